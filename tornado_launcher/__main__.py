@@ -1,0 +1,3 @@
+from tornado_launcher.cli import main
+
+raise SystemExit(main())
