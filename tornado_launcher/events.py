@@ -1,0 +1,107 @@
+"""The events the engine emits, and the only vocabulary views need.
+
+The :class:`~tornado_launcher.session.Session` turns everything that happens
+(kernel output, structured records from the in-kernel bridge, its own
+decisions) into these plain, immutable objects and hands each one to every
+subscriber, in order, on the event loop thread.  Views (the headless printer,
+the Qt window) render them and never reach further into the engine.
+
+No Qt, no jupyter_client here: just data.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Optional, Union
+
+#: States of an app as the bridge and the session report them.
+#: ``stale`` is "serving old code": a save did not compile, the previous
+#: version keeps serving.
+AppStateName = Literal["stopped", "starting", "running", "stopping", "failed", "stale"]
+
+#: States of a kernel.
+KernelStateName = Literal["starting", "idle", "busy", "dead", "restarting", "stopped"]
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One line (or one multi-line record) for a log view.
+
+    ``source`` is an app name, or a kernel name when ``app`` is None (raw
+    kernel output, records logged outside any app, launcher messages about
+    the kernel).
+    """
+
+    kernel: str
+    app: Optional[str]
+    level: str  # DEBUG / INFO / WARNING / ERROR / CRITICAL
+    message: str
+    logger: str = ""
+    time: float = field(default_factory=time.time)
+    traceback: Optional[str] = None
+    #: where it came from: "bridge" (a logging record in the kernel),
+    #: "stdout"/"stderr" (printed in the kernel), "raw" (the kernel
+    #: process's own stdout/stderr, e.g. crash output), "launcher".
+    origin: str = "bridge"
+
+    @property
+    def source(self) -> str:
+        return self.app if self.app is not None else self.kernel
+
+    @property
+    def levelno(self) -> int:
+        return LEVELS.get(self.level, 20)
+
+
+@dataclass(frozen=True)
+class AppState:
+    app: str
+    kernel: str
+    state: AppStateName
+    reason: Optional[str] = None
+    #: how long the start/restart took, from the request to serving, in ms
+    elapsed_ms: Optional[float] = None
+    #: http://host:port/ for each socket the app listens on
+    urls: tuple = ()
+    threaded: bool = False
+    auto_reload: bool = False
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class KernelState:
+    kernel: str
+    state: KernelStateName
+    reason: Optional[str] = None
+    pid: Optional[int] = None
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class ReloadEvent:
+    """A file change that triggered (or was refused for) a reload."""
+
+    app: str
+    path: str
+    #: "reloading", "done", "refused" (did not compile), "skipped" (auto-reload off)
+    outcome: str
+    detail: Optional[str] = None
+    #: event-to-serving, in ms, for outcome "done"
+    elapsed_ms: Optional[float] = None
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """The session as a whole: "starting", "running", "stopping", "stopped"."""
+
+    state: str
+    reason: Optional[str] = None
+    time: float = field(default_factory=time.time)
+
+
+Event = Union[LogRecord, AppState, KernelState, ReloadEvent, SessionState]
+Subscriber = Callable[[Event], None]
