@@ -1,0 +1,1 @@
+"""A small Tornado project to try tornado-launcher on (see ../jaffle.hcl)."""

@@ -1,0 +1,119 @@
+"""The command line: ``tornado-launcher [gui|start|check] [CONFIG]``.
+
+* ``tornado-launcher [gui] [CONFIG]`` opens the window;
+* ``tornado-launcher start [CONFIG]`` runs headless until Ctrl+C / SIGTERM;
+* ``tornado-launcher check [CONFIG]`` validates: exit 0 runnable, 2 not;
+* ``--version``.
+
+CONFIG defaults to ``./jaffle.hcl``.  Qt is imported only for the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import List, Optional
+
+from . import __version__
+
+COMMANDS = ("gui", "start", "check")
+DEFAULT_CONFIG = "jaffle.hcl"
+EXIT_INVALID = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tornado-launcher",
+        description="Run Tornado apps inside IPython kernels, from a jaffle.hcl.",
+        epilog="Commands: gui (default) opens the window; start runs headless until Ctrl+C; "
+        "check validates the config (exit 0 runnable, 2 not). CONFIG defaults to ./jaffle.hcl.",
+    )
+    p.add_argument("--version", action="version", version=f"tornado-launcher {__version__}")
+    p.add_argument("command", nargs="?", choices=COMMANDS, help=argparse.SUPPRESS)
+    p.add_argument("config", nargs="?", help="path to jaffle.hcl (default: ./jaffle.hcl)")
+    p.add_argument("--no-reload", action="store_true", help="start with auto-reload off for every app")
+    return p
+
+
+def parse_args(argv: List[str]) -> argparse.Namespace:
+    # `tornado-launcher CONFIG` means `gui CONFIG`: put the command in front.
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        argv = ["gui"] + argv
+    ns = _parser().parse_args(argv)
+    ns.command = ns.command or "gui"
+    return ns
+
+
+def _print_diagnostics(diags, stream=None) -> None:
+    stream = stream or sys.stderr
+    for d in diags:
+        stream.write(f"{d}\n")
+
+
+def cmd_check(path: str) -> int:
+    from .config import check
+
+    config, diags = check(path)
+    _print_diagnostics(diags)
+    errors = [d for d in diags if d.severity == "error"]
+    if config is None or errors:
+        n = len(errors)
+        sys.stderr.write(f"{path}: {n} error{'s' if n != 1 else ''}; not runnable\n")
+        return EXIT_INVALID
+    warns = len(diags)
+    tail = f" ({warns} warning{'s' if warns != 1 else ''})" if warns else ""
+    sys.stdout.write(f"{path}: OK, {len(config.kernels)} kernel(s), {len(config.apps)} app(s){tail}\n")
+    return 0
+
+
+def cmd_start(path: str, auto_reload: bool) -> int:
+    from .config import check
+    from . import headless
+
+    config, diags = check(path)
+    _print_diagnostics(diags)
+    if config is None:
+        return EXIT_INVALID
+    try:
+        return asyncio.run(headless.run(config, auto_reload=auto_reload))
+    except KeyboardInterrupt:  # a second Ctrl+C during shutdown
+        return 130
+
+
+def cmd_gui(path: Optional[str], auto_reload: bool) -> int:
+    os.environ.setdefault("QT_API", "pyside6")
+    from . import gui
+
+    return gui.run(path, auto_reload=auto_reload) if _accepts_reload(gui.run) else gui.run(path)
+
+
+def _accepts_reload(fn) -> bool:
+    import inspect
+
+    try:
+        return "auto_reload" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ns = parse_args(list(sys.argv[1:] if argv is None else argv))
+    if ns.command == "check":
+        return cmd_check(ns.config or DEFAULT_CONFIG)
+    if ns.command == "start":
+        return cmd_start(ns.config or DEFAULT_CONFIG, not ns.no_reload)
+    config = ns.config
+    if config is None and os.path.exists(DEFAULT_CONFIG):
+        config = DEFAULT_CONFIG
+    return cmd_gui(config, not ns.no_reload)
+
+
+def gui_main() -> int:
+    """Entry point of the windowed launcher (no console on Windows)."""
+    return main(["gui"] + sys.argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

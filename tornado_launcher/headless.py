@@ -1,0 +1,104 @@
+"""`tornado-launcher start`: the session on a terminal, until Ctrl+C or SIGTERM.
+
+Every log line prints as ``HH:MM:SS app LEVEL message``; a line when each app
+is serving, with its URL.  Colors on a terminal, none when ``NO_COLOR`` is set
+or the output is not a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import time
+from typing import IO, Optional
+
+from .config import Config
+from .events import AppState, Event, KernelState, LogRecord, ReloadEvent
+from .session import Session
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_LEVEL_COLORS = {"DEBUG": "2", "INFO": "32", "WARNING": "33", "ERROR": "31", "CRITICAL": "1;31"}
+_STATE_COLORS = {"running": "1;32", "failed": "1;31", "stale": "1;33", "stopped": "2"}
+
+
+def use_color(stream: IO[str]) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+class Printer:
+    """Renders session events as lines on a text stream."""
+
+    def __init__(self, stream: Optional[IO[str]] = None, color: Optional[bool] = None) -> None:
+        self.stream = stream or sys.stdout
+        self.color = use_color(self.stream) if color is None else color
+        self._width = 8
+
+    def _c(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def _line(self, t: float, source: str, level: str, message: str) -> None:
+        self._width = max(self._width, len(source))
+        stamp = time.strftime("%H:%M:%S", time.localtime(t))
+        if not self.color:
+            message = _ANSI.sub("", message)
+        lvl = self._c(_LEVEL_COLORS.get(level, "0"), f"{level:<7}")
+        self.stream.write(f"{self._c('2', stamp)} {self._c('1', source.ljust(self._width))} {lvl} {message}\n")
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, LogRecord):
+            self._line(event.time, event.source, event.level, event.message)
+            if event.traceback:
+                for line in event.traceback.rstrip().splitlines():
+                    self._line(event.time, event.source, event.level, "  " + line)
+        elif isinstance(event, AppState):
+            if event.state == "running":
+                took = f" (started in {event.elapsed_ms:.0f} ms)" if event.elapsed_ms is not None else ""
+                where = ", ".join(event.urls) if event.urls else "no listening socket"
+                self._line(event.time, event.app, "INFO", self._c(_STATE_COLORS["running"], f"serving at {where}") + took)
+            elif event.state in ("failed", "stale", "stopped"):
+                text = event.state if event.state != "stale" else "serving old code"
+                if event.reason:
+                    text += f": {event.reason}"
+                level = "ERROR" if event.state == "failed" else ("WARNING" if event.state == "stale" else "INFO")
+                self._line(event.time, event.app, level, self._c(_STATE_COLORS[event.state], text))
+        elif isinstance(event, KernelState):
+            if event.state in ("dead",):
+                self._line(event.time, event.kernel, "ERROR", f"kernel dead: {event.reason or ''}")
+            elif event.state == "starting":
+                self._line(event.time, event.kernel, "INFO", "kernel starting")
+        elif isinstance(event, ReloadEvent):
+            if event.outcome == "refused":
+                self._line(event.time, event.app, "WARNING", f"not reloaded, the change does not compile: {event.detail}")
+        self.stream.flush()
+
+
+async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[str]] = None) -> int:
+    """Run the session until SIGINT/SIGTERM; shut down cleanly; return 0."""
+    session = Session(config, auto_reload=auto_reload)
+    printer = Printer(stream)
+    session.subscribe(printer)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: KeyboardInterrupt path below
+            pass
+    try:
+        starting = asyncio.ensure_future(session.start())
+        waiter = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if not stop.is_set():
+            starting.result()
+            await waiter
+        else:
+            starting.cancel()
+    finally:
+        printer(LogRecord("launcher", None, "INFO", "shutting down", origin="launcher"))
+        await session.shutdown()
+    return 0

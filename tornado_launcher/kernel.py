@@ -1,0 +1,444 @@
+"""One IPython kernel: start it, run cells in it, route what it says, notice it die.
+
+:class:`Kernel` wraps jupyter_client's ``AsyncKernelManager`` and
+``AsyncKernelClient`` on the caller's asyncio loop (plain asyncio for the
+headless mode, qasync under the window; the code is the same).
+
+What it guarantees:
+
+* IPC transport with socket files and the connection file in a private runtime
+  directory (mode 0700): no kernel listens on TCP for us, and a kernel started
+  in the project's directory and a launcher started elsewhere still meet.
+* Everything the kernel says becomes an event from :mod:`tornado_launcher.events`:
+  structured records from the bridge's comm, cell output, and the process's raw
+  stdout/stderr (crash output that never reaches iopub), read by two threads.
+* Death is an event, not a poll: a thread blocks in ``Popen.wait()`` and hands
+  the exit to the loop. The owner decides whether to restart (the session's
+  crash-loop guard).
+
+Thread-safety: every public method must be called on the loop thread. The
+reader and waiter threads only call ``loop.call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import re
+import subprocess
+import threading
+from typing import Any, Callable, Dict, Optional
+
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
+
+from . import interpreter
+from .events import Event, KernelState, LogRecord, AppState
+
+log = logging.getLogger(__name__)
+
+COMM_TARGET = "tornado_launcher.events"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class KernelStartError(Exception):
+    """A kernel could not be started; ``str()`` is a sentence for the user."""
+
+
+class _FixedSpecManager(KernelSpecManager):
+    """A kernelspec manager that knows exactly one spec: ours.
+
+    Used when the kernel must run a given interpreter (the config's
+    ``python``, the project's venv, or the launcher's own Python) rather than
+    a kernelspec installed in the user's Jupyter paths.
+    """
+
+    def __init__(self, spec: KernelSpec, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._spec = spec
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:  # noqa: D401
+        return self._spec
+
+    def find_kernel_specs(self) -> Dict[str, str]:
+        return {}
+
+
+class Kernel:
+    """A kernel process plus the client that talks to it.
+
+    ``on_event`` receives every event (on the loop thread); ``on_death`` is
+    called with a reason when the process ends without being asked to.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        cwd: str,
+        runtime_dir: str,
+        on_event: Callable[[Event], None],
+        on_death: Callable[[str], None],
+        kernel_name: Optional[str] = None,
+        python: Optional[str] = None,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self.name = name
+        self.cwd = cwd
+        self.runtime_dir = runtime_dir
+        self.kernel_name = kernel_name
+        self.python = python
+        self.startup_timeout = startup_timeout
+        self._on_event = on_event
+        self._on_death = on_death
+        self.state = "stopped"
+        self.pid: Optional[int] = None
+        self.bridge_info: Dict[str, Any] = {}
+        self._km: Optional[AsyncKernelManager] = None
+        self._kc: Any = None
+        self._tasks: list = []
+        self._pending: Dict[str, asyncio.Future] = {}
+        self._routes: Dict[str, Dict[str, Any]] = {}
+        self._expect_exit = False
+        self._generation = itertools.count(1)
+        self._gen = 0
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    # ------------------------------------------------------------------ start
+    def _set_state(self, state: str, reason: Optional[str] = None) -> None:
+        self.state = state
+        self._on_event(KernelState(self.name, state, reason, self.pid))
+
+    def _log(self, level: str, message: str, origin: str = "launcher") -> None:
+        self._on_event(LogRecord(self.name, None, level, message, logger="tornado_launcher", origin=origin))
+
+    async def _make_manager(self) -> AsyncKernelManager:
+        """Choose the interpreter or kernelspec and build the manager."""
+        kw: Dict[str, Any] = {}
+        use_spec = self.kernel_name and not (
+            interpreter.is_frozen() and self.kernel_name in ("python3", "python")
+        )
+        if use_spec and not self.python:
+            try:
+                KernelSpecManager().get_kernel_spec(self.kernel_name)
+            except NoSuchKernel:
+                names = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+                raise KernelStartError(
+                    f"kernel {self.name!r}: no Jupyter kernelspec named {self.kernel_name!r} "
+                    f"(installed: {names}). Install it, or give the kernel block "
+                    f"`python = \"/path/to/python\"` instead."
+                ) from None
+            kw["kernel_name"] = self.kernel_name
+        else:
+            try:
+                python = interpreter.find_python(self.cwd, self.python)
+            except interpreter.InterpreterError as e:
+                raise KernelStartError(f"kernel {self.name!r}: {e}") from None
+            problem = await interpreter.check_python(python, interpreter.child_env())
+            if problem:
+                raise KernelStartError(f"kernel {self.name!r}: {problem}")
+            spec = KernelSpec(
+                argv=interpreter.kernel_argv(python),
+                display_name=f"tornado-launcher ({python})",
+                language="python",
+                metadata={"debugger": False},
+            )
+            kw["kernel_name"] = "tornado-launcher"
+            kw["kernel_spec_manager"] = _FixedSpecManager(spec)
+        km = AsyncKernelManager(transport="ipc", **kw)
+        # An absolute ipc prefix: the default relative "kernel-ipc" resolves
+        # against each process's cwd, so kernel and launcher would not meet.
+        km.ip = os.path.join(self.runtime_dir, self.name)
+        km.connection_file = os.path.join(self.runtime_dir, f"{self.name}.json")
+        # The kernel is ours; jupyter_client's polling restarter stays off: we
+        # learn of death from the process itself.
+        km.autorestart = False
+        return km
+
+    async def start(self) -> None:
+        """Start the process and the client; wait until the kernel answers."""
+        self._loop = asyncio.get_running_loop()
+        self._gen = next(self._generation)
+        self._set_state("starting")
+        self._expect_exit = False
+        try:
+            self._km = km = await self._make_manager()
+            env = interpreter.child_env()
+            env.setdefault("PYTHONUNBUFFERED", "1")
+            await km.start_kernel(
+                cwd=self.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        except KernelStartError as e:
+            self._set_state("dead", str(e))
+            raise
+        except Exception as e:  # noqa: BLE001 - reported as a sentence
+            msg = f"kernel {self.name!r} could not start: {e}"
+            self._set_state("dead", msg)
+            raise KernelStartError(msg) from e
+        proc = km.provisioner.process  # type: ignore[union-attr]
+        self.pid = proc.pid
+        gen = self._gen
+        for stream, level in ((proc.stdout, "INFO"), (proc.stderr, "WARNING")):
+            threading.Thread(
+                target=self._read_raw, args=(stream, level, gen), daemon=True,
+                name=f"tl-kernel-{self.name}-raw",
+            ).start()
+        threading.Thread(
+            target=self._wait_process, args=(proc, gen), daemon=True,
+            name=f"tl-kernel-{self.name}-wait",
+        ).start()
+        self._kc = kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=self.startup_timeout)
+        except RuntimeError as e:
+            msg = f"kernel {self.name!r} did not answer: {e}"
+            await self._teardown(now=True)
+            self._set_state("dead", msg)
+            raise KernelStartError(msg) from None
+        self._tasks = [
+            asyncio.ensure_future(self._iopub_loop(kc)),
+            asyncio.ensure_future(self._shell_loop(kc)),
+        ]
+        self._set_state("idle")
+
+    # ------------------------------------------------------------- raw output
+    def _read_raw(self, stream: Any, level: str, gen: int) -> None:
+        """Thread: forward the process's own stdout/stderr lines to the loop."""
+        loop = self._loop
+        assert loop is not None
+        try:
+            for raw in iter(stream.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if line:
+                    loop.call_soon_threadsafe(self._raw_line, line, level, gen)
+        except (OSError, ValueError, RuntimeError):
+            pass  # stream closed, or the loop is gone at exit
+
+    def _raw_line(self, line: str, level: str, gen: int) -> None:
+        self._on_event(LogRecord(self.name, None, level, line, logger="kernel", origin="raw"))
+
+    def _wait_process(self, proc: subprocess.Popen, gen: int) -> None:
+        """Thread: block until the kernel process ends, then tell the loop."""
+        code = proc.wait()
+        try:
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._process_ended, code, gen)
+        except RuntimeError:
+            pass  # loop closed: we are exiting anyway
+
+    def _process_ended(self, code: int, gen: int) -> None:
+        if gen != self._gen or self._expect_exit:
+            return
+        if code is not None and code < 0:
+            import signal
+
+            try:
+                how = f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"killed by signal {-code}"
+        else:
+            how = f"exited with status {code}"
+        reason = f"kernel process {self.pid} {how}"
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_result({"status": "error", "ename": "KernelDied", "evalue": reason, "traceback": []})
+        self._pending.clear()
+        self._set_state("dead", reason)
+        self._on_death(reason)
+
+    # ---------------------------------------------------------------- routing
+    async def _shell_loop(self, kc: Any) -> None:
+        while True:
+            try:
+                msg = await kc.get_shell_msg()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - channel closed during teardown
+                return
+            parent = msg.get("parent_header", {}).get("msg_id")
+            fut = self._pending.pop(parent, None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg["content"])
+
+    async def _iopub_loop(self, kc: Any) -> None:
+        while True:
+            try:
+                msg = await kc.get_iopub_msg()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                return
+            try:
+                self._handle(msg)
+            except Exception:  # noqa: BLE001 - one bad message must not stop routing
+                log.exception("kernel %s: could not handle %s", self.name, msg.get("msg_type"))
+
+    def _handle(self, msg: Dict[str, Any]) -> None:
+        handler = getattr(self, f"_handle_{msg['msg_type']}", None)
+        if handler is not None:
+            handler(msg, msg["content"], self._routes.get(msg.get("parent_header", {}).get("msg_id")))
+
+    def _handle_status(self, msg: Any, content: Any, route: Any) -> None:
+        state = content.get("execution_state")
+        if state == "idle" and route is not None and not route["idle"].done():
+            route["idle"].set_result(None)
+        if state in ("busy", "idle") and self.state in ("busy", "idle") and state != self.state:
+            self._set_state(state)
+
+    def _handle_stream(self, msg: Any, content: Any, route: Any) -> None:
+        text = content.get("text", "")
+        if route is not None and route.get("capture") is not None:
+            route["capture"][content.get("name", "stdout")].append(text)
+            return
+        app = route.get("app") if route else None
+        level = "WARNING" if content.get("name") == "stderr" else "INFO"
+        for line in text.splitlines():
+            if line.strip():
+                self._on_event(LogRecord(self.name, app, level, line, logger=content.get("name", ""), origin=content.get("name", "stdout")))
+
+    def _handle_error(self, msg: Any, content: Any, route: Any) -> None:
+        tb = "\n".join(content.get("traceback", []))
+        if route is not None and route.get("capture") is not None:
+            route["capture"]["traceback"].append(tb)
+            return
+        app = route.get("app") if route else None
+        summary = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
+        what = route.get("what") if route else None
+        if what:
+            summary = f"{what} failed: {summary}"
+        self._on_event(LogRecord(self.name, app, "ERROR", summary, logger="cell", traceback=_ANSI.sub("", tb), origin="cell"))
+
+    def _handle_execute_result(self, msg: Any, content: Any, route: Any) -> None:
+        text = content.get("data", {}).get("text/plain", "")
+        if route is not None and route.get("capture") is not None:
+            route["capture"]["result"].append(text)
+
+    _handle_display_data = _handle_execute_result
+
+    def _handle_comm_open(self, msg: Any, content: Any, route: Any) -> None:
+        if content.get("target_name") == COMM_TARGET:
+            self._handle_records(content.get("data") or {})
+
+    def _handle_comm_msg(self, msg: Any, content: Any, route: Any) -> None:
+        self._handle_records(content.get("data") or {})
+
+    def _handle_records(self, data: Dict[str, Any]) -> None:
+        for rec in data.get("events", ()):
+            kind = rec.get("type")
+            if kind == "log":
+                self._on_event(LogRecord(
+                    self.name, rec.get("app"), str(rec.get("level", "INFO")).upper(),
+                    str(rec.get("message", "")), logger=rec.get("logger") or "",
+                    time=rec.get("time") or 0.0, traceback=rec.get("traceback"),
+                    origin=rec.get("origin") or "bridge",
+                ))
+            elif kind == "state" and rec.get("app"):
+                self._on_event(AppState(
+                    rec["app"], self.name, rec.get("state", "stopped"), rec.get("reason"),
+                    rec.get("elapsed_ms"), tuple(rec.get("urls") or ()), bool(rec.get("threaded")),
+                ))
+            elif kind == "hello":
+                self.bridge_info = rec
+
+    # -------------------------------------------------------------- execution
+    async def execute(
+        self,
+        code: str,
+        *,
+        app: Optional[str] = None,
+        what: Optional[str] = None,
+        capture: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Dict[str, Any]:
+        """Run ``code`` as a cell; return its reply content.
+
+        Output goes to ``app``'s log (or the kernel's) unless ``capture`` is
+        true, in which case the reply dict also has ``stdout``, ``stderr``,
+        ``result`` and ``traceback`` (for the console).  ``what`` names the
+        action in error messages ("start code of app 'web'").
+        """
+        if self._kc is None or self.state not in ("idle", "busy"):
+            return {"status": "error", "ename": "KernelNotRunning",
+                    "evalue": f"kernel {self.name!r} is {self.state}", "traceback": []}
+        loop = asyncio.get_running_loop()
+        route: Dict[str, Any] = {"app": app, "what": what, "capture": None, "idle": loop.create_future()}
+        if capture:
+            route["capture"] = {"stdout": [], "stderr": [], "result": [], "traceback": []}
+        msg_id = self._kc.execute(code, silent=False, store_history=capture, allow_stdin=False)
+        fut = loop.create_future()
+        self._pending[msg_id] = fut
+        self._routes[msg_id] = route
+        try:
+            reply = await asyncio.wait_for(fut, timeout) if timeout else await fut
+            # The cell's output on iopub ends with its "idle" status, which may
+            # trail the shell reply: wait for it so output is complete and in order.
+            if reply.get("ename") != "KernelDied":
+                try:
+                    await asyncio.wait_for(asyncio.shield(route["idle"]), 5.0)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self._pending.pop(msg_id, None)
+            # late iopub output (after idle is impossible, but cheap to allow)
+            loop.call_later(1.0, self._routes.pop, msg_id, None)
+        if capture:
+            cap = route["capture"]
+            reply = dict(reply)
+            reply["stdout"] = "".join(cap["stdout"])
+            reply["stderr"] = "".join(cap["stderr"])
+            reply["result"] = "\n".join(cap["result"]) or None
+            reply["traceback"] = "\n".join(cap["traceback"]) or None
+        return reply
+
+    async def interrupt(self) -> None:
+        if self._km is not None and self.state in ("idle", "busy"):
+            await self._km.interrupt_kernel()
+
+    # --------------------------------------------------------------- shutdown
+    async def _teardown(self, now: bool) -> None:
+        for t in self._tasks:
+            t.cancel()
+        self._tasks = []
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.cancel()
+        self._pending.clear()
+        if self._kc is not None:
+            try:
+                self._kc.stop_channels()
+            except Exception:  # noqa: BLE001
+                pass
+            self._kc = None
+        km, self._km = self._km, None
+        if km is not None:
+            try:
+                if km.has_kernel:
+                    await km.shutdown_kernel(now=now)
+                else:
+                    await km.cleanup_resources()
+            except Exception as e:  # noqa: BLE001
+                log.debug("kernel %s: shutdown: %s", self.name, e)
+                try:
+                    await km.shutdown_kernel(now=True)
+                except Exception:  # noqa: BLE001
+                    pass
+
+    async def shutdown(self, now: bool = False) -> None:
+        """Stop the kernel process and release its files. Idempotent."""
+        self._expect_exit = True
+        if self._km is None and self._kc is None:
+            if self.state != "dead":
+                self._set_state("stopped")
+            return
+        await self._teardown(now=now)
+        self._set_state("stopped")
+
+    async def restart(self) -> None:
+        """A fresh process (after death, or on the user's request)."""
+        self._expect_exit = True
+        await self._teardown(now=True)
+        self._set_state("restarting")
+        await self.start()

@@ -1,0 +1,222 @@
+"""Auto-reload: file changes in, restarts (or WatchdogApp code blocks) out.
+
+The :class:`Reloader` is the session's arm for WatchdogApp handlers. It
+turns the config's handlers into a :class:`~tornado_launcher.watch.Watcher`
+and, for each batch of changes:
+
+1. compiles the changed Python files (in a thread).  If one does not compile,
+   a running app is *not* stopped: it keeps serving the old code, its log gets
+   ``file:line: message`` and its state reads "stale" until a save compiles;
+2. runs each code block of the handler in the WatchdogApp's kernel, with
+   ``{event}`` replaced by the event as a Python dict literal built from data.
+   A block that restarts an app (``web.handle_watchdog_event({event})``) is
+   skipped when that app's auto-reload is off, and goes through a per-app
+   :class:`~tornado_launcher.watch.SingleFlight`: one restart at a time, one
+   queued behind it, the queued one using the latest change;
+3. reports how long it took from the file event to serving again.
+
+With no WatchdogApp in the config, one implicit handler watches ``*.py`` under
+the config's directory and restarts every Tornado app whose auto-reload is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+
+from . import bridge
+from .events import ReloadEvent
+from .watch import FileChange, SingleFlight, Watcher
+
+if TYPE_CHECKING:
+    from .session import Session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Handler:
+    owner: Optional[str]  # the WatchdogApp's name; None for the implicit handler
+    kernel: Optional[str]
+    spec: Any  # the config's WatchHandler (or an equivalent namespace)
+    #: (code block or None for "restart via the bridge", the app it restarts or None)
+    blocks: List[Tuple[Optional[str], Optional[str]]]
+
+
+def purge_code(names: Sequence[str]) -> str:
+    """A cell removing ``names`` and their submodules from ``sys.modules``.
+
+    The names travel as a JSON string literal: data, not code.
+    """
+    return (
+        "import sys as _tl_sys, json as _tl_json\n"
+        f"_tl_names = _tl_json.loads({json.dumps(list(names))!r})\n"
+        "for _tl_m in [m for m in _tl_sys.modules if any(m == n or m.startswith(n + '.') for n in _tl_names)]:\n"
+        "    del _tl_sys.modules[_tl_m]\n"
+        "del _tl_names\n"
+    )
+
+
+def compile_errors(paths: Sequence[str]) -> List[Tuple[str, int, str]]:
+    """``(path, line, message)`` for each file that does not compile.
+
+    Runs in a worker thread: reading files is blocking I/O.
+    """
+    errors = []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                source = f.read()
+        except OSError:
+            continue  # deleted or unreadable since the event: the import will tell
+        try:
+            compile(source, path, "exec", dont_inherit=True)
+        except SyntaxError as e:
+            errors.append((path, e.lineno or 1, e.msg or str(e)))
+        except ValueError as e:  # null bytes
+            errors.append((path, 1, str(e)))
+    return errors
+
+
+class Reloader:
+    def __init__(self, session: "Session") -> None:
+        from .session import _RESTART_CALL
+
+        self.session = session
+        self.handlers: List[_Handler] = []
+        self._targets: set = set()
+        self._flight = SingleFlight()
+        self._latest: Dict[str, Tuple[_Handler, Optional[str], FileChange, List[FileChange]]] = {}
+        config = session.config
+        watchdogs = [a for a in config.apps.values() if a.kind == "watchdog" and not a.disabled]
+        for app in watchdogs:
+            for spec in app.handlers:
+                blocks: List[Tuple[Optional[str], Optional[str]]] = []
+                for block in spec.code_blocks:
+                    m = _RESTART_CALL.search(block)
+                    target = m.group(1) if m and m.group(1) in config.apps else None
+                    blocks.append((block, target))
+                    if target:
+                        self._targets.add(target)
+                self.handlers.append(_Handler(app.name, app.kernel, spec, blocks))
+        if not watchdogs:
+            tornado_apps = [a.name for a in config.apps.values() if a.kind == "tornado"]
+            spec = SimpleNamespace(
+                watch_path=config.directory, patterns=["*.py"], ignore_patterns=[],
+                ignore_directories=True, case_sensitive=True, clear_cache=[], code_blocks=[],
+                jobs=[], debounce=None, throttle=None,
+            )
+            self.handlers.append(_Handler(None, None, spec, [(None, n) for n in tornado_apps]))
+            self._targets.update(tornado_apps)
+        self._watcher = Watcher([h.spec for h in self.handlers], self._on_change) if self.handlers else None
+
+    def targets(self, app: str) -> bool:
+        """Whether some handler restarts ``app`` (its auto-reload starts on)."""
+        return app in self._targets
+
+    async def start(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.start()
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.stop()
+
+    # ---------------------------------------------------------------- changes
+    def _on_change(self, index: int, changes: List[FileChange]) -> None:
+        task = asyncio.ensure_future(self._handle(self.handlers[index], changes))
+        task.add_done_callback(_log_failure)
+
+    async def _handle(self, handler: _Handler, changes: List[FileChange]) -> None:
+        s = self.session
+        if s._closing:
+            return
+        last = changes[-1]
+        py_files = sorted({p for c in changes for p in (c.dest_path or c.src_path,)
+                           if p and p.endswith(".py") and not c.is_directory and c.event_type != "deleted"})
+        errors = await asyncio.to_thread(compile_errors, py_files) if py_files else []
+        if handler.spec.clear_cache and handler.kernel and not errors:
+            await s._kernels[handler.kernel].execute(
+                purge_code(list(handler.spec.clear_cache)), what="clear_cache")
+        for block, app in handler.blocks:
+            if app is None:
+                await self._run_block(handler, block, last)
+                continue
+            info = s.apps.get(app)
+            if info is None:
+                continue
+            path = last.dest_path or last.src_path
+            if not info.auto_reload:
+                s.emit(ReloadEvent(app, path, "skipped", "auto-reload is off"))
+                continue
+            if not info.wanted:
+                s.emit(ReloadEvent(app, path, "skipped", "the app is stopped"))
+                continue
+            if errors:
+                for file, line, msg in errors:
+                    s.log(info.kernel, "ERROR", f"{file}:{line}: {msg} (still serving the previous code)",
+                          app=app)
+                if info.state == "running" and not info.stale:
+                    info.stale = True
+                    s._publish_app(info)
+                s.emit(ReloadEvent(app, path, "refused", f"{errors[0][0]}:{errors[0][1]}: {errors[0][2]}"))
+                continue
+            self._latest[app] = (handler, block, last, changes)
+            self._flight.request(app, lambda app=app: self._reload(app))
+
+    async def _run_block(self, handler: _Handler, block: Optional[str], change: FileChange) -> None:
+        if block is None or handler.kernel is None:
+            return
+        kernel = self.session._kernels.get(handler.kernel)
+        if kernel is None:
+            return
+        code = block.replace("{event}", repr(change.as_event_dict()))
+        await kernel.execute(code, app=handler.owner, what=f"code block of {handler.owner!r}")
+
+    async def _reload(self, app: str) -> None:
+        s = self.session
+        handler, block, change, changes = self._latest.pop(app)
+        info = s.apps.get(app)
+        if info is None or s._closing:
+            return
+        kernel_name = handler.kernel or info.kernel
+        kernel = s._kernels.get(kernel_name)
+        if kernel is None or kernel.state not in ("idle", "busy"):
+            return
+        path = change.dest_path or change.src_path
+        rel = os.path.relpath(path, s.config.directory) if path else "?"
+        more = f" and {len(changes) - 1} more" if len(changes) > 1 else ""
+        async with s._lock(app):
+            s.emit(ReloadEvent(app, path, "reloading"))
+            fut = s._wait_for(app, ("running", "failed"))
+            if block is None:
+                code = bridge.call_code(app, "handle_watchdog_event", change.as_event_dict())
+            else:
+                code = block.replace("{event}", repr(change.as_event_dict()))
+            reply = await kernel.execute(code, app=app, what=f"reload of {app!r}")
+            if reply.get("status") != "ok":
+                fut.cancel()
+                s.emit(ReloadEvent(app, path, "failed", f"{reply.get('ename')}: {reply.get('evalue')}"))
+                return
+            state = await s._settle(info, fut)
+        elapsed = (time.monotonic() - change.time) * 1000.0
+        if state is not None and state.state == "running":
+            if info.stale:
+                info.stale = False
+                s._publish_app(info)
+            s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; serving again in {elapsed:.0f} ms",
+                  app=app)
+            s.emit(ReloadEvent(app, path, "done", elapsed_ms=elapsed))
+        else:
+            s.emit(ReloadEvent(app, path, "failed", state.reason if state else "did not settle"))
+
+
+def _log_failure(task: "asyncio.Future") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("auto-reload failed", exc_info=task.exception())

@@ -1,0 +1,503 @@
+"""The Session: the one place that decides what code runs in which kernel.
+
+It owns the kernels of a :class:`~tornado_launcher.config.Config`, the bridge
+apps inside them and the file watchers, and turns every user action (a button,
+a file save, Ctrl+C) into bridge calls in the right kernel.  Everything that
+happens comes back out as events (:mod:`tornado_launcher.events`) to the
+subscribers, which only render them.
+
+No Qt here: the same Session runs under ``asyncio.run`` (``tornado-launcher
+start``, the tests) and under qasync (the window).
+
+Thread-safety: all methods are called on the loop thread; subscribers are
+called on it too, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from . import bridge
+from .config import AppConfig, Config
+from .events import AppState, Event, KernelState, LogRecord, ReloadEvent, SessionState, Subscriber
+from .kernel import Kernel, KernelStartError
+
+log = logging.getLogger(__name__)
+
+#: crash-loop guard: at most this many automatic kernel restarts ...
+MAX_RESTARTS = 5
+#: ... within this many seconds; then the kernel stays down and says why.
+RESTART_WINDOW = 60.0
+#: how long an app may take to reach running/failed after a request
+SETTLE_TIMEOUT = 30.0
+
+_RESTART_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?:handle_watchdog_event|restart)\s*\(")
+
+
+@dataclass
+class AppInfo:
+    """What a view needs to show one app; kept current by the session."""
+
+    name: str
+    kernel: str
+    kind: str
+    config: AppConfig
+    state: str = "stopped"
+    reason: Optional[str] = None
+    urls: Tuple[str, ...] = ()
+    elapsed_ms: Optional[float] = None
+    threaded: bool = False
+    auto_reload: bool = False
+    disabled: bool = False
+    #: the last save did not compile: the previous version keeps serving
+    stale: bool = False
+    #: whether the user wants it running (restored after a kernel restart)
+    wanted: bool = False
+    #: has the app block's own `start` code run in this kernel process yet?
+    start_code_ran: bool = False
+    #: has auto_reload been given its initial value (the user's toggle wins after)?
+    reload_initialized: bool = False
+
+
+@dataclass
+class KernelInfo:
+    name: str
+    state: str = "stopped"
+    reason: Optional[str] = None
+    pid: Optional[int] = None
+    deaths: deque = field(default_factory=lambda: deque(maxlen=MAX_RESTARTS + 1))
+
+
+class Session:
+    """Apps + kernels + watchers of one config."""
+
+    def __init__(self, config: Config, *, auto_reload: bool = True) -> None:
+        self.config = config
+        self.auto_reload_enabled = auto_reload
+        self.apps: Dict[str, AppInfo] = {}
+        self.kernels: Dict[str, KernelInfo] = {}
+        self._kernels: Dict[str, Kernel] = {}
+        self._subscribers: List[Subscriber] = []
+        self._waiters: Dict[str, List[Tuple[frozenset, asyncio.Future]]] = {}
+        self._locks: Dict[str, asyncio.Lock] = {}
+        self._runtime_dir: Optional[str] = None
+        self._closing = False
+        self._started = False
+        self._reloader: Any = None
+        self._build(config)
+
+    # ------------------------------------------------------------ bookkeeping
+    def _build(self, config: Config) -> None:
+        for k in config.kernels.values():
+            self.kernels.setdefault(k.name, KernelInfo(k.name))
+        for a in config.apps.values():
+            if a.name in self.apps:
+                continue
+            self.apps[a.name] = AppInfo(
+                a.name, a.kernel, a.kind, a, threaded=bool(getattr(a, "threaded", False)),
+                disabled=a.disabled, wanted=not a.disabled,
+            )
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event from now on; returns an unsubscribe."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def emit(self, event: Event) -> None:
+        for cb in list(self._subscribers):
+            try:
+                cb(event)
+            except Exception:  # noqa: BLE001 - a broken view must not stop the engine
+                log.exception("subscriber %r failed on %r", cb, event)
+
+    def log(self, source: str, level: str, message: str, *, app: Optional[str] = None,
+            traceback: Optional[str] = None) -> None:
+        """A launcher message into a kernel's log (``app`` None) or an app's."""
+        self.emit(LogRecord(source, app, level, message, logger="tornado_launcher",
+                            traceback=traceback, origin="launcher"))
+
+    def _app_event(self, info: AppInfo) -> AppState:
+        state = "stale" if info.stale and info.state == "running" else info.state
+        return AppState(info.name, info.kernel, state, info.reason, info.elapsed_ms, info.urls,
+                        info.threaded, info.auto_reload)
+
+    def _publish_app(self, info: AppInfo) -> None:
+        self.emit(self._app_event(info))
+
+    def _on_kernel_event(self, event: Event) -> None:
+        if isinstance(event, AppState):
+            info = self.apps.get(event.app)
+            if info is None:
+                return
+            info.state = event.state
+            info.reason = event.reason
+            info.threaded = event.threaded
+            if event.state == "running":
+                info.urls = event.urls
+                info.elapsed_ms = event.elapsed_ms
+            elif event.state in ("stopped", "failed"):
+                info.urls = ()
+            self._publish_app(info)
+            for states, fut in list(self._waiters.get(info.name, ())):
+                if event.state in states and not fut.done():
+                    fut.set_result(event)
+            return
+        if isinstance(event, KernelState):
+            kinfo = self.kernels.get(event.kernel)
+            if kinfo is not None:
+                kinfo.state, kinfo.reason, kinfo.pid = event.state, event.reason, event.pid
+        self.emit(event)
+
+    def _wait_for(self, app: str, states: Iterable[str]) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        entry = (frozenset(states), fut)
+        self._waiters.setdefault(app, []).append(entry)
+        fut.add_done_callback(lambda _f: self._waiters.get(app, []).remove(entry)
+                              if entry in self._waiters.get(app, []) else None)
+        return fut
+
+    # --------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Start every kernel and, in it, the apps that are not disabled."""
+        self._started = True
+        self.emit(SessionState("starting"))
+        self._runtime_dir = tempfile.mkdtemp(prefix="tl-")
+        os.chmod(self._runtime_dir, 0o700)
+        for w in self.config.warnings:
+            self.log(self._first_kernel(), "WARNING", str(w))
+        await asyncio.gather(*(self._start_kernel(name) for name in self.kernels))
+        self._init_reload()
+        if self._reloader is not None:
+            await self._reloader.start()
+        self.emit(SessionState("running"))
+
+    def _first_kernel(self) -> str:
+        return next(iter(self.kernels), "launcher")
+
+    def _kernel_for(self, name: str) -> Kernel:
+        k = self._kernels.get(name)
+        if k is None:
+            kc = self.config.kernels[name]
+            k = Kernel(
+                name, cwd=self.config.directory, runtime_dir=self._runtime_dir or tempfile.gettempdir(),
+                on_event=self._on_kernel_event,
+                on_death=lambda reason, n=name: self._on_death(n, reason),
+                kernel_name=kc.kernel_name, python=kc.python,
+            )
+            self._kernels[name] = k
+        return k
+
+    async def _start_kernel(self, name: str) -> None:
+        kernel = self._kernel_for(name)
+        try:
+            await kernel.start()
+        except KernelStartError as e:
+            self.log(name, "ERROR", str(e))
+            for info in self._apps_of(name):
+                info.state, info.reason = "failed", str(e)
+                self._publish_app(info)
+            return
+        await self._setup_kernel(name)
+
+    def _apps_of(self, kernel: str) -> List[AppInfo]:
+        return [a for a in self.apps.values() if a.kernel == kernel]
+
+    async def _setup_kernel(self, name: str) -> None:
+        """Install the bridge, create the apps, run their start code."""
+        kernel = self._kernels[name]
+        settings = {"kernel": name, "project_dir": self.config.directory}
+        reply = await kernel.execute(bridge.install_code(settings), what="installing the bridge")
+        if reply.get("status") != "ok":
+            self.log(name, "ERROR", f"could not install the bridge in kernel {name!r}: "
+                     f"{reply.get('ename')}: {reply.get('evalue')}")
+            return
+        for info in self._apps_of(name):
+            info.start_code_ran = False
+            await self._create_app(info)
+        for info in self._apps_of(name):
+            if info.wanted:
+                await self._run_start(info)
+
+    def _spec(self, info: AppInfo) -> Dict[str, Any]:
+        a = info.config
+        lg = a.logger
+        spec: Dict[str, Any] = {
+            "class": a.custom_class,
+            "logger": {"level": lg.level, "suppress_regex": list(lg.suppress_regex),
+                       "replace_regex": [list(p) for p in lg.replace_regex]},
+        }
+        if a.kind == "tornado":
+            spec.update(app_class=a.app_class, argv=list(a.argv), threaded=info.threaded,
+                        clear_cache=list(a.clear_cache))
+        return spec
+
+    async def _create_app(self, info: AppInfo) -> bool:
+        kernel = self._kernels[info.kernel]
+        reply = await kernel.execute(bridge.create_app_code(info.name, info.kind, self._spec(info)),
+                                     app=info.name, what=f"creating app {info.name!r}")
+        if reply.get("status") != "ok":
+            info.state, info.reason = "failed", f"{reply.get('ename')}: {reply.get('evalue')}"
+            self._publish_app(info)
+            return False
+        return True
+
+    async def _run_start(self, info: AppInfo) -> None:
+        """The app block's `start` code the first time, `name.start()` after."""
+        if not info.start_code_ran and info.config.start:
+            info.start_code_ran = True
+            settle = self._wait_for(info.name, ("running", "failed")) if info.kind == "tornado" else None
+            reply = await self._kernels[info.kernel].execute(
+                info.config.start, app=info.name, what=f"start code of app {info.name!r}")
+            if settle is not None:
+                if reply.get("status") != "ok":
+                    settle.cancel()
+                    if info.state not in ("running", "starting"):
+                        info.state, info.reason = "failed", f"{reply.get('ename')}: {reply.get('evalue')}"
+                        self._publish_app(info)
+                    return
+                await self._settle(info, settle)
+            return
+        info.start_code_ran = True
+        await self._call(info, "start", ("running", "failed"))
+
+    async def _settle(self, info: AppInfo, fut: asyncio.Future) -> Optional[AppState]:
+        try:
+            return await asyncio.wait_for(fut, SETTLE_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.log(info.kernel, "WARNING", f"app {info.name!r} did not settle within {SETTLE_TIMEOUT:.0f} s",
+                     app=info.name)
+            return None
+
+    async def _call(self, info: AppInfo, method: str, settle: Iterable[str], *args: Any) -> Optional[AppState]:
+        kernel = self._kernels.get(info.kernel)
+        if kernel is None or kernel.state not in ("idle", "busy"):
+            self.log(info.kernel, "WARNING", f"cannot {method} {info.name!r}: kernel {info.kernel!r} is "
+                     f"{kernel.state if kernel else 'not started'}", app=info.name)
+            return None
+        fut = self._wait_for(info.name, settle)
+        reply = await kernel.execute(bridge.call_code(info.name, method, *args), app=info.name,
+                                     what=f"{method} of app {info.name!r}")
+        if reply.get("status") != "ok":
+            fut.cancel()
+            return None
+        return await self._settle(info, fut)
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    def _app(self, name: str) -> AppInfo:
+        try:
+            return self.apps[name]
+        except KeyError:
+            raise KeyError(f"no app named {name!r}") from None
+
+    # ------------------------------------------------------------ app actions
+    async def start_app(self, name: str) -> Optional[AppState]:
+        info = self._app(name)
+        async with self._lock(name):
+            info.wanted = True
+            if info.state == "running":
+                return self._app_event(info)
+            if not info.start_code_ran and info.config.start:
+                await self._run_start(info)
+                return self._app_event(info)
+            info.start_code_ran = True
+            return await self._call(info, "start", ("running", "failed"))
+
+    async def stop_app(self, name: str) -> Optional[AppState]:
+        info = self._app(name)
+        async with self._lock(name):
+            info.wanted = False
+            info.stale = False
+            if info.state in ("stopped",):
+                return self._app_event(info)
+            return await self._call(info, "stop", ("stopped", "failed"))
+
+    async def restart_app(self, name: str) -> Optional[AppState]:
+        info = self._app(name)
+        async with self._lock(name):
+            info.wanted = True
+            info.start_code_ran = True
+            result = await self._call(info, "restart", ("running", "failed"))
+            if result is not None and result.state == "running" and info.stale:
+                info.stale = False
+                self._publish_app(info)
+            return result
+
+    async def set_threaded(self, name: str, flag: bool) -> Optional[AppState]:
+        """Switch mode; a running app restarts in the other mode."""
+        info = self._app(name)
+        async with self._lock(name):
+            if info.threaded == bool(flag):
+                return self._app_event(info)
+            info.threaded = bool(flag)
+            if info.state in ("running", "starting"):
+                return await self._call(info, "set_threaded", ("running", "failed"), bool(flag))
+            kernel = self._kernels.get(info.kernel)
+            if kernel is not None and kernel.state in ("idle", "busy"):
+                await kernel.execute(bridge.call_code(info.name, "set_threaded", bool(flag)), app=name)
+            self._publish_app(info)
+            return self._app_event(info)
+
+    def set_auto_reload(self, name: str, flag: bool) -> None:
+        info = self._app(name)
+        info.auto_reload = bool(flag)
+        self._publish_app(info)
+
+    async def start_all(self) -> None:
+        await asyncio.gather(*(self.start_app(n) for n, a in self.apps.items() if a.kind == "tornado"))
+
+    async def stop_all(self) -> None:
+        await asyncio.gather(*(self.stop_app(n) for n, a in self.apps.items() if a.kind == "tornado"))
+
+    async def restart_all(self) -> None:
+        await asyncio.gather(*(self.restart_app(n) for n, a in self.apps.items() if a.kind == "tornado"))
+
+    # --------------------------------------------------------- kernel actions
+    async def execute(self, kernel: str, code: str) -> Dict[str, Any]:
+        """Run code in a kernel for the console; returns its output."""
+        k = self._kernels.get(kernel)
+        if k is None:
+            return {"status": "error", "stdout": "", "stderr": "", "result": None,
+                    "traceback": f"no kernel named {kernel!r}"}
+        reply = await k.execute(code, capture=True)
+        out = {key: reply.get(key) for key in ("status", "stdout", "stderr", "result", "traceback")}
+        if out["status"] != "ok" and not out.get("traceback"):
+            out["traceback"] = f"{reply.get('ename')}: {reply.get('evalue')}"
+        out["stdout"] = out["stdout"] or ""
+        out["stderr"] = out["stderr"] or ""
+        return out
+
+    async def interrupt_kernel(self, name: str) -> None:
+        await self._kernels[name].interrupt()
+
+    async def restart_kernel(self, name: str) -> None:
+        """A fresh kernel process with its apps, as they were wanted."""
+        kinfo = self.kernels[name]
+        kinfo.deaths.clear()
+        await self._restart_kernel(name)
+
+    async def _restart_kernel(self, name: str) -> None:
+        kernel = self._kernel_for(name)
+        for info in self._apps_of(name):
+            if info.state not in ("stopped", "failed"):
+                info.state, info.reason, info.urls = "stopped", "kernel restarting", ()
+                self._publish_app(info)
+        try:
+            await kernel.restart()
+        except KernelStartError as e:
+            self.log(name, "ERROR", str(e))
+            return
+        await self._setup_kernel(name)
+
+    def _on_death(self, name: str, reason: str) -> None:
+        if self._closing:
+            return
+        kinfo = self.kernels[name]
+        for info in self._apps_of(name):
+            info.state, info.reason, info.urls = "failed", f"kernel died: {reason}", ()
+            self._publish_app(info)
+        now = time.monotonic()
+        kinfo.deaths.append(now)
+        recent = [t for t in kinfo.deaths if now - t <= RESTART_WINDOW]
+        if len(recent) > MAX_RESTARTS:
+            msg = (f"kernel {name!r} died {len(recent)} times in {RESTART_WINDOW:.0f} s; not restarting it "
+                   f"again. Last: {reason}. Fix the cause, then restart the kernel.")
+            self.log(name, "ERROR", msg)
+            self.emit(KernelState(name, "dead", msg, None))
+            return
+        self.log(name, "ERROR", f"{reason}; restarting the kernel and its apps "
+                 f"({len(recent)}/{MAX_RESTARTS} in {RESTART_WINDOW:.0f} s)")
+        asyncio.ensure_future(self._restart_kernel(name))
+
+    # ---------------------------------------------------------------- reload
+    def _init_reload(self) -> None:
+        from .reload import Reloader  # the watcher pulls in watchdog: only when used
+
+        self._reloader = Reloader(self)
+        for info in self.apps.values():
+            if not info.reload_initialized:
+                info.reload_initialized = True
+                info.auto_reload = self.auto_reload_enabled and self._reloader.targets(info.name)
+            self._publish_app(info)
+
+    # --------------------------------------------------------------- shutdown
+    async def shutdown(self) -> None:
+        """Stop watchers, apps and kernels; leave nothing running. Idempotent."""
+        if self._closing:
+            return
+        self._closing = True
+        self.emit(SessionState("stopping"))
+        if self._reloader is not None:
+            try:
+                await self._reloader.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("stopping the watcher")
+        await asyncio.gather(*(self._stop_kernel(n) for n in list(self._kernels)), return_exceptions=True)
+        if self._runtime_dir:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+        self.emit(SessionState("stopped"))
+
+    async def _stop_kernel(self, name: str) -> None:
+        kernel = self._kernels[name]
+        running = [a for a in self._apps_of(name) if a.state in ("running", "starting") and a.kind == "tornado"]
+        if running and kernel.state in ("idle", "busy"):
+            # Let apps close their servers and say goodbye before the process goes.
+            try:
+                await asyncio.wait_for(asyncio.gather(*(self._call(a, "stop", ("stopped", "failed"))
+                                                        for a in running)), 7.0)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+                pass
+        await kernel.shutdown()
+
+    # ------------------------------------------------------------ re-read config
+    async def apply_config(self, new: Config) -> None:
+        """Apply a re-read config: only what changed restarts."""
+        old = self.config
+        self.config = new
+        changed_kernels = {n for n in set(old.kernels) | set(new.kernels)
+                           if old.kernels.get(n) != new.kernels.get(n)}
+        for n in changed_kernels:
+            if n in self._kernels:
+                await self._stop_kernel(n)
+                del self._kernels[n]
+            self.kernels.pop(n, None)
+        for name in list(self.apps):
+            a_new = new.apps.get(name)
+            info = self.apps[name]
+            if a_new is None or a_new != info.config or info.kernel in changed_kernels:
+                if info.kernel not in changed_kernels and info.kernel in self._kernels:
+                    if info.state in ("running", "starting"):
+                        await self._call(info, "stop", ("stopped", "failed"))
+                    await self._kernels[info.kernel].execute(bridge.call_code(name, "stop"), app=name)
+                del self.apps[name]
+                self.emit(AppState(name, info.kernel, "stopped", "removed from the config"))
+        self._build(new)
+        for n in new.kernels:
+            if n not in self._kernels:
+                await self._start_kernel(n)
+        for name, info in self.apps.items():
+            if info.kernel in changed_kernels or name in old.apps and old.apps[name] == new.apps.get(name):
+                continue
+            if self._kernels.get(info.kernel) and self._kernels[info.kernel].state in ("idle", "busy"):
+                if await self._create_app(info) and info.wanted:
+                    await self._run_start(info)
+        if self._reloader is not None:
+            await self._reloader.stop()
+        self._init_reload()
+        await self._reloader.start()
