@@ -1,0 +1,1088 @@
+"""jaffle.hcl -> typed, checked dataclasses, with ``file:line:col`` for every problem.
+
+The file format is Jaffle's, so an existing ``jaffle.hcl`` opens unchanged:
+``kernel "name" {...}`` and ``app "name" {...}`` blocks, Jaffle's spellings
+(``args`` for ``argv``, ``functions`` for ``code_blocks``), Jaffle's string
+booleans (``"true"``, ``"1"``) and its ``${var.name}`` / ``${ENV_NAME}``
+interpolation.  Parts we do not run (``process`` and ``job`` blocks, the
+pytest and sphinx apps) are skipped with one warning each: a config is never
+refused whole for a part we skip.
+
+Values come from pyhcl; positions come from :mod:`tornado_launcher.hclpos`
+because pyhcl keeps none.  Every check runs in one pass, so the user sees all
+the errors of a file at once, sorted by line, each a sentence naming the fix.
+
+Nothing here raises anything but :class:`ConfigError`, whatever the input
+(binary garbage, a directory, an empty file).  No Qt, no jupyter imports.
+"""
+
+from __future__ import annotations
+
+import difflib
+import keyword
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from . import hclpos
+
+__all__ = [
+    "Diagnostic",
+    "ConfigError",
+    "LoggerConfig",
+    "KernelConfig",
+    "WatchHandler",
+    "AppConfig",
+    "Config",
+    "load",
+    "loads",
+    "check",
+    "default_clear_cache",
+]
+
+#: Class names that mean "our TornadoBridgeApp" / "our WatchdogApp".
+TORNADO_CLASSES = frozenset(
+    {
+        "jaffle.app.tornado.TornadoBridgeApp",
+        "tornado_launcher.bridge.TornadoBridgeApp",
+        "tornado_launcher.TornadoBridgeApp",
+    }
+)
+WATCHDOG_CLASSES = frozenset(
+    {
+        "jaffle.app.watchdog.WatchdogApp",
+        "tornado_launcher.bridge.WatchdogApp",
+        "tornado_launcher.WatchdogApp",
+    }
+)
+#: Class prefixes of Jaffle's other apps (pytest, sphinx, ...): skipped.
+_JAFFLE_PREFIXES = ("jaffle.", "turret.")
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+#: Top-level blocks we skip with a warning (any other unknown one too).
+_UNSUPPORTED_BLOCKS = ("process", "job")
+
+_KERNEL_KEYS = ("kernel_name", "pass_env", "python")
+_APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
+_LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
+#: Jaffle logger settings we accept and do not use.
+_LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
+_TORNADO_KEYS = ("app_class", "argv", "args", "threaded", "clear_cache")
+_WATCHDOG_KEYS = ("handlers",)
+_HANDLER_KEYS = (
+    "watch_path",
+    "patterns",
+    "ignore_patterns",
+    "ignore_directories",
+    "case_sensitive",
+    "clear_cache",
+    "code_blocks",
+    "functions",
+    "jobs",
+    "debounce",
+    "throttle",
+)
+
+_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "build", "dist", "venv", "env", "site-packages"})
+_SKIP_MODULES = frozenset({"setup", "conftest"})
+
+
+# ---------------------------------------------------------------------------
+# Public data
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in a config file; ``line`` and ``col`` are 1-based."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+    severity: str = "error"  # or "warning"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return "%s:%d:%d: %s%s" % (self.path, self.line, self.col, prefix, self.message)
+
+
+class ConfigError(Exception):
+    """The config cannot be run.
+
+    ``diagnostics`` lists every problem found, errors first (by line), then
+    warnings; ``str(e)`` is one ``path:line:col: message`` line each.
+    """
+
+    def __init__(self, diagnostics: List[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+@dataclass
+class LoggerConfig:
+    """A ``logger { ... }`` block.
+
+    ``level`` is upper-case, one of DEBUG INFO WARNING ERROR CRITICAL (the
+    file may use any case, and ``warn``).  ``suppress_regex`` drops matching
+    lines; ``replace_regex`` is a list of ``(from, to)`` pairs for
+    ``re.sub``.  Every pattern and replacement template has been checked to
+    compile.
+    """
+
+    level: str = "INFO"
+    suppress_regex: List[str] = field(default_factory=list)
+    replace_regex: List[Tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class KernelConfig:
+    """A ``kernel "name" { ... }`` block.
+
+    ``kernel_name`` is a Jupyter kernelspec name; ``python`` an interpreter
+    (absolute, ``~`` expanded; relative paths are resolved against the
+    config's directory).  At most one of the two is set; with neither, the
+    kernel runs the launcher's own Python.  ``line`` is where the block opens.
+    """
+
+    name: str
+    kernel_name: Optional[str] = None
+    pass_env: List[str] = field(default_factory=list)
+    python: Optional[str] = None
+    line: int = 0
+
+
+@dataclass
+class WatchHandler:
+    """One entry of a WatchdogApp's ``handlers`` list.
+
+    Defaults follow Jaffle's: ``watch_path`` is the config's directory
+    (relative paths are relative to it; stored absolute); ``patterns``
+    ``["*"]``; ``ignore_directories`` False; ``case_sensitive`` False, as
+    watchdog's PatternMatchingEventHandler and Jaffle had it, so ``*.py``
+    also matches ``A.PY``; ``clear_cache`` defaults, as in Jaffle, to the
+    modules found in the config's directory (:func:`default_clear_cache`).
+    ``code_blocks`` (Jaffle's docs call it ``functions``) may contain
+    ``{event}``.  ``debounce``/``throttle`` are seconds (>= 0) or None when
+    not given (the watcher's own default applies).
+    """
+
+    watch_path: str
+    patterns: List[str] = field(default_factory=lambda: ["*"])
+    ignore_patterns: List[str] = field(default_factory=list)
+    ignore_directories: bool = False
+    case_sensitive: bool = False
+    clear_cache: List[str] = field(default_factory=list)
+    code_blocks: List[str] = field(default_factory=list)
+    jobs: List[str] = field(default_factory=list)
+    debounce: Optional[float] = None
+    throttle: Optional[float] = None
+    line: int = 0
+
+
+@dataclass
+class AppConfig:
+    """An ``app "name" { ... }`` block we can run.
+
+    ``kind`` is ``"tornado"`` or ``"watchdog"``.  ``class_name`` is exactly as
+    written; ``custom_class`` is None for our built-in classes (including
+    Jaffle's names for them) and the user's dotted subclass path otherwise.
+    ``options`` is the raw ``options`` block (after interpolation): a custom
+    class may take keys of its own.  For tornado apps ``clear_cache``
+    defaults to :func:`default_clear_cache` of the config's directory.
+    """
+
+    name: str
+    kind: str
+    class_name: str
+    custom_class: Optional[str] = None
+    kernel: str = ""
+    start: Optional[str] = None
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    options: Dict[str, Any] = field(default_factory=dict)
+    disabled: bool = False
+    line: int = 0
+    # tornado kind
+    app_class: Optional[str] = None
+    argv: List[str] = field(default_factory=list)
+    threaded: bool = False
+    clear_cache: List[str] = field(default_factory=list)
+    # watchdog kind
+    handlers: List[WatchHandler] = field(default_factory=list)
+
+
+@dataclass
+class Config:
+    """A whole checked file.
+
+    ``kernels`` and ``apps`` keep file order; skipped apps are not in
+    ``apps``.  ``warnings`` say what was skipped or ignored, sorted by line.
+    """
+
+    path: str
+    directory: str
+    kernels: Dict[str, KernelConfig] = field(default_factory=dict)
+    apps: Dict[str, AppConfig] = field(default_factory=dict)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    warnings: List[Diagnostic] = field(default_factory=list)
+    source: str = ""
+
+
+# ---------------------------------------------------------------------------
+# Public functions
+
+
+def load(path: Union[str, "os.PathLike[str]"]) -> Config:
+    """Read and check the config at ``path``.
+
+    Raises :class:`ConfigError` for every problem, including a missing or
+    unreadable file, a directory, and text that is not UTF-8.
+    """
+    shown = _display(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ConfigError([Diagnostic(shown, 1, 1, "no such file: create it, or pass the path of your jaffle.hcl")]) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            [Diagnostic(shown, 1, 1, "is a directory, not a config file: pass the path of the jaffle.hcl inside it")]
+        ) from None
+    except (OSError, ValueError, TypeError) as e:
+        raise ConfigError([Diagnostic(shown, 1, 1, "cannot be read: %s" % _os_reason(e))]) from None
+    return _loads(data, shown, os.path.abspath(os.fspath(path)))
+
+
+def loads(text: Union[str, bytes], path: str = "<string>") -> Config:
+    """Check config ``text`` as if read from ``path`` (default ``"<string>"``).
+
+    Relative paths in the text are resolved against ``path``'s directory, or
+    the current directory when ``path`` is ``"<string>"``.  Raises
+    :class:`ConfigError`.
+    """
+    shown = _display(path)
+    absolute = os.path.abspath(shown) if shown != "<string>" else os.path.join(os.getcwd(), "<string>")
+    return _loads(text, shown, absolute)
+
+
+def check(path: Union[str, "os.PathLike[str]"]) -> Tuple[Optional[Config], List[Diagnostic]]:
+    """Never raises: ``(config, warnings)`` or ``(None, errors + warnings)``."""
+    try:
+        config = load(path)
+    except ConfigError as e:
+        return None, list(e.diagnostics)
+    except Exception as e:  # a bug of ours must not take the caller down
+        return None, [Diagnostic(_display(path), 1, 1, "internal error while checking: %r" % e)]
+    return config, list(config.warnings)
+
+
+def default_clear_cache(directory: str) -> List[str]:
+    """Top-level module names found in ``directory``, sorted.
+
+    Packages are directories with an ``__init__.py``; modules are ``*.py``
+    files.  Skipped: hidden entries, ``__pycache__``, ``node_modules``,
+    ``build``, ``dist``, virtualenvs (``venv``, ``env``, any directory with a
+    ``pyvenv.cfg``), ``setup.py`` and ``conftest.py``.  This is what Jaffle
+    got from ``setuptools.find_packages()`` (plus plain modules), without
+    needing setuptools.  An unreadable directory gives ``[]``.
+    """
+    names = set()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return []
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") or name in _SKIP_DIRS:
+            continue
+        try:
+            if entry.is_dir():
+                if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                    continue
+                if name.isidentifier() and os.path.isfile(os.path.join(entry.path, "__init__.py")):
+                    names.add(name)
+            elif name.endswith(".py") and entry.is_file():
+                stem = name[:-3]
+                if stem.isidentifier() and stem not in _SKIP_MODULES:
+                    names.add(stem)
+        except OSError:
+            continue
+    return sorted(names)
+
+
+# ---------------------------------------------------------------------------
+# Reading
+
+
+def _display(path: Any) -> str:
+    try:
+        return os.fspath(path)
+    except TypeError:
+        return str(path)
+
+
+def _os_reason(e: BaseException) -> str:
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
+
+
+def _loads(data: Union[str, bytes], shown: str, absolute: str) -> Config:
+    if isinstance(data, (bytes, bytearray)):
+        text = _decode(bytes(data), shown)
+    else:
+        text = str(data)
+        if text.startswith("\ufeff"):
+            text = text[1:]
+    nul = text.find("\x00")
+    if nul >= 0:
+        line, col = hclpos.linecol(text, nul)
+        raise ConfigError(
+            [Diagnostic(shown, line, col, "contains a NUL byte: this looks like a binary file, not a jaffle.hcl")]
+        )
+    config, diags = _Checker(text, shown, absolute).run()
+    if config is None or any(d.severity == "error" for d in diags):
+        raise ConfigError(_sorted(diags))
+    config.warnings = _sorted(diags)
+    return config
+
+
+def _decode(data: bytes, shown: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        prefix = data[:nul].decode("utf-8", "replace")
+        line, col = hclpos.linecol(prefix, len(prefix))
+        raise ConfigError(
+            [Diagnostic(shown, line, col, "contains a NUL byte: this looks like a binary file, not a jaffle.hcl")]
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        prefix = data[: e.start].decode("utf-8", "replace")
+        line, col = hclpos.linecol(prefix, len(prefix))
+        raise ConfigError(
+            [
+                Diagnostic(
+                    shown,
+                    line,
+                    col,
+                    "is not UTF-8 text (byte 0x%02x here): save the file as UTF-8" % data[e.start],
+                )
+            ]
+        ) from None
+
+
+def _sorted(diags: List[Diagnostic]) -> List[Diagnostic]:
+    seen = set()
+    unique = []
+    for d in diags:
+        if d not in seen:
+            seen.add(d)
+            unique.append(d)
+    return sorted(unique, key=lambda d: (d.severity != "error", d.line, d.col))
+
+
+_PYHCL_TOKENS = {
+    "RIGHTBRACE": "`}`",
+    "LEFTBRACE": "`{`",
+    "RIGHTBRACKET": "`]`",
+    "LEFTBRACKET": "`[`",
+    "RIGHTPAREN": "`)`",
+    "LEFTPAREN": "`(`",
+    "EQUAL": "`=`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "PERIOD": "`.`",
+    "STRING": "a string",
+    "IDENTIFIER": "a name",
+    "NUMBER": "a number",
+    "FLOAT": "a number",
+    "BOOL": "true/false",
+}
+
+
+def _pyhcl_error(text: str, e: BaseException) -> Tuple[int, str]:
+    """(offset, message) from a pyhcl exception.
+
+    pyhcl says "Line L, column C, index I" (lexer: I is the offset) or
+    "Line L, column C" where C is in fact the parser's absolute offset.
+    """
+    msg = str(e)
+    offset = len(text)
+    m = re.match(r"Line \d+, column (\d+)(?:, index (\d+))?: (.*)", msg, re.S)
+    if m:
+        offset = int(m.group(2) or m.group(1))
+        msg = m.group(3)
+    elif hasattr(e, "pos") and isinstance(getattr(e, "pos"), int):  # json.JSONDecodeError
+        offset = e.pos  # type: ignore[attr-defined]
+        msg = getattr(e, "msg", msg)
+    msg = msg.split("; expected")[0]
+    msg = re.sub(r"\b[A-Z]{3,}\b", lambda t: _PYHCL_TOKENS.get(t.group(), t.group().lower()), msg)
+    return offset, "syntax error: " + msg[:1].lower() + msg[1:]
+
+
+# ---------------------------------------------------------------------------
+# Checking
+
+_MISSING = object()
+_INTERP = re.compile(r"\$\{([^{}]*)\}")
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return " (did you mean `%s`?)" % close[0] if close else ""
+
+
+def _fixed_name(name: str) -> str:
+    s = re.sub(r"\W", "_", name) or "_"
+    if s[0].isdigit():
+        s = "_" + s
+    if keyword.iskeyword(s):
+        s += "_"
+    return s
+
+
+def _is_dotted(name: str) -> bool:
+    parts = name.split(".")
+    return len(parts) >= 2 and all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"%s"' % (value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, dict):
+        return "a block"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+class _Checker:
+    """One pass over one file: builds the Config and collects diagnostics."""
+
+    def __init__(self, text: str, shown: str, absolute: str) -> None:
+        self.text = text
+        self.shown = shown
+        self.path = absolute
+        self.directory = os.path.dirname(absolute)
+        self.diags: List[Diagnostic] = []
+        self.pos: Optional[hclpos.Positions] = None
+        self.starts = hclpos.line_starts(text)
+        self.dup_paths: set = set()
+        self.variables: Dict[str, Any] = {}
+        self._clear_cache: Optional[List[str]] = None
+
+    # -- reporting ---------------------------------------------------------
+
+    def at(self, path: tuple, part: str = "key") -> Tuple[int, int]:
+        """(line, col) of a key path; falls back to the nearest parent."""
+        if self.pos is not None:
+            p = tuple(path)
+            while p:
+                loc = self.pos.locs.get(p)
+                if loc is not None:
+                    off = {"key": loc.key, "value": loc.value}.get(part, loc.key)
+                    if part == "label" and loc.label is not None:
+                        off = loc.label
+                    return hclpos.linecol(self.text, off, self.starts)
+                p = p[:-1]
+        return 1, 1
+
+    def line(self, path: tuple) -> int:
+        return self.at(path)[0]
+
+    def error(self, path: tuple, message: str, part: str = "key") -> None:
+        line, col = self.at(path, part)
+        self.diags.append(Diagnostic(self.shown, line, col, message))
+
+    def warn(self, path: tuple, message: str, part: str = "key") -> None:
+        line, col = self.at(path, part)
+        self.diags.append(Diagnostic(self.shown, line, col, message, "warning"))
+
+    def error_at(self, offset: int, message: str, severity: str = "error") -> None:
+        line, col = hclpos.linecol(self.text, offset, self.starts)
+        self.diags.append(Diagnostic(self.shown, line, col, message, severity))
+
+    # -- the pass ------------------------------------------------------------
+
+    def run(self) -> Tuple[Optional[Config], List[Diagnostic]]:
+        data, failure = self.parse()
+        if failure is not None:
+            self.error_at(*failure)
+            return None, self.diags
+        if not isinstance(data, dict):
+            self.error_at(0, 'the file must contain blocks such as `app "web" { ... }`')
+            return None, self.diags
+        config = Config(path=self.path, directory=self.directory, source=self.text)
+        if not data and (self.pos is None or not self.pos.top):
+            self.error_at(
+                0,
+                'the file is empty: add a `kernel "py_kernel" {}` block and an `app` block '
+                "(see the TornadoBridgeApp example)",
+            )
+            return config, self.diags
+        if self.pos is not None:
+            # Inside a block that is itself repeated, repeated keys are only
+            # a consequence of pyhcl merging the two: report the block alone.
+            blocks = {p for p, _, dup in self.pos.duplicates if dup.kind == "block"}
+            self.pos.duplicates = [
+                d for d in self.pos.duplicates if not any(d[0][:n] in blocks for n in range(1, len(d[0])))
+            ]
+            self.dup_paths = {p for p, _, dup in self.pos.duplicates if dup.kind == "assign"}
+        self.check_top_items()
+        self.read_variables(data.get("variable"))
+        data = self.interpolate(data, ())
+        kernels_raw = data.get("kernel")
+        if isinstance(kernels_raw, dict):
+            for name, body in kernels_raw.items():
+                if self.is_stray(("kernel", name)):
+                    continue
+                k = self.kernel(str(name), body)
+                if k is not None:
+                    config.kernels[k.name] = k
+        defined = set(kernels_raw) if isinstance(kernels_raw, dict) else set()
+        skipped: set = set()
+        apps_raw = data.get("app")
+        if isinstance(apps_raw, dict):
+            for name, body in apps_raw.items():
+                if self.is_stray(("app", name)):
+                    continue
+                a = self.app(str(name), body, defined, skipped)
+                if a is not None:
+                    config.apps[a.name] = a
+        if isinstance(data.get("logger"), dict):
+            config.logger = self.logger(data["logger"], ("logger",), top=True)
+        self.report_duplicates(skipped)
+        if not config.apps and not any(d.severity == "error" for d in self.diags):
+            self.warn((), "no app to run: add an `app` block with a TornadoBridgeApp")
+        return config, self.diags
+
+    def parse(self) -> Tuple[Any, Optional[Tuple[int, str]]]:
+        """pyhcl for values, our scanner for positions and better errors."""
+        scan_error: Optional[hclpos.HclSyntaxError] = None
+        try:
+            self.pos = hclpos.scan(self.text)
+        except hclpos.HclSyntaxError as e:
+            scan_error = e
+        except Exception:  # the scanner only adds precision: never fatal
+            self.pos = None
+        try:
+            import hcl
+
+            data = hcl.loads(self.text)
+        except RecursionError:
+            return None, (0, "the file is nested too deeply to read")
+        except Exception as e:
+            if scan_error is not None:
+                return None, (scan_error.offset, scan_error.message)
+            return None, _pyhcl_error(self.text, e)
+        return data, None
+
+    def is_stray(self, path: tuple) -> bool:
+        """A name pyhcl made from a block that had no label (reported already)."""
+        if self.pos is None:
+            return False
+        loc = self.pos.locs.get(tuple(path))
+        return loc is not None and loc.kind != "block"
+
+    def check_top_items(self) -> None:
+        if self.pos is None:
+            return
+        examples = {"app": 'app "web" { ... }', "kernel": 'kernel "py_kernel" { ... }'}
+        for item in self.pos.top:
+            if item.key in ("app", "kernel"):
+                if not item.is_block:
+                    self.error_at(item.key_offset, "`%s` must be a block with a name: %s" % (item.key, examples[item.key]))
+                elif len(item.labels) != 1:
+                    self.error_at(
+                        item.key_offset,
+                        "a `%s` block takes exactly one name in quotes, found %d: %s"
+                        % (item.key, len(item.labels), examples[item.key]),
+                    )
+            elif item.key == "logger":
+                if not item.is_block or item.labels:
+                    self.error_at(item.key_offset, "the top-level `logger` must be a block without a name: logger { ... }")
+            elif item.key == "variable":
+                if not item.is_block or len(item.labels) != 1:
+                    self.error_at(
+                        item.key_offset,
+                        'a `variable` block takes exactly one name: variable "name" { default = ... }',
+                        "warning",
+                    )
+            else:
+                what = item.key + "".join(' "%s"' % l for l in item.labels)
+                if item.key in _UNSUPPORTED_BLOCKS:
+                    msg = "`%s` blocks are not supported by tornado-launcher yet: `%s` skipped" % (item.key, what)
+                else:
+                    msg = "unknown top-level %s `%s` skipped%s; tornado-launcher reads `kernel`, `app`, `logger` and `variable`" % (
+                        "block" if item.is_block else "setting",
+                        what,
+                        _did_you_mean(item.key, ("kernel", "app", "logger", "variable")),
+                    )
+                self.error_at(item.key_offset, msg, "warning")
+
+    # -- interpolation ---------------------------------------------------------
+
+    def read_variables(self, raw: Any) -> None:
+        """``variable "name" { default = ... }``; ``J_VAR_name`` overrides, as in Jaffle."""
+        if not isinstance(raw, dict):
+            return
+        for name, body in raw.items():
+            value = body.get("default") if isinstance(body, dict) else None
+            env = os.environ.get("J_VAR_%s" % name)
+            if env is not None:
+                value = env
+            self.variables[str(name)] = value
+
+    def interpolate(self, value: Any, path: tuple) -> Any:
+        if isinstance(value, dict):
+            if path == () and "variable" in value:
+                value = {k: v for k, v in value.items() if k != "variable"}
+            return {k: self.interpolate(v, path + (k,)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.interpolate(v, path + (i,)) for i, v in enumerate(value)]
+        if not isinstance(value, str) or "${" not in value:
+            return value
+        if path[:1] in (("process",), ("job",)):
+            return value
+        whole = _INTERP.fullmatch(value)
+        if whole:
+            found, resolved = self.resolve(whole.group(1), path)
+            return resolved if found else value
+
+        def one(m: "re.Match[str]") -> str:
+            found, resolved = self.resolve(m.group(1), path)
+            if not found:
+                return m.group(0)
+            if isinstance(resolved, bool):
+                return "true" if resolved else "false"
+            return "" if resolved is None else str(resolved)
+
+        return _INTERP.sub(one, value)
+
+    def resolve(self, expr: str, path: tuple) -> Tuple[bool, Any]:
+        expr = expr.strip()
+        m = re.fullmatch(r"var\.(\w+)", expr)
+        if m:
+            if m.group(1) in self.variables:
+                return True, self.variables[m.group(1)]
+            self.error(
+                path,
+                "`${%s}` uses variable `%s`, which is not defined: add `variable \"%s\" { default = ... }`%s"
+                % (expr, m.group(1), m.group(1), _did_you_mean(m.group(1), self.variables)),
+                "value",
+            )
+            return False, None
+        if re.fullmatch(r"[A-Z_][A-Z0-9_]*", expr):
+            if expr in os.environ:
+                return True, os.environ[expr]
+            self.warn(path, "environment variable `%s` is not set: `${%s}` is replaced by an empty string" % (expr, expr), "value")
+            return True, ""
+        self.warn(path, "`${%s}` is a Jaffle expression tornado-launcher does not evaluate: the text is used as written" % expr, "value")
+        return False, None
+
+    # -- value readers: each reports its own error and returns _MISSING ------
+
+    def keys(self, body: dict, path: tuple, known: tuple, what: str, ignored: tuple = (), lenient: bool = False) -> None:
+        """Unknown keys are errors (warnings when ``lenient``); ``ignored`` ones warn."""
+        for key in body:
+            if key in known:
+                continue
+            if key in ignored:
+                self.warn(path + (key,), "`%s` in %s is a Jaffle setting tornado-launcher does not use: ignored" % (key, what))
+                continue
+            msg = "unknown key `%s` in %s%s; valid keys: %s" % (
+                key,
+                what,
+                _did_you_mean(key, known),
+                ", ".join(k for k in known),
+            )
+            (self.warn if lenient else self.error)(path + (key,), msg)
+
+    def get(self, body: dict, path: tuple, key: str) -> Any:
+        if key not in body or path + (key,) in self.dup_paths:
+            return _MISSING
+        return body[key]
+
+    def string(self, body: dict, path: tuple, key: str, what: str) -> Any:
+        v = self.get(body, path, key)
+        if v is _MISSING:
+            return v
+        if not isinstance(v, str):
+            self.error(path + (key,), "`%s` %s must be a string in quotes, not %s" % (key, what, _show(v)), "value")
+            return _MISSING
+        return v
+
+    def boolean(self, body: dict, path: tuple, key: str, default: bool) -> bool:
+        v = self.get(body, path, key)
+        if v is _MISSING:
+            return default
+        if isinstance(v, bool):
+            return v
+        # Jaffle reads these strings as booleans (they come from ${var.x}).
+        if isinstance(v, str) and v.strip().lower() in ("true", "1", "false", "0"):
+            return v.strip().lower() in ("true", "1")
+        self.error(path + (key,), "`%s` must be true or false, not %s" % (key, _show(v)), "value")
+        return default
+
+    def strings(self, body: dict, path: tuple, key: str, example: str) -> Any:
+        v = self.get(body, path, key)
+        if v is _MISSING:
+            return v
+        if not isinstance(v, list):
+            self.error(
+                path + (key,),
+                "`%s` must be a list of strings, not %s: write `%s = %s`" % (key, _show(v), key, example),
+                "value",
+            )
+            return _MISSING
+        out, ok = [], True
+        for i, item in enumerate(v):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                ok = False
+                self.error(path + (key, i), "`%s` must hold only strings in quotes, not %s" % (key, _show(item)), "value")
+        return out if ok else _MISSING
+
+    def seconds(self, body: dict, path: tuple, key: str) -> Optional[float]:
+        v = self.get(body, path, key)
+        if v is _MISSING:
+            return None
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 0:
+            self.error(path + (key,), "`%s` must be a number of seconds >= 0, e.g. 0.5, not %s" % (key, _show(v)), "value")
+            return None
+        return float(v)
+
+    def block(self, body: dict, path: tuple, key: str, example: str) -> Any:
+        v = body.get(key, _MISSING)
+        if v is _MISSING:
+            return v
+        if not isinstance(v, dict):
+            self.error(path + (key,), "`%s` must be a block: %s" % (key, example), "key")
+            return _MISSING
+        return v
+
+    def compiles(self, code: str, path: tuple, what: str, event: bool = False) -> None:
+        """Report a syntax error at its line inside the file."""
+        source = code.replace("{event}", "{     }") if event else code
+        try:
+            compile(source, "<%s>" % what, "exec", dont_inherit=True)
+        except SyntaxError as e:
+            self.code_error(path, code, what, e)
+        except (ValueError, RecursionError, MemoryError, OverflowError) as e:
+            self.error(path, "%s cannot be compiled: %s" % (what, e), "value")
+
+    def code_error(self, path: tuple, code: str, what: str, e: SyntaxError) -> None:
+        loc = self.pos.locs.get(tuple(path)) if self.pos is not None else None
+        msg = "%s does not compile: %s" % (what, e.msg)
+        if loc is None or loc.text_start < 0 or not e.lineno:
+            self.error(path, msg, "value")
+            return
+        lines = code.split("\n")
+        lineno = min(max(e.lineno, 1), len(lines))
+        index = sum(len(l) + 1 for l in lines[: lineno - 1]) + max((e.offset or 1) - 1, 0)
+        index = min(index, len(code))
+        offset = loc.offset_in_value(index)
+        if offset is None:
+            self.error(path, msg, "value")
+        else:
+            self.error_at(offset, msg)
+
+    # -- blocks ------------------------------------------------------------------
+
+    def check_name(self, kind: str, name: str, path: tuple) -> None:
+        if name.isidentifier() and not keyword.iskeyword(name):
+            return
+        why = "is a Python keyword" if keyword.iskeyword(name) else "is not a Python identifier"
+        self.error(
+            path,
+            '%s name "%s" %s; the name becomes a variable in the kernel: rename it, e.g. "%s"'
+            % (kind, name, why, _fixed_name(name)),
+            "label",
+        )
+
+    def kernel(self, name: str, body: Any) -> Optional[KernelConfig]:
+        path = ("kernel", name)
+        self.check_name("kernel", name, path)
+        if not isinstance(body, dict):
+            self.error(path, 'kernel "%s" must be a block: kernel "%s" { kernel_name = "python3" }' % (name, name))
+            return None
+        self.keys(body, path, _KERNEL_KEYS, 'kernel "%s"' % name)
+        k = KernelConfig(name=name, line=self.line(path))
+        kernel_name = self.string(body, path, "kernel_name", "(a Jupyter kernelspec name)")
+        if kernel_name is not _MISSING:
+            k.kernel_name = kernel_name or None
+        pass_env = self.strings(body, path, "pass_env", '["PATH", "HOME"]')
+        if pass_env is not _MISSING:
+            k.pass_env = pass_env
+        python = self.string(body, path, "python", "(a path to a Python interpreter)")
+        if python is not _MISSING and python:
+            p = os.path.expanduser(python)
+            p = os.path.normpath(p if os.path.isabs(p) else os.path.join(self.directory, p))
+            k.python = p
+            if k.kernel_name:
+                self.error(
+                    path + ("python",),
+                    'kernel "%s" sets both `kernel_name` and `python`: keep one (a kernelspec, or an interpreter)' % name,
+                )
+            elif not os.path.exists(p):
+                self.warn(path + ("python",), "`python` %s does not exist (resolved to %s)" % (_show(python), p), "value")
+        return k
+
+    def app(self, name: str, body: Any, kernels: set, skipped: set) -> Optional[AppConfig]:
+        path = ("app", name)
+        if not isinstance(body, dict):
+            self.error(path, 'app "%s" must be a block: app "%s" { class = "...", kernel = "..." }' % (name, name))
+            return None
+        cls = self.string(body, path, "class", "(a dotted class name)")
+        if cls is _MISSING:
+            if "class" not in body:
+                self.error(
+                    path,
+                    'app "%s" needs `class = "jaffle.app.tornado.TornadoBridgeApp"` (or your subclass)' % name,
+                    "label",
+                )
+            return None
+        options_raw = body.get("options")
+        custom: Optional[str] = None
+        if cls in TORNADO_CLASSES:
+            kind = "tornado"
+        elif cls in WATCHDOG_CLASSES:
+            kind = "watchdog"
+        elif cls.startswith(_JAFFLE_PREFIXES):
+            skipped.add(name)
+            self.warn(
+                path,
+                'app "%s" (line %d) uses %s, which tornado-launcher does not run: skipped'
+                % (name, self.line(path), cls),
+            )
+            return None
+        elif not _is_dotted(cls):
+            self.error(
+                path + ("class",),
+                "`class` must be a dotted path such as `jaffle.app.tornado.TornadoBridgeApp` "
+                "or `myproj.bridge.MyBridge`, not %s" % _show(cls),
+                "value",
+            )
+            return None
+        else:
+            custom = cls
+            kind = "watchdog" if isinstance(options_raw, dict) and "handlers" in options_raw else "tornado"
+        self.check_name("app", name, path)
+        self.keys(body, path, _APP_KEYS, 'app "%s"' % name)
+        app = AppConfig(name=name, kind=kind, class_name=cls, custom_class=custom, line=self.line(path))
+
+        kernel = self.string(body, path, "kernel", "(the name of a kernel block)")
+        if kernel is _MISSING:
+            if "kernel" not in body:
+                example = sorted(kernels)[0] if kernels else "py_kernel"
+                self.error(path, 'app "%s" needs `kernel = "%s"`' % (name, example), "label")
+        else:
+            app.kernel = kernel
+            if kernel not in kernels:
+                self.error(
+                    path + ("kernel",),
+                    'app "%s" uses kernel "%s", which is not defined%s: add `kernel "%s" {}` to the file'
+                    % (name, kernel, _did_you_mean(kernel, kernels), kernel),
+                    "value",
+                )
+        start = self.string(body, path, "start", "(Python code)")
+        if start is not _MISSING:
+            app.start = start
+            self.compiles(start, path + ("start",), "the `start` code of app \"%s\"" % name)
+        app.disabled = self.boolean(body, path, "disabled", False)
+        logger = self.block(body, path, "logger", "logger { level = \"info\" }")
+        if logger is not _MISSING:
+            app.logger = self.logger(logger, path + ("logger",))
+        options = self.block(body, path, "options", "options { app_class = \"pkg.module.App\" }")
+        options = {} if options is _MISSING else options
+        app.options = dict(options)
+        opath = path + ("options",)
+        if kind == "tornado":
+            self.tornado_options(app, options, opath)
+        else:
+            self.watchdog_options(app, options, opath)
+        return app
+
+    def tornado_options(self, app: AppConfig, options: dict, path: tuple) -> None:
+        what = 'the options of app "%s"' % app.name
+        if app.custom_class is None:
+            self.keys(options, path, _TORNADO_KEYS, what)
+        app_class = self.string(options, path, "app_class", "(a dotted class name)")
+        if app_class is _MISSING:
+            if "app_class" not in options:
+                self.error(
+                    path,
+                    'app "%s" needs `options { app_class = "my_module.app.ExampleApp" }`: the Tornado application class'
+                    % app.name,
+                    "label",
+                )
+        elif not _is_dotted(app_class):
+            self.error(
+                path + ("app_class",),
+                "`app_class` must be a fully qualified class name such as `my_module.app.ExampleApp`, not %s" % _show(app_class),
+                "value",
+            )
+        else:
+            app.app_class = app_class
+        if "argv" in options and "args" in options:
+            self.error(path + ("args",), "`argv` and `args` are the same setting (`args` is Jaffle's spelling): keep one")
+        for key in ("argv", "args"):
+            argv = self.strings(options, path, key, '["--port=8888"]')
+            if argv is not _MISSING:
+                app.argv = argv
+                break
+        app.threaded = self.boolean(options, path, "threaded", False)
+        clear = self.strings(options, path, "clear_cache", '["my_module"]')
+        app.clear_cache = self.default_clear() if clear is _MISSING else clear
+        for i, module in enumerate(app.clear_cache if clear is not _MISSING else []):
+            if not _is_module(module):
+                self.error(path + ("clear_cache", i), "`clear_cache` holds module names such as `my_module`, not %s" % _show(module), "value")
+
+    def default_clear(self) -> List[str]:
+        if self._clear_cache is None:
+            self._clear_cache = default_clear_cache(self.directory)
+        return list(self._clear_cache)
+
+    def watchdog_options(self, app: AppConfig, options: dict, path: tuple) -> None:
+        if app.custom_class is None:
+            self.keys(options, path, _WATCHDOG_KEYS, 'the options of app "%s"' % app.name)
+        handlers = self.get(options, path, "handlers")
+        if handlers is _MISSING:
+            self.warn(path[:-1], 'app "%s" has no `handlers`: it watches nothing' % app.name, "label")
+            return
+        if isinstance(handlers, dict):
+            handlers = [handlers]
+        if not isinstance(handlers, list):
+            self.error(path + ("handlers",), "`handlers` must be a list of blocks: handlers = [{ patterns = [\"*.py\"] }]", "value")
+            return
+        for i, h in enumerate(handlers):
+            hp = path + ("handlers", i)
+            if not isinstance(h, dict):
+                self.error(hp, "each handler must be a block in braces: { patterns = [\"*.py\"], code_blocks = [...] }, not %s" % _show(h), "value")
+                continue
+            handler = self.handler(app, h, hp)
+            app.handlers.append(handler)
+
+    def handler(self, app: AppConfig, h: dict, path: tuple) -> WatchHandler:
+        what = 'handler %d of app "%s"' % (path[-1] + 1, app.name)
+        self.keys(h, path, _HANDLER_KEYS, what)
+        handler = WatchHandler(watch_path=self.directory, line=self.line(path), clear_cache=[])
+        wp = self.string(h, path, "watch_path", "(a directory)")
+        if wp is not _MISSING:
+            p = os.path.expanduser(wp)
+            handler.watch_path = os.path.normpath(p if os.path.isabs(p) else os.path.join(self.directory, p))
+            if not os.path.isdir(handler.watch_path):
+                self.warn(path + ("watch_path",), "`watch_path` %s is not a directory (resolved to %s)" % (_show(wp), handler.watch_path), "value")
+        for key, example in (("patterns", '["*.py"]'), ("ignore_patterns", '["*/tests/*"]'), ("jobs", "[]")):
+            v = self.strings(h, path, key, example)
+            if v is not _MISSING:
+                setattr(handler, key, v)
+        if handler.jobs:
+            self.warn(path + ("jobs",), "`jobs` run `job` blocks, which tornado-launcher does not support yet: ignored")
+        handler.ignore_directories = self.boolean(h, path, "ignore_directories", False)
+        handler.case_sensitive = self.boolean(h, path, "case_sensitive", False)
+        clear = self.strings(h, path, "clear_cache", '["my_module"]')
+        handler.clear_cache = self.default_clear() if clear is _MISSING else clear
+        if "code_blocks" in h and "functions" in h:
+            self.error(path + ("functions",), "`code_blocks` and `functions` are the same setting (the reference's spelling): keep one")
+        for key in ("code_blocks", "functions"):
+            blocks = self.strings(h, path, key, '["my_app.handle_watchdog_event({event})"]')
+            if blocks is not _MISSING:
+                handler.code_blocks = blocks
+                for i, code in enumerate(blocks):
+                    self.compiles(code, path + (key, i), "code block %d of %s" % (i + 1, what), event=True)
+                break
+        handler.debounce = self.seconds(h, path, "debounce")
+        handler.throttle = self.seconds(h, path, "throttle")
+        return handler
+
+    def logger(self, body: dict, path: tuple, top: bool = False) -> LoggerConfig:
+        what = "the top-level logger" if top else 'the logger of app "%s"' % path[1]
+        self.keys(body, path, _LOGGER_KEYS, what, ignored=_LOGGER_IGNORED, lenient=top)
+        config = LoggerConfig()
+        level = self.get(body, path, "level")
+        if level is not _MISSING:
+            norm = level.strip().upper() if isinstance(level, str) else None
+            norm = "WARNING" if norm == "WARN" else norm
+            if norm in LEVELS:
+                config.level = norm
+            else:
+                self.error(
+                    path + ("level",),
+                    "`level` must be one of debug, info, warning, error, critical, not %s" % _show(level),
+                    "value",
+                )
+        suppress = self.strings(body, path, "suppress_regex", '["^\\\\s*$"]')
+        if suppress is not _MISSING:
+            for i, pattern in enumerate(suppress):
+                if self.regex(pattern, path + ("suppress_regex", i)) is not None:
+                    config.suppress_regex.append(pattern)
+        replace = self.get(body, path, "replace_regex")
+        if replace is not _MISSING:
+            if isinstance(replace, dict):
+                replace = [replace]
+            if not isinstance(replace, list):
+                self.error(path + ("replace_regex",), '`replace_regex` must be a list of { from = "...", to = "..." } blocks', "value")
+                replace = []
+            for i, item in enumerate(replace):
+                ip = path + ("replace_regex", i)
+                if not isinstance(item, dict):
+                    self.error(ip, 'each `replace_regex` entry must be a block: { from = "...", to = "..." }, not %s' % _show(item), "value")
+                    continue
+                self.keys(item, ip, ("from", "to"), "a `replace_regex` entry")
+                frm, to = item.get("from"), item.get("to")
+                if not isinstance(frm, str) or not isinstance(to, str):
+                    missing = "from" if not isinstance(frm, str) else "to"
+                    self.error(ip + ((missing,) if missing in item else ()), "a `replace_regex` entry needs `%s = \"...\"` (a string)" % missing, "value")
+                    continue
+                compiled = self.regex(frm, ip + ("from",))
+                if compiled is None:
+                    continue
+                try:
+                    compiled.sub(to, "")
+                except (re.error, IndexError) as e:
+                    self.error(ip + ("to",), "`to` %s is not a valid replacement: %s" % (_show(to), e), "value")
+                    continue
+                config.replace_regex.append((frm, to))
+        return config
+
+    def regex(self, pattern: str, path: tuple) -> Optional["re.Pattern[str]"]:
+        try:
+            return re.compile(pattern)
+        except (re.error, RecursionError, OverflowError) as e:
+            self.error(path, "regular expression %s does not compile: %s" % (_show(pattern), e), "value")
+            return None
+
+    def report_duplicates(self, skipped: set) -> None:
+        if self.pos is None:
+            return
+        for path, first, dup in self.pos.duplicates:
+            if path[0] not in ("app", "kernel", "logger"):
+                continue
+            if path[0] == "app" and len(path) > 1 and path[1] in skipped:
+                continue
+            first_line = hclpos.linecol(self.text, first.key, self.starts)[0]
+            if len(path) == 2 and path[0] in ("app", "kernel"):
+                self.error_at(
+                    dup.label if dup.label is not None else dup.key,
+                    '%s "%s" is defined twice (first at line %d): rename or remove one' % (path[0], path[1], first_line),
+                )
+            else:
+                self.error_at(
+                    dup.key,
+                    "`%s` is set twice in the same block (first at line %d): keep one" % (path[-1], first_line),
+                )
+
+
+def _is_module(name: str) -> bool:
+    return bool(name) and all(p.isidentifier() for p in name.split("."))
