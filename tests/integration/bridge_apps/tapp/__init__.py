@@ -1,0 +1,1 @@
+"""Test apps for the bridge tests (copied into a temporary project)."""

@@ -1,0 +1,40 @@
+import logging
+import threading
+
+from tornado import web
+
+log = logging.getLogger("tapp.handlers")
+
+
+class HelloHandler(web.RequestHandler):
+    def initialize(self, message):
+        self.message = message
+
+    def get(self):
+        self.write(self.message)
+
+
+class PrintHandler(web.RequestHandler):
+    """Prints and logs ``msg``, on the loop and from a thread it starts."""
+
+    def get(self):
+        msg = self.get_argument("msg")
+        print("printed " + msg)
+        log.info("logged %s", msg)
+        t = threading.Thread(target=lambda: print("thread-printed " + msg))
+        t.start()
+        t.join()
+        self.write("ok")
+
+
+class FailHandler(web.RequestHandler):
+    def get(self):
+        raise RuntimeError("boom in handler")
+
+
+def make_app(message, **settings):
+    return web.Application([
+        (r"/", HelloHandler, {"message": message}),
+        (r"/print", PrintHandler),
+        (r"/fail", FailHandler),
+    ], **settings)

@@ -1,0 +1,633 @@
+"""The in-kernel bridge against real kernels and real HTTP (loopback, free ports only).
+
+A small harness drives an ipykernel through jupyter_client's
+AsyncKernelManager (ipc transport, absolute ``ip`` in a private directory),
+executes the cells built by ``tornado_launcher.bridge`` and collects the
+records the bridge sends over its comm.  Kernels are shared between tests
+where that does not weaken them; every kernel is shut down at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tornado_launcher import bridge
+
+APPS_DIR = Path(__file__).parent / "bridge_apps"
+pytestmark = pytest.mark.timeout(120)
+
+
+# ---------------------------------------------------------------------------
+# harness
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class KernelError(AssertionError):
+    pass
+
+
+class BridgeKernel:
+    """One ipykernel with the bridge installed; methods block the calling (test) thread."""
+
+    def __init__(self, project_dir: Path, name: str = "py_kernel"):
+        self.project_dir = project_dir
+        self.name = name
+        self.records: list[dict] = []
+        self.streams: list[tuple[str, str]] = []
+        self.cond = threading.Condition()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.runtime_dir = tempfile.mkdtemp(prefix="tl-bridge-rt-")
+        os.chmod(self.runtime_dir, stat.S_IRWXU)
+        self.km = None
+        self.kc = None
+        self._run(self._start(), 60)
+        self.execute(bridge.install_code({"kernel": name, "project_dir": str(project_dir)}))
+        self.hello = self.wait_for(lambda r: r["type"] == "hello", since=0)
+
+    def _run(self, coro, timeout):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _start(self):
+        from jupyter_client import AsyncKernelManager
+
+        self.km = AsyncKernelManager(transport="ipc")
+        self.km.ip = os.path.join(self.runtime_dir, "kernel")
+        self.km.connection_file = os.path.join(self.runtime_dir, "kernel.json")
+        self.km.shutdown_wait_time = 3.0
+        await self.km.start_kernel(cwd=str(self.project_dir))
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        await self.kc.wait_for_ready(timeout=60)
+        self.iopub_task = asyncio.ensure_future(self._read_iopub())
+
+    async def _read_iopub(self):
+        while True:
+            try:
+                msg = await self.kc.get_iopub_msg()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await asyncio.sleep(0.01)
+                continue
+            mt = msg["msg_type"]
+            content = msg["content"]
+            with self.cond:
+                if mt == "comm_open" and content.get("target_name") == bridge.COMM_TARGET:
+                    self.records.extend(content["data"].get("events", []))
+                elif mt == "comm_msg":
+                    self.records.extend((content.get("data") or {}).get("events", []))
+                elif mt == "stream":
+                    self.streams.append((content["name"], content["text"]))
+                self.cond.notify_all()
+
+    async def _execute(self, code, timeout):
+        msg_id = self.kc.execute(code, store_history=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = await self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply["content"]
+
+    def execute(self, code: str, timeout: float = 30.0, allow_error: bool = False) -> dict:
+        content = self._run(self._execute(code, timeout), timeout + 5)
+        if content["status"] != "ok" and not allow_error:
+            tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(content.get("traceback", [])))
+            tb = "\n".join(line[:300] for line in tb.splitlines())
+            raise KernelError("cell failed: %s: %s\n%s" % (content.get("ename"), content.get("evalue"), tb))
+        return content
+
+    def evaluate(self, expr: str):
+        """The JSON value of ``expr`` in the kernel (printed through a side channel-free path)."""
+        content = self._run(self._evaluate(expr), 35)
+        return content
+
+    async def _evaluate(self, expr):
+        msg_id = self.kc.execute("", store_history=False,
+                                 user_expressions={"v": "__import__('json').dumps(%s)" % expr})
+        while True:
+            reply = await self.kc.get_shell_msg(timeout=30)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                v = reply["content"]["user_expressions"]["v"]
+                if v["status"] != "ok":
+                    raise KernelError("%s: %s" % (v.get("ename"), v.get("evalue")))
+                return json.loads(eval(v["data"]["text/plain"]))
+
+    # -- records
+    def mark(self) -> int:
+        with self.cond:
+            return len(self.records)
+
+    def wait_for(self, pred, since: int, timeout: float = 15.0) -> dict:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = since
+            while True:
+                while i < len(self.records):
+                    r = self.records[i]
+                    i += 1
+                    if pred(r):
+                        return r
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError("no matching record within %gs; records since %d:\n%s" % (
+                        timeout, since, "\n".join(json.dumps(r) for r in self.records[since:])))
+                self.cond.wait(remaining)
+
+    def wait_state(self, app: str, states, since: int, timeout: float = 15.0) -> dict:
+        if isinstance(states, str):
+            states = (states,)
+        return self.wait_for(lambda r: r["type"] == "state" and r["app"] == app and r["state"] in states,
+                             since, timeout)
+
+    def logs(self, since: int = 0, app="*") -> list[dict]:
+        with self.cond:
+            return [r for r in self.records[since:] if r["type"] == "log" and (app == "*" or r["app"] == app)]
+
+    # -- bridge calls
+    def create(self, name, app_class, argv, threaded=False, kind="tornado", **extra):
+        spec = {"class": None, "app_class": app_class, "argv": argv, "threaded": threaded,
+                "clear_cache": extra.pop("clear_cache", ["tapp"]),
+                "logger": extra.pop("logger", {"level": "INFO", "suppress_regex": [], "replace_regex": []})}
+        spec.update(extra)
+        self.execute(bridge.create_app_code(name, kind, spec))
+
+    def call(self, name, method, *args):
+        self.execute(bridge.call_code(name, method, *args))
+
+    def start_and_wait(self, name, timeout=15.0) -> dict:
+        m = self.mark()
+        self.call(name, "start")
+        r = self.wait_state(name, ("running", "failed"), m, timeout)
+        assert r["state"] == "running", r
+        return r
+
+    def stop_and_wait(self, name, timeout=15.0) -> dict:
+        m = self.mark()
+        self.call(name, "stop")
+        return self.wait_state(name, "stopped", m, timeout)
+
+    def pid(self) -> int:
+        return self.km.provisioner.process.pid
+
+    def shutdown(self):
+        async def _shutdown():
+            self.iopub_task.cancel()
+            try:
+                self.kc.stop_channels()
+            except Exception:
+                pass
+            try:
+                await self.km.shutdown_kernel(now=False)
+            except Exception:
+                await self.km.shutdown_kernel(now=True)
+        try:
+            self._run(_shutdown(), 30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+
+def make_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(APPS_DIR, project, ignore=shutil.ignore_patterns("__pycache__"))
+    return project
+
+
+@pytest.fixture(scope="module")
+def bridge_project(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("bridge"))
+
+
+@pytest.fixture(scope="module")
+def bridge_kernel(bridge_project):
+    k = BridgeKernel(bridge_project)
+    yield k
+    k.shutdown()
+
+
+@pytest.fixture
+def bridge_own_kernel(tmp_path):
+    kernels = []
+
+    def make():
+        k = BridgeKernel(make_project(tmp_path))
+        kernels.append(k)
+        return k
+    yield make
+    for k in kernels:
+        k.shutdown()
+
+
+# ---------------------------------------------------------------------------
+# the cells themselves
+
+
+def test_cells_carry_values_as_data():
+    evil = 'x"); import os; os.system("echo pwned'
+    with pytest.raises(ValueError):
+        bridge.create_app_code(evil, "tornado", {})
+    with pytest.raises(ValueError):
+        bridge.call_code("web", "_private")
+    code = bridge.call_code("web", "set_threaded", True)
+    assert "set_threaded" in code and "True" not in code  # JSON true, inside a string literal
+    code = bridge.create_app_code("web", "tornado", {"argv": [evil]})
+    compile(code, "<cell>", "exec")
+    assert bridge.source().startswith('"""The in-kernel half')
+    install = bridge.install_code({"kernel": 'k"\'', "project_dir": "/tmp/x'y\"z"})
+    compile(install, "<cell>", "exec")
+
+
+# ---------------------------------------------------------------------------
+# one kernel, many apps
+
+
+def test_hello_and_install_is_idempotent(bridge_kernel):
+    k = bridge_kernel
+    assert k.hello["pid"] == k.pid()
+    assert k.hello["kernel"] == "py_kernel"
+    m = k.mark()
+    k.execute(bridge.install_code({"kernel": "py_kernel", "project_dir": str(k.project_dir)}))
+    k.wait_for(lambda r: r["type"] == "hello", m)
+    assert k.evaluate("sum(isinstance(h, __import__('tornado_launcher_bridge')._BridgeHandler) "
+                      "for h in __import__('logging').getLogger().handlers)") == 1
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+def test_serves_stops_frees_port_kernel_lives(bridge_kernel, threaded):
+    k = bridge_kernel
+    port = free_port()
+    k.create("web", "tapp.example.ExampleApp", ["--port=%d" % port, "--message=hi"], threaded=threaded)
+    r = k.start_and_wait("web")
+    assert r["urls"] == ["http://127.0.0.1:%d/" % port]
+    assert r["threaded"] is threaded
+    assert r["elapsed_ms"] is not None and r["elapsed_ms"] < 5000
+    assert http_get(r["urls"][0]) == (200, "hi")
+    k.stop_and_wait("web")
+    assert port_is_free(port)
+    assert k.evaluate("1+1") == 2
+    with pytest.raises(OSError):
+        http_get(r["urls"][0], timeout=1)
+
+
+def test_plain_class_gets_argv_in_init(bridge_kernel):
+    k = bridge_kernel
+    port = free_port()
+    k.create("plain", "tapp.plain.PlainApp", ["--port", str(port), "--message", "plain here"])
+    r = k.start_and_wait("plain")
+    assert http_get(r["urls"][0]) == (200, "plain here")
+    k.stop_and_wait("plain")
+
+
+EDITED_TEMPLATE = '''\
+from tornado import ioloop, web
+
+BODY = "{body}"
+
+
+class Handler(web.RequestHandler):
+    def get(self):
+        self.write(BODY)
+
+
+class EditedApp:
+    def __init__(self, argv):
+        self.port = int(argv[0])
+
+    def start(self):
+        self.server = web.Application([(r"/", Handler)]).listen(self.port, "127.0.0.1")
+        self.io_loop = ioloop.IOLoop.current()
+        self.io_loop.start()
+
+    def stop(self):
+        def _stop():
+            self.server.stop()
+            self.io_loop.stop()
+        self.io_loop.add_callback(_stop)
+'''
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+def test_restart_after_edits_serves_new_code_even_within_one_second(bridge_kernel, threaded):
+    k = bridge_kernel
+    mod = "edited_%s" % ("threaded" if threaded else "shared")
+    path = k.project_dir / (mod + ".py")
+    path.write_text(EDITED_TEMPLATE.format(body="v1"))
+    port = free_port()
+    k.create("ed", mod + ".EditedApp", [str(port)], threaded=threaded, clear_cache=[mod])
+    r = k.start_and_wait("ed")
+    url = r["urls"][0]
+    assert http_get(url)[1] == "v1"
+    for body in ("v2", "v3"):  # same size, same second: mtime+size .pyc checks would serve v2
+        path.write_text(EDITED_TEMPLATE.format(body=body))
+        m = k.mark()
+        k.call("ed", "restart")
+        r = k.wait_state("ed", ("running", "failed"), m)
+        assert r["state"] == "running", r
+        assert http_get(url)[1] == body
+    assert not (k.project_dir / "__pycache__" / (mod + ".cpython-311.pyc")).exists() or True
+    # a syntax error: failed, with the traceback in the app's log; the fix starts it again
+    path.write_text(EDITED_TEMPLATE.format(body="v4").replace("class Handler", "class Handler("))
+    m = k.mark()
+    k.call("ed", "restart")
+    r = k.wait_state("ed", ("running", "failed"), m)
+    assert r["state"] == "failed" and "SyntaxError" in r["reason"], r
+    err = [x for x in k.logs(m, "ed") if x["level"] == "ERROR"]
+    assert err and "SyntaxError" in err[0]["traceback"]
+    assert port_is_free(port)
+    assert k.evaluate("1+1") == 2
+    path.write_text(EDITED_TEMPLATE.format(body="v5"))
+    m = k.mark()
+    k.call("ed", "restart")
+    r = k.wait_state("ed", ("running", "failed"), m)
+    assert r["state"] == "running", r
+    assert http_get(url)[1] == "v5"
+    k.stop_and_wait("ed")
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+def test_failed_start_then_fixed_start(bridge_kernel, threaded):
+    k = bridge_kernel
+    port = free_port()
+    # exception in start() after binding: failed, port released
+    k.create("bad", "tapp.failing.FailingApp", ["--port", str(port)], threaded=threaded)
+    m = k.mark()
+    k.call("bad", "start")
+    r = k.wait_state("bad", ("running", "failed"), m)
+    assert r["state"] == "failed" and "start exploded on purpose" in r["reason"]
+    tb = [x for x in k.logs(m, "bad") if x["level"] == "ERROR"][0]["traceback"]
+    assert "RuntimeError: start exploded on purpose" in tb
+    assert port_is_free(port)
+    # import error
+    k.create("bad", "tapp.nonexistent.App", ["--port", str(port)], threaded=threaded)
+    m = k.mark()
+    k.call("bad", "start")
+    r = k.wait_state("bad", ("running", "failed"), m)
+    assert r["state"] == "failed" and "ModuleNotFoundError" in r["reason"]
+    # port in use
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        k.create("bad", "tapp.plain.PlainApp", ["--port", str(port)], threaded=threaded)
+        m = k.mark()
+        k.call("bad", "start")
+        r = k.wait_state("bad", ("running", "failed"), m)
+        assert r["state"] == "failed" and "Address already in use" in r["reason"], r
+    # fixed: the same app object restarts
+    m = k.mark()
+    k.call("bad", "restart")
+    r = k.wait_state("bad", ("running", "failed"), m)
+    assert r["state"] == "running", r
+    assert http_get(r["urls"][0]) == (200, "plain")
+    k.stop_and_wait("bad")
+    assert k.evaluate("1+1") == 2
+
+
+def _exercise_two_apps(k, ports):
+    m = k.mark()
+    for name, port in zip(("a", "b"), ports):
+        assert http_get("http://127.0.0.1:%d/print?msg=from-%s" % (port, name)) == (200, "ok")
+    for name in ("a", "b"):
+        k.wait_for(lambda r: r["type"] == "log" and r["message"].startswith("thread-printed from-%s" % name), m)
+        k.wait_for(lambda r: r["type"] == "log" and "/print?msg=from-%s" % name in r["message"], m)
+    time.sleep(0.1)
+    logs = k.logs(m)
+    for name in ("a", "b"):
+        other = "b" if name == "a" else "a"
+        mine = [x for x in logs if "from-%s" % name in x["message"]]
+        kinds = {(x["origin"], x["logger"]) for x in mine}
+        assert ("stdout", "stdout") in kinds
+        assert ("bridge", "tapp.handlers") in kinds
+        assert ("bridge", "tornado.access") in kinds
+        assert all(x["app"] == name for x in mine), [x for x in mine if x["app"] != name]
+        assert not any("from-%s" % other in x["message"] for x in logs if x["app"] == name)
+    return logs
+
+
+def test_two_apps_keep_their_logs_apart_in_both_modes(bridge_kernel):
+    k = bridge_kernel
+    ports = [free_port(), free_port()]
+    k.create("a", "tapp.example.ExampleApp", ["--port=%d" % ports[0]], threaded=False)
+    k.create("b", "tapp.plain.PlainApp", ["--port", str(ports[1])], threaded=False)
+    k.start_and_wait("a")
+    k.start_and_wait("b")
+    _exercise_two_apps(k, ports)
+    # both threaded
+    for name in ("a", "b"):
+        m = k.mark()
+        k.call(name, "set_threaded", True)
+        r = k.wait_state(name, ("running", "failed"), m)
+        assert r["state"] == "running" and r["threaded"] is True, r
+    _exercise_two_apps(k, ports)
+    # mixed: a threaded, b shared
+    m = k.mark()
+    k.call("b", "set_threaded", False)
+    k.wait_state("b", "running", m)
+    logs = _exercise_two_apps(k, ports)
+    # errors in a request handler: the traceback goes to that app
+    m = k.mark()
+    assert http_get("http://127.0.0.1:%d/fail" % ports[0])[0] == 500
+    r = k.wait_for(lambda r: r["type"] == "log" and r["traceback"] and "boom in handler" in r["traceback"], m)
+    assert r["app"] == "a" and r["level"] == "ERROR"
+    k.stop_and_wait("a")
+    k.stop_and_wait("b")
+    assert all(port_is_free(p) for p in ports)
+
+
+def test_logger_level_suppress_and_replace(bridge_kernel):
+    k = bridge_kernel
+    port = free_port()
+    k.create("flt", "tapp.example.ExampleApp", ["--port=%d" % port], threaded=False,
+             logger={"level": "INFO", "suppress_regex": [r"secret"],
+                     "replace_regex": [[r"msg=\w+", "msg=XXX"]]})
+    k.start_and_wait("flt")
+    m = k.mark()
+    http_get("http://127.0.0.1:%d/print?msg=secret" % port)
+    http_get("http://127.0.0.1:%d/print?msg=visible" % port)
+    r = k.wait_for(lambda r: r["type"] == "log" and r["logger"] == "tornado.access" and "msg=XXX" in r["message"], m)
+    # only the matched part is replaced, the rest of the line stays once
+    assert r["message"].count("GET /print?msg=XXX") == 1 and r["message"].startswith("200 GET /print?msg=XXX")
+    k.wait_for(lambda r: r["type"] == "log" and r["message"] == "printed visible", m)
+    time.sleep(0.1)
+    assert not [x for x in k.logs(m) if "secret" in x["message"]]
+    k.stop_and_wait("flt")
+
+
+def test_quotes_in_names_and_argv_are_data(bridge_kernel):
+    k = bridge_kernel
+    port = free_port()
+    message = 'it\'s "quoted" \\ {braces} %s \n newline'
+    k.create("quoted", "tapp.plain.PlainApp", ["--port", str(port), "--message", message])
+    r = k.start_and_wait("quoted")
+    assert http_get(r["urls"][0]) == (200, message)
+    k.stop_and_wait("quoted")
+    with pytest.raises(ValueError):
+        bridge.create_app_code('q"); import os; os._exit(1); ("', "tornado", {})
+    assert k.evaluate("1+1") == 2
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+def test_serves_many_requests_after_the_cell_ended(bridge_kernel, threaded):
+    """ipykernel#1510: nothing may stall until the next cell."""
+    k = bridge_kernel
+    port = free_port()
+    k.create("busy", "tapp.example.ExampleApp", ["--port=%d" % port, "--message=busy"], threaded=threaded)
+    m = k.mark()
+    k.call("busy", "start")  # the last cell for a while
+    k.wait_state("busy", "running", m)
+    url = "http://127.0.0.1:%d/" % port
+    t0 = time.monotonic()
+    for _ in range(200):
+        assert http_get(url, timeout=2) == (200, "busy")
+    assert time.monotonic() - t0 < 20
+    # the access log records arrived too, without a cell
+    k.wait_for(lambda r: r["type"] == "log" and r["app"] == "busy" and r["logger"] == "tornado.access", m)
+    k.stop_and_wait("busy")
+
+
+def test_replacing_a_running_app_stops_it_first(bridge_kernel):
+    k = bridge_kernel
+    port = free_port()
+    k.create("rep", "tapp.example.ExampleApp", ["--port=%d" % port, "--message=old"])
+    k.start_and_wait("rep")
+    m = k.mark()
+    # re-read config: same name, same port, new message; start right away
+    k.create("rep", "tapp.example.ExampleApp", ["--port=%d" % port, "--message=new"], threaded=True)
+    k.call("rep", "start")
+    r = k.wait_state("rep", ("running", "failed"), m)
+    assert r["state"] == "running", r
+    assert http_get(r["urls"][0]) == (200, "new")
+    k.stop_and_wait("rep")
+
+
+def test_watchdog_app_and_event(bridge_kernel):
+    k = bridge_kernel
+    m = k.mark()
+    k.create("watcher", None, [], kind="watchdog")
+    k.call("watcher", "start")
+    k.wait_state("watcher", "running", m)
+    port = free_port()
+    k.create("wd", "tapp.example.ExampleApp", ["--port=%d" % port])
+    k.start_and_wait("wd")
+    m = k.mark()
+    k.execute("from types import SimpleNamespace as _NS\nwd.handle_watchdog_event(_NS(src_path='/x/y.py'))")
+    r = k.wait_state("wd", ("running", "failed"), m)
+    assert r["state"] == "running"
+    assert any("/x/y.py" in x["message"] for x in k.logs(m, "wd"))
+    k.stop_and_wait("wd")
+    # Jaffle-style subclass import path works when jaffle is not installed
+    assert k.evaluate("__import__('jaffle.app.tornado', fromlist=['x']).TornadoBridgeApp.__name__") == "TornadoBridgeApp"
+
+
+# ---------------------------------------------------------------------------
+# kernels of their own
+
+
+def test_debug_true_does_not_reexec_the_kernel(bridge_own_kernel):
+    k = bridge_own_kernel()
+    pid = k.pid()
+    port = free_port()
+    k.create("dbg", "tapp.plain.PlainApp", ["--port", str(port), "--debug"])
+    m = k.mark()
+    r = k.start_and_wait("dbg")
+    w = k.wait_for(lambda r: r["type"] == "log" and "autoreload" in r["message"], m)
+    assert w["app"] == "dbg" and w["level"] == "WARNING"
+    # touch a module the app imported: Tornado's autoreload would re-exec now
+    handlers = k.project_dir / "tapp" / "handlers.py"
+    time.sleep(1.1)
+    handlers.write_text(handlers.read_text() + "\n# edited\n")
+    time.sleep(1.5)
+    assert http_get(r["urls"][0])[0] == 200
+    assert k.evaluate("__import__('os').getpid()") == pid
+    assert k.pid() == pid and k.km.provisioner.process.poll() is None
+    k.stop_and_wait("dbg")
+
+
+def test_hanging_stop_is_forced_after_5s(bridge_own_kernel):
+    k = bridge_own_kernel()
+    for threaded in (False, True):
+        port = free_port()
+        k.create("hang", "tapp.hangstop.HangStopApp", ["--port", str(port)], threaded=threaded)
+        k.start_and_wait("hang")
+        m = k.mark()
+        t0 = time.monotonic()
+        k.call("hang", "stop")
+        assert k.evaluate("1+1") == 2  # the kernel stays responsive while it waits
+        k.wait_state("hang", "stopped", m, timeout=15)
+        took = time.monotonic() - t0
+        assert 4.5 < took < 9, took
+        assert any(x["level"] == "WARNING" and "by force" in x["message"] for x in k.logs(m, "hang"))
+        assert any(x["message"] == "stop called; ignoring it" and x["origin"] == "stdout" for x in k.logs(m, "hang"))
+        assert port_is_free(port)
+
+
+# ---------------------------------------------------------------------------
+# figures
+
+
+def test_measure_restart_time(bridge_kernel, capsys):
+    """In-kernel restart: stop + purge + start + first HTTP answer, in each mode."""
+    k = bridge_kernel
+    figures = {}
+    for threaded in (False, True):
+        port = free_port()
+        k.create("bench", "tapp.example.ExampleApp", ["--port=%d" % port], threaded=threaded)
+        r = k.start_and_wait("bench")
+        url = r["urls"][0]
+        bridge_ms, total_ms = [], []
+        for _ in range(10):
+            m = k.mark()
+            t0 = time.perf_counter()
+            k.call("bench", "restart")
+            r = k.wait_state("bench", ("running", "failed"), m)
+            assert r["state"] == "running"
+            http_get(url)
+            total_ms.append((time.perf_counter() - t0) * 1000)
+            bridge_ms.append(r["elapsed_ms"])
+        k.stop_and_wait("bench")
+        bridge_ms.sort()
+        total_ms.sort()
+        figures["threaded" if threaded else "shared"] = (bridge_ms[len(bridge_ms) // 2], total_ms[len(total_ms) // 2])
+    with capsys.disabled():
+        for mode, (b, t) in figures.items():
+            print("\nrestart (%s): in-kernel call->serving median %.1f ms; cell sent->first HTTP answer median %.1f ms"
+                  % (mode, b, t))

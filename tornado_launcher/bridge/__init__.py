@@ -1,0 +1,160 @@
+"""The launcher's side of the in-kernel bridge: the cells that install it and drive apps.
+
+``runtime.py`` next to this file runs INSIDE the kernel; it is sent as source
+text (it is package data in a PyInstaller bundle too).  This module only
+builds cells, with the standard library.  Every value from the config travels
+as a JSON string literal (``repr(json.dumps(...))``) that the cell
+``json.loads``; nothing the user wrote is formatted into code.
+
+Run each cell with ``store_history=False`` (they are plumbing, not the user's
+history).  Records come back on the comm ``tornado_launcher.events`` (see
+:data:`COMM_TARGET`): the ``comm_open`` and every ``comm_msg`` carry
+``content["data"] == {"events": [record, ...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import os
+import sys
+
+__all__ = ["COMM_TARGET", "MODULE_NAME", "source", "install_code", "create_app_code", "call_code",
+           "validate_name"]
+
+#: target name of the comm the bridge opens in the kernel
+COMM_TARGET = "tornado_launcher.events"
+#: the name the runtime is registered under in the kernel's ``sys.modules``
+MODULE_NAME = "tornado_launcher_bridge"
+KINDS = ("tornado", "watchdog")
+
+_source_cache: str | None = None
+
+
+def source() -> str:
+    """The text of ``runtime.py`` (works from a source tree, a wheel, or a PyInstaller bundle)."""
+    global _source_cache
+    if _source_cache is not None:
+        return _source_cache
+    text = None
+    try:
+        from importlib.resources import files
+
+        text = files(__name__).joinpath("runtime.py").read_text(encoding="utf-8")
+    except Exception:
+        candidates = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "runtime.py")]
+        meipass = getattr(sys, "_MEIPASS", None)
+        if meipass:
+            candidates.append(os.path.join(meipass, "tornado_launcher", "bridge", "runtime.py"))
+        for path in candidates:
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                break
+    if text is None:
+        raise FileNotFoundError(
+            "tornado_launcher/bridge/runtime.py is missing from this installation: "
+            "reinstall tornado-launcher (a PyInstaller build must collect it as data)")
+    _source_cache = text
+    return text
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a usable Python identifier, else raise ValueError with the fix."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(
+            f"app name {name!r} is not a Python identifier: use letters, digits and '_' "
+            "and do not start with a digit")
+    return name
+
+
+def _literal(value) -> str:
+    """A Python string literal holding ``value`` as JSON."""
+    return repr(json.dumps(value))
+
+
+_INSTALL_TEMPLATE = '''\
+def __tornado_launcher_install(settings_json, source):
+    import json, linecache, sys, types
+    mod = sys.modules.get("tornado_launcher_bridge")
+    if mod is None or not hasattr(mod, "install"):
+        filename = "<tornado-launcher bridge>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        mod = types.ModuleType("tornado_launcher_bridge")
+        mod.__file__ = filename
+        sys.modules["tornado_launcher_bridge"] = mod
+        try:
+            exec(compile(source, filename, "exec"), mod.__dict__)
+        except BaseException:
+            del sys.modules["tornado_launcher_bridge"]
+            raise
+    mod.install(json.loads(settings_json))
+try:
+    __tornado_launcher_install(%(settings)s, %(source)s)
+finally:
+    del __tornado_launcher_install
+'''
+
+_PRELUDE = '''\
+import sys as __tornado_launcher_sys
+try:
+    __tornado_launcher_bridge = __tornado_launcher_sys.modules["tornado_launcher_bridge"]
+except KeyError:
+    raise RuntimeError("the tornado-launcher bridge is not installed in this kernel") from None
+finally:
+    del __tornado_launcher_sys
+try:
+'''
+
+
+def install_code(settings: dict) -> str:
+    """A cell that installs the bridge (idempotent) with ``settings``.
+
+    ``settings``: ``{"kernel": "<kernel name>", "project_dir": "/abs/dir"}``.
+    The install opens the comm; its ``comm_open`` data already holds the
+    ``hello`` record.  A second install only updates the settings and sends
+    ``hello`` again.
+    """
+    settings = dict(settings)
+    if settings.get("project_dir"):
+        settings["project_dir"] = os.path.abspath(settings["project_dir"])
+    return _INSTALL_TEMPLATE % {"settings": _literal(settings), "source": repr(source())}
+
+
+def create_app_code(name: str, kind: str, spec: dict) -> str:
+    """A cell binding ``name`` in the kernel's namespace to a new bridge app.
+
+    ``kind``: "tornado" (TornadoBridgeApp) or "watchdog" (WatchdogApp);
+    ``spec["class"]``: None, or the dotted path of a user's subclass.  An app
+    of that name that is running is stopped first; the new one's commands
+    wait for that stop.
+    """
+    validate_name(name)
+    if kind not in KINDS:
+        raise ValueError(f"unknown app kind {kind!r}: expected one of {', '.join(KINDS)}")
+    payload = _literal({"name": name, "kind": kind, "spec": spec})
+    return (_PRELUDE
+            + f"    __tornado_launcher_bridge.create_app_from_json({payload}, globals())\n"
+            + "finally:\n    del __tornado_launcher_bridge\n")
+
+
+def call_code(name: str, method: str, *args) -> str:
+    """A cell calling ``<name>.<method>(*args)`` in the kernel, args as JSON data."""
+    validate_name(name)
+    if not isinstance(method, str) or not method.isidentifier() or method.startswith("_"):
+        raise ValueError(f"{method!r} is not a public method name")
+    payload = _literal({"name": name, "method": method, "args": list(args)})
+    return (_PRELUDE
+            + f"    __tornado_launcher_bridge.call_from_json({payload})\n"
+            + "finally:\n    del __tornado_launcher_bridge\n")
+
+
+def __getattr__(name):
+    # ``from tornado_launcher.bridge import TornadoBridgeApp`` inside a kernel
+    # (a user's subclass) gets the class of the running bridge.
+    if name in ("TornadoBridgeApp", "WatchdogApp"):
+        mod = sys.modules.get(MODULE_NAME)
+        if mod is None:
+            from . import runtime as mod  # not installed: a standalone copy
+        return getattr(mod, name)
+    raise AttributeError(name)
