@@ -1,0 +1,23 @@
+"""The Qt window.  :func:`run` is what ``tornado-launcher [gui] [CONFIG]`` calls.
+
+Everything Qt lives under this package; the engine never imports it.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_API", "pyside6")  # before qasync picks a binding
+
+from ._compat import guard_none_refcount  # noqa: E402
+
+guard_none_refcount()
+
+__all__ = ["run"]
+
+
+def run(config_path: "str | None" = None, *, settings_path: "str | None" = None) -> int:
+    """Open the window (on ``config_path``, or the welcome page), run until
+    the user quits, and return the exit code (0 after a clean shutdown)."""
+    from .app import run as _run
+    return _run(config_path, settings_path=settings_path)

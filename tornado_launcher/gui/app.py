@@ -1,0 +1,69 @@
+"""Process-level start of the window: QApplication, the qasync loop, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Optional
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from . import icons
+from .settings import APPLICATION, ORGANIZATION, Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_app(argv=None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("tornado-launcher")
+    app.setDesktopFileName("tornado-launcher")
+    app.setWindowIcon(icons.app_icon())
+    app.setQuitOnLastWindowClosed(False)  # the window quits itself after shutdown
+    return app
+
+
+async def _main(config_path: Optional[str], settings: Settings) -> int:
+    from .window import MainWindow
+
+    loop = asyncio.get_running_loop()
+    window = MainWindow(settings)
+    finished = loop.create_future()
+    window.shutdown_finished.connect(lambda: finished.done() or finished.set_result(0))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, window.close)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows
+            pass
+    window.show()
+    if config_path:
+        window.spawn(window.open_config(config_path), "open config")
+    code = await finished
+    window.deleteLater()
+    return code
+
+
+def run(config_path: Optional[str] = None, *, settings_path: Optional[str] = None) -> int:
+    import qasync
+
+    app = make_app()
+    settings = Settings(settings_path)
+    # Python only runs signal handlers between bytecodes: a periodic no-op
+    # keeps Ctrl+C responsive while Qt sits in C++.
+    keepalive = QTimer()
+    keepalive.start(250)
+    keepalive.timeout.connect(lambda: None)
+    try:
+        return qasync.run(_main(config_path, settings))
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        keepalive.stop()
+        settings.sync()

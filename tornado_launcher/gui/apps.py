@@ -1,0 +1,479 @@
+"""The app list and the kernel list: table models and their views.
+
+Rows mirror ``session.apps`` / ``session.kernels`` and are updated from
+``AppState`` / ``KernelState`` events.  The views never call the session:
+they emit ``action_requested`` / ``toggle_requested`` and the window decides.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QStyle, QStyledItemDelegate,
+                               QTableView, QToolButton, QWidget)
+
+from . import icons
+from .logview import format_time, is_dark
+
+APP_STATE_LABELS = {
+    "stopped": "stopped",
+    "starting": "starting…",
+    "running": "running",
+    "stopping": "stopping…",
+    "failed": "failed",
+    "stale": "stale: serving old code",
+}
+KERNEL_STATE_LABELS = {
+    "starting": "starting…",
+    "idle": "idle",
+    "busy": "busy",
+    "dead": "dead",
+    "restarting": "restarting…",
+    "stopped": "stopped",
+}
+BADGE_COLORS = {  # (light, dark)
+    "stopped": ("#6e7781", "#6e7681"),
+    "starting": ("#0969da", "#1f6feb"),
+    "restarting": ("#0969da", "#1f6feb"),
+    "running": ("#1a7f37", "#238636"),
+    "idle": ("#1a7f37", "#238636"),
+    "busy": ("#8250df", "#8957e5"),
+    "stopping": ("#9a6700", "#9e6a03"),
+    "stale": ("#bc4c00", "#db6d28"),
+    "failed": ("#cf222e", "#da3633"),
+    "dead": ("#cf222e", "#da3633"),
+}
+
+
+@dataclass
+class AppRow:
+    name: str
+    kernel: str = ""
+    kind: str = "tornado"
+    state: str = "stopped"
+    reason: Optional[str] = None
+    urls: tuple = ()
+    elapsed_ms: Optional[float] = None
+    restarted_at: Optional[float] = None
+    threaded: bool = False
+    auto_reload: bool = True
+    disabled: bool = False
+
+    @classmethod
+    def from_info(cls, info) -> "AppRow":
+        return cls(name=info.name, kernel=getattr(info, "kernel", ""), kind=getattr(info, "kind", "tornado"),
+                   state=getattr(info, "state", "stopped") or "stopped", reason=getattr(info, "reason", None),
+                   urls=tuple(getattr(info, "urls", ()) or ()), elapsed_ms=getattr(info, "elapsed_ms", None),
+                   threaded=bool(getattr(info, "threaded", False)),
+                   auto_reload=bool(getattr(info, "auto_reload", True)),
+                   disabled=bool(getattr(info, "disabled", False)))
+
+
+@dataclass
+class KernelRow:
+    name: str
+    state: str = "starting"
+    pid: Optional[int] = None
+    reason: Optional[str] = None
+    since: float = field(default_factory=_time.time)
+
+    @classmethod
+    def from_info(cls, info) -> "KernelRow":
+        return cls(name=info.name, state=getattr(info, "state", "starting") or "starting",
+                   pid=getattr(info, "pid", None))
+
+
+class BadgeDelegate(QStyledItemDelegate):
+    """Paints a state as a colored rounded badge."""
+
+    def paint(self, painter: QPainter, option, index):
+        state = index.data(Qt.ItemDataRole.UserRole)
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        dark = is_dark(option.palette)
+        color = QColor(BADGE_COLORS.get(state, BADGE_COLORS["stopped"])[1 if dark else 0])
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = QFont(option.font)
+        font.setBold(True)
+        painter.setFont(font)
+        fm = painter.fontMetrics()
+        w = fm.horizontalAdvance(text) + 14
+        h = fm.height() + 4
+        r = option.rect
+        rect = QRectF(r.x() + 4, r.y() + (r.height() - h) / 2, min(w, r.width() - 8), h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawRoundedRect(rect, h / 2, h / 2)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, fm.elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width()) - 8))
+        painter.restore()
+
+    def sizeHint(self, option, index):
+        base = super().sizeHint(option, index)
+        return QSize(base.width() + 24, max(base.height(), option.fontMetrics.height() + 8))
+
+
+class AppsModel(QAbstractTableModel):
+    NAME, KERNEL, STATUS, URL, ELAPSED, THREADED, AUTO, ACTIONS = range(8)
+    HEADERS = ["App", "Kernel", "Status", "URL", "Last restart", "Threaded", "Auto-reload", ""]
+
+    #: (app name, "threaded" | "auto_reload", value)
+    toggle_requested = Signal(str, str, bool)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[AppRow] = []
+
+    # -- feeding ----------------------------------------------------------
+    def set_rows(self, rows: list[AppRow]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def row_of(self, name: str) -> int:
+        for i, r in enumerate(self.rows):
+            if r.name == name:
+                return i
+        return -1
+
+    def get(self, name: str) -> Optional[AppRow]:
+        i = self.row_of(name)
+        return self.rows[i] if i >= 0 else None
+
+    def update_from_event(self, ev) -> AppRow:
+        i = self.row_of(ev.app)
+        if i < 0:
+            i = len(self.rows)
+            self.beginInsertRows(QModelIndex(), i, i)
+            self.rows.append(AppRow(name=ev.app, kernel=ev.kernel))
+            self.endInsertRows()
+        row = self.rows[i]
+        row.kernel = ev.kernel or row.kernel
+        row.state = ev.state
+        row.reason = ev.reason
+        if ev.urls or ev.state in ("stopped", "failed"):
+            row.urls = tuple(ev.urls)
+        if ev.elapsed_ms is not None:
+            row.elapsed_ms = ev.elapsed_ms
+            row.restarted_at = ev.time
+        row.threaded = bool(ev.threaded)
+        row.auto_reload = bool(ev.auto_reload)
+        self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
+        return row
+
+    def set_value(self, name: str, key: str, value) -> None:
+        i = self.row_of(name)
+        if i >= 0:
+            setattr(self.rows[i], key, value)
+            self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
+
+    # -- Qt model API -------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()):
+        return len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def flags(self, index):
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == self.AUTO:
+            return base | Qt.ItemFlag.ItemIsUserCheckable
+        if index.column() == self.THREADED:
+            row = self.rows[index.row()]
+            if row.kind != "tornado":
+                return Qt.ItemFlag.ItemIsSelectable
+            return base | Qt.ItemFlag.ItemIsUserCheckable
+        return base
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.rows):
+            return None
+        row = self.rows[index.row()]
+        col = index.column()
+        R = Qt.ItemDataRole
+        if role == R.DisplayRole:
+            if col == self.NAME:
+                return row.name + (" (disabled)" if row.disabled and row.state == "stopped" else "")
+            if col == self.KERNEL:
+                return row.kernel
+            if col == self.STATUS:
+                return APP_STATE_LABELS.get(row.state, row.state)
+            if col == self.URL:
+                return row.urls[0] if row.urls else ("" if row.kind == "tornado" else "—")
+            if col == self.ELAPSED:
+                return f"{row.elapsed_ms:.0f} ms" if row.elapsed_ms is not None else ""
+            if col == self.THREADED:
+                return "own thread" if row.threaded else "shared loop"
+            return None
+        if role == R.UserRole:
+            return row.state if col == self.STATUS else row.name
+        if role == R.CheckStateRole:
+            if col == self.THREADED and row.kind == "tornado":
+                return Qt.CheckState.Checked if row.threaded else Qt.CheckState.Unchecked
+            if col == self.AUTO:
+                return Qt.CheckState.Checked if row.auto_reload else Qt.CheckState.Unchecked
+            return None
+        if role == R.ToolTipRole:
+            if col == self.STATUS:
+                return row.reason or APP_STATE_LABELS.get(row.state, row.state)
+            if col == self.URL and row.urls:
+                return "Open in the browser:\n" + "\n".join(row.urls)
+            if col == self.ELAPSED and row.restarted_at:
+                return f"request to serving, at {format_time(row.restarted_at)}"
+            if col == self.THREADED:
+                return ("Run the app's IOLoop in its own thread (unchecked: on the kernel's loop). "
+                        "Changing it restarts a running app.")
+            if col == self.AUTO:
+                return "Restart the app when its files change"
+            if col == self.NAME:
+                return f"{row.name} ({row.kind} app in kernel {row.kernel})"
+        if role == R.ForegroundRole and col == self.URL and row.urls:
+            return QColor("#58a6ff") if is_dark() else QColor("#0b57d0")
+        if role == R.FontRole and col == self.URL and row.urls:
+            f = QFont()
+            f.setUnderline(True)
+            return f
+        if role == R.FontRole and col == self.NAME:
+            f = QFont()
+            f.setBold(True)
+            return f
+        return None
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole):
+        if role != Qt.ItemDataRole.CheckStateRole or not index.isValid():
+            return False
+        col = index.column()
+        if col not in (self.THREADED, self.AUTO):
+            return False
+        checked = (value == Qt.CheckState.Checked or value == Qt.CheckState.Checked.value or value is True)
+        row = self.rows[index.row()]
+        key = "threaded" if col == self.THREADED else "auto_reload"
+        if getattr(row, key) == checked:
+            return True
+        setattr(row, key, checked)
+        self.dataChanged.emit(index, index)
+        self.toggle_requested.emit(row.name, key, checked)
+        return True
+
+
+class _Buttons(QWidget):
+    def __init__(self, specs, parent=None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(2, 0, 2, 0)
+        layout.setSpacing(2)
+        self.buttons: dict[str, QToolButton] = {}
+        for key, icon_name, tip in specs:
+            b = QToolButton(self)
+            b.setIcon(icons.icon(icon_name))
+            b.setToolTip(tip)
+            b.setAutoRaise(True)
+            b.setObjectName(key)
+            layout.addWidget(b)
+            self.buttons[key] = b
+        layout.addStretch(1)
+
+
+class AppsView(QTableView):
+    """Apps table; per row Start / Stop / Restart buttons."""
+
+    #: (app name, "start" | "stop" | "restart")
+    action_requested = Signal(str, str)
+    url_activated = Signal(str)
+
+    def __init__(self, model: AppsModel, parent=None):
+        super().__init__(parent)
+        self.setModel(model)
+        self.apps_model = model
+        self.setItemDelegateForColumn(AppsModel.STATUS, BadgeDelegate(self))
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().hide()
+        self.setShowGrid(False)
+        self.setAlternatingRowColors(True)
+        self.setMouseTracking(True)
+        header = self.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(AppsModel.URL, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((AppsModel.NAME, 130), (AppsModel.KERNEL, 90), (AppsModel.STATUS, 190),
+                           (AppsModel.ELAPSED, 90), (AppsModel.THREADED, 120), (AppsModel.AUTO, 100),
+                           (AppsModel.ACTIONS, 96)):
+            self.setColumnWidth(col, width)
+        self.clicked.connect(self._on_clicked)
+        model.modelReset.connect(self._install_buttons)
+        model.rowsInserted.connect(lambda *a: self._install_buttons())
+        model.dataChanged.connect(lambda *a: self._update_buttons())
+        self._buttons: dict[str, _Buttons] = {}
+
+    def _install_buttons(self) -> None:
+        self._buttons.clear()
+        for i, row in enumerate(self.apps_model.rows):
+            w = _Buttons([("start", "start", f"Start {row.name}"), ("stop", "stop", f"Stop {row.name}"),
+                          ("restart", "restart", f"Restart {row.name} (Ctrl+R)")], self)
+            for key, b in w.buttons.items():
+                b.clicked.connect(lambda _=False, n=row.name, k=key: self.action_requested.emit(n, k))
+            self.setIndexWidget(self.apps_model.index(i, AppsModel.ACTIONS), w)
+            self._buttons[row.name] = w
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        for row in self.apps_model.rows:
+            w = self._buttons.get(row.name)
+            if w is None:
+                continue
+            s = row.state
+            w.buttons["start"].setEnabled(s in ("stopped", "failed"))
+            w.buttons["stop"].setEnabled(s in ("running", "starting", "stale", "failed"))
+            w.buttons["restart"].setEnabled(s in ("running", "stale", "failed", "stopped"))
+
+    def buttons(self, name: str) -> dict[str, QToolButton]:
+        return self._buttons[name].buttons
+
+    def selected_apps(self) -> list[str]:
+        rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
+        return [self.apps_model.rows[r].name for r in rows if r < len(self.apps_model.rows)]
+
+    def _on_clicked(self, index) -> None:
+        if index.column() == AppsModel.URL:
+            row = self.apps_model.rows[index.row()]
+            if row.urls:
+                self.url_activated.emit(row.urls[0])
+
+    def mouseMoveEvent(self, event):
+        super().mouseMoveEvent(event)
+        index = self.indexAt(event.position().toPoint())
+        link = index.isValid() and index.column() == AppsModel.URL and bool(self.apps_model.rows[index.row()].urls)
+        self.viewport().setCursor(Qt.CursorShape.PointingHandCursor if link else Qt.CursorShape.ArrowCursor)
+
+
+class KernelsModel(QAbstractTableModel):
+    NAME, STATUS, PID, ACTIONS = range(4)
+    HEADERS = ["Kernel", "State", "PID", ""]
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[KernelRow] = []
+
+    def set_rows(self, rows: list[KernelRow]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def row_of(self, name: str) -> int:
+        for i, r in enumerate(self.rows):
+            if r.name == name:
+                return i
+        return -1
+
+    def get(self, name: str) -> Optional[KernelRow]:
+        i = self.row_of(name)
+        return self.rows[i] if i >= 0 else None
+
+    def update_from_event(self, ev) -> KernelRow:
+        i = self.row_of(ev.kernel)
+        if i < 0:
+            i = len(self.rows)
+            self.beginInsertRows(QModelIndex(), i, i)
+            self.rows.append(KernelRow(name=ev.kernel))
+            self.endInsertRows()
+        row = self.rows[i]
+        row.state = ev.state
+        row.reason = ev.reason
+        if ev.pid is not None or ev.state in ("dead", "stopped"):
+            row.pid = ev.pid if ev.pid is not None else row.pid
+        row.since = ev.time
+        self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
+        return row
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()):
+        return len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.rows):
+            return None
+        row = self.rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == self.NAME:
+                return row.name
+            if col == self.STATUS:
+                return KERNEL_STATE_LABELS.get(row.state, row.state)
+            if col == self.PID:
+                return str(row.pid) if row.pid else ""
+        if role == Qt.ItemDataRole.UserRole:
+            return row.state if col == self.STATUS else row.name
+        if role == Qt.ItemDataRole.ToolTipRole and col == self.STATUS:
+            return (row.reason or KERNEL_STATE_LABELS.get(row.state, row.state)) + f" (since {format_time(row.since)})"
+        if role == Qt.ItemDataRole.FontRole and col == self.NAME:
+            f = QFont()
+            f.setBold(True)
+            return f
+        return None
+
+
+class KernelsView(QTableView):
+    #: (kernel name, "restart" | "interrupt" | "console")
+    action_requested = Signal(str, str)
+
+    def __init__(self, model: KernelsModel, parent=None):
+        super().__init__(parent)
+        self.setModel(model)
+        self.kernels_model = model
+        self.setItemDelegateForColumn(KernelsModel.STATUS, BadgeDelegate(self))
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().hide()
+        self.setShowGrid(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for col, width in ((KernelsModel.NAME, 130), (KernelsModel.STATUS, 130), (KernelsModel.PID, 80)):
+            self.setColumnWidth(col, width)
+        model.modelReset.connect(self._install_buttons)
+        model.rowsInserted.connect(lambda *a: self._install_buttons())
+        model.dataChanged.connect(lambda *a: self._update_buttons())
+        self._buttons: dict[str, _Buttons] = {}
+
+    def _install_buttons(self) -> None:
+        self._buttons.clear()
+        for i, row in enumerate(self.kernels_model.rows):
+            w = _Buttons([("restart", "restart", f"Restart kernel {row.name} (its apps start again)"),
+                          ("interrupt", "interrupt", f"Interrupt kernel {row.name} (KeyboardInterrupt in the running cell)"),
+                          ("console", "console", f"Open the console of kernel {row.name}")], self)
+            for key, b in w.buttons.items():
+                b.clicked.connect(lambda _=False, n=row.name, k=key: self.action_requested.emit(n, k))
+            self.setIndexWidget(self.kernels_model.index(i, KernelsModel.ACTIONS), w)
+            self._buttons[row.name] = w
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        for row in self.kernels_model.rows:
+            w = self._buttons.get(row.name)
+            if w is None:
+                continue
+            w.buttons["restart"].setEnabled(row.state not in ("restarting", "starting"))
+            w.buttons["interrupt"].setEnabled(row.state in ("busy", "idle"))
+
+    def buttons(self, name: str) -> dict[str, QToolButton]:
+        return self._buttons[name].buttons
