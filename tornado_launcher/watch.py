@@ -174,8 +174,12 @@ def matches(
     ``patterns`` are shell-style (``fnmatch``) patterns matched against the
     path relative to ``root`` with ``/`` separators, where ``*`` also spans
     ``/``: ``*.py`` matches every Python file below ``root``, ``*/tests/*.py``
-    the tests, ``app/*.py`` everything below ``app/``.  An empty ``patterns``
-    means ``("*",)``, as watchdog's ``None`` did.
+    the tests, ``app/*.py`` everything below ``app/``.  The path is also tried
+    as ``"/" + relative`` so that a leading ``*/`` matches at the top of
+    ``root`` too (``*/tests/*.py`` matches ``tests/test_a.py``), as it did when
+    Jaffle matched absolute paths; the absolute path itself is never tried,
+    so directories above ``root`` cannot make a pattern match.  An empty
+    ``patterns`` means ``("*",)``, as watchdog's ``None`` did.
 
     The path is ignored if the relative path or any of its components matches
     an ``ignore_patterns`` entry or a :data:`DEFAULT_IGNORES` entry, or if a
@@ -188,12 +192,13 @@ def matches(
     rel = _relative(path, root)
     if rel is None:
         return False
+    rooted = "/" + rel
     ignore = _compile(tuple(ignore_patterns) + DEFAULT_IGNORES, case_sensitive)
     parts = rel.split("/")
-    if ignore.match(rel) or any(ignore.match(p) for p in parts):
+    if ignore.match(rel) or ignore.match(rooted) or any(ignore.match(p) for p in parts):
         return False
     include = _compile(tuple(patterns) or ("*",), case_sensitive)
-    if not include.match(rel):
+    if not (include.match(rel) or include.match(rooted)):
         return False
     return not _in_virtualenv(root.rstrip("/" + os.sep) or os.sep, parts)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
+import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +35,8 @@ ROOT = "/proj"
         ("x.txt", ["*.py"], [], False, False),
         ("pkg/tests/test_a.py", ["*/tests/*.py"], [], False, True),
         ("pkg/a.py", ["*/tests/*.py"], [], False, False),
-        ("tests/test_a.py", ["*/tests/*.py"], [], False, False),  # Jaffle: */ needs a parent
+        ("tests/test_a.py", ["*/tests/*.py"], [], False, True),  # a leading */ matches at the top too
+        ("tests/test_a.py", ["*.py"], ["*/tests/*.py"], False, False),
         ("app/x.py", ["app/*.py"], [], False, True),
         ("app/sub/x.py", ["app/*.py"], [], False, True),
         ("lib/x.py", ["app/*.py"], [], False, False),
@@ -79,6 +82,12 @@ ROOT = "/proj"
 )
 def test_matches_table(rel, patterns, ignore, case, expected):
     assert matches(f"{ROOT}/{rel}", ROOT, patterns, ignore, case) is expected
+
+
+def test_matches_never_looks_above_root():
+    # the project lives below a directory named "build": that must not count
+    assert matches("/home/u/build/proj/x.py", "/home/u/build/proj", ["*.py"], ["*/build/*"])
+    assert not matches("/home/u/build/proj/build/x.py", "/home/u/build/proj", ["*.py"], ["*/build/*"])
 
 
 def test_matches_outside_root_and_root_itself():
@@ -173,6 +182,15 @@ def write(path, text):
         f.write(text)
 
 
+async def in_other_process(code, **values):
+    """Run ``code`` in a child Python, as an editor or git would write: the
+    loop stays free to see the events as they come.  ``values`` are bound as
+    variables (repr'd data)."""
+    prelude = "import os\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items())
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", prelude + textwrap.dedent(code))
+    assert await proc.wait() == 0
+
+
 # ---------------------------------------------------------------- Watcher
 
 
@@ -228,8 +246,11 @@ def test_atomic_save_gives_exactly_one_callback(tmp_path, tmp_name):
 
     async def main():
         async with watching(Handler(str(tmp_path), ["*.py"])) as rec:
-            write(tmp, "a = 2\n")
-            os.replace(tmp, p)
+            await in_other_process("""
+                with open(tmp, "w") as f:
+                    f.write("a = 2\\n")
+                os.replace(tmp, p)
+            """, tmp=str(tmp), p=str(p))
             await rec.wait_calls(1)
             await asyncio.sleep(0.4)
             return rec
@@ -247,11 +268,14 @@ def test_vim_style_save_backup_rename_then_write_is_one_callback(tmp_path):
 
     async def main():
         async with watching(Handler(str(tmp_path), ["*.py"])) as rec:
-            write(tmp_path / "4913", "")
-            os.unlink(tmp_path / "4913")
-            os.rename(p, str(p) + "~")  # the backup: x.py leaves (not yet a reason to fire)
-            write(p, "a = 2\n")  # the new x.py, closed: fire
-            os.unlink(str(p) + "~")
+            await in_other_process("""
+                open(os.path.join(d, "4913"), "w").close()
+                os.unlink(os.path.join(d, "4913"))
+                os.rename(p, p + "~")  # the backup: x.py leaves (not yet a reason to fire)
+                with open(p, "w") as f:  # the new x.py, closed: fire
+                    f.write("a = 2\\n")
+                os.unlink(p + "~")
+            """, d=str(tmp_path), p=str(p))
             await rec.wait_calls(1)
             await asyncio.sleep(0.3)
             return rec
@@ -262,6 +286,46 @@ def test_vim_style_save_backup_rename_then_write_is_one_callback(tmp_path):
     assert ("created", "x.py") in kinds
 
 
+def test_jetbrains_safe_write_is_one_callback(tmp_path):
+    p = tmp_path / "x.py"
+    p.write_text("a = 1\n")
+
+    async def main():
+        async with watching(Handler(str(tmp_path), ["*.py"])) as rec:
+            await in_other_process("""
+                with open(p + "___jb_tmp___", "w") as f:
+                    f.write("a = 2\\n")
+                os.rename(p, p + "___jb_old___")
+                os.rename(p + "___jb_tmp___", p)
+                os.unlink(p + "___jb_old___")
+            """, p=str(p))
+            await rec.wait_calls(1)
+            await asyncio.sleep(0.3)
+            return rec
+
+    rec = run(main())
+    assert len(rec.calls) == 1, rec.calls
+    assert ("moved", str(p) + "___jb_tmp___", str(p)) in [(c.event_type, c.src_path, c.dest_path)
+                                                          for c in rec.calls[0][1]]
+
+
+def test_delete_fires_after_the_short_window(tmp_path):
+    p = tmp_path / "x.py"
+    p.write_text("a = 1\n")
+
+    async def main():
+        async with watching(Handler(str(tmp_path), ["*.py"]), default_delay=0.05) as rec:
+            os.unlink(p)
+            gone = time.monotonic()
+            await rec.wait_calls(1)
+            await asyncio.sleep(0.2)
+            return rec, rec.calls[0][2] - gone
+
+    rec, waited = run(main())
+    assert len(rec.calls) == 1 and 0.04 <= waited < 0.3
+    assert [(c.event_type, c.src_path) for c in rec.calls[0][1]] == [("deleted", str(p))]
+
+
 def test_burst_of_20_files_gives_at_most_2_callbacks_with_all_paths(tmp_path):
     files = [tmp_path / "pkg" / f"m{i}.py" for i in range(20)]
     files[0].parent.mkdir()
@@ -270,9 +334,12 @@ def test_burst_of_20_files_gives_at_most_2_callbacks_with_all_paths(tmp_path):
 
     async def main():
         async with watching(Handler(str(tmp_path), ["*.py"])) as rec:
-            for f in files:  # as git checkout does: unlink, then create and write
-                os.unlink(f)
-                write(f, "x = 1\n")
+            await in_other_process("""
+                for f in files:  # as git checkout does: unlink, then create and write
+                    os.unlink(f)
+                    with open(f, "w") as fh:
+                        fh.write("x = 1\\n")
+            """, files=[str(f) for f in files])
             await rec.wait_calls(1)
             await asyncio.sleep(0.4)
             return rec
@@ -286,10 +353,12 @@ def test_burst_of_20_files_gives_at_most_2_callbacks_with_all_paths(tmp_path):
 def test_burst_of_20_new_files_in_new_directory(tmp_path):
     async def main():
         async with watching(Handler(str(tmp_path), ["*.py"], ignore_directories=True)) as rec:
-            d = tmp_path / "new"
-            d.mkdir()
-            for i in range(20):
-                write(d / f"m{i}.py", "x = 1\n")
+            await in_other_process("""
+                os.mkdir(d)
+                for i in range(20):
+                    with open(os.path.join(d, f"m{i}.py"), "w") as f:
+                        f.write("x = 1\\n")
+            """, d=str(tmp_path / "new"))
             await rec.wait_calls(1)
             await asyncio.sleep(0.4)
             return rec
@@ -299,6 +368,7 @@ def test_burst_of_20_new_files_in_new_directory(tmp_path):
     assert rec.paths == {str(tmp_path / "new" / f"m{i}.py") for i in range(20)}
 
 
+@pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")  # watchdog's own, on mkdir -p
 def test_ignored_files_give_no_callback(tmp_path):
     for d in ("__pycache__", "node_modules", ".git", ".venv/lib"):
         (tmp_path / d).mkdir(parents=True)
