@@ -771,6 +771,8 @@ class TornadoBridgeApp(_BridgeApp):
         if self.state in ("running", "starting"):
             self._set_state(self.state, urls=self._run.urls() if self._run else ())
             return
+        if self.state == "failed":
+            self._purge()  # the user fixed the code and pressed start: do not serve the cached modules
         await self._start(t0)
 
     async def _do_stop(self, arg, t0):
