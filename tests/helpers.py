@@ -1,0 +1,197 @@
+"""Shared test helpers: projects on disk, free ports, real HTTP, event waits.
+
+Everything here is real: projects are written to tmp dirs, ports come from the
+OS, requests go over loopback with Tornado's HTTP client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import textwrap
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "resources" / "demo"
+
+#: a minimal app to the reference's start/stop contract, taking argv in __init__
+PLAIN_APP = '''
+import logging
+import tornado.httpserver, tornado.ioloop, tornado.web
+
+log = logging.getLogger(__name__)
+MESSAGE = "v1"
+
+class Hello(tornado.web.RequestHandler):
+    def get(self):
+        log.info("hello from %s", self.application.label)
+        print("printed by", self.application.label)
+        self.write(MESSAGE)
+
+class App:
+    def __init__(self, argv):
+        self.port = int([a for a in argv if a.startswith("--port=")][0].split("=", 1)[1])
+        self.label = ([a.split("=", 1)[1] for a in argv if a.startswith("--label=")] or ["app"])[0]
+
+    def start(self):
+        web = tornado.web.Application([(r"/", Hello)])
+        web.label = self.label
+        self.http_server = tornado.httpserver.HTTPServer(web)
+        self.http_server.listen(self.port, address="127.0.0.1")
+        self.io_loop = tornado.ioloop.IOLoop.current()
+        self.io_loop.start()
+
+    def stop(self):
+        def _stop():
+            self.http_server.stop()
+            self.io_loop.stop()
+        self.io_loop.add_callback(_stop)
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def write_project(root: Path, files: Dict[str, str]) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n") if rel.endswith(".hcl") else text)
+    return root
+
+
+def copy_demo(dest: Path, web_port: int, api_port: int) -> Path:
+    shutil.copytree(DEMO, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    hcl = dest / "jaffle.hcl"
+    hcl.write_text(hcl.read_text().replace("8765", str(web_port)).replace("8766", str(api_port)))
+    return hcl
+
+
+async def fetch(url: str, timeout: float = 10.0) -> tuple:
+    """(status, body) of a real GET; status 599 when nothing answers."""
+    client = AsyncHTTPClient()
+    try:
+        r = await client.fetch(url, request_timeout=timeout, connect_timeout=timeout, raise_error=False)
+        return r.code, r.body.decode("utf-8", "replace")
+    except (OSError, HTTPClientError) as e:
+        return 599, str(e)
+
+
+class Recorder:
+    """Subscribes to a session and lets tests wait for events."""
+
+    def __init__(self) -> None:
+        self.events: List[Any] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: Any) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    async def wait(self, pred: Callable[[Any], bool], timeout: float = 30.0, start: int = 0) -> Any:
+        deadline = time.monotonic() + timeout
+        seen = start
+        while True:
+            for ev in self.events[seen:]:
+                if pred(ev):
+                    return ev
+            seen = len(self.events)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                tail = "\n".join(repr(e) for e in self.events[-40:])
+                raise AssertionError(f"event not seen within {timeout} s; last events:\n{tail}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    def logs(self, app: Optional[str] = None) -> List[str]:
+        from tornado_launcher.events import LogRecord
+
+        return [e.message for e in self.events if isinstance(e, LogRecord) and (app is None or e.app == app)]
+
+
+async def wait_http(url: str, expect: Optional[str] = None, timeout: float = 30.0) -> str:
+    """Poll a URL until it answers 200 (with ``expect`` in the body): tests only."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        code, body = await fetch(url, timeout=5)
+        last = (code, body[:200])
+        if code == 200 and (expect is None or expect in body):
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} did not serve {expect!r} within {timeout} s; last: {last}")
+
+
+@asynccontextmanager
+async def running_session(config_path: Path, **kw: Any):
+    from tornado_launcher.config import load
+    from tornado_launcher.session import Session
+
+    session = Session(load(config_path), **kw)
+    rec = Recorder()
+    session.subscribe(rec)
+    try:
+        await session.start()
+        yield session, rec
+    finally:
+        await session.shutdown()
+
+
+def kernel_processes() -> List[int]:
+    """PIDs of ipykernel processes that are descendants of this test process."""
+    me = os.getpid()
+    parents: Dict[int, int] = {}
+    cmd: Dict[int, str] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as f:
+                stat = f.read().decode("utf-8", "replace")
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd[int(d)] = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        # field 4 is ppid; the command in parentheses may contain spaces
+        parents[int(d)] = int(stat.rsplit(")", 1)[1].split()[1])
+
+    def descends(pid: int) -> bool:
+        seen = set()
+        while pid in parents and pid not in seen:
+            seen.add(pid)
+            pid = parents[pid]
+            if pid == me:
+                return True
+        return False
+
+    return [p for p in parents if "ipykernel" in cmd.get(p, "") and descends(p) and _alive(p)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -1,0 +1,248 @@
+"""The engine end to end: config -> Session -> real kernels -> real HTTP.
+
+Each test writes a real project to a tmp dir, starts a Session on it (real
+IPython kernels over IPC), and talks to the apps over loopback.
+"""
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+from helpers import (PLAIN_APP, copy_demo, fetch, free_port, kernel_processes, port_is_free,
+                     running_session, wait_http, write_project)
+from tornado_launcher.events import AppState, KernelState, LogRecord
+
+
+def two_apps_hcl(p1: int, p2: int, threaded2: bool = True) -> str:
+    return f'''
+    kernel "py_kernel" {{}}
+
+    app "shared_app" {{
+      class  = "jaffle.app.tornado.TornadoBridgeApp"
+      kernel = "py_kernel"
+      start  = "shared_app.start()"
+      logger {{ level = "info" }}
+      options {{
+        app_class = "proj.web.App"
+        argv      = ["--port={p1}", "--label=one"]
+        threaded  = false
+      }}
+    }}
+
+    app "threaded_app" {{
+      class  = "jaffle.app.tornado.TornadoBridgeApp"
+      kernel = "py_kernel"
+      start  = "threaded_app.start()"
+      options {{
+        app_class = "proj.web.App"
+        args      = ["--port={p2}", "--label=two"]
+        threaded  = {"true" if threaded2 else "false"}
+      }}
+    }}
+    '''
+
+
+def running(app):
+    return lambda e: isinstance(e, AppState) and e.app == app and e.state == "running"
+
+
+def state_is(app, state):
+    return lambda e: isinstance(e, AppState) and e.app == app and e.state == state
+
+
+async def test_both_modes_serve_and_logs_stay_apart(tmp_path):
+    p1, p2 = free_port(), free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
+                             "jaffle.hcl": two_apps_hcl(p1, p2)})
+    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        await rec.wait(running("shared_app"))
+        await rec.wait(running("threaded_app"))
+        assert s.apps["shared_app"].threaded is False
+        assert s.apps["threaded_app"].threaded is True
+        assert s.apps["shared_app"].urls == (f"http://127.0.0.1:{p1}/",)
+        for _ in range(3):
+            assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v1")
+            assert await fetch(f"http://127.0.0.1:{p2}/") == (200, "v1")
+        await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "threaded_app"
+                       and "printed by two" in e.message)
+        await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "shared_app"
+                       and "printed by one" in e.message)
+        one, two = rec.logs("shared_app"), rec.logs("threaded_app")
+        assert any("hello from one" in m for m in one)
+        assert any("hello from two" in m for m in two)
+        assert not any("two" in m and ("hello" in m or "printed" in m) for m in one)
+        assert not any("one" in m and ("hello" in m or "printed" in m) for m in two)
+        # Tornado's access log reaches the app that served the request
+        assert any("GET /" in m for m in one) and any("GET /" in m for m in two)
+
+
+async def test_stop_frees_port_and_kernel_keeps_running_then_start_again(tmp_path):
+    p1, p2 = free_port(), free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
+                             "jaffle.hcl": two_apps_hcl(p1, p2)})
+    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        await rec.wait(running("shared_app"))
+        await rec.wait(running("threaded_app"))
+        for name, port in (("shared_app", p1), ("threaded_app", p2)):
+            st = await s.stop_app(name)
+            assert st is not None and st.state == "stopped"
+            assert port_is_free(port), f"{name} still holds {port}"
+            assert (await fetch(f"http://127.0.0.1:{port}/", timeout=2))[0] == 599
+        out = await s.execute("py_kernel", "print(6 * 7)")
+        assert out["status"] == "ok" and out["stdout"].strip() == "42"
+        st = await s.start_app("shared_app")
+        assert st.state == "running"
+        assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v1")
+
+
+async def test_restart_after_edit_serves_new_code_and_failed_start_recovers(tmp_path):
+    p1, p2 = free_port(), free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
+                             "jaffle.hcl": two_apps_hcl(p1, p2)})
+    web = tmp_path / "proj" / "web.py"
+    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        await rec.wait(running("shared_app"))
+        await rec.wait(running("threaded_app"))
+        # same size, same second: a stale .pyc would serve the old text
+        for version in ("v2", "v3"):
+            web.write_text(PLAIN_APP.replace('MESSAGE = "v1"', f'MESSAGE = "{version}"'))
+            for name, port in (("shared_app", p1), ("threaded_app", p2)):
+                st = await s.restart_app(name)
+                assert st.state == "running", st
+                assert st.elapsed_ms is not None
+                assert await fetch(f"http://127.0.0.1:{port}/") == (200, version)
+        # a broken module: the restart fails, the kernel and the other app stay up
+        web.write_text(PLAIN_APP + "\nraise RuntimeError('boom at import')\n")
+        st = await s.restart_app("shared_app")
+        assert st.state == "failed" and "boom at import" in (st.reason or "")
+        await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "shared_app"
+                       and e.level == "ERROR" and "boom at import" in (e.traceback or e.message))
+        assert await fetch(f"http://127.0.0.1:{p2}/") == (200, "v3")
+        # fixed: the next restart serves
+        web.write_text(PLAIN_APP.replace('MESSAGE = "v1"', 'MESSAGE = "fixed"'))
+        st = await s.restart_app("shared_app")
+        assert st.state == "running"
+        assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "fixed")
+
+
+async def test_port_in_use_is_a_failed_start_not_a_dead_kernel(tmp_path):
+    import socket
+
+    p1, p2 = free_port(), free_port()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", p1))
+    blocker.listen()
+    try:
+        write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
+                                 "jaffle.hcl": two_apps_hcl(p1, p2)})
+        async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+            failed = await rec.wait(state_is("shared_app", "failed"))
+            assert "in use" in (failed.reason or "").lower()
+            await rec.wait(running("threaded_app"))
+            blocker.close()
+            st = await s.start_app("shared_app")
+            assert st.state == "running"
+            assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v1")
+    finally:
+        blocker.close()
+
+
+async def test_killed_kernel_comes_back_with_its_apps(tmp_path):
+    p1, p2 = free_port(), free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
+                             "jaffle.hcl": two_apps_hcl(p1, p2)})
+    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        await rec.wait(running("shared_app"))
+        await rec.wait(running("threaded_app"))
+        pid = s.kernels["py_kernel"].pid
+        mark = len(rec.events)
+        t0 = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        dead = await rec.wait(lambda e: isinstance(e, KernelState) and e.state == "dead", start=mark)
+        assert time.monotonic() - t0 < 3.0, "death must be noticed within 3 s"
+        assert "SIGKILL" in (dead.reason or "")
+        await rec.wait(running("shared_app"), start=mark, timeout=60)
+        await rec.wait(running("threaded_app"), start=mark, timeout=60)
+        assert s.kernels["py_kernel"].pid != pid
+        assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v1")
+        assert await fetch(f"http://127.0.0.1:{p2}/") == (200, "v1")
+
+
+async def test_crash_loop_guard_gives_up_and_says_why(tmp_path, monkeypatch):
+    from tornado_launcher import session as session_mod
+
+    monkeypatch.setattr(session_mod, "MAX_RESTARTS", 1)
+    p1, p2 = free_port(), free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
+                             "jaffle.hcl": two_apps_hcl(p1, p2)})
+    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        await rec.wait(running("shared_app"))
+        for round_ in range(2):
+            mark = len(rec.events)
+            os.kill(s.kernels["py_kernel"].pid, signal.SIGKILL)
+            await rec.wait(lambda e: isinstance(e, KernelState) and e.state == "dead", start=mark)
+            if round_ == 0:
+                await rec.wait(running("shared_app"), start=mark, timeout=60)
+        gave_up = await rec.wait(lambda e: isinstance(e, LogRecord) and "not restarting" in e.message)
+        assert "Fix the cause" in gave_up.message
+
+
+async def test_demo_serves_and_a_finished_cell_keeps_serving(tmp_path):
+    """The bundled demo, and ipykernel#1510: no further cell, many requests."""
+    web, api = free_port(), free_port()
+    hcl = copy_demo(tmp_path / "demo", web, api)
+    async with running_session(hcl) as (s, rec):
+        await rec.wait(running("web"))
+        await rec.wait(running("api"))
+        assert s.apps["web"].auto_reload and s.apps["api"].auto_reload
+        for port in (web, api):
+            body = await wait_http(f"http://127.0.0.1:{port}/", "Hello from a Tornado app")
+            assert "hits since the last restart" in body
+        # The start cells have finished; nothing else is executed now.
+        codes = await asyncio.gather(*(fetch(f"http://127.0.0.1:{web}/status") for _ in range(200)))
+        assert all(c == 200 for c, _ in codes)
+        codes = [await fetch(f"http://127.0.0.1:{api}/status") for _ in range(50)]
+        assert all(c == 200 for c, _ in codes)
+
+
+async def test_config_values_travel_as_data(tmp_path):
+    """An argv full of quotes reaches the app intact and runs nothing."""
+    p1 = free_port()
+    evil = 'x"); import os; os.system("touch PWNED"); ("'
+    evil_hcl = evil.replace('"', '\\"')
+    write_project(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/web.py": PLAIN_APP.replace('self.write(MESSAGE)', 'self.write(self.application.label)'),
+        "jaffle.hcl": f'''
+        kernel "k" {{}}
+        app "web" {{
+          class  = "jaffle.app.tornado.TornadoBridgeApp"
+          kernel = "k"
+          options {{
+            app_class = "proj.web.App"
+            argv      = ["--port={p1}", "--label={evil_hcl}"]
+          }}
+        }}
+        ''',
+    })
+    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        await rec.wait(running("web"))
+        assert await fetch(f"http://127.0.0.1:{p1}/") == (200, evil)
+    assert not (tmp_path / "PWNED").exists()
+
+
+async def test_unavailable_kernelspec_is_a_sentence(tmp_path):
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": '''
+        kernel "k" { kernel_name = "no-such-kernel-xyz" }
+        app "web" {
+          class  = "jaffle.app.tornado.TornadoBridgeApp"
+          kernel = "k"
+          options { app_class = "proj.web.App" }
+        }
+        '''})
+    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        ev = await rec.wait(state_is("web", "failed"))
+        assert "no-such-kernel-xyz" in ev.reason and "python =" in ev.reason
