@@ -232,12 +232,16 @@ class _State:
     def _match(self, path: str) -> bool:
         return bool(path) and matches(path, self.root, self.patterns, self.ignore_patterns, self.case_sensitive)
 
-    def accepts(self, event: FileSystemEvent) -> bool:
+    def accepts(self, event: FileSystemEvent) -> Optional[bool]:
+        """None if ``event`` does not concern this handler, else whether it is
+        a rename *into* a matched path (a completed save).  Any thread."""
         if event.is_directory and self.ignore_directories:
-            return False
+            return None
         if event.event_type == "moved":
-            return self._match(event.dest_path) or self._match(event.src_path)
-        return self._match(event.src_path)
+            if self._match(event.dest_path):
+                return True
+            return False if self._match(event.src_path) else None
+        return False if self._match(event.src_path) else None
 
     def add(self, change: FileChange) -> None:
         """Merge ``change`` into the batch (repeats update the time only)."""
@@ -272,7 +276,11 @@ class _Dispatch(FileSystemEventHandler):
         seen = time.monotonic()
         if event.is_directory and event.event_type == "modified":
             return
-        hits = [s.index for s in self._states if s.accepts(event)]
+        hits = []
+        for s in self._states:
+            renamed_in = s.accepts(event)
+            if renamed_in is not None:
+                hits.append((s.index, renamed_in))
         if hits:
             try:
                 self._loop.call_soon_threadsafe(self._watcher._on_raw_event, hits, event, seen)
@@ -288,8 +296,11 @@ class Watcher:
     ``ignore_directories``, ``case_sensitive``, ``debounce`` and ``throttle``
     (seconds or None).  ``callback(handler_index, changes)`` is called on the
     loop thread, never on a watchdog thread, with a non-empty
-    ``list[FileChange]`` in the order seen; exceptions it raises are logged
-    and the watcher goes on.
+    ``list[FileChange]``, one entry per distinct change (repeats, and the
+    close that ends a write, fold into it), ordered by each one's latest event:
+    ``changes[-1]`` is the freshest.  A temporary file created and renamed
+    away within the batch shows only as the move.  Exceptions the callback
+    raises are logged and the watcher goes on.
 
     Counted: files created, modified (including attribute changes: ``touch``),
     closed after writing, moved (if the source or the destination matches)
@@ -382,7 +393,7 @@ class Watcher:
 
     # -- loop thread from here on
 
-    def _on_raw_event(self, indices: list[int], event: FileSystemEvent, seen: float) -> None:
+    def _on_raw_event(self, hits: list[tuple[int, bool]], event: FileSystemEvent, seen: float) -> None:
         if not self._running:
             return
         etype = event.event_type
@@ -391,14 +402,14 @@ class Watcher:
         if etype in ("closed", "attrib"):
             etype = "modified"
         change = FileChange(etype, src, dest if event.event_type == "moved" else None, event.is_directory, seen)
-        for i in indices:
+        for i, renamed_in in hits:
             s = self._states[i]
             if not s.pending:
                 s.first_pending = self._loop.time()
             if event.event_type == "closed":
                 new_file = ("created", src, None) in s.pending
                 wait = self._settle if new_file else 0.0
-            elif event.event_type == "moved" and dest and s._match(dest):
+            elif renamed_in:
                 wait = 0.0
             else:
                 wait = self._default_delay

@@ -470,6 +470,22 @@ def test_debounce_waits_for_quiet(tmp_path):
     assert rec.calls[0][2] - last >= 0.19
 
 
+def test_changes_are_ordered_by_their_latest_event(tmp_path):
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("")
+    b.write_text("")
+
+    async def main():
+        async with watching(Handler(str(tmp_path), ["*.py"], debounce=0.15)) as rec:
+            for p in (a, b, a):
+                write(p, "x = 1\n")
+            await rec.wait_calls(1)
+            return rec
+
+    rec = run(main())
+    assert [os.path.basename(c.src_path) for c in rec.calls[0][1]] == ["b.py", "a.py"]
+
+
 def test_throttle_leading_and_trailing(tmp_path):
     p = tmp_path / "x.py"
     p.write_text("a = 1\n")
