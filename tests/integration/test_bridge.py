@@ -588,6 +588,20 @@ def test_set_threaded_while_stopped_only_reports(bridge_kernel):
     assert not k.evaluate("[t.name for t in __import__('threading').enumerate() if t.name == 'tornado-launcher:sw']")
 
 
+def test_user_subclass_written_for_jaffle(bridge_kernel):
+    k = bridge_kernel
+    port = free_port()
+    m = k.mark()
+    k.create("cust", "tapp.plain.PlainApp", [], **{"class": "tapp.custom.CustomBridge", "custom_port": port})
+    r = k.start_and_wait("cust")
+    assert http_get(r["urls"][0]) == (200, "custom")
+    assert any(x["message"] == "custom make_app for cust" for x in k.logs(m, "cust"))
+    assert k.evaluate("type(cust).__mro__[1] is __import__('tornado_launcher_bridge').TornadoBridgeApp")
+    assert k.evaluate("__import__('tornado_launcher.bridge', fromlist=['x']).TornadoBridgeApp "
+                      "is __import__('tornado_launcher_bridge').TornadoBridgeApp")
+    k.stop_and_wait("cust")
+
+
 # ---------------------------------------------------------------------------
 # kernels of their own
 

@@ -574,6 +574,50 @@ class _Run:
         _kloop.call_soon_threadsafe(lambda: fut.done() or fut.set_result("serving"))
 
 
+class _AppLog:
+    """``app.log`` of a bridge app: a logger-like object whose records go to that app's log.
+
+    For subclasses written for Jaffle, whose apps had a traitlets ``log``.
+    """
+
+    def __init__(self, app):
+        self._app = app
+
+    def _write(self, level, msg, args, exc_info):
+        try:
+            text = str(msg) % args if args else str(msg)
+        except Exception:
+            text = "%s %r" % (msg, args)
+        tb = None
+        if exc_info:
+            info = sys.exc_info() if exc_info is True else exc_info
+            if isinstance(info, BaseException):
+                info = (type(info), info, info.__traceback__)
+            if info and info[0] is not None:
+                tb = "".join(traceback.format_exception(*info))
+        self._app._log(level, text, tb)
+
+    def debug(self, msg, *args, **kwargs):
+        self._write("DEBUG", msg, args, kwargs.get("exc_info"))
+
+    def info(self, msg, *args, **kwargs):
+        self._write("INFO", msg, args, kwargs.get("exc_info"))
+
+    def warning(self, msg, *args, **kwargs):
+        self._write("WARNING", msg, args, kwargs.get("exc_info"))
+
+    warn = warning
+
+    def error(self, msg, *args, **kwargs):
+        self._write("ERROR", msg, args, kwargs.get("exc_info"))
+
+    def exception(self, msg, *args, **kwargs):
+        self._write("ERROR", msg, args, kwargs.get("exc_info", True))
+
+    def critical(self, msg, *args, **kwargs):
+        self._write("CRITICAL", msg, args, kwargs.get("exc_info"))
+
+
 class _BridgeApp:
     """What every bridge app shares: name, spec, state records, its log."""
 
@@ -589,6 +633,7 @@ class _BridgeApp:
         self.state = "stopped"
         self.threaded = bool(spec.get("threaded", False))
         self._autoreload_warned = False
+        self.log = _AppLog(self)
         logger = spec.get("logger") or {}
         level = str(logger.get("level") or "INFO").upper()
         self.level = LEVELS.get(level, 20)
@@ -622,7 +667,7 @@ class _BridgeApp:
         return line
 
     def _log(self, level, message, traceback_text=None):
-        if LEVELS.get(level, 20) < self.level and level != "ERROR":
+        if LEVELS.get(level, 20) < self.level:
             return
         _emit(_log_record(self.name, level, message, traceback_text=traceback_text))
 
