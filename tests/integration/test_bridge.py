@@ -602,6 +602,54 @@ def test_user_subclass_written_for_jaffle(bridge_kernel):
     k.stop_and_wait("cust")
 
 
+def test_any_address_reports_loopback_url_once(bridge_kernel):
+    k = bridge_kernel
+    port = free_port()
+    k.create("anyaddr", "tapp.anyaddr.AnyAddressApp", ["--port", str(port)])
+    r = k.start_and_wait("anyaddr")
+    assert r["urls"] == ["http://127.0.0.1:%d/" % port]
+    assert http_get(r["urls"][0]) == (200, "any")
+    k.stop_and_wait("anyaddr")
+    assert port_is_free(port)
+
+
+def test_app_log_is_routed_once(bridge_kernel):
+    """The traitlets app's own stderr handler must not print its records a second time."""
+    k = bridge_kernel
+    port = free_port()
+    m = k.mark()
+    k.create("once", "tapp.example.ExampleApp", ["--port=%d" % port])
+    k.start_and_wait("once")
+    k.stop_and_wait("once")
+    hits = [x for x in k.logs(m) if "ExampleApp listening on" in x["message"]]
+    assert len(hits) == 1 and hits[0]["app"] == "once" and hits[0]["origin"] == "bridge", hits
+    assert hits[0]["logger"] == "ExampleApp" and hits[0]["level"] == "INFO"
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+def test_print_flood_arrives_and_kernel_stays_responsive(bridge_kernel, threaded):
+    k = bridge_kernel
+    port = free_port()
+    k.create("flood", "tapp.example.ExampleApp", ["--port=%d" % port], threaded=threaded)
+    k.start_and_wait("flood")
+    m = k.mark()
+    t0 = time.monotonic()
+    assert http_get("http://127.0.0.1:%d/flood?n=20000" % port, timeout=30) == (200, "flooded")
+    k.wait_for(lambda r: r["type"] == "log" and r["message"] == "flood line 19999", m, timeout=30)
+    assert time.monotonic() - t0 < 15
+    lines = [x for x in k.logs(m, "flood") if x["message"].startswith("flood line")]
+    assert len(lines) == 20000 and all(x["origin"] == "stdout" for x in lines)
+    assert k.evaluate("1+1") == 2
+    k.stop_and_wait("flood")
+
+
+def test_stop_when_stopped_still_reports(bridge_kernel):
+    k = bridge_kernel
+    k.create("idle", "tapp.example.ExampleApp", ["--port=1"])
+    k.wait_for(lambda r: r["type"] == "state" and r["app"] == "idle", 0)
+    k.stop_and_wait("idle")
+
+
 # ---------------------------------------------------------------------------
 # kernels of their own
 

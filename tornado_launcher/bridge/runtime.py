@@ -823,8 +823,8 @@ class TornadoBridgeApp(_BridgeApp):
     async def _do_stop(self, arg, t0):
         if self._run is not None:
             await self._stop()
-        elif self.state != "stopped":
-            self._set_state("stopped")
+        else:
+            self._set_state("stopped")  # also when already stopped: whoever waits for it settles
 
     async def _do_restart(self, arg, t0):
         if self._run is not None:
@@ -833,9 +833,6 @@ class TornadoBridgeApp(_BridgeApp):
         await self._start(t0)
 
     async def _do_reload(self, path, t0):
-        if self.state == "stopped":
-            self._log("INFO", "%s changed; the app is stopped, not restarted" % (path,))
-            return
         self._log("INFO", "%s changed: restarting" % (path,))
         await self._do_restart(None, t0)
 

@@ -27,6 +27,16 @@ class PrintHandler(web.RequestHandler):
         self.write("ok")
 
 
+class FloodHandler(web.RequestHandler):
+    """Prints ``n`` lines at once."""
+
+    def get(self):
+        n = int(self.get_argument("n"))
+        for i in range(n):
+            print("flood line %d" % i)
+        self.write("flooded")
+
+
 class FailHandler(web.RequestHandler):
     def get(self):
         raise RuntimeError("boom in handler")
@@ -37,4 +47,5 @@ def make_app(message, **settings):
         (r"/", HelloHandler, {"message": message}),
         (r"/print", PrintHandler),
         (r"/fail", FailHandler),
+        (r"/flood", FloodHandler),
     ], **settings)
