@@ -19,9 +19,11 @@ Nothing here raises anything but :class:`ConfigError`, whatever the input
 from __future__ import annotations
 
 import difflib
+import json
 import keyword
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -422,6 +424,25 @@ def _pyhcl_error(text: str, e: BaseException) -> Tuple[int, str]:
     return offset, "syntax error: " + msg[:1].lower() + msg[1:]
 
 
+_local = threading.local()
+
+
+def _pyhcl_loads(text: str) -> Any:
+    """``hcl.loads`` minus its cost: pyhcl builds a new yacc parser on every
+    call (about 45 ms); one per thread is reused here (ply parsers reset
+    their state on each parse but are not thread-safe).  Like ``hcl.loads``,
+    text starting with ``{`` is JSON; unlike it, blank text is ``{}``.
+    """
+    if text.lstrip().startswith("{"):
+        return json.loads(text)
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        from hcl.parser import HclParser
+
+        parser = _local.parser = HclParser()
+    return parser.parse(text)
+
+
 # ---------------------------------------------------------------------------
 # Checking
 
@@ -471,7 +492,7 @@ class _Checker:
         self.diags: List[Diagnostic] = []
         self.pos: Optional[hclpos.Positions] = None
         self.starts = hclpos.line_starts(text)
-        self.dup_paths: set = set()
+        self.skip_paths: set = set()
         self.variables: Dict[str, Any] = {}
         self._clear_cache: Optional[List[str]] = None
 
@@ -531,7 +552,7 @@ class _Checker:
             self.pos.duplicates = [
                 d for d in self.pos.duplicates if not any(d[0][:n] in blocks for n in range(1, len(d[0])))
             ]
-            self.dup_paths = {p for p, _, dup in self.pos.duplicates if dup.kind == "assign"}
+            self.skip_paths = {p for p, _, dup in self.pos.duplicates if dup.kind == "assign"}
         self.check_top_items()
         self.read_variables(data.get("variable"))
         data = self.interpolate(data, ())
@@ -543,7 +564,10 @@ class _Checker:
                 k = self.kernel(str(name), body)
                 if k is not None:
                     config.kernels[k.name] = k
-        defined = set(kernels_raw) if isinstance(kernels_raw, dict) else set()
+        # The reference page's examples have no `kernel` block at all: a file
+        # without any runs each named kernel as a default one (warning).  A
+        # file that defines kernels gets an error for a name it lacks (typo).
+        defined = set(kernels_raw) if isinstance(kernels_raw, dict) else (None if kernels_raw is None else set())
         skipped: set = set()
         apps_raw = data.get("app")
         if isinstance(apps_raw, dict):
@@ -553,6 +577,18 @@ class _Checker:
                 a = self.app(str(name), body, defined, skipped)
                 if a is not None:
                     config.apps[a.name] = a
+        if defined is None:
+            for a in config.apps.values():
+                if a.kernel and a.kernel not in config.kernels:
+                    path = ("app", a.name, "kernel")
+                    self.check_name("kernel", a.kernel, path)
+                    self.warn(
+                        path,
+                        'kernel "%s" is not defined: it runs as a default kernel (the launcher\'s Python); '
+                        'add `kernel "%s" {}` to set it up' % (a.kernel, a.kernel),
+                        "value",
+                    )
+                    config.kernels[a.kernel] = KernelConfig(name=a.kernel, line=self.line(path))
         if isinstance(data.get("logger"), dict):
             config.logger = self.logger(data["logger"], ("logger",), top=True)
         self.report_duplicates(skipped)
@@ -570,23 +606,56 @@ class _Checker:
         except Exception:  # the scanner only adds precision: never fatal
             self.pos = None
         try:
-            import hcl
-
-            data = hcl.loads(self.text)
+            data = _pyhcl_loads(self.text)
         except RecursionError:
             return None, (0, "the file is nested too deeply to read")
         except Exception as e:
             if scan_error is not None:
                 return None, (scan_error.offset, scan_error.message)
-            return None, _pyhcl_error(self.text, e)
+            return None, self.list_hint(e) or _pyhcl_error(self.text, e)
+        if scan_error is not None:
+            # pyhcl accepted it, but not as the author meant (e.g. a missing
+            # `=` that made `kernel "py"` a block): refuse with our reason.
+            return None, (scan_error.offset, scan_error.message)
+        for start, end in self.pos.multiline_strings if self.pos is not None else ():
+            self.error_at(
+                start,
+                "string runs over several lines (to line %d); if that is meant, write it as a heredoc: <<EOF ... EOF"
+                % hclpos.linecol(self.text, end, self.starts)[0],
+                "warning",
+            )
         return data, None
+
+    def list_hint(self, e: BaseException) -> Optional[Tuple[int, str]]:
+        """pyhcl cannot read true/false in a list, nor a number after a
+        string; our scanner can, so say what to change instead of pyhcl's
+        "unexpected `]`"."""
+        if self.pos is None:
+            return None
+        offset, _ = _pyhcl_error(self.text, e)
+        inside = [l for l in self.pos.lists if l[0] <= offset <= l[1]]
+        if not inside:
+            return None
+        _, _, elements = max(inside, key=lambda l: l[0])
+        seen_string = False
+        for start, kind in elements:
+            if kind == "BOOL" or (kind == "NUMBER" and seen_string):
+                return start, (
+                    "this list cannot be read: pyhcl accepts no true/false in a list, nor a number after a "
+                    'string; write the value in quotes, e.g. "%s"' % self.text[start:].split(",")[0].split("]")[0].strip()
+                )
+            seen_string = seen_string or kind == "STRING"
+        return None
 
     def is_stray(self, path: tuple) -> bool:
         """A name pyhcl made from a block that had no label (reported already)."""
         if self.pos is None:
             return False
         loc = self.pos.locs.get(tuple(path))
-        return loc is not None and loc.kind != "block"
+        if loc is None or loc.kind == "block":
+            return False
+        parent = self.pos.locs.get(tuple(path[:-1]))
+        return loc.kind == "group" or (parent is not None and parent.kind == "block")
 
     def check_top_items(self) -> None:
         if self.pos is None:
@@ -594,16 +663,18 @@ class _Checker:
         examples = {"app": 'app "web" { ... }', "kernel": 'kernel "py_kernel" { ... }'}
         for item in self.pos.top:
             if item.key in ("app", "kernel"):
+                if item.is_object:
+                    continue  # `app = { web = {...} }`, or the JSON form
                 if not item.is_block:
                     self.error_at(item.key_offset, "`%s` must be a block with a name: %s" % (item.key, examples[item.key]))
                 elif len(item.labels) != 1:
                     self.error_at(
                         item.key_offset,
-                        "a `%s` block takes exactly one name in quotes, found %d: %s"
-                        % (item.key, len(item.labels), examples[item.key]),
+                        "%s `%s` block takes exactly one name in quotes, found %d: %s"
+                        % ("an" if item.key == "app" else "a", item.key, len(item.labels), examples[item.key]),
                     )
             elif item.key == "logger":
-                if not item.is_block or item.labels:
+                if not (item.is_block or item.is_object) or item.labels:
                     self.error_at(item.key_offset, "the top-level `logger` must be a block without a name: logger { ... }")
             elif item.key == "variable":
                 if not item.is_block or len(item.labels) != 1:
@@ -669,6 +740,7 @@ class _Checker:
         if m:
             if m.group(1) in self.variables:
                 return True, self.variables[m.group(1)]
+            self.skip_paths.add(tuple(path))
             self.error(
                 path,
                 "`${%s}` uses variable `%s`, which is not defined: add `variable \"%s\" { default = ... }`%s"
@@ -703,7 +775,7 @@ class _Checker:
             (self.warn if lenient else self.error)(path + (key,), msg)
 
     def get(self, body: dict, path: tuple, key: str) -> Any:
-        if key not in body or path + (key,) in self.dup_paths:
+        if key not in body or path + (key,) in self.skip_paths:
             return _MISSING
         return body[key]
 
@@ -803,10 +875,14 @@ class _Checker:
         if name.isidentifier() and not keyword.iskeyword(name):
             return
         why = "is a Python keyword" if keyword.iskeyword(name) else "is not a Python identifier"
+        role = (
+            "the name becomes a variable in the kernel"
+            if kind == "app"
+            else "kernel names follow the rule of app names, as Jaffle's do"
+        )
         self.error(
             path,
-            '%s name "%s" %s; the name becomes a variable in the kernel: rename it, e.g. "%s"'
-            % (kind, name, why, _fixed_name(name)),
+            '%s name "%s" %s (%s): rename it, e.g. "%s"' % (kind, name, why, role, _fixed_name(name)),
             "label",
         )
 
@@ -838,7 +914,7 @@ class _Checker:
                 self.warn(path + ("python",), "`python` %s does not exist (resolved to %s)" % (_show(python), p), "value")
         return k
 
-    def app(self, name: str, body: Any, kernels: set, skipped: set) -> Optional[AppConfig]:
+    def app(self, name: str, body: Any, kernels: Optional[set], skipped: set) -> Optional[AppConfig]:
         path = ("app", name)
         if not isinstance(body, dict):
             self.error(path, 'app "%s" must be a block: app "%s" { class = "...", kernel = "..." }' % (name, name))
@@ -888,7 +964,7 @@ class _Checker:
                 self.error(path, 'app "%s" needs `kernel = "%s"`' % (name, example), "label")
         else:
             app.kernel = kernel
-            if kernel not in kernels:
+            if kernels is not None and kernel not in kernels:
                 self.error(
                     path + ("kernel",),
                     'app "%s" uses kernel "%s", which is not defined%s: add `kernel "%s" {}` to the file'

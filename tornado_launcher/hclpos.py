@@ -88,6 +88,8 @@ class TopItem:
     key_offset: int
     label_offsets: List[int]
     is_block: bool
+    #: `key = { ... }` (or JSON's `"key": {...}`): pyhcl reads it like a block
+    is_object: bool = False
 
 
 @dataclass
@@ -97,6 +99,10 @@ class Positions:
     #: (path, first occurrence, repeated occurrence), in file order
     duplicates: List[Tuple[Path, Loc, Loc]] = field(default_factory=list)
     top: List[TopItem] = field(default_factory=list)
+    #: every list: (offset of `[`, offset of `]`, [(element offset, token type)])
+    lists: List[Tuple[int, int, List[Tuple[int, str]]]] = field(default_factory=list)
+    #: quoted (not heredoc) strings that run over several lines: (start, end)
+    multiline_strings: List[Tuple[int, int]] = field(default_factory=list)
     _line_starts: List[int] = field(default_factory=list)
 
     def linecol(self, offset: int) -> Tuple[int, int]:
@@ -296,6 +302,11 @@ class _Parser:
         self.i = 0
         self.pos = Positions(text, _line_starts=line_starts(text))
         self.suspect: Optional[Token] = None  # a top-level word found nested
+        #: matched braces: (open token, close token, description)
+        self.pairs: List[Tuple[Token, Token, str]] = []
+        for t in self.toks:
+            if t.type == "STRING" and not t.heredoc and "\n" in self.text[t.start : t.end]:
+                self.pos.multiline_strings.append((t.start, t.end))
 
     def peek(self, k: int = 0) -> Token:
         return self.toks[min(self.i + k, len(self.toks) - 1)]
@@ -317,12 +328,22 @@ class _Parser:
     def line_of(self, offset: int) -> int:
         return self.pos.linecol(offset)[0]
 
+    def indent_of(self, offset: int) -> int:
+        line = self.line_of(offset)
+        start = self.pos._line_starts[line - 1]
+        text = self.text[start:offset]
+        return len(text) - len(text.lstrip(" \t"))
+
+    def first_on_line(self, tok: Token) -> bool:
+        line = self.line_of(tok.start)
+        return not self.text[self.pos._line_starts[line - 1] : tok.start].strip()
+
     def parse(self) -> Positions:
         if self.peek().type == "{":
             # pyhcl reads a file that starts with `{` as JSON: same shape.
-            self.parse_body((), self.next(), top=True)
+            self.parse_body((), self.next(), "object")
         else:
-            self.parse_body((), None, top=True)
+            self.parse_body((), None, "file", top=True)
         t = self.peek()
         if t.type != "EOF":
             self.fail(t, "unexpected %s after the end of the file's body" % _describe(t))
@@ -331,16 +352,16 @@ class _Parser:
     def fail(self, tok: Token, message: str) -> None:
         raise HclSyntaxError(tok.start, message)
 
-    def parse_body(self, path: Path, open_tok: Optional[Token], top: bool = False) -> None:
+    def parse_body(self, path: Path, open_tok: Optional[Token], desc: str, top: bool = False) -> None:
         close = "}" if open_tok is not None else "EOF"
         while True:
             t = self.peek()
             if t.type == close:
                 if close == "}":
-                    self.next()
+                    self.pairs.append((open_tok, self.next(), desc))  # type: ignore[arg-type]
                 return
             if t.type == "EOF":
-                self.unclosed(open_tok, path)
+                self.unclosed(open_tok, desc)
             if t.type == ",":
                 self.next()
                 continue
@@ -348,12 +369,23 @@ class _Parser:
                 self.fail(t, "unexpected `}`: no block is open here (one `}` too many?)")
             self.parse_item(path, top=top and open_tok is None)
 
-    def unclosed(self, open_tok: Optional[Token], path: Path) -> None:
+    def unclosed(self, open_tok: Optional[Token], desc: str) -> None:
+        """EOF inside a block: say which block lacks its `}`.
+
+        Braces pair up innermost first, so the block reported by the parser
+        is the outermost one; indentation usually tells the real culprit: a
+        `}` indented less than the line that opened its block belongs to an
+        outer block.
+        """
         assert open_tok is not None
-        what = " ".join(
-            ('"%s"' % p if i else str(p)) for i, p in enumerate(path) if not isinstance(p, int)
-        ) or "object"
-        msg = "block `%s` opened here is never closed: add `}`" % what
+        for o, c, d in sorted(self.pairs, key=lambda p: p[0].start):
+            if o.start > open_tok.start and self.first_on_line(c) and self.indent_of(c.start) < self.indent_of(o.start):
+                raise HclSyntaxError(
+                    o.start,
+                    "block `%s` opened here is never closed: add `}` (the `}` at line %d is indented like an outer block's)"
+                    % (d, self.line_of(c.start)),
+                )
+        msg = "block `%s` opened here is never closed: add `}`" % desc
         if self.suspect is not None:
             line = self.line_of(self.suspect.start)
             msg += " (the `%s` block at line %d is inside it: is a `}` missing before it?)" % (
@@ -382,26 +414,32 @@ class _Parser:
             self.record(path + (kname,), loc)
             self.parse_value(path + (kname,), loc, t)
             if top:
-                self.pos.top.append(TopItem(kname, [], key.start, [], False))
+                is_object = self.toks[self.i - 1].type == "}" and self.text[loc.value] == "{"
+                self.pos.top.append(TopItem(kname, [], key.start, [], False, is_object))
             return
         labels: List[Token] = []
         while t.type in ("STRING", "IDENT"):
             labels.append(self.next())
             t = self.peek()
-        if t.type != "{":
+        shown = " ".join(_short(str(l.value)) if l.type == "STRING" else str(l.value) for l in labels)
+        spread = any(self.line_of(l.start) != self.line_of(key.start) for l in labels)
+        if t.type != "{" or spread:
+            # `kernel "py"` then `options {` on the next line parses as a
+            # block with two labels; nobody means that: a `=` is missing.
             culprit = labels[0] if labels else t
             if self.line_of(culprit.start) != self.line_of(key.start):
                 culprit = key
+            if labels and self.line_of(labels[0].start) == self.line_of(key.start):
+                same = [l for l in labels if self.line_of(l.start) == self.line_of(key.start)]
+                if len(same) == 1:
+                    self.fail(culprit, "expected `=` after `%s`, found %s" % (kname, _describe(labels[0])))
             if labels:
                 self.fail(
                     culprit,
-                    "`%s %s` must be followed by `{` to open a block, or write `%s = ...` to set a value"
-                    % (kname, " ".join(_short(str(l.value)) if l.type == "STRING" else str(l.value) for l in labels), kname),
+                    "`%s %s` must be followed by `{` on the same line to open a block, or write `%s = ...` to set a value"
+                    % (kname, shown, kname),
                 )
-            self.fail(
-                culprit,
-                "expected `=` after `%s`, found %s" % (kname, _describe(t)),
-            )
+            self.fail(culprit, "expected `=` after `%s`, found %s" % (kname, _describe(t)))
         brace = self.next()
         full = path + (kname,)
         if labels:
@@ -419,53 +457,58 @@ class _Parser:
             self.pos.top.append(
                 TopItem(kname, [str(l.value) for l in labels], key.start, [l.start for l in labels], True)
             )
-        self.parse_body(full, brace)
+        self.parse_body(full, brace, (kname + " " + shown).strip())
 
-    def parse_value(self, path: Path, loc: Loc, after: Token) -> None:
-        self.parse_primary(path, loc, after)
+    def parse_value(self, path: Path, loc: Optional[Loc], after: Token) -> str:
+        kind = self.parse_primary(path, loc, after)
         while self.peek().type in _OPERATORS:
             op = self.next()
             self.parse_primary(path + ("<expr>",), None, op)
+            kind = "EXPR"
+        return kind
 
-    def parse_primary(self, path: Path, loc: Optional[Loc], after: Token) -> None:
+    def parse_primary(self, path: Path, loc: Optional[Loc], after: Token) -> str:
         t = self.next()
         if t.type == "STRING" and loc is not None:
             loc.text_start, loc.heredoc, loc.drops = t.text_start, t.heredoc, t.drops
         if t.type in ("STRING", "NUMBER", "BOOL"):
-            return
+            return t.type
         if t.type == "IDENT":
             if self.peek().type == "(":
                 self.skip_group(self.next(), ")")
             elif self.peek().type == "[":
                 self.skip_group(self.next(), "]")
-            return
+            return "STRING"
         if t.type == "-":
-            self.parse_primary(path, None, t)
-            return
+            return self.parse_primary(path, None, t)
         if t.type == "[":
             self.parse_list(path, t)
-            return
+            return "LIST"
         if t.type == "{":
-            self.parse_body(path, t)
-            return
+            self.parse_body(path, t, "{")
+            return "OBJECT"
         if t.type == "(":
             self.skip_group(t, ")")
-            return
+            return "EXPR"
         culprit = t if self.line_of(t.start) == self.line_of(after.start) else after
         self.fail(culprit, "expected a value after `%s`, found %s" % (after.value, _describe(t)))
+        return ""
 
     def parse_list(self, path: Path, open_tok: Token) -> None:
         index = 0
+        elements: List[Tuple[int, str]] = []
+        unclosed = "list opened here with `[` is never closed: add `]`"
         while True:
             t = self.peek()
             if t.type == "]":
-                self.next()
+                self.pos.lists.append((open_tok.start, self.next().start, elements))
                 return
-            if t.type == "EOF":
-                raise HclSyntaxError(open_tok.start, "list opened here with `[` is never closed: add `]`")
+            if t.type in ("EOF", "}"):
+                raise HclSyntaxError(open_tok.start, unclosed)
             loc = Loc(t.start, t.start, "item")
             self.record(path + (index,), loc)
-            self.parse_value(path + (index,), loc, open_tok if index == 0 else self.toks[self.i - 1])
+            kind = self.parse_value(path + (index,), loc, open_tok if index == 0 else self.toks[self.i - 1])
+            elements.append((t.start, kind))
             index += 1
             t = self.peek()
             if t.type == ",":
@@ -473,8 +516,8 @@ class _Parser:
                 continue
             if t.type == "]":
                 continue
-            if t.type == "EOF":
-                raise HclSyntaxError(open_tok.start, "list opened here with `[` is never closed: add `]`")
+            if t.type in ("EOF", "}") or (t.type in ("IDENT", "STRING") and self.peek(1).type in ("=", "{")):
+                raise HclSyntaxError(open_tok.start, unclosed)
             self.fail(t, "expected `,` or `]` in the list, found %s" % _describe(t))
 
     def skip_group(self, open_tok: Token, close: str) -> None:
@@ -498,6 +541,39 @@ def scan(text: str) -> Positions:
     offset 0) rather than overflowing the stack.
     """
     try:
-        return _Parser(text).parse()
+        parser = _Parser(text)
+    except HclSyntaxError as e:
+        raise _blame_multiline(text, e, _early_strings(text, e.offset)) from None
+    try:
+        return parser.parse()
     except RecursionError:
         raise HclSyntaxError(0, "the file is nested too deeply to read") from None
+    except HclSyntaxError as e:
+        raise _blame_multiline(text, e, parser.pos.multiline_strings) from None
+
+
+def _early_strings(text: str, offset: int) -> List[Tuple[int, int]]:
+    """Quoted strings spanning lines before ``offset`` (tokenizing stopped there)."""
+    try:
+        toks = tokenize(text[:offset])
+    except HclSyntaxError:
+        return []
+    return [(t.start, t.end) for t in toks if t.type == "STRING" and not t.heredoc and "\n" in text[t.start : t.end]]
+
+
+def _blame_multiline(text: str, error: HclSyntaxError, strings: List[Tuple[int, int]]) -> HclSyntaxError:
+    """A quoted string that runs over lines before a syntax error is almost
+    always a missing closing quote: the quotes pair up wrongly from there
+    on, and the parser stumbles much later.  Point at that string instead.
+    """
+    for start, end in strings:
+        if start < error.offset:
+            line, _ = linecol(text, start)
+            end_line, _ = linecol(text, end)
+            err_line, _ = linecol(text, error.offset)
+            return HclSyntaxError(
+                start,
+                'string opened here runs on to line %d: is its closing `"` missing? '
+                "(the error shows at line %d: %s)" % (end_line, err_line, error.message.replace(" opened here", "")),
+            )
+    return error

@@ -1,0 +1,10 @@
+# expect: 7:3 needs `options { app_class =
+kernel "py_kernel" {}
+
+app "web" {
+  class  = "jaffle.app.tornado.TornadoBridgeApp"
+  kernel = "py_kernel"
+  options {
+    argv = ["--port=8888"]
+  }
+}

@@ -1,0 +1,7 @@
+# expect: 4:5 needs `options { app_class =
+kernel "py_kernel" {}
+
+app "web" {
+  class  = "jaffle.app.tornado.TornadoBridgeApp"
+  kernel = "py_kernel"
+}

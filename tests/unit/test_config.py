@@ -1,0 +1,497 @@
+"""tornado_launcher.config: the corpus in configs/ plus the edge cases.
+
+Each ``configs/bad/*.hcl`` starts with one or more ``# expect: LINE:COL text``
+lines: the file must be refused with an error at exactly that place whose
+message contains the text.  Each ``configs/good/*.hcl`` must load.
+"""
+
+import os
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from tornado_launcher import config
+from tornado_launcher.config import (
+    AppConfig,
+    Config,
+    ConfigError,
+    Diagnostic,
+    check,
+    default_clear_cache,
+    load,
+    loads,
+)
+
+CONFIGS = Path(__file__).parent / "configs"
+GOOD = sorted((CONFIGS / "good").glob("*.hcl"))
+BAD = sorted((CONFIGS / "bad").glob("*.hcl"))
+EXPECT = re.compile(r"^# expect: (\d+):(\d+) (.*)$", re.M)
+
+HEAD = 'kernel "py_kernel" {}\n'
+WEB = """app "web" {
+  class  = "jaffle.app.tornado.TornadoBridgeApp"
+  kernel = "py_kernel"
+  options {
+    app_class = "myproj.app.Application"
+  }
+}
+"""
+
+
+def errors(exc_info):
+    return [d for d in exc_info.value.diagnostics if d.severity == "error"]
+
+
+def refused(text, path="<string>"):
+    with pytest.raises(ConfigError) as ei:
+        loads(text, path)
+    return errors(ei)
+
+
+# -- the corpus -----------------------------------------------------------
+
+
+def test_corpus_is_there():
+    assert len(GOOD) >= 4 and len(BAD) >= 40
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
+def test_good_configs_load(path):
+    cfg = load(path)
+    assert isinstance(cfg, Config)
+    assert cfg.apps
+    assert cfg.path == str(path.resolve())
+    assert cfg.directory == str(path.parent.resolve())
+    assert all(d.severity == "warning" for d in cfg.warnings)
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
+def test_bad_configs_point_at_the_mistake(path):
+    text = path.read_text()
+    expected = EXPECT.findall(text)
+    assert expected, "%s has no `# expect: LINE:COL text` line" % path.name
+    with pytest.raises(ConfigError) as ei:
+        load(path)
+    errs = errors(ei)
+    assert errs, ei.value.diagnostics
+    for line, col, fragment in expected:
+        assert any(
+            d.line == int(line) and d.col == int(col) and fragment in d.message for d in errs
+        ), "want %s:%s %r, got:\n%s" % (line, col, fragment, ei.value)
+    # every error is a `path:line:col: message` line naming the file
+    for line in str(ei.value).splitlines():
+        assert line.startswith(str(path) + ":")
+    # check() reports the same and never raises
+    cfg, diags = check(path)
+    assert cfg is None and diags == ei.value.diagnostics
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
+def test_bad_configs_report_one_error_per_mistake(path):
+    """No cascades: a file with one mistake gets one error."""
+    expected = EXPECT.findall(path.read_text())
+    cfg, diags = check(path)
+    assert len([d for d in diags if d.severity == "error"]) == len(expected), "\n".join(map(str, diags))
+
+
+# -- the public types -------------------------------------------------------
+
+
+def test_diagnostic_str():
+    assert str(Diagnostic("a.hcl", 3, 7, "boom")) == "a.hcl:3:7: boom"
+    assert str(Diagnostic("a.hcl", 3, 7, "hm", "warning")) == "a.hcl:3:7: warning: hm"
+
+
+def test_config_error_lists_errors_first_sorted_by_line():
+    text = (
+        'process "p" {}\n'  # warning, line 1
+        'kernel "k" { nope = 1 }\n'  # error, line 2
+        'app "a" { class = "x.Y", kernel = "zz", options { app_class = "a.B" } }\n'  # error, line 3
+        'app "b" { class = "x.Y", kernel = "k", start = "(", options { app_class = "a.B" } }\n'  # error, line 4
+    )
+    with pytest.raises(ConfigError) as ei:
+        loads(text, "f.hcl")
+    diags = ei.value.diagnostics
+    severities = [d.severity for d in diags]
+    assert severities == sorted(severities, key=lambda s: s != "error")
+    lines = [d.line for d in diags if d.severity == "error"]
+    assert lines == [2, 3, 4]
+    assert str(ei.value) == "\n".join(str(d) for d in diags)
+    assert diags[-1].severity == "warning" and "process" in diags[-1].message
+
+
+# -- the reference page's examples --------------------------------------------
+
+
+def test_reference_tornado_example():
+    cfg = load(CONFIGS / "good" / "reference_tornado.hcl")
+    app = cfg.apps["tornado_app"]
+    assert app.kind == "tornado" and app.custom_class is None
+    assert app.class_name == "jaffle.app.tornado.TornadoBridgeApp"
+    assert app.kernel == "py_kernel" and app.start == "tornado_app.start()"
+    assert app.app_class == "my_module.app.ExampleApp"
+    assert app.argv == ["--port=9999"] and app.threaded is True
+    assert app.clear_cache == ["my_module"]
+    assert app.logger.level == "INFO"
+    assert app.line == 1
+    # the page defines no kernel block: a default kernel, with a warning
+    assert list(cfg.kernels) == ["py_kernel"]
+    assert cfg.kernels["py_kernel"].kernel_name is None and cfg.kernels["py_kernel"].python is None
+    assert any('add `kernel "py_kernel" {}`' in w.message for w in cfg.warnings)
+
+
+def test_reference_watchdog_example_functions_alias():
+    cfg = load(CONFIGS / "good" / "reference_watchdog.hcl")
+    assert list(cfg.apps) == ["watchdog", "my_app"]
+    watchdog = cfg.apps["watchdog"]
+    assert watchdog.kind == "watchdog"
+    (h,) = watchdog.handlers
+    assert h.code_blocks == ["my_app.handle_watchdog_event({event})"]
+    assert h.patterns == ["*.py"] and h.ignore_directories is True
+    assert h.watch_path == str((CONFIGS / "good").resolve())
+    assert h.case_sensitive is False and h.debounce is None and h.throttle is None
+    assert h.line == 7
+    my_app = cfg.apps["my_app"]
+    assert my_app.argv == [] and my_app.threaded is False
+
+
+def test_full_example():
+    cfg = load(CONFIGS / "good" / "full.hcl")
+    assert list(cfg.kernels) == ["py_kernel", "venv_kernel"]
+    assert cfg.kernels["py_kernel"].pass_env == ["PATH", "HOME"]
+    assert cfg.kernels["venv_kernel"].python == str(CONFIGS / "good" / "venv" / "bin" / "python")
+    assert cfg.logger.level == "WARNING"
+    assert cfg.logger.suppress_regex == [r"^\s*$"]
+    assert cfg.logger.replace_regex == [(r"^([45]\d{2}) ", r"\033[31m\1\033[0m ")]
+    web = cfg.apps["web"]
+    assert web.start == 'web.start()\nprint("started")'
+    assert web.argv == ["--port=8888", "--debug=no"]  # Jaffle's `args`
+    assert web.threaded is True  # Jaffle's string "1"
+    assert web.logger.level == "DEBUG"
+    watcher = cfg.apps["watcher"]
+    first, second = watcher.handlers
+    assert first.watch_path == str(CONFIGS / "good" / "src")
+    assert first.case_sensitive is True and first.debounce == 0.2 and first.clear_cache == []
+    assert second.patterns == ["*.css"] and second.throttle == 1.0
+    custom = cfg.apps["custom"]
+    assert custom.custom_class == "myproj.bridge.MyBridge" and custom.kind == "tornado"
+    assert custom.options["greeting"].startswith("extra keys")
+
+
+def test_jaffle_file_skips_what_it_cannot_run():
+    cfg = load(CONFIGS / "good" / "jaffle_features.hcl")
+    assert list(cfg.apps) == ["web"]  # the pytest app is skipped
+    web = cfg.apps["web"]
+    assert web.threaded is True and web.argv == ["--port=9999"] and web.logger.level == "DEBUG"
+    messages = [(w.line, w.message) for w in cfg.warnings]
+    skipped = [m for m in messages if "skipped" in m[1]]
+    assert len(skipped) == 3
+    assert any('app "tests"' in m and "PyTestRunnerApp" in m and line == 33 for line, m in skipped)
+    assert any('`process "frontend"`' in m for _, m in skipped)
+    assert any('`job "lint"`' in m for _, m in skipped)
+
+
+# -- classes --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cls,kind",
+    [
+        ("jaffle.app.tornado.TornadoBridgeApp", "tornado"),
+        ("tornado_launcher.bridge.TornadoBridgeApp", "tornado"),
+        ("tornado_launcher.TornadoBridgeApp", "tornado"),
+        ("jaffle.app.watchdog.WatchdogApp", "watchdog"),
+        ("tornado_launcher.bridge.WatchdogApp", "watchdog"),
+    ],
+)
+def test_builtin_classes(cls, kind):
+    options = 'app_class = "a.B"' if kind == "tornado" else "handlers = []"
+    cfg = loads(HEAD + 'app "x" {\n class = "%s"\n kernel = "py_kernel"\n options { %s }\n}\n' % (cls, options))
+    app = cfg.apps["x"]
+    assert app.kind == kind and app.custom_class is None and app.class_name == cls
+
+
+def test_custom_class_kind_follows_options():
+    cfg = loads(
+        HEAD
+        + 'app "a" { class = "my.Bridge", kernel = "py_kernel", options { app_class = "a.B", extra = 1 } }\n'
+        + 'app "b" { class = "my.Watch", kernel = "py_kernel", options { handlers = [{ patterns = ["*.py"] }] } }\n'
+    )
+    assert (cfg.apps["a"].kind, cfg.apps["a"].custom_class) == ("tornado", "my.Bridge")
+    assert cfg.apps["a"].options == {"app_class": "a.B", "extra": 1}
+    assert (cfg.apps["b"].kind, cfg.apps["b"].custom_class) == ("watchdog", "my.Watch")
+
+
+def test_unsupported_jaffle_app_one_warning_rest_loads():
+    cfg = loads(
+        HEAD
+        + WEB
+        + 'app "docs" {\n class = "jaffle.app.sphinx.SphinxApp"\n kernel = "missing"\n options { anything = 1 }\n}\n'
+    )
+    assert list(cfg.apps) == ["web"]
+    (w,) = [w for w in cfg.warnings if "docs" in w.message]
+    assert w.line == 9 and "line 9" in w.message and "skipped" in w.message
+
+
+def test_unknown_top_level_block_warns_with_suggestion():
+    cfg = loads(HEAD + WEB + 'kernal "other" {}\nvariable "v" { default = 1 }\n')
+    (w,) = cfg.warnings
+    assert w.line == 9 and "`kernal \"other\"`" in w.message and "did you mean `kernel`" in w.message
+
+
+# -- errors in detail -----------------------------------------------------------
+
+
+def test_missing_required_fields_all_reported():
+    errs = refused(HEAD + 'app "web" {\n}\n')
+    assert len(errs) == 1 and "needs `class" in errs[0].message
+    errs = refused(HEAD + 'app "web" { class = "jaffle.app.tornado.TornadoBridgeApp" }\n')
+    messages = [e.message for e in errs]
+    assert any("needs `kernel" in m for m in messages)
+    assert any("app_class" in m for m in messages)
+
+
+def test_undefined_kernel_suggests_how_to_define_it():
+    (e,) = refused(HEAD + WEB.replace('kernel = "py_kernel"', 'kernel = "other"'))
+    assert 'add `kernel "other" {}`' in e.message
+    assert (e.line, e.col) == (4, 12)
+
+
+def test_threaded_message():
+    (e,) = refused(HEAD + WEB.replace("options {", 'options {\n    threaded = "yes"'))
+    assert e.message == '`threaded` must be true or false, not "yes"'
+
+
+@pytest.mark.parametrize("value,expected", [("true", True), ("false", False), ('"true"', True), ('"0"', False)])
+def test_jaffle_booleans(value, expected):
+    cfg = loads(HEAD + WEB.replace("options {", "options {\n    threaded = %s" % value))
+    assert cfg.apps["web"].threaded is expected
+
+
+@pytest.mark.parametrize("level,expected", [("info", "INFO"), ("Warn", "WARNING"), ("debug", "DEBUG"), ("CRITICAL", "CRITICAL")])
+def test_levels(level, expected):
+    cfg = loads(HEAD + WEB.replace("options {", 'logger { level = "%s" }\n  options {' % level))
+    assert cfg.apps["web"].logger.level == expected
+
+
+def test_args_alias():
+    cfg = loads(HEAD + WEB.replace("options {", 'options {\n    args = ["-v"]'))
+    assert cfg.apps["web"].argv == ["-v"]
+
+
+def test_start_error_inside_multiline_string_points_at_its_line():
+    text = HEAD + WEB.replace('kernel = "py_kernel"', 'kernel = "py_kernel"\n  start = "x = 1\ny = = 2"')
+    errs = refused(text)
+    (e,) = errs
+    assert (e.line, e.col) == (6, 5) and "does not compile" in e.message
+
+
+def test_code_block_event_placeholder_compiles():
+    text = HEAD + (
+        'app "w" {\n class = "jaffle.app.watchdog.WatchdogApp"\n kernel = "py_kernel"\n'
+        ' options { handlers = [{ code_blocks = ["f({event})", "g(**{event})", "x = {event}[\'src_path\']"] }] }\n}\n'
+    )
+    cfg = loads(text)
+    assert cfg.apps["w"].handlers[0].code_blocks[0] == "f({event})"
+
+
+def test_name_suggestions():
+    errs = refused(HEAD + WEB.replace('app "web"', 'app "2 web"'))
+    assert '"_2_web"' in errs[0].message
+    errs = refused(HEAD + WEB.replace('app "web"', 'app "def"'))
+    assert '"def_"' in errs[0].message
+
+
+def test_duplicate_detected_although_pyhcl_merges():
+    errs = refused(HEAD + WEB + WEB)
+    (e,) = errs
+    assert (e.line, e.col) == (9, 5) and "defined twice (first at line 2)" in e.message
+
+
+def test_all_errors_in_one_pass():
+    text = (
+        'kernel "k" { kernel_name = 3 }\n'
+        'app "a" {\n class = "jaffle.app.tornado.TornadoBridgeApp"\n kernel = "k"\n'
+        ' options { app_class = "A", argv = "x", threaded = 2, clear_cache = "m" }\n'
+        ' logger { level = "loud", suppress_regex = ["("] }\n}\n'
+    )
+    errs = refused(text)
+    assert len(errs) == 7, "\n".join(map(str, errs))
+    assert [e.line for e in errs] == sorted(e.line for e in errs)
+
+
+def test_brace_on_next_line_is_fine():
+    cfg = loads(HEAD + WEB.replace('app "web" {', 'app "web"\n{'))
+    assert "web" in cfg.apps
+
+
+def test_variables_and_environment(monkeypatch):
+    monkeypatch.setenv("J_VAR_threaded", "false")
+    monkeypatch.setenv("MY_PORT", "7777")
+    text = 'variable "threaded" { default = true }\n' + HEAD + WEB.replace(
+        "options {", 'options {\n    threaded = "${var.threaded}"\n    argv = ["--port=${MY_PORT}"]'
+    )
+    cfg = loads(text)
+    assert cfg.apps["web"].threaded is False and cfg.apps["web"].argv == ["--port=7777"]
+
+
+def test_kernel_python_relative_to_config(tmp_path):
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").write_text("")
+    path = tmp_path / "jaffle.hcl"
+    path.write_text('kernel "k" { python = "venv/bin/python" }\n' + WEB.replace("py_kernel", "k"))
+    cfg = load(path)
+    assert cfg.kernels["k"].python == str(tmp_path / "venv" / "bin" / "python")
+    assert not cfg.warnings
+    assert cfg.apps["web"].clear_cache == []  # default_clear_cache(tmp_path)
+
+
+# -- whatever the input, only ConfigError ------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    cfg, diags = check(tmp_path / "nope.hcl")
+    assert cfg is None and "no such file" in diags[0].message
+    with pytest.raises(ConfigError):
+        load(str(tmp_path / "nope.hcl"))
+
+
+def test_directory(tmp_path):
+    with pytest.raises(ConfigError) as ei:
+        load(tmp_path)
+    assert "is a directory" in str(ei.value)
+
+
+def test_empty_file(tmp_path):
+    for text in ("", "\n\n", "# just a comment\n"):
+        path = tmp_path / "e.hcl"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as ei:
+            load(path)
+        assert "empty" in str(ei.value)
+
+
+def test_binary_garbage(tmp_path):
+    path = tmp_path / "g.hcl"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ConfigError) as ei:
+        load(path)
+    (d,) = ei.value.diagnostics
+    assert (d.line, d.col) == (1, 1) and "binary" in d.message
+
+
+def test_non_utf8(tmp_path):
+    path = tmp_path / "latin1.hcl"
+    path.write_bytes(HEAD.encode() + b'app "caf\xe9" {}\n')
+    with pytest.raises(ConfigError) as ei:
+        load(path)
+    (d,) = ei.value.diagnostics
+    assert (d.line, d.col) == (2, 9) and "UTF-8" in d.message and "0xe9" in d.message
+
+
+def test_bom_and_crlf(tmp_path):
+    path = tmp_path / "win.hcl"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEAD + WEB.replace("options {", "options {\n    treaded = 1")).replace("\n", "\r\n").encode())
+    with pytest.raises(ConfigError) as ei:
+        load(path)
+    (d,) = ei.value.diagnostics
+    assert (d.line, d.col) == (6, 5)
+
+
+def test_loads_accepts_bytes():
+    assert "web" in loads((HEAD + WEB).encode()).apps
+
+
+def test_json_form():
+    text = '{"kernel": {"k": {}}, "app": {"web": {"class": "a.B", "kernel": "k", "options": {"app_class": "a.C"}}}}'
+    assert loads(text).apps["web"].custom_class == "a.B"
+    with pytest.raises(ConfigError):
+        loads('{"kernel": {"k": {}},}')
+
+
+def test_deep_nesting():
+    with pytest.raises(ConfigError):
+        loads("a = " + "[" * 5000 + "]" * 5000)
+    with pytest.raises(ConfigError):
+        loads("a " * 3000 + "{" * 3000)
+
+
+def _mutations(seed, count):
+    rng = random.Random(seed)
+    sources = [p.read_text() for p in GOOD + BAD]
+    alphabet = '{}[]"=,#\n<EOF-/*\\$ x1.'
+    for _ in range(count):
+        text = rng.choice(sources)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(text) + 1)
+            op = rng.random()
+            if op < 0.4:
+                text = text[:i] + text[i + rng.randint(1, 8) :]
+            elif op < 0.8:
+                text = text[:i] + rng.choice(alphabet) + text[i:]
+            else:
+                text = text[:i]
+        yield text
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mutated_files_never_raise_anything_else(seed):
+    for text in _mutations(seed, 500):
+        try:
+            cfg = loads(text, "m.hcl")
+        except ConfigError as e:
+            for d in e.diagnostics:
+                assert d.line >= 1 and d.col >= 1 and d.message
+                assert d.line <= text.count("\n") + 1
+        else:
+            assert isinstance(cfg, Config)
+            assert all(isinstance(a, AppConfig) for a in cfg.apps.values())
+
+
+def test_random_bytes_never_raise_anything_else(tmp_path):
+    rng = random.Random(7)
+    path = tmp_path / "r.hcl"
+    for _ in range(50):
+        path.write_bytes(bytes(rng.randrange(256) for _ in range(rng.randrange(200))))
+        cfg, diags = check(path)
+        assert cfg is None or isinstance(cfg, Config)
+
+
+# -- default_clear_cache ----------------------------------------------------------
+
+
+def test_default_clear_cache(tmp_path):
+    def mk(rel, text=""):
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+    mk("pkg/__init__.py")
+    mk("pkg/sub/__init__.py")
+    mk("other/__init__.py")
+    mk("app.py")
+    mk("setup.py")
+    mk("conftest.py")
+    mk("notpkg/mod.py")  # no __init__.py
+    mk(".hidden/__init__.py")
+    mk("__pycache__/__init__.py")
+    mk("node_modules/__init__.py")
+    mk("build/__init__.py")
+    mk("dist/__init__.py")
+    mk("venv/__init__.py")
+    mk(".venv/__init__.py")
+    mk("myenv/__init__.py")
+    mk("myenv/pyvenv.cfg")
+    mk("my-dir/__init__.py")  # not importable
+    mk("README.md")
+    assert default_clear_cache(str(tmp_path)) == ["app", "other", "pkg"]
+    assert default_clear_cache(str(tmp_path / "missing")) == []
+
+
+def test_default_clear_cache_is_the_tornado_default(tmp_path):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "__init__.py").write_text("")
+    (tmp_path / "jaffle.hcl").write_text(HEAD + WEB)
+    assert load(tmp_path / "jaffle.hcl").apps["web"].clear_cache == ["proj"]
