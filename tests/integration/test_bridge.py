@@ -93,7 +93,10 @@ class BridgeKernel:
         self.km.ip = os.path.join(self.runtime_dir, "kernel")
         self.km.connection_file = os.path.join(self.runtime_dir, "kernel.json")
         self.km.shutdown_wait_time = 3.0
-        await self.km.start_kernel(cwd=str(self.project_dir))
+        env = dict(os.environ)
+        # let the kernel write .pyc files as a user's would, so stale bytecode is a real risk
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        await self.km.start_kernel(cwd=str(self.project_dir), env=env)
         self.kc = self.km.client()
         self.kc.start_channels()
         await self.kc.wait_for_ready(timeout=60)
@@ -290,6 +293,9 @@ def test_hello_and_install_is_idempotent(bridge_kernel):
     k.wait_for(lambda r: r["type"] == "hello", m)
     assert k.evaluate("sum(isinstance(h, __import__('tornado_launcher_bridge')._BridgeHandler) "
                       "for h in __import__('logging').getLogger().handlers)") == 1
+    # ipykernel's console handler on "tornado" would copy every access line to the raw stderr
+    assert k.evaluate("[repr(h) for h in __import__('logging').getLogger('tornado').handlers]") == []
+    assert k.evaluate("__import__('sys').dont_write_bytecode") is False
 
 
 @pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
@@ -657,6 +663,8 @@ def test_stop_when_stopped_still_reports(bridge_kernel):
 def test_debug_true_does_not_reexec_the_kernel(bridge_own_kernel):
     k = bridge_own_kernel()
     pid = k.pid()
+    # os.execv keeps the pid: only the namespace tells a re-exec'd kernel apart
+    k.execute("_survives_reexec = 42")
     port = free_port()
     k.create("dbg", "tapp.plain.PlainApp", ["--port", str(port), "--debug"])
     m = k.mark()
@@ -669,6 +677,7 @@ def test_debug_true_does_not_reexec_the_kernel(bridge_own_kernel):
     handlers.write_text(handlers.read_text() + "\n# edited\n")
     time.sleep(1.5)
     assert http_get(r["urls"][0])[0] == 200
+    assert k.evaluate("_survives_reexec") == 42
     assert k.evaluate("__import__('os').getpid()") == pid
     assert k.pid() == pid and k.km.provisioner.process.poll() is None
     k.stop_and_wait("dbg")

@@ -1212,6 +1212,21 @@ def _register_aliases():
         sys.modules["tornado_launcher.bridge"] = tl.bridge = bridge
 
 
+def _drop_console_handlers(logger):
+    """Remove handlers that print a logger's records to the process's own stdout/stderr.
+
+    ipykernel puts a StreamHandler on "tornado" that writes to the real
+    stderr: with the levels lowered for the apps, every access line would
+    also land in the kernel's raw output.  Our root handler sees them all.
+    """
+    consoles = {id(s) for s in (sys.__stderr__, sys.__stdout__, sys.stderr, sys.stdout) if s is not None}
+    for handler in list(logger.handlers):
+        if type(handler) is logging.StreamHandler and (
+                id(getattr(handler, "stream", None)) in consoles
+                or isinstance(getattr(handler, "stream", None), _StreamProxy)):
+            logger.removeHandler(handler)
+
+
 def _hello():
     return {"type": "hello", "pid": os.getpid(), "python": sys.executable,
             "tornado": tornado.version, "kernel": _settings.get("kernel"),
@@ -1237,6 +1252,7 @@ def install(settings=None):
     root = logging.getLogger()
     if not any(isinstance(h, _BridgeHandler) for h in root.handlers):
         root.addHandler(_BridgeHandler())
+    _drop_console_handlers(logging.getLogger("tornado"))
     if not isinstance(sys.stdout, _StreamProxy) and sys.stdout is not None:
         sys.stdout = _StreamProxy(sys.stdout, "stdout")
     if not isinstance(sys.stderr, _StreamProxy) and sys.stderr is not None:
