@@ -494,6 +494,7 @@ class _Checker:
         self.starts = hclpos.line_starts(text)
         self.skip_paths: set = set()
         self.variables: Dict[str, Any] = {}
+        self.skipped_apps: set = set()
         self._clear_cache: Optional[List[str]] = None
 
     # -- reporting ---------------------------------------------------------
@@ -555,6 +556,10 @@ class _Checker:
             self.skip_paths = {p for p, _, dup in self.pos.duplicates if dup.kind == "assign"}
         self.check_top_items()
         self.read_variables(data.get("variable"))
+        if isinstance(data.get("app"), dict):
+            self.skipped_apps = {
+                (name,) for name, body in data["app"].items() if isinstance(body, dict) and _skipped_class(body.get("class"))
+            }
         data = self.interpolate(data, ())
         kernels_raw = data.get("kernel")
         if isinstance(kernels_raw, dict):
@@ -581,7 +586,7 @@ class _Checker:
             for a in config.apps.values():
                 if a.kernel and a.kernel not in config.kernels:
                     path = ("app", a.name, "kernel")
-                    self.check_name("kernel", a.kernel, path)
+                    self.check_name("kernel", a.kernel, path, "value")
                     self.warn(
                         path,
                         'kernel "%s" is not defined: it runs as a default kernel (the launcher\'s Python); '
@@ -717,8 +722,8 @@ class _Checker:
             return [self.interpolate(v, path + (i,)) for i, v in enumerate(value)]
         if not isinstance(value, str) or "${" not in value:
             return value
-        if path[:1] in (("process",), ("job",)):
-            return value
+        if path[:1] in (("process",), ("job",)) or (path[:1] == ("app",) and path[1:2] in self.skipped_apps):
+            return value  # parts we skip are not ours to complain about
         whole = _INTERP.fullmatch(value)
         if whole:
             found, resolved = self.resolve(whole.group(1), path)
@@ -871,7 +876,7 @@ class _Checker:
 
     # -- blocks ------------------------------------------------------------------
 
-    def check_name(self, kind: str, name: str, path: tuple) -> None:
+    def check_name(self, kind: str, name: str, path: tuple, part: str = "label") -> None:
         if name.isidentifier() and not keyword.iskeyword(name):
             return
         why = "is a Python keyword" if keyword.iskeyword(name) else "is not a Python identifier"
@@ -883,7 +888,7 @@ class _Checker:
         self.error(
             path,
             '%s name "%s" %s (%s): rename it, e.g. "%s"' % (kind, name, why, role, _fixed_name(name)),
-            "label",
+            part,
         )
 
     def kernel(self, name: str, body: Any) -> Optional[KernelConfig]:
@@ -934,7 +939,7 @@ class _Checker:
             kind = "tornado"
         elif cls in WATCHDOG_CLASSES:
             kind = "watchdog"
-        elif cls.startswith(_JAFFLE_PREFIXES):
+        elif _skipped_class(cls):
             skipped.add(name)
             self.warn(
                 path,
@@ -1158,6 +1163,16 @@ class _Checker:
                     dup.key,
                     "`%s` is set twice in the same block (first at line %d): keep one" % (path[-1], first_line),
                 )
+
+
+def _skipped_class(cls: Any) -> bool:
+    """One of Jaffle's other apps (pytest runner, sphinx, ...)."""
+    return (
+        isinstance(cls, str)
+        and cls.startswith(_JAFFLE_PREFIXES)
+        and cls not in TORNADO_CLASSES
+        and cls not in WATCHDOG_CLASSES
+    )
 
 
 def _is_module(name: str) -> bool:

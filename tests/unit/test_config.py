@@ -235,6 +235,20 @@ def test_unsupported_jaffle_app_one_warning_rest_loads():
     assert w.line == 9 and "line 9" in w.message and "skipped" in w.message
 
 
+def test_skipped_parts_are_not_checked():
+    """Nothing inside a skipped app or block can refuse the config."""
+    cfg = loads(
+        HEAD
+        + WEB
+        + 'app "t" {\n class = "jaffle.app.pytest.PyTestRunnerApp"\n kernel = "nope"\n'
+        + ' options { args = "${var.undefined}", x = [1, 2] }\n}\n'
+        + 'process "p" { command = "${var.undefined}", tty = "${nonsense()}" }\n'
+        + 'process "p" { command = "twice" }\n'
+    )
+    assert list(cfg.apps) == ["web"]
+    assert all(w.severity == "warning" for w in cfg.warnings)
+
+
 def test_unknown_top_level_block_warns_with_suggestion():
     cfg = loads(HEAD + WEB + 'kernal "other" {}\nvariable "v" { default = 1 }\n')
     (w,) = cfg.warnings
