@@ -25,6 +25,7 @@ def qloop(qapp):
     """A qasync loop, running (from asyncio's point of view) for the test."""
     import qasync
 
+    qapp.setQuitOnLastWindowClosed(False)  # as in the real app: the window quits itself
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
     yield loop
@@ -38,7 +39,9 @@ def qloop(qapp):
         deadline -= 1
     loop._after_run_forever()
     asyncio.events._set_running_loop(None)
-    loop.stop()
+    # not loop.stop(): it calls QApplication.exit(), after which Qt timers of
+    # later tests (qasync's call_soon among them) never fire
+    loop._QEventLoop__is_running = False
     try:
         loop.close()
     except Exception:

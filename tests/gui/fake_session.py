@@ -55,7 +55,7 @@ class KernelInfo:
 class FakeSession:
     delay = 0.01
 
-    def __init__(self, config: FakeConfig, auto_reload: bool = True):
+    def __init__(self, config: FakeConfig, auto_reload: bool = True):  # noqa: D107
         self.config = config
         self._subs = []
         self.calls: list = []

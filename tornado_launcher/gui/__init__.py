@@ -16,8 +16,12 @@ guard_none_refcount()
 __all__ = ["run"]
 
 
-def run(config_path: "str | None" = None, *, settings_path: "str | None" = None) -> int:
+def run(config_path: "str | None" = None, *, auto_reload: bool = True,
+        settings_path: "str | None" = None) -> int:
     """Open the window (on ``config_path``, or the welcome page), run until
-    the user quits, and return the exit code (0 after a clean shutdown)."""
+    the user quits, and return the exit code (0 after a clean shutdown).
+
+    ``auto_reload`` False starts every app with auto-reload off (``--no-reload``);
+    ``settings_path`` (an ini file) replaces the user's settings store."""
     from .app import run as _run
-    return _run(config_path, settings_path=settings_path)
+    return _run(config_path, auto_reload=auto_reload, settings_path=settings_path)

@@ -30,11 +30,11 @@ def make_app(argv=None) -> QApplication:
     return app
 
 
-async def _main(config_path: Optional[str], settings: Settings) -> int:
+async def _main(config_path: Optional[str], settings: Settings, auto_reload: bool = True) -> int:
     from .window import MainWindow
 
     loop = asyncio.get_running_loop()
-    window = MainWindow(settings)
+    window = MainWindow(settings, auto_reload=auto_reload)
     finished = loop.create_future()
     window.shutdown_finished.connect(lambda: finished.done() or finished.set_result(0))
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -50,9 +50,30 @@ async def _main(config_path: Optional[str], settings: Settings) -> int:
     return code
 
 
-def run(config_path: Optional[str] = None, *, settings_path: Optional[str] = None) -> int:
+def _run_on_qasync(app: QApplication, coro) -> int:
+    """Run ``coro`` on a qasync loop, without qasync.run's global policy.
+
+    On Python < 3.12 ``qasync.run`` installs an event loop *policy* that makes
+    every new loop a Qt loop -- also the loops jupyter_client's heartbeat
+    thread creates, which then fail ("QApplication::exec: Must be called from
+    the main thread").  A loop factory touches only this loop.
+    """
     import qasync
 
+    factory = lambda: qasync.QEventLoop(app)  # noqa: E731
+    if hasattr(asyncio, "Runner"):  # 3.11+
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(coro)
+    loop = factory()  # pragma: no cover - Python 3.10
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def run(config_path: Optional[str] = None, *, auto_reload: bool = True, settings_path: Optional[str] = None) -> int:
     app = make_app()
     settings = Settings(settings_path)
     # Python only runs signal handlers between bytecodes: a periodic no-op
@@ -61,7 +82,7 @@ def run(config_path: Optional[str] = None, *, settings_path: Optional[str] = Non
     keepalive.start(250)
     keepalive.timeout.connect(lambda: None)
     try:
-        return qasync.run(_main(config_path, settings))
+        return _run_on_qasync(app, _main(config_path, settings, auto_reload))
     except KeyboardInterrupt:
         return 130
     finally:

@@ -120,8 +120,8 @@ class BadgeDelegate(QStyledItemDelegate):
 
 
 class AppsModel(QAbstractTableModel):
-    NAME, KERNEL, STATUS, URL, ELAPSED, THREADED, AUTO, ACTIONS = range(8)
-    HEADERS = ["App", "Kernel", "Status", "URL", "Last restart", "Threaded", "Auto-reload", ""]
+    NAME, KERNEL, STATUS, ACTIONS, URL, ELAPSED, THREADED, AUTO = range(8)
+    HEADERS = ["App", "Kernel", "Status", "", "URL", "Last restart", "Threaded", "Auto-reload"]
 
     #: (app name, "threaded" | "auto_reload", value)
     toggle_requested = Signal(str, str, bool)
@@ -302,15 +302,16 @@ class AppsView(QTableView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().hide()
         self.setShowGrid(False)
+        self.setWordWrap(False)
         self.setAlternatingRowColors(True)
         self.setMouseTracking(True)
         header = self.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(AppsModel.URL, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((AppsModel.NAME, 130), (AppsModel.KERNEL, 90), (AppsModel.STATUS, 190),
-                           (AppsModel.ELAPSED, 90), (AppsModel.THREADED, 120), (AppsModel.AUTO, 100),
-                           (AppsModel.ACTIONS, 96)):
+        for col, width in ((AppsModel.NAME, 110), (AppsModel.KERNEL, 90), (AppsModel.STATUS, 180),
+                           (AppsModel.ELAPSED, 90), (AppsModel.THREADED, 115), (AppsModel.AUTO, 95),
+                           (AppsModel.ACTIONS, 92)):
             self.setColumnWidth(col, width)
         self.clicked.connect(self._on_clicked)
         model.modelReset.connect(self._install_buttons)

@@ -48,9 +48,9 @@ def default_loader(path: str):
     return load(path)
 
 
-def default_session_factory(config):
+def default_session_factory(config, auto_reload: bool = True):
     from ..session import Session
-    return Session(config, auto_reload=True)
+    return Session(config, auto_reload=auto_reload)
 
 
 def config_error_types() -> tuple:
@@ -68,11 +68,13 @@ class MainWindow(QMainWindow):
     shutdown_finished = Signal()
 
     def __init__(self, settings: Settings, *, loader: Callable = default_loader,
-                 session_factory: Callable = default_session_factory, flush_interval_ms: int = 50):
+                 session_factory: Callable = default_session_factory, flush_interval_ms: int = 50,
+                 auto_reload: bool = True):
         super().__init__()
         self.settings = settings
         self.loader = loader
         self.session_factory = session_factory
+        self.auto_reload = auto_reload
         self.session = None
         self.config_path: Optional[str] = None
         self._unsubscribe: Optional[Callable] = None
@@ -120,11 +122,11 @@ class MainWindow(QMainWindow):
         self.apps_view = AppsView(self.apps_model, self.session_page)
         self.apps_view.action_requested.connect(self.app_action)
         self.apps_view.url_activated.connect(lambda url: editor.open_url(url))
-        self.apps_view.selectionModel().currentRowChanged.connect(self._app_selected)
+        self.apps_view.clicked.connect(self._app_selected)
         self.kernels_model = KernelsModel(self)
         self.kernels_view = KernelsView(self.kernels_model, self.session_page)
         self.kernels_view.action_requested.connect(self.kernel_action)
-        self.kernels_view.selectionModel().currentRowChanged.connect(self._kernel_selected)
+        self.kernels_view.clicked.connect(self._kernel_selected)
         self.tabs = QTabWidget(self.session_page)
         self.tabs.setDocumentMode(True)
         self.tabs.setUsesScrollButtons(True)
@@ -378,7 +380,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.setWindowTitle(f"{Path(path).parent.name}/{Path(path).name} — tornado-launcher")
         self._clear_session_views()
-        session = self.session_factory(config)
+        session = self.session_factory(config, auto_reload=self.auto_reload)
         self.session = session
         self._unsubscribe = session.subscribe(self._on_event)
         self._sync_rows()
@@ -398,11 +400,15 @@ class MainWindow(QMainWindow):
         return True
 
     async def _apply_stored_toggles(self, before_start: bool) -> None:
+        """Restore this config's per-app toggles.  The mode goes in before
+        the start (no extra restart); auto-reload after it, because the
+        session decides its initial value while starting."""
         if self.session is None or self.config_path is None:
             return
         for name, info in list(self.session.apps.items()):
             stored = self.settings.app_toggles(self.config_path, name)
-            if "auto_reload" in stored and bool(getattr(info, "auto_reload", True)) != stored["auto_reload"]:
+            if not before_start and "auto_reload" in stored \
+                    and bool(getattr(info, "auto_reload", True)) != stored["auto_reload"]:
                 try:
                     self.session.set_auto_reload(name, stored["auto_reload"])
                 except Exception as exc:
@@ -413,8 +419,7 @@ class MainWindow(QMainWindow):
                 try:
                     await self.session.set_threaded(name, stored["threaded"])
                 except Exception as exc:
-                    if not before_start:
-                        self._report_error(f"threaded mode of {name}: {exc}", exc)
+                    self._report_error(f"threaded mode of {name}: {exc}", exc)
 
     async def reread_config(self) -> bool:
         """Read the config again; apply it if good, else show where it is wrong
@@ -569,6 +574,10 @@ class MainWindow(QMainWindow):
             self.kernel_log(rec.kernel).append(rec)
 
     def _handle_AppState(self, ev: AppState) -> None:
+        if self.session is not None and ev.app not in self.session.apps:
+            # removed by a re-read config: drop its row (after the session settles)
+            QTimer.singleShot(0, self._sync_rows)
+            return
         self.apps_model.update_from_event(ev)
         if ev.state == "failed":
             self.notify(f"{ev.app} failed", ev.reason or f"App {ev.app} failed; see its log.")
@@ -605,13 +614,13 @@ class MainWindow(QMainWindow):
             self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 8000)
 
     # ---------------------------------------------------------- commands
-    def _app_selected(self, current, _previous) -> None:
+    def _app_selected(self, current) -> None:
         if current.isValid() and current.row() < len(self.apps_model.rows):
             view = self.log_views.get(("app", self.apps_model.rows[current.row()].name))
             if view is not None:
                 self.tabs.setCurrentWidget(view)
 
-    def _kernel_selected(self, current, _previous) -> None:
+    def _kernel_selected(self, current) -> None:
         if current.isValid() and current.row() < len(self.kernels_model.rows):
             view = self.log_views.get(("kernel", self.kernels_model.rows[current.row()].name))
             if view is not None:
@@ -695,6 +704,8 @@ class MainWindow(QMainWindow):
         event.ignore()
         if not self._closing:
             self._closing = True
+            # show at once that quitting is under way; the stop is awaited
+            self._begin_busy("Stopping apps and kernels…" if self.session is not None else "Quitting…")
             self.spawn(self._shutdown_and_close(), "quit")
 
     async def _shutdown_and_close(self) -> None:
