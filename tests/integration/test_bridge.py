@@ -308,6 +308,14 @@ def test_serves_stops_frees_port_kernel_lives(bridge_kernel, threaded):
     assert r["threaded"] is threaded
     assert r["elapsed_ms"] is not None and r["elapsed_ms"] < 5000
     assert http_get(r["urls"][0]) == (200, "hi")
+    # calls are serialized: a start right after a stop waits for the port to be free
+    m = k.mark()
+    k.execute("web.stop(); web.start()")
+    r = k.wait_state("web", ("running", "failed"), m)
+    assert r["state"] == "running", r
+    states = [x["state"] for x in k.records[m:] if x["type"] == "state" and x["app"] == "web"]
+    assert states == ["stopping", "stopped", "starting", "running"], states
+    assert http_get(r["urls"][0]) == (200, "hi")
     k.stop_and_wait("web")
     assert port_is_free(port)
     assert k.evaluate("1+1") == 2
@@ -559,6 +567,17 @@ def test_watchdog_app_and_event(bridge_kernel):
     r = k.wait_state("wd", ("running", "failed"), m)
     assert r["state"] == "running"
     assert any("/x/y.py" in x["message"] for x in k.logs(m, "wd"))
+    # the launcher's call: a dict event, often in bursts; a burst restarts once
+    m = k.mark()
+    k.execute("\n".join(bridge.call_code("wd", "handle_watchdog_event",
+                                          {"event_type": "modified", "src_path": "/x/z%d.py" % i,
+                                           "dest_path": None, "is_directory": False})
+                        for i in range(5)))
+    r = k.wait_state("wd", ("running", "failed"), m)
+    assert r["state"] == "running"
+    time.sleep(0.3)
+    starts = [x for x in k.records[m:] if x["type"] == "state" and x["app"] == "wd" and x["state"] == "starting"]
+    assert len(starts) == 1, starts
     k.stop_and_wait("wd")
     # Jaffle-style subclass import path works when jaffle is not installed
     assert k.evaluate("__import__('jaffle.app.tornado', fromlist=['x']).TornadoBridgeApp.__name__") == "TornadoBridgeApp"
