@@ -13,7 +13,7 @@ import re
 import signal
 import sys
 import time
-from typing import IO, Optional
+from typing import IO, Dict, Optional
 
 from .config import Config
 from .events import AppState, Event, KernelState, LogRecord, ReloadEvent
@@ -33,10 +33,15 @@ def use_color(stream: IO[str]) -> bool:
 class Printer:
     """Renders session events as lines on a text stream."""
 
-    def __init__(self, stream: Optional[IO[str]] = None, color: Optional[bool] = None) -> None:
+    def __init__(self, stream: Optional[IO[str]] = None, color: Optional[bool] = None,
+                 kinds: Optional[Dict[str, str]] = None) -> None:
         self.stream = stream or sys.stdout
         self.color = use_color(self.stream) if color is None else color
         self._width = 8
+        #: app name -> "tornado" / "watchdog", to word the running line
+        self.kinds = kinds or {}
+        #: app name -> (state, urls) last printed: print transitions only
+        self._last: Dict[str, tuple] = {}
 
     def _c(self, code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
@@ -56,7 +61,14 @@ class Printer:
                 for line in event.traceback.rstrip().splitlines():
                     self._line(event.time, event.source, event.level, "  " + line)
         elif isinstance(event, AppState):
-            if event.state == "running":
+            key = (event.state, event.urls, event.reason)
+            previous = self._last.get(event.app)
+            self._last[event.app] = key
+            if previous == key or (previous is None and event.state == "stopped" and not event.reason):
+                return
+            if event.state == "running" and self.kinds.get(event.app) == "watchdog":
+                self._line(event.time, event.app, "INFO", "watching for file changes")
+            elif event.state == "running":
                 took = f" (started in {event.elapsed_ms:.0f} ms)" if event.elapsed_ms is not None else ""
                 where = ", ".join(event.urls) if event.urls else "no listening socket"
                 self._line(event.time, event.app, "INFO", self._c(_STATE_COLORS["running"], f"serving at {where}") + took)
@@ -80,7 +92,7 @@ class Printer:
 async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[str]] = None) -> int:
     """Run the session until SIGINT/SIGTERM; shut down cleanly; return 0."""
     session = Session(config, auto_reload=auto_reload)
-    printer = Printer(stream)
+    printer = Printer(stream, kinds={name: a.kind for name, a in session.apps.items()})
     session.subscribe(printer)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
