@@ -436,6 +436,22 @@ def test_failed_start_then_fixed_start(bridge_kernel, threaded):
     assert k.evaluate("1+1") == 2
 
 
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+def test_stop_that_raises_still_frees_the_port(bridge_kernel, threaded):
+    k = bridge_kernel
+    port = free_port()
+    k.create("bs", "tapp.badstop.BadStopApp", ["--port", str(port)], threaded=threaded)
+    k.start_and_wait("bs")
+    m = k.mark()
+    t0 = time.monotonic()
+    k.stop_and_wait("bs")
+    assert time.monotonic() - t0 < 3
+    err = [x for x in k.logs(m, "bs") if x["level"] == "ERROR"]
+    assert err and "stop exploded on purpose" in err[0]["traceback"]
+    assert port_is_free(port)
+    assert k.evaluate("1+1") == 2
+
+
 def _exercise_two_apps(k, ports):
     m = k.mark()
     for name, port in zip(("a", "b"), ports):

@@ -880,7 +880,7 @@ class TornadoBridgeApp(_BridgeApp):
         run.io_loop = tornado.ioloop.IOLoop.current()
         try:
             run.in_ctx(self._construct_and_start, run)
-        except (Exception, SystemExit) as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
             run.close_servers()
             self._failed(run, exc)
             return
@@ -957,7 +957,7 @@ class TornadoBridgeApp(_BridgeApp):
             self._run = None
             self._flush_prints()
             if run.error is not None:
-                self._failed(run, run.error)
+                self._failed(run, run.error, "the app's loop ended with an error")
             else:
                 self._set_state("stopped", reason="the app's loop ended")
 
@@ -968,11 +968,11 @@ class TornadoBridgeApp(_BridgeApp):
         if self._run is run and self.state == "running":
             self._set_state("running", urls=run.urls())
 
-    def _failed(self, run, exc):
+    def _failed(self, run, exc, what="start failed"):
         if self._run is run:
             self._run = None
         self._flush_prints()
-        self._log("ERROR", "start failed: %s" % _one_line(exc), _format_exc(exc))
+        self._log("ERROR", "%s: %s" % (what, _one_line(exc)), _format_exc(exc))
         self._set_state("failed", reason=_one_line(exc))
 
     # -- stop
@@ -992,10 +992,12 @@ class TornadoBridgeApp(_BridgeApp):
 
     async def _stop_shared(self, run):
         fifo = _kloop.create_future()
+        raised = False
         if run.obj is not None:
             try:
                 run.in_ctx(run.obj.stop)
             except Exception as exc:
+                raised = True
                 self._log("ERROR", "stop() raised %s" % _one_line(exc), _format_exc(exc))
         # FIFO after the callback the app's stop() added: when ours runs, theirs ran
         run.io_loop.add_callback(lambda: fifo.done() or fifo.set_result(None))
@@ -1004,6 +1006,11 @@ class TornadoBridgeApp(_BridgeApp):
             await asyncio.wait_for(asyncio.shield(fifo), STOP_TIMEOUT)
         except asyncio.TimeoutError:
             pass
+        if raised:
+            n = run.close_servers()
+            if n:
+                self._log("WARNING", "closed %d server(s) of the app after its stop() raised" % n)
+            return
         while not (run.stop_reached or not run.open_sockets()) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         if run.stop_reached or not run.open_sockets():
