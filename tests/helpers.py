@@ -63,9 +63,13 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a new server could listen on the port now (as Tornado does, with SO_REUSEADDR,
+    so connections of the old server lingering in TIME_WAIT do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
+            s.listen()
         except OSError:
             return False
         return True

@@ -16,6 +16,7 @@ called on it too, in order.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -42,6 +43,21 @@ RESTART_WINDOW = 60.0
 SETTLE_TIMEOUT = 30.0
 
 _RESTART_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?:handle_watchdog_event|restart)\s*\(")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as configured: positions in the file (a moved block) do not count."""
+    if a is None or b is None:
+        return a is b
+
+    def plain(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items() if k not in ("line", "col")}
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        return x
+
+    return plain(dataclasses.asdict(a)) == plain(dataclasses.asdict(b))
 
 
 @dataclass
@@ -471,7 +487,7 @@ class Session:
         old = self.config
         self.config = new
         changed_kernels = {n for n in set(old.kernels) | set(new.kernels)
-                           if old.kernels.get(n) != new.kernels.get(n)}
+                           if not _same(old.kernels.get(n), new.kernels.get(n))}
         for n in changed_kernels:
             if n in self._kernels:
                 await self._stop_kernel(n)
@@ -480,7 +496,7 @@ class Session:
         for name in list(self.apps):
             a_new = new.apps.get(name)
             info = self.apps[name]
-            if a_new is None or a_new != info.config or info.kernel in changed_kernels:
+            if a_new is None or not _same(a_new, info.config) or info.kernel in changed_kernels:
                 if info.kernel not in changed_kernels and info.kernel in self._kernels:
                     if info.state in ("running", "starting"):
                         await self._call(info, "stop", ("stopped", "failed"))
@@ -492,7 +508,8 @@ class Session:
             if n not in self._kernels:
                 await self._start_kernel(n)
         for name, info in self.apps.items():
-            if info.kernel in changed_kernels or name in old.apps and old.apps[name] == new.apps.get(name):
+            if info.kernel in changed_kernels or (name in old.apps and _same(old.apps[name], new.apps.get(name))):
+                info.config = new.apps[name]
                 continue
             if self._kernels.get(info.kernel) and self._kernels[info.kernel].state in ("idle", "busy"):
                 if await self._create_app(info) and info.wanted:

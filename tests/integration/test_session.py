@@ -246,3 +246,41 @@ async def test_unavailable_kernelspec_is_a_sentence(tmp_path):
     async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
         ev = await rec.wait(state_is("web", "failed"))
         assert "no-such-kernel-xyz" in ev.reason and "python =" in ev.reason
+
+
+async def test_apply_config_restarts_only_what_changed(tmp_path):
+    from tornado_launcher.config import load
+
+    p1, p2, p3 = free_port(), free_port(), free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
+                             "jaffle.hcl": two_apps_hcl(p1, p2)})
+    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        await rec.wait(running("shared_app"))
+        await rec.wait(running("threaded_app"))
+        pid = s.kernels["py_kernel"].pid
+        # threaded_app changes port, shared_app stays, a third app appears
+        text = two_apps_hcl(p1, p3) + f'''
+        app "third" {{
+          class  = "jaffle.app.tornado.TornadoBridgeApp"
+          kernel = "py_kernel"
+          options {{
+            app_class = "proj.web.App"
+            argv      = ["--port={p2}", "--label=three"]
+          }}
+        }}
+        '''
+        (tmp_path / "jaffle.hcl").write_text(text)
+        mark = len(rec.events)
+        await s.apply_config(load(tmp_path / "jaffle.hcl"))
+        await rec.wait(running("third"), start=mark)
+        assert await fetch(f"http://127.0.0.1:{p3}/") == (200, "v1")
+        assert await fetch(f"http://127.0.0.1:{p2}/") == (200, "v1")
+        assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v1")
+        assert s.kernels["py_kernel"].pid == pid
+        assert not [e for e in rec.events[mark:] if isinstance(e, AppState) and e.app == "shared_app"
+                    and e.state in ("stopping", "stopped")]
+        # removing an app stops it and frees its port
+        (tmp_path / "jaffle.hcl").write_text(two_apps_hcl(p1, p3))
+        await s.apply_config(load(tmp_path / "jaffle.hcl"))
+        assert "third" not in s.apps
+        assert port_is_free(p2)
