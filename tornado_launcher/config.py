@@ -52,11 +52,7 @@ TORNADO_CLASSES = frozenset(
     }
 )
 WATCHDOG_CLASSES = frozenset(
-    {
-        "jaffle.app.watchdog.WatchdogApp",
-        "tornado_launcher.bridge.WatchdogApp",
-        "tornado_launcher.WatchdogApp",
-    }
+    {"jaffle.app.watchdog.WatchdogApp", "tornado_launcher.bridge.WatchdogApp", "tornado_launcher.WatchdogApp"}
 )
 #: Class prefixes of Jaffle's other apps (pytest, sphinx, ...): skipped.
 _JAFFLE_PREFIXES = ("jaffle.", "turret.")
@@ -246,13 +242,11 @@ def load(path: Union[str, "os.PathLike[str]"]) -> Config:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        raise ConfigError([Diagnostic(shown, 1, 1, "no such file: create it, or pass the path of your jaffle.hcl")]) from None
+        raise _refuse(shown, 0, "no such file: create it, or pass the path of your jaffle.hcl") from None
     except IsADirectoryError:
-        raise ConfigError(
-            [Diagnostic(shown, 1, 1, "is a directory, not a config file: pass the path of the jaffle.hcl inside it")]
-        ) from None
+        raise _refuse(shown, 0, "is a directory, not a config file: pass the jaffle.hcl inside it") from None
     except (OSError, ValueError, TypeError) as e:
-        raise ConfigError([Diagnostic(shown, 1, 1, "cannot be read: %s" % _os_reason(e))]) from None
+        raise _refuse(shown, 0, "cannot be read: %s" % _os_reason(e)) from None
     return _loads(data, shown, os.path.abspath(os.fspath(path)))
 
 
@@ -337,10 +331,7 @@ def _loads(data: Union[str, bytes], shown: str, absolute: str) -> Config:
             text = text[1:]
     nul = text.find("\x00")
     if nul >= 0:
-        line, col = hclpos.linecol(text, nul)
-        raise ConfigError(
-            [Diagnostic(shown, line, col, "contains a NUL byte: this looks like a binary file, not a jaffle.hcl")]
-        )
+        raise _refuse(shown, hclpos.linecol(text, nul), _BINARY)
     config, diags = _Checker(text, shown, absolute).run()
     if config is None or any(d.severity == "error" for d in diags):
         raise ConfigError(_sorted(diags))
@@ -351,28 +342,26 @@ def _loads(data: Union[str, bytes], shown: str, absolute: str) -> Config:
 def _decode(data: bytes, shown: str) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        prefix = data[:nul].decode("utf-8", "replace")
-        line, col = hclpos.linecol(prefix, len(prefix))
-        raise ConfigError(
-            [Diagnostic(shown, line, col, "contains a NUL byte: this looks like a binary file, not a jaffle.hcl")]
-        )
+    bad = data.find(b"\x00")  # binary: say so rather than "not UTF-8"
     try:
-        return data.decode("utf-8")
+        if bad < 0:
+            return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        prefix = data[: e.start].decode("utf-8", "replace")
-        line, col = hclpos.linecol(prefix, len(prefix))
-        raise ConfigError(
-            [
-                Diagnostic(
-                    shown,
-                    line,
-                    col,
-                    "is not UTF-8 text (byte 0x%02x here): save the file as UTF-8" % data[e.start],
-                )
-            ]
-        ) from None
+        bad = e.start
+    prefix = data[:bad].decode("utf-8", "replace")
+    where = hclpos.linecol(prefix, len(prefix))
+    if data[bad] == 0:
+        raise _refuse(shown, where, _BINARY)
+    raise _refuse(shown, where, "is not UTF-8 text (byte 0x%02x here): save the file as UTF-8" % data[bad])
+
+
+_BINARY = "contains a NUL byte: this looks like a binary file, not a jaffle.hcl"
+
+
+def _refuse(shown: str, where: Any, message: str) -> ConfigError:
+    """A ConfigError with one diagnostic; ``where`` is (line, col) or 0 for the file as a whole (1:1)."""
+    line, col = where or (1, 1)
+    return ConfigError([Diagnostic(shown, line, col, message)])
 
 
 def _sorted(diags: List[Diagnostic]) -> List[Diagnostic]:
@@ -558,7 +547,9 @@ class _Checker:
         self.read_variables(data.get("variable"))
         if isinstance(data.get("app"), dict):
             self.skipped_apps = {
-                (name,) for name, body in data["app"].items() if isinstance(body, dict) and _skipped_class(body.get("class"))
+                (name,)
+                for name, body in data["app"].items()
+                if isinstance(body, dict) and _skipped_class(body.get("class"))
             }
         data = self.interpolate(data, ())
         kernels_raw = data.get("kernel")
@@ -572,7 +563,9 @@ class _Checker:
         # The reference page's examples have no `kernel` block at all: a file
         # without any runs each named kernel as a default one (warning).  A
         # file that defines kernels gets an error for a name it lacks (typo).
-        defined = set(kernels_raw) if isinstance(kernels_raw, dict) else (None if kernels_raw is None else set())
+        defined = (
+            set(kernels_raw) if isinstance(kernels_raw, dict) else (None if kernels_raw is None else set())
+        )
         skipped: set = set()
         apps_raw = data.get("app")
         if isinstance(apps_raw, dict):
@@ -625,7 +618,8 @@ class _Checker:
         for start, end in self.pos.multiline_strings if self.pos is not None else ():
             self.error_at(
                 start,
-                "string runs over several lines (to line %d); if that is meant, write it as a heredoc: <<EOF ... EOF"
+                "string runs over several lines (to line %d); "
+                "if that is meant, write it as a heredoc: <<EOF ... EOF"
                 % hclpos.linecol(self.text, end, self.starts)[0],
                 "warning",
             )
@@ -647,7 +641,8 @@ class _Checker:
             if kind == "BOOL" or (kind == "NUMBER" and seen_string):
                 return start, (
                     "this list cannot be read: pyhcl accepts no true/false in a list, nor a number after a "
-                    'string; write the value in quotes, e.g. "%s"' % self.text[start:].split(",")[0].split("]")[0].strip()
+                    'string; write the value in quotes, e.g. "%s"'
+                    % self.text[start:].split(",")[0].split("]")[0].strip()
                 )
             seen_string = seen_string or kind == "STRING"
         return None
@@ -671,16 +666,27 @@ class _Checker:
                 if item.is_object:
                     continue  # `app = { web = {...} }`, or the JSON form
                 if not item.is_block:
-                    self.error_at(item.key_offset, "`%s` must be a block with a name: %s" % (item.key, examples[item.key]))
+                    self.error_at(
+                        item.key_offset,
+                        "`%s` must be a block with a name: %s" % (item.key, examples[item.key]),
+                    )
                 elif len(item.labels) != 1:
                     self.error_at(
                         item.key_offset,
                         "%s `%s` block takes exactly one name in quotes, found %d: %s"
-                        % ("an" if item.key == "app" else "a", item.key, len(item.labels), examples[item.key]),
+                        % (
+                            "an" if item.key == "app" else "a",
+                            item.key,
+                            len(item.labels),
+                            examples[item.key],
+                        ),
                     )
             elif item.key == "logger":
                 if not (item.is_block or item.is_object) or item.labels:
-                    self.error_at(item.key_offset, "the top-level `logger` must be a block without a name: logger { ... }")
+                    self.error_at(
+                        item.key_offset,
+                        "the top-level `logger` must be a block without a name: logger { ... }",
+                    )
             elif item.key == "variable":
                 if not item.is_block or len(item.labels) != 1:
                     self.error_at(
@@ -691,12 +697,19 @@ class _Checker:
             else:
                 what = item.key + "".join(' "%s"' % l for l in item.labels)
                 if item.key in _UNSUPPORTED_BLOCKS:
-                    msg = "`%s` blocks are not supported by tornado-launcher yet: `%s` skipped" % (item.key, what)
-                else:
-                    msg = "unknown top-level %s `%s` skipped%s; tornado-launcher reads `kernel`, `app`, `logger` and `variable`" % (
-                        "block" if item.is_block else "setting",
+                    msg = "`%s` blocks are not supported by tornado-launcher yet: `%s` skipped" % (
+                        item.key,
                         what,
-                        _did_you_mean(item.key, ("kernel", "app", "logger", "variable")),
+                    )
+                else:
+                    msg = (
+                        "unknown top-level %s `%s` skipped%s; "
+                        "tornado-launcher reads `kernel`, `app`, `logger` and `variable`"
+                        % (
+                            "block" if item.is_block else "setting",
+                            what,
+                            _did_you_mean(item.key, ("kernel", "app", "logger", "variable")),
+                        )
                     )
                 self.error_at(item.key_offset, msg, "warning")
 
@@ -707,7 +720,7 @@ class _Checker:
         if not isinstance(raw, dict):
             return
         for name, body in raw.items():
-            value = body.get("default") if isinstance(body, dict) else None
+            value = body.get("default", _MISSING) if isinstance(body, dict) else _MISSING
             env = os.environ.get("J_VAR_%s" % name)
             if env is not None:
                 value = env
@@ -743,12 +756,22 @@ class _Checker:
         expr = expr.strip()
         m = re.fullmatch(r"var\.(\w+)", expr)
         if m:
+            value = self.variables.get(m.group(1), None)
+            if value is _MISSING:
+                self.skip_paths.add(tuple(path))
+                self.error(
+                    path,
+                    "variable `%s` has no `default`: give it one, or set the environment variable J_VAR_%s"
+                    % (m.group(1), m.group(1)),
+                    "value",
+                )
+                return False, None
             if m.group(1) in self.variables:
-                return True, self.variables[m.group(1)]
+                return True, value
             self.skip_paths.add(tuple(path))
             self.error(
                 path,
-                "`${%s}` uses variable `%s`, which is not defined: add `variable \"%s\" { default = ... }`%s"
+                '`${%s}` uses variable `%s`, which is not defined: add `variable "%s" { default = ... }`%s'
                 % (expr, m.group(1), m.group(1), _did_you_mean(m.group(1), self.variables)),
                 "value",
             )
@@ -756,20 +779,34 @@ class _Checker:
         if re.fullmatch(r"[A-Z_][A-Z0-9_]*", expr):
             if expr in os.environ:
                 return True, os.environ[expr]
-            self.warn(path, "environment variable `%s` is not set: `${%s}` is replaced by an empty string" % (expr, expr), "value")
+            self.warn(
+                path,
+                "environment variable `%s` is not set: `${%s}` is replaced by an empty string" % (expr, expr),
+                "value",
+            )
             return True, ""
-        self.warn(path, "`${%s}` is a Jaffle expression tornado-launcher does not evaluate: the text is used as written" % expr, "value")
+        self.warn(
+            path,
+            "`${%s}` is a Jaffle expression tornado-launcher does not evaluate: the text is used as written"
+            % expr,
+            "value",
+        )
         return False, None
 
     # -- value readers: each reports its own error and returns _MISSING ------
 
-    def keys(self, body: dict, path: tuple, known: tuple, what: str, ignored: tuple = (), lenient: bool = False) -> None:
+    def keys(
+        self, body: dict, path: tuple, known: tuple, what: str, ignored: tuple = (), lenient: bool = False
+    ) -> None:
         """Unknown keys are errors (warnings when ``lenient``); ``ignored`` ones warn."""
         for key in body:
             if key in known:
                 continue
             if key in ignored:
-                self.warn(path + (key,), "`%s` in %s is a Jaffle setting tornado-launcher does not use: ignored" % (key, what))
+                self.warn(
+                    path + (key,),
+                    "`%s` in %s is a Jaffle setting tornado-launcher does not use: ignored" % (key, what),
+                )
                 continue
             msg = "unknown key `%s` in %s%s; valid keys: %s" % (
                 key,
@@ -789,7 +826,9 @@ class _Checker:
         if v is _MISSING:
             return v
         if not isinstance(v, str):
-            self.error(path + (key,), "`%s` %s must be a string in quotes, not %s" % (key, what, _show(v)), "value")
+            self.error(
+                path + (key,), "`%s` %s must be a string in quotes, not %s" % (key, what, _show(v)), "value"
+            )
             return _MISSING
         return v
 
@@ -822,7 +861,11 @@ class _Checker:
                 out.append(item)
             else:
                 ok = False
-                self.error(path + (key, i), "`%s` must hold only strings in quotes, not %s" % (key, _show(item)), "value")
+                self.error(
+                    path + (key, i),
+                    "`%s` must hold only strings in quotes, not %s" % (key, _show(item)),
+                    "value",
+                )
         return out if ok else _MISSING
 
     def seconds(self, body: dict, path: tuple, key: str) -> Optional[float]:
@@ -835,7 +878,11 @@ class _Checker:
             except ValueError:
                 pass
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 0:
-            self.error(path + (key,), "`%s` must be a number of seconds >= 0, e.g. 0.5, not %s" % (key, _show(v)), "value")
+            self.error(
+                path + (key,),
+                "`%s` must be a number of seconds >= 0, e.g. 0.5, not %s" % (key, _show(v)),
+                "value",
+            )
             return None
         return float(v)
 
@@ -895,7 +942,9 @@ class _Checker:
         path = ("kernel", name)
         self.check_name("kernel", name, path)
         if not isinstance(body, dict):
-            self.error(path, 'kernel "%s" must be a block: kernel "%s" { kernel_name = "python3" }' % (name, name))
+            self.error(
+                path, 'kernel "%s" must be a block: kernel "%s" { kernel_name = "python3" }' % (name, name)
+            )
             return None
         self.keys(body, path, _KERNEL_KEYS, 'kernel "%s"' % name)
         k = KernelConfig(name=name, line=self.line(path))
@@ -913,23 +962,31 @@ class _Checker:
             if k.kernel_name:
                 self.error(
                     path + ("python",),
-                    'kernel "%s" sets both `kernel_name` and `python`: keep one (a kernelspec, or an interpreter)' % name,
+                    'kernel "%s" sets both `kernel_name` and `python`: '
+                    "keep one (a kernelspec, or an interpreter)" % name,
                 )
             elif not os.path.exists(p):
-                self.warn(path + ("python",), "`python` %s does not exist (resolved to %s)" % (_show(python), p), "value")
+                self.warn(
+                    path + ("python",),
+                    "`python` %s does not exist (resolved to %s)" % (_show(python), p),
+                    "value",
+                )
         return k
 
     def app(self, name: str, body: Any, kernels: Optional[set], skipped: set) -> Optional[AppConfig]:
         path = ("app", name)
         if not isinstance(body, dict):
-            self.error(path, 'app "%s" must be a block: app "%s" { class = "...", kernel = "..." }' % (name, name))
+            self.error(
+                path, 'app "%s" must be a block: app "%s" { class = "...", kernel = "..." }' % (name, name)
+            )
             return None
         cls = self.string(body, path, "class", "(a dotted class name)")
         if cls is _MISSING:
             if "class" not in body:
                 self.error(
                     path,
-                    'app "%s" needs `class = "jaffle.app.tornado.TornadoBridgeApp"` (or your subclass)' % name,
+                    'app "%s" needs `class = "jaffle.app.tornado.TornadoBridgeApp"` (or your subclass)'
+                    % name,
                     "label",
                 )
             return None
@@ -979,12 +1036,12 @@ class _Checker:
         start = self.string(body, path, "start", "(Python code)")
         if start is not _MISSING:
             app.start = start
-            self.compiles(start, path + ("start",), "the `start` code of app \"%s\"" % name)
+            self.compiles(start, path + ("start",), 'the `start` code of app "%s"' % name)
         app.disabled = self.boolean(body, path, "disabled", False)
-        logger = self.block(body, path, "logger", "logger { level = \"info\" }")
+        logger = self.block(body, path, "logger", 'logger { level = "info" }')
         if logger is not _MISSING:
             app.logger = self.logger(logger, path + ("logger",))
-        options = self.block(body, path, "options", "options { app_class = \"pkg.module.App\" }")
+        options = self.block(body, path, "options", 'options { app_class = "pkg.module.App" }')
         options = {} if options is _MISSING else options
         app.options = dict(options)
         opath = path + ("options",)
@@ -1003,20 +1060,24 @@ class _Checker:
             if "app_class" not in options:
                 self.error(
                     path,
-                    'app "%s" needs `options { app_class = "my_module.app.ExampleApp" }`: the Tornado application class'
-                    % app.name,
+                    'app "%s" needs `options { app_class = "my_module.app.ExampleApp" }`: '
+                    "the Tornado application class" % app.name,
                     "label",
                 )
         elif not _is_dotted(app_class):
             self.error(
                 path + ("app_class",),
-                "`app_class` must be a fully qualified class name such as `my_module.app.ExampleApp`, not %s" % _show(app_class),
+                "`app_class` must be a fully qualified class name such as `my_module.app.ExampleApp`, not %s"
+                % _show(app_class),
                 "value",
             )
         else:
             app.app_class = app_class
         if "argv" in options and "args" in options:
-            self.error(path + ("args",), "`argv` and `args` are the same setting (`args` is Jaffle's spelling): keep one")
+            self.error(
+                path + ("args",),
+                "`argv` and `args` are the same setting (`args` is Jaffle's spelling): keep one",
+            )
         for key in ("argv", "args"):
             argv = self.strings(options, path, key, '["--port=8888"]')
             if argv is not _MISSING:
@@ -1027,7 +1088,11 @@ class _Checker:
         app.clear_cache = self.default_clear() if clear is _MISSING else clear
         for i, module in enumerate(app.clear_cache if clear is not _MISSING else []):
             if not _is_module(module):
-                self.error(path + ("clear_cache", i), "`clear_cache` holds module names such as `my_module`, not %s" % _show(module), "value")
+                self.error(
+                    path + ("clear_cache", i),
+                    "`clear_cache` holds module names such as `my_module`, not %s" % _show(module),
+                    "value",
+                )
 
     def default_clear(self) -> List[str]:
         if self._clear_cache is None:
@@ -1044,12 +1109,21 @@ class _Checker:
         if isinstance(handlers, dict):
             handlers = [handlers]
         if not isinstance(handlers, list):
-            self.error(path + ("handlers",), "`handlers` must be a list of blocks: handlers = [{ patterns = [\"*.py\"] }]", "value")
+            self.error(
+                path + ("handlers",),
+                '`handlers` must be a list of blocks: handlers = [{ patterns = ["*.py"] }]',
+                "value",
+            )
             return
         for i, h in enumerate(handlers):
             hp = path + ("handlers", i)
             if not isinstance(h, dict):
-                self.error(hp, "each handler must be a block in braces: { patterns = [\"*.py\"], code_blocks = [...] }, not %s" % _show(h), "value")
+                self.error(
+                    hp,
+                    "each handler must be a block in braces: "
+                    '{ patterns = ["*.py"], code_blocks = [...] }, not %s' % _show(h),
+                    "value",
+                )
                 continue
             handler = self.handler(app, h, hp)
             app.handlers.append(handler)
@@ -1063,19 +1137,29 @@ class _Checker:
             p = os.path.expanduser(wp)
             handler.watch_path = os.path.normpath(p if os.path.isabs(p) else os.path.join(self.directory, p))
             if not os.path.isdir(handler.watch_path):
-                self.warn(path + ("watch_path",), "`watch_path` %s is not a directory (resolved to %s)" % (_show(wp), handler.watch_path), "value")
+                self.warn(
+                    path + ("watch_path",),
+                    "`watch_path` %s is not a directory (resolved to %s)" % (_show(wp), handler.watch_path),
+                    "value",
+                )
         for key, example in (("patterns", '["*.py"]'), ("ignore_patterns", '["*/tests/*"]'), ("jobs", "[]")):
             v = self.strings(h, path, key, example)
             if v is not _MISSING:
                 setattr(handler, key, v)
         if handler.jobs:
-            self.warn(path + ("jobs",), "`jobs` run `job` blocks, which tornado-launcher does not support yet: ignored")
+            self.warn(
+                path + ("jobs",),
+                "`jobs` run `job` blocks, which tornado-launcher does not support yet: ignored",
+            )
         handler.ignore_directories = self.boolean(h, path, "ignore_directories", False)
         handler.case_sensitive = self.boolean(h, path, "case_sensitive", False)
         clear = self.strings(h, path, "clear_cache", '["my_module"]')
         handler.clear_cache = self.default_clear() if clear is _MISSING else clear
         if "code_blocks" in h and "functions" in h:
-            self.error(path + ("functions",), "`code_blocks` and `functions` are the same setting (the reference's spelling): keep one")
+            self.error(
+                path + ("functions",),
+                "`code_blocks` and `functions` are the same setting (the reference's spelling): keep one",
+            )
         for key in ("code_blocks", "functions"):
             blocks = self.strings(h, path, key, '["my_app.handle_watchdog_event({event})"]')
             if blocks is not _MISSING:
@@ -1113,18 +1197,31 @@ class _Checker:
             if isinstance(replace, dict):
                 replace = [replace]
             if not isinstance(replace, list):
-                self.error(path + ("replace_regex",), '`replace_regex` must be a list of { from = "...", to = "..." } blocks', "value")
+                self.error(
+                    path + ("replace_regex",),
+                    '`replace_regex` must be a list of { from = "...", to = "..." } blocks',
+                    "value",
+                )
                 replace = []
             for i, item in enumerate(replace):
                 ip = path + ("replace_regex", i)
                 if not isinstance(item, dict):
-                    self.error(ip, 'each `replace_regex` entry must be a block: { from = "...", to = "..." }, not %s' % _show(item), "value")
+                    self.error(
+                        ip,
+                        'each `replace_regex` entry must be a block: { from = "...", to = "..." }, not %s'
+                        % _show(item),
+                        "value",
+                    )
                     continue
                 self.keys(item, ip, ("from", "to"), "a `replace_regex` entry")
                 frm, to = item.get("from"), item.get("to")
                 if not isinstance(frm, str) or not isinstance(to, str):
                     missing = "from" if not isinstance(frm, str) else "to"
-                    self.error(ip + ((missing,) if missing in item else ()), "a `replace_regex` entry needs `%s = \"...\"` (a string)" % missing, "value")
+                    self.error(
+                        ip + ((missing,) if missing in item else ()),
+                        'a `replace_regex` entry needs `%s = "..."` (a string)' % missing,
+                        "value",
+                    )
                     continue
                 compiled = self.regex(frm, ip + ("from",))
                 if compiled is None:
@@ -1132,7 +1229,9 @@ class _Checker:
                 try:
                     compiled.sub(to, "")
                 except (re.error, IndexError) as e:
-                    self.error(ip + ("to",), "`to` %s is not a valid replacement: %s" % (_show(to), e), "value")
+                    self.error(
+                        ip + ("to",), "`to` %s is not a valid replacement: %s" % (_show(to), e), "value"
+                    )
                     continue
                 config.replace_regex.append((frm, to))
         return config
@@ -1156,12 +1255,14 @@ class _Checker:
             if len(path) == 2 and path[0] in ("app", "kernel"):
                 self.error_at(
                     dup.label if dup.label is not None else dup.key,
-                    '%s "%s" is defined twice (first at line %d): rename or remove one' % (path[0], path[1], first_line),
+                    '%s "%s" is defined twice (first at line %d): rename or remove one'
+                    % (path[0], path[1], first_line),
                 )
             else:
                 self.error_at(
                     dup.key,
-                    "`%s` is set twice in the same block (first at line %d): keep one" % (path[-1], first_line),
+                    "`%s` is set twice in the same block (first at line %d): keep one"
+                    % (path[-1], first_line),
                 )
 
 

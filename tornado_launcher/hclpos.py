@@ -202,7 +202,9 @@ def tokenize(text: str) -> List[Token]:
         if m:
             s = m.group()
             try:
-                v: object = int(s, 16) if "x" in s.lower() else (float(s) if any(ch in s for ch in ".eE") else int(s))
+                v: object = (
+                    int(s, 16) if "x" in s.lower() else (float(s) if any(ch in s for ch in ".eE") else int(s))
+                )
             except ValueError:
                 v = s
             toks.append(Token("NUMBER", v, i, m.end()))
@@ -286,7 +288,9 @@ def _heredoc(text: str, start: int, m: "re.Match[str]") -> Token:
                 value = re.sub("\n\t*", "\n", re.sub("^\t*", "", value))
             return Token("STRING", value, start, pos + len(line), body, True)
         pos = line_end + 1
-    raise HclSyntaxError(start, "heredoc `<<%s` opened here is never closed: end it with a line `%s`" % (marker, marker))
+    raise HclSyntaxError(
+        start, "heredoc `<<%s` opened here is never closed: end it with a line `%s`" % (marker, marker)
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -379,11 +383,15 @@ class _Parser:
         """
         assert open_tok is not None
         for o, c, d in sorted(self.pairs, key=lambda p: p[0].start):
-            if o.start > open_tok.start and self.first_on_line(c) and self.indent_of(c.start) < self.indent_of(o.start):
+            if (
+                o.start > open_tok.start
+                and self.first_on_line(c)
+                and self.indent_of(c.start) < self.indent_of(o.start)
+            ):
                 raise HclSyntaxError(
                     o.start,
-                    "block `%s` opened here is never closed: add `}` (the `}` at line %d is indented like an outer block's)"
-                    % (d, self.line_of(c.start)),
+                    "block `%s` opened here is never closed: add `}` "
+                    "(the `}` at line %d is indented like an outer block's)" % (d, self.line_of(c.start)),
                 )
         msg = "block `%s` opened here is never closed: add `}`" % desc
         if self.suspect is not None:
@@ -436,8 +444,8 @@ class _Parser:
             if labels:
                 self.fail(
                     culprit,
-                    "`%s %s` must be followed by `{` on the same line to open a block, or write `%s = ...` to set a value"
-                    % (kname, shown, kname),
+                    "`%s %s` must be followed by `{` on the same line to open a block, "
+                    "or write `%s = ...` to set a value" % (kname, shown, kname),
                 )
             self.fail(culprit, "expected `=` after `%s`, found %s" % (kname, _describe(t)))
         brace = self.next()
@@ -449,7 +457,9 @@ class _Parser:
             last = k == len(labels) - 1
             self.record(
                 full,
-                Loc(key.start, brace.start, "block" if last else "group", label=lab.start, labels=len(labels)),
+                Loc(
+                    key.start, brace.start, "block" if last else "group", label=lab.start, labels=len(labels)
+                ),
             )
         if not labels:
             self.record(full, Loc(key.start, brace.start, "block"))
@@ -526,7 +536,9 @@ class _Parser:
         while stack:
             t = self.next()
             if t.type == "EOF":
-                raise HclSyntaxError(open_tok.start, "`%s` opened here is never closed: add `%s`" % (open_tok.type, close))
+                raise HclSyntaxError(
+                    open_tok.start, "`%s` opened here is never closed: add `%s`" % (open_tok.type, close)
+                )
             if t.type in pairs:
                 stack.append(pairs[t.type])
             elif t.type == stack[-1]:
@@ -558,7 +570,11 @@ def _early_strings(text: str, offset: int) -> List[Tuple[int, int]]:
         toks = tokenize(text[:offset])
     except HclSyntaxError:
         return []
-    return [(t.start, t.end) for t in toks if t.type == "STRING" and not t.heredoc and "\n" in text[t.start : t.end]]
+    return [
+        (t.start, t.end)
+        for t in toks
+        if t.type == "STRING" and not t.heredoc and "\n" in text[t.start : t.end]
+    ]
 
 
 def _blame_multiline(text: str, error: HclSyntaxError, strings: List[Tuple[int, int]]) -> HclSyntaxError:
@@ -574,6 +590,7 @@ def _blame_multiline(text: str, error: HclSyntaxError, strings: List[Tuple[int, 
             return HclSyntaxError(
                 start,
                 'string opened here runs on to line %d: is its closing `"` missing? '
-                "(the error shows at line %d: %s)" % (end_line, err_line, error.message.replace(" opened here", "")),
+                "(the error shows at line %d: %s)"
+                % (end_line, err_line, error.message.replace(" opened here", "")),
             )
     return error

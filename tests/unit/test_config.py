@@ -208,7 +208,9 @@ def test_jaffle_file_skips_what_it_cannot_run():
 )
 def test_builtin_classes(cls, kind):
     options = 'app_class = "a.B"' if kind == "tornado" else "handlers = []"
-    cfg = loads(HEAD + 'app "x" {\n class = "%s"\n kernel = "py_kernel"\n options { %s }\n}\n' % (cls, options))
+    cfg = loads(
+        HEAD + 'app "x" {\n class = "%s"\n kernel = "py_kernel"\n options { %s }\n}\n' % (cls, options)
+    )
     app = cfg.apps["x"]
     assert app.kind == kind and app.custom_class is None and app.class_name == cls
 
@@ -252,7 +254,7 @@ def test_skipped_parts_are_not_checked():
 def test_unknown_top_level_block_warns_with_suggestion():
     cfg = loads(HEAD + WEB + 'kernal "other" {}\nvariable "v" { default = 1 }\n')
     (w,) = cfg.warnings
-    assert w.line == 9 and "`kernal \"other\"`" in w.message and "did you mean `kernel`" in w.message
+    assert w.line == 9 and '`kernal "other"`' in w.message and "did you mean `kernel`" in w.message
 
 
 # -- errors in detail -----------------------------------------------------------
@@ -278,13 +280,17 @@ def test_threaded_message():
     assert e.message == '`threaded` must be true or false, not "yes"'
 
 
-@pytest.mark.parametrize("value,expected", [("true", True), ("false", False), ('"true"', True), ('"0"', False)])
+@pytest.mark.parametrize(
+    "value,expected", [("true", True), ("false", False), ('"true"', True), ('"0"', False)]
+)
 def test_jaffle_booleans(value, expected):
     cfg = loads(HEAD + WEB.replace("options {", "options {\n    threaded = %s" % value))
     assert cfg.apps["web"].threaded is expected
 
 
-@pytest.mark.parametrize("level,expected", [("info", "INFO"), ("Warn", "WARNING"), ("debug", "DEBUG"), ("CRITICAL", "CRITICAL")])
+@pytest.mark.parametrize(
+    "level,expected", [("info", "INFO"), ("Warn", "WARNING"), ("debug", "DEBUG"), ("CRITICAL", "CRITICAL")]
+)
 def test_levels(level, expected):
     cfg = loads(HEAD + WEB.replace("options {", 'logger { level = "%s" }\n  options {' % level))
     assert cfg.apps["web"].logger.level == expected
@@ -344,11 +350,23 @@ def test_brace_on_next_line_is_fine():
 def test_variables_and_environment(monkeypatch):
     monkeypatch.setenv("J_VAR_threaded", "false")
     monkeypatch.setenv("MY_PORT", "7777")
-    text = 'variable "threaded" { default = true }\n' + HEAD + WEB.replace(
-        "options {", 'options {\n    threaded = "${var.threaded}"\n    argv = ["--port=${MY_PORT}"]'
+    text = (
+        'variable "threaded" { default = true }\n'
+        + HEAD
+        + WEB.replace(
+            "options {", 'options {\n    threaded = "${var.threaded}"\n    argv = ["--port=${MY_PORT}"]'
+        )
     )
     cfg = loads(text)
     assert cfg.apps["web"].threaded is False and cfg.apps["web"].argv == ["--port=7777"]
+
+
+def test_variable_without_default(monkeypatch):
+    text = 'variable "port" {}\n' + HEAD + WEB.replace("options {", 'options {\n    argv = ["--port=${var.port}"]')
+    (e,) = refused(text)
+    assert (e.line, e.col) == (7, 13) and "J_VAR_port" in e.message
+    monkeypatch.setenv("J_VAR_port", "1234")
+    assert loads(text).apps["web"].argv == ["--port=1234"]
 
 
 def test_kernel_python_relative_to_config(tmp_path):
@@ -407,7 +425,10 @@ def test_non_utf8(tmp_path):
 
 def test_bom_and_crlf(tmp_path):
     path = tmp_path / "win.hcl"
-    path.write_bytes(b"\xef\xbb\xbf" + (HEAD + WEB.replace("options {", "options {\n    treaded = 1")).replace("\n", "\r\n").encode())
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + (HEAD + WEB.replace("options {", "options {\n    treaded = 1")).replace("\n", "\r\n").encode()
+    )
     with pytest.raises(ConfigError) as ei:
         load(path)
     (d,) = ei.value.diagnostics

@@ -6,7 +6,7 @@ import pytest
 from tornado_launcher import hclpos
 from tornado_launcher.config import ConfigError, loads
 
-TEXT = '''kernel "py" {}
+TEXT = """kernel "py" {}
 app "web" {
   start = <<EOF
 x = 1
@@ -16,7 +16,7 @@ EOF
     handlers = [{ patterns = ["*.py"] }, { x = 1 },]
   }
 }
-'''
+"""
 
 
 def where(pos, path, part="key"):
