@@ -284,3 +284,29 @@ async def test_apply_config_restarts_only_what_changed(tmp_path):
         await s.apply_config(load(tmp_path / "jaffle.hcl"))
         assert "third" not in s.apps
         assert port_is_free(p2)
+
+
+async def test_kernel_is_private_ipc_and_raw_output_reaches_its_log(tmp_path):
+    import json
+    import stat
+
+    write_project(tmp_path, {"jaffle.hcl": 'kernel "k" {}\n'})
+    async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
+        runtime = s._kernels["k"].runtime_dir
+        assert stat.S_IMODE(os.stat(runtime).st_mode) == 0o700
+        conn = os.path.join(runtime, "k.json")
+        assert stat.S_IMODE(os.stat(conn).st_mode) == 0o600
+        with open(conn) as f:
+            info = json.load(f)
+        assert info["transport"] == "ipc" and info["ip"].startswith(runtime)
+        # output that bypasses iopub (C level, crash output) still reaches the kernel's log
+        await s.execute("k", "import os; os.write(2, b'raw bytes on fd 2\\n')")
+        raw = await rec.wait(lambda e: isinstance(e, LogRecord) and e.message == "raw bytes on fd 2")
+        assert raw.app is None and raw.kernel == "k" and raw.origin == "raw"
+        mark = len(rec.events)
+        await s.execute("k", "import os; os.write(2, b'last words\\n'); os._exit(3)")
+        await rec.wait(lambda e: isinstance(e, LogRecord) and e.message == "last words", start=mark)
+        dead = await rec.wait(lambda e: isinstance(e, KernelState) and e.state == "dead", start=mark)
+        assert "exited with status 3" in dead.reason
+        await rec.wait(lambda e: isinstance(e, KernelState) and e.state == "idle", start=mark)
+    assert not os.path.exists(runtime)
