@@ -18,6 +18,7 @@ Nothing here raises anything but :class:`ConfigError`, whatever the input
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 import keyword
@@ -896,10 +897,17 @@ class _Checker:
         return v
 
     def compiles(self, code: str, path: tuple, what: str, event: bool = False) -> None:
-        """Report a syntax error at its line inside the file."""
+        """Report a syntax error at its line inside the file.
+
+        The code runs as an IPython cell, so top-level ``await`` is fine and
+        ``%magic`` / ``!shell`` lines are not checked.  ``{event}`` (Jaffle
+        puts the event's dict literal there) is checked as an empty dict of
+        the same width, so columns stay right.
+        """
         source = code.replace("{event}", "{     }") if event else code
+        source = re.sub(r"(?m)^([ \t]*)[%!].*$", r"\1pass", source)
         try:
-            compile(source, "<%s>" % what, "exec", dont_inherit=True)
+            compile(source, "<%s>" % what, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
         except SyntaxError as e:
             self.code_error(path, code, what, e)
         except (ValueError, RecursionError, MemoryError, OverflowError) as e:

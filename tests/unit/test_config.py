@@ -317,6 +317,12 @@ def test_code_block_event_placeholder_compiles():
     assert cfg.apps["w"].handlers[0].code_blocks[0] == "f({event})"
 
 
+def test_start_code_is_an_ipython_cell():
+    start = "<<EOF\n%load_ext autoreload\n!echo hi\nawait web.start()\nif True:\n    %time web.start()\nEOF"
+    cfg = loads(HEAD + WEB.replace('kernel = "py_kernel"', 'kernel = "py_kernel"\n  start = ' + start))
+    assert cfg.apps["web"].start.startswith("%load_ext")
+
+
 def test_name_suggestions():
     errs = refused(HEAD + WEB.replace('app "web"', 'app "2 web"'))
     assert '"_2_web"' in errs[0].message
