@@ -28,6 +28,7 @@ import logging
 import os
 import re
 import subprocess
+import sys
 import threading
 from typing import Any, Callable, Dict, Optional
 
@@ -41,6 +42,17 @@ log = logging.getLogger(__name__)
 
 COMM_TARGET = "tornado_launcher.events"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+#: interpreters already found to have ipykernel and tornado, in this process
+_CHECKED: set = set()
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 class KernelStartError(Exception):
@@ -136,9 +148,14 @@ class Kernel:
                 python = interpreter.find_python(self.cwd, self.python)
             except interpreter.InterpreterError as e:
                 raise KernelStartError(f"kernel {self.name!r}: {e}") from None
-            problem = await interpreter.check_python(python, interpreter.child_env())
-            if problem:
-                raise KernelStartError(f"kernel {self.name!r}: {problem}")
+            if python not in _CHECKED:
+                # The launcher's own (unfrozen) Python has ipykernel and tornado:
+                # they are its dependencies. Others are probed once per process.
+                if interpreter.is_frozen() or not _same_file(python, sys.executable):
+                    problem = await interpreter.check_python(python, interpreter.child_env())
+                    if problem:
+                        raise KernelStartError(f"kernel {self.name!r}: {problem}")
+                _CHECKED.add(python)
             spec = KernelSpec(
                 argv=interpreter.kernel_argv(python),
                 display_name=f"tornado-launcher ({python})",
@@ -147,10 +164,14 @@ class Kernel:
             )
             kw["kernel_name"] = "tornado-launcher"
             kw["kernel_spec_manager"] = _FixedSpecManager(spec)
-        km = AsyncKernelManager(transport="ipc", **kw)
-        # An absolute ipc prefix: the default relative "kernel-ipc" resolves
-        # against each process's cwd, so kernel and launcher would not meet.
-        km.ip = os.path.join(self.runtime_dir, self.name)
+        if sys.platform == "win32":
+            # ZeroMQ has no ipc transport on Windows: loopback TCP there.
+            km = AsyncKernelManager(transport="tcp", ip="127.0.0.1", **kw)
+        else:
+            km = AsyncKernelManager(transport="ipc", **kw)
+            # An absolute ipc prefix: the default relative "kernel-ipc" resolves
+            # against each process's cwd, so kernel and launcher would not meet.
+            km.ip = os.path.join(self.runtime_dir, self.name)
         km.connection_file = os.path.join(self.runtime_dir, f"{self.name}.json")
         # The kernel is ours; jupyter_client's polling restarter stays off: we
         # learn of death from the process itself.
