@@ -79,9 +79,14 @@ class BridgeKernel:
         os.chmod(self.runtime_dir, stat.S_IRWXU)
         self.km = None
         self.kc = None
-        self._run(self._start(), 60)
-        self.execute(bridge.install_code({"kernel": name, "project_dir": str(project_dir)}))
-        self.hello = self.wait_for(lambda r: r["type"] == "hello", since=0)
+        self.iopub_task = None
+        try:
+            self._run(self._start(), 60)
+            self.execute(bridge.install_code({"kernel": name, "project_dir": str(project_dir)}))
+            self.hello = self.wait_for(lambda r: r["type"] == "hello", since=0)
+        except BaseException:
+            self.shutdown()  # never leave a kernel process behind
+            raise
 
     def _run(self, coro, timeout):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -213,15 +218,18 @@ class BridgeKernel:
 
     def shutdown(self):
         async def _shutdown():
-            self.iopub_task.cancel()
-            try:
-                self.kc.stop_channels()
-            except Exception:
-                pass
-            try:
-                await self.km.shutdown_kernel(now=False)
-            except Exception:
-                await self.km.shutdown_kernel(now=True)
+            if self.iopub_task is not None:
+                self.iopub_task.cancel()
+            if self.kc is not None:
+                try:
+                    self.kc.stop_channels()
+                except Exception:
+                    pass
+            if self.km is not None and self.km.has_kernel:
+                try:
+                    await self.km.shutdown_kernel(now=False)
+                except Exception:
+                    await self.km.shutdown_kernel(now=True)
         try:
             self._run(_shutdown(), 30)
         finally:
@@ -296,6 +304,11 @@ def test_hello_and_install_is_idempotent(bridge_kernel):
     # ipykernel's console handler on "tornado" would copy every access line to the raw stderr
     assert k.evaluate("[repr(h) for h in __import__('logging').getLogger('tornado').handlers]") == []
     assert k.evaluate("__import__('sys').dont_write_bytecode") is False
+    # the fresh-source finder answers for project files only
+    assert k.evaluate("[type(__import__('tornado_launcher_bridge')._finder.find_spec(n)).__name__ "
+                      "for n in ('sys', 'json', 'tornado', 'tapp')]") == ["NoneType"] * 3 + ["ModuleSpec"]
+    assert k.evaluate("type(__import__('tapp').__loader__).__name__") == "_FreshSourceLoader"
+    assert k.evaluate("type(__import__('tornado').__loader__).__name__") == "SourceFileLoader"
 
 
 @pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])

@@ -9,7 +9,25 @@ as a JSON string literal (``repr(json.dumps(...))``) that the cell
 Run each cell with ``store_history=False`` (they are plumbing, not the user's
 history).  Records come back on the comm ``tornado_launcher.events`` (see
 :data:`COMM_TARGET`): the ``comm_open`` and every ``comm_msg`` carry
-``content["data"] == {"events": [record, ...]}``.
+``content["data"] == {"events": [record, ...]}``, in order, batched every
+~15 ms by one sender thread in the kernel.  Attribute by the data, never by
+the message's parent header (that is whatever cell ran last).
+
+Records::
+
+    {"type": "hello", "pid": int, "python": str, "tornado": str, "kernel": str,
+     "bridge": int, "project_dir": str}                      # at install (in comm_open)
+    {"type": "log", "app": str | None, "level": "INFO", "logger": "tornado.access",
+     "message": str, "time": float, "traceback": str | None,
+     "origin": "bridge" | "stdout" | "stderr"}
+    {"type": "state", "app": str, "state": "stopped|starting|running|stopping|failed",
+     "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool}
+
+``app`` None in a log record is the kernel's own log (nothing in an app's
+context, no logger of an app).  Printed lines become records only in an
+app's context; the rest stays ordinary cell output.  Every command on an app
+(start/stop/restart/handle_watchdog_event/set_threaded) ends in a state
+record, even when it changed nothing, so a caller can wait for it.
 """
 
 from __future__ import annotations

@@ -387,16 +387,24 @@ class _FreshSourceFinder(importlib.abc.MetaPathFinder):
         return True
 
     def find_spec(self, fullname, path=None, target=None):
-        if self.project_dir is None:
+        # Only ever answer for the project's own source files; for anything
+        # else return None so the usual finders (builtins, frozen, setuptools'
+        # shims, editable installs) resolve it exactly as before.
+        if self.project_dir is None or fullname in sys.builtin_module_names:
             return None
+        try:
+            if importlib.machinery.FrozenImporter.find_spec(fullname) is not None:
+                return None
+        except Exception:
+            pass
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is None or not spec.has_location or not spec.origin:
-            return spec if spec is not None and spec.origin is None else spec
+            return None
         origin = spec.origin
         if not origin.endswith(".py") or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
-            return spec
+            return None
         if not self._is_project_file(origin):
-            return spec
+            return None
         origin = os.path.abspath(origin)
         loader = _FreshSourceLoader(fullname, origin)
         return importlib.util.spec_from_file_location(
