@@ -626,6 +626,27 @@ def test_kernel_output_outside_apps(bridge_kernel):
     assert not [x for x in k.logs(m) if "plain cell output" in x["message"]]
 
 
+def test_logger_names_attribute_records_outside_any_context(bridge_kernel):
+    """No app context (a cell, a thread started by a cell): the logger name decides."""
+    k = bridge_kernel
+    port = free_port()
+    k.create("solo", "tapp.example.ExampleApp", ["--port=%d" % port])
+    k.start_and_wait("solo")
+    m = k.mark()
+    k.execute("import logging, threading\n"
+              "logging.getLogger('tornado.general').warning('tornado-outside')\n"
+              "logging.getLogger('tapp.elsewhere').warning('package-outside')\n"
+              "logging.getLogger('ExampleApp').warning('applog-outside')\n"
+              "logging.getLogger('unrelated').warning('kernel-outside')\n"
+              "t = threading.Thread(target=lambda: logging.getLogger('tornado.access').warning('thread-outside'))\n"
+              "t.start(); t.join()")
+    k.wait_for(lambda r: r["type"] == "log" and r["message"] == "thread-outside", m)
+    got = {x["message"]: x["app"] for x in k.logs(m) if x["message"].endswith("-outside")}
+    assert got == {"tornado-outside": "solo", "package-outside": "solo", "applog-outside": "solo",
+                   "kernel-outside": None, "thread-outside": "solo"}, got
+    k.stop_and_wait("solo")
+
+
 def test_set_threaded_while_stopped_only_reports(bridge_kernel):
     k = bridge_kernel
     port = free_port()
