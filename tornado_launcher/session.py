@@ -110,6 +110,9 @@ class Session:
         self._closing = False
         self._started = False
         self._reloader: Any = None
+        self._suppress: List[re.Pattern] = []
+        self._replace: List[Tuple[re.Pattern, str]] = []
+        self._compile_global_rules()
         self._build(config)
 
     # ------------------------------------------------------------ bookkeeping
@@ -134,7 +137,25 @@ class Session:
 
         return unsubscribe
 
+    def _compile_global_rules(self) -> None:
+        lg = getattr(self.config, "logger", None)
+        self._suppress = [re.compile(p) for p in (lg.suppress_regex if lg else ())]
+        self._replace = [(re.compile(a), b) for a, b in (lg.replace_regex if lg else ())]
+
+    def _global_rules(self, record: LogRecord) -> Optional[LogRecord]:
+        """The top-level ``logger`` block's rules, after the app's own (applied in the kernel)."""
+        message = record.message
+        if any(p.search(message) for p in self._suppress):
+            return None
+        for pattern, to in self._replace:
+            message = pattern.sub(to, message)
+        return record if message == record.message else dataclasses.replace(record, message=message)
+
     def emit(self, event: Event) -> None:
+        if isinstance(event, LogRecord) and (self._suppress or self._replace) and event.origin != "launcher":
+            event = self._global_rules(event)
+            if event is None:
+                return
         for cb in list(self._subscribers):
             try:
                 cb(event)
@@ -257,6 +278,9 @@ class Session:
             "logger": {"level": lg.level, "suppress_regex": list(lg.suppress_regex),
                        "replace_regex": [list(p) for p in lg.replace_regex]},
         }
+        if a.custom_class:
+            # a user's subclass may take options of its own
+            spec["options"] = dict(a.options)
         if a.kind == "tornado":
             spec.update(app_class=a.app_class, argv=list(a.argv), threaded=info.threaded,
                         clear_cache=list(a.clear_cache))
@@ -486,6 +510,7 @@ class Session:
         """Apply a re-read config: only what changed restarts."""
         old = self.config
         self.config = new
+        self._compile_global_rules()
         changed_kernels = {n for n in set(old.kernels) | set(new.kernels)
                            if not _same(old.kernels.get(n), new.kernels.get(n))}
         for n in changed_kernels:

@@ -310,3 +310,32 @@ async def test_kernel_is_private_ipc_and_raw_output_reaches_its_log(tmp_path):
         assert "exited with status 3" in dead.reason
         await rec.wait(lambda e: isinstance(e, KernelState) and e.state == "idle", start=mark)
     assert not os.path.exists(runtime)
+
+
+async def test_top_level_logger_rules_apply_after_the_apps_own(tmp_path):
+    p1 = free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": f'''
+        logger {{
+          suppress_regex = ["printed by"]
+          replace_regex  = [{{ from = "hello from (\\\\w+)", to = "greeting by \\\\1" }}]
+        }}
+        kernel "k" {{}}
+        app "web" {{
+          class  = "jaffle.app.tornado.TornadoBridgeApp"
+          kernel = "k"
+          logger {{
+            replace_regex = [{{ from = "GET", to = "FETCH" }}]
+          }}
+          options {{
+            app_class = "proj.web.App"
+            argv      = ["--port={p1}", "--label=x"]
+          }}
+        }}
+        '''})
+    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        await rec.wait(running("web"))
+        assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v1")
+        await rec.wait(lambda e: isinstance(e, LogRecord) and e.message == "greeting by x")
+        access = await rec.wait(lambda e: isinstance(e, LogRecord) and "FETCH / " in e.message)
+        assert access.message.startswith("200 FETCH / ")  # only the matched part replaced
+        assert not any("printed by" in m for m in rec.logs())
