@@ -125,6 +125,8 @@ class ConsoleWidget(QWidget):
         sb.setValue(sb.maximum())
 
     def submit(self, code: str) -> asyncio.Future:
+        self._running += 1  # counted now, so "running" is true until the reply is shown
+        self.busy.setText("running…")
         task = asyncio.ensure_future(self._run(code))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -135,8 +137,6 @@ class ConsoleWidget(QWidget):
         return self._running
 
     async def _run(self, code: str) -> dict:
-        self._running += 1
-        self.busy.setText("running…")
         try:
             async with self._lock:
                 self.write(">>> " + code.replace("\n", "\n... "), bold=True)

@@ -1,0 +1,243 @@
+"""The window over the real Session: real kernels, real HTTP, real files.
+
+Each test writes a small project with free ports in tmp_path, opens it the
+way a user does, and checks what the user would: the page is served, the
+port is freed, the status shows it.  HTTP is fetched from the test thread
+(the app serves from the kernel process, not from the window's loop).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from PySide6.QtCore import Qt
+
+import socket
+
+from helpers import PLAIN_APP, free_port, kernel_processes, write_project
+from tornado_launcher.events import KernelState
+from tornado_launcher.gui.apps import AppsModel
+from tornado_launcher.gui.window import MainWindow
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def hcl(port: int, *, threaded: bool = False, watchdog: bool = True) -> str:
+    wd = '''
+    app "watchdog" {
+      class  = "jaffle.app.watchdog.WatchdogApp"
+      kernel = "py_kernel"
+      options {
+        handlers = [{
+          patterns           = ["*.py"]
+          ignore_directories = true
+          code_blocks        = ["web.handle_watchdog_event({event})"]
+        }]
+      }
+    }
+    ''' if watchdog else ""
+    return f'''
+    kernel "py_kernel" {{}}
+    {wd}
+    app "web" {{
+      class  = "jaffle.app.tornado.TornadoBridgeApp"
+      kernel = "py_kernel"
+      start  = "web.start()"
+      options {{
+        app_class   = "proj.web.App"
+        argv        = ["--port={port}"]
+        threaded    = {"true" if threaded else "false"}
+        clear_cache = ["proj"]
+      }}
+    }}
+    '''
+
+
+def port_is_free(port: int) -> bool:
+    """A server could listen on it again (SO_REUSEADDR as Tornado uses it:
+    the TIME_WAIT of our own requests does not count)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            s.listen(1)
+        except OSError:
+            return False
+        return True
+
+
+def get(url: str) -> tuple:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, ""
+    except OSError as e:
+        return 599, str(e)
+
+
+def serves(url: str, text: str):
+    return lambda: get(url) == (200, text)
+
+
+@pytest.fixture
+def project(tmp_path):
+    def make(port, **kw):
+        write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": hcl(port, **kw)})
+        return tmp_path / "jaffle.hcl"
+    return make
+
+
+@pytest.fixture
+def window(qtbot, qloop, settings):
+    w = MainWindow(settings)
+    w.show()
+    yield w
+    if not w.closed:
+        w.close()
+        qtbot.waitUntil(lambda: w.closed, timeout=60_000)
+    w.deleteLater()
+
+
+def row(w, name="web"):
+    return w.apps_model.get(name)
+
+
+def test_start_stop_threaded_console_and_quit(window, run, project, qtbot):
+    port = free_port()
+    path = project(port, watchdog=False)
+    url = f"http://127.0.0.1:{port}/"
+    assert run(window.open_config(str(path)), 90_000)
+    qtbot.waitUntil(lambda: row(window) and row(window).state == "running", timeout=60_000)
+    assert row(window).urls == (url,)
+    qtbot.waitUntil(serves(url, "v1"), timeout=30_000)
+    assert window.kernels_model.get("py_kernel").state in ("idle", "busy")
+    assert window.kernels_model.get("py_kernel").pid
+
+    buttons = window.apps_view.buttons("web")
+    qtbot.mouseClick(buttons["stop"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row(window).state == "stopped", timeout=30_000)
+    qtbot.waitUntil(lambda: port_is_free(port), timeout=10_000)
+    assert get(url)[0] == 599
+
+    qtbot.mouseClick(buttons["start"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row(window).state == "running", timeout=30_000)
+    qtbot.waitUntil(serves(url, "v1"), timeout=30_000)
+    assert row(window).elapsed_ms is not None
+
+    # the threaded toggle restarts the running app in the other mode; it still serves
+    m = window.apps_model
+    assert not row(window).threaded
+    m.setData(m.index(m.row_of("web"), AppsModel.THREADED), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    qtbot.waitUntil(lambda: window.session.apps["web"].threaded and row(window).state == "running"
+                    and row(window).threaded, timeout=30_000)
+    qtbot.waitUntil(serves(url, "v1"), timeout=30_000)
+    console = window.console("py_kernel")
+    console.submit("import threading; sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())")
+    qtbot.waitUntil(lambda: not console.running, timeout=30_000)
+    threads_text = console.output.toPlainText()
+    m.setData(m.index(m.row_of("web"), AppsModel.THREADED), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    qtbot.waitUntil(lambda: not window.session.apps["web"].threaded and row(window).state == "running"
+                    and not row(window).threaded, timeout=30_000)
+    qtbot.waitUntil(serves(url, "v1"), timeout=30_000)
+
+    # the console runs code in the app's kernel
+    qtbot.keyClicks(console.input, "6*7")
+    qtbot.keyClick(console.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "\n42" in console.output.toPlainText(), timeout=30_000)
+    console.submit("print('out'); 1/0")
+    qtbot.waitUntil(lambda: "ZeroDivisionError" in console.output.toPlainText(), timeout=30_000)
+    assert "out" in console.output.toPlainText()
+    assert "[" in threads_text, threads_text  # the result came back while threaded
+
+    # quitting stops everything and leaves no process
+    pids = kernel_processes()
+    assert pids
+    window.close()
+    assert not window.closed  # the first close only starts the shutdown
+    qtbot.waitUntil(lambda: window.closed, timeout=60_000)
+    assert window.session is None
+    deadline = time.monotonic() + 10
+    while kernel_processes() and time.monotonic() < deadline:
+        qtbot.wait(100)
+    assert kernel_processes() == []
+    assert port_is_free(port)
+
+
+def test_auto_reload_checkbox(window, run, project, qtbot, tmp_path):
+    port = free_port()
+    path = project(port)
+    url = f"http://127.0.0.1:{port}/"
+    assert run(window.open_config(str(path)), 90_000)
+    qtbot.waitUntil(serves(url, "v1"), timeout=60_000)
+    qtbot.waitUntil(lambda: row(window).auto_reload, timeout=10_000)
+    web_py = tmp_path / "proj" / "web.py"
+
+    web_py.write_text(PLAIN_APP.replace('MESSAGE = "v1"', 'MESSAGE = "v2"'))
+    qtbot.waitUntil(serves(url, "v2"), timeout=30_000)
+
+    m = window.apps_model
+    m.setData(m.index(m.row_of("web"), AppsModel.AUTO), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    assert not window.session.apps["web"].auto_reload
+    web_py.write_text(PLAIN_APP.replace('MESSAGE = "v1"', 'MESSAGE = "v3"'))
+    qtbot.wait(2500)
+    assert get(url) == (200, "v2")
+    # remembered for this config
+    assert window.settings.app_toggles(str(path), "web") == {"auto_reload": False}
+    # on again: the next save is served
+    m.setData(m.index(m.row_of("web"), AppsModel.AUTO), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    web_py.write_text(PLAIN_APP.replace('MESSAGE = "v1"', 'MESSAGE = "v4"'))
+    qtbot.waitUntil(serves(url, "v4"), timeout=30_000)
+
+
+def test_killed_kernel_shows_dead_then_comes_back(window, run, project, qtbot):
+    port = free_port()
+    path = project(port, watchdog=False)
+    url = f"http://127.0.0.1:{port}/"
+    assert run(window.open_config(str(path)), 90_000)
+    qtbot.waitUntil(serves(url, "v1"), timeout=60_000)
+    seen = []
+    window.session.subscribe(lambda e: isinstance(e, KernelState) and seen.append(e.state))
+    shown = []
+    window.kernels_model.dataChanged.connect(lambda *a: shown.append(window.kernels_model.get("py_kernel").state))
+    pid = window.kernels_model.get("py_kernel").pid
+    os.kill(pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: "dead" in shown, timeout=30_000)
+    qtbot.waitUntil(lambda: window.kernels_model.get("py_kernel").state == "idle"
+                    and window.kernels_model.get("py_kernel").pid not in (None, pid), timeout=60_000)
+    qtbot.waitUntil(lambda: row(window).state == "running", timeout=60_000)
+    qtbot.waitUntil(serves(url, "v1"), timeout=30_000)
+    # the kernel's log says what happened
+    klog = window.kernel_log("py_kernel")
+    window.tabs.setCurrentWidget(klog)
+    qtbot.waitUntil(lambda: "restarting the kernel" in klog.plain_text(), timeout=5000)
+
+
+def test_bad_config_shows_its_line_and_a_bad_reread_keeps_serving(window, run, project, qtbot, tmp_path):
+    bad = tmp_path / "bad.hcl"
+    bad.write_text('kernel "py_kernel" {}\n\napp "web" {\n  class = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "nope"\n}\n')
+    assert not run(window.open_config(str(bad)))
+    assert window.stack.currentIndex() == window.ERROR
+    msgs = window.error_page.messages
+    assert msgs and any(m.startswith(f"{bad}:") for m in msgs), msgs
+    line = int(msgs[0].split(":")[1])
+    assert line in (3, 5), msgs  # the app block or its kernel line
+    assert window.error_page.open_buttons
+
+    port = free_port()
+    path = project(port, watchdog=False)
+    url = f"http://127.0.0.1:{port}/"
+    assert run(window.open_config(str(path)), 90_000)
+    qtbot.waitUntil(serves(url, "v1"), timeout=60_000)
+    good = path.read_text()
+    path.write_text(good + '\napp "broken" {\n  class = \n}\n')
+    assert not run(window.reread_config())
+    assert window.banner.isVisible()
+    assert window.banner.messages and window.banner.messages[0].startswith(f"{path}:")
+    assert get(url) == (200, "v1")
+    assert row(window).state == "running"
