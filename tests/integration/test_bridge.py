@@ -768,6 +768,26 @@ def test_hanging_stop_is_forced_after_5s(bridge_own_kernel):
         assert any(x["level"] == "WARNING" and "by force" in x["message"] for x in k.logs(m, "hang"))
         assert any(x["message"] == "stop called; ignoring it" and x["origin"] == "stdout" for x in k.logs(m, "hang"))
         assert port_is_free(port)
+    # a threaded app whose loop is blocked: the port is freed, the thread left behind
+    port = free_port()
+    k.create("stuck", "tapp.example.ExampleApp", ["--port=%d" % port], threaded=True)
+    k.start_and_wait("stuck")
+    def block():
+        try:
+            http_get("http://127.0.0.1:%d/block?seconds=12" % port, 20)
+        except Exception:
+            pass  # the kernel goes away under it
+    blocker = threading.Thread(target=block, daemon=True)
+    blocker.start()
+    time.sleep(0.3)
+    m = k.mark()
+    t0 = time.monotonic()
+    k.call("stuck", "stop")
+    k.wait_state("stuck", "stopped", m, timeout=15)
+    assert 5.5 < time.monotonic() - t0 < 9
+    assert any("abandoned the thread" in x["message"] for x in k.logs(m, "stuck"))
+    assert port_is_free(port)
+    assert k.evaluate("1+1") == 2
 
 
 # ---------------------------------------------------------------------------

@@ -37,6 +37,15 @@ class FloodHandler(web.RequestHandler):
         self.write("flooded")
 
 
+class BlockHandler(web.RequestHandler):
+    """Blocks its loop (a bug a user's app may have)."""
+
+    def get(self):
+        import time
+        time.sleep(float(self.get_argument("seconds")))
+        self.write("unblocked")
+
+
 class FailHandler(web.RequestHandler):
     def get(self):
         raise RuntimeError("boom in handler")
@@ -48,4 +57,5 @@ def make_app(message, **settings):
         (r"/print", PrintHandler),
         (r"/fail", FailHandler),
         (r"/flood", FloodHandler),
+        (r"/block", BlockHandler),
     ], **settings)
