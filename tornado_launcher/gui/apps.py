@@ -214,7 +214,7 @@ class AppsModel(QAbstractTableModel):
             if col == self.ELAPSED:
                 return f"{row.elapsed_ms:.0f} ms" if row.elapsed_ms is not None else ""
             if col == self.THREADED:
-                return "own thread" if row.threaded else "shared loop"
+                return ("own thread" if row.threaded else "shared loop") if row.kind == "tornado" else "—"
             return None
         if role == R.UserRole:
             return row.state if col == self.STATUS else row.name
