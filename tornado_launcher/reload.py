@@ -169,6 +169,10 @@ class Reloader:
                 continue
             self._latest[app] = (handler, block, last, changes)
             self._flight.request(app, lambda app=app: self._reload(app))
+        for job in getattr(handler.spec, "jobs", ()) or ():
+            info = s.apps.get(job)
+            if info is not None and info.kind == "job":
+                await s.run_job(job, log_as=handler.owner or job)
 
     async def _run_block(self, handler: _Handler, block: Optional[str], change: FileChange) -> None:
         if block is None or handler.kernel is None:

@@ -32,6 +32,7 @@ from . import bridge
 from .config import AppConfig, Config
 from .events import AppState, Event, KernelState, LogRecord, ReloadEvent, SessionState, Subscriber
 from .kernel import Kernel, KernelStartError
+from .process import Process
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class Session:
         self.apps: Dict[str, AppInfo] = {}
         self.kernels: Dict[str, KernelInfo] = {}
         self._kernels: Dict[str, Kernel] = {}
+        self._processes: Dict[str, Process] = {}
         self._subscribers: List[Subscriber] = []
         self._waiters: Dict[str, List[Tuple[frozenset, asyncio.Future]]] = {}
         self._locks: Dict[str, asyncio.Lock] = {}
@@ -126,6 +128,13 @@ class Session:
                 a.name, a.kernel, a.kind, a, threaded=bool(getattr(a, "threaded", False)),
                 disabled=a.disabled, wanted=not a.disabled,
             )
+        for pc in getattr(config, "processes", {}).values():
+            if pc.name not in self.apps:
+                self.apps[pc.name] = AppInfo(pc.name, "", "process", pc, disabled=pc.disabled,
+                                             wanted=not pc.disabled)
+        for jc in getattr(config, "jobs", {}).values():
+            if jc.name not in self.apps:
+                self.apps[jc.name] = AppInfo(jc.name, "", "job", jc, wanted=False)
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(event)`` for every event from now on; returns an unsubscribe."""
@@ -217,7 +226,9 @@ class Session:
         os.chmod(self._runtime_dir, 0o700)
         for w in self.config.warnings:
             self.log(self._first_kernel(), "WARNING", str(w))
-        await asyncio.gather(*(self._start_kernel(name) for name in self.kernels))
+        await asyncio.gather(*(self._start_kernel(name) for name in self.kernels),
+                             *(self._process(n).start() for n, a in self.apps.items()
+                               if a.kind == "process" and a.wanted))
         self._init_reload()
         if self._reloader is not None:
             await self._reloader.start()
@@ -346,9 +357,60 @@ class Session:
         except KeyError:
             raise KeyError(f"no app named {name!r}") from None
 
+    # -------------------------------------------------------- processes, jobs
+    def _process(self, name: str, log_as: Optional[str] = None) -> Process:
+        """The runtime of a `process` or `job` block (made on first use)."""
+        key = name if log_as is None else f"{name}\0{log_as}"
+        proc = self._processes.get(key)
+        if proc is None:
+            cfg = self.apps[name].config
+            env = dict(os.environ)
+            env.update(getattr(cfg, "env", None) or {})
+            proc = Process(log_as or name, cfg.command, cwd=self.config.directory, env=env,
+                           tty=bool(getattr(cfg, "tty", False)),
+                           on_event=self._on_process_event if log_as is None else self._on_job_output)
+            self._processes[key] = proc
+        return proc
+
+    def _on_process_event(self, event: Event) -> None:
+        if isinstance(event, LogRecord):
+            info = self.apps.get(event.app or "")
+            lg = getattr(info.config, "logger", None) if info else None
+            if lg is not None:
+                if any(re.search(p, event.message) for p in lg.suppress_regex):
+                    return
+                message = event.message
+                for a, b in lg.replace_regex:
+                    message = re.sub(a, b, message)
+                if message != event.message:
+                    event = dataclasses.replace(event, message=message)
+        self._on_kernel_event(event)
+
+    def _on_job_output(self, event: Event) -> None:
+        # a handler's job: its lines go to the log of the app that ran it
+        if isinstance(event, LogRecord):
+            self.emit(event)
+        elif isinstance(event, AppState) and event.state == "failed":
+            self.log("", "ERROR", f"job failed: {event.reason}", app=event.app)
+
+    async def run_job(self, name: str, *, log_as: Optional[str] = None) -> Optional[int]:
+        """Run a `job` block's command to its end; returns its exit status."""
+        info = self._app(name)
+        proc = self._process(name, log_as)
+        if log_as is not None:
+            self.log("", "INFO", f"job {name}: {info.config.command}", app=log_as)
+        await proc.start()
+        if proc._exited is not None:
+            await asyncio.shield(proc._exited)
+        return proc.returncode
+
     # ------------------------------------------------------------ app actions
     async def start_app(self, name: str) -> Optional[AppState]:
         info = self._app(name)
+        if info.kind in ("process", "job"):
+            info.wanted = info.kind == "process"
+            await self._process(name).start()
+            return self._app_event(info)
         async with self._lock(name):
             info.wanted = True
             if info.state == "running":
@@ -361,6 +423,10 @@ class Session:
 
     async def stop_app(self, name: str) -> Optional[AppState]:
         info = self._app(name)
+        if info.kind in ("process", "job"):
+            info.wanted = False
+            await self._process(name).stop()
+            return self._app_event(info)
         async with self._lock(name):
             info.wanted = False
             info.stale = False
@@ -370,6 +436,10 @@ class Session:
 
     async def restart_app(self, name: str) -> Optional[AppState]:
         info = self._app(name)
+        if info.kind in ("process", "job"):
+            info.wanted = info.kind == "process"
+            await self._process(name).restart()
+            return self._app_event(info)
         async with self._lock(name):
             info.wanted = True
             info.start_code_ran = True
@@ -400,13 +470,14 @@ class Session:
         self._publish_app(info)
 
     async def start_all(self) -> None:
-        await asyncio.gather(*(self.start_app(n) for n, a in self.apps.items() if a.kind == "tornado"))
+        """Start every Tornado app and process (not jobs: they run on demand)."""
+        await asyncio.gather(*(self.start_app(n) for n, a in self.apps.items() if a.kind in ("tornado", "process")))
 
     async def stop_all(self) -> None:
-        await asyncio.gather(*(self.stop_app(n) for n, a in self.apps.items() if a.kind == "tornado"))
+        await asyncio.gather(*(self.stop_app(n) for n, a in self.apps.items() if a.kind in ("tornado", "process")))
 
     async def restart_all(self) -> None:
-        await asyncio.gather(*(self.restart_app(n) for n, a in self.apps.items() if a.kind == "tornado"))
+        await asyncio.gather(*(self.restart_app(n) for n, a in self.apps.items() if a.kind in ("tornado", "process")))
 
     # --------------------------------------------------------- kernel actions
     async def execute(self, kernel: str, code: str) -> Dict[str, Any]:
@@ -488,7 +559,8 @@ class Session:
                 await self._reloader.stop()
             except Exception:  # noqa: BLE001
                 log.exception("stopping the watcher")
-        await asyncio.gather(*(self._stop_kernel(n) for n in list(self._kernels)), return_exceptions=True)
+        await asyncio.gather(*(self._stop_kernel(n) for n in list(self._kernels)),
+                             *(p.stop() for p in list(self._processes.values())), return_exceptions=True)
         if self._runtime_dir:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
         self.emit(SessionState("stopped"))
@@ -507,7 +579,12 @@ class Session:
 
     # ------------------------------------------------------------ re-read config
     async def apply_config(self, new: Config) -> None:
-        """Apply a re-read config: only what changed restarts."""
+        """Apply a re-read config: only what changed restarts.
+
+        A changed kernel block restarts that kernel with its apps; a changed,
+        added or removed app or process is stopped / (re)created alone; the
+        rest keeps running untouched (same kernel process, same server).
+        """
         old = self.config
         self.config = new
         self._compile_global_rules()
@@ -518,28 +595,49 @@ class Session:
                 await self._stop_kernel(n)
                 del self._kernels[n]
             self.kernels.pop(n, None)
+        unchanged = set()
         for name in list(self.apps):
-            a_new = new.apps.get(name)
             info = self.apps[name]
-            if a_new is None or not _same(a_new, info.config) or info.kernel in changed_kernels:
-                if info.kernel not in changed_kernels and info.kernel in self._kernels:
-                    if info.state in ("running", "starting"):
-                        await self._call(info, "stop", ("stopped", "failed"))
-                    await self._kernels[info.kernel].execute(bridge.call_code(name, "stop"), app=name)
-                del self.apps[name]
+            entry = _configured(new, name)
+            if entry is not None and _same(entry, info.config) and info.kernel not in changed_kernels:
+                info.config = entry
+                unchanged.add(name)
+                continue
+            if info.kind in ("process", "job"):
+                for key in [k for k in self._processes if k == name or k.startswith(name + "\0")]:
+                    await self._processes.pop(key).stop()
+            elif info.kernel not in changed_kernels and info.kernel in self._kernels:
+                if info.state in ("running", "starting"):
+                    await self._call(info, "stop", ("stopped", "failed"))
+            del self.apps[name]
+            if entry is None:
                 self.emit(AppState(name, info.kernel, "stopped", "removed from the config"))
         self._build(new)
         for n in new.kernels:
             if n not in self._kernels:
-                await self._start_kernel(n)
+                await self._start_kernel(n)  # creates and starts its apps
         for name, info in self.apps.items():
-            if info.kernel in changed_kernels or (name in old.apps and _same(old.apps[name], new.apps.get(name))):
-                info.config = new.apps[name]
+            if name in unchanged or info.kernel in changed_kernels:
                 continue
-            if self._kernels.get(info.kernel) and self._kernels[info.kernel].state in ("idle", "busy"):
+            if info.kind == "process":
+                if info.wanted:
+                    await self._process(name).start()
+                else:
+                    self._publish_app(info)
+            elif info.kind == "job":
+                self._publish_app(info)
+            elif self._kernels.get(info.kernel) and self._kernels[info.kernel].state in ("idle", "busy"):
                 if await self._create_app(info) and info.wanted:
                     await self._run_start(info)
         if self._reloader is not None:
             await self._reloader.stop()
         self._init_reload()
         await self._reloader.start()
+
+
+def _configured(config: Config, name: str) -> Any:
+    """The block named ``name`` in ``config``: an app, a process or a job."""
+    for table in (config.apps, getattr(config, "processes", {}), getattr(config, "jobs", {})):
+        if name in table:
+            return table[name]
+    return None
