@@ -465,6 +465,21 @@ def test_stop_that_raises_still_frees_the_port(bridge_kernel, threaded):
     assert k.evaluate("1+1") == 2
 
 
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+def test_asyncio_loop_stop_in_stop_does_not_stop_the_kernel(bridge_kernel, threaded):
+    k = bridge_kernel
+    port = free_port()
+    k.create("astop", "tapp.asyncstop.AsyncioStopApp", ["--port", str(port)], threaded=threaded)
+    k.start_and_wait("astop")
+    t0 = time.monotonic()
+    k.stop_and_wait("astop")
+    assert time.monotonic() - t0 < 3
+    assert port_is_free(port)
+    assert k.evaluate("1+1") == 2
+    k.start_and_wait("astop")
+    k.stop_and_wait("astop")
+
+
 def _exercise_two_apps(k, ports):
     m = k.mark()
     for name, port in zip(("a", "b"), ports):

@@ -1227,6 +1227,23 @@ def _register_aliases():
         sys.modules["tornado_launcher.bridge"] = tl.bridge = bridge
 
 
+def _guard_kernel_loop_stop(loop):
+    """An app calling ``asyncio.get_event_loop().stop()`` must not stop the kernel's loop either."""
+    original = loop.stop
+
+    def stop():
+        run = _current_run.get()
+        if run is not None:
+            run.stop_reached = True
+            return None
+        return original()
+
+    try:
+        loop.stop = stop
+    except (AttributeError, TypeError):
+        pass  # a loop type that refuses instance attributes: IOLoop.stop is still guarded
+
+
 def _drop_console_handlers(logger):
     """Remove handlers that print a logger's records to the process's own stdout/stderr.
 
@@ -1264,6 +1281,7 @@ def install(settings=None):
         _kloop = tornado.ioloop.IOLoop.current().asyncio_loop
     _kloop_thread = threading.get_ident()
     _apply_patches()
+    _guard_kernel_loop_stop(_kloop)
     root = logging.getLogger()
     if not any(isinstance(h, _BridgeHandler) for h in root.handlers):
         root.addHandler(_BridgeHandler())
