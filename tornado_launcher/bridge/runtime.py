@@ -642,6 +642,8 @@ class _BridgeApp:
         self.threaded = bool(spec.get("threaded", False))
         self._autoreload_warned = False
         self.log = _AppLog(self)
+        #: the app block's options as the config gave them (a user's subclass may take its own)
+        self.options = dict(spec.get("options") or {})
         logger = spec.get("logger") or {}
         level = str(logger.get("level") or "INFO").upper()
         self.level = LEVELS.get(level, 20)
