@@ -26,7 +26,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import hclpos
 
@@ -37,10 +37,13 @@ __all__ = [
     "KernelConfig",
     "WatchHandler",
     "AppConfig",
+    "ProcessConfig",
+    "JobConfig",
     "Config",
     "load",
     "loads",
     "check",
+    "parse_variables",
     "default_clear_cache",
 ]
 
@@ -60,8 +63,8 @@ _JAFFLE_PREFIXES = ("jaffle.", "turret.")
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-#: Top-level blocks we skip with a warning (any other unknown one too).
-_UNSUPPORTED_BLOCKS = ("process", "job")
+#: Top-level blocks we read; any other one is skipped with a warning.
+_TOP_BLOCKS = ("kernel", "app", "process", "job", "logger", "variable")
 
 _KERNEL_KEYS = ("kernel_name", "pass_env", "python")
 _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
@@ -70,6 +73,14 @@ _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 _LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
 _TORNADO_KEYS = ("app_class", "argv", "args", "threaded", "clear_cache")
 _WATCHDOG_KEYS = ("handlers",)
+_PROCESS_KEYS = ("command", "tty", "env", "logger", "disabled")
+_JOB_KEYS = ("command", "logger")
+_VARIABLE_KEYS = ("default", "type", "description")
+#: process and job names: shown in the window's list, so printable and short
+_MAX_NAME = 64
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+
 _HANDLER_KEYS = (
     "watch_path",
     "patterns",
@@ -94,7 +105,11 @@ _SKIP_MODULES = frozenset({"setup", "conftest"})
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One problem in a config file; ``line`` and ``col`` are 1-based."""
+    """One problem in a config file; ``line`` and ``col`` are 1-based.
+
+    ``line`` 0 means no place in a file (a ``--variables`` item): ``str()``
+    is then ``path: message``.
+    """
 
     path: str
     line: int
@@ -104,6 +119,8 @@ class Diagnostic:
 
     def __str__(self) -> str:
         prefix = "warning: " if self.severity == "warning" else ""
+        if self.line <= 0:  # about the file as a whole, or the command line
+            return "%s: %s%s" % (self.path, prefix, self.message)
         return "%s:%d:%d: %s%s" % (self.path, self.line, self.col, prefix, self.message)
 
 
@@ -212,11 +229,49 @@ class AppConfig:
 
 
 @dataclass
-class Config:
-    """A whole checked file.
+class ProcessConfig:
+    """A ``process "name" { ... }`` block: a command run beside the apps.
 
-    ``kernels`` and ``apps`` keep file order; skipped apps are not in
-    ``apps``.  ``warnings`` say what was skipped or ignored, sorted by line.
+    ``command`` is a shell command line (after interpolation), run in the
+    config's directory.  ``env`` adds to the launcher's environment; its
+    values are strings (numbers and booleans in the file are stringified:
+    ``true`` -> ``"true"``).  ``logger`` filters its output like an app's.
+    The name is any printable text of at most 64 characters (it is never
+    code); it is unique across apps, processes and jobs.  ``line`` is where
+    the block opens.
+    """
+
+    name: str
+    command: str
+    tty: bool = False
+    env: Dict[str, str] = field(default_factory=dict)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    disabled: bool = False
+    line: int = 0
+
+
+@dataclass
+class JobConfig:
+    """A ``job "name" { command = "..." }`` block: a one-shot command, run
+    by a watchdog handler's ``jobs`` (or by hand).  ``logger`` is Jaffle's
+    optional per-job logger block."""
+
+    name: str
+    command: str
+    line: int = 0
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+
+@dataclass
+class Config:
+    """A whole checked config (one file, or several merged).
+
+    ``kernels``, ``apps``, ``processes`` and ``jobs`` keep file order;
+    skipped apps are not in ``apps``.  ``variables`` holds every variable's
+    final typed value (default, then ``J_VAR_name``, then the ``variables``
+    argument); a variable with no default and no value given is absent.
+    ``path`` and ``directory`` are the first file's; ``paths`` lists every
+    file in merge order.  ``warnings`` say what was skipped or ignored.
     """
 
     path: str
@@ -226,52 +281,129 @@ class Config:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     warnings: List[Diagnostic] = field(default_factory=list)
     source: str = ""
+    processes: Dict[str, ProcessConfig] = field(default_factory=dict)
+    jobs: Dict[str, JobConfig] = field(default_factory=dict)
+    variables: Dict[str, Any] = field(default_factory=dict)
+    paths: List[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------
 # Public functions
 
 
-def load(path: Union[str, "os.PathLike[str]"]) -> Config:
-    """Read and check the config at ``path``.
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def load(path_or_paths: Union[PathLike, Sequence[PathLike]], variables: Optional[Mapping[str, Any]] = None) -> Config:
+    """Read and check the config at ``path_or_paths``.
+
+    Several files (a list) are deep-merged in order, as Jaffle did: blocks
+    and maps merge key by key, and a list or a plain value from a later file
+    replaces the earlier one.  Each diagnostic names the file that supplied
+    the value in question.
+
+    ``variables`` (name -> value, e.g. from :func:`parse_variables`) set
+    ``variable`` blocks' values, over their ``default`` and over
+    ``J_VAR_<name>`` environment variables; strings are converted to the
+    type of the variable's default.
+
+    ``${exec('...')}`` in the file runs that command now, at load time.
 
     Raises :class:`ConfigError` for every problem, including a missing or
     unreadable file, a directory, and text that is not UTF-8.
     """
-    shown = _display(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise _refuse(shown, 0, "no such file: create it, or pass the path of your jaffle.hcl") from None
-    except IsADirectoryError:
-        raise _refuse(shown, 0, "is a directory, not a config file: pass the jaffle.hcl inside it") from None
-    except (OSError, ValueError, TypeError) as e:
-        raise _refuse(shown, 0, "cannot be read: %s" % _os_reason(e)) from None
-    return _loads(data, shown, os.path.abspath(os.fspath(path)))
+    paths = _path_list(path_or_paths)
+    sources = []
+    for path in paths:
+        shown = _display(path)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise _refuse(shown, 0, "no such file: create it, or pass the path of your jaffle.hcl") from None
+        except IsADirectoryError:
+            raise _refuse(shown, 0, "is a directory, not a config file: pass the jaffle.hcl inside it") from None
+        except (OSError, ValueError, TypeError) as e:
+            raise _refuse(shown, 0, "cannot be read: %s" % _os_reason(e)) from None
+        sources.append((data, shown, os.path.abspath(os.fspath(path))))
+    return _loads(sources, variables)
 
 
-def loads(text: Union[str, bytes], path: str = "<string>") -> Config:
+def loads(
+    text: Union[str, bytes], path: str = "<string>", variables: Optional[Mapping[str, Any]] = None
+) -> Config:
     """Check config ``text`` as if read from ``path`` (default ``"<string>"``).
 
     Relative paths in the text are resolved against ``path``'s directory, or
-    the current directory when ``path`` is ``"<string>"``.  Raises
-    :class:`ConfigError`.
+    the current directory when ``path`` is ``"<string>"``.  ``variables`` as
+    for :func:`load`.  Raises :class:`ConfigError`.
     """
     shown = _display(path)
     absolute = os.path.abspath(shown) if shown != "<string>" else os.path.join(os.getcwd(), "<string>")
-    return _loads(text, shown, absolute)
+    return _loads([(text, shown, absolute)], variables)
 
 
-def check(path: Union[str, "os.PathLike[str]"]) -> Tuple[Optional[Config], List[Diagnostic]]:
+def check(
+    path_or_paths: Union[PathLike, Sequence[PathLike]], variables: Optional[Mapping[str, Any]] = None
+) -> Tuple[Optional[Config], List[Diagnostic]]:
     """Never raises: ``(config, warnings)`` or ``(None, errors + warnings)``."""
     try:
-        config = load(path)
+        config = load(path_or_paths, variables)
     except ConfigError as e:
         return None, list(e.diagnostics)
     except Exception as e:  # a bug of ours must not take the caller down
-        return None, [Diagnostic(_display(path), 1, 1, "internal error while checking: %r" % e)]
+        try:
+            first = _display(_path_list(path_or_paths)[0])
+        except Exception:
+            first = "<config>"
+        return None, [Diagnostic(first, 1, 1, "internal error while checking: %r" % e)]
     return config, list(config.warnings)
+
+
+def parse_variables(items: Union[str, Sequence[str]]) -> Dict[str, str]:
+    """``["name=value", ...]`` (the CLI's repeatable ``--variables``) -> dict.
+
+    Each item is exactly one ``name=value``, split at the first ``=``; the
+    value may contain ``=`` and commas (``--variables 'ports=[8000, 8001]'``)
+    and may be empty.  Items are not split at commas, for that reason: give
+    ``--variables`` once per variable.  A later item for the same name wins.
+    Values stay strings; :func:`load` converts them to each variable's type.
+    Raises :class:`ConfigError` (its diagnostics' path is ``--variables``,
+    line 0) for an item without ``=`` or with a bad name.
+    """
+    if isinstance(items, str):
+        items = [items]
+    out: Dict[str, str] = {}
+    problems = []
+    for item in items:
+        name, eq, value = str(item).partition("=")
+        name = name.strip()
+        if not eq:
+            problems.append(
+                "%s has no `=`: write --variables NAME=VALUE, e.g. --variables threaded=true" % _show(item)
+            )
+        elif not _VAR_NAME.match(name):
+            problems.append(
+                "%s: %s is not a variable name (letters, digits, `_` and `-`, not starting with a digit): "
+                "write --variables NAME=VALUE" % (_show(item), _show(name))
+            )
+        else:
+            out[name] = value
+    if problems:
+        raise ConfigError([Diagnostic("--variables", 0, 0, p) for p in problems])
+    return out
+
+
+def _path_list(path_or_paths: Any) -> List[Any]:
+    if isinstance(path_or_paths, (str, bytes, os.PathLike)):
+        return [path_or_paths]
+    try:
+        paths = list(path_or_paths)
+    except TypeError:
+        return [path_or_paths]
+    if not paths:
+        raise ConfigError([Diagnostic("<config>", 0, 0, "no config file given: pass the path of your jaffle.hcl")])
+    return paths
 
 
 def default_clear_cache(directory: str) -> List[str]:
@@ -323,17 +455,24 @@ def _os_reason(e: BaseException) -> str:
     return getattr(e, "strerror", None) or str(e) or type(e).__name__
 
 
-def _loads(data: Union[str, bytes], shown: str, absolute: str) -> Config:
-    if isinstance(data, (bytes, bytearray)):
-        text = _decode(bytes(data), shown)
-    else:
-        text = str(data)
-        if text.startswith("\ufeff"):
-            text = text[1:]
-    nul = text.find("\x00")
-    if nul >= 0:
-        raise _refuse(shown, hclpos.linecol(text, nul), _BINARY)
-    config, diags = _Checker(text, shown, absolute).run()
+def _loads(sources: List[Tuple[Union[str, bytes], str, str]], variables: Optional[Mapping[str, Any]]) -> Config:
+    """``sources`` are (text or bytes, path as shown, absolute path), in merge order."""
+    texts = []
+    for data, shown, absolute in sources:
+        if isinstance(data, (bytes, bytearray)):
+            text = _decode(bytes(data), shown)
+        else:
+            text = str(data)
+            if text.startswith("\ufeff"):
+                text = text[1:]
+        nul = text.find("\x00")
+        if nul >= 0:
+            raise _refuse(shown, hclpos.linecol(text, nul), _BINARY)
+        texts.append((text, shown, absolute))
+    if len(texts) > 1:
+        raise _refuse(texts[1][1], 0, "several config files are not supported yet")
+    text, shown, absolute = texts[0]
+    config, diags = _Checker(text, shown, absolute, variables).run()
     if config is None or any(d.severity == "error" for d in diags):
         raise ConfigError(_sorted(diags))
     config.warnings = _sorted(diags)
@@ -471,10 +610,95 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
+#: `type = "..."` spellings (Jaffle's are Python's) -> our type names
+_TYPE_NAMES = {
+    "bool": "bool", "boolean": "bool",
+    "int": "number", "float": "number", "number": "number",
+    "str": "string", "string": "string",
+    "list": "list", "dict": "map", "map": "map",
+}
+#: type -> (what it is, how to give one)
+_TYPE_WORDS = {
+    "bool": ("a bool", "use true, false, 1, 0, yes or no"),
+    "number": ("a number", "use digits such as 8000 or 0.5"),
+    "string": ("a string", "any text will do"),
+    "list": ("a list", 'use JSON or HCL such as ["a", "b"]'),
+    "map": ("a map", 'use JSON or HCL such as {"key": "value"}'),
+}
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "map"
+    return "string"
+
+
+def _coerce(text: Any, vtype: str) -> Any:
+    """A variable's value given as text (env, --variables) -> its type; ValueError if it is not one."""
+    if vtype != "string" and _type_of(text) == vtype and not isinstance(text, str):
+        return text  # given typed by a program
+    if vtype == "string":
+        return _stringify(text)
+    s = _stringify(text).strip()
+    if vtype == "bool":
+        low = s.lower()
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+        raise ValueError(s)
+    if vtype == "number":
+        try:
+            return int(s)
+        except ValueError:
+            f = float(s)  # raises ValueError
+            if f != f or f in (float("inf"), float("-inf")):
+                raise ValueError(s) from None
+            return f
+    want = list if vtype == "list" else dict
+    try:
+        value = json.loads(s)
+    except ValueError:
+        try:
+            value = _pyhcl_loads("v = " + s).get("v")
+        except Exception:
+            raise ValueError(s) from None
+    if not isinstance(value, want):
+        raise ValueError(s)
+    return value
+
+
+def _hcl_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict, str)):
+        return json.dumps(value)
+    return repr(value)
+
+
+def _stringify(value: Any) -> str:
+    """A config value as text: HCL spellings for booleans, JSON for lists and maps."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
 class _Checker:
     """One pass over one file: builds the Config and collects diagnostics."""
 
-    def __init__(self, text: str, shown: str, absolute: str) -> None:
+    def __init__(
+        self, text: str, shown: str, absolute: str, overrides: Optional[Mapping[str, Any]] = None
+    ) -> None:
         self.text = text
         self.shown = shown
         self.path = absolute
@@ -484,6 +708,8 @@ class _Checker:
         self.starts = hclpos.line_starts(text)
         self.skip_paths: set = set()
         self.variables: Dict[str, Any] = {}
+        self.overrides: Dict[str, Any] = dict(overrides or {})
+        self.job_names: set = set()
         self.skipped_apps: set = set()
         self._clear_cache: Optional[List[str]] = None
 
@@ -528,7 +754,7 @@ class _Checker:
         if not isinstance(data, dict):
             self.error_at(0, 'the file must contain blocks such as `app "web" { ... }`')
             return None, self.diags
-        config = Config(path=self.path, directory=self.directory, source=self.text)
+        config = Config(path=self.path, directory=self.directory, source=self.text, paths=[self.path])
         if not data and (self.pos is None or not self.pos.top):
             self.error_at(
                 0,
@@ -553,6 +779,24 @@ class _Checker:
                 if isinstance(body, dict) and _skipped_class(body.get("class"))
             }
         data = self.interpolate(data, ())
+        config.variables = {k: v for k, v in self.variables.items() if v is not _MISSING}
+        jobs_raw = data.get("job")
+        if isinstance(jobs_raw, dict):
+            self.job_names = {str(n) for n in jobs_raw}
+            for name, body in jobs_raw.items():
+                if self.is_stray(("job", name)):
+                    continue
+                j = self.job(str(name), body)
+                if j is not None:
+                    config.jobs[j.name] = j
+        processes_raw = data.get("process")
+        if isinstance(processes_raw, dict):
+            for name, body in processes_raw.items():
+                if self.is_stray(("process", name)):
+                    continue
+                pr = self.process(str(name), body)
+                if pr is not None:
+                    config.processes[pr.name] = pr
         kernels_raw = data.get("kernel")
         if isinstance(kernels_raw, dict):
             for name, body in kernels_raw.items():
@@ -591,8 +835,9 @@ class _Checker:
         if isinstance(data.get("logger"), dict):
             config.logger = self.logger(data["logger"], ("logger",), top=True)
         self.report_duplicates(skipped)
-        if not config.apps and not any(d.severity == "error" for d in self.diags):
-            self.warn((), "no app to run: add an `app` block with a TornadoBridgeApp")
+        self.check_shared_names(config)
+        if not config.apps and not config.processes and not any(d.severity == "error" for d in self.diags):
+            self.warn((), "no app or process to run: add an `app` block with a TornadoBridgeApp")
         return config, self.diags
 
     def parse(self) -> Tuple[Any, Optional[Tuple[int, str]]]:
@@ -661,9 +906,14 @@ class _Checker:
     def check_top_items(self) -> None:
         if self.pos is None:
             return
-        examples = {"app": 'app "web" { ... }', "kernel": 'kernel "py_kernel" { ... }'}
+        examples = {
+            "app": 'app "web" { ... }',
+            "kernel": 'kernel "py_kernel" { ... }',
+            "process": 'process "frontend" { command = "yarn start" }',
+            "job": 'job "lint" { command = "flake8" }',
+        }
         for item in self.pos.top:
-            if item.key in ("app", "kernel"):
+            if item.key in examples:
                 if item.is_object:
                     continue  # `app = { web = {...} }`, or the JSON form
                 if not item.is_block:
@@ -697,35 +947,93 @@ class _Checker:
                     )
             else:
                 what = item.key + "".join(' "%s"' % l for l in item.labels)
-                if item.key in _UNSUPPORTED_BLOCKS:
-                    msg = "`%s` blocks are not supported by tornado-launcher yet: `%s` skipped" % (
-                        item.key,
-                        what,
-                    )
-                else:
-                    msg = (
-                        "unknown top-level %s `%s` skipped%s; "
-                        "tornado-launcher reads `kernel`, `app`, `logger` and `variable`"
-                        % (
-                            "block" if item.is_block else "setting",
-                            what,
-                            _did_you_mean(item.key, ("kernel", "app", "logger", "variable")),
-                        )
-                    )
+                msg = "unknown top-level %s `%s` skipped%s; tornado-launcher reads %s" % (
+                    "block" if item.is_block else "setting",
+                    what,
+                    _did_you_mean(item.key, _TOP_BLOCKS),
+                    ", ".join("`%s`" % k for k in _TOP_BLOCKS),
+                )
                 self.error_at(item.key_offset, msg, "warning")
 
     # -- interpolation ---------------------------------------------------------
 
     def read_variables(self, raw: Any) -> None:
-        """``variable "name" { default = ... }``; ``J_VAR_name`` overrides, as in Jaffle."""
-        if not isinstance(raw, dict):
-            return
+        """``variable "name" { default = ... }``, typed by its default (or ``type``).
+
+        Values given as ``J_VAR_name`` environment variables, then as the
+        ``variables`` argument (the CLI's ``--variables``), override the
+        default; they are strings, converted to the variable's type.
+        """
+        raw = raw if isinstance(raw, dict) else {}
         for name, body in raw.items():
-            value = body.get("default", _MISSING) if isinstance(body, dict) else _MISSING
-            env = os.environ.get("J_VAR_%s" % name)
-            if env is not None:
-                value = env
-            self.variables[str(name)] = value
+            name = str(name)
+            path = ("variable", name)
+            if not isinstance(body, dict):
+                self.variables[name] = _MISSING
+                continue
+            self.keys(body, path, _VARIABLE_KEYS, 'variable "%s"' % name, lenient=True)
+            default = body.get("default", _MISSING)
+            vtype = self.variable_type(name, body, default, path)
+            value = default
+            given = [("the environment variable J_VAR_%s" % name, os.environ.get("J_VAR_%s" % name))]
+            given.append(("--variables %s=..." % name, self.overrides.get(name)))
+            for source, text in given:
+                if text is None:
+                    continue
+                try:
+                    value = _coerce(text, vtype)
+                except ValueError:
+                    where = path + ("default",) if "default" in body else path
+                    self.error(
+                        where,
+                        "variable `%s` is %s%s, but %s gives %s: %s"
+                        % (
+                            name,
+                            _TYPE_WORDS[vtype][0],
+                            "" if default is _MISSING else " (its default is %s)" % _hcl_literal(default),
+                            source,
+                            _show(str(text)),
+                            _TYPE_WORDS[vtype][1],
+                        ),
+                        "value" if "default" in body else "label",
+                    )
+                    value = default
+                    break
+            self.variables[name] = value
+        for name in self.overrides:
+            if name not in raw:
+                self.diags.append(
+                    Diagnostic(
+                        self.shown,
+                        0,
+                        0,
+                        '--variables gives `%s`, which no `variable` block defines%s: add `variable "%s" '
+                        "{ default = ... }` to the file, or drop it" % (name, _did_you_mean(name, raw), name),
+                    )
+                )
+
+    def variable_type(self, name: str, body: dict, default: Any, path: tuple) -> str:
+        declared = body.get("type", _MISSING)
+        vtype = _type_of(default) if default is not _MISSING else "string"
+        if declared is _MISSING:
+            return vtype
+        t = _TYPE_NAMES.get(str(declared).lower()) if isinstance(declared, str) else None
+        if t is None:
+            self.error(
+                path + ("type",),
+                "`type` of variable `%s` must be one of %s, not %s"
+                % (name, ", ".join(sorted(set(_TYPE_NAMES))), _show(declared)),
+                "value",
+            )
+            return vtype
+        if default is not _MISSING and t != vtype and not (t == "number" and vtype == "number"):
+            self.error(
+                path + ("default",),
+                "the `default` of variable `%s` is %s, but its `type` says %s: make them agree"
+                % (name, _TYPE_WORDS[vtype][0], _TYPE_WORDS[t][0]),
+                "value",
+            )
+        return t
 
     def interpolate(self, value: Any, path: tuple) -> Any:
         if isinstance(value, dict):
@@ -736,7 +1044,7 @@ class _Checker:
             return [self.interpolate(v, path + (i,)) for i, v in enumerate(value)]
         if not isinstance(value, str) or "${" not in value:
             return value
-        if path[:1] in (("process",), ("job",)) or (path[:1] == ("app",) and path[1:2] in self.skipped_apps):
+        if path[:1] == ("app",) and path[1:2] in self.skipped_apps:
             return value  # parts we skip are not ours to complain about
         whole = _INTERP.fullmatch(value)
         if whole:
@@ -762,8 +1070,8 @@ class _Checker:
                 self.skip_paths.add(tuple(path))
                 self.error(
                     path,
-                    "variable `%s` has no `default`: give it one, or set the environment variable J_VAR_%s"
-                    % (m.group(1), m.group(1)),
+                    "variable `%s` has no `default`: give it one, set the environment variable J_VAR_%s, "
+                    "or pass --variables %s=VALUE" % (m.group(1), m.group(1), m.group(1)),
                     "value",
                 )
                 return False, None
@@ -981,6 +1289,113 @@ class _Checker:
                 )
         return k
 
+    def check_label(self, kind: str, name: str, path: tuple) -> bool:
+        """Process and job names: shown in the window, never code."""
+        fix = 'e.g. %s "frontend"' % kind
+        if not name.strip():
+            self.error(path, "a %s name cannot be empty: %s" % (kind, fix), "label")
+        elif not name.isprintable():
+            self.error(
+                path, "%s name %s holds a control character: use printable text, %s" % (kind, _show(name), fix),
+                "label",
+            )
+        elif len(name) > _MAX_NAME:
+            self.error(
+                path,
+                "%s name %s is %d characters long: keep it to %d" % (kind, _show(name), len(name), _MAX_NAME),
+                "label",
+            )
+        else:
+            return True
+        return False
+
+    def command(self, body: dict, path: tuple, what: str, example: str) -> Any:
+        command = self.string(body, path, "command", "(a command line)")
+        if command is _MISSING:
+            if "command" not in body:
+                self.error(path, '%s needs `command = "%s"`: the command to run' % (what, example), "label")
+            return _MISSING
+        if not command.strip():
+            self.error(path + ("command",), "`command` of %s is empty: e.g. `command = \"%s\"`" % (what, example),
+                       "value")
+            return _MISSING
+        return command
+
+    def process(self, name: str, body: Any) -> Optional[ProcessConfig]:
+        path = ("process", name)
+        what = 'process "%s"' % name
+        if not isinstance(body, dict):
+            self.error(path, '%s must be a block: process "%s" { command = "yarn start" }' % (what, name))
+            return None
+        self.check_label("process", name, path)
+        self.keys(body, path, _PROCESS_KEYS, what)
+        p = ProcessConfig(name=name, command="", line=self.line(path))
+        command = self.command(body, path, what, "yarn start")
+        if command is not _MISSING:
+            p.command = command
+        p.tty = self.boolean(body, path, "tty", False)
+        p.disabled = self.boolean(body, path, "disabled", False)
+        env = self.block(body, path, "env", 'env { NODE_ENV = "development" }')
+        if env is not _MISSING:
+            for key, value in env.items():
+                kp = path + ("env", key)
+                if kp in self.skip_paths:
+                    continue
+                if not _ENV_NAME.match(str(key)):
+                    self.error(
+                        kp,
+                        "`env` name %s is not an environment variable name "
+                        "(letters, digits and `_`, not starting with a digit)" % _show(str(key)),
+                    )
+                elif isinstance(value, (dict, list)) or value is None:
+                    self.error(
+                        kp,
+                        "`env` values are strings, numbers or true/false, not %s: `%s = \"...\"`"
+                        % (_show(value), key),
+                        "value",
+                    )
+                else:
+                    p.env[str(key)] = _stringify(value)
+        logger = self.block(body, path, "logger", 'logger { level = "info" }')
+        if logger is not _MISSING:
+            p.logger = self.logger(logger, path + ("logger",))
+        return p
+
+    def job(self, name: str, body: Any) -> Optional[JobConfig]:
+        path = ("job", name)
+        what = 'job "%s"' % name
+        if not isinstance(body, dict):
+            self.error(path, '%s must be a block: job "%s" { command = "flake8" }' % (what, name))
+            return None
+        self.check_label("job", name, path)
+        self.keys(body, path, _JOB_KEYS, what)
+        j = JobConfig(name=name, command="", line=self.line(path))
+        command = self.command(body, path, what, "flake8")
+        if command is not _MISSING:
+            j.command = command
+        logger = self.block(body, path, "logger", 'logger { level = "info" }')
+        if logger is not _MISSING:
+            j.logger = self.logger(logger, path + ("logger",))
+        return j
+
+    def check_shared_names(self, config: Config) -> None:
+        """Apps, processes and jobs share one list in the window: one name each."""
+        entries = [(a.line, "app", a.name) for a in config.apps.values()]
+        entries += [(p.line, "process", p.name) for p in config.processes.values()]
+        entries += [(j.line, "job", j.name) for j in config.jobs.values()]
+        seen: Dict[str, Tuple[int, str]] = {}
+        for line, kind, name in sorted(entries, key=lambda e: e[0]):
+            if name in seen:
+                first_line, first_kind = seen[name]
+                self.error(
+                    (kind, name),
+                    '%s "%s" has the same name as %s "%s" at line %d: apps, processes and jobs share one '
+                    "list, so rename one" % (kind, name, first_kind, name, first_line),
+                    "label",
+                )
+            else:
+                seen[name] = (line, kind)
+
     def app(self, name: str, body: Any, kernels: Optional[set], skipped: set) -> Optional[AppConfig]:
         path = ("app", name)
         if not isinstance(body, dict):
@@ -1154,11 +1569,14 @@ class _Checker:
             v = self.strings(h, path, key, example)
             if v is not _MISSING:
                 setattr(handler, key, v)
-        if handler.jobs:
-            self.warn(
-                path + ("jobs",),
-                "`jobs` run `job` blocks, which tornado-launcher does not support yet: ignored",
-            )
+        for i, job in enumerate(handler.jobs):
+            if job not in self.job_names:
+                self.error(
+                    path + ("jobs", i),
+                    '%s runs job "%s", which is not defined%s: add `job "%s" { command = "..." }`'
+                    % (what, job, _did_you_mean(job, self.job_names), job),
+                    "value",
+                )
         handler.ignore_directories = self.boolean(h, path, "ignore_directories", False)
         handler.case_sensitive = self.boolean(h, path, "case_sensitive", False)
         clear = self.strings(h, path, "clear_cache", '["my_module"]')
@@ -1255,12 +1673,12 @@ class _Checker:
         if self.pos is None:
             return
         for path, first, dup in self.pos.duplicates:
-            if path[0] not in ("app", "kernel", "logger"):
+            if path[0] not in ("app", "kernel", "logger", "process", "job", "variable"):
                 continue
             if path[0] == "app" and len(path) > 1 and path[1] in skipped:
                 continue
             first_line = hclpos.linecol(self.text, first.key, self.starts)[0]
-            if len(path) == 2 and path[0] in ("app", "kernel"):
+            if len(path) == 2 and path[0] in ("app", "kernel", "process", "job", "variable"):
                 self.error_at(
                     dup.label if dup.label is not None else dup.key,
                     '%s "%s" is defined twice (first at line %d): rename or remove one'

@@ -106,7 +106,7 @@ def test_diagnostic_str():
 
 def test_config_error_lists_errors_first_sorted_by_line():
     text = (
-        'process "p" {}\n'  # warning, line 1
+        'widget "p" {}\n'  # warning, line 1
         'kernel "k" { nope = 1 }\n'  # error, line 2
         'app "a" { class = "x.Y", kernel = "zz", options { app_class = "a.B" } }\n'  # error, line 3
         'app "b" { class = "x.Y", kernel = "k", start = "(", options { app_class = "a.B" } }\n'  # error, line 4
@@ -119,7 +119,7 @@ def test_config_error_lists_errors_first_sorted_by_line():
     lines = [d.line for d in diags if d.severity == "error"]
     assert lines == [2, 3, 4]
     assert str(ei.value) == "\n".join(str(d) for d in diags)
-    assert diags[-1].severity == "warning" and "process" in diags[-1].message
+    assert diags[-1].severity == "warning" and "widget" in diags[-1].message
 
 
 # -- the reference page's examples --------------------------------------------
@@ -187,10 +187,12 @@ def test_jaffle_file_skips_what_it_cannot_run():
     assert web.threaded is True and web.argv == ["--port=9999"] and web.logger.level == "DEBUG"
     messages = [(w.line, w.message) for w in cfg.warnings]
     skipped = [m for m in messages if "skipped" in m[1]]
-    assert len(skipped) == 3
+    assert len(skipped) == 1
     assert any('app "tests"' in m and "PyTestRunnerApp" in m and line == 33 for line, m in skipped)
-    assert any('`process "frontend"`' in m for _, m in skipped)
-    assert any('`job "lint"`' in m for _, m in skipped)
+    # process and job blocks are read now
+    assert cfg.processes["frontend"].command == "yarn start" and cfg.processes["frontend"].tty is True
+    assert cfg.jobs["lint"].command == "flake8"
+    assert cfg.variables == {"threaded": True, "port": 9999, "level": "debug"}
 
 
 # -- classes --------------------------------------------------------------------
@@ -244,8 +246,8 @@ def test_skipped_parts_are_not_checked():
         + WEB
         + 'app "t" {\n class = "jaffle.app.pytest.PyTestRunnerApp"\n kernel = "nope"\n'
         + ' options { args = "${var.undefined}", x = [1, 2] }\n}\n'
-        + 'process "p" { command = "${var.undefined}", tty = "${nonsense()}" }\n'
-        + 'process "p" { command = "twice" }\n'
+        + 'widget "p" { command = "${var.undefined}", tty = "${nonsense()}" }\n'
+        + 'widget "p" { command = "twice" }\n'
     )
     assert list(cfg.apps) == ["web"]
     assert all(w.severity == "warning" for w in cfg.warnings)
@@ -536,3 +538,88 @@ def test_default_clear_cache_is_the_tornado_default(tmp_path):
     (tmp_path / "proj" / "__init__.py").write_text("")
     (tmp_path / "jaffle.hcl").write_text(HEAD + WEB)
     assert load(tmp_path / "jaffle.hcl").apps["web"].clear_cache == ["proj"]
+
+
+# -- process and job blocks ----------------------------------------------------------
+
+PROC = """process "frontend" {
+  command = "yarn start"
+  tty     = true
+  env     = { NODE_ENV = "development", PORT = 3000, DEBUG = true }
+  logger {
+    level          = "warning"
+    suppress_regex = ["^\\\\s*$"]
+  }
+}
+job "lint" {
+  command = "flake8 ."
+}
+"""
+
+
+def test_process_and_job_blocks():
+    cfg = loads(HEAD + WEB + PROC)
+    (p,) = cfg.processes.values()
+    assert isinstance(p, config.ProcessConfig)
+    assert (p.name, p.command, p.tty, p.disabled, p.line) == ("frontend", "yarn start", True, False, 9)
+    assert p.env == {"NODE_ENV": "development", "PORT": "3000", "DEBUG": "true"}  # stringified
+    assert p.logger.level == "WARNING" and p.logger.suppress_regex == [r"^\s*$"]
+    (j,) = cfg.jobs.values()
+    assert isinstance(j, config.JobConfig) and (j.name, j.command, j.line) == ("lint", "flake8 .", 18)
+    assert cfg.paths == [cfg.path]
+    assert not cfg.warnings
+
+
+def test_process_only_config_is_fine():
+    cfg = loads('process "x" { command = "sleep 1", disabled = "1" }\n')
+    assert cfg.processes["x"].disabled is True and not cfg.apps and not cfg.warnings
+
+
+def test_process_and_job_names_need_not_be_identifiers():
+    cfg = loads('process "front end (vite)" { command = "vite" }\njob "lint-all" { command = "ruff ." }\n')
+    assert list(cfg.processes) == ["front end (vite)"] and list(cfg.jobs) == ["lint-all"]
+
+
+@pytest.mark.parametrize(
+    "text,where,fragment",
+    [
+        ('process "p" {\n  tty = true\n}\n', (1, 9), 'process "p" needs `command = "yarn start"`'),
+        ('process "p" {\n  command = ""\n}\n', (2, 13), "`command` of process \"p\" is empty"),
+        ('process "p" {\n  command = ["yarn"]\n}\n', (2, 13), "must be a string in quotes"),
+        ('process "p" {\n  command = "x"\n  ttty = true\n}\n', (3, 3), "did you mean `tty`"),
+        ('process "p" {\n  command = "x"\n  tty = "maybe"\n}\n', (3, 9), "`tty` must be true or false"),
+        ('process "p" {\n  command = "x"\n  env = { A = [1] }\n}\n', (3, 15), "`env` values are strings"),
+        ('process "p" {\n  command = "x"\n  env = { "A B" = "1" }\n}\n', (3, 11), "not an environment variable name"),
+        ('process "p" {\n  command = "x"\n  logger { level = "loud" }\n}\n', (3, 20), "`level` must be one of"),
+        ('process "%s" {\n  command = "x"\n}\n' % ("n" * 65), (1, 9), "keep it to 64"),
+        ('process "" {\n  command = "x"\n}\n', (1, 9), "cannot be empty"),
+        ('process "p" { command = "a" }\nprocess "p" { command = "b" }\n', (2, 9), "defined twice (first at line 1)"),
+        ('process "p" "q" { command = "a" }\n', (1, 1), "exactly one name"),
+        ('job "j" {\n}\n', (1, 5), 'job "j" needs `command = "flake8"`'),
+        ('job "j" {\n  command = "x"\n  tty = true\n}\n', (3, 3), "unknown key `tty` in job"),
+    ],
+)
+def test_process_and_job_errors(text, where, fragment):
+    errs = refused(text)
+    assert len(errs) == 1, "\n".join(map(str, errs))
+    (e,) = errs
+    assert (e.line, e.col) == where and fragment in e.message, str(e)
+
+
+def test_names_are_shared_by_apps_processes_and_jobs():
+    errs = refused(HEAD + WEB + 'process "web" { command = "x" }\njob "web" { command = "y" }\n')
+    assert [(e.line, e.col) for e in errs] == [(9, 9), (10, 5)]
+    assert 'process "web" has the same name as app "web" at line 2' in errs[0].message
+    assert 'job "web" has the same name as app "web" at line 2' in errs[1].message
+
+
+def test_handler_jobs_name_job_blocks():
+    watcher = (
+        'app "w" {\n class = "jaffle.app.watchdog.WatchdogApp"\n kernel = "py_kernel"\n'
+        ' options { handlers = [{ patterns = ["*.py"], jobs = ["lint", "%s"] }] }\n}\n'
+    )
+    jobs = 'job "lint" { command = "flake8" }\njob "test" { command = "pytest" }\n'
+    cfg = loads(HEAD + watcher % "test" + jobs)
+    assert cfg.apps["w"].handlers[0].jobs == ["lint", "test"] and not cfg.warnings
+    (e,) = refused(HEAD + watcher % "tets" + jobs)
+    assert (e.line, e.col) == (5, 63) and 'runs job "tets", which is not defined (did you mean `test`?)' in e.message
