@@ -1,4 +1,4 @@
-# expect: 11:18 runs job "lnt", which is not defined (did you mean `lint`?)
+# expect: 11:21 runs job "lnt", which is not defined (did you mean `lint`?)
 kernel "py_kernel" {}
 
 app "watcher" {

@@ -1,5 +1,5 @@
-# expect: 4:3 unknown key `enviroment` in process "frontend" (did you mean `env`?)
+# expect: 4:3 unknown key `envv` in process "frontend" (did you mean `env`?)
 process "frontend" {
   command    = "yarn start"
-  enviroment = { NODE_ENV = "development" }
+  envv       = { NODE_ENV = "development" }
 }
