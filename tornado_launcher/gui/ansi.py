@@ -50,7 +50,20 @@ def _cube(n: int) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+_APPLY_CACHE: dict = {}
+
+
 def _apply(style: Style, params: str) -> Style:
+    key = (style, params)
+    hit = _APPLY_CACHE.get(key)
+    if hit is None:
+        hit = _apply_uncached(style, params)
+        if len(_APPLY_CACHE) < 4096:
+            _APPLY_CACHE[key] = hit
+    return hit
+
+
+def _apply_uncached(style: Style, params: str) -> Style:
     codes = [int(p) if p.isdigit() else 0 for p in params.replace(":", ";").split(";")] if params else [0]
     s = style._asdict()
     i = 0

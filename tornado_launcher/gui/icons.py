@@ -9,8 +9,6 @@ the palette changes.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
@@ -101,10 +99,12 @@ def app_icon() -> QIcon:
     cached = _cache.get("__app__")
     if cached is not None:
         return cached
-    svg_path: Optional[object] = paths.icon_file("tornado-launcher.svg")
-    data = svg_path.read_bytes() if svg_path else APP_SVG.encode()  # type: ignore[union-attr]
+    big = paths.icon_file("tornado-launcher.svg")
+    small = paths.icon_file("tornado-launcher-small.svg") or big  # simplified drawing for tiny sizes
+    big_data = big.read_bytes() if big else APP_SVG.encode()
+    small_data = small.read_bytes() if small else big_data
     icon_ = QIcon()
     for size in (16, 24, 32, 48, 64, 128, 256):
-        icon_.addPixmap(_render(data, size, 1.0))
+        icon_.addPixmap(_render(small_data if size <= 24 else big_data, size, 1.0))
     _cache["__app__"] = icon_
     return icon_

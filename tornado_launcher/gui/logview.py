@@ -56,9 +56,16 @@ def is_dark(palette: Optional[QPalette] = None) -> bool:
     return palette.color(QPalette.ColorRole.Base).lightness() < 128
 
 
+_second_cache: list = [None, ""]
+
+
 def format_time(t: float) -> str:
-    lt = _time.localtime(t)
-    return f"{lt.tm_hour:02d}:{lt.tm_min:02d}:{lt.tm_sec:02d}.{int((t % 1) * 1000):03d}"
+    """``HH:MM:SS.mmm`` in local time (the HH:MM:SS part cached per second)."""
+    sec = int(t)
+    if _second_cache[0] != sec:
+        lt = _time.localtime(sec)
+        _second_cache[:] = [sec, f"{lt.tm_hour:02d}:{lt.tm_min:02d}:{lt.tm_sec:02d}"]
+    return f"{_second_cache[1]}.{int((t - sec) * 1000):03d}"
 
 
 def href_for(path: str, line: int) -> str:
@@ -302,13 +309,16 @@ class LogView(QWidget):
     def pending(self) -> int:
         return len(self._pending)
 
-    def flush(self, force: bool = False) -> int:
-        """Draw the queued records; returns how many.  Hidden views wait
-        until shown unless ``force``."""
+    def flush(self, force: bool = False, limit: Optional[int] = None) -> int:
+        """Draw queued records (at most ``limit``, oldest first); returns how
+        many.  Hidden views wait until shown unless ``force``."""
         if not self._pending or (not force and not self.isVisible()):
             return 0
-        records = list(self._pending)
-        self._pending.clear()
+        if limit is None or limit >= len(self._pending):
+            records = list(self._pending)
+            self._pending.clear()
+        else:
+            records = [self._pending.popleft() for _ in range(limit)]
         dropped, self._dropped = self._dropped, 0
         if dropped and len(records) >= self.max_lines:
             # leave room for the "skipped" notice within the block limit
@@ -496,11 +506,19 @@ class LogView(QWidget):
 
 
 class LogHub(QObject):
-    """Flushes every registered view on one timer."""
+    """Flushes every registered view on one timer.
 
-    def __init__(self, interval_ms: int = 50, parent=None):
+    A tick draws at most ``chunk`` records per view, then yields to the event
+    loop (a zero-delay continuation) before the next chunk: under a flood the
+    drawing is spread over many short slices, so input, timers and the
+    session's own callbacks never wait behind one long render.
+    """
+
+    def __init__(self, interval_ms: int = 50, parent=None, chunk: int = 200):
         super().__init__(parent)
         self.views: list[LogView] = []
+        self.chunk = chunk
+        self._continuing = False
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.flush)
@@ -515,8 +533,17 @@ class LogHub(QObject):
             self.views.remove(view)
 
     def flush(self) -> None:
+        more = False
         for view in list(self.views):
             try:
-                view.flush()
+                view.flush(limit=self.chunk)
+                more = more or (view.pending > 0 and view.isVisible())
             except RuntimeError:  # deleted C++ object
                 self.remove(view)
+        if more and not self._continuing:
+            self._continuing = True
+            QTimer.singleShot(0, self._continue)
+
+    def _continue(self) -> None:
+        self._continuing = False
+        self.flush()
