@@ -106,9 +106,16 @@ def main() -> int:
 
     app = make_app()
     if args.dark:
-        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QColor, QPalette
         app.setStyle("Fusion")
-        app.styleHints().setColorScheme(Qt.ColorScheme.Dark)
+        pal = QPalette()
+        R = QPalette.ColorRole
+        for role, color in ((R.Window, "#1f2328"), (R.WindowText, "#e6edf3"), (R.Base, "#0d1117"),
+                            (R.AlternateBase, "#161b22"), (R.Text, "#e6edf3"), (R.Button, "#21262d"),
+                            (R.ButtonText, "#e6edf3"), (R.Highlight, "#1f6feb"), (R.HighlightedText, "#ffffff"),
+                            (R.ToolTipBase, "#161b22"), (R.ToolTipText, "#e6edf3"), (R.PlaceholderText, "#8b949e")):
+            pal.setColor(role, QColor(color))
+        app.setPalette(pal)
     with tempfile.TemporaryDirectory() as tmp:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
             runner.run(shoot(Path(args.out), Path(tmp), args.dark))

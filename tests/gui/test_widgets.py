@@ -287,3 +287,51 @@ def test_editor_command_uses_visual_or_editor():
     assert editor_command("/a.py", 12, env={"EDITOR": "vim"}) == ["vim", "+12", "/a.py"]
     assert editor_command("/a.py", 12, env={"VISUAL": "code -w", "EDITOR": "vim"}) == ["code", "-w", "--goto", "/a.py:12"]
     assert editor_command("/a.py", None, env={"EDITOR": "gedit"}) == ["gedit", "/a.py"]
+
+
+def test_dark_palette_switch_redraws_in_dark_colors(qtbot, qapp):
+    from PySide6.QtGui import QColor, QPalette
+    from tornado_launcher.gui import icons
+    from tornado_launcher.gui.logview import is_dark
+
+    v = LogView("t")
+    qtbot.addWidget(v)
+    v.show()
+    v.append(rec("boom", "ERROR"))
+    v.flush()
+    light_color = _fg_at(v, "boom")
+    old = qapp.palette()
+    dark = QPalette(old)
+    dark.setColor(QPalette.ColorRole.Base, QColor("#0d1117"))
+    dark.setColor(QPalette.ColorRole.Window, QColor("#1f2328"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#e6edf3"))
+    try:
+        qapp.setPalette(dark)
+        qtbot.waitUntil(lambda: is_dark(v.palette()), timeout=2000)
+        qtbot.waitUntil(lambda: _fg_at(v, "boom") == "#ff7b72", timeout=2000)
+        assert light_color == "#cf222e"
+        icons.clear_cache()
+        img = icons.icon("restart").pixmap(24, 24).toImage()
+        colors = {img.pixelColor(x, y).lightness() for x in range(24) for y in range(24) if img.pixelColor(x, y).alpha() > 200}
+        assert colors and max(colors) > 180  # drawn light on a dark theme
+    finally:
+        qapp.setPalette(old)
+        icons.clear_cache()
+
+
+def _fg_at(view, word):
+    c = QTextCursor(view.text.document())
+    c.setPosition(view.plain_text().index(word) + 1)
+    return c.charFormat().foreground().color().name()
+
+
+def test_max_lines_can_change(qtbot):
+    v = LogView("t", max_lines=500)
+    qtbot.addWidget(v)
+    v.show()
+    v.extend([rec(f"l{i}") for i in range(400)])
+    v.flush()
+    v.set_max_lines(100)
+    v.extend([rec(f"m{i}") for i in range(50)])
+    v.flush()
+    assert v.text.document().blockCount() <= 100 and len(v._records) == 100

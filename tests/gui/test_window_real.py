@@ -108,50 +108,64 @@ def row(w, name="web"):
     return w.apps_model.get(name)
 
 
+def wait(qtbot, w, pred, timeout=30_000):
+    """qtbot.waitUntil that, on timeout, says what the window showed."""
+    from pytestqt.exceptions import TimeoutError as QtTimeout
+
+    try:
+        qtbot.waitUntil(pred, timeout=timeout)
+    except QtTimeout:
+        rows = [(r.name, r.state, r.reason, r.threaded, r.urls) for r in w.apps_model.rows]
+        apps = {n: (a.state, a.reason, a.threaded) for n, a in (w.session.apps.items() if w.session else [])}
+        w.merged.flush(force=True)
+        tail = "\n".join(w.merged.plain_text().splitlines()[-40:])
+        raise AssertionError(f"condition not met in {timeout} ms\nrows: {rows}\nsession: {apps}\nlog:\n{tail}") from None
+
+
 def test_start_stop_threaded_console_and_quit(window, run, project, qtbot):
     port = free_port()
     path = project(port, watchdog=False)
     url = f"http://127.0.0.1:{port}/"
     assert run(window.open_config(str(path)), 90_000)
-    qtbot.waitUntil(lambda: row(window) and row(window).state == "running", timeout=60_000)
+    wait(qtbot, window, lambda: row(window) and row(window).state == "running", 60_000)
     assert row(window).urls == (url,)
-    qtbot.waitUntil(serves(url, "v1"), timeout=30_000)
+    wait(qtbot, window, serves(url, "v1"), 30_000)
     assert window.kernels_model.get("py_kernel").state in ("idle", "busy")
     assert window.kernels_model.get("py_kernel").pid
 
     buttons = window.apps_view.buttons("web")
     qtbot.mouseClick(buttons["stop"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: row(window).state == "stopped", timeout=30_000)
-    qtbot.waitUntil(lambda: port_is_free(port), timeout=10_000)
+    wait(qtbot, window, lambda: row(window).state == "stopped", 30_000)
+    wait(qtbot, window, lambda: port_is_free(port), 10_000)
     assert get(url)[0] == 599
 
     qtbot.mouseClick(buttons["start"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: row(window).state == "running", timeout=30_000)
-    qtbot.waitUntil(serves(url, "v1"), timeout=30_000)
+    wait(qtbot, window, lambda: row(window).state == "running", 30_000)
+    wait(qtbot, window, serves(url, "v1"), 30_000)
     assert row(window).elapsed_ms is not None
 
     # the threaded toggle restarts the running app in the other mode; it still serves
     m = window.apps_model
     assert not row(window).threaded
     m.setData(m.index(m.row_of("web"), AppsModel.THREADED), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
-    qtbot.waitUntil(lambda: window.session.apps["web"].threaded and row(window).state == "running"
-                    and row(window).threaded, timeout=30_000)
-    qtbot.waitUntil(serves(url, "v1"), timeout=30_000)
+    wait(qtbot, window, lambda: window.session.apps["web"].threaded and row(window).state == "running"
+                    and row(window).threaded, 30_000)
+    wait(qtbot, window, serves(url, "v1"), 30_000)
     console = window.console("py_kernel")
     console.submit("import threading; sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())")
-    qtbot.waitUntil(lambda: not console.running, timeout=30_000)
+    wait(qtbot, window, lambda: not console.running, 30_000)
     threads_text = console.output.toPlainText()
     m.setData(m.index(m.row_of("web"), AppsModel.THREADED), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
-    qtbot.waitUntil(lambda: not window.session.apps["web"].threaded and row(window).state == "running"
-                    and not row(window).threaded, timeout=30_000)
-    qtbot.waitUntil(serves(url, "v1"), timeout=30_000)
+    wait(qtbot, window, lambda: not window.session.apps["web"].threaded and row(window).state == "running"
+                    and not row(window).threaded, 30_000)
+    wait(qtbot, window, serves(url, "v1"), 30_000)
 
     # the console runs code in the app's kernel
     qtbot.keyClicks(console.input, "6*7")
     qtbot.keyClick(console.input, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: "\n42" in console.output.toPlainText(), timeout=30_000)
+    wait(qtbot, window, lambda: "\n42" in console.output.toPlainText(), 30_000)
     console.submit("print('out'); 1/0")
-    qtbot.waitUntil(lambda: "ZeroDivisionError" in console.output.toPlainText(), timeout=30_000)
+    wait(qtbot, window, lambda: "ZeroDivisionError" in console.output.toPlainText(), 30_000)
     assert "out" in console.output.toPlainText()
     assert "[" in threads_text, threads_text  # the result came back while threaded
 
@@ -160,7 +174,7 @@ def test_start_stop_threaded_console_and_quit(window, run, project, qtbot):
     assert pids
     window.close()
     assert not window.closed  # the first close only starts the shutdown
-    qtbot.waitUntil(lambda: window.closed, timeout=60_000)
+    wait(qtbot, window, lambda: window.closed, 60_000)
     assert window.session is None
     deadline = time.monotonic() + 10
     while kernel_processes() and time.monotonic() < deadline:
@@ -174,12 +188,12 @@ def test_auto_reload_checkbox(window, run, project, qtbot, tmp_path):
     path = project(port)
     url = f"http://127.0.0.1:{port}/"
     assert run(window.open_config(str(path)), 90_000)
-    qtbot.waitUntil(serves(url, "v1"), timeout=60_000)
-    qtbot.waitUntil(lambda: row(window).auto_reload, timeout=10_000)
+    wait(qtbot, window, serves(url, "v1"), 60_000)
+    wait(qtbot, window, lambda: row(window).auto_reload, 10_000)
     web_py = tmp_path / "proj" / "web.py"
 
     web_py.write_text(PLAIN_APP.replace('MESSAGE = "v1"', 'MESSAGE = "v2"'))
-    qtbot.waitUntil(serves(url, "v2"), timeout=30_000)
+    wait(qtbot, window, serves(url, "v2"), 30_000)
 
     m = window.apps_model
     m.setData(m.index(m.row_of("web"), AppsModel.AUTO), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
@@ -192,7 +206,7 @@ def test_auto_reload_checkbox(window, run, project, qtbot, tmp_path):
     # on again: the next save is served
     m.setData(m.index(m.row_of("web"), AppsModel.AUTO), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
     web_py.write_text(PLAIN_APP.replace('MESSAGE = "v1"', 'MESSAGE = "v4"'))
-    qtbot.waitUntil(serves(url, "v4"), timeout=30_000)
+    wait(qtbot, window, serves(url, "v4"), 30_000)
 
 
 def test_killed_kernel_shows_dead_then_comes_back(window, run, project, qtbot):
@@ -200,22 +214,22 @@ def test_killed_kernel_shows_dead_then_comes_back(window, run, project, qtbot):
     path = project(port, watchdog=False)
     url = f"http://127.0.0.1:{port}/"
     assert run(window.open_config(str(path)), 90_000)
-    qtbot.waitUntil(serves(url, "v1"), timeout=60_000)
+    wait(qtbot, window, serves(url, "v1"), 60_000)
     seen = []
     window.session.subscribe(lambda e: isinstance(e, KernelState) and seen.append(e.state))
     shown = []
     window.kernels_model.dataChanged.connect(lambda *a: shown.append(window.kernels_model.get("py_kernel").state))
     pid = window.kernels_model.get("py_kernel").pid
     os.kill(pid, signal.SIGKILL)
-    qtbot.waitUntil(lambda: "dead" in shown, timeout=30_000)
-    qtbot.waitUntil(lambda: window.kernels_model.get("py_kernel").state == "idle"
-                    and window.kernels_model.get("py_kernel").pid not in (None, pid), timeout=60_000)
-    qtbot.waitUntil(lambda: row(window).state == "running", timeout=60_000)
-    qtbot.waitUntil(serves(url, "v1"), timeout=30_000)
+    wait(qtbot, window, lambda: "dead" in shown, 30_000)
+    wait(qtbot, window, lambda: window.kernels_model.get("py_kernel").state == "idle"
+                    and window.kernels_model.get("py_kernel").pid not in (None, pid), 60_000)
+    wait(qtbot, window, lambda: row(window).state == "running", 60_000)
+    wait(qtbot, window, serves(url, "v1"), 30_000)
     # the kernel's log says what happened
     klog = window.kernel_log("py_kernel")
     window.tabs.setCurrentWidget(klog)
-    qtbot.waitUntil(lambda: "restarting the kernel" in klog.plain_text(), timeout=5000)
+    wait(qtbot, window, lambda: "restarting the kernel" in klog.plain_text(), 5000)
 
 
 def test_bad_config_shows_its_line_and_a_bad_reread_keeps_serving(window, run, project, qtbot, tmp_path):
@@ -233,7 +247,7 @@ def test_bad_config_shows_its_line_and_a_bad_reread_keeps_serving(window, run, p
     path = project(port, watchdog=False)
     url = f"http://127.0.0.1:{port}/"
     assert run(window.open_config(str(path)), 90_000)
-    qtbot.waitUntil(serves(url, "v1"), timeout=60_000)
+    wait(qtbot, window, serves(url, "v1"), 60_000)
     good = path.read_text()
     path.write_text(good + '\napp "broken" {\n  class = \n}\n')
     assert not run(window.reread_config())

@@ -282,8 +282,20 @@ class LogView(QWidget):
         sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         sc.activated.connect(self.show_find)
 
+    def refresh_icons(self) -> None:
+        for b in (self.find_button, self.follow_button, self.clear_button, self.copy_button, self.save_button):
+            b.setIcon(icons.icon(b.property("icon_name")))
+
+    def set_max_lines(self, value: int) -> None:
+        """Keep ``value`` lines from now on (the newest ones when shrinking)."""
+        self.max_lines = int(value)
+        self._records = deque(self._records, maxlen=self.max_lines)
+        self._pending = deque(self._pending, maxlen=self.max_lines)
+        self.text.setMaximumBlockCount(self.max_lines)
+
     def _tool(self, icon_name: str, text: str, tip: str, checkable: bool = False) -> QToolButton:
         b = QToolButton(self)
+        b.setProperty("icon_name", icon_name)
         b.setIcon(icons.icon(icon_name))
         b.setText(text)
         b.setToolTip(tip)

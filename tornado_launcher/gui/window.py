@@ -203,6 +203,9 @@ class MainWindow(QMainWindow):
             apps_menu.addAction(a)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.find_action)
+        self.max_lines_action = A("&Lines kept per log…", self._ask_max_lines, None, None,
+                                  "How many lines each log view keeps (older ones are dropped)")
+        view_menu.addAction(self.max_lines_action)
 
         tb = QToolBar("Main", self)
         tb.setObjectName("main-toolbar")
@@ -258,10 +261,19 @@ class MainWindow(QMainWindow):
     def changeEvent(self, event):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
-            icons.clear_cache()
-            for a in self.actions():
-                if a.data():
-                    a.setIcon(icons.icon(a.data()))
+            self._refresh_icons()
+
+    def _refresh_icons(self) -> None:
+        """Icons are drawn in the palette's text color: redraw them for a
+        light/dark switch."""
+        icons.clear_cache()
+        for a in self.actions():
+            if a.data():
+                a.setIcon(icons.icon(a.data()))
+        self.apps_view._install_buttons()
+        self.kernels_view._install_buttons()
+        for view in self.log_views.values():
+            view.refresh_icons()
 
     # --------------------------------------------------------------- tasks
     def spawn(self, coro, what: str = "") -> asyncio.Task:
@@ -666,6 +678,18 @@ class MainWindow(QMainWindow):
                 self._report_error(f"auto-reload of {name}: {exc}", exc)
             return None
         return self.spawn(self.session.set_threaded(name, value), f"threaded mode of {name}")
+
+    def _ask_max_lines(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+        value, ok = QInputDialog.getInt(self, "Log views", "Lines kept per log view:", self.max_lines, 100, 1_000_000, 1000)
+        if ok:
+            self.set_max_lines(value)
+
+    def set_max_lines(self, value: int) -> None:
+        self.max_lines = int(value)
+        self.settings.set_max_lines(self.max_lines)
+        for view in self.log_views.values():
+            view.set_max_lines(self.max_lines)
 
     def _find_in_log(self) -> None:
         w = self.tabs.currentWidget()
