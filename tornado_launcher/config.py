@@ -576,7 +576,203 @@ def _pyhcl_loads(text: str) -> Any:
 # Checking
 
 _MISSING = object()
-_INTERP = re.compile(r"\$\{([^{}]*)\}")
+
+# ---------------------------------------------------------------------------
+# Interpolation: `${...}` in string values, as Jaffle rendered them with Mako,
+# but evaluated by a small parser of our own (no template engine runs code).
+
+#: seconds an `${exec('...')}` may take at load time
+EXEC_TIMEOUT = 10.0
+#: the functions `${...}` may call, and the filters after `|`
+FUNCTIONS = ("env", "exec", "fg", "bg", "reset", "var")
+FILTERS = ("trim",)
+_COLOR_NAMES = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
+
+
+class _InterpError(Exception):
+    """A `${...}` that cannot be evaluated; the message is a whole sentence."""
+
+
+def _template(s: str) -> List[Any]:
+    """Split a string value into literal text (str) and expressions ((text,)).
+
+    ``$${`` is a literal ``${``.  Quotes inside ``${...}`` may hold braces.
+    """
+    parts: List[Any] = []
+    buf: List[str] = []
+    i, n = 0, len(s)
+    while i < n:
+        if s.startswith("$${", i):
+            buf.append("${")
+            i += 3
+            continue
+        if s.startswith("${", i):
+            j, depth, quote = i + 2, 1, ""
+            while j < n:
+                c = s[j]
+                if quote:
+                    if c == "\\":
+                        j += 1
+                    elif c == quote:
+                        quote = ""
+                elif c in "'\"":
+                    quote = c
+                elif c == "{":
+                    depth += 1
+                elif c == "}":
+                    depth -= 1
+                    if not depth:
+                        break
+                j += 1
+            if j >= n:
+                raise _InterpError(
+                    "`${` is never closed with `}`: close it, or write `$${` for a literal `${`"
+                )
+            if buf:
+                parts.append("".join(buf))
+                buf = []
+            parts.append((s[i + 2 : j],))
+            i = j + 1
+            continue
+        buf.append(s[i])
+        i += 1
+    if buf:
+        parts.append("".join(buf))
+    return parts
+
+
+_EXPR_TOKEN = re.compile(
+    r"""\s*(?:(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(?P<num>-?\d+(?:\.\d+)?)"""
+    r"""|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[.(),|]))"""
+)
+
+
+def _parse_expr(text: str) -> Any:
+    """``${...}``'s inside -> a tree of tuples; raises _InterpError.
+
+    expr := atom ("|" filter)* ; atom := string | number | name("." name)* ["(" [expr ("," expr)*] ")"]
+    """
+    toks: List[Tuple[str, Any]] = []
+    i = 0
+    stripped = text.rstrip()
+    while i < len(stripped):
+        m = _EXPR_TOKEN.match(stripped, i)
+        if not m or m.end() == i:
+            raise _InterpError("`${%s}` cannot be read at %s" % (text, _show(stripped[i:].strip())))
+        kind = m.lastgroup
+        value: Any = m.group(kind)
+        if kind == "str":
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        elif kind == "num":
+            value = float(value) if "." in value else int(value)
+        toks.append((kind, value))
+        i = m.end()
+    if not toks:
+        raise _InterpError("`${}` is empty: write `${var.name}`, or `$${}` for the text itself")
+    pos = [0]
+
+    def peek() -> Tuple[str, Any]:
+        return toks[pos[0]] if pos[0] < len(toks) else ("end", None)
+
+    def take(kind: str, value: Any = None) -> Any:
+        t = peek()
+        if t[0] != kind or (value is not None and t[1] != value):
+            found = "the end" if t[0] == "end" else _show(t[1]) if t[0] != "op" else "`%s`" % t[1]
+            raise _InterpError("`${%s}` cannot be read: expected %s, found %s" % (
+                text, "`%s`" % value if value else "a name", found))
+        pos[0] += 1
+        return t[1]
+
+    def expr() -> Any:
+        node = atom()
+        while peek() == ("op", "|"):
+            pos[0] += 1
+            node = ("filter", node, take("name"))
+        return node
+
+    def atom() -> Any:
+        kind, value = peek()
+        if kind in ("str", "num"):
+            pos[0] += 1
+            return ("lit", value)
+        names = [take("name")]
+        while peek() == ("op", "."):
+            pos[0] += 1
+            names.append(take("name"))
+        if peek() != ("op", "("):
+            return ("name", names)
+        pos[0] += 1
+        args = []
+        if peek() != ("op", ")"):
+            args.append(expr())
+            while peek() == ("op", ","):
+                pos[0] += 1
+                args.append(expr())
+        take("op", ")")
+        return ("call", names, args)
+
+    tree = expr()
+    if pos[0] != len(toks):
+        take("end")
+    return tree
+
+
+def _color(fn: str, color: Any) -> str:
+    """``fg('red')`` / ``bg('bright_blue')`` / ``fg(208)``: an ANSI SGR sequence."""
+    base = 30 if fn == "fg" else 40
+    text = _stringify(color).strip().lower().replace("-", "_").replace(" ", "_")
+    if text.isdigit():
+        n = int(text)
+        if n <= 255:
+            return "\x1b[%d;5;%dm" % (base + 8, n)
+    bright = text.startswith("bright_")
+    name = text[7:] if bright else text
+    if name in _COLOR_NAMES:
+        return "\x1b[%dm" % (base + (60 if bright else 0) + _COLOR_NAMES.index(name))
+    raise _InterpError(
+        "%s(%s): unknown color: use one of %s, bright_ before any of them (bright_red), or 0-255"
+        % (fn, _show(color), ", ".join(_COLOR_NAMES))
+    )
+
+
+def _run_exec(command: str, cwd: str) -> str:
+    """``${exec('...')}``: run at load time (no shell: split like a shell
+    would, as Jaffle did), stdout without its trailing newline."""
+    import shlex
+    import subprocess
+
+    shown = "exec(%s)" % _show(command)
+    try:
+        argv = shlex.split(command, posix=os.name != "nt")
+    except ValueError as e:
+        raise _InterpError("%s cannot be split into words: %s" % (shown, e)) from None
+    if not argv:
+        raise _InterpError("%s has no command: write e.g. exec('git rev-parse HEAD')" % shown)
+    try:
+        r = subprocess.run(
+            argv,
+            cwd=cwd if os.path.isdir(cwd) else None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=EXEC_TIMEOUT,
+        )
+    except FileNotFoundError:
+        raise _InterpError(
+            "%s: command `%s` not found: install it, or fix the name (no shell runs it)" % (shown, argv[0])
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise _InterpError("%s did not finish within %g s: it runs while the config loads" % (shown, EXEC_TIMEOUT)) from None
+    except (OSError, ValueError) as e:
+        raise _InterpError("%s cannot run: %s" % (shown, _os_reason(e))) from None
+    if r.returncode != 0:
+        err = [l.strip() for l in r.stderr.decode("utf-8", "replace").splitlines() if l.strip()]
+        raise _InterpError(
+            "%s failed with exit status %d%s" % (shown, r.returncode, ": " + err[-1] if err else " (no error output)")
+        )
+    return r.stdout.decode("utf-8", "replace").rstrip("\r\n")
+
+
 
 
 def _did_you_mean(word: str, choices: Any) -> str:
@@ -682,6 +878,16 @@ def _hcl_literal(value: Any) -> str:
     return repr(value)
 
 
+_FUNCTION_EXAMPLES = {
+    "env": "env('NAME', 'default')",
+    "exec": "exec('git rev-parse HEAD') | trim",
+    "fg": "fg('red')",
+    "bg": "bg('blue')",
+    "reset": "reset()",
+    "var": "var('name', 'default')",
+}
+
+
 def _stringify(value: Any) -> str:
     """A config value as text: HCL spellings for booleans, JSON for lists and maps."""
     if isinstance(value, bool):
@@ -710,6 +916,8 @@ class _Checker:
         self.variables: Dict[str, Any] = {}
         self.overrides: Dict[str, Any] = dict(overrides or {})
         self.job_names: set = set()
+        self.interpolated: set = set()
+        self.exec_cache: Dict[Tuple[str, str], str] = {}
         self.skipped_apps: set = set()
         self._clear_cache: Optional[List[str]] = None
 
@@ -1036,9 +1244,16 @@ class _Checker:
         return t
 
     def interpolate(self, value: Any, path: tuple) -> Any:
+        """Every string value, everywhere but in ``variable`` blocks and skipped apps.
+
+        A value that is exactly one ``${...}`` takes the result's type (a
+        bool variable gives a bool); inside a longer string the result is
+        text.  A failure is an error at the value, which is then skipped by
+        the type checks (no cascade).
+        """
         if isinstance(value, dict):
-            if path == () and "variable" in value:
-                value = {k: v for k, v in value.items() if k != "variable"}
+            if path == ():  # variables are not interpolated; unknown blocks are skipped
+                return {k: self.interpolate(v, (k,)) for k, v in value.items() if k in _TOP_BLOCKS and k != "variable"}
             return {k: self.interpolate(v, path + (k,)) for k, v in value.items()}
         if isinstance(value, list):
             return [self.interpolate(v, path + (i,)) for i, v in enumerate(value)]
@@ -1046,61 +1261,95 @@ class _Checker:
             return value
         if path[:1] == ("app",) and path[1:2] in self.skipped_apps:
             return value  # parts we skip are not ours to complain about
-        whole = _INTERP.fullmatch(value)
-        if whole:
-            found, resolved = self.resolve(whole.group(1), path)
-            return resolved if found else value
-
-        def one(m: "re.Match[str]") -> str:
-            found, resolved = self.resolve(m.group(1), path)
-            if not found:
-                return m.group(0)
-            if isinstance(resolved, bool):
-                return "true" if resolved else "false"
-            return "" if resolved is None else str(resolved)
-
-        return _INTERP.sub(one, value)
-
-    def resolve(self, expr: str, path: tuple) -> Tuple[bool, Any]:
-        expr = expr.strip()
-        m = re.fullmatch(r"var\.(\w+)", expr)
-        if m:
-            value = self.variables.get(m.group(1), None)
-            if value is _MISSING:
-                self.skip_paths.add(tuple(path))
-                self.error(
-                    path,
-                    "variable `%s` has no `default`: give it one, set the environment variable J_VAR_%s, "
-                    "or pass --variables %s=VALUE" % (m.group(1), m.group(1), m.group(1)),
-                    "value",
-                )
-                return False, None
-            if m.group(1) in self.variables:
-                return True, value
+        try:
+            parts = _template(value)
+            results = [p if isinstance(p, str) else self.evaluate(_parse_expr(p[0]), p[0], path) for p in parts]
+        except _InterpError as e:
             self.skip_paths.add(tuple(path))
-            self.error(
-                path,
+            self.error(path, str(e), "value")
+            return value
+        self.interpolated.add(tuple(path))
+        if len(parts) == 1 and not isinstance(parts[0], str):
+            return results[0]
+        return "".join(_stringify(r) for r in results)
+
+    def evaluate(self, node: Any, text: str, path: tuple) -> Any:
+        kind = node[0]
+        if kind == "lit":
+            return node[1]
+        if kind == "filter":
+            if node[2] not in FILTERS:
+                raise _InterpError(
+                    "`${%s}`: unknown filter `%s`%s; filters: %s"
+                    % (text, node[2], _did_you_mean(node[2], FILTERS), ", ".join(FILTERS))
+                )
+            return _stringify(self.evaluate(node[1], text, path)).strip()  # trim
+        names = node[1]
+        if kind == "name":
+            if names[0] == "var" and len(names) == 2:
+                return self.variable(names[1], text, path)
+            if len(names) == 1 and names[0] in FUNCTIONS:
+                raise _InterpError("`${%s}`: `%s` is a function: call it, e.g. `${%s}`" % (
+                    text, names[0], _FUNCTION_EXAMPLES[names[0]]))
+            if len(names) == 1 and names[0] in os.environ:
+                return os.environ[names[0]]
+            name = ".".join(names)
+            if len(names) == 1:
+                raise _InterpError(
+                    "`${%s}`: `%s` is not a set environment variable nor a function: set it, write "
+                    "`${env('%s', 'default')}` for a default, or `${var.%s}` for a `variable` block"
+                    % (text, name, name, name)
+                )
+            raise _InterpError(
+                "`${%s}`: unknown name `%s`; names are var.NAME, environment variables and the functions %s"
+                % (text, name, ", ".join(FUNCTIONS))
+            )
+        fn = ".".join(names)
+        args = [self.evaluate(a, text, path) for a in node[2]]
+        arity = {"env": (1, 2), "exec": (1, 1), "fg": (1, 1), "bg": (1, 1), "reset": (0, 0), "var": (1, 2)}
+        if fn not in arity:
+            raise _InterpError(
+                "`${%s}`: unknown function `%s`%s; functions: %s"
+                % (text, fn, _did_you_mean(fn, FUNCTIONS), ", ".join(FUNCTIONS))
+            )
+        lo, hi = arity[fn]
+        if not lo <= len(args) <= hi:
+            raise _InterpError("`${%s}`: `%s` takes %s, e.g. `${%s}`" % (
+                text, fn, "no argument" if hi == 0 else "%d or %d arguments" % (lo, hi) if lo != hi
+                else "1 argument", _FUNCTION_EXAMPLES[fn]))
+        if fn == "env":
+            return os.environ.get(_stringify(args[0]), _stringify(args[1]) if len(args) > 1 else "")
+        if fn == "exec":
+            command = _stringify(args[0])
+            key = (command, self.directory)
+            if key not in self.exec_cache:
+                self.exec_cache[key] = _run_exec(command, self.directory)
+            return self.exec_cache[key]
+        if fn in ("fg", "bg"):
+            return _color(fn, args[0])
+        if fn == "reset":
+            return "\x1b[0m"
+        # var('name', default): Jaffle's form for a variable that may be undefined
+        name = _stringify(args[0])
+        if name in self.variables and self.variables[name] is not _MISSING:
+            return self.variables[name]
+        if len(args) > 1:
+            return args[1]
+        return self.variable(name, text, path)
+
+    def variable(self, name: str, text: str, path: tuple) -> Any:
+        if name not in self.variables:
+            raise _InterpError(
                 '`${%s}` uses variable `%s`, which is not defined: add `variable "%s" { default = ... }`%s'
-                % (expr, m.group(1), m.group(1), _did_you_mean(m.group(1), self.variables)),
-                "value",
+                % (text.strip(), name, name, _did_you_mean(name, self.variables))
             )
-            return False, None
-        if re.fullmatch(r"[A-Z_][A-Z0-9_]*", expr):
-            if expr in os.environ:
-                return True, os.environ[expr]
-            self.warn(
-                path,
-                "environment variable `%s` is not set: `${%s}` is replaced by an empty string" % (expr, expr),
-                "value",
+        value = self.variables[name]
+        if value is _MISSING:
+            raise _InterpError(
+                "variable `%s` has no `default`: give it one, set the environment variable J_VAR_%s, "
+                "or pass --variables %s=VALUE" % (name, name, name)
             )
-            return True, ""
-        self.warn(
-            path,
-            "`${%s}` is a Jaffle expression tornado-launcher does not evaluate: the text is used as written"
-            % expr,
-            "value",
-        )
-        return False, None
+        return value
 
     # -- value readers: each reports its own error and returns _MISSING ------
 
@@ -1224,7 +1473,7 @@ class _Checker:
     def code_error(self, path: tuple, code: str, what: str, e: SyntaxError) -> None:
         loc = self.pos.locs.get(tuple(path)) if self.pos is not None else None
         msg = "%s does not compile: %s" % (what, e.msg)
-        if loc is None or loc.text_start < 0 or not e.lineno:
+        if loc is None or loc.text_start < 0 or not e.lineno or tuple(path) in self.interpolated:
             self.error(path, msg, "value")
             return
         lines = code.split("\n")

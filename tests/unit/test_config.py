@@ -623,3 +623,239 @@ def test_handler_jobs_name_job_blocks():
     assert cfg.apps["w"].handlers[0].jobs == ["lint", "test"] and not cfg.warnings
     (e,) = refused(HEAD + watcher % "tets" + jobs)
     assert (e.line, e.col) == (5, 63) and 'runs job "tets", which is not defined (did you mean `test`?)' in e.message
+
+
+# -- variables --------------------------------------------------------------------------
+
+THREADED = 'variable "threaded" { default = false }\n' + HEAD + WEB.replace(
+    "options {", 'options {\n    threaded = "${var.threaded}"'
+)
+
+
+def test_variable_from_environment_switches_an_app_to_threaded(monkeypatch):
+    assert loads(THREADED).apps["web"].threaded is False
+    monkeypatch.setenv("J_VAR_threaded", "true")
+    cfg = loads(THREADED)
+    assert cfg.apps["web"].threaded is True and cfg.variables == {"threaded": True}
+
+
+@pytest.mark.parametrize("text,expected", [("yes", True), ("NO", False), ("1", True), ("0", False)])
+def test_bool_variable_spellings(text, expected):
+    assert loads(THREADED, variables={"threaded": text}).apps["web"].threaded is expected
+
+
+def test_variables_argument_wins_over_environment(monkeypatch):
+    monkeypatch.setenv("J_VAR_threaded", "true")
+    assert loads(THREADED, variables={"threaded": "false"}).apps["web"].threaded is False
+
+
+VARS = """variable "port" { default = 8000 }
+variable "ratio" { default = 0.5 }
+variable "name" { default = "web" }
+variable "ports" { default = ["8000"] }
+variable "labels" { default = { a = "1" } }
+variable "unset" {}
+kernel "py_kernel" {}
+process "p" {
+  command = "serve --port=${var.port} --name=${var.name} ${var.ports} ${var.labels}"
+  env     = { PORT = "${var.port}", RATIO = "${var.ratio}" }
+}
+"""
+
+
+def test_variables_are_typed_by_their_default(monkeypatch):
+    cfg = loads(VARS)
+    assert cfg.variables == {"port": 8000, "ratio": 0.5, "name": "web", "ports": ["8000"], "labels": {"a": "1"}}
+    p = cfg.processes["p"]
+    assert p.command == 'serve --port=8000 --name=web ["8000"] {"a": "1"}'
+    assert p.env == {"PORT": "8000", "RATIO": "0.5"}
+    monkeypatch.setenv("J_VAR_ports", '["1", "2"]')
+    cfg = loads(
+        VARS,
+        variables={"port": "9000", "ratio": "2", "name": "x y", "labels": '{ b = "2" }', "unset": "here"},
+    )
+    assert cfg.variables == {
+        "port": 9000, "ratio": 2, "name": "x y", "ports": ["1", "2"], "labels": {"b": "2"}, "unset": "here"
+    }
+    assert cfg.processes["p"].env["PORT"] == "9000"
+
+
+@pytest.mark.parametrize(
+    "name,value,fragment",
+    [
+        ("port", "eighty", 'variable `port` is a number (its default is 8000), but --variables port=... gives "eighty"'),
+        ("ports", "8000", "variable `ports` is a list"),
+        ("labels", "[1]", "variable `labels` is a map"),
+    ],
+)
+def test_wrong_typed_override_from_variables(name, value, fragment):
+    with pytest.raises(ConfigError) as ei:
+        loads(VARS, "v.hcl", variables={name: value})
+    (e,) = errors(ei)
+    assert fragment in e.message and e.line == [l.split('"')[1] for l in VARS.splitlines()[:6]].index(name) + 1
+
+
+def test_wrong_typed_override_from_environment_names_the_env_var(monkeypatch):
+    monkeypatch.setenv("J_VAR_threaded", "maybe")
+    (e,) = refused(THREADED)
+    assert (e.line, e.col) == (1, 33)
+    assert "variable `threaded` is a bool (its default is false)" in e.message
+    assert 'the environment variable J_VAR_threaded gives "maybe"' in e.message and "yes or no" in e.message
+
+
+def test_variables_argument_for_an_undefined_variable():
+    with pytest.raises(ConfigError) as ei:
+        loads(THREADED, "t.hcl", variables={"thraded": "1"})
+    (e,) = errors(ei)
+    assert e.line == 0 and "did you mean `threaded`" in e.message
+    assert str(e).startswith("t.hcl: --variables gives `thraded`")
+
+
+def test_variable_type_key():
+    cfg = loads('variable "n" { type = "int" }\nprocess "p" { command = "x ${var.n}" }\n', variables={"n": "3"})
+    assert cfg.variables["n"] == 3 and cfg.processes["p"].command == "x 3"
+    (e,) = refused('variable "n" {\n  type    = "bool"\n  default = "x"\n}\nprocess "p" { command = "x" }\n')
+    assert (e.line, e.col) == (3, 13) and "its `type` says a bool" in e.message
+
+
+def test_parse_variables():
+    assert config.parse_variables(["a=1", "b=x=y", "c=", "ports=[1, 2]", "a=2"]) == {
+        "a": "2", "b": "x=y", "c": "", "ports": "[1, 2]"
+    }
+    assert config.parse_variables("k=v") == {"k": "v"}
+    with pytest.raises(ConfigError) as ei:
+        config.parse_variables(["threaded", "1x=2"])
+    first, second = ei.value.diagnostics
+    assert str(first) == '--variables: "threaded" has no `=`: write --variables NAME=VALUE, e.g. --variables threaded=true'
+    assert "is not a variable name" in second.message
+
+
+# -- interpolation ----------------------------------------------------------------------
+
+
+def interp(value, **kw):
+    """The command of a process whose command is ``value``."""
+    return loads('process "p" {\n  command = %s\n}\n' % value, **kw).processes["p"].command
+
+
+def interp_error(value, **kw):
+    errs = refused('process "p" {\n  command = %s\n}\n' % value, **kw)
+    assert len(errs) == 1, "\n".join(map(str, errs))
+    return errs[0]
+
+
+def test_interpolation_in_start_command_and_env(monkeypatch):
+    monkeypatch.setenv("LAUNCH_TEST_DIR", "/srv/x")
+    text = (
+        'variable "port" { default = 8001 }\n'
+        + HEAD
+        + WEB.replace('kernel = "py_kernel"', 'kernel = "py_kernel"\n  start = "web.start()  # ${var.port}"')
+        + 'process "p" {\n  command = "cd ${LAUNCH_TEST_DIR} && serve ${var.port}"\n'
+        + '  env = { WHERE = "${env(\'LAUNCH_TEST_DIR\')}/sub", PORT = "${var.port}" }\n}\n'
+        + 'job "j" { command = "echo ${var.port}" }\n'
+    )
+    cfg = loads(text)
+    assert cfg.apps["web"].start == "web.start()  # 8001"
+    assert cfg.processes["p"].command == "cd /srv/x && serve 8001"
+    assert cfg.processes["p"].env == {"WHERE": "/srv/x/sub", "PORT": "8001"}
+    assert cfg.jobs["j"].command == "echo 8001"
+
+
+def test_env_function_with_default(monkeypatch):
+    monkeypatch.delenv("LAUNCH_TEST_UNSET", raising=False)
+    monkeypatch.setenv("LAUNCH_TEST_SET", "here")
+    assert interp("\"a ${env('LAUNCH_TEST_UNSET', 'fallback')} b\"") == "a fallback b"
+    assert interp('"[${env("LAUNCH_TEST_UNSET")}]"') == "[]"  # HCL allows quotes inside ${...}
+    assert interp("\"${env('LAUNCH_TEST_SET', 'fallback')}\"") == "here"
+
+
+def test_exec_success_and_trim(tmp_path):
+    (tmp_path / "padded.sh").write_text("printf ' x \\n'\n")
+    (tmp_path / "lines.sh").write_text("printf 'two\\n\\n'\n")
+    path = tmp_path / "j.hcl"
+    path.write_text(
+        """process "a" { command = "${exec('pwd')}" }
+process "b" { command = "[${exec('sh padded.sh') | trim}]" }
+process "c" { command = "${exec("sh lines.sh")}!" }
+process "d" { command = "${exec('sh -c "echo quoted"')}" }
+"""
+    )
+    cfg = load(path)
+    assert cfg.processes["a"].command == str(tmp_path)  # runs in the config's directory
+    assert cfg.processes["b"].command == "[x]"
+    assert cfg.processes["c"].command == "two!"  # trailing newlines stripped
+    assert cfg.processes["d"].command == "quoted"
+
+
+def test_exec_failure_is_an_error_at_the_line(tmp_path):
+    (tmp_path / "fail.sh").write_text("echo oops >&2\necho last words >&2\nexit 1\n")
+    path = tmp_path / "j.hcl"
+    path.write_text('kernel "py_kernel" {}\n\nprocess "p" {\n  command = "x ${exec(\'sh fail.sh\')}"\n}\n')
+    with pytest.raises(ConfigError) as ei:
+        load(path)
+    (e,) = errors(ei)
+    assert (e.path, e.line, e.col) == (str(path), 4, 13)
+    assert "exec(\"sh fail.sh\") failed with exit status 1: last words" in e.message
+
+
+def test_exec_missing_command_and_timeout(monkeypatch):
+    e = interp_error("\"${exec('no-such-command-here --x')}\"")
+    assert "command `no-such-command-here` not found" in e.message and (e.line, e.col) == (2, 13)
+    monkeypatch.setattr(config, "EXEC_TIMEOUT", 0.2)
+    e = interp_error("\"${exec('sleep 5')}\"")
+    assert "did not finish within 0.2 s" in e.message
+
+
+def test_color_helpers():
+    assert interp("\"${fg('red')}E${reset()}\"") == "\x1b[31mE\x1b[0m"
+    assert interp("\"${bg('blue')}${fg('bright_green')}${bg('bright_white')}\"") == "\x1b[44m\x1b[92m\x1b[107m"
+    assert interp("\"${fg(208)}${bg('17')}\"") == "\x1b[38;5;208m\x1b[48;5;17m"
+    e = interp_error("\"${fg('rouge')}\"")
+    assert 'fg("rouge"): unknown color' in e.message and (e.line, e.col) == (2, 13)
+
+
+def test_colors_in_logger_replace_regex():
+    cfg = loads(
+        'process "p" {\n  command = "x"\n  logger {\n    replace_regex = [{ from = "^(ERROR)", '
+        'to = "${fg(\'red\')}\\\\1${reset()}" }]\n  }\n}\n'
+    )
+    assert cfg.processes["p"].logger.replace_regex == [("^(ERROR)", "\x1b[31m\\1\x1b[0m")]
+
+
+def test_whole_value_keeps_the_variable_type():
+    text = 'variable "t" { default = true }\nvariable "n" { default = 2 }\n' + HEAD + WEB.replace(
+        "options {", 'options {\n    threaded = "${var.t}"\n    greeting = "${var.n}"\n    both = "${var.n}${var.t}"'
+    ).replace("TornadoBridgeApp", "Custom").replace("jaffle.app.tornado", "my")
+    app = loads(text).apps["web"]
+    assert app.options["threaded"] is True and app.options["greeting"] == 2 and app.options["both"] == "2true"
+
+
+def test_escape_gives_a_literal_dollar_brace():
+    assert interp('"echo $${HOME} and $${var.x}"') == "echo ${HOME} and ${var.x}"
+
+
+@pytest.mark.parametrize(
+    "value,fragment",
+    [
+        ('"${LAUNCH_TEST_NOT_SET_ANYWHERE}"', "is not a set environment variable nor a function"),
+        ('"${nope(1)}"', "unknown function `nope`"),
+        ('"${fg}"', "`fg` is a function: call it"),
+        ('"${var.x | upper}"', "unknown filter `upper`"),
+        ('"${foo.bar}"', "unknown name `foo.bar`"),
+        ('"${var.}"', "cannot be read"),
+        ('"${}"', "is empty"),
+        ('"${reset(1)}"', "takes no argument"),
+        ('"${var.missing}"', "uses variable `missing`, which is not defined"),
+    ],
+)
+def test_unknown_names_are_errors_at_the_value(value, fragment):
+    e = interp_error(value)
+    assert (e.line, e.col) == (2, 13) and fragment in e.message, str(e)
+
+
+def test_interpolated_start_code_error_points_at_the_value():
+    text = 'variable "v" { default = "(" }\n' + HEAD + WEB.replace(
+        'kernel = "py_kernel"', 'kernel = "py_kernel"\n  start = "x = ${var.v}"'
+    )
+    (e,) = refused(text)
+    assert (e.line, e.col) == (6, 11) and "does not compile" in e.message
