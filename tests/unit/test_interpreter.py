@@ -423,3 +423,28 @@ def test_frozen_kernel_starts_with_child_env(frozen, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_check_runs_on_the_qt_loop(bare_venv):
+    """The window awaits check_python on a qasync loop: run it there, in a
+    child process so that no QApplication is left in this one."""
+    pytest.importorskip("qasync")
+    code = f"""
+import asyncio, sys
+import qasync
+from PySide6.QtWidgets import QApplication
+from tornado_launcher.interpreter import check_python
+app = QApplication([])
+async def main():
+    return await check_python({PY!r}), await check_python({str(bare_venv)!r})
+with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+    ok, bad = runner.run(main())
+print("OK" if ok is None else ok)
+print(bad)
+"""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6"}
+    r = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    ok, bad = r.stdout.splitlines()[:2]
+    assert ok == "OK"
+    assert bad.startswith(f"{bare_venv} lacks ipykernel and tornado")
