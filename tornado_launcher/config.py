@@ -19,6 +19,7 @@ Nothing here raises anything but :class:`ConfigError`, whatever the input
 from __future__ import annotations
 
 import ast
+import copy
 import difflib
 import json
 import keyword
@@ -469,13 +470,11 @@ def _loads(sources: List[Tuple[Union[str, bytes], str, str]], variables: Optiona
         if nul >= 0:
             raise _refuse(shown, hclpos.linecol(text, nul), _BINARY)
         texts.append((text, shown, absolute))
-    if len(texts) > 1:
-        raise _refuse(texts[1][1], 0, "several config files are not supported yet")
-    text, shown, absolute = texts[0]
-    config, diags = _Checker(text, shown, absolute, variables).run()
+    order = {shown: i for i, (_, shown, _) in reversed(list(enumerate(texts)))}
+    config, diags = _Checker(texts, variables).run()
     if config is None or any(d.severity == "error" for d in diags):
-        raise ConfigError(_sorted(diags))
-    config.warnings = _sorted(diags)
+        raise ConfigError(_sorted(diags, order))
+    config.warnings = _sorted(diags, order)
     return config
 
 
@@ -504,14 +503,16 @@ def _refuse(shown: str, where: Any, message: str) -> ConfigError:
     return ConfigError([Diagnostic(shown, line, col, message)])
 
 
-def _sorted(diags: List[Diagnostic]) -> List[Diagnostic]:
+def _sorted(diags: List[Diagnostic], order: Optional[Dict[str, int]] = None) -> List[Diagnostic]:
+    """Unique, errors first, then by file (in merge order), line and column."""
+    order = order or {}
     seen = set()
     unique = []
     for d in diags:
         if d not in seen:
             seen.add(d)
             unique.append(d)
-    return sorted(unique, key=lambda d: (d.severity != "error", d.line, d.col))
+    return sorted(unique, key=lambda d: (d.severity != "error", order.get(d.path, -1), d.line, d.col))
 
 
 _PYHCL_TOKENS = {
@@ -899,19 +900,35 @@ def _stringify(value: Any) -> str:
     return str(value)
 
 
-class _Checker:
-    """One pass over one file: builds the Config and collects diagnostics."""
+class _Source:
+    """One config file: its text, where it is, and (after parsing) its positions."""
 
-    def __init__(
-        self, text: str, shown: str, absolute: str, overrides: Optional[Mapping[str, Any]] = None
-    ) -> None:
+    def __init__(self, text: str, shown: str, absolute: str) -> None:
         self.text = text
         self.shown = shown
-        self.path = absolute
+        self.absolute = absolute
         self.directory = os.path.dirname(absolute)
-        self.diags: List[Diagnostic] = []
         self.pos: Optional[hclpos.Positions] = None
         self.starts = hclpos.line_starts(text)
+
+
+class _Checker:
+    """One pass over one config (one file, or several merged): builds the
+    Config and collects diagnostics.
+
+    Parsing, syntax, top-level shape and duplicate keys are checked file by
+    file (``use(i)`` selects the file); the rest runs on the merged data,
+    where ``origin`` says which file supplied each key path, so that every
+    diagnostic names that file and its line.
+    """
+
+    def __init__(self, sources: List[Tuple[str, str, str]], overrides: Optional[Mapping[str, Any]] = None) -> None:
+        self.sources = [_Source(*src) for src in sources]
+        self.path = self.sources[0].absolute
+        self.directory = self.sources[0].directory
+        #: key path -> index of the file that supplied its value (blocks: the first file that opened them)
+        self.origin: Dict[tuple, int] = {}
+        self.diags: List[Diagnostic] = []
         self.skip_paths: set = set()
         self.variables: Dict[str, Any] = {}
         self.overrides: Dict[str, Any] = dict(overrides or {})
@@ -920,64 +937,120 @@ class _Checker:
         self.exec_cache: Dict[Tuple[str, str], str] = {}
         self.skipped_apps: set = set()
         self._clear_cache: Optional[List[str]] = None
+        self.use(0)
+
+    def use(self, index: int) -> None:
+        """Make file ``index`` the current one for the per-file checks."""
+        src = self.sources[index]
+        self.cur = index
+        self.text, self.shown, self.pos, self.starts = src.text, src.shown, src.pos, src.starts
 
     # -- reporting ---------------------------------------------------------
 
+    def locate(self, path: tuple) -> Tuple[int, Optional[hclpos.Loc]]:
+        """(file index, Loc of the nearest located parent) of a key path."""
+        p = tuple(path)
+        q = p
+        while q and q not in self.origin:
+            q = q[:-1]
+        index = self.origin.get(q, self.cur)
+        pos = self.sources[index].pos
+        while p and pos is not None:
+            loc = pos.locs.get(p)
+            if loc is not None:
+                return index, loc
+            p = p[:-1]
+        return index, None
+
+    def where(self, path: tuple, part: str = "key") -> Tuple[int, int, int]:
+        """(file index, line, col) of a key path; falls back to the nearest parent."""
+        index, loc = self.locate(path)
+        if loc is None:
+            return index, 1, 1
+        off = {"key": loc.key, "value": loc.value}.get(part, loc.key)
+        if part == "label" and loc.label is not None:
+            off = loc.label
+        src = self.sources[index]
+        line, col = hclpos.linecol(src.text, off, src.starts)
+        return index, line, col
+
     def at(self, path: tuple, part: str = "key") -> Tuple[int, int]:
-        """(line, col) of a key path; falls back to the nearest parent."""
-        if self.pos is not None:
-            p = tuple(path)
-            while p:
-                loc = self.pos.locs.get(p)
-                if loc is not None:
-                    off = {"key": loc.key, "value": loc.value}.get(part, loc.key)
-                    if part == "label" and loc.label is not None:
-                        off = loc.label
-                    return hclpos.linecol(self.text, off, self.starts)
-                p = p[:-1]
-        return 1, 1
+        """(line, col) of a key path, in the file that supplied it."""
+        return self.where(path, part)[1:]
 
     def line(self, path: tuple) -> int:
         return self.at(path)[0]
 
+    def place(self, path: tuple, seen_from: tuple) -> str:
+        """"line N" for ``path``, or "other.hcl:N" when another file than ``seen_from``'s holds it."""
+        index, line, _ = self.where(path)
+        if index == self.where(seen_from)[0]:
+            return "line %d" % line
+        return "%s:%d" % (self.sources[index].shown, line)
+
+    def dir_of(self, path: tuple) -> str:
+        """The directory of the file that supplied ``path``: relative paths are relative to it."""
+        return self.sources[self.locate(path)[0]].directory
+
     def error(self, path: tuple, message: str, part: str = "key") -> None:
-        line, col = self.at(path, part)
-        self.diags.append(Diagnostic(self.shown, line, col, message))
+        index, line, col = self.where(path, part)
+        self.diags.append(Diagnostic(self.sources[index].shown, line, col, message))
 
     def warn(self, path: tuple, message: str, part: str = "key") -> None:
-        line, col = self.at(path, part)
-        self.diags.append(Diagnostic(self.shown, line, col, message, "warning"))
+        index, line, col = self.where(path, part)
+        self.diags.append(Diagnostic(self.sources[index].shown, line, col, message, "warning"))
 
-    def error_at(self, offset: int, message: str, severity: str = "error") -> None:
-        line, col = hclpos.linecol(self.text, offset, self.starts)
-        self.diags.append(Diagnostic(self.shown, line, col, message, severity))
+    def error_at(self, offset: int, message: str, severity: str = "error", src: Optional[int] = None) -> None:
+        source = self.sources[self.cur if src is None else src]
+        line, col = hclpos.linecol(source.text, offset, source.starts)
+        self.diags.append(Diagnostic(source.shown, line, col, message, severity))
 
     # -- the pass ------------------------------------------------------------
 
     def run(self) -> Tuple[Optional[Config], List[Diagnostic]]:
-        data, failure = self.parse()
-        if failure is not None:
-            self.error_at(*failure)
+        datas = []
+        failed = False
+        for index in range(len(self.sources)):
+            self.use(index)
+            data, failure = self.parse()
+            self.sources[index].pos = self.pos
+            if failure is not None:
+                self.error_at(*failure)
+                failed = True
+                continue
+            if not isinstance(data, dict):
+                self.error_at(0, 'the file must contain blocks such as `app "web" { ... }`')
+                failed = True
+                continue
+            if self.pos is not None:
+                # Inside a block that is itself repeated, repeated keys are only
+                # a consequence of pyhcl merging the two: report the block alone.
+                blocks = {p for p, _, dup in self.pos.duplicates if dup.kind == "block"}
+                self.pos.duplicates = [
+                    d for d in self.pos.duplicates if not any(d[0][:n] in blocks for n in range(1, len(d[0])))
+                ]
+                self.skip_paths |= {(index, p) for p, _, dup in self.pos.duplicates if dup.kind == "assign"}
+            self.check_top_items()
+            datas.append((index, data))
+        if failed:
             return None, self.diags
-        if not isinstance(data, dict):
-            self.error_at(0, 'the file must contain blocks such as `app "web" { ... }`')
-            return None, self.diags
-        config = Config(path=self.path, directory=self.directory, source=self.text, paths=[self.path])
-        if not data and (self.pos is None or not self.pos.top):
+        self.use(0)
+        data = self.merge(datas)
+        # a key repeated in one file is skipped when that file supplied the merged value
+        self.skip_paths = {p for i, p in self.skip_paths if self.origin.get(p) == i}
+        config = Config(
+            path=self.path,
+            directory=self.directory,
+            source=self.text,
+            paths=[src.absolute for src in self.sources],
+        )
+        if not data and all(src.pos is None or not src.pos.top for src in self.sources):
             self.error_at(
                 0,
                 'the file is empty: add a `kernel "py_kernel" {}` block and an `app` block '
                 "(see the TornadoBridgeApp example)",
             )
             return config, self.diags
-        if self.pos is not None:
-            # Inside a block that is itself repeated, repeated keys are only
-            # a consequence of pyhcl merging the two: report the block alone.
-            blocks = {p for p, _, dup in self.pos.duplicates if dup.kind == "block"}
-            self.pos.duplicates = [
-                d for d in self.pos.duplicates if not any(d[0][:n] in blocks for n in range(1, len(d[0])))
-            ]
-            self.skip_paths = {p for p, _, dup in self.pos.duplicates if dup.kind == "assign"}
         self.check_top_items()
         self.read_variables(data.get("variable"))
         if isinstance(data.get("app"), dict):
@@ -1048,6 +1121,33 @@ class _Checker:
             self.warn((), "no app or process to run: add an `app` block with a TornadoBridgeApp")
         return config, self.diags
 
+    def merge(self, datas: List[Tuple[int, dict]]) -> dict:
+        """Jaffle's deep merge: maps merge key by key; anything else from a
+        later file (lists included) replaces the earlier value.  Records
+        ``origin`` for every key path."""
+        merged: Dict[str, Any] = {}
+        for index, data in datas:
+            self.merge_into(merged, data, (), index)
+        return merged
+
+    def merge_into(self, into: dict, new: dict, path: tuple, index: int) -> None:
+        for key, value in new.items():
+            p = path + (key,)
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                self.merge_into(into[key], value, p, index)
+            else:
+                into[key] = copy.deepcopy(value)
+                self.mark(value, p, index)
+
+    def mark(self, value: Any, path: tuple, index: int) -> None:
+        self.origin[path] = index
+        if isinstance(value, dict):
+            for k, v in value.items():
+                self.mark(v, path + (k,), index)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                self.mark(v, path + (i,), index)
+
     def parse(self) -> Tuple[Any, Optional[Tuple[int, str]]]:
         """pyhcl for values, our scanner for positions and better errors."""
         scan_error: Optional[hclpos.HclSyntaxError] = None
@@ -1103,12 +1203,13 @@ class _Checker:
 
     def is_stray(self, path: tuple) -> bool:
         """A name pyhcl made from a block that had no label (reported already)."""
-        if self.pos is None:
+        pos = self.sources[self.locate(path)[0]].pos
+        if pos is None:
             return False
-        loc = self.pos.locs.get(tuple(path))
+        loc = pos.locs.get(tuple(path))
         if loc is None or loc.kind == "block":
             return False
-        parent = self.pos.locs.get(tuple(path[:-1]))
+        parent = pos.locs.get(tuple(path[:-1]))
         return loc.kind == "group" or (parent is not None and parent.kind == "block")
 
     def check_top_items(self) -> None:
@@ -1212,7 +1313,7 @@ class _Checker:
             if name not in raw:
                 self.diags.append(
                     Diagnostic(
-                        self.shown,
+                        self.sources[0].shown,
                         0,
                         0,
                         '--variables gives `%s`, which no `variable` block defines%s: add `variable "%s" '
@@ -1321,9 +1422,9 @@ class _Checker:
             return os.environ.get(_stringify(args[0]), _stringify(args[1]) if len(args) > 1 else "")
         if fn == "exec":
             command = _stringify(args[0])
-            key = (command, self.directory)
+            key = (command, self.dir_of(path))
             if key not in self.exec_cache:
-                self.exec_cache[key] = _run_exec(command, self.directory)
+                self.exec_cache[key] = _run_exec(*key)
             return self.exec_cache[key]
         if fn in ("fg", "bg"):
             return _color(fn, args[0])
@@ -1471,7 +1572,9 @@ class _Checker:
             self.error(path, "%s cannot be compiled: %s" % (what, e), "value")
 
     def code_error(self, path: tuple, code: str, what: str, e: SyntaxError) -> None:
-        loc = self.pos.locs.get(tuple(path)) if self.pos is not None else None
+        file_index = self.locate(path)[0]
+        pos = self.sources[file_index].pos
+        loc = pos.locs.get(tuple(path)) if pos is not None else None
         msg = "%s does not compile: %s" % (what, e.msg)
         if loc is None or loc.text_start < 0 or not e.lineno or tuple(path) in self.interpolated:
             self.error(path, msg, "value")
@@ -1484,7 +1587,7 @@ class _Checker:
         if offset is None:
             self.error(path, msg, "value")
         else:
-            self.error_at(offset, msg)
+            self.error_at(offset, msg, src=file_index)
 
     # -- blocks ------------------------------------------------------------------
 
@@ -1522,7 +1625,7 @@ class _Checker:
         python = self.string(body, path, "python", "(a path to a Python interpreter)")
         if python is not _MISSING and python:
             p = os.path.expanduser(python)
-            p = os.path.normpath(p if os.path.isabs(p) else os.path.join(self.directory, p))
+            p = os.path.normpath(p if os.path.isabs(p) else os.path.join(self.dir_of(path + ("python",)), p))
             k.python = p
             if k.kernel_name:
                 self.error(
@@ -1632,18 +1735,19 @@ class _Checker:
         entries = [(a.line, "app", a.name) for a in config.apps.values()]
         entries += [(p.line, "process", p.name) for p in config.processes.values()]
         entries += [(j.line, "job", j.name) for j in config.jobs.values()]
-        seen: Dict[str, Tuple[int, str]] = {}
-        for line, kind, name in sorted(entries, key=lambda e: e[0]):
+        seen: Dict[str, str] = {}
+        order = {(k, n): self.where((k, n)) for _, k, n in entries}
+        for _, kind, name in sorted(entries, key=lambda e: order[e[1:]]):
             if name in seen:
-                first_line, first_kind = seen[name]
+                first_kind = seen[name]
                 self.error(
                     (kind, name),
-                    '%s "%s" has the same name as %s "%s" at line %d: apps, processes and jobs share one '
-                    "list, so rename one" % (kind, name, first_kind, name, first_line),
+                    '%s "%s" has the same name as %s "%s" at %s: apps, processes and jobs share one '
+                    "list, so rename one" % (kind, name, first_kind, name, self.place((first_kind, name), (kind, name))),
                     "label",
                 )
             else:
-                seen[name] = (line, kind)
+                seen[name] = kind
 
     def app(self, name: str, body: Any, kernels: Optional[set], skipped: set) -> Optional[AppConfig]:
         path = ("app", name)
@@ -1807,7 +1911,8 @@ class _Checker:
         wp = self.string(h, path, "watch_path", "(a directory)")
         if wp is not _MISSING:
             p = os.path.expanduser(wp)
-            handler.watch_path = os.path.normpath(p if os.path.isabs(p) else os.path.join(self.directory, p))
+            base = self.dir_of(path + ("watch_path",))
+            handler.watch_path = os.path.normpath(p if os.path.isabs(p) else os.path.join(base, p))
             if not os.path.isdir(handler.watch_path):
                 self.warn(
                     path + ("watch_path",),
@@ -1919,6 +2024,12 @@ class _Checker:
             return None
 
     def report_duplicates(self, skipped: set) -> None:
+        for index in range(len(self.sources)):
+            self.use(index)
+            self.report_file_duplicates(skipped)
+        self.use(0)
+
+    def report_file_duplicates(self, skipped: set) -> None:
         if self.pos is None:
             return
         for path, first, dup in self.pos.duplicates:

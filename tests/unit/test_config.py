@@ -859,3 +859,125 @@ def test_interpolated_start_code_error_points_at_the_value():
     )
     (e,) = refused(text)
     assert (e.line, e.col) == (6, 11) and "does not compile" in e.message
+
+
+# -- several files, merged --------------------------------------------------------------
+
+BASE = """variable "port" { default = 8000 }
+kernel "py_kernel" { pass_env = ["PATH"] }
+app "web" {
+  class  = "jaffle.app.tornado.TornadoBridgeApp"
+  kernel = "py_kernel"
+  options {
+    app_class = "myproj.app.Application"
+    argv      = ["--port=${var.port}", "--debug"]
+    threaded  = false
+  }
+}
+process "frontend" {
+  command = "yarn start"
+  env     = { NODE_ENV = "development", API = "http://localhost:${var.port}" }
+}
+"""
+LOCAL = """variable "port" { default = 9000 }
+app "web" {
+  options {
+    argv     = ["--port=${var.port}"]
+    threaded = true
+  }
+}
+process "frontend" {
+  tty = true
+  env = { NODE_ENV = "production" }
+}
+"""
+
+
+@pytest.fixture
+def pair(tmp_path):
+    (tmp_path / "local").mkdir()
+    base, local = tmp_path / "jaffle.hcl", tmp_path / "local" / "jaffle.local.hcl"
+    base.write_text(BASE)
+    local.write_text(LOCAL)
+    return base, local
+
+
+def test_merge_later_file_wins_lists_replaced_maps_merged(pair):
+    base, local = pair
+    cfg = load([base, local])
+    assert cfg.paths == [str(base), str(local)] and cfg.path == str(base)
+    assert cfg.directory == str(base.parent)
+    web = cfg.apps["web"]
+    assert web.argv == ["--port=9000"]  # the list is replaced, not appended to
+    assert web.threaded is True and web.app_class == "myproj.app.Application"  # the map is merged
+    p = cfg.processes["frontend"]
+    assert p.env == {"NODE_ENV": "production", "API": "http://localhost:9000"}
+    assert p.tty is True and p.command == "yarn start"
+    assert cfg.variables == {"port": 9000}
+    assert cfg.kernels["py_kernel"].pass_env == ["PATH"]
+    # the other order: the base wins
+    assert load([local, base]).apps["web"].argv == ["--port=8000", "--debug"]
+    assert check([base, local])[0].apps["web"].threaded is True
+
+
+def test_merge_error_in_second_file_names_it(pair):
+    base, local = pair
+    local.write_text(LOCAL.replace("threaded = true", 'threaded = "maybe"\n    treaded = 1'))
+    with pytest.raises(ConfigError) as ei:
+        load([base, local])
+    first, second = errors(ei)
+    assert (first.path, first.line, first.col) == (str(local), 5, 16) and "`threaded` must be true or false" in first.message
+    assert (second.path, second.line, second.col) == (str(local), 6, 5) and "did you mean `threaded`" in second.message
+    assert str(first).startswith(str(local) + ":5:16: ")
+
+
+def test_merge_error_in_first_file_names_it(pair):
+    base, local = pair
+    base.write_text(BASE.replace('command = "yarn start"', 'command = ["yarn"]'))
+    cfg, diags = check([base, local])
+    (e,) = diags
+    assert cfg is None and (e.path, e.line, e.col) == (str(base), 13, 13)
+
+
+def test_merge_syntax_error_and_duplicate_in_second_file(pair):
+    base, local = pair
+    local.write_text(LOCAL + 'job "j" {\n  command = "x"\n')
+    (e,) = check([base, local])[1]
+    assert (e.path, e.line) == (str(local), 12) and "never closed" in e.message
+    local.write_text(LOCAL + 'job "j" { command = "a" }\njob "j" { command = "b" }\n')
+    (e,) = check([base, local])[1]
+    assert (e.path, e.line, e.col) == (str(local), 13, 5) and "defined twice (first at line 12)" in e.message
+
+
+def test_merge_names_the_other_file_in_cross_file_messages(pair):
+    base, local = pair
+    local.write_text('process "web" { command = "x" }\n')
+    (e,) = check([base, local])[1]
+    assert (e.path, e.line) == (str(local), 1)
+    assert 'process "web" has the same name as app "web" at %s:3' % base in e.message
+
+
+def test_merge_relative_paths_and_exec_follow_the_file_that_set_them(pair):
+    base, local = pair
+    local.write_text(
+        'kernel "py_kernel" { python = "venv/bin/python" }\n'
+        "process \"frontend\" { command = \"${exec('pwd')}\" }\n"
+    )
+    cfg = load([base, local])
+    assert cfg.kernels["py_kernel"].python == str(local.parent / "venv" / "bin" / "python")
+    assert cfg.processes["frontend"].command == str(local.parent)
+    (w,) = cfg.warnings  # the interpreter does not exist: the warning names the second file
+    assert w.path == str(local) and w.line == 1
+
+
+def test_merge_an_empty_override_file_is_fine(pair):
+    base, local = pair
+    local.write_text("# nothing to override today\n")
+    assert load([base, local]).apps["web"].argv == ["--port=8000", "--debug"]
+
+
+def test_single_item_list_and_pathlike(pair):
+    base, _ = pair
+    assert load([base]).paths == [str(base)] == load(base).paths
+    with pytest.raises(ConfigError):
+        load([])
