@@ -1,0 +1,82 @@
+"""Checks on launcher.spec and the icon files that need no frozen build.
+
+They catch, on every test run, the two ways the frozen app drifts from the
+source tree: the window starts using a Qt module the spec leaves out (the
+frozen app alone would fail, with an ImportError), or someone edits the icon
+SVG without re-rendering the PNG/ICO/ICNS files the build ships.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "launcher.spec"
+
+
+def spec_list(name: str) -> list[str]:
+    """A literal list assigned at the spec's top level."""
+    tree = ast.parse(SPEC.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{name} not found in launcher.spec")
+
+
+def test_launcher_uses_no_qt_module_the_spec_excludes():
+    excluded = set(spec_list("QT_UNUSED"))
+    used: dict[str, set[str]] = {}
+    pattern = re.compile(r"PySide6\.(Qt\w+)|from PySide6 import \(?([\w, \n]+)")
+    for path in (ROOT / "tornado_launcher").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for m in pattern.finditer(text):
+            names = [m.group(1)] if m.group(1) else re.findall(r"Qt\w+", m.group(2))
+            for n in names:
+                used.setdefault(n, set()).add(str(path.relative_to(ROOT)))
+    clash = {m: sorted(files) for m, files in used.items() if m in excluded}
+    assert not clash, (
+        f"launcher.spec excludes Qt modules the launcher imports: {clash}; "
+        "remove them from QT_UNUSED in launcher.spec"
+    )
+
+
+def test_spec_never_bundles_ipykernel():
+    # Bundled, ipykernel would make jupyter_client offer a "python3"
+    # kernelspec whose argv is the frozen app itself.
+    tree = ast.parse(SPEC.read_text())
+    excludes: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            if getattr(target, "id", None) == "excludes":
+                try:
+                    excludes += ast.literal_eval(node.value)
+                except ValueError:
+                    pass
+    assert "ipykernel" in excludes and "IPython" in excludes
+
+
+def test_icons_are_rendered_from_the_svg():
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_icons.py"), "--check"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, (
+        f"resources/icons is stale: run `python scripts/render_icons.py`\n{r.stdout}{r.stderr}"
+    )
+
+
+def test_desktop_entry():
+    text = (ROOT / "resources" / "tornado-launcher.desktop").read_text()
+    assert text.startswith("[Desktop Entry]\n")
+    keys = dict(line.split("=", 1) for line in text.splitlines()[1:] if "=" in line)
+    assert keys["Type"] == "Application"
+    assert keys["Exec"] == "tornado-launcher %f"
+    assert keys["Icon"] == "tornado-launcher"
+    assert keys["Categories"].endswith(";") and "Development" in keys["Categories"]
+    assert keys["MimeType"] == "text/x-hcl;"
+    assert (ROOT / "resources" / "icons" / "tornado-launcher.svg").is_file()
