@@ -242,6 +242,8 @@ def test_bad_config_shows_its_line_and_a_bad_reread_keeps_serving(window, run, p
     line = int(msgs[0].split(":")[1])
     assert line in (3, 5), msgs  # the app block or its kernel line
     assert window.error_page.open_buttons
+    snippet = window.error_page.snippets[0]
+    assert f">{line} |" in snippet, snippet  # the offending line is quoted
 
     port = free_port()
     path = project(port, watchdog=False)

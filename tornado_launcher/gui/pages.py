@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
@@ -117,7 +117,7 @@ class ConfigErrorPanel(QFrame):
         self.title.setFont(f)
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.rows = QGridLayout()
+        self.rows = QVBoxLayout()
         self.retry_button = QPushButton(icons.icon("reread"), "Re-read config", self)
         self.retry_button.clicked.connect(self.retry_requested.emit)
         self.dismiss_button = QPushButton("Dismiss" if banner else "Back", self)
@@ -137,29 +137,64 @@ class ConfigErrorPanel(QFrame):
 
     def show_diagnostics(self, title: str, diagnostics: Sequence) -> None:
         while self.rows.count():
-            w = self.rows.takeAt(0).widget()
-            if w is not None:
-                w.deleteLater()
+            item = self.rows.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
         self.title.setText(title)
         self.messages = []
         self.open_buttons = []
-        for i, d in enumerate(diagnostics):
+        self.snippets: list[str] = []
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        for d in diagnostics:
             text = str(d)
             self.messages.append(text)
-            icon = QLabel("⚠" if getattr(d, "severity", "error") == "warning" else "✖", self)
-            icon.setStyleSheet("color: #cf222e;" if getattr(d, "severity", "error") != "warning" else "color: #9a6700;")
-            label = QLabel(text, self)
+            warning = getattr(d, "severity", "error") == "warning"
+            row = QWidget(self)
+            h = QHBoxLayout(row)
+            h.setContentsMargins(0, 2, 0, 2)
+            icon = QLabel("⚠" if warning else "✖", row)
+            icon.setStyleSheet("color: #9a6700;" if warning else "color: #cf222e;")
+            h.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
+            col = QVBoxLayout()
+            label = QLabel(text, row)
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-            self.rows.addWidget(icon, i, 0, Qt.AlignmentFlag.AlignTop)
-            self.rows.addWidget(label, i, 1)
+            col.addWidget(label)
             path = getattr(d, "path", None)
+            line = getattr(d, "line", None) or None
+            snippet = source_snippet(path, line, getattr(d, "col", None)) if path and line else ""
+            self.snippets.append(snippet)
+            if snippet:
+                code = QLabel(snippet, row)
+                code.setFont(mono)
+                code.setTextFormat(Qt.TextFormat.PlainText)
+                code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                col.addWidget(code)
+            h.addLayout(col, 1)
             if path:
-                line = getattr(d, "line", None) or None
-                b = QPushButton("Open in editor", self)
+                b = QPushButton("Open in editor", row)
                 b.setToolTip(f"{path}" + (f", line {line}" if line else ""))
                 b.clicked.connect(lambda _=False, p=str(path), n=line: editor.open_file(p, n))
-                self.rows.addWidget(b, i, 2, Qt.AlignmentFlag.AlignTop)
+                h.addWidget(b, 0, Qt.AlignmentFlag.AlignTop)
                 self.open_buttons.append(b)
+            self.rows.addWidget(row)
         self.show()
+
+
+def source_snippet(path, line: Optional[int], col: Optional[int] = None, context: int = 1) -> str:
+    """The lines around ``line`` of ``path`` with a caret under ``col``, or ""."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read(1_000_000).splitlines()
+    except OSError:
+        return ""
+    if not line or line > len(lines):
+        return ""
+    out = []
+    width = len(str(min(len(lines), line + context)))
+    for n in range(max(1, line - context), min(len(lines), line + context) + 1):
+        marker = ">" if n == line else " "
+        out.append(f"{marker}{n:>{width}} | {lines[n - 1].expandtabs(4)}")
+        if n == line and col and col > 0:
+            out.append(" " * (width + 4 + col - 1) + "^")
+    return "\n".join(out)
