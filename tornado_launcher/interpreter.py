@@ -402,14 +402,12 @@ async def check_python(python: str, env: Mapping[str, str] | None = None) -> str
     argv = [python, "-c", _PROBE]
     try:
         code, out, err = await _run(argv, child_env(env), CHECK_TIMEOUT)
-    except TimeoutError:
+    except (TimeoutError, asyncio.TimeoutError):  # distinct types on Python 3.10
         return (
             f"{python} did not answer within {CHECK_TIMEOUT:.0f} s while importing ipykernel "
             f"and tornado: try `{_quote(python)} -c \"import ipykernel, tornado\"` in a terminal "
             "to see what it waits for."
         )
-    except asyncio.TimeoutError:  # pragma: no cover - same as TimeoutError on 3.11+
-        return f"{python} did not answer within {CHECK_TIMEOUT:.0f} s."
     except OSError as exc:
         return (
             f"{python} could not be started ({exc.strerror or exc}): set `python` in the kernel "
