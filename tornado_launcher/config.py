@@ -1,16 +1,21 @@
 """jaffle.hcl -> typed, checked dataclasses, with ``file:line:col`` for every problem.
 
 The file format is Jaffle's, so an existing ``jaffle.hcl`` opens unchanged:
-``kernel "name" {...}`` and ``app "name" {...}`` blocks, Jaffle's spellings
-(``args`` for ``argv``, ``functions`` for ``code_blocks``), Jaffle's string
-booleans (``"true"``, ``"1"``) and its ``${var.name}`` / ``${ENV_NAME}``
-interpolation.  Parts we do not run (``process`` and ``job`` blocks, the
-pytest and sphinx apps) are skipped with one warning each: a config is never
-refused whole for a part we skip.
+``kernel``, ``app``, ``process``, ``job``, ``variable`` and ``logger``
+blocks, Jaffle's spellings (``args`` for ``argv``, ``functions`` for
+``code_blocks``) and string booleans (``"true"``, ``"1"``).  Parts we do not
+run (the pytest and sphinx apps, unknown blocks) are skipped with one
+warning each: a config is never refused whole for a part we skip.
+
+``${...}`` is evaluated as Jaffle users write it (``var.name``, environment
+variables, ``env()``, ``exec()``, ``fg()``/``bg()``/``reset()``, ``| trim``)
+by a small parser of our own, in every string value Jaffle rendered and in
+``start``, ``command`` and ``env``, which Jaffle forgot.  ``exec()`` runs its
+command at load time.  Several files deep-merge in order, as in Jaffle.
 
 Values come from pyhcl; positions come from :mod:`tornado_launcher.hclpos`
 because pyhcl keeps none.  Every check runs in one pass, so the user sees all
-the errors of a file at once, sorted by line, each a sentence naming the fix.
+the errors at once, sorted by file and line, each a sentence naming the fix.
 
 Nothing here raises anything but :class:`ConfigError`, whatever the input
 (binary garbage, a directory, an empty file).  No Qt, no jupyter imports.
@@ -182,7 +187,8 @@ class WatchHandler:
     modules found in the config's directory (:func:`default_clear_cache`).
     ``code_blocks`` (Jaffle's docs call it ``functions``) may contain
     ``{event}``.  ``debounce``/``throttle`` are seconds (>= 0) or None when
-    not given (the watcher's own default applies).
+    not given (the watcher's own default applies).  ``jobs`` are names of
+    ``job`` blocks (checked to exist), to run on each matching event.
     """
 
     watch_path: str
@@ -295,7 +301,9 @@ class Config:
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def load(path_or_paths: Union[PathLike, Sequence[PathLike]], variables: Optional[Mapping[str, Any]] = None) -> Config:
+def load(
+    path_or_paths: Union[PathLike, Sequence[PathLike]], variables: Optional[Mapping[str, Any]] = None
+) -> Config:
     """Read and check the config at ``path_or_paths``.
 
     Several files (a list) are deep-merged in order, as Jaffle did: blocks
@@ -323,7 +331,9 @@ def load(path_or_paths: Union[PathLike, Sequence[PathLike]], variables: Optional
         except FileNotFoundError:
             raise _refuse(shown, 0, "no such file: create it, or pass the path of your jaffle.hcl") from None
         except IsADirectoryError:
-            raise _refuse(shown, 0, "is a directory, not a config file: pass the jaffle.hcl inside it") from None
+            raise _refuse(
+                shown, 0, "is a directory, not a config file: pass the jaffle.hcl inside it"
+            ) from None
         except (OSError, ValueError, TypeError) as e:
             raise _refuse(shown, 0, "cannot be read: %s" % _os_reason(e)) from None
         sources.append((data, shown, os.path.abspath(os.fspath(path))))
@@ -403,7 +413,9 @@ def _path_list(path_or_paths: Any) -> List[Any]:
     except TypeError:
         return [path_or_paths]
     if not paths:
-        raise ConfigError([Diagnostic("<config>", 0, 0, "no config file given: pass the path of your jaffle.hcl")])
+        raise ConfigError(
+            [Diagnostic("<config>", 0, 0, "no config file given: pass the path of your jaffle.hcl")]
+        )
     return paths
 
 
@@ -456,7 +468,9 @@ def _os_reason(e: BaseException) -> str:
     return getattr(e, "strerror", None) or str(e) or type(e).__name__
 
 
-def _loads(sources: List[Tuple[Union[str, bytes], str, str]], variables: Optional[Mapping[str, Any]]) -> Config:
+def _loads(
+    sources: List[Tuple[Union[str, bytes], str, str]], variables: Optional[Mapping[str, Any]]
+) -> Config:
     """``sources`` are (text or bytes, path as shown, absolute path), in merge order."""
     texts = []
     for data, shown, absolute in sources:
@@ -679,8 +693,10 @@ def _parse_expr(text: str) -> Any:
         t = peek()
         if t[0] != kind or (value is not None and t[1] != value):
             found = "the end" if t[0] == "end" else _show(t[1]) if t[0] != "op" else "`%s`" % t[1]
-            raise _InterpError("`${%s}` cannot be read: expected %s, found %s" % (
-                text, "`%s`" % value if value else "a name", found))
+            raise _InterpError(
+                "`${%s}` cannot be read: expected %s, found %s"
+                % (text, "`%s`" % value if value else "a name", found)
+            )
         pos[0] += 1
         return t[1]
 
@@ -763,17 +779,18 @@ def _run_exec(command: str, cwd: str) -> str:
             "%s: command `%s` not found: install it, or fix the name (no shell runs it)" % (shown, argv[0])
         ) from None
     except subprocess.TimeoutExpired:
-        raise _InterpError("%s did not finish within %g s: it runs while the config loads" % (shown, EXEC_TIMEOUT)) from None
+        raise _InterpError(
+            "%s did not finish within %g s: it runs while the config loads" % (shown, EXEC_TIMEOUT)
+        ) from None
     except (OSError, ValueError) as e:
         raise _InterpError("%s cannot run: %s" % (shown, _os_reason(e))) from None
     if r.returncode != 0:
         err = [l.strip() for l in r.stderr.decode("utf-8", "replace").splitlines() if l.strip()]
         raise _InterpError(
-            "%s failed with exit status %d%s" % (shown, r.returncode, ": " + err[-1] if err else " (no error output)")
+            "%s failed with exit status %d%s"
+            % (shown, r.returncode, ": " + err[-1] if err else " (no error output)")
         )
     return r.stdout.decode("utf-8", "replace").rstrip("\r\n")
-
-
 
 
 def _did_you_mean(word: str, choices: Any) -> str:
@@ -809,10 +826,16 @@ def _show(value: Any) -> str:
 
 #: `type = "..."` spellings (Jaffle's are Python's) -> our type names
 _TYPE_NAMES = {
-    "bool": "bool", "boolean": "bool",
-    "int": "number", "float": "number", "number": "number",
-    "str": "string", "string": "string",
-    "list": "list", "dict": "map", "map": "map",
+    "bool": "bool",
+    "boolean": "bool",
+    "int": "number",
+    "float": "number",
+    "number": "number",
+    "str": "string",
+    "string": "string",
+    "list": "list",
+    "dict": "map",
+    "map": "map",
 }
 #: type -> (what it is, how to give one)
 _TYPE_WORDS = {
@@ -922,7 +945,9 @@ class _Checker:
     diagnostic names that file and its line.
     """
 
-    def __init__(self, sources: List[Tuple[str, str, str]], overrides: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(
+        self, sources: List[Tuple[str, str, str]], overrides: Optional[Mapping[str, Any]] = None
+    ) -> None:
         self.sources = [_Source(*src) for src in sources]
         self.path = self.sources[0].absolute
         self.directory = self.sources[0].directory
@@ -982,7 +1007,7 @@ class _Checker:
         return self.at(path)[0]
 
     def place(self, path: tuple, seen_from: tuple) -> str:
-        """"line N" for ``path``, or "other.hcl:N" when another file than ``seen_from``'s holds it."""
+        """ "line N" for ``path``, or "other.hcl:N" when another file than ``seen_from``'s holds it."""
         index, line, _ = self.where(path)
         if index == self.where(seen_from)[0]:
             return "line %d" % line
@@ -1354,7 +1379,11 @@ class _Checker:
         """
         if isinstance(value, dict):
             if path == ():  # variables are not interpolated; unknown blocks are skipped
-                return {k: self.interpolate(v, (k,)) for k, v in value.items() if k in _TOP_BLOCKS and k != "variable"}
+                return {
+                    k: self.interpolate(v, (k,))
+                    for k, v in value.items()
+                    if k in _TOP_BLOCKS and k != "variable"
+                }
             return {k: self.interpolate(v, path + (k,)) for k, v in value.items()}
         if isinstance(value, list):
             return [self.interpolate(v, path + (i,)) for i, v in enumerate(value)]
@@ -1364,7 +1393,9 @@ class _Checker:
             return value  # parts we skip are not ours to complain about
         try:
             parts = _template(value)
-            results = [p if isinstance(p, str) else self.evaluate(_parse_expr(p[0]), p[0], path) for p in parts]
+            results = [
+                p if isinstance(p, str) else self.evaluate(_parse_expr(p[0]), p[0], path) for p in parts
+            ]
         except _InterpError as e:
             self.skip_paths.add(tuple(path))
             self.error(path, str(e), "value")
@@ -1390,8 +1421,10 @@ class _Checker:
             if names[0] == "var" and len(names) == 2:
                 return self.variable(names[1], text, path)
             if len(names) == 1 and names[0] in FUNCTIONS:
-                raise _InterpError("`${%s}`: `%s` is a function: call it, e.g. `${%s}`" % (
-                    text, names[0], _FUNCTION_EXAMPLES[names[0]]))
+                raise _InterpError(
+                    "`${%s}`: `%s` is a function: call it, e.g. `${%s}`"
+                    % (text, names[0], _FUNCTION_EXAMPLES[names[0]])
+                )
             if len(names) == 1 and names[0] in os.environ:
                 return os.environ[names[0]]
             name = ".".join(names)
@@ -1415,9 +1448,19 @@ class _Checker:
             )
         lo, hi = arity[fn]
         if not lo <= len(args) <= hi:
-            raise _InterpError("`${%s}`: `%s` takes %s, e.g. `${%s}`" % (
-                text, fn, "no argument" if hi == 0 else "%d or %d arguments" % (lo, hi) if lo != hi
-                else "1 argument", _FUNCTION_EXAMPLES[fn]))
+            raise _InterpError(
+                "`${%s}`: `%s` takes %s, e.g. `${%s}`"
+                % (
+                    text,
+                    fn,
+                    (
+                        "no argument"
+                        if hi == 0
+                        else "%d or %d arguments" % (lo, hi) if lo != hi else "1 argument"
+                    ),
+                    _FUNCTION_EXAMPLES[fn],
+                )
+            )
         if fn == "env":
             return os.environ.get(_stringify(args[0]), _stringify(args[1]) if len(args) > 1 else "")
         if fn == "exec":
@@ -1648,7 +1691,8 @@ class _Checker:
             self.error(path, "a %s name cannot be empty: %s" % (kind, fix), "label")
         elif not name.isprintable():
             self.error(
-                path, "%s name %s holds a control character: use printable text, %s" % (kind, _show(name), fix),
+                path,
+                "%s name %s holds a control character: use printable text, %s" % (kind, _show(name), fix),
                 "label",
             )
         elif len(name) > _MAX_NAME:
@@ -1668,8 +1712,11 @@ class _Checker:
                 self.error(path, '%s needs `command = "%s"`: the command to run' % (what, example), "label")
             return _MISSING
         if not command.strip():
-            self.error(path + ("command",), "`command` of %s is empty: e.g. `command = \"%s\"`" % (what, example),
-                       "value")
+            self.error(
+                path + ("command",),
+                '`command` of %s is empty: e.g. `command = "%s"`' % (what, example),
+                "value",
+            )
             return _MISSING
         return command
 
@@ -1702,7 +1749,7 @@ class _Checker:
                 elif isinstance(value, (dict, list)) or value is None:
                     self.error(
                         kp,
-                        "`env` values are strings, numbers or true/false, not %s: `%s = \"...\"`"
+                        '`env` values are strings, numbers or true/false, not %s: `%s = "..."`'
                         % (_show(value), key),
                         "value",
                     )
@@ -1743,7 +1790,8 @@ class _Checker:
                 self.error(
                     (kind, name),
                     '%s "%s" has the same name as %s "%s" at %s: apps, processes and jobs share one '
-                    "list, so rename one" % (kind, name, first_kind, name, self.place((first_kind, name), (kind, name))),
+                    "list, so rename one"
+                    % (kind, name, first_kind, name, self.place((first_kind, name), (kind, name))),
                     "label",
                 )
             else:

@@ -370,7 +370,11 @@ def test_variables_and_environment(monkeypatch):
 
 
 def test_variable_without_default(monkeypatch):
-    text = 'variable "port" {}\n' + HEAD + WEB.replace("options {", 'options {\n    argv = ["--port=${var.port}"]')
+    text = (
+        'variable "port" {}\n'
+        + HEAD
+        + WEB.replace("options {", 'options {\n    argv = ["--port=${var.port}"]')
+    )
     (e,) = refused(text)
     assert (e.line, e.col) == (7, 13) and "J_VAR_port" in e.message
     monkeypatch.setenv("J_VAR_port", "1234")
@@ -584,16 +588,28 @@ def test_process_and_job_names_need_not_be_identifiers():
     "text,where,fragment",
     [
         ('process "p" {\n  tty = true\n}\n', (1, 9), 'process "p" needs `command = "yarn start"`'),
-        ('process "p" {\n  command = ""\n}\n', (2, 13), "`command` of process \"p\" is empty"),
+        ('process "p" {\n  command = ""\n}\n', (2, 13), '`command` of process "p" is empty'),
         ('process "p" {\n  command = ["yarn"]\n}\n', (2, 13), "must be a string in quotes"),
         ('process "p" {\n  command = "x"\n  ttty = true\n}\n', (3, 3), "did you mean `tty`"),
         ('process "p" {\n  command = "x"\n  tty = "maybe"\n}\n', (3, 9), "`tty` must be true or false"),
         ('process "p" {\n  command = "x"\n  env = { A = [1] }\n}\n', (3, 15), "`env` values are strings"),
-        ('process "p" {\n  command = "x"\n  env = { "A B" = "1" }\n}\n', (3, 11), "not an environment variable name"),
-        ('process "p" {\n  command = "x"\n  logger { level = "loud" }\n}\n', (3, 20), "`level` must be one of"),
+        (
+            'process "p" {\n  command = "x"\n  env = { "A B" = "1" }\n}\n',
+            (3, 11),
+            "not an environment variable name",
+        ),
+        (
+            'process "p" {\n  command = "x"\n  logger { level = "loud" }\n}\n',
+            (3, 20),
+            "`level` must be one of",
+        ),
         ('process "%s" {\n  command = "x"\n}\n' % ("n" * 65), (1, 9), "keep it to 64"),
         ('process "" {\n  command = "x"\n}\n', (1, 9), "cannot be empty"),
-        ('process "p" { command = "a" }\nprocess "p" { command = "b" }\n', (2, 9), "defined twice (first at line 1)"),
+        (
+            'process "p" { command = "a" }\nprocess "p" { command = "b" }\n',
+            (2, 9),
+            "defined twice (first at line 1)",
+        ),
         ('process "p" "q" { command = "a" }\n', (1, 1), "exactly one name"),
         ('job "j" {\n}\n', (1, 5), 'job "j" needs `command = "flake8"`'),
         ('job "j" {\n  command = "x"\n  tty = true\n}\n', (3, 3), "unknown key `tty` in job"),
@@ -622,13 +638,18 @@ def test_handler_jobs_name_job_blocks():
     cfg = loads(HEAD + watcher % "test" + jobs)
     assert cfg.apps["w"].handlers[0].jobs == ["lint", "test"] and not cfg.warnings
     (e,) = refused(HEAD + watcher % "tets" + jobs)
-    assert (e.line, e.col) == (5, 63) and 'runs job "tets", which is not defined (did you mean `test`?)' in e.message
+    assert (e.line, e.col) == (
+        5,
+        63,
+    ) and 'runs job "tets", which is not defined (did you mean `test`?)' in e.message
 
 
 # -- variables --------------------------------------------------------------------------
 
-THREADED = 'variable "threaded" { default = false }\n' + HEAD + WEB.replace(
-    "options {", 'options {\n    threaded = "${var.threaded}"'
+THREADED = (
+    'variable "threaded" { default = false }\n'
+    + HEAD
+    + WEB.replace("options {", 'options {\n    threaded = "${var.threaded}"')
 )
 
 
@@ -665,7 +686,13 @@ process "p" {
 
 def test_variables_are_typed_by_their_default(monkeypatch):
     cfg = loads(VARS)
-    assert cfg.variables == {"port": 8000, "ratio": 0.5, "name": "web", "ports": ["8000"], "labels": {"a": "1"}}
+    assert cfg.variables == {
+        "port": 8000,
+        "ratio": 0.5,
+        "name": "web",
+        "ports": ["8000"],
+        "labels": {"a": "1"},
+    }
     p = cfg.processes["p"]
     assert p.command == 'serve --port=8000 --name=web ["8000"] {"a": "1"}'
     assert p.env == {"PORT": "8000", "RATIO": "0.5"}
@@ -675,7 +702,12 @@ def test_variables_are_typed_by_their_default(monkeypatch):
         variables={"port": "9000", "ratio": "2", "name": "x y", "labels": '{ b = "2" }', "unset": "here"},
     )
     assert cfg.variables == {
-        "port": 9000, "ratio": 2, "name": "x y", "ports": ["1", "2"], "labels": {"b": "2"}, "unset": "here"
+        "port": 9000,
+        "ratio": 2,
+        "name": "x y",
+        "ports": ["1", "2"],
+        "labels": {"b": "2"},
+        "unset": "here",
     }
     assert cfg.processes["p"].env["PORT"] == "9000"
 
@@ -683,7 +715,11 @@ def test_variables_are_typed_by_their_default(monkeypatch):
 @pytest.mark.parametrize(
     "name,value,fragment",
     [
-        ("port", "eighty", 'variable `port` is a number (its default is 8000), but --variables port=... gives "eighty"'),
+        (
+            "port",
+            "eighty",
+            'variable `port` is a number (its default is 8000), but --variables port=... gives "eighty"',
+        ),
         ("ports", "8000", "variable `ports` is a list"),
         ("labels", "[1]", "variable `labels` is a map"),
     ],
@@ -692,7 +728,9 @@ def test_wrong_typed_override_from_variables(name, value, fragment):
     with pytest.raises(ConfigError) as ei:
         loads(VARS, "v.hcl", variables={name: value})
     (e,) = errors(ei)
-    assert fragment in e.message and e.line == [l.split('"')[1] for l in VARS.splitlines()[:6]].index(name) + 1
+    assert (
+        fragment in e.message and e.line == [l.split('"')[1] for l in VARS.splitlines()[:6]].index(name) + 1
+    )
 
 
 def test_wrong_typed_override_from_environment_names_the_env_var(monkeypatch):
@@ -712,7 +750,9 @@ def test_variables_argument_for_an_undefined_variable():
 
 
 def test_variable_type_key():
-    cfg = loads('variable "n" { type = "int" }\nprocess "p" { command = "x ${var.n}" }\n', variables={"n": "3"})
+    cfg = loads(
+        'variable "n" { type = "int" }\nprocess "p" { command = "x ${var.n}" }\n', variables={"n": "3"}
+    )
     assert cfg.variables["n"] == 3 and cfg.processes["p"].command == "x 3"
     (e,) = refused('variable "n" {\n  type    = "bool"\n  default = "x"\n}\nprocess "p" { command = "x" }\n')
     assert (e.line, e.col) == (3, 13) and "its `type` says a bool" in e.message
@@ -720,13 +760,19 @@ def test_variable_type_key():
 
 def test_parse_variables():
     assert config.parse_variables(["a=1", "b=x=y", "c=", "ports=[1, 2]", "a=2"]) == {
-        "a": "2", "b": "x=y", "c": "", "ports": "[1, 2]"
+        "a": "2",
+        "b": "x=y",
+        "c": "",
+        "ports": "[1, 2]",
     }
     assert config.parse_variables("k=v") == {"k": "v"}
     with pytest.raises(ConfigError) as ei:
         config.parse_variables(["threaded", "1x=2"])
     first, second = ei.value.diagnostics
-    assert str(first) == '--variables: "threaded" has no `=`: write --variables NAME=VALUE, e.g. --variables threaded=true'
+    assert (
+        str(first)
+        == '--variables: "threaded" has no `=`: write --variables NAME=VALUE, e.g. --variables threaded=true'
+    )
     assert "is not a variable name" in second.message
 
 
@@ -773,13 +819,11 @@ def test_exec_success_and_trim(tmp_path):
     (tmp_path / "padded.sh").write_text("printf ' x \\n'\n")
     (tmp_path / "lines.sh").write_text("printf 'two\\n\\n'\n")
     path = tmp_path / "j.hcl"
-    path.write_text(
-        """process "a" { command = "${exec('pwd')}" }
+    path.write_text("""process "a" { command = "${exec('pwd')}" }
 process "b" { command = "[${exec('sh padded.sh') | trim}]" }
 process "c" { command = "${exec("sh lines.sh")}!" }
 process "d" { command = "${exec('sh -c "echo quoted"')}" }
-"""
-    )
+""")
     cfg = load(path)
     assert cfg.processes["a"].command == str(tmp_path)  # runs in the config's directory
     assert cfg.processes["b"].command == "[x]"
@@ -795,7 +839,7 @@ def test_exec_failure_is_an_error_at_the_line(tmp_path):
         load(path)
     (e,) = errors(ei)
     assert (e.path, e.line, e.col) == (str(path), 4, 13)
-    assert "exec(\"sh fail.sh\") failed with exit status 1: last words" in e.message
+    assert 'exec("sh fail.sh") failed with exit status 1: last words' in e.message
 
 
 def test_exec_missing_command_and_timeout(monkeypatch):
@@ -808,7 +852,9 @@ def test_exec_missing_command_and_timeout(monkeypatch):
 
 def test_color_helpers():
     assert interp("\"${fg('red')}E${reset()}\"") == "\x1b[31mE\x1b[0m"
-    assert interp("\"${bg('blue')}${fg('bright_green')}${bg('bright_white')}\"") == "\x1b[44m\x1b[92m\x1b[107m"
+    assert (
+        interp("\"${bg('blue')}${fg('bright_green')}${bg('bright_white')}\"") == "\x1b[44m\x1b[92m\x1b[107m"
+    )
     assert interp("\"${fg(208)}${bg('17')}\"") == "\x1b[38;5;208m\x1b[48;5;17m"
     e = interp_error("\"${fg('rouge')}\"")
     assert 'fg("rouge"): unknown color' in e.message and (e.line, e.col) == (2, 13)
@@ -817,15 +863,22 @@ def test_color_helpers():
 def test_colors_in_logger_replace_regex():
     cfg = loads(
         'process "p" {\n  command = "x"\n  logger {\n    replace_regex = [{ from = "^(ERROR)", '
-        'to = "${fg(\'red\')}\\\\1${reset()}" }]\n  }\n}\n'
+        "to = \"${fg('red')}\\\\1${reset()}\" }]\n  }\n}\n"
     )
     assert cfg.processes["p"].logger.replace_regex == [("^(ERROR)", "\x1b[31m\\1\x1b[0m")]
 
 
 def test_whole_value_keeps_the_variable_type():
-    text = 'variable "t" { default = true }\nvariable "n" { default = 2 }\n' + HEAD + WEB.replace(
-        "options {", 'options {\n    threaded = "${var.t}"\n    greeting = "${var.n}"\n    both = "${var.n}${var.t}"'
-    ).replace("TornadoBridgeApp", "Custom").replace("jaffle.app.tornado", "my")
+    text = (
+        'variable "t" { default = true }\nvariable "n" { default = 2 }\n'
+        + HEAD
+        + WEB.replace(
+            "options {",
+            'options {\n    threaded = "${var.t}"\n    greeting = "${var.n}"\n    both = "${var.n}${var.t}"',
+        )
+        .replace("TornadoBridgeApp", "Custom")
+        .replace("jaffle.app.tornado", "my")
+    )
     app = loads(text).apps["web"]
     assert app.options["threaded"] is True and app.options["greeting"] == 2 and app.options["both"] == "2true"
 
@@ -854,8 +907,10 @@ def test_unknown_names_are_errors_at_the_value(value, fragment):
 
 
 def test_interpolated_start_code_error_points_at_the_value():
-    text = 'variable "v" { default = "(" }\n' + HEAD + WEB.replace(
-        'kernel = "py_kernel"', 'kernel = "py_kernel"\n  start = "x = ${var.v}"'
+    text = (
+        'variable "v" { default = "(" }\n'
+        + HEAD
+        + WEB.replace('kernel = "py_kernel"', 'kernel = "py_kernel"\n  start = "x = ${var.v}"')
     )
     (e,) = refused(text)
     assert (e.line, e.col) == (6, 11) and "does not compile" in e.message
@@ -926,8 +981,16 @@ def test_merge_error_in_second_file_names_it(pair):
     with pytest.raises(ConfigError) as ei:
         load([base, local])
     first, second = errors(ei)
-    assert (first.path, first.line, first.col) == (str(local), 5, 16) and "`threaded` must be true or false" in first.message
-    assert (second.path, second.line, second.col) == (str(local), 6, 5) and "did you mean `threaded`" in second.message
+    assert (first.path, first.line, first.col) == (
+        str(local),
+        5,
+        16,
+    ) and "`threaded` must be true or false" in first.message
+    assert (second.path, second.line, second.col) == (
+        str(local),
+        6,
+        5,
+    ) and "did you mean `threaded`" in second.message
     assert str(first).startswith(str(local) + ":5:16: ")
 
 
@@ -961,7 +1024,7 @@ def test_merge_relative_paths_and_exec_follow_the_file_that_set_them(pair):
     base, local = pair
     local.write_text(
         'kernel "py_kernel" { python = "venv/bin/python" }\n'
-        "process \"frontend\" { command = \"${exec('pwd')}\" }\n"
+        'process "frontend" { command = "${exec(\'pwd\')}" }\n'
     )
     cfg = load([base, local])
     assert cfg.kernels["py_kernel"].python == str(local.parent / "venv" / "bin" / "python")
@@ -981,3 +1044,36 @@ def test_single_item_list_and_pathlike(pair):
     assert load([base]).paths == [str(base)] == load(base).paths
     with pytest.raises(ConfigError):
         load([])
+
+
+def test_frontend_and_backend_example(monkeypatch):
+    monkeypatch.setenv("HOME", "/home/me")
+    cfg = load(CONFIGS / "good" / "frontend_and_backend.hcl")
+    assert list(cfg.apps) == ["api"] and list(cfg.processes) == ["frontend"] and list(cfg.jobs) == ["lint"]
+    assert cfg.apps["api"].argv == ["--port=9999"] and cfg.apps["api"].threaded is False
+    assert cfg.apps["api"].logger.replace_regex == [(r"^(\d{3}) ", "\x1b[32m\\1\x1b[0m ")]
+    p = cfg.processes["frontend"]
+    assert p.command == "yarn start --api http://localhost:9999" and p.tty is True
+    assert p.env == {"NODE_ENV": "development", "PORT": "3000", "HOME_DIR": "/home/me"}
+    assert p.logger.suppress_regex == ["webpack: Compiling"] and p.logger.level == "INFO"
+    # the top-level logger: level, and colors in a replacement
+    assert cfg.logger.level == "WARNING"
+    assert cfg.logger.replace_regex == [("ERROR", "\x1b[91m\x1b[48;5;52mERROR\x1b[0m")]
+    cfg = load(CONFIGS / "good" / "frontend_and_backend.hcl", {"threaded": "yes", "api_port": "8080"})
+    assert cfg.apps["api"].threaded is True and cfg.processes["frontend"].command.endswith(":8080")
+
+
+@pytest.mark.parametrize(
+    "logger,where,fragment",
+    [
+        ('suppress_regex = ["("]', (3, 21), "does not compile"),
+        ('suppress_regex = "x"', (3, 20), "must be a list of strings"),
+        ('replace_regex = [{ from = "(a)", to = "\\\\2" }]', (3, 41), "is not a valid replacement"),
+        ('replace_regex = [{ from = "a" }]', (3, 20), "needs `to"),
+        ('replace_regex = [{ from = "a", to = "${fg(\'nope\')}" }]', (3, 39), "unknown color"),
+    ],
+)
+def test_top_level_logger_is_validated(logger, where, fragment):
+    errs = refused(HEAD + "logger {\n  %s\n}\n" % logger + WEB)
+    assert len(errs) == 1, "\n".join(map(str, errs))
+    assert (errs[0].line, errs[0].col) == where and fragment in errs[0].message, str(errs[0])
