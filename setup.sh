@@ -14,7 +14,7 @@ pkgs=(libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-u
       libxcb-xinerama0 libxcb-xkb1 libxcb-shape0 libxcb-randr0 libxkbcommon-x11-0
       libegl1 libfontconfig1 libgl1 libdbus-1-3 libglib2.0-0)
 if [[ "${1:-}" == "--test" ]]; then
-  extra="[test]"
+  extra="[test,build]"
   pkgs+=(xvfb xdotool)
 fi
 
