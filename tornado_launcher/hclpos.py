@@ -239,6 +239,7 @@ def _string(text: str, start: int) -> Token:
     out: List[str] = []
     rel = i
     drops: List[int] = []
+    spanning = -1  # a `${` whose `}` came only on a later line
     while i < n:
         c = text[i]
         if c in '"\\' and text[i - 1] == "\\" and i - 1 >= start + 1:
@@ -249,6 +250,7 @@ def _string(text: str, start: int) -> Token:
             i += 1
             continue
         if c == "{" and text[i - 1] == "$":
+            opened = i - 1
             depth, i = 1, i + 1
             while i < n and depth:
                 if text[i] == "{":
@@ -258,11 +260,19 @@ def _string(text: str, start: int) -> Token:
                 i += 1
             if depth:
                 raise HclSyntaxError(start, "string opened here has a `${` that is never closed with `}`")
+            if spanning < 0 and "\n" in text[opened:i]:
+                spanning = opened
             continue
         if c == '"':
             out.append(text[rel:i])
             return Token("STRING", "".join(out), start, i + 1, start + 1, False, tuple(drops))
         i += 1
+    if spanning >= 0:
+        # `"x ${var.a"` then a `}` lines later: the `${` swallowed the quote
+        raise HclSyntaxError(
+            spanning,
+            "`${` opened here is not closed with `}` on its line: close it, or write `$${` for a literal `${`",
+        )
     raise HclSyntaxError(start, 'string opened here is never closed: add the closing `"`')
 
 

@@ -1,4 +1,4 @@
-# expect: 5:13 is never closed
+# expect: 5:21 `${` opened here is not closed with `}` on its line
 kernel "py_kernel" {}
 
 job "lint" {
