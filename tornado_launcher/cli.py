@@ -62,10 +62,37 @@ def cmd_check(path: str) -> int:
         n = len(errors)
         sys.stderr.write(f"{path}: {n} error{'s' if n != 1 else ''}; not runnable\n")
         return EXIT_INVALID
+    problems = asyncio.run(_kernel_problems(config))
+    for line in problems:
+        sys.stderr.write(f"{line}\n")
+    if problems:
+        sys.stderr.write(f"{path}: {len(problems)} error{'s' if len(problems) != 1 else ''}; not runnable\n")
+        return EXIT_INVALID
     warns = len(diags)
     tail = f" ({warns} warning{'s' if warns != 1 else ''})" if warns else ""
     sys.stdout.write(f"{path}: OK, {len(config.kernels)} kernel(s), {len(config.apps)} app(s){tail}\n")
     return 0
+
+
+async def _kernel_problems(config) -> List[str]:
+    """Each kernel's interpreter must exist and have ipykernel and tornado."""
+    from . import interpreter
+
+    out = []
+    for name, k in config.kernels.items():
+        if k.kernel_name and not (interpreter.is_frozen() and k.kernel_name in ("python3", "python")):
+            continue  # a kernelspec: jupyter_client resolves it at start
+        try:
+            python = interpreter.find_python(config.directory, k.python)
+        except interpreter.InterpreterError as e:
+            problem = str(e)
+        else:
+            if not interpreter.is_frozen() and python == sys.executable:
+                continue  # the launcher's own Python has both: they are its dependencies
+            problem = await interpreter.check_python(python, interpreter.child_env())
+        if problem:
+            out.append(f"{config.path}:{k.line or 1}:1: kernel {name!r}: {problem}")
+    return out
 
 
 def cmd_start(path: str, auto_reload: bool) -> int:

@@ -151,3 +151,16 @@ def _state(pid):
             return f.read().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_check_kernel_python_without_ipykernel_names_the_fix(tmp_path):
+    import venv
+
+    venv.create(tmp_path / "bare", with_pip=False)
+    (tmp_path / "jaffle.hcl").write_text('kernel "k" { python = "bare/bin/python" }\n'
+                                         'app "web" {\n  class = "jaffle.app.tornado.TornadoBridgeApp"\n'
+                                         '  kernel = "k"\n  options { app_class = "a.B" }\n}\n')
+    r = run(["check", str(tmp_path / "jaffle.hcl")])
+    assert r.returncode == 2
+    assert "jaffle.hcl:1:1: kernel 'k'" in r.stderr
+    assert "-m pip install ipykernel tornado" in r.stderr
