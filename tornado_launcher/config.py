@@ -730,7 +730,11 @@ def _parse_expr(text: str) -> Any:
 
     tree = expr()
     if pos[0] != len(toks):
-        take("end")
+        kind, value = toks[pos[0]]
+        raise _InterpError(
+            "`${%s}` cannot be read: unexpected %s after the expression"
+            % (text, "`%s`" % value if kind == "op" else _show(value))
+        )
     return tree
 
 
@@ -1396,9 +1400,10 @@ class _Checker:
             results = [
                 p if isinstance(p, str) else self.evaluate(_parse_expr(p[0]), p[0], path) for p in parts
             ]
-        except _InterpError as e:
+        except (_InterpError, RecursionError) as e:
+            message = str(e) if isinstance(e, _InterpError) else "this `${...}` is nested too deeply to read"
             self.skip_paths.add(tuple(path))
-            self.error(path, str(e), "value")
+            self.error(path, message, "value")
             return value
         self.interpolated.add(tuple(path))
         if len(parts) == 1 and not isinstance(parts[0], str):

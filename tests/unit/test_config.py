@@ -899,6 +899,8 @@ def test_escape_gives_a_literal_dollar_brace():
         ('"${}"', "is empty"),
         ('"${reset(1)}"', "takes no argument"),
         ('"${var.missing}"', "uses variable `missing`, which is not defined"),
+        ('"${var.x y}"', 'unexpected "y" after the expression'),
+        ('"${env(%s"A"%s}"' % ("env(" * 3000, ")" * 3001), "nested too deeply"),
     ],
 )
 def test_unknown_names_are_errors_at_the_value(value, fragment):
