@@ -29,6 +29,17 @@ def qloop(qapp):
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
     yield loop
+    # the kernels' reader threads hand their last lines over with
+    # call_soon_threadsafe: let them finish while the loop is still open
+    import threading
+    import time
+
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("tl-kernel-") and t.is_alive() for t in threading.enumerate()) \
+            and time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.01)
+    qapp.processEvents()
     # let pending callbacks finish, then detach the loop
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
     for t in pending:

@@ -335,3 +335,16 @@ def test_max_lines_can_change(qtbot):
     v.extend([rec(f"m{i}") for i in range(50)])
     v.flush()
     assert v.text.document().blockCount() <= 100 and len(v._records) == 100
+
+
+def test_open_demo_button_opens_the_bundled_demo(qtbot):
+    from tornado_launcher.gui import paths
+
+    page = WelcomePage()
+    qtbot.addWidget(page)
+    demo = paths.demo_config()
+    assert demo is not None and demo.name == "jaffle.hcl" and demo.parent.name == "demo"
+    assert page.demo_button.isEnabled()
+    with qtbot.waitSignal(page.open_requested) as sig:
+        qtbot.mouseClick(page.demo_button, Qt.MouseButton.LeftButton)
+    assert sig.args == [str(demo)]

@@ -61,6 +61,23 @@ def config_error_types() -> tuple:
         return ()
 
 
+async def engine_threads_done(timeout: float = 3.0) -> bool:
+    """Wait until the kernels' reader/waiter threads (``tl-kernel-*``) have
+    ended.  They hand their last lines to the loop with
+    ``call_soon_threadsafe``; qasync's version has no "closed" check, so the
+    loop must outlive them or a late call can land in a loop being torn down.
+    """
+    import threading
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(t.name.startswith("tl-kernel-") and t.is_alive() for t in threading.enumerate()):
+            await asyncio.sleep(0)  # deliver what they queued last
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
 class MainWindow(QMainWindow):
     WELCOME, ERROR, SESSION = range(3)
 
@@ -738,6 +755,7 @@ class MainWindow(QMainWindow):
         self.centralWidget().setEnabled(False)
         try:
             await asyncio.wait_for(self.close_session(), timeout=60)
+            await engine_threads_done(timeout=3.0)
         except Exception as exc:
             log.error("shutdown failed: %s", exc)
         finally:
