@@ -32,8 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"tornado-launcher {__version__}")
     p.add_argument("command", nargs="?", choices=COMMANDS, help=argparse.SUPPRESS)
-    p.add_argument("config", nargs="?", help="path to jaffle.hcl (default: ./jaffle.hcl)")
+    p.add_argument("config", nargs="*", metavar="CONFIG",
+                   help="path to jaffle.hcl (default: ./jaffle.hcl); several files are deep-merged in order")
     p.add_argument("--no-reload", action="store_true", help="start with auto-reload off for every app")
+    p.add_argument("--variables", action="append", metavar="NAME=VALUE", default=[],
+                   help="override a `variable` block (repeatable); typed by the variable's default")
     return p
 
 
@@ -52,10 +55,23 @@ def _print_diagnostics(diags, stream=None) -> None:
         stream.write(f"{d}\n")
 
 
-def cmd_check(path: str) -> int:
-    from .config import check
+def _load_args(paths: List[str], variables: List[str]):
+    """(the config argument for load/check, the variables dict) or raises ConfigError."""
+    from .config import parse_variables
 
-    config, diags = check(path)
+    return (paths[0] if len(paths) == 1 else paths), parse_variables(variables)
+
+
+def cmd_check(paths: List[str], variables: List[str] = ()) -> int:
+    from .config import ConfigError, check
+
+    path = paths[0] if len(paths) == 1 else " + ".join(paths)
+    try:
+        target, values = _load_args(paths, list(variables))
+    except ConfigError as e:
+        _print_diagnostics(e.diagnostics)
+        return EXIT_INVALID
+    config, diags = check(target, values)
     _print_diagnostics(diags)
     errors = [d for d in diags if d.severity == "error"]
     if config is None or errors:
@@ -70,7 +86,11 @@ def cmd_check(path: str) -> int:
         return EXIT_INVALID
     warns = len(diags)
     tail = f" ({warns} warning{'s' if warns != 1 else ''})" if warns else ""
-    sys.stdout.write(f"{path}: OK, {len(config.kernels)} kernel(s), {len(config.apps)} app(s){tail}\n")
+    counts = [(len(config.kernels), "kernel"), (len(config.apps), "app"),
+              (len(getattr(config, "processes", {})), "process"), (len(getattr(config, "jobs", {})), "job")]
+    what = ", ".join(f"{n} {word}{'' if n == 1 else ('es' if word == 'process' else 's')}"
+                     for n, word in counts if n or word in ("kernel", "app"))
+    sys.stdout.write(f"{path}: OK, {what}{tail}\n")
     return 0
 
 
@@ -95,11 +115,16 @@ async def _kernel_problems(config) -> List[str]:
     return out
 
 
-def cmd_start(path: str, auto_reload: bool) -> int:
-    from .config import check
+def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = ()) -> int:
+    from .config import ConfigError, check
     from . import headless
 
-    config, diags = check(path)
+    try:
+        target, values = _load_args(paths, list(variables))
+    except ConfigError as e:
+        _print_diagnostics(e.diagnostics)
+        return EXIT_INVALID
+    config, diags = check(target, values)
     _print_diagnostics(diags)
     if config is None:
         return EXIT_INVALID
@@ -113,25 +138,16 @@ def cmd_gui(path: Optional[str], auto_reload: bool) -> int:
     os.environ.setdefault("QT_API", "pyside6")
     from . import gui
 
-    return gui.run(path, auto_reload=auto_reload) if _accepts_reload(gui.run) else gui.run(path)
-
-
-def _accepts_reload(fn) -> bool:
-    import inspect
-
-    try:
-        return "auto_reload" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+    return gui.run(path, auto_reload=auto_reload)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ns = parse_args(list(sys.argv[1:] if argv is None else argv))
     if ns.command == "check":
-        return cmd_check(ns.config or DEFAULT_CONFIG)
+        return cmd_check(ns.config or [DEFAULT_CONFIG], ns.variables)
     if ns.command == "start":
-        return cmd_start(ns.config or DEFAULT_CONFIG, not ns.no_reload)
-    config = ns.config
+        return cmd_start(ns.config or [DEFAULT_CONFIG], not ns.no_reload, ns.variables)
+    config = ns.config[0] if ns.config else None
     if config is None and os.path.exists(DEFAULT_CONFIG):
         config = DEFAULT_CONFIG
     return cmd_gui(config, not ns.no_reload)
@@ -139,7 +155,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def gui_main() -> int:
     """Entry point of the windowed launcher (no console on Windows)."""
-    return main(["gui"] + sys.argv[1:])
+    args = sys.argv[1:]
+    return main(args if args and args[0] in COMMANDS else ["gui"] + args)
 
 
 if __name__ == "__main__":
