@@ -66,8 +66,11 @@ class Printer:
             self._last[event.app] = key
             if previous == key or (previous is None and event.state == "stopped" and not event.reason):
                 return
-            if event.state == "running" and self.kinds.get(event.app) == "watchdog":
+            kind = self.kinds.get(event.app)
+            if event.state == "running" and kind == "watchdog":
                 self._line(event.time, event.app, "INFO", "watching for file changes")
+            elif event.state == "running" and kind in ("process", "job"):
+                self._line(event.time, event.app, "INFO", "started")
             elif event.state == "running":
                 took = f" (started in {event.elapsed_ms:.0f} ms)" if event.elapsed_ms is not None else ""
                 where = ", ".join(event.urls) if event.urls else "no listening socket"
