@@ -259,7 +259,7 @@ def growth(xs: List[int]) -> int:
 async def main(args: argparse.Namespace) -> int:
     quiet_engine_logging()
     print(f"# tornado-launcher engine benchmark{' (--quick: a sanity run, not a measurement)' if args.quick else ''}")
-    print(f"\n{machine_line()}")
+    print(f"\n{machine_line()}\n")
     print(f"cold starts: {args.cold} per row · restarts: {args.runs} per row (after {WARMUP} unmeasured) · "
           f"leak check: {args.leak} restarts per mode\n")
     t_all = time.perf_counter()

@@ -192,7 +192,7 @@ async def run_process(kind: str, n: int, pause: float, keep_logs: Optional[Path]
 async def main(args: argparse.Namespace) -> int:
     quiet_engine_logging()
     print(f"# Save-to-served latency{' (--quick: a sanity run, not a measurement)' if args.quick else ''}")
-    print(f"\n{machine_line()}")
+    print(f"\n{machine_line()}\n")
     print(f"{args.runs} edits per variant, {args.pause:g} s + random 0-{JITTER:g} s (seeded) between them; "
           f"app imports pandas at "
           f"module level; clock from just before the write to the first answer with the new content\n")
