@@ -373,6 +373,7 @@ class Kernel:
         what: Optional[str] = None,
         capture: bool = False,
         timeout: Optional[float] = None,
+        store_history: Optional[bool] = None,
     ) -> Dict[str, Any]:
         """Run ``code`` as a cell; return its reply content.
 
@@ -388,7 +389,9 @@ class Kernel:
         route: Dict[str, Any] = {"app": app, "what": what, "capture": None, "idle": loop.create_future()}
         if capture:
             route["capture"] = {"stdout": [], "stderr": [], "result": [], "traceback": []}
-        msg_id = self._kc.execute(code, silent=False, store_history=capture, allow_stdin=False)
+        if store_history is None:
+            store_history = capture  # the console's cells are the user's history; plumbing is not
+        msg_id = self._kc.execute(code, silent=False, store_history=store_history, allow_stdin=False)
         fut = loop.create_future()
         self._pending[msg_id] = fut
         self._routes[msg_id] = route

@@ -321,10 +321,22 @@ class Session:
                         info.state, info.reason = "failed", f"{reply.get('ename')}: {reply.get('evalue')}"
                         self._publish_app(info)
                     return
+                if not settle.done() and await self._bridge_state(info) in ("stopped", None):
+                    settle.cancel()  # the start code did not start the app: nothing to wait for
+                    return
                 await self._settle(info, settle)
             return
         info.start_code_ran = True
         await self._call(info, "start", ("running", "failed"))
+
+    async def _bridge_state(self, info: AppInfo) -> Optional[str]:
+        """The app's state as the bridge holds it right now (records may still be in flight)."""
+        # the name is a validated identifier: no user text is formatted into this cell
+        reply = await self._kernels[info.kernel].execute(f"print({info.name}.state)", capture=True,
+                                                         store_history=False)
+        if reply.get("status") != "ok":
+            return None
+        return (reply.get("stdout") or "").strip() or None
 
     async def _settle(self, info: AppInfo, fut: asyncio.Future) -> Optional[AppState]:
         try:

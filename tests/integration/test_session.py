@@ -339,3 +339,27 @@ async def test_top_level_logger_rules_apply_after_the_apps_own(tmp_path):
         access = await rec.wait(lambda e: isinstance(e, LogRecord) and "FETCH / " in e.message)
         assert access.message.startswith("200 FETCH / ")  # only the matched part replaced
         assert not any("printed by" in m for m in rec.logs())
+
+
+async def test_start_code_that_does_not_start_the_app_does_not_stall(tmp_path):
+    p1 = free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": f'''
+        kernel "k" {{}}
+        app "web" {{
+          class  = "jaffle.app.tornado.TornadoBridgeApp"
+          kernel = "k"
+          start  = "print('not starting yet')"
+          options {{
+            app_class = "proj.web.App"
+            argv      = ["--port={p1}"]
+          }}
+        }}
+        '''})
+    t0 = time.monotonic()
+    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        assert time.monotonic() - t0 < 10
+        assert s.apps["web"].state == "stopped"
+        await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "web" and "not starting yet" in e.message)
+        st = await s.start_app("web")
+        assert st.state == "running"
+        assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v1")
