@@ -20,11 +20,24 @@ import pytest  # noqa: E402
 import tornado_launcher.gui  # noqa: E402,F401  (applies the PySide6 None-refcount guard first)
 
 
+_LOOPS = []  # closed loops stay referenced: their Qt objects are never freed off the GUI thread
+
+
 @pytest.fixture
 def qloop(qapp):
-    """A qasync loop, running (from asyncio's point of view) for the test."""
+    """A qasync loop, running (from asyncio's point of view) for the test.
+
+    Automatic garbage collection is off during the test and a full collection
+    runs on this (the GUI) thread at teardown: a collection triggered in a
+    kernel reader thread could destroy Qt objects there, leaving their timers
+    registered on freed memory (see gui._compat.MainThreadGC).
+    """
+    import gc
+
     import qasync
 
+    gc.collect()
+    gc.disable()
     qapp.setQuitOnLastWindowClosed(False)  # as in the real app: the window quits itself
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
@@ -58,6 +71,9 @@ def qloop(qapp):
     except Exception:
         pass
     asyncio.set_event_loop(None)
+    _LOOPS.append(loop)
+    gc.collect()
+    gc.enable()
 
 
 def wait_future(qtbot, fut, timeout=30_000):

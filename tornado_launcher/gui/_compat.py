@@ -55,3 +55,49 @@ def guard_none_refcount() -> bool:
         refcnt.value += _BUMP
     _applied = True
     return True
+
+
+class MainThreadGC:
+    """Python's cyclic garbage collector, run only on the GUI thread.
+
+    Automatic collection runs in whichever thread happens to allocate past
+    the threshold -- here often a kernel reader thread or jupyter_client's
+    heartbeat thread.  A Qt object freed there is destroyed in the wrong
+    thread: Qt cannot stop its timers from another thread ("Timers cannot be
+    stopped from another thread"), the timer fires later on freed memory, and
+    the process dies in ``QTimerInfoList::activateTimers``.  So, as pyqtgraph's
+    ``GarbageCollector`` does, automatic collection is switched off and a
+    QTimer collects on the GUI thread, generation by generation, with the
+    interpreter's own thresholds.
+    """
+
+    def __init__(self, interval_ms: int = 500):
+        import gc
+
+        from PySide6.QtCore import QTimer
+
+        self._gc = gc
+        self._was_enabled = gc.isenabled()
+        self.threshold = gc.get_threshold()
+        gc.disable()
+        self.timer = QTimer()
+        self.timer.timeout.connect(self.check)
+        self.timer.start(interval_ms)
+
+    def check(self) -> None:
+        gc = self._gc
+        l0, l1, l2 = gc.get_count()
+        if l0 > self.threshold[0]:
+            gen = 0
+            if l1 > self.threshold[1]:
+                gen = 1
+                if l2 > self.threshold[2]:
+                    gen = 2
+            gc.collect(gen)
+
+    def stop(self) -> None:
+        """Collect everything now (on this thread) and give collection back."""
+        self.timer.stop()
+        self._gc.collect()
+        if self._was_enabled:
+            self._gc.enable()

@@ -74,8 +74,11 @@ def _run_on_qasync(app: QApplication, coro) -> int:
 
 
 def run(config_path: Optional[str] = None, *, auto_reload: bool = True, settings_path: Optional[str] = None) -> int:
+    from ._compat import MainThreadGC
+
     app = make_app()
     settings = Settings(settings_path)
+    collector = MainThreadGC()  # Qt objects must die on the GUI thread
     # Python only runs signal handlers between bytecodes: a periodic no-op
     # keeps Ctrl+C responsive while Qt sits in C++.
     keepalive = QTimer()
@@ -88,3 +91,4 @@ def run(config_path: Optional[str] = None, *, auto_reload: bool = True, settings
     finally:
         keepalive.stop()
         settings.sync()
+        collector.stop()
