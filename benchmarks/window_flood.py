@@ -228,9 +228,15 @@ def main() -> int:
     import qasync
     from tornado_launcher.gui.app import make_app
 
+    from tornado_launcher.gui._compat import MainThreadGC
+
     app = make_app()
+    collector = MainThreadGC()  # as gui.run does: Python's GC on the GUI thread only
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        return runner.run(run(args))
+        try:
+            return runner.run(run(args))
+        finally:
+            collector.stop()
 
 
 if __name__ == "__main__":

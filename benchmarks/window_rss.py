@@ -111,10 +111,16 @@ def main() -> int:
     import qasync
     from tornado_launcher.gui.app import make_app
 
+    from tornado_launcher.gui._compat import MainThreadGC
+
     app = make_app()
+    collector = MainThreadGC()  # as gui.run does: Python's GC on the GUI thread only
     with tempfile.TemporaryDirectory() as tmp:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-            return runner.run(measure(Path(tmp)))
+            try:
+                return runner.run(measure(Path(tmp)))
+            finally:
+                collector.stop()
 
 
 if __name__ == "__main__":

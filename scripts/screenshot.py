@@ -104,7 +104,10 @@ def main() -> int:
     import qasync
     from tornado_launcher.gui.app import make_app
 
+    from tornado_launcher.gui._compat import MainThreadGC
+
     app = make_app()
+    collector = MainThreadGC()  # as gui.run does: Python's GC on the GUI thread only
     if args.dark:
         from PySide6.QtGui import QColor, QPalette
         app.setStyle("Fusion")
@@ -118,7 +121,10 @@ def main() -> int:
         app.setPalette(pal)
     with tempfile.TemporaryDirectory() as tmp:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-            runner.run(shoot(Path(args.out), Path(tmp), args.dark))
+            try:
+                runner.run(shoot(Path(args.out), Path(tmp), args.dark))
+            finally:
+                collector.stop()
     return 0
 
 
