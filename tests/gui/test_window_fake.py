@@ -300,3 +300,24 @@ def test_geometry_is_remembered(qtbot, qloop, settings):
     w2 = MainWindow(settings, loader=fake_loader, session_factory=FakeSession)
     qtbot.addWidget(w2)
     assert (w2.width(), w2.height()) == (701, 503)
+
+
+def test_stale_and_failed_say_why(window, run, project, qtbot):
+    run(window.open_config(str(project())))
+    s = window.sessions[-1]
+    m = window.apps_model
+    s._set_app("web", "stale", reason="SyntaxError: invalid syntax (handlers.py, line 3)")
+    i = m.row_of("web")
+    assert m.data(m.index(i, AppsModel.STATUS)) == "stale: serving old code"
+    # stale still serves: its URL stays the link, the reason is in the tooltip
+    assert m.data(m.index(i, AppsModel.URL)) == "http://127.0.0.1:8000/"
+    assert "SyntaxError" in m.data(m.index(i, AppsModel.STATUS), Qt.ItemDataRole.ToolTipRole)
+    s._set_app("api", "failed", reason="ImportError: No module named 'x'\nmore")
+    j = m.row_of("api")
+    assert m.data(m.index(j, AppsModel.URL)) == "ImportError: No module named 'x'"
+    assert window.apps_view.buttons("api")["start"].isEnabled()
+    s._set_kernel("py", "dead", reason="killed by signal 9")
+    km = window.kernels_model
+    from tornado_launcher.gui.apps import KernelsModel
+    assert km.data(km.index(0, KernelsModel.STATUS)) == "dead"
+    assert km.data(km.index(0, KernelsModel.PID)) == "killed by signal 9"

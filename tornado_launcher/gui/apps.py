@@ -210,7 +210,11 @@ class AppsModel(QAbstractTableModel):
             if col == self.STATUS:
                 return APP_STATE_LABELS.get(row.state, row.state)
             if col == self.URL:
-                return row.urls[0] if row.urls else ("" if row.kind == "tornado" else "—")
+                if row.urls:
+                    return row.urls[0]
+                if row.state in ("failed", "stale") and row.reason:
+                    return row.reason.splitlines()[0]  # why, at a glance (full text in the tooltip)
+                return "" if row.kind == "tornado" else "—"
             if col == self.ELAPSED:
                 return f"{row.elapsed_ms:.0f} ms" if row.elapsed_ms is not None else ""
             if col == self.THREADED:
@@ -229,6 +233,8 @@ class AppsModel(QAbstractTableModel):
                 return row.reason or APP_STATE_LABELS.get(row.state, row.state)
             if col == self.URL and row.urls:
                 return "Open in the browser:\n" + "\n".join(row.urls)
+            if col == self.URL and row.reason:
+                return row.reason
             if col == self.ELAPSED and row.restarted_at:
                 return f"request to serving, at {format_time(row.restarted_at)}"
             if col == self.THREADED:
@@ -240,6 +246,8 @@ class AppsModel(QAbstractTableModel):
                 return f"{row.name} ({row.kind} app in kernel {row.kernel})"
         if role == R.ForegroundRole and col == self.URL and row.urls:
             return QColor("#58a6ff") if is_dark() else QColor("#0b57d0")
+        if role == R.ForegroundRole and col == self.URL and row.state in ("failed", "stale") and row.reason:
+            return QColor("#ff7b72") if is_dark() else QColor("#cf222e")
         if role == R.FontRole and col == self.URL and row.urls:
             f = QFont()
             f.setUnderline(True)
@@ -278,6 +286,7 @@ class _Buttons(QWidget):
             b = QToolButton(self)
             b.setIcon(icons.icon(icon_name))
             b.setToolTip(tip)
+            b.setAccessibleName(tip)
             b.setAutoRaise(True)
             b.setObjectName(key)
             layout.addWidget(b)
@@ -361,8 +370,8 @@ class AppsView(QTableView):
 
 
 class KernelsModel(QAbstractTableModel):
-    NAME, STATUS, PID, ACTIONS = range(4)
-    HEADERS = ["Kernel", "State", "PID", ""]
+    NAME, STATUS, ACTIONS, PID = range(4)
+    HEADERS = ["Kernel", "State", "", "PID"]
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -421,6 +430,8 @@ class KernelsModel(QAbstractTableModel):
             if col == self.STATUS:
                 return KERNEL_STATE_LABELS.get(row.state, row.state)
             if col == self.PID:
+                if row.state == "dead" and row.reason:
+                    return row.reason.splitlines()[0]
                 return str(row.pid) if row.pid else ""
         if role == Qt.ItemDataRole.UserRole:
             return row.state if col == self.STATUS else row.name
@@ -449,7 +460,7 @@ class KernelsView(QTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in ((KernelsModel.NAME, 130), (KernelsModel.STATUS, 130), (KernelsModel.PID, 80)):
+        for col, width in ((KernelsModel.NAME, 110), (KernelsModel.STATUS, 130), (KernelsModel.ACTIONS, 92)):
             self.setColumnWidth(col, width)
         model.modelReset.connect(self._install_buttons)
         model.rowsInserted.connect(lambda *a: self._install_buttons())
