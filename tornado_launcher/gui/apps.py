@@ -315,6 +315,7 @@ class AppsView(QTableView):
         self.setAlternatingRowColors(True)
         self.setMouseTracking(True)
         header = self.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(AppsModel.URL, QHeaderView.ResizeMode.Stretch)
@@ -458,6 +459,7 @@ class KernelsView(QTableView):
         self.verticalHeader().hide()
         self.setShowGrid(False)
         header = self.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         for col, width in ((KernelsModel.NAME, 110), (KernelsModel.STATUS, 130), (KernelsModel.ACTIONS, 92)):
