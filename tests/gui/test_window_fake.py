@@ -321,3 +321,13 @@ def test_stale_and_failed_say_why(window, run, project, qtbot):
     from tornado_launcher.gui.apps import KernelsModel
     assert km.data(km.index(0, KernelsModel.STATUS)) == "dead"
     assert km.data(km.index(0, KernelsModel.PID)) == "killed by signal 9"
+
+
+def test_two_quick_opens_give_one_session_at_a_time(window, run, project, qtbot):
+    a, b = project("a.hcl"), project("b.hcl")
+    t1 = window.spawn(window.open_config(str(a)))
+    t2 = window.spawn(window.open_config(str(b)))
+    qtbot.waitUntil(lambda: t1.done() and t2.done(), timeout=10_000)
+    first, second = window.sessions
+    assert first.shut_down and not second.shut_down
+    assert window.session is second and window.config_path == str(b.resolve())

@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._closed = False
         self._busy_ops = 0
+        self._config_lock: Optional[asyncio.Lock] = None
         self.notifications: list[tuple[str, str]] = []
         self.errors: list[str] = []
         self.max_lines = settings.max_lines()
@@ -386,9 +387,22 @@ class MainWindow(QMainWindow):
             diags = getattr(exc, "diagnostics", None)
             return None, list(diags) if diags else [_Diag(path, f"{type(exc).__name__}: {exc}")]
 
+    def _lock(self) -> asyncio.Lock:
+        """Opening, re-reading and closing configs run one at a time (two
+        quick clicks on recent configs must not start two sessions)."""
+        if self._config_lock is None:
+            self._config_lock = asyncio.Lock()
+        return self._config_lock
+
     async def open_config(self, path: str) -> bool:
         """Load ``path``; on success stop the current session (if any) and
         start the new one.  On error show the diagnostics and keep what runs."""
+        async with self._lock():
+            if self._closing:
+                return False
+            return await self._open_config(path)
+
+    async def _open_config(self, path: str) -> bool:
         path = str(Path(path).expanduser().resolve())
         config, diags = self._load(path)
         if config is None:
@@ -453,10 +467,16 @@ class MainWindow(QMainWindow):
     async def reread_config(self) -> bool:
         """Read the config again; apply it if good, else show where it is wrong
         while the session keeps running."""
+        async with self._lock():
+            if self._closing:
+                return False
+            return await self._reread_config()
+
+    async def _reread_config(self) -> bool:
         if self.config_path is None:
             return False
         if self.session is None:
-            return await self.open_config(self.config_path)
+            return await self._open_config(self.config_path)
         config, diags = self._load(self.config_path)
         if config is None:
             self.banner.show_diagnostics(
@@ -473,7 +493,8 @@ class MainWindow(QMainWindow):
         return True
 
     async def close_config(self) -> None:
-        await self.close_session()
+        async with self._lock():
+            await self.close_session()
         self.config_path = None
         self.show_welcome()
 
