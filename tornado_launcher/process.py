@@ -217,13 +217,53 @@ class Process:
             return
         self._stopping = True
         self._state("stopping")
+        deadline = time.monotonic() + self.stop_timeout
         self._signal(proc, signal.SIGTERM)
         try:
             await asyncio.wait_for(asyncio.shield(self._exited), self.stop_timeout)
+            # The leader is gone; the rest of its group (a pipeline, a dev
+            # server's workers) got the same SIGTERM and may still be exiting.
+            # They are not our children, so no exit event reaches us: check the
+            # group with a short backoff until the same deadline.
+            delay = 0.005
+            while self._group_alive(proc) and time.monotonic() < deadline:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.2)
+            if self._group_alive(proc):
+                raise asyncio.TimeoutError
         except asyncio.TimeoutError:
             self._log("WARNING", f"did not stop within {self.stop_timeout:g} s of SIGTERM: killing it")
             self._signal(proc, getattr(signal, "SIGKILL", signal.SIGTERM))
             await asyncio.shield(self._exited)
+
+    @staticmethod
+    def _group_alive(proc: subprocess.Popen) -> bool:
+        """Whether any member of the command's process group still runs.
+
+        On Linux, zombies do not count: orphaned members are reaped by init,
+        which may take a while in containers, and they hold nothing anymore.
+        """
+        if sys.platform == "win32":
+            return False
+        pgid = proc.pid
+        if sys.platform.startswith("linux") and os.path.isdir("/proc"):
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry}/stat", "rb") as f:
+                        fields = f.read().rsplit(b")", 1)[1].split()
+                except OSError:
+                    continue
+                # fields: state, ppid, pgrp, ...
+                if int(fields[2]) == pgid and fields[0] != b"Z":
+                    return True
+            return False
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
 
     def _signal(self, proc: subprocess.Popen, sig: int) -> None:
         try:
