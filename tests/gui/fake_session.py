@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from tornado_launcher.events import AppState, KernelState, LogRecord, ReloadEvent, SessionState
+from tornado_launcher.events import AppState, KernelState, LogRecord, SessionState
 
 
 @dataclass

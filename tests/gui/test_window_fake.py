@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QKeySequence
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QDropEvent
 
 from tornado_launcher.gui.apps import AppsModel
 from tornado_launcher.gui.window import MainWindow

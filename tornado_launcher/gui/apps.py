@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QStyle, QStyledItemDelegate,
                                QTableView, QToolButton, QWidget)
 

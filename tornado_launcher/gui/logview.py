@@ -25,11 +25,11 @@ from typing import Iterable, Optional
 
 from PySide6.QtCore import QObject, QTimer, Qt, Signal
 from PySide6.QtGui import (QColor, QFont, QFontDatabase, QGuiApplication, QKeySequence, QPalette,
-                           QShortcut, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat)
+                           QShortcut, QTextCharFormat, QTextCursor, QTextDocument)
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QTextEdit, QToolButton, QVBoxLayout, QWidget)
 
-from ..events import LEVELS, LogRecord
+from ..events import LogRecord
 from . import ansi, editor, icons
 
 #: ``File "/x/y.py", line 12`` (Python tracebacks, also IPython's).

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QProgressBar,
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMenu, QProgressBar,
                                QSplitter, QStackedWidget, QSystemTrayIcon, QTabWidget, QToolBar,
                                QVBoxLayout, QWidget)
 
