@@ -60,7 +60,7 @@ class Settings:
         value = self.qsettings.value("recent/configs", [])
         if isinstance(value, str):
             value = [value]
-        items = [str(v) for v in (value or [])]
+        items = [str(v) for v in (value or []) if v]
         if existing_only:
             items = [p for p in items if Path(p).is_file()]
         return items
