@@ -232,11 +232,22 @@ def test_bundle_contents():
     assert not [p for p in BUNDLE.rglob("*") if p.is_symlink() and not p.exists()], "dangling symlinks"
 
 
-def test_check_demo():
+def test_check_demo(tmp_path):
+    # `check` also verifies the kernel's interpreter: the user's python3 on PATH
     for config in (ROOT / "resources" / "demo" / "jaffle.hcl", BUNDLE / "resources" / "demo" / "jaffle.hcl"):
-        r = run_app("check", str(config))
+        r = run_app("check", str(config), env=app_env(tmp_path))
         assert r.returncode == 0, r.stdout + r.stderr
         assert "OK" in r.stdout
+
+
+def test_check_says_when_no_python_can_run_the_kernels(tmp_path):
+    import venv
+
+    venv.create(tmp_path / "bare", with_pip=False)
+    r = run_app("check", str(ROOT / "resources" / "demo" / "jaffle.hcl"),
+                env=app_env(tmp_path, path=f"{tmp_path / 'bare' / 'bin'}{os.pathsep}/nonexistent"))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "-m pip install ipykernel tornado" in r.stderr
 
 
 def test_check_reports_errors_with_position(tmp_path):
