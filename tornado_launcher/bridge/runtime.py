@@ -45,7 +45,9 @@ import types
 
 import tornado
 import tornado.autoreload
+import tornado.httpserver
 import tornado.ioloop
+import tornado.iostream
 import tornado.log
 import tornado.tcpserver
 from tornado.platform.asyncio import BaseAsyncIOLoop
@@ -53,7 +55,9 @@ from tornado.platform.asyncio import BaseAsyncIOLoop
 BRIDGE_VERSION = 1
 COMM_TARGET = "tornado_launcher.events"
 STOP_TIMEOUT = 5.0  # seconds an app's stop() may take before its servers are closed by force
-BATCH_WINDOW = 0.015  # seconds the sender waits to fill a batch
+DRAIN_TIMEOUT = 2.0  # seconds a stopped app's accepted requests may take to finish before being cut off
+FRESH_GRACE = 0.25  # seconds a just-accepted connection may take to send its first request while draining
+BATCH_WINDOW = 0.015  # seconds the sender waits to fill a batch of log records (state records go at once)
 BATCH_MAX = 500  # records per comm message
 QUEUE_MAX = 20000  # records waiting; beyond that they are counted and dropped
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
@@ -105,17 +109,24 @@ def _kernel_log(level, message, traceback_text=None):
 
 
 def _sender_main():
+    """Send queued records in batches: at most one comm message per BATCH_WINDOW during a
+    flood of logs, but a state record (and the first record after a quiet spell) at once,
+    together with whatever is already queued before it, so order is kept."""
+    last_send = 0.0
     while True:
         batch = [_queue.get()]
-        deadline = time.monotonic() + BATCH_WINDOW
+        urgent = batch[0].get("type") != "log"
+        # after a quiet spell this deadline has passed: send what is queued now
+        deadline = last_send + BATCH_WINDOW
         while len(batch) < BATCH_MAX:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+            remaining = 0 if urgent else deadline - time.monotonic()
             try:
-                batch.append(_queue.get(timeout=remaining))
+                record = _queue.get(timeout=remaining) if remaining > 0 else _queue.get_nowait()
             except queue.Empty:
                 break
+            batch.append(record)
+            if record.get("type") != "log":
+                urgent = True  # flush up to it without waiting for the window
         if _dropped[0]:
             n, _dropped[0] = _dropped[0], 0
             batch.append(_log_record(None, "WARNING", "tornado-launcher: %d log records dropped (too many at once)" % n))
@@ -126,6 +137,7 @@ def _sender_main():
             comm.send({"events": batch})
         except Exception:
             pass  # kernel shutting down: nothing to tell anyone
+        last_send = time.monotonic()
 
 
 def _one_line(exc):
@@ -271,6 +283,11 @@ def _patched_ioloop_close(self, all_fds=False):
     run = _current_run.get()
     if run is not None and self.asyncio_loop is _kloop:
         return None
+    if run is not None and run.threaded and self.asyncio_loop is run.loop and not run.loop_closing:
+        # the app closes its own loop when its start() returns: the bridge closes it
+        # after the connections it accepted are drained
+        run.close_all_fds = run.close_all_fds or bool(all_fds)
+        return None
     return _orig["ioloop_close"](self, all_fds)
 
 
@@ -281,6 +298,197 @@ def _patched_add_sockets(self, sockets):
     if run is not None:
         run.track_server(self, sockets)
     return result
+
+
+def _patched_tcp_stop(self):
+    # An app's server stops listening.  Connections already waiting in the listen
+    # backlog reached the app: accept and serve them, for close() would reset them.
+    if getattr(self, "_tl_bridge_run", None) is None or getattr(self, "_stopped", True) \
+            or not isinstance(getattr(self, "_handlers", None), dict):
+        return _orig["tcp_stop"](self)
+    try:
+        _accept_backlog(self)
+    except Exception:
+        pass
+    self._stopped = True
+    for fd, sock in list(self._sockets.items()):
+        remove = self._handlers.pop(fd, None)
+        if remove is not None:
+            remove()
+        for connection in _close_listening(sock):
+            try:
+                self._handle_connection(connection, _peer(connection))
+            except Exception:
+                connection.close()
+
+
+def _peer(connection):
+    try:
+        return connection.getpeername()
+    except OSError:
+        return ("", 0)
+
+
+def _accept_backlog(server):
+    for sock in list(getattr(server, "_sockets", {}).values()):
+        for _ in range(128):
+            try:
+                connection, address = sock.accept()
+            except ConnectionAbortedError:
+                continue
+            except OSError:  # BlockingIOError: the backlog is empty
+                break
+            try:
+                server._handle_connection(connection, address)
+            except Exception:
+                connection.close()
+
+
+def _libc():
+    """libc through ctypes.PyDLL (its calls keep the GIL), or None where unavailable."""
+    if "libc" not in _orig:
+        lib = None
+        try:
+            if os.name == "posix":
+                import ctypes
+
+                lib = ctypes.PyDLL(None, use_errno=True)
+                lib.accept.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+                lib.accept.restype = ctypes.c_int
+                lib.close.argtypes = [ctypes.c_int]
+                lib.close.restype = ctypes.c_int
+                lib.tl_errno = ctypes.get_errno
+        except Exception:
+            lib = None
+        _orig["libc"] = lib
+    return _orig["libc"]
+
+
+def _close_listening(sock):
+    """Close a listening socket; return the connections that were still in its backlog.
+
+    A Python ``accept()`` lets go of the GIL: another thread may then hold it
+    for milliseconds before ``close()`` runs, and a connection queued meanwhile
+    would be reset by the close.  The last accepts and the close are made
+    through libc with the GIL held, so that window is a few microseconds.
+    """
+    lib = _libc()
+    fd = sock.fileno()
+    if lib is None or fd == -1 or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        sock.close()
+        return []
+    accepted = []
+    try:
+        while len(accepted) < 1024:
+            new_fd = lib.accept(fd, None, None)
+            if new_fd < 0:
+                if lib.tl_errno() in (4, 103):  # EINTR, ECONNABORTED (Linux numbering; else we just stop)
+                    continue
+                break
+            accepted.append(new_fd)
+        sock.detach()
+        lib.close(fd)
+    except Exception:
+        sock.close()
+    connections = []
+    for new_fd in accepted:
+        try:
+            connection = socket.socket(fileno=new_fd)
+            connection.set_inheritable(False)
+            connections.append(connection)
+        except Exception:
+            try:
+                os.close(new_fd)
+            except Exception:
+                pass
+    return connections
+
+
+def _count_requests(server):
+    """Count requests per HTTP connection of ``server`` (``_tl_requests`` on each), so a
+    drain can tell an idle keep-alive connection from one still to send its first request."""
+    if not isinstance(server, tornado.httpserver.HTTPServer) or "start_request" in vars(server):
+        return
+    original = server.start_request
+
+    def start_request(server_conn, request_conn):
+        try:
+            server_conn._tl_requests = getattr(server_conn, "_tl_requests", 0) + 1
+        except Exception:
+            pass
+        return original(server_conn, request_conn)
+
+    try:
+        server.start_request = start_request
+    except Exception:
+        pass
+
+
+def _waiting_for_request(conn):
+    """True when an HTTP connection sits between requests: no byte of a next request has arrived.
+
+    Reads Tornado's IOStream internals defensively: when they are not there, the
+    connection counts as busy and is only closed at the drain's deadline.
+    """
+    stream = getattr(conn, "stream", None)
+    if stream is None or stream.closed():
+        return True
+    if getattr(stream, "_read_regex", None) is None or getattr(stream, "_read_buffer_size", 1):
+        return False  # a request is being read or answered
+    sock = getattr(stream, "socket", None)
+    if sock is None:
+        return True
+    try:
+        if getattr(sock, "pending", None) is not None and sock.pending():
+            return False  # TLS: decrypted bytes waiting
+        return not socket.socket.recv(sock, 1, socket.MSG_PEEK)  # b"": the client hung up
+    except (BlockingIOError, InterruptedError):
+        return True
+    except Exception:
+        return False
+
+
+async def _drain(servers, app=None, timeout=DRAIN_TIMEOUT):
+    """Let the connections of stopped HTTP servers finish; close each as soon as it is idle.
+
+    Runs on the loop that serves those connections.  Requests already read are
+    answered (by the old code), keep-alive connections are closed between
+    requests, a just-accepted connection gets :data:`FRESH_GRACE` seconds to send
+    its request; whatever still runs after ``timeout`` seconds is cut off.
+    Returns how many connections were cut off.
+    """
+    servers = [s for s in servers if isinstance(s, tornado.httpserver.HTTPServer)]
+    for server in servers:
+        try:
+            server.conn_params.no_keep_alive = True  # answers from now on end their connection
+        except Exception:
+            pass
+    deadline = time.monotonic() + timeout
+    idle_since = {}
+    while True:
+        conns = [c for s in servers for c in list(getattr(s, "_connections", ()))]
+        if not conns:
+            return 0
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        for conn in conns:
+            if _waiting_for_request(conn):
+                since = idle_since.setdefault(conn, now)
+                if getattr(conn, "_tl_requests", 0) > 1 or now - since >= FRESH_GRACE:
+                    conn.stream.close()
+            else:
+                idle_since.pop(conn, None)
+        await asyncio.sleep(0.005)
+    for conn in conns:
+        try:
+            conn.stream.close()
+        except Exception:
+            pass
+    await asyncio.sleep(0)  # let their serving loops end
+    if app is not None:
+        app._log("WARNING", "closed %d connection(s) still busy %g s after the app stopped" % (len(conns), timeout))
+    return len(conns)
 
 
 def _patched_autoreload_start(*args, **kwargs):
@@ -330,6 +538,8 @@ def _apply_patches():
     BaseAsyncIOLoop.close = _patched_ioloop_close
     _orig["add_sockets"] = tornado.tcpserver.TCPServer.add_sockets
     tornado.tcpserver.TCPServer.add_sockets = _patched_add_sockets
+    _orig["tcp_stop"] = tornado.tcpserver.TCPServer.stop
+    tornado.tcpserver.TCPServer.stop = _patched_tcp_stop
     tornado.autoreload.start = _patched_autoreload_start
     tornado.autoreload._reload = _patched_autoreload_reload
     tornado.log.enable_pretty_logging = _patched_pretty_logging
@@ -507,7 +717,11 @@ class _Run:
         self.stop_requested = False
         self.error = None
         self.started_fut = None
-        self.ended_fut = None
+        self.released_fut = None  # threaded: set once its listening sockets are closed (port free)
+        self.ended_fut = None  # threaded: set once its thread is done (drained, loop closed)
+        self.drain_task = None  # shared: the drain of its connections on the kernel's loop
+        self.loop_closing = False
+        self.close_all_fds = False
         self.ctx = contextvars.copy_context()
         self.ctx.run(_current_run.set, self)
 
@@ -515,6 +729,8 @@ class _Run:
         return self.ctx.copy().run(fn, *args)
 
     def track_server(self, server, sockets):
+        server._tl_bridge_run = self
+        _count_requests(server)
         for entry in self.servers:
             if entry[0] is server:
                 entry[1].extend(sockets)
@@ -580,6 +796,22 @@ class _Run:
         # called on the app's own loop once it runs (threaded mode)
         fut = self.started_fut
         _kloop.call_soon_threadsafe(lambda: fut.done() or fut.set_result("serving"))
+
+    def _resolve(self, *futs):
+        def resolve():
+            for fut in futs:
+                if not fut.done():
+                    fut.set_result("ended")
+        try:
+            _kloop.call_soon_threadsafe(resolve)
+        except RuntimeError:
+            pass  # the kernel's loop is closing
+
+    def drained(self):
+        """An awaitable done once this run's accepted connections are served or closed."""
+        if self.threaded:
+            return asyncio.shield(self.ended_fut) if self.ended_fut is not None else None
+        return asyncio.shield(self.drain_task) if self.drain_task is not None else None
 
 
 class _AppLog:
@@ -767,13 +999,14 @@ class TornadoBridgeApp(_BridgeApp):
         self._submit("restart")
 
     def handle_watchdog_event(self, event=None):
-        """Restart for a file change (Jaffle's WatchdogApp contract)."""
-        path = getattr(event, "src_path", None)
-        if path is None and isinstance(event, dict):
-            path = event.get("src_path") or event.get("path")
-        if path is None and event is not None:
-            path = str(event)
-        self._submit("reload", path)
+        """Restart for a file change (Jaffle's WatchdogApp contract).
+
+        ``event``: a watchdog event or the launcher's dict (``src_path``,
+        ``dest_path``, ...).  The log names the file that changed: for a move
+        (an editor's atomic save renames a temporary file over the original)
+        that is ``dest_path``; paths inside the project are shown relative to it.
+        """
+        self._submit("reload", _event_path(event))
 
     def set_threaded(self, flag):
         """Switch between the shared loop and an own thread; restarts a running app."""
@@ -838,7 +1071,9 @@ class TornadoBridgeApp(_BridgeApp):
 
     async def _do_restart(self, arg, t0):
         if self._run is not None:
-            await self._stop()
+            # the new app starts as soon as the old one's port is free; the old one
+            # finishes the requests it accepted in the background
+            await self._stop(drain=False)
         self._purge()
         await self._start(t0)
 
@@ -851,7 +1086,7 @@ class TornadoBridgeApp(_BridgeApp):
             self._set_state(self.state, urls=self._run.urls() if self._run else ())
             return
         if self._run is not None:
-            await self._stop()
+            await self._stop(drain=False)
             self.threaded = flag
             await self._start(t0)
         else:
@@ -902,6 +1137,7 @@ class TornadoBridgeApp(_BridgeApp):
 
     async def _start_threaded(self, run, t0):
         run.started_fut = _kloop.create_future()
+        run.released_fut = _kloop.create_future()
         run.ended_fut = _kloop.create_future()
         thread = threading.Thread(target=run.ctx.copy().run, args=(self._thread_main, run),
                                   name="tornado-launcher:%s" % self.name, daemon=True)
@@ -911,7 +1147,7 @@ class TornadoBridgeApp(_BridgeApp):
         what = await asyncio.shield(run.started_fut)
         if what == "serving":
             self._running(run, t0)
-            run.ended_fut.add_done_callback(lambda _f: self._thread_ended(run))
+            run.released_fut.add_done_callback(lambda _f: self._thread_ended(run))
         else:
             self._failed(run, run.error or RuntimeError("the app's thread ended before serving"))
 
@@ -935,6 +1171,16 @@ class TornadoBridgeApp(_BridgeApp):
                 run.close_servers()
             except Exception:
                 pass
+            if self._has_connections(run):
+                # the port is free: a restart may start the next app while this thread
+                # answers what the old app accepted
+                run._resolve(run.started_fut, run.released_fut)
+                try:
+                    self._drain_thread_loop(run)
+                except Exception:
+                    pass
+            # else nothing to drain: finish at once (the kernel hears of it when the
+            # loop is closed, so no second thread competes for the GIL with the next start)
             try:
                 pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
                 for t in pending:
@@ -943,23 +1189,66 @@ class TornadoBridgeApp(_BridgeApp):
                     loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
             except Exception:
                 pass
+            run.loop_closing = True
             try:
-                run.io_loop.close(all_fds=False) if run.io_loop is not None else loop.close()
+                run.io_loop.close(all_fds=run.close_all_fds) if run.io_loop is not None else loop.close()
             except Exception:
                 try:
                     loop.close()
                 except Exception:
                     pass
             asyncio.set_event_loop(None)
+            run._resolve(run.started_fut, run.released_fut, run.ended_fut)
 
-            def done():
-                for fut in (run.started_fut, run.ended_fut):
-                    if not fut.done():
-                        fut.set_result("ended")
+    @staticmethod
+    def _has_connections(run):
+        """Whether the stopped app's own loop still has connections (HTTP or any IOStream)."""
+        for server, _ in run.servers:
+            if getattr(server, "_connections", None):
+                return True
+        for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+            if isinstance(getattr(handler, "__self__", None), tornado.iostream.BaseIOStream):
+                return True
+        return False
+
+    def _drain_thread_loop(self, run):
+        """On the app's own thread, its loop stopped: serve or close what it accepted, bounded."""
+        loop = run.loop
+        if loop is None or loop.is_closed():
+            return
+        task = loop.create_task(_drain([s for s, _ in run.servers], self))
+        deadline = time.monotonic() + DRAIN_TIMEOUT + 1.0
+        while not task.done() and time.monotonic() < deadline:
             try:
-                _kloop.call_soon_threadsafe(done)
+                loop.run_until_complete(task)
             except RuntimeError:
+                continue  # something stopped the loop again (a late stop()): keep draining
+            except Exception:
+                break
+        # streams no HTTPServer tracks (websockets, raw TCPServer connections): close them
+        # while the loop still runs, so their close callbacks run in the old app
+        streams = []
+        for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+            owner = getattr(handler, "__self__", None)
+            if isinstance(owner, tornado.iostream.BaseIOStream) and owner not in streams:
+                streams.append(owner)
+        for stream in streams:
+            try:
+                stream.close()
+            except Exception:
                 pass
+        try:
+            loop.run_until_complete(asyncio.sleep(0.01 if streams else 0))
+        except Exception:
+            pass
+        # what else is registered on the app's private loop is the app's: close its sockets
+        # (plain int fds may be owned elsewhere: those are only unregistered)
+        for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+            if isinstance(fileobj, socket.socket):
+                try:
+                    fileobj.close()
+                except Exception:
+                    pass
 
     def _thread_ended(self, run):
         # the app's thread ended while we believed it running (it stopped itself or crashed)
@@ -986,17 +1275,32 @@ class TornadoBridgeApp(_BridgeApp):
         self._set_state("failed", reason=_one_line(exc))
 
     # -- stop
-    async def _stop(self):
+    async def _stop(self, drain=True):
+        """Stop the current run; its port is free when this returns.
+
+        ``drain``: also wait (at most :data:`DRAIN_TIMEOUT` s) until the requests the
+        old app accepted are answered and its connections closed.  A restart does
+        not wait: the old app drains in the background while the new one starts.
+        """
         run = self._run
         self._set_state("stopping")
         run.stop_requested = True
         if run.threaded:
-            await self._stop_threaded(run)
+            released = await self._stop_threaded(run)
         else:
             await self._stop_shared(run)
+            released = True
+            run.drain_task = _kloop.create_task(_drain([s for s, _ in run.servers], self))
         if self._run is run:
             self._run = None
         self.app = None
+        if drain and released:
+            waiter = run.drained()
+            if waiter is not None:
+                try:
+                    await asyncio.wait_for(waiter, DRAIN_TIMEOUT + 2.0)
+                except (asyncio.TimeoutError, Exception):
+                    pass
         self._flush_prints()
         self._set_state("stopped")
 
@@ -1040,14 +1344,14 @@ class TornadoBridgeApp(_BridgeApp):
                 self._log("ERROR", "stop() raised %s" % _one_line(exc), _format_exc(exc))
                 run.loop.stop()
 
-        if not run.ended_fut.done():
+        if not run.released_fut.done():
             try:
                 run.loop.call_soon_threadsafe(call_stop, context=run.ctx.copy())
             except RuntimeError:
                 pass  # loop already closed
             try:
-                await asyncio.wait_for(asyncio.shield(run.ended_fut), STOP_TIMEOUT)
-                return
+                await asyncio.wait_for(asyncio.shield(run.released_fut), STOP_TIMEOUT)
+                return True
             except asyncio.TimeoutError:
                 pass
 
@@ -1059,9 +1363,9 @@ class TornadoBridgeApp(_BridgeApp):
             except RuntimeError:
                 pass
             try:
-                await asyncio.wait_for(asyncio.shield(run.ended_fut), 1.0)
+                await asyncio.wait_for(asyncio.shield(run.released_fut), 1.0)
                 self._log("WARNING", "stop() did not finish within %g s: stopped the app's loop by force" % STOP_TIMEOUT)
-                return
+                return True
             except asyncio.TimeoutError:
                 pass
             # the app's thread is stuck in blocking code: free the port and leave it
@@ -1071,6 +1375,8 @@ class TornadoBridgeApp(_BridgeApp):
                 except Exception:
                     pass
             self._log("WARNING", "stop() did not finish and the app's thread is blocked: closed its sockets, abandoned the thread")
+            return False
+        return True
 
     # -- logging helpers
     def _flush_prints(self):
@@ -1097,6 +1403,32 @@ class TornadoBridgeApp(_BridgeApp):
                 log.removeHandler(handler)
         log.propagate = True
         log.setLevel(self.level)
+
+
+def _event_path(event):
+    """The path a file event is about, for the log: the destination of a move, else the source."""
+    if event is None:
+        return None
+    if isinstance(event, dict):
+        path = event.get("dest_path") or event.get("src_path") or event.get("path")
+    else:
+        path = getattr(event, "dest_path", None) or getattr(event, "src_path", None)
+    if not path:
+        return str(event)
+    try:
+        path = os.fsdecode(path)
+    except Exception:
+        return str(path)
+    project = _settings.get("project_dir")
+    if project and os.path.isabs(path):
+        try:
+            for p, root in ((os.path.abspath(path), os.path.abspath(project)),
+                            (_norm(path), _norm(project))):  # the project dir may be a symlink
+                if os.path.commonpath([p, root]) == root:
+                    return os.path.relpath(p, root)
+        except ValueError:
+            pass  # another drive (Windows)
+    return path
 
 
 def _is_traitlets_app(cls):

@@ -46,6 +46,16 @@ class BlockHandler(web.RequestHandler):
         self.write("unblocked")
 
 
+class SlowHandler(web.RequestHandler):
+    """Answers after ``seconds`` without blocking its loop (a request in flight during a restart)."""
+
+    async def get(self):
+        import asyncio
+        log.info("slow request started")
+        await asyncio.sleep(float(self.get_argument("seconds")))
+        self.write("slept")
+
+
 class FailHandler(web.RequestHandler):
     def get(self):
         raise RuntimeError("boom in handler")
@@ -58,4 +68,5 @@ def make_app(message, **settings):
         (r"/fail", FailHandler),
         (r"/flood", FloodHandler),
         (r"/block", BlockHandler),
+        (r"/slow", SlowHandler),
     ], **settings)
