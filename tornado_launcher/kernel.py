@@ -55,6 +55,15 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
+def _join_all(threads: list, timeout: float) -> None:
+    """Join threads within ``timeout`` seconds in all (runs in a worker thread)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+
+
 class KernelStartError(Exception):
     """A kernel could not be started; ``str()`` is a sentence for the user."""
 
@@ -111,6 +120,8 @@ class Kernel:
         self._km: Optional[AsyncKernelManager] = None
         self._kc: Any = None
         self._tasks: list = []
+        #: this process's raw-output readers and exit waiter (they end with it)
+        self._threads: list = []
         self._pending: Dict[str, asyncio.Future] = {}
         self._routes: Dict[str, Dict[str, Any]] = {}
         self._expect_exit = False
@@ -201,15 +212,15 @@ class Kernel:
         proc = km.provisioner.process  # type: ignore[union-attr]
         self.pid = proc.pid
         gen = self._gen
-        for stream, level in ((proc.stdout, "INFO"), (proc.stderr, "WARNING")):
-            threading.Thread(
-                target=self._read_raw, args=(stream, level, gen), daemon=True,
-                name=f"tl-kernel-{self.name}-raw",
-            ).start()
-        threading.Thread(
-            target=self._wait_process, args=(proc, gen), daemon=True,
-            name=f"tl-kernel-{self.name}-wait",
-        ).start()
+        self._threads = [
+            threading.Thread(target=self._read_raw, args=(stream, level, gen), daemon=True,
+                             name=f"tl-kernel-{self.name}-raw")
+            for stream, level in ((proc.stdout, "INFO"), (proc.stderr, "WARNING"))
+        ]
+        self._threads.append(threading.Thread(target=self._wait_process, args=(proc, gen), daemon=True,
+                                              name=f"tl-kernel-{self.name}-wait"))
+        for t in self._threads:
+            t.start()
         self._kc = kc = km.client()
         kc.start_channels()
         try:
@@ -449,6 +460,11 @@ class Kernel:
                     await km.shutdown_kernel(now=True)
                 except Exception:  # noqa: BLE001
                     pass
+        # The process is gone, so its pipes are at EOF: the threads end now.
+        # Join them (off the loop) so none calls into a loop being closed.
+        threads, self._threads = self._threads, []
+        if threads:
+            await asyncio.get_running_loop().run_in_executor(None, _join_all, threads, 3.0)
 
     async def shutdown(self, now: bool = False) -> None:
         """Stop the kernel process and release its files. Idempotent."""
