@@ -257,3 +257,29 @@ def test_bad_config_shows_its_line_and_a_bad_reread_keeps_serving(window, run, p
     assert window.banner.messages and window.banner.messages[0].startswith(f"{path}:")
     assert get(url) == (200, "v1")
     assert row(window).state == "running"
+
+
+def test_process_block_is_listed_and_driven_like_an_app(window, run, qtbot, tmp_path):
+    import sys
+
+    port = free_port()
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "index.html").write_text("front end")
+    write_project(tmp_path, {"jaffle.hcl": f'''
+        process "frontend" {{
+          command = "{sys.executable} -m http.server {port} --bind 127.0.0.1 --directory static"
+        }}
+        '''})
+    url = f"http://127.0.0.1:{port}/index.html"
+    assert run(window.open_config(str(tmp_path / "jaffle.hcl")), 90_000)
+    wait(qtbot, window, lambda: row(window, "frontend") and row(window, "frontend").state == "running", 30_000)
+    wait(qtbot, window, serves(url, "front end"), 30_000)
+    buttons = window.apps_view.buttons("frontend")
+    qtbot.mouseClick(buttons["stop"], Qt.MouseButton.LeftButton)
+    wait(qtbot, window, lambda: row(window, "frontend").state == "stopped", 30_000)
+    wait(qtbot, window, lambda: port_is_free(port), 10_000)
+    qtbot.mouseClick(buttons["start"], Qt.MouseButton.LeftButton)
+    wait(qtbot, window, serves(url, "front end"), 30_000)
+    # its output has a log view of its own
+    window.merged.flush(force=True)
+    wait(qtbot, window, lambda: "GET /index.html" in window.merged.plain_text(), 10_000)
