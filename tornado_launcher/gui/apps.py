@@ -119,19 +119,14 @@ class BadgeDelegate(QStyledItemDelegate):
         return QSize(base.width() + 24, max(base.height(), option.fontMetrics.height() + 8))
 
 
-class AppsModel(QAbstractTableModel):
-    NAME, KERNEL, STATUS, ACTIONS, URL, ELAPSED, THREADED, AUTO = range(8)
-    HEADERS = ["App", "Kernel", "Status", "", "URL", "Last restart", "Threaded", "Auto-reload"]
-
-    #: (app name, "threaded" | "auto_reload", value)
-    toggle_requested = Signal(str, str, bool)
+class _RowsModel(QAbstractTableModel):
+    """A table of named rows (apps or kernels), updated in place by events."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.rows: list[AppRow] = []
+        self.rows: list = []
 
-    # -- feeding ----------------------------------------------------------
-    def set_rows(self, rows: list[AppRow]) -> None:
+    def set_rows(self, rows: list) -> None:
         self.beginResetModel()
         self.rows = list(rows)
         self.endResetModel()
@@ -142,18 +137,31 @@ class AppsModel(QAbstractTableModel):
                 return i
         return -1
 
-    def get(self, name: str) -> Optional[AppRow]:
+    def get(self, name: str):
         i = self.row_of(name)
         return self.rows[i] if i >= 0 else None
 
-    def update_from_event(self, ev) -> AppRow:
-        i = self.row_of(ev.app)
+    def _row_for(self, name: str, make):
+        """``(index, row)`` of the row named ``name``, appended (``make()``) if new."""
+        i = self.row_of(name)
         if i < 0:
             i = len(self.rows)
             self.beginInsertRows(QModelIndex(), i, i)
-            self.rows.append(AppRow(name=ev.app, kernel=ev.kernel))
+            self.rows.append(make())
             self.endInsertRows()
-        row = self.rows[i]
+        return i, self.rows[i]
+
+
+class AppsModel(_RowsModel):
+    NAME, KERNEL, STATUS, ACTIONS, URL, ELAPSED, THREADED, AUTO = range(8)
+    HEADERS = ["App", "Kernel", "Status", "", "URL", "Last restart", "Threaded", "Auto-reload"]
+
+    #: (app name, "threaded" | "auto_reload", value)
+    toggle_requested = Signal(str, str, bool)
+
+    # -- feeding ----------------------------------------------------------
+    def update_from_event(self, ev) -> AppRow:
+        i, row = self._row_for(ev.app, lambda: AppRow(name=ev.app, kernel=ev.kernel))
         row.kernel = ev.kernel or row.kernel
         row.state = ev.state
         row.reason = ev.reason
@@ -370,37 +378,12 @@ class AppsView(QTableView):
         self.viewport().setCursor(Qt.CursorShape.PointingHandCursor if link else Qt.CursorShape.ArrowCursor)
 
 
-class KernelsModel(QAbstractTableModel):
+class KernelsModel(_RowsModel):
     NAME, STATUS, ACTIONS, PID = range(4)
     HEADERS = ["Kernel", "State", "", "PID"]
 
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.rows: list[KernelRow] = []
-
-    def set_rows(self, rows: list[KernelRow]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def row_of(self, name: str) -> int:
-        for i, r in enumerate(self.rows):
-            if r.name == name:
-                return i
-        return -1
-
-    def get(self, name: str) -> Optional[KernelRow]:
-        i = self.row_of(name)
-        return self.rows[i] if i >= 0 else None
-
     def update_from_event(self, ev) -> KernelRow:
-        i = self.row_of(ev.kernel)
-        if i < 0:
-            i = len(self.rows)
-            self.beginInsertRows(QModelIndex(), i, i)
-            self.rows.append(KernelRow(name=ev.kernel))
-            self.endInsertRows()
-        row = self.rows[i]
+        i, row = self._row_for(ev.kernel, lambda: KernelRow(name=ev.kernel))
         row.state = ev.state
         row.reason = ev.reason
         if ev.pid is not None or ev.state in ("dead", "stopped"):
