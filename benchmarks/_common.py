@@ -409,3 +409,19 @@ def quiet_engine_logging() -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def run_script(main, args) -> int:
+    """Run a benchmark's ``async main(args)``; exit status 1 on a poll timeout
+    or if any child process was left behind."""
+    import asyncio
+
+    rc = 1
+    try:
+        rc = asyncio.run(main(args))
+    except PollTimeout as e:
+        print(f"\nFAILED: {e}", file=sys.stderr)
+    finally:
+        if not check_no_children():
+            rc = 1
+    return rc

@@ -29,7 +29,7 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (PYTHON, PYTHON_C, PollTimeout, app_hcl, boot_of, check_no_children,  # noqa: E402
+from _common import (PYTHON, PYTHON_C, PollTimeout, app_hcl, boot_of, check_no_children, run_script,  # noqa: E402
                      end_process, fd_count, free_port, is_200, machine_line, median, ms, new_boot, p90,
                      poll, quiet_engine_logging, secs, spawn, table, thread_count, write_project)
 
@@ -367,13 +367,4 @@ def parse(argv=None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    args = parse()
-    rc = 1
-    try:
-        rc = asyncio.run(main(args))
-    except PollTimeout as e:
-        print(f"\nFAILED: {e}", file=sys.stderr)
-    finally:
-        if not check_no_children():
-            rc = 1
-    sys.exit(rc)
+    sys.exit(run_script(main, parse()))

@@ -45,7 +45,7 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (PYTHON, PollTimeout, app_hcl, check_no_children, child_env, end_process,  # noqa: E402
+from _common import (PYTHON, PollTimeout, app_hcl, check_no_children, child_env, end_process, run_script,  # noqa: E402
                      free_port, handlers_source, is_200, machine_line, median, ms, p90, poll,
                      quiet_engine_logging, spawn, table, write_project)
 
@@ -288,13 +288,4 @@ def parse(argv=None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    args = parse()
-    rc = 1
-    try:
-        rc = asyncio.run(main(args))
-    except PollTimeout as e:
-        print(f"\nFAILED: {e}", file=sys.stderr)
-    finally:
-        if not check_no_children():
-            rc = 1
-    sys.exit(rc)
+    sys.exit(run_script(main, parse()))
