@@ -372,10 +372,14 @@ class MainWindow(QMainWindow):
         if path:
             self.spawn(self.open_config(path), "open config")
 
-    def _load(self, path: str):
-        """``(config, None)`` or ``(None, diagnostics)``."""
+    async def _load(self, path: str):
+        """``(config, None)`` or ``(None, diagnostics)``.
+
+        Loading runs in a worker thread: a config's ``exec()`` interpolation
+        may take seconds, and the window must stay responsive meanwhile.
+        """
         try:
-            return self.loader(path), None
+            return await asyncio.get_running_loop().run_in_executor(None, self.loader, path), None
         except config_error_types() as exc:  # type: ignore[misc]
             diags = list(getattr(exc, "diagnostics", []) or []) or [_Diag(path, str(exc))]
             return None, diags
@@ -404,7 +408,7 @@ class MainWindow(QMainWindow):
 
     async def _open_config(self, path: str) -> bool:
         path = str(Path(path).expanduser().resolve())
-        config, diags = self._load(path)
+        config, diags = await self._load(path)
         if config is None:
             title = f"{Path(path).name} could not be loaded: fix the line below and re-read."
             if self.session is not None:
@@ -477,7 +481,7 @@ class MainWindow(QMainWindow):
             return False
         if self.session is None:
             return await self._open_config(self.config_path)
-        config, diags = self._load(self.config_path)
+        config, diags = await self._load(self.config_path)
         if config is None:
             self.banner.show_diagnostics(
                 f"{Path(self.config_path).name} has errors; the apps keep running the previous config. "
