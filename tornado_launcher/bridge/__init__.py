@@ -9,9 +9,13 @@ as a JSON string literal (``repr(json.dumps(...))``) that the cell
 Run each cell with ``store_history=False`` (they are plumbing, not the user's
 history).  Records come back on the comm ``tornado_launcher.events`` (see
 :data:`COMM_TARGET`): the ``comm_open`` and every ``comm_msg`` carry
-``content["data"] == {"events": [record, ...]}``, in order, batched every
-~15 ms by one sender thread in the kernel.  Attribute by the data, never by
-the message's parent header (that is whatever cell ran last).
+``content["data"] == {"events": [record, ...]}``, in order, from one sender
+thread in the kernel: log records are batched (one message per ~15 ms during
+a flood; the first after a quiet spell goes at once), a settled state
+(``running``, ``failed``, ``stopped``) is sent at once with what is queued
+before it, and a restart's transitional states ride along with its final
+one.  Attribute by the data, never by the message's parent header (that is
+whatever cell ran last).
 
 Records::
 
@@ -28,6 +32,13 @@ context, no logger of an app).  Printed lines become records only in an
 app's context; the rest stays ordinary cell output.  Every command on an app
 (start/stop/restart/handle_watchdog_event/set_threaded) ends in a state
 record, even when it changed nothing, so a caller can wait for it.
+
+Restarts and stops never drop a request the old app accepted: its listen
+backlog is accepted before the socket closes, requests in flight are answered
+by the old code, idle keep-alive connections are closed, and whatever still
+runs 2 s later is cut off.  A restart starts the new app as soon as the old
+port is free (the old app drains in the background); a stop's ``stopped``
+comes after the drain.
 """
 
 from __future__ import annotations

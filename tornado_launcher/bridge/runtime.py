@@ -26,6 +26,7 @@ state changes happen on the kernel's loop thread.
 import asyncio
 import collections
 import contextvars
+import errno
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -83,12 +84,25 @@ _orig = {}  # originals of what we patched
 # records
 
 
-def _emit(record):
-    """Queue one record for the sender thread.  Never blocks, never raises."""
+_FLUSH = object()  # in the queue after a record that must not wait for the batch window
+
+
+def _emit(record, urgent=False):
+    """Queue one record for the sender thread.  Never blocks, never raises.
+
+    ``urgent``: send it (with what is queued before it) at once instead of
+    within the batch window: the settled states a caller waits for.
+    """
     try:
         _queue.put_nowait(record)
     except queue.Full:
         _dropped[0] += 1
+        return
+    if urgent:
+        try:
+            _queue.put_nowait(_FLUSH)
+        except queue.Full:
+            pass
 
 
 def _log_record(app, level, message, logger="tornado_launcher", traceback_text=None, origin="bridge", when=None):
@@ -109,24 +123,36 @@ def _kernel_log(level, message, traceback_text=None):
 
 
 def _sender_main():
-    """Send queued records in batches: at most one comm message per BATCH_WINDOW during a
-    flood of logs, but a state record (and the first record after a quiet spell) at once,
-    together with whatever is already queued before it, so order is kept."""
+    """Send queued records in batches, in order.
+
+    An urgent record (a settled state: running, failed, stopped) is sent at
+    once with whatever is queued before it; so is the first log record after a
+    quiet spell.  Otherwise records wait up to BATCH_WINDOW after the previous
+    send, so a log flood costs one comm message per window.  The transitional
+    states of a restart (stopping, starting) ride along with its final one:
+    nothing is sent while the kernel's loop is busy restarting.
+    """
     last_send = 0.0
     while True:
-        batch = [_queue.get()]
-        urgent = batch[0].get("type") != "log"
-        # after a quiet spell this deadline has passed: send what is queued now
+        first = _queue.get()
+        if first is _FLUSH:
+            continue
+        batch = [first]
+        urgent = False
+        # after a quiet spell the deadline has passed: a log record goes at once
         deadline = last_send + BATCH_WINDOW
+        if first.get("type") != "log":
+            deadline = max(deadline, time.monotonic() + BATCH_WINDOW)
         while len(batch) < BATCH_MAX:
             remaining = 0 if urgent else deadline - time.monotonic()
             try:
                 record = _queue.get(timeout=remaining) if remaining > 0 else _queue.get_nowait()
             except queue.Empty:
                 break
+            if record is _FLUSH:
+                urgent = True  # send up to here without waiting for the window
+                continue
             batch.append(record)
-            if record.get("type") != "log":
-                urgent = True  # flush up to it without waiting for the window
         if _dropped[0]:
             n, _dropped[0] = _dropped[0], 0
             batch.append(_log_record(None, "WARNING", "tornado-launcher: %d log records dropped (too many at once)" % n))
@@ -382,7 +408,7 @@ def _close_listening(sock):
         while len(accepted) < 1024:
             new_fd = lib.accept(fd, None, None)
             if new_fd < 0:
-                if lib.tl_errno() in (4, 103):  # EINTR, ECONNABORTED (Linux numbering; else we just stop)
+                if lib.tl_errno() in (errno.EINTR, errno.ECONNABORTED):
                     continue
                 break
             accepted.append(new_fd)
@@ -920,10 +946,13 @@ class _BridgeApp:
         _emit(_log_record(self.name, "INFO" if origin == "stdout" else "WARNING", line,
                           logger=origin, origin=origin))
 
-    def _set_state(self, state, reason=None, elapsed_ms=None, urls=()):
+    def _set_state(self, state, reason=None, elapsed_ms=None, urls=(), urgent=None):
+        """Record and report a state; settled states are sent at once (see _sender_main)."""
         self.state = state
+        if urgent is None:
+            urgent = state not in ("starting", "stopping")
         _emit({"type": "state", "app": self.name, "state": state, "reason": reason,
-               "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": self.threaded})
+               "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": self.threaded}, urgent)
 
     def _logger_names(self):
         return ()
@@ -1050,6 +1079,10 @@ class TornadoBridgeApp(_BridgeApp):
         finally:
             self._worker = None
 
+    def _retire(self):
+        # the app that takes this name starts once the port is free, not after the drain
+        self._submit("stop", "no-drain")
+
     def _idle(self):
         if self._worker is None:
             return super()._idle()
@@ -1065,7 +1098,7 @@ class TornadoBridgeApp(_BridgeApp):
 
     async def _do_stop(self, arg, t0):
         if self._run is not None:
-            await self._stop()
+            await self._stop(drain=arg != "no-drain")
         else:
             self._set_state("stopped")  # also when already stopped: whoever waits for it settles
 
@@ -1073,7 +1106,7 @@ class TornadoBridgeApp(_BridgeApp):
         if self._run is not None:
             # the new app starts as soon as the old one's port is free; the old one
             # finishes the requests it accepted in the background
-            await self._stop(drain=False)
+            await self._stop(drain=False, final=False)
         self._purge()
         await self._start(t0)
 
@@ -1086,7 +1119,7 @@ class TornadoBridgeApp(_BridgeApp):
             self._set_state(self.state, urls=self._run.urls() if self._run else ())
             return
         if self._run is not None:
-            await self._stop(drain=False)
+            await self._stop(drain=False, final=False)
             self.threaded = flag
             await self._start(t0)
         else:
@@ -1275,12 +1308,13 @@ class TornadoBridgeApp(_BridgeApp):
         self._set_state("failed", reason=_one_line(exc))
 
     # -- stop
-    async def _stop(self, drain=True):
+    async def _stop(self, drain=True, final=True):
         """Stop the current run; its port is free when this returns.
 
         ``drain``: also wait (at most :data:`DRAIN_TIMEOUT` s) until the requests the
         old app accepted are answered and its connections closed.  A restart does
         not wait: the old app drains in the background while the new one starts.
+        ``final``: False within a restart, whose "stopped" is sent with its "running".
         """
         run = self._run
         self._set_state("stopping")
@@ -1301,8 +1335,12 @@ class TornadoBridgeApp(_BridgeApp):
                     await asyncio.wait_for(waiter, DRAIN_TIMEOUT + 2.0)
                 except (asyncio.TimeoutError, Exception):
                     pass
+            # the thread said it is done; let it also have ended when "stopped" is sent
+            deadline = time.monotonic() + 0.2
+            while run.thread is not None and run.thread.is_alive() and time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
         self._flush_prints()
-        self._set_state("stopped")
+        self._set_state("stopped", urgent=final)
 
     async def _stop_shared(self, run):
         fifo = _kloop.create_future()
@@ -1491,7 +1529,7 @@ def create_app(name, kind, spec, namespace=None):
     except Exception as exc:
         _emit(_log_record(name, "ERROR", "cannot create the app: %s" % _one_line(exc), traceback_text=_format_exc(exc)))
         _emit({"type": "state", "app": name, "state": "failed", "reason": _one_line(exc),
-               "elapsed_ms": None, "urls": [], "threaded": bool(spec.get("threaded"))})
+               "elapsed_ms": None, "urls": [], "threaded": bool(spec.get("threaded"))}, True)
         raise
     if old is not None and old is not app:
         app._predecessor = old
@@ -1607,7 +1645,7 @@ def install(settings=None):
     _install_finder(_settings.get("project_dir"))
     if _installed:
         if _comm is not None:
-            _emit(_hello())
+            _emit(_hello(), True)
         return
     try:
         _kloop = asyncio.get_running_loop()
