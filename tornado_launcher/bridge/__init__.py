@@ -103,10 +103,11 @@ def _literal(value) -> str:
 
 
 _INSTALL_TEMPLATE = '''\
-def __tornado_launcher_install(settings_json, source):
-    import json, linecache, sys, types
+def __tornado_launcher_install(settings_json, packed):
+    import base64, json, linecache, sys, types, zlib
     mod = sys.modules.get("tornado_launcher_bridge")
     if mod is None or not hasattr(mod, "install"):
+        source = zlib.decompress(base64.b64decode(packed)).decode("utf-8")
         filename = "<tornado-launcher bridge>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         mod = types.ModuleType("tornado_launcher_bridge")
@@ -147,7 +148,17 @@ def install_code(settings: dict) -> str:
     settings = dict(settings)
     if settings.get("project_dir"):
         settings["project_dir"] = os.path.abspath(settings["project_dir"])
-    return _INSTALL_TEMPLATE % {"settings": _literal(settings), "source": repr(source())}
+    return _INSTALL_TEMPLATE % {"settings": _literal(settings), "source": repr(_packed_source())}
+
+
+def _packed_source() -> str:
+    """``source()`` compressed, base64: the install cell stays well under 64 KiB, the size
+    from which pyzmq sends zero-copy and starts a garbage-collector thread (and its
+    sockets) in the launcher and in the kernel for the rest of their lives."""
+    import base64
+    import zlib
+
+    return base64.b64encode(zlib.compress(source().encode("utf-8"), 9)).decode("ascii")
 
 
 def create_app_code(name: str, kind: str, spec: dict) -> str:
