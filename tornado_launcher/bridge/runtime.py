@@ -357,6 +357,8 @@ def _peer(connection):
 
 def _accept_backlog(server):
     for sock in list(getattr(server, "_sockets", {}).values()):
+        if sock.fileno() == -1 or sock.gettimeout() != 0.0:
+            continue  # closed, or blocking (accept() would wait for a client)
         for _ in range(128):
             try:
                 connection, address = sock.accept()
@@ -400,7 +402,8 @@ def _close_listening(sock):
     """
     lib = _libc()
     fd = sock.fileno()
-    if lib is None or fd == -1 or sock.family not in (socket.AF_INET, socket.AF_INET6):
+    if lib is None or fd == -1 or sock.family not in (socket.AF_INET, socket.AF_INET6) \
+            or sock.gettimeout() != 0.0:  # a blocking accept() with the GIL held would hang the kernel
         sock.close()
         return []
     accepted = []
