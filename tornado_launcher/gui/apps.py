@@ -302,8 +302,54 @@ class _Buttons(QWidget):
         layout.addStretch(1)
 
 
-class AppsView(QTableView):
+class _RowButtonsView(QTableView):
+    """A table whose rows carry a strip of action buttons in one column.
+
+    Subclasses say which buttons a row has (:meth:`_button_specs`) and when
+    each is enabled (:meth:`_enable`); clicks come out as
+    ``action_requested(row name, action)``.
+    """
+
+    action_requested = Signal(str, str)
+    ACTIONS_COLUMN = 0
+
+    def _watch(self, model) -> None:
+        self._rows_model = model
+        self._buttons: dict[str, _Buttons] = {}
+        model.modelReset.connect(self._install_buttons)
+        model.rowsInserted.connect(lambda *a: self._install_buttons())
+        model.dataChanged.connect(lambda *a: self._update_buttons())
+
+    def _button_specs(self, row) -> list:  # (key, icon, tooltip)
+        raise NotImplementedError
+
+    def _enable(self, row, buttons: dict) -> None:
+        raise NotImplementedError
+
+    def _install_buttons(self) -> None:
+        self._buttons.clear()
+        for i, row in enumerate(self._rows_model.rows):
+            w = _Buttons(self._button_specs(row), self)
+            for key, b in w.buttons.items():
+                b.clicked.connect(lambda _=False, n=row.name, k=key: self.action_requested.emit(n, k))
+            self.setIndexWidget(self._rows_model.index(i, self.ACTIONS_COLUMN), w)
+            self._buttons[row.name] = w
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        for row in self._rows_model.rows:
+            w = self._buttons.get(row.name)
+            if w is not None:
+                self._enable(row, w.buttons)
+
+    def buttons(self, name: str) -> dict[str, QToolButton]:
+        return self._buttons[name].buttons
+
+
+class AppsView(_RowButtonsView):
     """Apps table; per row Start / Stop / Restart buttons."""
+
+    ACTIONS_COLUMN = AppsModel.ACTIONS
 
     #: (app name, "start" | "stop" | "restart")
     action_requested = Signal(str, str)
@@ -332,34 +378,18 @@ class AppsView(QTableView):
                            (AppsModel.ACTIONS, 92)):
             self.setColumnWidth(col, width)
         self.clicked.connect(self._on_clicked)
-        model.modelReset.connect(self._install_buttons)
-        model.rowsInserted.connect(lambda *a: self._install_buttons())
-        model.dataChanged.connect(lambda *a: self._update_buttons())
-        self._buttons: dict[str, _Buttons] = {}
+        self._watch(model)
 
-    def _install_buttons(self) -> None:
-        self._buttons.clear()
-        for i, row in enumerate(self.apps_model.rows):
-            w = _Buttons([("start", "start", f"Start {row.name}"), ("stop", "stop", f"Stop {row.name}"),
-                          ("restart", "restart", f"Restart {row.name} (Ctrl+R)")], self)
-            for key, b in w.buttons.items():
-                b.clicked.connect(lambda _=False, n=row.name, k=key: self.action_requested.emit(n, k))
-            self.setIndexWidget(self.apps_model.index(i, AppsModel.ACTIONS), w)
-            self._buttons[row.name] = w
-        self._update_buttons()
+    def _button_specs(self, row) -> list:
+        return [("start", "start", f"Start {row.name}"), ("stop", "stop", f"Stop {row.name}"),
+                ("restart", "restart", f"Restart {row.name} (Ctrl+R)")]
 
-    def _update_buttons(self) -> None:
-        for row in self.apps_model.rows:
-            w = self._buttons.get(row.name)
-            if w is None:
-                continue
-            s = row.state
-            w.buttons["start"].setEnabled(s in ("stopped", "failed"))
-            w.buttons["stop"].setEnabled(s in ("running", "starting", "stale", "failed"))
-            w.buttons["restart"].setEnabled(s in ("running", "stale", "failed", "stopped"))
+    def _enable(self, row, buttons: dict) -> None:
+        s = row.state
+        buttons["start"].setEnabled(s in ("stopped", "failed"))
+        buttons["stop"].setEnabled(s in ("running", "starting", "stale", "failed"))
+        buttons["restart"].setEnabled(s in ("running", "stale", "failed", "stopped"))
 
-    def buttons(self, name: str) -> dict[str, QToolButton]:
-        return self._buttons[name].buttons
 
     def selected_apps(self) -> list[str]:
         rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
@@ -428,7 +458,9 @@ class KernelsModel(_RowsModel):
         return None
 
 
-class KernelsView(QTableView):
+class KernelsView(_RowButtonsView):
+    ACTIONS_COLUMN = KernelsModel.ACTIONS
+
     #: (kernel name, "restart" | "interrupt" | "console")
     action_requested = Signal(str, str)
 
@@ -447,30 +479,14 @@ class KernelsView(QTableView):
         header.setStretchLastSection(True)
         for col, width in ((KernelsModel.NAME, 110), (KernelsModel.STATUS, 130), (KernelsModel.ACTIONS, 92)):
             self.setColumnWidth(col, width)
-        model.modelReset.connect(self._install_buttons)
-        model.rowsInserted.connect(lambda *a: self._install_buttons())
-        model.dataChanged.connect(lambda *a: self._update_buttons())
-        self._buttons: dict[str, _Buttons] = {}
+        self._watch(model)
 
-    def _install_buttons(self) -> None:
-        self._buttons.clear()
-        for i, row in enumerate(self.kernels_model.rows):
-            w = _Buttons([("restart", "restart", f"Restart kernel {row.name} (its apps start again)"),
-                          ("interrupt", "interrupt", f"Interrupt kernel {row.name} (KeyboardInterrupt in the running cell)"),
-                          ("console", "console", f"Open the console of kernel {row.name}")], self)
-            for key, b in w.buttons.items():
-                b.clicked.connect(lambda _=False, n=row.name, k=key: self.action_requested.emit(n, k))
-            self.setIndexWidget(self.kernels_model.index(i, KernelsModel.ACTIONS), w)
-            self._buttons[row.name] = w
-        self._update_buttons()
+    def _button_specs(self, row) -> list:
+        return [("restart", "restart", f"Restart kernel {row.name} (its apps start again)"),
+                ("interrupt", "interrupt", f"Interrupt kernel {row.name} (KeyboardInterrupt in the running cell)"),
+                ("console", "console", f"Open the console of kernel {row.name}")]
 
-    def _update_buttons(self) -> None:
-        for row in self.kernels_model.rows:
-            w = self._buttons.get(row.name)
-            if w is None:
-                continue
-            w.buttons["restart"].setEnabled(row.state not in ("restarting", "starting"))
-            w.buttons["interrupt"].setEnabled(row.state in ("busy", "idle"))
+    def _enable(self, row, buttons: dict) -> None:
+        buttons["restart"].setEnabled(row.state not in ("restarting", "starting"))
+        buttons["interrupt"].setEnabled(row.state in ("busy", "idle"))
 
-    def buttons(self, name: str) -> dict[str, QToolButton]:
-        return self._buttons[name].buttons
