@@ -134,11 +134,19 @@ def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = ()) ->
         return 130
 
 
-def cmd_gui(path: Optional[str], auto_reload: bool) -> int:
+def cmd_gui(paths: List[str], auto_reload: bool, variables: List[str] = ()) -> int:
+    from .config import ConfigError, parse_variables
+
+    try:
+        values = parse_variables(list(variables))
+    except ConfigError as e:
+        _print_diagnostics(e.diagnostics)
+        return EXIT_INVALID
     os.environ.setdefault("QT_API", "pyside6")
     from . import gui
 
-    return gui.run(path, auto_reload=auto_reload)
+    path = paths[0] if paths else None
+    return gui.run(path, auto_reload=auto_reload, overlays=paths[1:], variables=values)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -147,10 +155,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return cmd_check(ns.config or [DEFAULT_CONFIG], ns.variables)
     if ns.command == "start":
         return cmd_start(ns.config or [DEFAULT_CONFIG], not ns.no_reload, ns.variables)
-    config = ns.config[0] if ns.config else None
-    if config is None and os.path.exists(DEFAULT_CONFIG):
-        config = DEFAULT_CONFIG
-    return cmd_gui(config, not ns.no_reload)
+    paths = list(ns.config)
+    if not paths and os.path.exists(DEFAULT_CONFIG):
+        paths = [DEFAULT_CONFIG]
+    return cmd_gui(paths, not ns.no_reload, ns.variables)
 
 
 def gui_main() -> int:

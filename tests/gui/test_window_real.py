@@ -283,3 +283,42 @@ def test_process_block_is_listed_and_driven_like_an_app(window, run, qtbot, tmp_
     # its output has a log view of its own
     window.merged.flush(force=True)
     wait(qtbot, window, lambda: "GET /index.html" in window.merged.plain_text(), 10_000)
+
+
+def test_command_line_overlays_and_variables_apply_to_their_config(run, qtbot, qloop, settings, tmp_path):
+    """`tornado-launcher base.hcl local.hcl --variables threaded=true` in the window."""
+    from tornado_launcher.gui.app import _loader_for
+
+    base_port, local_port = free_port(), free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": f'''
+        variable "threaded" {{ default = false }}
+        kernel "py_kernel" {{}}
+        app "web" {{
+          class  = "jaffle.app.tornado.TornadoBridgeApp"
+          kernel = "py_kernel"
+          options {{
+            app_class = "proj.web.App"
+            argv      = ["--port={base_port}"]
+            threaded  = "${{var.threaded}}"
+          }}
+        }}
+        ''', "local.hcl": f'''
+        app "web" {{
+          options {{
+            argv = ["--port={local_port}"]
+          }}
+        }}
+        '''})
+    loader = _loader_for(str(tmp_path / "jaffle.hcl"), [str(tmp_path / "local.hcl")], {"threaded": "true"})
+    w = MainWindow(settings, loader=loader)
+    w.show()
+    try:
+        assert run(w.open_config(str(tmp_path / "jaffle.hcl")), 90_000)
+        wait(qtbot, w, lambda: row(w) and row(w).state == "running", 60_000)
+        assert row(w).threaded
+        wait(qtbot, w, serves(f"http://127.0.0.1:{local_port}/", "v1"), 30_000)
+        assert port_is_free(base_port)
+    finally:
+        w.close()
+        qtbot.waitUntil(lambda: w.closed, timeout=60_000)
+        w.deleteLater()

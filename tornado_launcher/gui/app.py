@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import logging
 import signal
 import sys
@@ -30,11 +31,28 @@ def make_app(argv=None) -> QApplication:
     return app
 
 
-async def _main(config_path: Optional[str], settings: Settings, auto_reload: bool = True) -> int:
+def _loader_for(config_path: Optional[str], overlays, variables):
+    """The config loader: the command line's overlays and variables apply to its own file only."""
+    from ..config import load
+
+    if not config_path or not (overlays or variables):
+        return load
+    own = os.path.realpath(config_path)
+
+    def loader(path: str):
+        if os.path.realpath(path) == own:
+            return load([path, *overlays] if overlays else path, variables or None)
+        return load(path)
+
+    return loader
+
+
+async def _main(config_path: Optional[str], settings: Settings, auto_reload: bool = True,
+                loader=None) -> int:
     from .window import MainWindow
 
     loop = asyncio.get_running_loop()
-    window = MainWindow(settings, auto_reload=auto_reload)
+    window = MainWindow(settings, auto_reload=auto_reload, **({"loader": loader} if loader else {}))
     finished = loop.create_future()
     window.shutdown_finished.connect(lambda: finished.done() or finished.set_result(0))
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -73,7 +91,8 @@ def _run_on_qasync(app: QApplication, coro) -> int:
         asyncio.set_event_loop(None)
 
 
-def run(config_path: Optional[str] = None, *, auto_reload: bool = True, settings_path: Optional[str] = None) -> int:
+def run(config_path: Optional[str] = None, *, auto_reload: bool = True, settings_path: Optional[str] = None,
+        overlays=None, variables=None) -> int:
     from ._compat import MainThreadGC
 
     app = make_app()
@@ -85,7 +104,8 @@ def run(config_path: Optional[str] = None, *, auto_reload: bool = True, settings
     keepalive.start(250)
     keepalive.timeout.connect(lambda: None)
     try:
-        return _run_on_qasync(app, _main(config_path, settings, auto_reload))
+        loader = _loader_for(config_path, list(overlays or ()), dict(variables or {}))
+        return _run_on_qasync(app, _main(config_path, settings, auto_reload, loader))
     except KeyboardInterrupt:
         return 130
     finally:
