@@ -195,11 +195,9 @@ class AppsModel(_RowsModel):
 
     def flags(self, index):
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() == self.AUTO:
-            return base | Qt.ItemFlag.ItemIsUserCheckable
-        if index.column() == self.THREADED:
-            row = self.rows[index.row()]
-            if row.kind != "tornado":
+        if index.column() in (self.AUTO, self.THREADED):
+            # only Tornado apps run in a mode and reload; watchdogs, processes and jobs do not
+            if self.rows[index.row()].kind != "tornado":
                 return Qt.ItemFlag.ItemIsSelectable
             return base | Qt.ItemFlag.ItemIsUserCheckable
         return base
@@ -227,13 +225,15 @@ class AppsModel(_RowsModel):
                 return f"{row.elapsed_ms:.0f} ms" if row.elapsed_ms is not None else ""
             if col == self.THREADED:
                 return ("own thread" if row.threaded else "shared loop") if row.kind == "tornado" else "—"
+            if col == self.AUTO and row.kind != "tornado":
+                return "—"
             return None
         if role == R.UserRole:
             return row.state if col == self.STATUS else row.name
         if role == R.CheckStateRole:
             if col == self.THREADED and row.kind == "tornado":
                 return Qt.CheckState.Checked if row.threaded else Qt.CheckState.Unchecked
-            if col == self.AUTO:
+            if col == self.AUTO and row.kind == "tornado":
                 return Qt.CheckState.Checked if row.auto_reload else Qt.CheckState.Unchecked
             return None
         if role == R.ToolTipRole:
@@ -274,6 +274,8 @@ class AppsModel(_RowsModel):
             return False
         checked = (value == Qt.CheckState.Checked or value == Qt.CheckState.Checked.value or value is True)
         row = self.rows[index.row()]
+        if row.kind != "tornado":
+            return False
         key = "threaded" if col == self.THREADED else "auto_reload"
         if getattr(row, key) == checked:
             return True
