@@ -347,3 +347,26 @@ def test_open_demo_button_opens_the_bundled_demo(qtbot):
     with qtbot.waitSignal(page.open_requested) as sig:
         qtbot.mouseClick(page.demo_button, Qt.MouseButton.LeftButton)
     assert sig.args == [str(demo)]
+
+
+def test_file_open_event_opens_the_config(qtbot):
+    """macOS: a double-clicked .hcl arrives as QFileOpenEvent."""
+    from PySide6.QtGui import QFileOpenEvent
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from tornado_launcher.gui.app import FileOpenFilter
+
+    opened = []
+
+    class FakeWindow(QWidget):
+        def open_config(self, path):
+            return ("open", path)
+
+        def spawn(self, job, what):
+            opened.append((job, what))
+
+    w = FakeWindow()
+    qtbot.addWidget(w)
+    f = FileOpenFilter(w)
+    assert f.eventFilter(QApplication.instance(), QFileOpenEvent("/tmp/x/jaffle.hcl"))
+    assert opened == [(("open", "/tmp/x/jaffle.hcl"), "open config")]

@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import Optional
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from . import icons
@@ -47,6 +47,23 @@ def _loader_for(config_path: Optional[str], overlays, variables):
     return loader
 
 
+class FileOpenFilter(QObject):
+    """macOS hands a double-clicked .hcl to a running app as a FileOpen event,
+    not as an argument: open it like one dropped on the window."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.FileOpen:
+            path = event.file()
+            if path:
+                self._window.spawn(self._window.open_config(path), "open config")
+                return True
+        return False
+
+
 async def _main(config_path: Optional[str], settings: Settings, auto_reload: bool = True,
                 loader=None) -> int:
     from .window import MainWindow
@@ -60,6 +77,8 @@ async def _main(config_path: Optional[str], settings: Settings, auto_reload: boo
             loop.add_signal_handler(sig, window.close)
         except (NotImplementedError, RuntimeError, ValueError):  # Windows
             pass
+    file_open = FileOpenFilter(window)
+    QApplication.instance().installEventFilter(file_open)
     window.show()
     if config_path:
         window.spawn(window.open_config(config_path), "open config")
