@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from . import bridge
+from . import bridge, interpreter
 from .config import AppConfig, Config
 from .events import AppState, Event, KernelState, LogRecord, ReloadEvent, SessionState, Subscriber
 from .kernel import Kernel, KernelStartError
@@ -376,7 +376,7 @@ class Session:
         proc = self._processes.get(key)
         if proc is None:
             cfg = self.apps[name].config
-            env = dict(os.environ)
+            env = interpreter.child_env()  # in the desktop app: without the bundle's library paths
             env.update(getattr(cfg, "env", None) or {})
             proc = Process(log_as or name, cfg.command, cwd=self.config.directory, env=env,
                            tty=bool(getattr(cfg, "tty", False)),
