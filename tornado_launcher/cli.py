@@ -125,9 +125,10 @@ def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = ()) ->
         _print_diagnostics(e.diagnostics)
         return EXIT_INVALID
     config, diags = check(target, values)
-    _print_diagnostics(diags)
     if config is None:
+        _print_diagnostics(diags)
         return EXIT_INVALID
+    # warnings reach the terminal through the session's log, once
     try:
         return asyncio.run(headless.run(config, auto_reload=auto_reload))
     except KeyboardInterrupt:  # a second Ctrl+C during shutdown
