@@ -130,8 +130,7 @@ class Reloader:
 
     # ---------------------------------------------------------------- changes
     def _on_change(self, index: int, changes: List[FileChange]) -> None:
-        task = asyncio.ensure_future(self._handle(self.handlers[index], changes))
-        task.add_done_callback(_log_failure)
+        self.session.spawn(self._handle(self.handlers[index], changes), "auto-reload")
 
     async def _handle(self, handler: _Handler, changes: List[FileChange]) -> None:
         s = self.session
@@ -219,8 +218,3 @@ class Reloader:
             s.emit(ReloadEvent(app, path, "done", elapsed_ms=elapsed))
         else:
             s.emit(ReloadEvent(app, path, "failed", state.reason if state else "did not settle"))
-
-
-def _log_failure(task: "asyncio.Future") -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("auto-reload failed", exc_info=task.exception())

@@ -105,6 +105,7 @@ class Session:
         self.kernels: Dict[str, KernelInfo] = {}
         self._kernels: Dict[str, Kernel] = {}
         self._processes: Dict[str, Process] = {}
+        self._background: set = set()
         self._subscribers: List[Subscriber] = []
         self._waiters: Dict[str, List[Tuple[frozenset, asyncio.Future]]] = {}
         self._locks: Dict[str, asyncio.Lock] = {}
@@ -360,6 +361,21 @@ class Session:
             return None
         return await self._settle(info, fut)
 
+    def spawn(self, coro: Any, what: str) -> "asyncio.Task":
+        """Run ``coro`` in the background, holding a reference until it ends
+        (the loop keeps only weak ones) and logging a failure instead of losing it."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+
+        def done(t: "asyncio.Task") -> None:
+            self._background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed", what, exc_info=t.exception())
+                self.log(self._first_kernel(), "ERROR", f"{what} failed: {t.exception()!r}")
+
+        task.add_done_callback(done)
+        return task
+
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
 
@@ -546,7 +562,7 @@ class Session:
             return
         self.log(name, "ERROR", f"{reason}; restarting the kernel and its apps "
                  f"({len(recent)}/{MAX_RESTARTS} in {RESTART_WINDOW:.0f} s)")
-        asyncio.ensure_future(self._restart_kernel(name))
+        self.spawn(self._restart_kernel(name), f"restarting kernel {name!r}")
 
     # ---------------------------------------------------------------- reload
     def _init_reload(self) -> None:
