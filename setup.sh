@@ -18,6 +18,12 @@ if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(xvfb xdotool)
 fi
 
+python=${PYTHON:-python3}
+# Debian's own python3 cannot make a venv without python3-venv (no ensurepip).
+if ! "$python" -c "import ensurepip, venv" >/dev/null 2>&1; then
+  pkgs+=(python3-venv)
+fi
+
 # 1. Debian packages Qt's xcb platform needs (and Xvfb for the real-window test).
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
@@ -34,7 +40,6 @@ if command -v dpkg-query >/dev/null 2>&1; then
 fi
 
 # 2. A virtualenv with the launcher (editable, so the demo and tests use this checkout).
-python=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$python" -m venv .venv
 fi
