@@ -6,6 +6,7 @@ IPython kernels over IPC), and talks to the apps over loopback.
 
 import asyncio
 import os
+from contextlib import asynccontextmanager
 import signal
 import time
 
@@ -53,13 +54,25 @@ def state_is(app, state):
     return lambda e: isinstance(e, AppState) and e.app == app and e.state == state
 
 
-async def test_both_modes_serve_and_logs_stay_apart(tmp_path):
-    p1, p2 = free_port(), free_port()
+def two_apps_project(tmp_path, p1: int, p2: int):
+    """proj/web.py (PLAIN_APP) and a jaffle.hcl with a shared and a threaded app on p1, p2."""
     write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
                              "jaffle.hcl": two_apps_hcl(p1, p2)})
-    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+    return tmp_path / "jaffle.hcl"
+
+
+@asynccontextmanager
+async def two_apps_running(tmp_path):
+    """A session on two_apps_project with both apps serving: yields (session, recorder, p1, p2)."""
+    p1, p2 = free_port(), free_port()
+    async with running_session(two_apps_project(tmp_path, p1, p2), auto_reload=False) as (s, rec):
         await rec.wait(running("shared_app"))
         await rec.wait(running("threaded_app"))
+        yield s, rec, p1, p2
+
+
+async def test_both_modes_serve_and_logs_stay_apart(tmp_path):
+    async with two_apps_running(tmp_path) as (s, rec, p1, p2):
         assert s.apps["shared_app"].threaded is False
         assert s.apps["threaded_app"].threaded is True
         assert s.apps["shared_app"].urls == (f"http://127.0.0.1:{p1}/",)
@@ -80,12 +93,7 @@ async def test_both_modes_serve_and_logs_stay_apart(tmp_path):
 
 
 async def test_stop_frees_port_and_kernel_keeps_running_then_start_again(tmp_path):
-    p1, p2 = free_port(), free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
-                             "jaffle.hcl": two_apps_hcl(p1, p2)})
-    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
-        await rec.wait(running("shared_app"))
-        await rec.wait(running("threaded_app"))
+    async with two_apps_running(tmp_path) as (s, rec, p1, p2):
         for name, port in (("shared_app", p1), ("threaded_app", p2)):
             st = await s.stop_app(name)
             assert st is not None and st.state == "stopped"
@@ -99,13 +107,8 @@ async def test_stop_frees_port_and_kernel_keeps_running_then_start_again(tmp_pat
 
 
 async def test_restart_after_edit_serves_new_code_and_failed_start_recovers(tmp_path):
-    p1, p2 = free_port(), free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
-                             "jaffle.hcl": two_apps_hcl(p1, p2)})
     web = tmp_path / "proj" / "web.py"
-    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
-        await rec.wait(running("shared_app"))
-        await rec.wait(running("threaded_app"))
+    async with two_apps_running(tmp_path) as (s, rec, p1, p2):
         # same size, same second: a stale .pyc would serve the old text
         for version in ("v2", "v3"):
             web.write_text(PLAIN_APP.replace('MESSAGE = "v1"', f'MESSAGE = "{version}"'))
@@ -136,9 +139,7 @@ async def test_port_in_use_is_a_failed_start_not_a_dead_kernel(tmp_path):
     blocker.bind(("127.0.0.1", p1))
     blocker.listen()
     try:
-        write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
-                                 "jaffle.hcl": two_apps_hcl(p1, p2)})
-        async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+        async with running_session(two_apps_project(tmp_path, p1, p2), auto_reload=False) as (s, rec):
             failed = await rec.wait(state_is("shared_app", "failed"))
             assert "in use" in (failed.reason or "").lower()
             await rec.wait(running("threaded_app"))
@@ -151,12 +152,7 @@ async def test_port_in_use_is_a_failed_start_not_a_dead_kernel(tmp_path):
 
 
 async def test_killed_kernel_comes_back_with_its_apps(tmp_path):
-    p1, p2 = free_port(), free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
-                             "jaffle.hcl": two_apps_hcl(p1, p2)})
-    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
-        await rec.wait(running("shared_app"))
-        await rec.wait(running("threaded_app"))
+    async with two_apps_running(tmp_path) as (s, rec, p1, p2):
         pid = s.kernels["py_kernel"].pid
         mark = len(rec.events)
         t0 = time.monotonic()
@@ -176,9 +172,7 @@ async def test_crash_loop_guard_gives_up_and_says_why(tmp_path, monkeypatch):
 
     monkeypatch.setattr(session_mod, "MAX_RESTARTS", 1)
     p1, p2 = free_port(), free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
-                             "jaffle.hcl": two_apps_hcl(p1, p2)})
-    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+    async with running_session(two_apps_project(tmp_path, p1, p2), auto_reload=False) as (s, rec):
         await rec.wait(running("shared_app"))
         for round_ in range(2):
             mark = len(rec.events)
@@ -252,9 +246,7 @@ async def test_apply_config_restarts_only_what_changed(tmp_path):
     from tornado_launcher.config import load
 
     p1, p2, p3 = free_port(), free_port(), free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
-                             "jaffle.hcl": two_apps_hcl(p1, p2)})
-    async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
+    async with running_session(two_apps_project(tmp_path, p1, p2), auto_reload=False) as (s, rec):
         await rec.wait(running("shared_app"))
         await rec.wait(running("threaded_app"))
         pid = s.kernels["py_kernel"].pid
