@@ -120,11 +120,27 @@ class BadgeDelegate(QStyledItemDelegate):
 
 
 class _RowsModel(QAbstractTableModel):
-    """A table of named rows (apps or kernels), updated in place by events."""
+    """A table of named rows (apps or kernels), updated in place by events.
+
+    Subclasses name their columns in ``HEADERS``.
+    """
+
+    HEADERS: list = []
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.rows: list = []
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()):
+        return len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
 
     def set_rows(self, rows: list) -> None:
         self.beginResetModel()
@@ -182,16 +198,6 @@ class AppsModel(_RowsModel):
             self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
 
     # -- Qt model API -------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()):
-        return len(self.HEADERS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def flags(self, index):
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -424,16 +430,6 @@ class KernelsModel(_RowsModel):
         self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
         return row
 
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()):
-        return len(self.HEADERS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or index.row() >= len(self.rows):
