@@ -107,8 +107,13 @@ def test_restarts_under_probing_never_hang_a_request(restart_kernel, threaded):
     time.sleep(0.3)
     fds_before = kernel_fds(k)
     with Prober(port) as p:
-        for _ in range(100):
+        # At least 100 restarts, and enough probes across them: how many probes fit in
+        # 100 restarts depends on the machine's load (one CI run got 7), so keep
+        # restarting until the client has really exercised them (bounded).
+        restarts, deadline = 0, time.monotonic() + 60
+        while (restarts < 100 or len(p.results) < 250) and time.monotonic() < deadline:
             restart(k, name)
+            restarts += 1
         time.sleep(0.05)
     time.sleep(0.5)  # let drained connections close
     fds_after = kernel_fds(k)
@@ -123,7 +128,8 @@ def test_restarts_under_probing_never_hang_a_request(restart_kernel, threaded):
     retransmitted = [x for x in slow if x[0] in ("answer", "refused") and x[1] < 1.5]
     if len(retransmitted) == 1:
         slow.remove(retransmitted[0])
-    print("\n%s: %d probes %s, fds %d -> %d" % (name, len(p.results), counts, fds_before, fds_after))
+    print("\n%s: %d restarts, %d probes %s, fds %d -> %d" % (name, restarts, len(p.results), counts, fds_before,
+                                                          fds_after))
     assert counts.get("answer", 0) > 100, counts
     assert not slow, "probes that hung >= 1 s: %s (outcomes %s)" % (slow, counts)
     # Never a timeout, never a connection closed without an answer.  A rare reset (0-4 per
@@ -136,7 +142,7 @@ def test_restarts_under_probing_never_hang_a_request(restart_kernel, threaded):
     # It stays a bound, not a pass: a reset rate near the restart count would mean
     # the drain broke.
     assert set(counts) <= {"answer", "refused", "reset"}, counts
-    assert counts.get("reset", 0) <= 8, counts
+    assert counts.get("reset", 0) <= 8 * max(1.0, restarts / 100), (restarts, counts)
     assert fds_after - fds_before <= 2, (fds_before, fds_after)
     k.stop_and_wait(name)
     assert port_is_free(port)
