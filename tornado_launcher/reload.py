@@ -22,7 +22,6 @@ the config's directory and restarts every Tornado app whose auto-reload is on.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -47,20 +46,6 @@ class _Handler:
     spec: Any  # the config's WatchHandler (or an equivalent namespace)
     #: (code block or None for "restart via the bridge", the app it restarts or None)
     blocks: List[Tuple[Optional[str], Optional[str]]]
-
-
-def purge_code(names: Sequence[str]) -> str:
-    """A cell removing ``names`` and their submodules from ``sys.modules``.
-
-    The names travel as a JSON string literal: data, not code.
-    """
-    return (
-        "import sys as _tl_sys, json as _tl_json\n"
-        f"_tl_names = _tl_json.loads({json.dumps(list(names))!r})\n"
-        "for _tl_m in [m for m in _tl_sys.modules if any(m == n or m.startswith(n + '.') for n in _tl_names)]:\n"
-        "    del _tl_sys.modules[_tl_m]\n"
-        "del _tl_names\n"
-    )
 
 
 def compile_errors(paths: Sequence[str]) -> List[Tuple[str, int, str]]:
@@ -142,7 +127,7 @@ class Reloader:
         errors = await asyncio.to_thread(compile_errors, py_files) if py_files else []
         if handler.spec.clear_cache and handler.kernel and not errors:
             await s._kernels[handler.kernel].execute(
-                purge_code(list(handler.spec.clear_cache)), what="clear_cache")
+                bridge.purge_code(handler.spec.clear_cache), what="clear_cache")
         for block, app in handler.blocks:
             if app is None:
                 await self._run_block(handler, block, last)

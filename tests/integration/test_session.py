@@ -355,3 +355,18 @@ async def test_start_code_that_does_not_start_the_app_does_not_stall(tmp_path):
         st = await s.start_app("web")
         assert st.state == "running"
         assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v1")
+
+
+async def test_purge_cell_drops_a_package_and_its_submodules(tmp_path):
+    """A WatchdogApp handler's clear_cache, through the bridge's own purge."""
+    from tornado_launcher import bridge
+
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/sub.py": "X = 1\n", "other.py": "",
+                             "jaffle.hcl": 'kernel "k" {}\n'})
+    listing = "import sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('proj', 'other')))"
+    async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
+        await s.execute("k", "import proj.sub, other")
+        assert (await s.execute("k", listing))["stdout"].strip() == "['other', 'proj', 'proj.sub']"
+        reply = await s._kernels["k"].execute(bridge.purge_code(["proj"]))
+        assert reply["status"] == "ok"
+        assert (await s.execute("k", listing))["stdout"].strip() == "['other']"

@@ -49,7 +49,7 @@ import os
 import sys
 
 __all__ = ["COMM_TARGET", "MODULE_NAME", "source", "install_code", "create_app_code", "call_code",
-           "validate_name"]
+           "purge_code", "validate_name"]
 
 #: target name of the comm the bridge opens in the kernel
 COMM_TARGET = "tornado_launcher.events"
@@ -175,6 +175,15 @@ def create_app_code(name: str, kind: str, spec: dict) -> str:
     payload = _literal({"name": name, "kind": kind, "spec": spec})
     return (_PRELUDE
             + f"    __tornado_launcher_bridge.create_app_from_json({payload}, globals())\n"
+            + "finally:\n    del __tornado_launcher_bridge\n")
+
+
+def purge_code(names) -> str:
+    """A cell removing ``names`` and their submodules from the kernel's ``sys.modules``
+    (a WatchdogApp handler's ``clear_cache``); the names travel as JSON data."""
+    payload = _literal({"names": [str(n) for n in names]})
+    return (_PRELUDE
+            + f"    __tornado_launcher_bridge.purge_from_json({payload})\n"
             + "finally:\n    del __tornado_launcher_bridge\n")
 
 

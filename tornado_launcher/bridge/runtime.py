@@ -1569,6 +1569,11 @@ def apps():
     return dict(_apps)
 
 
+def purge_from_json(payload):
+    """A WatchdogApp handler's ``clear_cache``: drop those modules (and submodules)."""
+    return _purge_modules(json.loads(payload)["names"])
+
+
 def _register_aliases():
     """Let code written for Jaffle (``jaffle.app.tornado.TornadoBridgeApp``) import."""
     def available(name):
