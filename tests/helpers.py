@@ -7,6 +7,7 @@ OS, requests go over loopback with Tornado's HTTP client.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -199,3 +200,19 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def web_app_hcl(port: int, *, start: str = None, extra_options: str = "", kernel_block: bool = True) -> str:
+    """Config text for one TornadoBridgeApp ``web`` serving PLAIN_APP (proj/web.py) on ``port``
+    in kernel ``k``: the kernel block too unless ``kernel_block`` is false."""
+    start_line = f"\n  start  = {json.dumps(start)}" if start else ""
+    extra = f"\n    {extra_options}" if extra_options else ""
+    kernel = 'kernel "k" {}\n' if kernel_block else ""
+    return (f'{kernel}app "web" {{\n  class  = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "k"{start_line}\n'
+            f'  options {{\n    app_class = "proj.web.App"\n    argv      = ["--port={port}"]{extra}\n  }}\n}}\n')
+
+
+def plain_project(root: Path, hcl: str) -> Path:
+    """proj/web.py (PLAIN_APP) and ``hcl`` as jaffle.hcl under ``root``; returns the config's path."""
+    write_project(root, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": hcl})
+    return root / "jaffle.hcl"

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from helpers import PLAIN_APP, ROOT, copy_demo, free_port, write_project
+from helpers import PLAIN_APP, ROOT, copy_demo, free_port, plain_project, web_app_hcl, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 
@@ -67,18 +67,7 @@ def _get(url):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_start_serves_prints_and_exits_clean(tmp_path, sig):
     port = free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": f'''
-        kernel "k" {{}}
-        app "web" {{
-          class  = "jaffle.app.tornado.TornadoBridgeApp"
-          kernel = "k"
-          start  = "web.start()"
-          options {{
-            app_class = "proj.web.App"
-            argv      = ["--port={port}"]
-          }}
-        }}
-        '''})
+    plain_project(tmp_path, web_app_hcl(port, start="web.start()"))
     env = dict(os.environ, NO_COLOR="1", PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(EXE + ["start"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)
@@ -114,17 +103,7 @@ def test_killed_launcher_takes_its_kernel_along(tmp_path):
     from helpers import kernel_processes
 
     port = free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": f'''
-        kernel "k" {{}}
-        app "web" {{
-          class  = "jaffle.app.tornado.TornadoBridgeApp"
-          kernel = "k"
-          options {{
-            app_class = "proj.web.App"
-            argv      = ["--port={port}"]
-          }}
-        }}
-        '''})
+    plain_project(tmp_path, web_app_hcl(port))
     proc = subprocess.Popen(EXE + ["start"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=dict(os.environ, NO_COLOR="1"))
     try:

@@ -3,7 +3,7 @@
 import asyncio
 import os
 
-from helpers import PLAIN_APP, fetch, free_port, running_session, wait_http, write_project
+from helpers import PLAIN_APP, fetch, free_port, plain_project, running_session, wait_http, web_app_hcl, write_project
 from tornado_launcher.events import AppState, LogRecord, ReloadEvent
 
 
@@ -185,17 +185,7 @@ async def test_failing_code_block_does_not_stop_the_next(tmp_path):
 
 async def test_no_watchdog_app_means_every_app_reloads_on_py_saves(tmp_path):
     port = free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": f'''
-        kernel "k" {{}}
-        app "web" {{
-          class  = "jaffle.app.tornado.TornadoBridgeApp"
-          kernel = "k"
-          options {{
-            app_class = "proj.web.App"
-            argv      = ["--port={port}"]
-          }}
-        }}
-        '''})
+    plain_project(tmp_path, web_app_hcl(port))
     async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
         await rec.wait(is_running())
         assert s.apps["web"].auto_reload

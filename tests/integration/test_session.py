@@ -13,7 +13,7 @@ import time
 import pytest
 
 from helpers import (PLAIN_APP, copy_demo, fetch, free_port, kernel_processes, port_is_free,
-                     running_session, wait_http, write_project)
+                     plain_project, running_session, wait_http, web_app_hcl, write_project)
 from tornado_launcher.events import AppState, KernelState, LogRecord
 
 
@@ -335,18 +335,7 @@ async def test_top_level_logger_rules_apply_after_the_apps_own(tmp_path):
 
 async def test_start_code_that_does_not_start_the_app_does_not_stall(tmp_path):
     p1 = free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": f'''
-        kernel "k" {{}}
-        app "web" {{
-          class  = "jaffle.app.tornado.TornadoBridgeApp"
-          kernel = "k"
-          start  = "print('not starting yet')"
-          options {{
-            app_class = "proj.web.App"
-            argv      = ["--port={p1}"]
-          }}
-        }}
-        '''})
+    plain_project(tmp_path, web_app_hcl(p1, start="print('not starting yet')"))
     t0 = time.monotonic()
     async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
         assert time.monotonic() - t0 < 10

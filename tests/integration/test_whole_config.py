@@ -3,7 +3,8 @@
 import os
 import sys
 
-from helpers import PLAIN_APP, fetch, free_port, port_is_free, running_session, wait_http, write_project
+from helpers import (PLAIN_APP, fetch, free_port, plain_project, port_is_free, running_session, wait_http,
+                     web_app_hcl, write_project)
 from tornado_launcher.events import AppState, LogRecord
 
 PY = sys.executable
@@ -73,19 +74,8 @@ async def test_tty_process_knows_it_has_a_terminal(tmp_path):
 
 async def test_variable_from_environment_switches_an_app_to_threaded(tmp_path, monkeypatch):
     port = free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": f'''
-        variable "threaded" {{ default = false }}
-        kernel "k" {{}}
-        app "web" {{
-          class  = "jaffle.app.tornado.TornadoBridgeApp"
-          kernel = "k"
-          options {{
-            app_class = "proj.web.App"
-            argv      = ["--port={port}"]
-            threaded  = "${{var.threaded}}"
-          }}
-        }}
-        '''})
+    plain_project(tmp_path, 'variable "threaded" { default = false }\n'
+                  + web_app_hcl(port, extra_options='threaded  = "${var.threaded}"'))
     monkeypatch.setenv("J_VAR_threaded", "true")
     async with running_session(tmp_path / "jaffle.hcl", auto_reload=False) as (s, rec):
         st = await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "running")
@@ -111,15 +101,7 @@ async def test_handler_jobs_log_to_the_watchdog_app(tmp_path):
             }}]
           }}
         }}
-        app "web" {{
-          class  = "jaffle.app.tornado.TornadoBridgeApp"
-          kernel = "k"
-          options {{
-            app_class = "proj.web.App"
-            argv      = ["--port={port}"]
-          }}
-        }}
-        '''})
+        ''' + web_app_hcl(port, kernel_block=False)})
     async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
         await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "running")
         assert s.apps["lint"].kind == "job" and s.apps["lint"].state == "stopped"
