@@ -213,7 +213,7 @@ class Kernel:
         self.pid = proc.pid
         gen = self._gen
         self._threads = [
-            threading.Thread(target=self._read_raw, args=(stream, level, gen), daemon=True,
+            threading.Thread(target=self._read_raw, args=(stream, level), daemon=True,
                              name=f"tl-kernel-{self.name}-raw")
             for stream, level in ((proc.stdout, "INFO"), (proc.stderr, "WARNING"))
         ]
@@ -237,7 +237,7 @@ class Kernel:
         self._set_state("idle")
 
     # ------------------------------------------------------------- raw output
-    def _read_raw(self, stream: Any, level: str, gen: int) -> None:
+    def _read_raw(self, stream: Any, level: str) -> None:
         """Thread: forward the process's own stdout/stderr lines to the loop."""
         loop = self._loop
         assert loop is not None
@@ -245,11 +245,12 @@ class Kernel:
             for raw in iter(stream.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 if line:
-                    loop.call_soon_threadsafe(self._raw_line, line, level, gen)
+                    loop.call_soon_threadsafe(self._raw_line, line, level)
         except (OSError, ValueError, RuntimeError):
             pass  # stream closed, or the loop is gone at exit
 
-    def _raw_line(self, line: str, level: str, gen: int) -> None:
+    def _raw_line(self, line: str, level: str) -> None:
+        # lines of a previous process (its last words) are still worth showing
         self._on_event(LogRecord(self.name, None, level, line, logger="kernel", origin="raw"))
 
     def _wait_process(self, proc: subprocess.Popen, gen: int) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -30,7 +29,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import bridge, interpreter
 from .config import AppConfig, Config
-from .events import AppState, Event, KernelState, LogRecord, ReloadEvent, SessionState, Subscriber
+from .events import AppState, Event, KernelState, LogRecord, SessionState, Subscriber
 from .kernel import Kernel, KernelStartError
 from .process import Process
 
@@ -111,7 +110,6 @@ class Session:
         self._locks: Dict[str, asyncio.Lock] = {}
         self._runtime_dir: Optional[str] = None
         self._closing = False
-        self._started = False
         self._reloader: Any = None
         self._suppress: List[re.Pattern] = []
         self._replace: List[Tuple[re.Pattern, str]] = []
@@ -221,7 +219,6 @@ class Session:
     # --------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Start every kernel and, in it, the apps that are not disabled."""
-        self._started = True
         self.emit(SessionState("starting"))
         self._runtime_dir = tempfile.mkdtemp(prefix="tl-")
         os.chmod(self._runtime_dir, 0o700)
