@@ -570,7 +570,7 @@ class Session:
             if not info.reload_initialized:
                 info.reload_initialized = True
                 info.auto_reload = self.auto_reload_enabled and self._reloader.targets(info.name)
-            self._publish_app(info)
+                self._publish_app(info)  # views learn the switch's first value; later ones come from set_auto_reload
 
     # --------------------------------------------------------------- shutdown
     async def shutdown(self) -> None:
