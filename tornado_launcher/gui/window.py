@@ -367,9 +367,6 @@ class MainWindow(QMainWindow):
         await self.controller.close_session()
 
     # ------------------------------------------------- WindowView (controller)
-    def on_event(self, event) -> None:
-        self._on_event(event)
-
     def show_error_page(self, path: str, title: str, diagnostics: List[Diagnostic]) -> None:
         self.error_page.show_diagnostics(title, diagnostics)
         self.stack.setCurrentIndex(self.ERROR)
@@ -482,7 +479,7 @@ class MainWindow(QMainWindow):
             view.deleteLater()
 
     # ----------------------------------------------------------- events
-    def _on_event(self, event) -> None:
+    def on_event(self, event) -> None:
         handler = getattr(self, "_handle_" + type(event).__name__, None)
         if handler is not None:
             try:
