@@ -176,7 +176,7 @@ async def run(args) -> int:
                 due = min(total, int((time.perf_counter() - start) * args.rate))
                 while received < due:
                     received += 1
-                    window._on_event(LogRecord(kernel="py_kernel", app="flood", level="INFO",
+                    window.on_event(LogRecord(kernel="py_kernel", app="flood", level="INFO",
                                                message=f"flood line {received} \x1b[32mgreen\x1b[0m and \x1b[1mbold\x1b[0m text"))
                 await asyncio.sleep(0.01)
         feeder = asyncio.ensure_future(feed())

@@ -1,75 +1,72 @@
 """A stand-in Session with the engine's public surface, for widget tests.
 
-It keeps ``apps`` / ``kernels`` like the real one and emits the same events
-(after short asyncio sleeps, so the window sees "starting" before "running").
-Calls are recorded in ``calls`` so tests can assert what the window asked.
+It is a :class:`tornado_launcher.api.SessionAPI` (the Protocol the window is
+typed against; ``_check_protocol`` below fails at import if it drifts) and
+keeps ``apps`` / ``kernels`` as the real Session's own ``AppInfo`` /
+``KernelInfo`` records, built from a real ``Config``, with the real defaults:
+``auto_reload`` starts False and gets its first value while the session
+starts, as ``Session._init_reload`` gives it.  It emits the same events
+(after short asyncio sleeps, so the window sees "starting" before
+"running").  Calls are recorded in ``calls`` so tests can assert what the
+window asked.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
-from typing import Optional
+import inspect
+from dataclasses import replace
 
+from tornado_launcher.api import SessionAPI
+from tornado_launcher.config import AppConfig, Config, KernelConfig
 from tornado_launcher.events import AppState, KernelState, LogRecord, SessionState
+from tornado_launcher.session import AppInfo, KernelInfo, Session
 
 
-@dataclass
-class FakeAppConfig:
-    name: str
-    kernel: str = "py"
-    kind: str = "tornado"
-    port: int = 8000
-    threaded: bool = False
-    disabled: bool = False
+def tornado_app(name: str, port: int, kernel: str = "py", *, threaded: bool = False,
+                disabled: bool = False) -> AppConfig:
+    return AppConfig(name, "tornado", "jaffle.app.tornado.TornadoBridgeApp", kernel=kernel,
+                     app_class="proj.web.App", argv=[f"--port={port}"], threaded=threaded, disabled=disabled)
 
 
-@dataclass
-class FakeConfig:
-    path: str = "jaffle.hcl"
-    apps: list = field(default_factory=list)
-    kernels: list = field(default_factory=lambda: ["py"])
+def watchdog_app(name: str, kernel: str = "py") -> AppConfig:
+    return AppConfig(name, "watchdog", "jaffle.app.watchdog.WatchdogApp", kernel=kernel)
 
 
-@dataclass
-class AppInfo:
-    name: str
-    kernel: str
-    kind: str = "tornado"
-    state: str = "stopped"
-    reason: Optional[str] = None
-    urls: tuple = ()
-    elapsed_ms: Optional[float] = None
-    threaded: bool = False
-    auto_reload: bool = True
-    disabled: bool = False
+def fake_config(path: str, apps, kernels=("py",)) -> Config:
+    """A real ``Config`` with these ``AppConfig`` blocks (as ``config.load`` would return)."""
+    return Config(path=str(path), directory=".", kernels={k: KernelConfig(k) for k in kernels},
+                  apps={a.name: a for a in apps})
 
 
-@dataclass
-class KernelInfo:
-    name: str
-    state: str = "starting"
-    pid: Optional[int] = None
+def _port(app: AppConfig) -> int:
+    return next((int(a.split("=", 1)[1]) for a in app.argv if a.startswith("--port=")), 0)
+
+
+def _info(app: AppConfig) -> AppInfo:
+    # as Session._build makes it
+    return AppInfo(app.name, app.kernel, app.kind, app, threaded=app.threaded, disabled=app.disabled,
+                   wanted=not app.disabled)
 
 
 class FakeSession:
     delay = 0.01
 
-    def __init__(self, config: FakeConfig, auto_reload: bool = True):  # noqa: D107
+    def __init__(self, config: Config, *, auto_reload: bool = True):  # noqa: D107
         self.config = config
+        self.auto_reload_enabled = auto_reload
         self._subs = []
         self.calls: list = []
-        self.apps = {a.name: AppInfo(a.name, a.kernel, a.kind, threaded=a.threaded, auto_reload=auto_reload,
-                                     disabled=a.disabled) for a in config.apps}
+        self.apps = {name: _info(a) for name, a in config.apps.items()}
         self.kernels = {k: KernelInfo(k) for k in config.kernels}
-        self.ports = {a.name: a.port for a in config.apps}
+        self.ports = {name: _port(a) for name, a in config.apps.items()}
         self.shut_down = False
         self.exec_results: dict = {}
 
     # -- events -------------------------------------------------------------
-    def subscribe(self, cb):
-        self._subs.append(cb)
-        return lambda: self._subs.remove(cb) if cb in self._subs else None
+    def subscribe(self, callback):
+        self._subs.append(callback)
+        return lambda: self._subs.remove(callback) if callback in self._subs else None
 
     def emit(self, ev):
         for cb in list(self._subs):
@@ -106,7 +103,17 @@ class FakeSession:
         for name, info in self.apps.items():
             if not info.disabled:
                 await self._start(name)
+        self._init_reload()
         self.emit(SessionState("running"))
+
+    def _init_reload(self):
+        # Session._init_reload: every app learns its switch's first value once
+        # (here every tornado app is a reload target, as with the implicit *.py handler)
+        for name, info in self.apps.items():
+            if not info.reload_initialized:
+                self.apps[name] = replace(info, reload_initialized=True,
+                                          auto_reload=self.auto_reload_enabled and info.kind == "tornado")
+                self._set_app(name, info.state)
 
     async def _start(self, name):
         self._set_app(name, "starting")
@@ -188,16 +195,31 @@ class FakeSession:
             return {"status": "error", "stdout": "", "stderr": "", "result": None,
                     "traceback": f"\x1b[31m{type(exc).__name__}\x1b[0m: {exc}"}
 
-    async def apply_config(self, new_config):
+    async def apply_config(self, new):
         self.calls.append(("apply_config",))
         old = set(self.apps)
-        new = {a.name: a for a in new_config.apps}
+        new_config, new = new, new.apps
         for name in old - set(new):
             self._set_app(name, "stopped")
             del self.apps[name]
         for name in set(new) - old:
-            a = new[name]
-            self.apps[name] = AppInfo(a.name, a.kernel, a.kind)
-            self.ports[name] = a.port
+            self.apps[name] = _info(new[name])
+            self.ports[name] = _port(new[name])
             await self._start(name)
+        self._init_reload()
         self.config = new_config
+
+
+def _check_protocol() -> None:
+    """FakeSession has every SessionAPI member, with the real Session's parameters."""
+    members = [n for n in vars(SessionAPI) if not n.startswith("_")] + list(SessionAPI.__annotations__)
+    for name in members:
+        if name in SessionAPI.__annotations__:
+            continue  # fields: set in __init__
+        fake, real = getattr(FakeSession, name), getattr(Session, name)
+        assert list(inspect.signature(fake).parameters) == list(inspect.signature(real).parameters), name
+        assert inspect.iscoroutinefunction(fake) == inspect.iscoroutinefunction(real), name
+
+
+_check_protocol()
+_typed: "type[SessionAPI]" = FakeSession  # for a type checker: FakeSession is a SessionAPI

@@ -5,27 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from tornado_launcher.gui.apps import AppsModel
 from tornado_launcher.gui.window import MainWindow
 
-from fake_session import FakeAppConfig, FakeConfig, FakeSession
-
-
-class Diagnostic:
-    def __init__(self, path, line, col, message, severity="error"):
-        self.path, self.line, self.col, self.message, self.severity = path, line, col, message, severity
-
-    def __str__(self):
-        return f"{self.path}:{self.line}:{self.col}: {self.message}"
-
-
-class FakeConfigError(Exception):
-    def __init__(self, diagnostics):
-        super().__init__("\n".join(map(str, diagnostics)))
-        self.diagnostics = diagnostics
+from fake_session import FakeSession, fake_config, tornado_app, watchdog_app
+from tornado_launcher.config import ConfigError, Diagnostic, load
 
 
 @pytest.fixture
@@ -39,13 +26,16 @@ def project(tmp_path):
 
 
 def fake_loader(path):
+    """A real ``Config`` (or the real ``ConfigError``) from the short text ``project`` writes."""
+    if not Path(path).is_file():
+        return load(path)  # the real loader's own answer: a ConfigError naming the file
     text = Path(path).read_text()
     fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
     if fields.get("error"):
-        raise FakeConfigError([Diagnostic(str(path), int(fields["error"]), 3, "unknown key 'prot': did you mean 'port'?")])
-    apps = [FakeAppConfig(n, port=8000 + i) for i, n in enumerate(a for a in fields["apps"].split(",") if a)]
-    apps.append(FakeAppConfig("watcher", kind="watchdog"))
-    return FakeConfig(path=str(path), apps=apps)
+        raise ConfigError([Diagnostic(str(path), int(fields["error"]), 3, "unknown key 'prot': did you mean 'port'?")])
+    apps = [tornado_app(n, 8000 + i) for i, n in enumerate(a for a in fields["apps"].split(",") if a)]
+    apps.append(watchdog_app("watcher"))
+    return fake_config(path, apps)
 
 
 @pytest.fixture
@@ -53,7 +43,7 @@ def window(qtbot, qloop, settings):
     sessions = []
 
     def factory(config, auto_reload=True):
-        s = FakeSession(config, auto_reload)
+        s = FakeSession(config, auto_reload=auto_reload)
         sessions.append(s)
         return s
 
@@ -248,16 +238,31 @@ def test_notification_only_when_not_focused(window, run, project, qtbot, monkeyp
     assert window.apps_model.get("api").state == "failed"
 
 
-def test_drop_hcl_opens_it(window, project, qtbot):
-    path = project()
+def _drag_and_drop(window, path):
+    """Drag ``path`` over the window and drop it; returns whether the drag was accepted."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    ev = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    window.dropEvent(ev)
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    drop.setAccepted(False)
+    window.dropEvent(drop)
+    assert drop.isAccepted() == enter.isAccepted()
+    return enter.isAccepted()
+
+
+def test_drop_hcl_opens_it(window, project, qtbot, tmp_path):
+    readme = tmp_path / "readme.txt"
+    readme.write_text("apps=web\n")  # loadable by the fake loader: only the suffix refuses it
+    assert not _drag_and_drop(window, readme)
+    qtbot.wait(100)
+    assert window.sessions == [] and window.stack.currentIndex() == window.WELCOME
+    path = project()
+    assert _drag_and_drop(window, path)
     qtbot.waitUntil(lambda: window.session is not None and states(window).get("web") == "running", timeout=5000)
-    other = QMimeData()
-    other.setUrls([QUrl.fromLocalFile("/tmp/readme.txt")])
-    assert window._hcl_from_mime(other) is None
+    assert window.config_path == str(path.resolve()) and len(window.sessions) == 1
 
 
 def test_recent_menu_and_welcome_after_close(window, run, project, qtbot):

@@ -226,6 +226,8 @@ def test_killed_kernel_shows_dead_then_comes_back(window, run, project, qtbot):
                     and window.kernels_model.get("py_kernel").pid not in (None, pid), 60_000)
     wait(qtbot, window, lambda: row(window).state == "running", 60_000)
     wait(qtbot, window, serves(url, "v1"), 30_000)
+    # the session said so too: dead, then back up (what the model rendered above)
+    assert "dead" in seen and "idle" in seen[seen.index("dead"):], seen
     # the kernel's log says what happened
     klog = window.kernel_log("py_kernel")
     window.tabs.setCurrentWidget(klog)

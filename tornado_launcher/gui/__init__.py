@@ -1,6 +1,7 @@
 """The Qt window.  :func:`run` is what ``tornado-launcher [gui] [CONFIG]`` calls.
 
 Everything Qt lives under this package; the engine never imports it.
+``controller.py`` is the exception inside it: the window's logic, Qt-free.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ os.environ.setdefault("QT_API", "pyside6")  # before qasync picks a binding
 
 from ._compat import guard_none_refcount  # noqa: E402
 
-guard_none_refcount()
+try:
+    guard_none_refcount()
+except ImportError:  # no PySide6: only the Qt-free parts (controller.py) can be used
+    pass
 
 __all__ = ["run"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time as _time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter
@@ -18,6 +18,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QSty
 
 from . import icons
 from .logview import format_time, is_dark
+
+if TYPE_CHECKING:
+    from ..session import AppInfo, KernelInfo
+
 
 APP_STATE_LABELS = {
     "stopped": "stopped",
@@ -64,13 +68,10 @@ class AppRow:
     disabled: bool = False
 
     @classmethod
-    def from_info(cls, info) -> "AppRow":
-        return cls(name=info.name, kernel=getattr(info, "kernel", ""), kind=getattr(info, "kind", "tornado"),
-                   state=getattr(info, "state", "stopped") or "stopped", reason=getattr(info, "reason", None),
-                   urls=tuple(getattr(info, "urls", ()) or ()), elapsed_ms=getattr(info, "elapsed_ms", None),
-                   threaded=bool(getattr(info, "threaded", False)),
-                   auto_reload=bool(getattr(info, "auto_reload", True)),
-                   disabled=bool(getattr(info, "disabled", False)))
+    def from_info(cls, info: "AppInfo") -> "AppRow":
+        return cls(name=info.name, kernel=info.kernel, kind=info.kind, state=info.state or "stopped",
+                   reason=info.reason, urls=tuple(info.urls), elapsed_ms=info.elapsed_ms,
+                   threaded=info.threaded, auto_reload=info.auto_reload, disabled=info.disabled)
 
 
 @dataclass
@@ -82,9 +83,8 @@ class KernelRow:
     since: float = field(default_factory=_time.time)
 
     @classmethod
-    def from_info(cls, info) -> "KernelRow":
-        return cls(name=info.name, state=getattr(info, "state", "starting") or "starting",
-                   pid=getattr(info, "pid", None))
+    def from_info(cls, info: "KernelInfo") -> "KernelRow":
+        return cls(name=info.name, state=info.state or "starting", pid=info.pid)
 
 
 class BadgeDelegate(QStyledItemDelegate):

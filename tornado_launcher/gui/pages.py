@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase
@@ -11,6 +11,10 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWi
                                QPushButton, QVBoxLayout, QWidget)
 
 from . import editor, icons, paths
+
+if TYPE_CHECKING:
+    from ..config import Diagnostic
+
 
 
 class WelcomePage(QWidget):
@@ -135,7 +139,7 @@ class ConfigErrorPanel(QFrame):
         self.messages: list[str] = []
         self.open_buttons: list[QPushButton] = []
 
-    def show_diagnostics(self, title: str, diagnostics: Sequence) -> None:
+    def show_diagnostics(self, title: str, diagnostics: "Sequence[Diagnostic]") -> None:
         while self.rows.count():
             item = self.rows.takeAt(0)
             if item.widget() is not None:
@@ -148,7 +152,7 @@ class ConfigErrorPanel(QFrame):
         for d in diagnostics:
             text = str(d)
             self.messages.append(text)
-            warning = getattr(d, "severity", "error") == "warning"
+            warning = d.severity == "warning"
             row = QWidget(self)
             h = QHBoxLayout(row)
             h.setContentsMargins(0, 2, 0, 2)
@@ -160,9 +164,8 @@ class ConfigErrorPanel(QFrame):
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             col.addWidget(label)
-            path = getattr(d, "path", None)
-            line = getattr(d, "line", None) or None
-            snippet = source_snippet(path, line, getattr(d, "col", None)) if path and line else ""
+            path, line = d.path, (d.line if d.line > 0 else None)
+            snippet = source_snippet(path, line, d.col) if path and line else ""
             self.snippets.append(snippet)
             if snippet:
                 code = QLabel(snippet, row)

@@ -1,9 +1,13 @@
 """The main window: welcome page, config errors, and a running session.
 
-The window is only a view.  It calls :class:`~tornado_launcher.session.Session`
-methods (always as tasks on the shared qasync loop, errors logged, never
-blocking) and renders the session's events, dispatched by type in
-``_handle_<EventType>`` methods as qtconsole does.
+The window is only a view.  It builds the widgets and wires their signals to
+a :class:`~tornado_launcher.gui.controller.WindowController` (Qt-free: config
+loading and re-reading, diagnostics, toggle replay, which Session call a
+button makes), runs the controller's coroutines as tasks on the shared
+qasync loop (errors shown, never blocking), and renders the session's
+events, dispatched by type in ``_handle_<EventType>`` methods as qtconsole
+does.  It implements the controller's
+:class:`~tornado_launcher.gui.controller.WindowView`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -20,45 +24,18 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMenu, QProgres
                                QSplitter, QStackedWidget, QSystemTrayIcon, QTabWidget, QToolBar,
                                QVBoxLayout, QWidget)
 
+from ..api import SessionAPI
+from ..config import Diagnostic
 from ..events import AppState, KernelState, LogRecord, ReloadEvent, SessionState
 from . import editor, icons
 from .apps import AppRow, AppsModel, AppsView, KernelRow, KernelsModel, KernelsView
+from .controller import WindowController, default_loader, default_session_factory
 from .console import ConsoleWidget
 from .logview import LogHub, LogView
 from .pages import ConfigErrorPanel, WelcomePage
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class _Diag:
-    """A diagnostic for problems that are not a ConfigError (missing file...)."""
-
-    def __init__(self, path, message, line=0, col=0, severity="error"):
-        self.path, self.line, self.col, self.message, self.severity = str(path), line, col, message, severity
-
-    def __str__(self):
-        if self.line:
-            return f"{self.path}:{self.line}:{self.col}: {self.message}"
-        return f"{self.path}: {self.message}"
-
-
-def default_loader(path: str):
-    from ..config import load
-    return load(path)
-
-
-def default_session_factory(config, auto_reload: bool = True):
-    from ..session import Session
-    return Session(config, auto_reload=auto_reload)
-
-
-def config_error_types() -> tuple:
-    try:
-        from ..config import ConfigError
-        return (ConfigError,)
-    except Exception:  # config.py not there yet
-        return ()
 
 
 async def engine_threads_done(timeout: float = 3.0) -> bool:
@@ -89,17 +66,11 @@ class MainWindow(QMainWindow):
                  auto_reload: bool = True):
         super().__init__()
         self.settings = settings
-        self.loader = loader
-        self.session_factory = session_factory
-        self.auto_reload = auto_reload
-        self.session = None
-        self.config_path: Optional[str] = None
-        self._unsubscribe: Optional[Callable] = None
+        self.controller = WindowController(self, settings, loader=loader, session_factory=session_factory,
+                                           auto_reload=auto_reload)
         self._tasks: set = set()
-        self._closing = False
         self._closed = False
         self._busy_ops = 0
-        self._config_lock: Optional[asyncio.Lock] = None
         self.notifications: list[tuple[str, str]] = []
         self.errors: list[str] = []
         self.max_lines = settings.max_lines()
@@ -119,6 +90,19 @@ class MainWindow(QMainWindow):
         self._build_tray()
         self._restore_window()
         self.show_welcome()
+
+    @property
+    def session(self) -> Optional[SessionAPI]:
+        """The running session (the controller's), or None."""
+        return self.controller.session
+
+    @property
+    def config_path(self) -> Optional[str]:
+        return self.controller.config_path
+
+    @property
+    def _closing(self) -> bool:
+        return self.controller.closing
 
     # ------------------------------------------------------------------ UI
     def _build_pages(self) -> None:
@@ -191,9 +175,9 @@ class MainWindow(QMainWindow):
                                "Read the config again and apply what changed")
         self.close_config_action = A("&Close config", lambda: self.spawn(self.close_config(), "close config"), None, None,
                                      "Stop everything and go back to the welcome page")
-        self.start_all_action = A("&Start all", lambda: self.spawn(self._call("start_all"), "start all"), None, "start_all", "Start every app")
-        self.stop_all_action = A("S&top all", lambda: self.spawn(self._call("stop_all"), "stop all"), None, "stop_all", "Stop every app")
-        self.restart_all_action = A("Restart &all", lambda: self.spawn(self._call("restart_all"), "restart all"),
+        self.start_all_action = A("&Start all", lambda: self.all_action("start"), None, "start_all", "Start every app")
+        self.stop_all_action = A("S&top all", lambda: self.all_action("stop"), None, "stop_all", "Stop every app")
+        self.restart_all_action = A("Restart &all", lambda: self.all_action("restart"),
                                     "Ctrl+Shift+R", "restart_all", "Restart every app")
         self.restart_selected_action = A("&Restart selected", self.restart_selected, "Ctrl+R", "restart",
                                          "Restart the selected apps")
@@ -305,12 +289,12 @@ class MainWindow(QMainWindow):
                 return
             exc = t.exception()
             if exc is not None:
-                self._report_error(f"{what or 'action'} failed: {type(exc).__name__}: {exc}", exc)
+                self.report_error(f"{what or 'action'} failed: {type(exc).__name__}: {exc}", exc)
 
         task.add_done_callback(done)
         return task
 
-    def _report_error(self, message: str, exc: Optional[BaseException] = None) -> None:
+    def report_error(self, message: str, exc: Optional[BaseException] = None) -> None:
         import traceback as tb
         self.errors.append(message)
         log.error("%s", message, exc_info=exc)
@@ -319,12 +303,12 @@ class MainWindow(QMainWindow):
         self.merged.append(LogRecord(kernel="launcher", app=None, level="ERROR", message=message,
                                      traceback=text, origin="launcher"))
 
-    def _begin_busy(self, message: str) -> None:
+    def begin_busy(self, message: str) -> None:
         self._busy_ops += 1
         self.statusBar().showMessage(message)
         self.progress.show()
 
-    def _end_busy(self, message: str = "") -> None:
+    def end_busy(self, message: str = "") -> None:
         self._busy_ops = max(0, self._busy_ops - 1)
         if not self._busy_ops:
             self.progress.hide()
@@ -332,11 +316,6 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(message, 5000)
             else:
                 self.statusBar().clearMessage()
-
-    async def _call(self, method: str, *args):
-        if self.session is None:
-            return None
-        return await getattr(self.session, method)(*args)
 
     # ------------------------------------------------------------- configs
     def show_welcome(self) -> None:
@@ -372,153 +351,43 @@ class MainWindow(QMainWindow):
         if path:
             self.spawn(self.open_config(path), "open config")
 
-    async def _load(self, path: str):
-        """``(config, None)`` or ``(None, diagnostics)``.
-
-        Loading runs in a worker thread: a config's ``exec()`` interpolation
-        may take seconds, and the window must stay responsive meanwhile.
-        """
-        try:
-            return await asyncio.get_running_loop().run_in_executor(None, self.loader, path), None
-        except config_error_types() as exc:  # type: ignore[misc]
-            diags = list(getattr(exc, "diagnostics", []) or []) or [_Diag(path, str(exc))]
-            return None, diags
-        except FileNotFoundError:
-            return None, [_Diag(path, "no such file: check the path, or open another config")]
-        except OSError as exc:
-            return None, [_Diag(path, f"cannot read the file: {exc.strerror or exc}")]
-        except Exception as exc:
-            diags = getattr(exc, "diagnostics", None)
-            return None, list(diags) if diags else [_Diag(path, f"{type(exc).__name__}: {exc}")]
-
-    def _lock(self) -> asyncio.Lock:
-        """Opening, re-reading and closing configs run one at a time (two
-        quick clicks on recent configs must not start two sessions)."""
-        if self._config_lock is None:
-            self._config_lock = asyncio.Lock()
-        return self._config_lock
-
+    # The config lifecycle is the controller's; these run it as the window's tasks.
     async def open_config(self, path: str) -> bool:
-        """Load ``path``; on success stop the current session (if any) and
-        start the new one.  On error show the diagnostics and keep what runs."""
-        async with self._lock():
-            if self._closing:
-                return False
-            return await self._open_config(path)
+        """Load ``path`` and run it (see :meth:`WindowController.open_config`)."""
+        return await self.controller.open_config(path)
 
-    async def _open_config(self, path: str) -> bool:
-        path = str(Path(path).expanduser().resolve())
-        config, diags = await self._load(path)
-        if config is None:
-            title = f"{Path(path).name} could not be loaded: fix the line below and re-read."
-            if self.session is not None:
-                self.banner.show_diagnostics(title + " The apps below keep running the previous config.", diags)
-            else:
-                self.config_path = path
-                self.error_page.show_diagnostics(title, diags)
-                self.stack.setCurrentIndex(self.ERROR)
-                self.setWindowTitle(f"{Path(path).name} (error) — tornado-launcher")
-            self.settings.add_recent_config(path)
-            return False
-        if self.session is not None:
-            await self.close_session()
-        self.settings.add_recent_config(path)
-        self.config_path = path
+    async def reread_config(self) -> bool:
+        """F5: apply the file again, or show its errors while the apps keep running."""
+        return await self.controller.reread_config()
+
+    async def close_config(self) -> None:
+        await self.controller.close_config()
+
+    async def close_session(self) -> None:
+        await self.controller.close_session()
+
+    # ------------------------------------------------- WindowView (controller)
+    def show_error_page(self, path: str, title: str, diagnostics: List[Diagnostic]) -> None:
+        self.error_page.show_diagnostics(title, diagnostics)
+        self.stack.setCurrentIndex(self.ERROR)
+        self.setWindowTitle(f"{Path(path).name} (error) — tornado-launcher")
+
+    def show_banner(self, title: str, diagnostics: List[Diagnostic]) -> None:
+        self.banner.show_diagnostics(title, diagnostics)
+
+    def hide_banner(self) -> None:
+        self.banner.hide()
+
+    def session_opened(self, path: str) -> None:
         self.banner.hide()
         self.setWindowTitle(f"{Path(path).parent.name}/{Path(path).name} — tornado-launcher")
         self._clear_session_views()
-        session = self.session_factory(config, auto_reload=self.auto_reload)
-        self.session = session
-        self._unsubscribe = session.subscribe(self._on_event)
-        self._sync_rows()
+        self.sync_rows()
         self.stack.setCurrentIndex(self.SESSION)
         self._update_actions()
-        self._begin_busy("Starting kernels and apps…")
-        t0 = time.monotonic()
-        try:
-            await self._apply_stored_toggles(before_start=True)
-            await session.start()
-            await self._apply_stored_toggles(before_start=False)
-        except Exception as exc:
-            self._report_error(f"starting {Path(path).name} failed: {exc}", exc)
-        finally:
-            self._sync_rows()
-            self._end_busy(f"Started in {(time.monotonic() - t0):.1f} s")
-        return True
 
-    async def _apply_stored_toggles(self, before_start: bool) -> None:
-        """Restore this config's per-app toggles.  The mode goes in before
-        the start (no extra restart); auto-reload after it, because the
-        session decides its initial value while starting."""
-        if self.session is None or self.config_path is None:
-            return
-        for name, info in list(self.session.apps.items()):
-            stored = self.settings.app_toggles(self.config_path, name)
-            if not before_start and "auto_reload" in stored \
-                    and bool(getattr(info, "auto_reload", True)) != stored["auto_reload"]:
-                try:
-                    self.session.set_auto_reload(name, stored["auto_reload"])
-                except Exception as exc:
-                    self._report_error(f"auto-reload of {name}: {exc}", exc)
-            info = self.session.apps.get(name, info)
-            if "threaded" in stored and getattr(info, "kind", "tornado") == "tornado" \
-                    and bool(getattr(info, "threaded", False)) != stored["threaded"]:
-                try:
-                    await self.session.set_threaded(name, stored["threaded"])
-                except Exception as exc:
-                    self._report_error(f"threaded mode of {name}: {exc}", exc)
-
-    async def reread_config(self) -> bool:
-        """Read the config again; apply it if good, else show where it is wrong
-        while the session keeps running."""
-        async with self._lock():
-            if self._closing:
-                return False
-            return await self._reread_config()
-
-    async def _reread_config(self) -> bool:
-        if self.config_path is None:
-            return False
-        if self.session is None:
-            return await self._open_config(self.config_path)
-        config, diags = await self._load(self.config_path)
-        if config is None:
-            self.banner.show_diagnostics(
-                f"{Path(self.config_path).name} has errors; the apps keep running the previous config. "
-                "Fix the line below and re-read (F5).", diags)
-            return False
-        self.banner.hide()
-        self._begin_busy("Applying the config…")
-        try:
-            await self.session.apply_config(config)
-        finally:
-            self._sync_rows()
-            self._end_busy("Config re-read and applied")
-        return True
-
-    async def close_config(self) -> None:
-        async with self._lock():
-            await self.close_session()
-        self.config_path = None
-        self.show_welcome()
-
-    async def close_session(self) -> None:
-        session = self.session
-        if session is None:
-            return
-        self._begin_busy("Stopping apps and kernels…")
-        try:
-            await session.shutdown()
-        finally:
-            if self._unsubscribe is not None:
-                try:
-                    self._unsubscribe()
-                except Exception:
-                    pass
-            self._unsubscribe = None
-            self.session = None
-            self._update_actions()
-            self._end_busy("Stopped")
+    def session_closed(self) -> None:
+        self._update_actions()
 
     # ------------------------------------------------------- session views
     def _new_log_view(self, key, title: str, show_source: bool = False) -> LogView:
@@ -569,11 +438,9 @@ class MainWindow(QMainWindow):
         return c
 
     async def _execute(self, kernel: str, code: str) -> dict:
-        if self.session is None:
-            raise RuntimeError("no session is running")
-        return await self.session.execute(kernel, code)
+        return await self.controller.execute(kernel, code)
 
-    def _sync_rows(self) -> None:
+    def sync_rows(self) -> None:
         """Add/remove rows and tabs to match ``session.apps`` / ``session.kernels``."""
         s = self.session
         if s is None:
@@ -612,7 +479,7 @@ class MainWindow(QMainWindow):
             view.deleteLater()
 
     # ----------------------------------------------------------- events
-    def _on_event(self, event) -> None:
+    def on_event(self, event) -> None:
         handler = getattr(self, "_handle_" + type(event).__name__, None)
         if handler is not None:
             try:
@@ -630,7 +497,7 @@ class MainWindow(QMainWindow):
     def _handle_AppState(self, ev: AppState) -> None:
         if self.session is not None and ev.app not in self.session.apps:
             # removed by a re-read config: drop its row (after the session settles)
-            QTimer.singleShot(0, self._sync_rows)
+            QTimer.singleShot(0, self.sync_rows)
             return
         self.apps_model.update_from_event(ev)
         if ev.state == "failed":
@@ -681,10 +548,8 @@ class MainWindow(QMainWindow):
                 self.tabs.setCurrentWidget(view)
 
     def app_action(self, name: str, action: str) -> Optional[asyncio.Task]:
-        method = {"start": "start_app", "stop": "stop_app", "restart": "restart_app"}[action]
-        if self.session is None:
-            return None
-        return self.spawn(self._call(method, name), f"{action} {name}")
+        call = self.controller.app_action(name, action)
+        return None if call is None else self.spawn(call, f"{action} {name}")
 
     def kernel_action(self, name: str, action: str) -> Optional[asyncio.Task]:
         if action == "console":
@@ -692,10 +557,11 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(c)
             c.setFocus()
             return None
-        method = {"restart": "restart_kernel", "interrupt": "interrupt_kernel"}[action]
-        if self.session is None:
-            return None
-        return self.spawn(self._call(method, name), f"{action} kernel {name}")
+        call = self.controller.kernel_action(name, action)
+        return None if call is None else self.spawn(call, f"{action} kernel {name}")
+
+    def all_action(self, action: str) -> asyncio.Task:
+        return self.spawn(self.controller.all_action(action), f"{action} all")
 
     def restart_selected(self) -> None:
         names = self.apps_view.selected_apps()
@@ -709,17 +575,8 @@ class MainWindow(QMainWindow):
             self.app_action(name, "restart")
 
     def set_app_toggle(self, name: str, key: str, value: bool) -> Optional[asyncio.Task]:
-        if self.config_path:
-            self.settings.set_app_toggle(self.config_path, name, key, value)
-        if self.session is None:
-            return None
-        if key == "auto_reload":
-            try:
-                self.session.set_auto_reload(name, value)
-            except Exception as exc:
-                self._report_error(f"auto-reload of {name}: {exc}", exc)
-            return None
-        return self.spawn(self.session.set_threaded(name, value), f"threaded mode of {name}")
+        call = self.controller.set_toggle(name, key, value)
+        return None if call is None else self.spawn(call, f"threaded mode of {name}")
 
     def _ask_max_lines(self) -> None:
         from PySide6.QtWidgets import QInputDialog
@@ -769,9 +626,9 @@ class MainWindow(QMainWindow):
             return
         event.ignore()
         if not self._closing:
-            self._closing = True
+            self.controller.closing = True
             # show at once that quitting is under way; the stop is awaited
-            self._begin_busy("Stopping apps and kernels…" if self.session is not None else "Quitting…")
+            self.begin_busy("Stopping apps and kernels…" if self.session is not None else "Quitting…")
             self.spawn(self._shutdown_and_close(), "quit")
 
     async def _shutdown_and_close(self) -> None:
