@@ -27,9 +27,11 @@ import itertools
 import logging
 import os
 import re
+import shlex
 import subprocess
 import sys
 import threading
+from collections import deque
 from typing import Any, Callable, Dict, Optional
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
@@ -125,6 +127,8 @@ class Kernel:
         self._pending: Dict[str, asyncio.Future] = {}
         self._routes: Dict[str, Dict[str, Any]] = {}
         self._expect_exit = False
+        #: the process's last stderr lines (a kernel that dies while starting says why there)
+        self._last_err: deque = deque(maxlen=5)
         self._generation = itertools.count(1)
         self._gen = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -195,6 +199,7 @@ class Kernel:
         self._gen = next(self._generation)
         self._set_state("starting")
         self._expect_exit = False
+        self._last_err.clear()
         try:
             self._km = km = await self._make_manager()
             env = interpreter.child_env()
@@ -225,9 +230,12 @@ class Kernel:
         kc.start_channels()
         try:
             await kc.wait_for_ready(timeout=self.startup_timeout)
-        except RuntimeError as e:
-            msg = f"kernel {self.name!r} did not answer: {e}"
-            await self._teardown(now=True)
+        except RuntimeError:
+            code = proc.poll()
+            # We stop it ourselves: not a death for the owner's restart guard.
+            self._expect_exit = True
+            await self._teardown(now=True)  # joins the readers: the last stderr lines are in
+            msg = self._start_failure(code, km)
             self._set_state("dead", msg)
             raise KernelStartError(msg) from None
         self._tasks = [
@@ -235,6 +243,21 @@ class Kernel:
             asyncio.ensure_future(self._shell_loop(kc)),
         ]
         self._set_state("idle")
+
+    def _start_failure(self, code: Optional[int], km: AsyncKernelManager) -> str:
+        """The sentence for a kernel that ended or stayed silent before answering kernel_info."""
+        spec = getattr(km, "kernel_spec", None)
+        words = list(spec.argv if spec else ())
+        if "{connection_file}" in words:  # run by hand, the kernel writes its own connection file
+            i = words.index("{connection_file}")
+            del words[i - 1 if i and words[i - 1] in ("-f", "--f") else i:i + 1]
+        argv = shlex.join(words)
+        if code is not None:
+            last = f": {self._last_err[-1]}" if self._last_err else ""
+            return (f"kernel {self.name!r} exited with status {code} while starting{last}. "
+                    f"Run `{argv}` in a terminal to see the whole error.")
+        return (f"kernel {self.name!r} started but did not answer within {self.startup_timeout:g} s, "
+                f"so it was stopped. Run `{argv}` in a terminal to see where it hangs.")
 
     # ------------------------------------------------------------- raw output
     def _read_raw(self, stream: Any, level: str) -> None:
@@ -250,6 +273,8 @@ class Kernel:
             pass  # stream closed, or the loop is gone at exit
 
     def _raw_line(self, line: str, level: str) -> None:
+        if level == "WARNING":
+            self._last_err.append(line)
         # lines of a previous process (its last words) are still worth showing
         self._on_event(LogRecord(self.name, None, level, line, logger="kernel", origin="raw"))
 
@@ -265,6 +290,8 @@ class Kernel:
     def _process_ended(self, code: int, gen: int) -> None:
         if gen != self._gen or self._expect_exit:
             return
+        if self.state == "starting":
+            return  # start() is still waiting for kernel_info: it notices and says why
         if code is not None and code < 0:
             import signal
 

@@ -39,8 +39,11 @@ log = logging.getLogger(__name__)
 MAX_RESTARTS = 5
 #: ... within this many seconds; then the kernel stays down and says why.
 RESTART_WINDOW = 60.0
-#: how long an app may take to reach running/failed after a request
+#: default of ``Session(settle_timeout=)``: how long an app may take to reach its
+#: next settled state (running/failed after a start, stopped after a stop)
 SETTLE_TIMEOUT = 30.0
+#: default of ``Session(startup_timeout=)``: how long a new kernel may take to answer kernel_info
+STARTUP_TIMEOUT = 60.0
 
 _RESTART_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?:handle_watchdog_event|restart)\s*\(")
 
@@ -95,11 +98,19 @@ class KernelInfo:
 
 
 class Session:
-    """Apps + kernels + watchers of one config."""
+    """Apps + kernels + watchers of one config.
 
-    def __init__(self, config: Config, *, auto_reload: bool = True) -> None:
+    ``settle_timeout`` and ``startup_timeout`` are the limits above, declared
+    here so that a caller (a test with a misbehaving app or kernel) can shorten
+    them; each ends in a sentence in the log, never in a hang.
+    """
+
+    def __init__(self, config: Config, *, auto_reload: bool = True,
+                 settle_timeout: float = SETTLE_TIMEOUT, startup_timeout: float = STARTUP_TIMEOUT) -> None:
         self.config = config
         self.auto_reload_enabled = auto_reload
+        self.settle_timeout = settle_timeout
+        self.startup_timeout = startup_timeout
         self.apps: Dict[str, AppInfo] = {}
         self.kernels: Dict[str, KernelInfo] = {}
         self._kernels: Dict[str, Kernel] = {}
@@ -243,7 +254,7 @@ class Session:
                 name, cwd=self.config.directory, runtime_dir=self._runtime_dir or tempfile.gettempdir(),
                 on_event=self._on_kernel_event,
                 on_death=lambda reason, n=name: self._on_death(n, reason),
-                kernel_name=kc.kernel_name, python=kc.python,
+                kernel_name=kc.kernel_name, python=kc.python, startup_timeout=self.startup_timeout,
             )
             self._kernels[name] = k
         return k
@@ -269,8 +280,14 @@ class Session:
         settings = {"kernel": name, "project_dir": self.config.directory}
         reply = await kernel.execute(bridge.install_code(settings), what="installing the bridge")
         if reply.get("status") != "ok":
-            self.log(name, "ERROR", f"could not install the bridge in kernel {name!r}: "
-                     f"{reply.get('ename')}: {reply.get('evalue')}")
+            msg = (f"could not install the bridge in kernel {name!r}: {reply.get('ename')}: "
+                   f"{reply.get('evalue')}. The bridge needs only the standard library and tornado in the "
+                   "kernel's Python: check that `import tornado.httpserver` works there (reinstall tornado "
+                   "if not), then restart the kernel.")
+            self.log(name, "ERROR", msg)
+            for info in self._apps_of(name):  # no app of this kernel can run: each says why
+                info.state, info.reason = "failed", msg
+                self._publish_app(info)
             return
         for info in self._apps_of(name):
             info.start_code_ran = False
@@ -322,7 +339,7 @@ class Session:
                 if not settle.done() and await self._bridge_state(info) in ("stopped", None):
                     settle.cancel()  # the start code did not start the app: nothing to wait for
                     return
-                await self._settle(info, settle)
+                await self._settle(info, settle, "its start code")
             return
         info.start_code_ran = True
         await self._call(info, "start", ("running", "failed"))
@@ -336,12 +353,13 @@ class Session:
             return None
         return (reply.get("stdout") or "").strip() or None
 
-    async def _settle(self, info: AppInfo, fut: asyncio.Future) -> Optional[AppState]:
+    async def _settle(self, info: AppInfo, fut: asyncio.Future, what: str = "its last command") -> Optional[AppState]:
         try:
-            return await asyncio.wait_for(fut, SETTLE_TIMEOUT)
+            return await asyncio.wait_for(fut, self.settle_timeout)
         except asyncio.TimeoutError:
-            self.log(info.kernel, "WARNING", f"app {info.name!r} did not settle within {SETTLE_TIMEOUT:.0f} s",
-                     app=info.name)
+            self.log(info.kernel, "WARNING", f"app {info.name!r} is still {info.state} {self.settle_timeout:g} s "
+                     f"after {what}: look for a call that blocks in its code (a sleep, a lock, a server "
+                     "that never listens), fix it and restart the app.", app=info.name)
             return None
 
     async def _call(self, info: AppInfo, method: str, settle: Iterable[str], *args: Any) -> Optional[AppState]:
@@ -356,7 +374,7 @@ class Session:
         if reply.get("status") != "ok":
             fut.cancel()
             return None
-        return await self._settle(info, fut)
+        return await self._settle(info, fut, f"{method}()")
 
     def spawn(self, coro: Any, what: str) -> "asyncio.Task":
         """Run ``coro`` in the background, holding a reference until it ends

@@ -805,36 +805,3 @@ def test_hanging_stop_is_forced_after_5s(bridge_own_kernel):
     assert any("abandoned the thread" in x["message"] for x in k.logs(m, "stuck"))
     assert port_is_free(port)
     assert k.evaluate("1+1") == 2
-
-
-# ---------------------------------------------------------------------------
-# figures
-
-
-def test_measure_restart_time(bridge_kernel, capsys):
-    """In-kernel restart: stop + purge + start + first HTTP answer, in each mode."""
-    k = bridge_kernel
-    figures = {}
-    for threaded in (False, True):
-        port = free_port()
-        k.create("bench", "tapp.example.ExampleApp", ["--port=%d" % port], threaded=threaded)
-        r = k.start_and_wait("bench")
-        url = r["urls"][0]
-        bridge_ms, total_ms = [], []
-        for _ in range(10):
-            m = k.mark()
-            t0 = time.perf_counter()
-            k.call("bench", "restart")
-            r = k.wait_state("bench", ("running", "failed"), m)
-            assert r["state"] == "running"
-            http_get(url)
-            total_ms.append((time.perf_counter() - t0) * 1000)
-            bridge_ms.append(r["elapsed_ms"])
-        k.stop_and_wait("bench")
-        bridge_ms.sort()
-        total_ms.sort()
-        figures["threaded" if threaded else "shared"] = (bridge_ms[len(bridge_ms) // 2], total_ms[len(total_ms) // 2])
-    with capsys.disabled():
-        for mode, (b, t) in figures.items():
-            print("\nrestart (%s): in-kernel call->serving median %.1f ms; cell sent->first HTTP answer median %.1f ms"
-                  % (mode, b, t))
