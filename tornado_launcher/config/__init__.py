@@ -13,7 +13,7 @@ by a small parser of our own, in every string value Jaffle rendered and in
 ``start``, ``command`` and ``env``, which Jaffle forgot.  ``exec()`` runs its
 command at load time.  Several files deep-merge in order, as in Jaffle.
 
-Values come from pyhcl; positions come from :mod:`tornado_launcher.hclpos`
+Values come from pyhcl; positions come from :mod:`.positions`
 because pyhcl keeps none.  Every check runs in one pass, so the user sees all
 the errors at once, sorted by file and line, each a sentence naming the fix.
 
@@ -34,7 +34,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import hclpos
+from . import positions as hclpos
 
 __all__ = [
     "Diagnostic",
