@@ -219,3 +219,7 @@ class Config:
     jobs: Dict[str, JobConfig] = field(default_factory=dict)
     variables: Dict[str, Any] = field(default_factory=dict)
     paths: List[str] = field(default_factory=list)
+
+
+#: A key the file does not give (or whose value was already refused): readers return it.
+MISSING: Any = object()
