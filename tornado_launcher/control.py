@@ -55,13 +55,19 @@ def config_key(paths: Sequence[str]) -> str:
     return "\n".join(os.path.realpath(os.path.abspath(p)) for p in paths)
 
 
+#: a Unix socket's path must fit in sun_path (108 bytes on Linux, 104 on macOS)
+MAX_SOCKET_PATH = 100
+
+
 def runtime_dir(create: bool = False) -> str:
     """The user's private directory for control sockets (0700, owned by us).
 
     Raises :class:`ControlError` when it exists with the wrong owner or modes."""
     base = os.environ.get("XDG_RUNTIME_DIR")
     uid = os.getuid()
-    if base and os.path.isdir(base) and os.stat(base).st_uid == uid:
+    # (a long $XDG_RUNTIME_DIR would not fit a socket's path: then the temp dir's)
+    if base and os.path.isdir(base) and os.stat(base).st_uid == uid \
+            and len(os.path.join(base, "tornado-launcher", "control-" + "0" * 20 + ".sock")) <= MAX_SOCKET_PATH:
         path = os.path.join(base, "tornado-launcher")
     else:
         path = os.path.join(tempfile.gettempdir(), f"tornado-launcher-{uid}")
@@ -205,6 +211,10 @@ class ControlServer:
             sock = writer.get_extra_info("socket")
             uid = peer_uid(sock) if sock is not None else None
             if uid != os.getuid():
+                try:  # read its request first, so a well-behaved client reads the answer, not EPIPE
+                    await asyncio.wait_for(reader.readline(), 5)
+                except (asyncio.TimeoutError, ValueError, asyncio.LimitOverrunError):
+                    pass
                 await _send(writer, {"ok": False, "error": f"refused: the launcher runs as uid {os.getuid()}, "
                                      f"the request came from uid {uid}"})
                 return
