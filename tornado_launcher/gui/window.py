@@ -429,6 +429,8 @@ class MainWindow(QMainWindow):
         self._clear_session_views()
         session = self.session_factory(config, auto_reload=self.auto_reload)
         self.session = session
+        from .. import control  # `tornado-launcher status/restart/...` reach this window (control.py)
+        self._control = control.serve(session, getattr(config, "paths", None) or [path])
         self._unsubscribe = session.subscribe(self._on_event)
         self._sync_rows()
         self.stack.setCurrentIndex(self.SESSION)
@@ -507,6 +509,9 @@ class MainWindow(QMainWindow):
         if session is None:
             return
         self._begin_busy("Stopping apps and kernels…")
+        if getattr(self, "_control", None) is not None:  # the control socket goes first
+            self._control.close()
+            self._control = None
         try:
             await session.shutdown()
         finally:
