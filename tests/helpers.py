@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "resources" / "demo"
+DEMO = ROOT / "tornado_launcher" / "resources" / "demo"
 
 #: a minimal app to the reference's start/stop contract, taking argv in __init__
 PLAIN_APP = '''

@@ -97,6 +97,11 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
     session = Session(config, auto_reload=auto_reload)
     printer = Printer(stream, kinds={name: a.kind for name, a in session.apps.items()})
     session.subscribe(printer)
+    # --- control socket: `tornado-launcher status/restart/stop/...` from another terminal (control.py)
+    from .control import ControlServer
+    control = ControlServer(session, config.paths or [config.path])
+    await control.start()
+    # ---
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,5 +120,6 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
             starting.cancel()
     finally:
         printer(LogRecord("launcher", None, "INFO", "shutting down", origin="launcher"))
+        control.close()
         await session.shutdown()
     return 0

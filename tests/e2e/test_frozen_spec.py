@@ -66,12 +66,12 @@ def test_icons_are_rendered_from_the_svg():
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_icons.py"), "--check"],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, (
-        f"resources/icons is stale: run `python scripts/render_icons.py`\n{r.stdout}{r.stderr}"
+        f"tornado_launcher/resources/icons is stale: run `python scripts/render_icons.py`\n{r.stdout}{r.stderr}"
     )
 
 
 def test_desktop_entry():
-    text = (ROOT / "resources" / "tornado-launcher.desktop").read_text()
+    text = (ROOT / "tornado_launcher" / "resources" / "tornado-launcher.desktop").read_text()
     assert text.startswith("[Desktop Entry]\n")
     keys = dict(line.split("=", 1) for line in text.splitlines()[1:] if "=" in line)
     assert keys["Type"] == "Application"
@@ -79,4 +79,4 @@ def test_desktop_entry():
     assert keys["Icon"] == "tornado-launcher"
     assert keys["Categories"].endswith(";") and "Development" in keys["Categories"]
     assert keys["MimeType"] == "text/x-hcl;"
-    assert (ROOT / "resources" / "icons" / "tornado-launcher.svg").is_file()
+    assert (ROOT / "tornado_launcher" / "resources" / "icons" / "tornado-launcher.svg").is_file()
