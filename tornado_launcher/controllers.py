@@ -62,6 +62,9 @@ class Controller:
     in_kernel = False
     #: whether "start all" / "stop all" / "restart all" include this kind
     in_bulk_actions = False
+    #: whether the session starts a wanted app of this kind itself at its start
+    #: (apps in a kernel are started by the kernel's setup instead)
+    starts_with_session = False
 
     def __init__(self, session: "Session") -> None:
         self.session = session
@@ -327,6 +330,7 @@ class ProcessController(Controller):
 
     kind = "process"
     in_bulk_actions = True
+    starts_with_session = True
 
     def __init__(self, session: "Session", table: ProcessTable) -> None:
         super().__init__(session)
@@ -390,6 +394,7 @@ class JobController(ProcessController):
 
     kind = "job"
     in_bulk_actions = False
+    starts_with_session = False
 
     def make_info(self, cfg: "JobConfig") -> "AppInfo":
         from .session import AppInfo

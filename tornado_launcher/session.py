@@ -6,6 +6,11 @@ a file save, Ctrl+C) into bridge calls in the right kernel.  Everything that
 happens comes back out as events (:mod:`tornado_launcher.events`) to the
 subscribers, which only render them.
 
+What an action means for one kind of app (tornado, watchdog, process, job)
+is its controller's business (:mod:`tornado_launcher.controllers`); file
+changes are the :class:`~tornado_launcher.reload.Reloader`'s.  Both act on
+the session through its public methods only (see :class:`Session`).
+
 No Qt here: the same Session runs under ``asyncio.run`` (``tornado-launcher
 start``, the tests) and under qasync (the window).
 
@@ -325,7 +330,7 @@ class Session:
             self.log(self._first_kernel(), "WARNING", str(w))
         await asyncio.gather(*(self._start_kernel(name) for name in self.kernels),
                              *(self.start_app(n) for n, a in self.apps.items()
-                               if a.kind == "process" and a.wanted))
+                               if self._controller(a).starts_with_session and a.wanted))
         await self._restart_reload()
         self.emit(SessionState("running"))
 
