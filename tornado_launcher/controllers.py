@@ -6,7 +6,7 @@ action to the controller of the app's kind, so no ``if info.kind == ...``
 branch lives in the session.  A controller knows, for its kind:
 
 * which :class:`~tornado_launcher.session.AppInfo` a config block makes
-  (:meth:`Controller.make_info`);
+  (:meth:`Controller.info_fields`);
 * how to start, stop, restart it and switch its threaded mode;
 * for apps that live in a kernel, the spec the bridge app is created with
   (:meth:`KernelAppController.spec`) and the app block's ``start`` code;
@@ -69,8 +69,8 @@ class Controller:
     def __init__(self, session: "Session") -> None:
         self.session = session
 
-    def make_info(self, cfg: Any) -> "AppInfo":
-        """The AppInfo a config block of this kind starts as."""
+    def info_fields(self, cfg: Any) -> Dict[str, Any]:
+        """The fields of the AppInfo a config block of this kind starts as (the session makes it)."""
         raise NotImplementedError
 
     async def start(self, info: "AppInfo") -> Optional[AppState]:
@@ -110,11 +110,9 @@ class KernelAppController(Controller):
     #: whether the app block's ``start`` code is awaited until the app settles
     start_code_settles = False
 
-    def make_info(self, cfg: "AppConfig") -> "AppInfo":
-        from .session import AppInfo
-
-        return AppInfo(cfg.name, cfg.kernel, cfg.kind, cfg, threaded=cfg.threaded,
-                       disabled=cfg.disabled, wanted=not cfg.disabled)
+    def info_fields(self, cfg: "AppConfig") -> Dict[str, Any]:
+        return dict(name=cfg.name, kernel=cfg.kernel, kind=cfg.kind, config=cfg, threaded=cfg.threaded,
+                    disabled=cfg.disabled, wanted=not cfg.disabled)
 
     def spec(self, info: "AppInfo") -> Dict[str, Any]:
         """The spec the bridge app is created with (travels as JSON data)."""
@@ -336,10 +334,9 @@ class ProcessController(Controller):
         super().__init__(session)
         self.table = table
 
-    def make_info(self, cfg: "ProcessConfig") -> "AppInfo":
-        from .session import AppInfo
-
-        return AppInfo(cfg.name, "", self.kind, cfg, disabled=cfg.disabled, wanted=not cfg.disabled)
+    def info_fields(self, cfg: "ProcessConfig") -> Dict[str, Any]:
+        return dict(name=cfg.name, kernel="", kind=self.kind, config=cfg, disabled=cfg.disabled,
+                    wanted=not cfg.disabled)
 
     def _env(self, cfg: Any) -> Dict[str, str]:
         return interpreter.child_env()  # in the desktop app: without the bundle's library paths
@@ -396,10 +393,8 @@ class JobController(ProcessController):
     in_bulk_actions = False
     starts_with_session = False
 
-    def make_info(self, cfg: "JobConfig") -> "AppInfo":
-        from .session import AppInfo
-
-        return AppInfo(cfg.name, "", self.kind, cfg, wanted=False)
+    def info_fields(self, cfg: "JobConfig") -> Dict[str, Any]:
+        return dict(name=cfg.name, kernel="", kind=self.kind, config=cfg, wanted=False)
 
     def _new(self, name: str, cfg: "JobConfig", env: Dict[str, str], on_event: Any) -> Process:
         return Process(name, cfg.command, cwd=self.session.config.directory, env=env, on_event=on_event)

@@ -139,7 +139,7 @@ class Session:
         for table, kind in ((config.apps, None), (config.processes, "process"), (config.jobs, "job")):
             for cfg in table.values():
                 if cfg.name not in self.apps:
-                    self.apps[cfg.name] = self._controllers[kind or cfg.kind].make_info(cfg)
+                    self.apps[cfg.name] = AppInfo(**self._controllers[kind or cfg.kind].info_fields(cfg))
 
     def _controller(self, info: AppInfo) -> Controller:
         return self._controllers[info.kind]
