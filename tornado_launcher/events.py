@@ -23,6 +23,13 @@ AppStateName = Literal["stopped", "starting", "running", "stopping", "failed", "
 #: States of a kernel.
 KernelStateName = Literal["starting", "idle", "busy", "dead", "restarting", "stopped"]
 
+#: What became of a file change for one app (:class:`ReloadEvent`):
+#: ``reloading`` (under way), ``done`` (serving the new code), ``failed``
+#: (the reload raised or the app did not come back), ``refused`` (a changed
+#: file does not compile: the old code keeps serving), ``skipped`` (the app's
+#: auto-reload is off, or the app is stopped).
+ReloadOutcome = Literal["reloading", "done", "failed", "refused", "skipped"]
+
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 
@@ -86,8 +93,7 @@ class ReloadEvent:
 
     app: str
     path: str
-    #: "reloading", "done", "refused" (did not compile), "skipped" (auto-reload off)
-    outcome: str
+    outcome: ReloadOutcome
     detail: Optional[str] = None
     #: event-to-serving, in ms, for outcome "done"
     elapsed_ms: Optional[float] = None

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -277,11 +276,3 @@ class Process:
     async def restart(self) -> None:
         await self.stop()
         await self.start()
-
-
-def describe(command: str) -> str:
-    """A short form of a command for titles."""
-    try:
-        return " ".join(shlex.split(command)[:3])
-    except ValueError:
-        return command[:40]
