@@ -1,0 +1,110 @@
+"""Faults the launcher must survive as a whole program (issue 13): killed outright,
+Ctrl+C with a hung or a stopped kernel, runtime directories left behind.
+
+Real launcher subprocesses, real kernels, real ports.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from helpers import PLAIN_APP, free_port, port_is_free, write_project
+
+EXE = [sys.executable, "-m", "tornado_launcher"]
+ENV = dict(os.environ, NO_COLOR="1", PYTHONUNBUFFERED="1")
+
+
+def _stat(pid):
+    """(state, pgid) of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[2])
+
+
+def _live_members(pgid):
+    """Members of a process group that are not zombies (PID 1 here does not reap orphans)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = _stat(int(d))
+            if st is not None and st[1] == pgid and st[0] != "Z":
+                out.append(int(d))
+    return out
+
+
+def _launch(cwd):
+    return subprocess.Popen(EXE + ["start"], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=ENV)
+
+
+def _read_until(proc, text, timeout=60):
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return "".join(lines)
+    raise AssertionError(f"never saw {text!r}:\n" + "".join(lines))
+
+
+def _wait_listening(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while port_is_free(port):
+        assert time.monotonic() < deadline, f"nothing listens on {port}"
+        time.sleep(0.05)
+
+
+def _listener_pid(port):
+    """The pid whose socket listens on 127.0.0.1:port (via /proc/net/tcp and fd links)."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for row in f.readlines()[1:]:
+            cols = row.split()
+            if cols[3] == "0A" and int(cols[1].split(":")[1], 16) == port:
+                inodes.add(cols[9])
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{d}/fd"):
+                link = os.readlink(f"/proc/{d}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(d)
+        except OSError:
+            continue
+    raise AssertionError(f"no process found listening on {port}")
+
+
+def test_sigkilled_launcher_takes_a_process_block_group_along(tmp_path):
+    """`sh -c "python -m http.server"`: dash forks, so PDEATHSIG on sh alone would leave python serving."""
+    port = free_port()
+    command = f'sh -c "{sys.executable} -m http.server {port} --bind 127.0.0.1"'
+    write_project(tmp_path, {"jaffle.hcl": f'process "static" {{\n  command = {json.dumps(command)}\n}}\n'})
+    proc = _launch(tmp_path)
+    try:
+        _read_until(proc, "static")
+        _wait_listening(port)
+        server = _listener_pid(port)
+        pgid = _stat(server)[1]
+        members = _live_members(pgid)
+        assert server in members and len(members) >= 3, members  # guard, sh -c, sh, python
+        proc.kill()
+        proc.wait()
+        t0 = time.monotonic()
+        while (_live_members(pgid) or not port_is_free(port)) and time.monotonic() - t0 < 2.0:
+            time.sleep(0.02)
+        assert _live_members(pgid) == [], "left running 2 s after the launcher died"
+        assert port_is_free(port)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
