@@ -27,10 +27,13 @@ import itertools
 import logging
 import os
 import re
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
@@ -62,6 +65,91 @@ def _join_all(threads: list, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
+
+
+# ------------------------------------------------------ runtime directories
+#: prefix of the private runtime directories in the temp directory
+RUNTIME_PREFIX = "tl-"
+#: file in each runtime directory naming its launcher: ``"<pid> <start time>"``
+RUNTIME_OWNER_FILE = "launcher.pid"
+
+
+def _process_start_time(pid: int) -> Optional[str]:
+    """The kernel's start time of ``pid`` (clock ticks since boot, Linux), to tell a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def make_runtime_dir() -> str:
+    """A private (0700) directory for connection files and IPC sockets.
+
+    It names its owner (pid and start time) so that a later launcher can
+    remove it once this one is gone, even if it was killed outright; those of
+    launchers already gone are removed first.
+    """
+    remove_stale_runtime_dirs()
+    path = tempfile.mkdtemp(prefix=RUNTIME_PREFIX)
+    os.chmod(path, 0o700)
+    with open(os.path.join(path, RUNTIME_OWNER_FILE), "w") as f:
+        f.write(f"{os.getpid()} {_process_start_time(os.getpid()) or '-'}\n")
+    return path
+
+
+def remove_runtime_dir(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _owner_alive(pid: int, started: str) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, another user's: not ours to judge
+    now = _process_start_time(pid)
+    # the pid runs: it is our launcher unless it is known to have started later
+    return started == "-" or now is None or now == started
+
+
+def remove_stale_runtime_dirs(base: Optional[str] = None) -> List[str]:
+    """Remove runtime directories whose launcher is gone; return their paths.
+
+    Only directories that are ours: named ``tl-*``, real directories (not
+    symlinks) owned by this user, holding a well-formed owner file whose
+    process is not running (or is another process under a reused pid).  A
+    directory without an owner file (being created, or from an older version)
+    is left alone.
+    """
+    base = base or tempfile.gettempdir()
+    removed: List[str] = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return removed
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for name in names:
+        if not name.startswith(RUNTIME_PREFIX):
+            continue
+        path = os.path.join(base, name)
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
+                continue
+            with open(os.path.join(path, RUNTIME_OWNER_FILE)) as f:
+                pid_text, started = f.read().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if pid == os.getpid() or _owner_alive(pid, started):
+            continue
+        remove_runtime_dir(path)
+        removed.append(path)
+    return removed
 
 
 class KernelStartError(Exception):

@@ -20,7 +20,6 @@ import dataclasses
 import logging
 import os
 import re
-import shutil
 import tempfile
 import time
 from collections import deque
@@ -30,7 +29,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from . import bridge, interpreter
 from .config import AppConfig, Config
 from .events import AppState, Event, KernelState, LogRecord, SessionState, Subscriber
-from .kernel import Kernel, KernelStartError
+from .kernel import Kernel, KernelStartError, make_runtime_dir, remove_runtime_dir
 from .process import Process
 
 log = logging.getLogger(__name__)
@@ -220,8 +219,7 @@ class Session:
     async def start(self) -> None:
         """Start every kernel and, in it, the apps that are not disabled."""
         self.emit(SessionState("starting"))
-        self._runtime_dir = tempfile.mkdtemp(prefix="tl-")
-        os.chmod(self._runtime_dir, 0o700)
+        self._runtime_dir = make_runtime_dir()
         for w in self.config.warnings:
             self.log(self._first_kernel(), "WARNING", str(w))
         await asyncio.gather(*(self._start_kernel(name) for name in self.kernels),
@@ -587,7 +585,7 @@ class Session:
         await asyncio.gather(*(self._stop_kernel(n) for n in list(self._kernels)),
                              *(p.stop() for p in list(self._processes.values())), return_exceptions=True)
         if self._runtime_dir:
-            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            remove_runtime_dir(self._runtime_dir)
         self.emit(SessionState("stopped"))
 
     async def _stop_kernel(self, name: str) -> None:

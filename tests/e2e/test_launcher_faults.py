@@ -108,3 +108,47 @@ def test_sigkilled_launcher_takes_a_process_block_group_along(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _runtime_dirs_of(pid):
+    import tempfile
+
+    from tornado_launcher.kernel import RUNTIME_OWNER_FILE, RUNTIME_PREFIX
+
+    base = tempfile.gettempdir()
+    found = []
+    for name in os.listdir(base):
+        path = os.path.join(base, name)
+        try:
+            with open(os.path.join(path, RUNTIME_OWNER_FILE)) as f:
+                if name.startswith(RUNTIME_PREFIX) and int(f.read().split()[0]) == pid:
+                    found.append(path)
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def test_a_later_start_removes_the_runtime_directory_of_a_killed_launcher(tmp_path):
+    write_project(tmp_path, {"jaffle.hcl": 'process "idle" {\n  command = "sleep 60"\n}\n'})
+    first = _launch(tmp_path)
+    second = None
+    try:
+        _read_until(first, "started")
+        left = _runtime_dirs_of(first.pid)
+        assert len(left) == 1 and oct(os.stat(left[0]).st_mode & 0o777) == "0o700"
+        first.kill()
+        first.wait()
+        assert os.path.isdir(left[0])  # SIGKILL: nobody removed it
+        second = _launch(tmp_path)
+        _read_until(second, "started")
+        assert not os.path.exists(left[0])
+        mine = _runtime_dirs_of(second.pid)
+        assert len(mine) == 1  # the live launcher's own directory stays
+        second.send_signal(signal.SIGINT)
+        second.communicate(timeout=30)
+        assert not os.path.exists(mine[0])
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
