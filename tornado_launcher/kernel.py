@@ -47,6 +47,14 @@ COMM_TARGET = "tornado_launcher.events"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+#: Seconds a kernel gets to exit after a shutdown request: jupyter_client
+#: sends SIGTERM at half of it and SIGKILL at the end (its default is 5 s,
+#: too long for a Ctrl+C that must be done in 5 s with a hung kernel).
+SHUTDOWN_TIMEOUT = 2.0
+#: Seconds to wait for the reader threads once the process is gone (a child
+#: the kernel forked may still hold its pipes: the threads are daemons).
+READER_JOIN_TIMEOUT = 1.0
+
 #: interpreters already found to have ipykernel and tornado, in this process
 _CHECKED: set = set()
 
@@ -275,6 +283,7 @@ class Kernel:
         # The kernel is ours; jupyter_client's polling restarter stays off: we
         # learn of death from the process itself.
         km.autorestart = False
+        km.shutdown_wait_time = SHUTDOWN_TIMEOUT
         return km
 
     async def start(self) -> None:
@@ -553,7 +562,7 @@ class Kernel:
         # Join them (off the loop) so none calls into a loop being closed.
         threads, self._threads = self._threads, []
         if threads:
-            await asyncio.get_running_loop().run_in_executor(None, _join_all, threads, 3.0)
+            await asyncio.get_running_loop().run_in_executor(None, _join_all, threads, READER_JOIN_TIMEOUT)
 
     async def shutdown(self, now: bool = False) -> None:
         """Stop the kernel process and release its files. Idempotent."""
@@ -564,6 +573,23 @@ class Kernel:
             return
         await self._teardown(now=now)
         self._set_state("stopped")
+
+    def kill_now(self) -> None:
+        """SIGKILL the kernel's process group at once (a second Ctrl+C). Synchronous."""
+        self._expect_exit = True
+        proc = getattr(getattr(self._km, "provisioner", None), "process", None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            if sys.platform != "win32":
+                os.killpg(os.getpgid(proc.pid), 9)
+            else:
+                proc.kill()
+        except OSError:
+            try:
+                proc.kill()
+            except OSError:
+                pass
 
     async def restart(self) -> None:
         """A fresh process (after death, or on the user's request)."""

@@ -362,6 +362,14 @@ class Process:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def kill_now(self) -> None:
+        """SIGKILL the whole group, guard included, at once (a second Ctrl+C). Synchronous."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._stopping = True
+            self._signal(self._proc, getattr(signal, "SIGKILL", signal.SIGTERM))
+        if self._guard is not None:
+            self._guard.release()
+
     async def restart(self) -> None:
         await self.stop()
         await self.start()

@@ -40,6 +40,12 @@ MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
 #: how long an app may take to reach running/failed after a request
 SETTLE_TIMEOUT = 30.0
+#: Shutdown deadlines (Ctrl+C, SIGTERM, closing the window must be done in 5 s
+#: whatever the kernels do): apps get this long to close their servers, then
+#: each kernel gets kernel.SHUTDOWN_TIMEOUT before SIGKILL; processes get
+#: this long between SIGTERM and SIGKILL.
+APP_STOP_TIMEOUT = 1.5
+SHUTDOWN_PROCESS_TIMEOUT = 3.0
 
 _RESTART_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?:handle_watchdog_event|restart)\s*\(")
 
@@ -583,10 +589,19 @@ class Session:
             except Exception:  # noqa: BLE001
                 log.exception("stopping the watcher")
         await asyncio.gather(*(self._stop_kernel(n) for n in list(self._kernels)),
-                             *(p.stop() for p in list(self._processes.values())), return_exceptions=True)
+                             *(p.stop(SHUTDOWN_PROCESS_TIMEOUT) for p in list(self._processes.values())),
+                             return_exceptions=True)
         if self._runtime_dir:
             remove_runtime_dir(self._runtime_dir)
         self.emit(SessionState("stopped"))
+
+    def kill(self) -> None:
+        """SIGKILL every kernel and process group now, without a word to them (a second Ctrl+C)."""
+        self._closing = True
+        for kernel in list(self._kernels.values()):
+            kernel.kill_now()
+        for proc in list(self._processes.values()):
+            proc.kill_now()
 
     async def _stop_kernel(self, name: str) -> None:
         kernel = self._kernels[name]
@@ -595,7 +610,7 @@ class Session:
             # Let apps close their servers and say goodbye before the process goes.
             try:
                 await asyncio.wait_for(asyncio.gather(*(self._call(a, "stop", ("stopped", "failed"))
-                                                        for a in running)), 7.0)
+                                                        for a in running)), APP_STOP_TIMEOUT)
             except (asyncio.TimeoutError, Exception):  # noqa: BLE001
                 pass
         await kernel.shutdown()

@@ -152,3 +152,111 @@ def test_a_later_start_removes_the_runtime_directory_of_a_killed_launcher(tmp_pa
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+#: PLAIN_APP plus a handler that blocks the kernel's loop for good: it even
+#: swallows the KeyboardInterrupt that jupyter_client's shutdown sends first.
+SPIN_APP = PLAIN_APP.replace("class App:", '''
+class Spin(tornado.web.RequestHandler):
+    def get(self):
+        while True:
+            try:
+                while True:
+                    pass
+            except BaseException:
+                pass
+
+class App:''').replace('[(r"/", Hello)]', '[(r"/", Hello), (r"/spin", Spin)]')
+
+
+def _start_with_a_kernel(tmp_path):
+    from helpers import kernel_processes, web_app_hcl
+
+    port = free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": SPIN_APP,
+                             "jaffle.hcl": web_app_hcl(port, start="web.start()")})
+    proc = _launch(tmp_path)
+    out = _read_until(proc, "serving at")
+    kernels = kernel_processes()
+    assert len(kernels) == 1, (kernels, out)
+    return proc, port, kernels[0]
+
+
+def _hang(port):
+    import threading
+    import urllib.request
+
+    def get():
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/spin", timeout=30)
+        except OSError:
+            pass
+
+    threading.Thread(target=get, daemon=True).start()
+    time.sleep(0.5)  # the request reached the handler: the kernel's loop spins
+
+
+def _gone(pid):
+    st = _stat(pid)
+    return st is None or st[0] == "Z"
+
+
+def _interrupt_and_time(proc, pid, second_after=None):
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    if second_after is not None:
+        time.sleep(second_after)
+        proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    took = time.monotonic() - t0
+    deadline = time.monotonic() + 1.0  # SIGKILL is delivered, the exit may trail by a tick
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    print(f"Ctrl+C to exit: {took:.2f} s")
+    return took, out
+
+
+def _kill_leftovers(proc, kernel):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if not _gone(kernel):
+        os.kill(kernel, signal.SIGKILL)
+
+
+def test_ctrl_c_with_a_kernel_whose_loop_is_blocked_finishes_within_5_s(tmp_path):
+    proc, port, kernel = _start_with_a_kernel(tmp_path)
+    try:
+        _hang(port)
+        took, out = _interrupt_and_time(proc, kernel)
+        assert proc.returncode == 0, out
+        assert took < 5.0, out
+        assert _gone(kernel), out
+        assert port_is_free(port)
+    finally:
+        _kill_leftovers(proc, kernel)
+
+
+def test_ctrl_c_with_a_stopped_kernel_finishes_within_5_s(tmp_path):
+    proc, port, kernel = _start_with_a_kernel(tmp_path)
+    try:
+        os.kill(kernel, signal.SIGSTOP)
+        took, out = _interrupt_and_time(proc, kernel)
+        assert proc.returncode == 0, out
+        assert took < 5.0, out
+        assert _gone(kernel), out
+    finally:
+        _kill_leftovers(proc, kernel)
+
+
+def test_a_second_ctrl_c_during_shutdown_kills_everything_at_once(tmp_path):
+    proc, port, kernel = _start_with_a_kernel(tmp_path)
+    try:
+        _hang(port)
+        took, out = _interrupt_and_time(proc, kernel, second_after=0.3)
+        assert proc.returncode == 130, out
+        assert took < 0.3 + 1.0, out
+        assert "killing every kernel and process now" in out
+        assert _gone(kernel), out
+    finally:
+        _kill_leftovers(proc, kernel)
