@@ -9,6 +9,9 @@ What it guarantees:
 * IPC transport with socket files and the connection file in a private runtime
   directory (mode 0700): no kernel listens on TCP for us, and a kernel started
   in the project's directory and a launcher started elsewhere still meet.
+  (ipykernel's own subprocess-output pipe is a loopback TCP port we cannot
+  close; lines it prints about strangers' messages are marked, see
+  ``PIPE_LOGGER``.)
 * Everything the kernel says becomes an event from :mod:`tornado_launcher.events`:
   structured records from the bridge's comm, cell output, and the process's raw
   stdout/stderr (crash output that never reaches iopub), read by two threads.
@@ -54,6 +57,13 @@ SHUTDOWN_TIMEOUT = 2.0
 #: Seconds to wait for the reader threads once the process is gone (a child
 #: the kernel forked may still hold its pipes: the threads are daemons).
 READER_JOIN_TIMEOUT = 1.0
+
+#: ipykernel's IOPub thread binds a zmq PULL socket on a random 127.0.0.1 TCP
+#: port for output from forked subprocesses, whatever the transport; a message
+#: without its random key is printed to the process's stderr with this prefix.
+#: Lines so marked are logged by logger PIPE_LOGGER, not as the kernel's words.
+_PIPE_REJECTED = "Bad pipe message:"
+PIPE_LOGGER = "ipykernel.pipe"
 
 #: interpreters already found to have ipykernel and tornado, in this process
 _CHECKED: set = set()
@@ -348,6 +358,18 @@ class Kernel:
 
     def _raw_line(self, line: str, level: str) -> None:
         # lines of a previous process (its last words) are still worth showing
+        if line.startswith(_PIPE_REJECTED):
+            # Not the kernel's own words: bytes someone sent to ipykernel's
+            # loopback pipe port without its key (any local user can connect).
+            what = line[len(_PIPE_REJECTED):].strip()
+            if what.startswith("%s"):  # ipykernel prints its format string as is
+                what = what[2:].strip()
+            self._on_event(LogRecord(
+                self.name, None, "WARNING",
+                "ipykernel's subprocess-output pipe (a loopback TCP port any local user can reach) "
+                f"rejected a message that did not come from this kernel: {what}",
+                logger=PIPE_LOGGER, origin="raw"))
+            return
         self._on_event(LogRecord(self.name, None, level, line, logger="kernel", origin="raw"))
 
     def _wait_process(self, proc: subprocess.Popen, gen: int) -> None:
