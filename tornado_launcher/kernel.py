@@ -9,6 +9,9 @@ What it guarantees:
 * IPC transport with socket files and the connection file in a private runtime
   directory (mode 0700): no kernel listens on TCP for us, and a kernel started
   in the project's directory and a launcher started elsewhere still meet.
+  (ipykernel's own subprocess-output pipe is a loopback TCP port we cannot
+  close; lines it prints about strangers' messages are marked, see
+  ``PIPE_LOGGER``.)
 * Everything the kernel says becomes an event from :mod:`tornado_launcher.events`:
   structured records from the bridge's comm, cell output, and the process's raw
   stdout/stderr (crash output that never reaches iopub), read by two threads.
@@ -28,11 +31,14 @@ import logging
 import os
 import re
 import shlex
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
@@ -45,6 +51,21 @@ log = logging.getLogger(__name__)
 COMM_TARGET = "tornado_launcher.events"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
+
+#: Seconds a kernel gets to exit after a shutdown request: jupyter_client
+#: sends SIGTERM at half of it and SIGKILL at the end (its default is 5 s,
+#: too long for a Ctrl+C that must be done in 5 s with a hung kernel).
+SHUTDOWN_TIMEOUT = 2.0
+#: Seconds to wait for the reader threads once the process is gone (a child
+#: the kernel forked may still hold its pipes: the threads are daemons).
+READER_JOIN_TIMEOUT = 1.0
+
+#: ipykernel's IOPub thread binds a zmq PULL socket on a random 127.0.0.1 TCP
+#: port for output from forked subprocesses, whatever the transport; a message
+#: without its random key is printed to the process's stderr with this prefix.
+#: Lines so marked are logged by logger PIPE_LOGGER, not as the kernel's words.
+_PIPE_REJECTED = "Bad pipe message:"
+PIPE_LOGGER = "ipykernel.pipe"
 
 #: interpreters already found to have ipykernel and tornado, in this process
 _CHECKED: set = set()
@@ -64,6 +85,91 @@ def _join_all(threads: list, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
+
+
+# ------------------------------------------------------ runtime directories
+#: prefix of the private runtime directories in the temp directory
+RUNTIME_PREFIX = "tl-"
+#: file in each runtime directory naming its launcher: ``"<pid> <start time>"``
+RUNTIME_OWNER_FILE = "launcher.pid"
+
+
+def _process_start_time(pid: int) -> Optional[str]:
+    """The kernel's start time of ``pid`` (clock ticks since boot, Linux), to tell a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def make_runtime_dir() -> str:
+    """A private (0700) directory for connection files and IPC sockets.
+
+    It names its owner (pid and start time) so that a later launcher can
+    remove it once this one is gone, even if it was killed outright; those of
+    launchers already gone are removed first.
+    """
+    remove_stale_runtime_dirs()
+    path = tempfile.mkdtemp(prefix=RUNTIME_PREFIX)
+    os.chmod(path, 0o700)
+    with open(os.path.join(path, RUNTIME_OWNER_FILE), "w") as f:
+        f.write(f"{os.getpid()} {_process_start_time(os.getpid()) or '-'}\n")
+    return path
+
+
+def remove_runtime_dir(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _owner_alive(pid: int, started: str) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, another user's: not ours to judge
+    now = _process_start_time(pid)
+    # the pid runs: it is our launcher unless it is known to have started later
+    return started == "-" or now is None or now == started
+
+
+def remove_stale_runtime_dirs(base: Optional[str] = None) -> List[str]:
+    """Remove runtime directories whose launcher is gone; return their paths.
+
+    Only directories that are ours: named ``tl-*``, real directories (not
+    symlinks) owned by this user, holding a well-formed owner file whose
+    process is not running (or is another process under a reused pid).  A
+    directory without an owner file (being created, or from an older version)
+    is left alone.
+    """
+    base = base or tempfile.gettempdir()
+    removed: List[str] = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return removed
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for name in names:
+        if not name.startswith(RUNTIME_PREFIX):
+            continue
+        path = os.path.join(base, name)
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
+                continue
+            with open(os.path.join(path, RUNTIME_OWNER_FILE)) as f:
+                pid_text, started = f.read().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if pid == os.getpid() or _owner_alive(pid, started):
+            continue
+        remove_runtime_dir(path)
+        removed.append(path)
+    return removed
 
 
 class KernelStartError(Exception):
@@ -191,6 +297,7 @@ class Kernel:
         # The kernel is ours; jupyter_client's polling restarter stays off: we
         # learn of death from the process itself.
         km.autorestart = False
+        km.shutdown_wait_time = SHUTDOWN_TIMEOUT
         return km
 
     async def start(self) -> None:
@@ -276,6 +383,18 @@ class Kernel:
         if level == "WARNING":
             self._last_err.append(line)
         # lines of a previous process (its last words) are still worth showing
+        if line.startswith(_PIPE_REJECTED):
+            # Not the kernel's own words: bytes someone sent to ipykernel's
+            # loopback pipe port without its key (any local user can connect).
+            what = line[len(_PIPE_REJECTED):].strip()
+            if what.startswith("%s"):  # ipykernel prints its format string as is
+                what = what[2:].strip()
+            self._on_event(LogRecord(
+                self.name, None, "WARNING",
+                "ipykernel's subprocess-output pipe (a loopback TCP port any local user can reach) "
+                f"rejected a message that did not come from this kernel: {what}",
+                logger=PIPE_LOGGER, origin="raw"))
+            return
         self._on_event(LogRecord(self.name, None, level, line, logger="kernel", origin="raw"))
 
     def _wait_process(self, proc: subprocess.Popen, gen: int) -> None:
@@ -492,7 +611,7 @@ class Kernel:
         # Join them (off the loop) so none calls into a loop being closed.
         threads, self._threads = self._threads, []
         if threads:
-            await asyncio.get_running_loop().run_in_executor(None, _join_all, threads, 3.0)
+            await asyncio.get_running_loop().run_in_executor(None, _join_all, threads, READER_JOIN_TIMEOUT)
 
     async def shutdown(self, now: bool = False) -> None:
         """Stop the kernel process and release its files. Idempotent."""
@@ -503,6 +622,23 @@ class Kernel:
             return
         await self._teardown(now=now)
         self._set_state("stopped")
+
+    def kill_now(self) -> None:
+        """SIGKILL the kernel's process group at once (a second Ctrl+C). Synchronous."""
+        self._expect_exit = True
+        proc = getattr(getattr(self._km, "provisioner", None), "process", None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            if sys.platform != "win32":
+                os.killpg(os.getpgid(proc.pid), 9)
+            else:
+                proc.kill()
+        except OSError:
+            try:
+                proc.kill()
+            except OSError:
+                pass
 
     async def restart(self) -> None:
         """A fresh process (after death, or on the user's request)."""

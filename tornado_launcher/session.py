@@ -23,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
-import shutil
 import tempfile
 import time
 from collections import deque
@@ -37,7 +35,7 @@ from .config import AppConfig, Config
 from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, ProcessTable,
                           controllers)
 from .events import AppState, Event, KernelState, LogRecord, SessionState, Subscriber
-from .kernel import Kernel, KernelStartError
+from .kernel import Kernel, KernelStartError, make_runtime_dir, remove_runtime_dir
 from .process import Process
 
 if TYPE_CHECKING:
@@ -54,6 +52,12 @@ RESTART_WINDOW = 60.0
 SETTLE_TIMEOUT = 30.0
 #: default of ``Session(startup_timeout=)``: how long a new kernel may take to answer kernel_info
 STARTUP_TIMEOUT = 60.0
+#: Shutdown deadlines (Ctrl+C, SIGTERM, closing the window must be done in 5 s
+#: whatever the kernels do): apps get this long to close their servers, then
+#: each kernel gets kernel.SHUTDOWN_TIMEOUT before SIGKILL; processes get
+#: this long between SIGTERM and SIGKILL.
+APP_STOP_TIMEOUT = 1.5
+SHUTDOWN_PROCESS_TIMEOUT = 3.0
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -337,8 +341,7 @@ class Session:
     async def start(self) -> None:
         """Start every kernel and, in it, the apps that are not disabled."""
         self.emit(SessionState("starting"))
-        self._runtime_dir = tempfile.mkdtemp(prefix="tl-")
-        os.chmod(self._runtime_dir, 0o700)
+        self._runtime_dir = make_runtime_dir()
         for w in self.config.warnings:
             self.log(self._first_kernel(), "WARNING", str(w))
         await asyncio.gather(*(self._start_kernel(name) for name in self.kernels),
@@ -527,11 +530,19 @@ class Session:
             except Exception:  # noqa: BLE001
                 log.exception("stopping the watcher")
         await asyncio.gather(*(self._stop_kernel(n) for n in list(self._kernels)),
-                             *(p.stop() for p in self._runs.all()),
+                             *(p.stop(SHUTDOWN_PROCESS_TIMEOUT) for p in self._runs.all()),
                              return_exceptions=True)
         if self._runtime_dir:
-            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            remove_runtime_dir(self._runtime_dir)
         self.emit(SessionState("stopped"))
+
+    def kill(self) -> None:
+        """SIGKILL every kernel and process group now, without a word to them (a second Ctrl+C)."""
+        self._closing = True
+        for kernel in list(self._kernels.values()):
+            kernel.kill_now()
+        for proc in self._runs.all():
+            proc.kill_now()
 
     async def _stop_kernel(self, name: str) -> None:
         kernel = self._kernels[name]
@@ -539,7 +550,7 @@ class Session:
             # Let apps close their servers and say goodbye before the process goes.
             try:
                 await asyncio.wait_for(asyncio.gather(*(self._in_kernel(a).farewell(a)
-                                                        for a in self._apps_of(name))), 7.0)
+                                                        for a in self._apps_of(name))), APP_STOP_TIMEOUT)
             except (asyncio.TimeoutError, Exception):  # noqa: BLE001
                 pass
         await kernel.shutdown()
