@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Optional, Union
 
+from .bridge.protocol import LEVELS
+
 #: States of an app as the bridge and the session report them.
 #: ``stale`` is "serving old code": a save did not compile, the previous
 #: version keeps serving.
@@ -22,9 +24,6 @@ AppStateName = Literal["stopped", "starting", "running", "stopping", "failed", "
 
 #: States of a kernel.
 KernelStateName = Literal["starting", "idle", "busy", "dead", "restarting", "stopped"]
-
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
-
 
 @dataclass(frozen=True)
 class LogRecord:
