@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Optional, Union
 
+from .bridge.protocol import LEVELS
+
 #: States of an app as the bridge and the session report them.
 #: ``stale`` is "serving old code": a save did not compile, the previous
 #: version keeps serving.
@@ -29,8 +31,6 @@ KernelStateName = Literal["starting", "idle", "busy", "dead", "restarting", "sto
 #: file does not compile: the old code keeps serving), ``skipped`` (the app's
 #: auto-reload is off, or the app is stopped).
 ReloadOutcome = Literal["reloading", "done", "failed", "refused", "skipped"]
-
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import sys
 import time
@@ -18,11 +17,11 @@ from typing import IO, Dict, Optional
 from .config import Config
 from .events import AppState, Event, KernelState, LogRecord, ReloadEvent
 from .session import Session
+from .text import ANSI as _ANSI
 
 #: Seconds the session's shutdown may take before everything is SIGKILLed
 #: (its own deadlines end well before; this one catches what they miss).
 SHUTDOWN_DEADLINE = 4.5
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LEVEL_COLORS = {"DEBUG": "2", "INFO": "32", "WARNING": "33", "ERROR": "31", "CRITICAL": "1;31"}
 _STATE_COLORS = {"running": "1;32", "failed": "1;31", "stale": "1;33", "stopped": "2"}
 

@@ -29,7 +29,6 @@ import asyncio
 import itertools
 import logging
 import os
-import re
 import shlex
 import shutil
 import stat
@@ -44,12 +43,12 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKerne
 from jupyter_client.manager import AsyncKernelManager
 
 from . import interpreter
+from .bridge import protocol
 from .events import Event, KernelState, LogRecord, AppState
+from .text import strip_ansi
 
 log = logging.getLogger(__name__)
 
-COMM_TARGET = "tornado_launcher.events"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 #: Seconds a kernel gets to exit after a shutdown request: jupyter_client
@@ -224,7 +223,6 @@ class Kernel:
         self._on_death = on_death
         self.state = "stopped"
         self.pid: Optional[int] = None
-        self.bridge_info: Dict[str, Any] = {}
         self._km: Optional[AsyncKernelManager] = None
         self._kc: Any = None
         self._tasks: list = []
@@ -488,7 +486,7 @@ class Kernel:
         what = route.get("what") if route else None
         if what:
             summary = f"{what} failed: {summary}"
-        self._on_event(LogRecord(self.name, app, "ERROR", summary, logger="cell", traceback=_ANSI.sub("", tb), origin="cell"))
+        self._on_event(LogRecord(self.name, app, "ERROR", summary, logger="cell", traceback=strip_ansi(tb), origin="cell"))
 
     def _handle_execute_result(self, msg: Any, content: Any, route: Any) -> None:
         text = content.get("data", {}).get("text/plain", "")
@@ -498,29 +496,25 @@ class Kernel:
     _handle_display_data = _handle_execute_result
 
     def _handle_comm_open(self, msg: Any, content: Any, route: Any) -> None:
-        if content.get("target_name") == COMM_TARGET:
+        if content.get("target_name") == protocol.COMM_TARGET:
             self._handle_records(content.get("data") or {})
 
     def _handle_comm_msg(self, msg: Any, content: Any, route: Any) -> None:
         self._handle_records(content.get("data") or {})
 
     def _handle_records(self, data: Dict[str, Any]) -> None:
-        for rec in data.get("events", ()):
-            kind = rec.get("type")
-            if kind == "log":
+        for rec in protocol.decode(data):
+            kind = rec["type"]
+            if kind == protocol.LOG:
                 self._on_event(LogRecord(
-                    self.name, rec.get("app"), str(rec.get("level", "INFO")).upper(),
-                    str(rec.get("message", "")), logger=rec.get("logger") or "",
-                    time=rec.get("time") or 0.0, traceback=rec.get("traceback"),
-                    origin=rec.get("origin") or "bridge",
+                    self.name, rec["app"], rec["level"], rec["message"], logger=rec["logger"],
+                    time=rec["time"], traceback=rec["traceback"], origin=rec["origin"],
                 ))
-            elif kind == "state" and rec.get("app"):
+            elif kind == protocol.STATE:
                 self._on_event(AppState(
-                    rec["app"], self.name, rec.get("state", "stopped"), rec.get("reason"),
-                    rec.get("elapsed_ms"), tuple(rec.get("urls") or ()), bool(rec.get("threaded")),
+                    rec["app"], self.name, rec["state"], rec["reason"],
+                    rec["elapsed_ms"], rec["urls"], rec["threaded"],
                 ))
-            elif kind == "hello":
-                self.bridge_info = rec
 
     # -------------------------------------------------------------- execution
     async def execute(

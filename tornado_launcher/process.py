@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -32,7 +31,6 @@ from typing import Callable, Dict, Optional
 
 from .events import AppState, Event, LogRecord
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: status shells use for "command not found" / "found but not executable"
 _NOT_FOUND, _NOT_EXECUTABLE = 127, 126
 

@@ -219,7 +219,12 @@ def test_refuses_to_run_as_python():
 
 
 def test_bundle_contents():
-    assert (BUNDLE / "tornado_launcher" / "bridge" / "runtime.py").is_file()
+    from tornado_launcher.bridge.kernelside import MODULES
+
+    for name in MODULES:  # the bridge's sources, sent into kernels as text
+        rel = name.split(".")
+        rel = rel + ["__init__.py"] if name == "kernelside" else rel[:-1] + [rel[-1] + ".py"]
+        assert (BUNDLE / "tornado_launcher" / "bridge").joinpath(*rel).is_file(), name
     assert (BUNDLE / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl").is_file()
     assert (BUNDLE / "tornado_launcher" / "resources" / "icons" / "tornado-launcher.svg").is_file()
     eps = list(BUNDLE.glob("jupyter_client-*.dist-info/entry_points.txt"))

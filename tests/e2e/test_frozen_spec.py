@@ -80,3 +80,33 @@ def test_desktop_entry():
     assert keys["Categories"].endswith(";") and "Development" in keys["Categories"]
     assert keys["MimeType"] == "text/x-hcl;"
     assert (ROOT / "tornado_launcher" / "resources" / "icons" / "tornado-launcher.svg").is_file()
+
+
+def test_spec_collects_every_bridge_source(tmp_path, monkeypatch):
+    # The frozen app reads the kernel-side sources as data under sys._MEIPASS: lay out
+    # the spec's data entries for the bridge as PyInstaller would and read them back.
+    import shutil
+
+    from tornado_launcher import bridge
+
+    text = SPEC.read_text()
+    start, end = text.index("datas = []"), text.index("for sub in (")
+    scope = {"os": os, "PKG": str(ROOT / "tornado_launcher"), "ROOT": str(ROOT)}
+    exec(text[text.index("def tree("):text.index("datas = []")], scope)
+    exec(text[start:end], scope)
+    for src, dest in scope["datas"]:
+        (tmp_path / dest).mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, tmp_path / dest)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    monkeypatch.setattr(bridge, "_source_cache", {})
+    monkeypatch.setattr(bridge, "__file__", str(tmp_path / "nowhere" / "__init__.py"))
+    import importlib.resources
+
+    def no_resources(*args, **kwargs):
+        raise ModuleNotFoundError("frozen")
+
+    monkeypatch.setattr(importlib.resources, "files", no_resources)
+    shipped = bridge.sources()
+    assert [name for name, _, _ in shipped][0] == "protocol"
+    for name, _, source in shipped:
+        assert source == (ROOT / "tornado_launcher" / "bridge").joinpath(*bridge._relpath(name)).read_text()

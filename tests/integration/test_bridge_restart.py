@@ -303,8 +303,8 @@ def test_state_records_are_sent_without_waiting_for_the_batch_window(restart_ker
     port = free_port()
     k.create("quick", "tapp.plain.PlainApp", ["--port", str(port)], threaded=True)
     k.start_and_wait("quick")
-    window = k.evaluate("__import__('tornado_launcher_bridge').BATCH_WINDOW")
-    k.execute("__import__('tornado_launcher_bridge').BATCH_WINDOW = 10.0")
+    window = k.evaluate("__import__('tornado_launcher_bridge.kernelside.records', fromlist=['_']).BATCH_WINDOW")
+    k.execute("__import__('tornado_launcher_bridge.kernelside.records', fromlist=['_']).BATCH_WINDOW = 10.0")
     try:
         for _ in range(3):
             m = k.mark()
@@ -315,5 +315,5 @@ def test_state_records_are_sent_without_waiting_for_the_batch_window(restart_ker
             assert r["state"] == "running", r
             assert took < 5.0, f"'running' waited for the 10 s batch window: {took:.1f} s"
     finally:
-        k.execute(f"__import__('tornado_launcher_bridge').BATCH_WINDOW = {window!r}")
+        k.execute(f"__import__('tornado_launcher_bridge.kernelside.records', fromlist=['_']).BATCH_WINDOW = {window!r}")
     k.stop_and_wait("quick")
