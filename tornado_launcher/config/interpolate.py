@@ -372,6 +372,7 @@ def interpolate(
     keep: Callable[[tuple], bool],
     interpolated: set,
     path: tuple = (),
+    on_skipped: Optional[Callable[[tuple, str, List[str]], None]] = None,
 ) -> Any:
     """``value`` (a config's data) with every string's ``${...}`` evaluated, as a new tree.
 
@@ -379,24 +380,44 @@ def interpolate(
     ``path``; ``keep(path)`` True leaves a value as written (parts we skip
     are not ours to complain about).  A failure is reported with
     ``on_error(path, message)`` and the value stays as written; the path of
-    every evaluated value is added to ``interpolated``.
+    every evaluated value is added to ``interpolated``.  With
+    ``env.allow_exec`` False, ``on_skipped(path, value as written, commands)``
+    is told of each value whose ``exec()`` commands were not run.
     """
     if isinstance(value, dict):
         return {
-            k: interpolate(v, env, directory_of, on_error, keep, interpolated, path + (k,))
+            k: interpolate(v, env, directory_of, on_error, keep, interpolated, path + (k,), on_skipped)
             for k, v in value.items()
         }
     if isinstance(value, list):
         return [
-            interpolate(v, env, directory_of, on_error, keep, interpolated, path + (i,))
+            interpolate(v, env, directory_of, on_error, keep, interpolated, path + (i,), on_skipped)
             for i, v in enumerate(value)
         ]
     if not isinstance(value, str) or "${" not in value or keep(path):
         return value
+    skipped = len(env.skipped_exec)
     try:
         result = render(value, env, directory_of(path))
     except (InterpError, RecursionError) as e:
+        if len(env.skipped_exec) > skipped and on_skipped is not None and _well_formed(value):
+            # what failed used the output of a command not run: only its form is checked
+            on_skipped(path, value, [command for command, _ in env.skipped_exec[skipped:]])
+            return value
         on_error(path, str(e) if isinstance(e, InterpError) else "this `${...}` is nested too deeply to read")
         return value
     interpolated.add(tuple(path))
+    if len(env.skipped_exec) > skipped and on_skipped is not None:
+        on_skipped(path, value, [command for command, _ in env.skipped_exec[skipped:]])
     return result
+
+
+def _well_formed(value: str) -> bool:
+    """Every ``${...}`` of ``value`` can be read (evaluating it is another matter)."""
+    try:
+        for part in template(value):
+            if not isinstance(part, str):
+                parse_expr(part[0])
+    except (InterpError, RecursionError):
+        return False
+    return True
