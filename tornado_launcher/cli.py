@@ -54,7 +54,7 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     # `tornado-launcher CONFIG` means `gui CONFIG`: put the command in front.
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         argv = ["gui"] + argv
-    ns = _parser().parse_args(argv)
+    ns = _parser().parse_intermixed_args(argv)  # options before or after the config paths
     ns.command = ns.command or "gui"
     return ns
 
