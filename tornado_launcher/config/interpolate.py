@@ -400,10 +400,13 @@ def interpolate(
     try:
         result = render(value, env, directory_of(path))
     except (InterpError, RecursionError) as e:
-        if len(env.skipped_exec) > skipped and on_skipped is not None and _well_formed(value):
-            # what failed used the output of a command not run: only its form is checked
-            on_skipped(path, value, [command for command, _ in env.skipped_exec[skipped:]])
-            return value
+        if len(env.skipped_exec) > skipped and on_skipped is not None:
+            # a `${...}` calling a command not run is checked for form only; the others in full
+            problem = _problem_without_exec(value, env, directory_of(path))
+            if problem is None:
+                on_skipped(path, value, [command for command, _ in env.skipped_exec[skipped:]])
+                return value
+            e = InterpError(problem)
         on_error(path, str(e) if isinstance(e, InterpError) else "this `${...}` is nested too deeply to read")
         return value
     interpolated.add(tuple(path))
@@ -412,12 +415,24 @@ def interpolate(
     return result
 
 
-def _well_formed(value: str) -> bool:
-    """Every ``${...}`` of ``value`` can be read (evaluating it is another matter)."""
+def _calls_exec(node: Any) -> bool:
+    if node[0] == "call":
+        return node[1] == ["exec"] or any(_calls_exec(a) for a in node[2])
+    return node[0] == "filter" and _calls_exec(node[1])
+
+
+def _problem_without_exec(value: str, env: Environment, directory: str) -> Optional[str]:
+    """The first problem of ``value`` that is not for want of an ``exec()``'s output:
+    every ``${...}`` must read; those that call no ``exec()`` must evaluate."""
     try:
         for part in template(value):
-            if not isinstance(part, str):
-                parse_expr(part[0])
-    except (InterpError, RecursionError):
-        return False
-    return True
+            if isinstance(part, str):
+                continue
+            tree = parse_expr(part[0])
+            if not _calls_exec(tree):
+                evaluate(tree, part[0], env, directory)
+    except InterpError as e:
+        return str(e)
+    except RecursionError:
+        return "this `${...}` is nested too deeply to read"
+    return None
