@@ -76,23 +76,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
-def _installed_kernelspecs() -> List[str]:
-    """The kernelspec names a kernel's `kernel_name` may use here (as kernel.py resolves them)."""
-    from jupyter_client.kernelspec import KernelSpecManager
-    from . import interpreter
-
-    names = list(KernelSpecManager().find_kernel_specs())
-    if interpreter.is_frozen():  # the frozen app runs these with the project's Python
-        names += ["python3", "python"]
-    return names
-
-
 def _validate(paths: List[str], variables: List[str], *, allow_exec: bool, show_warnings: bool):
     """The one validation `check` and `start` share, before anything starts:
     the config (every problem at its file:line:col, kernelspecs included),
     then each kernel's interpreter.  Returns the Config, or None after
     printing the errors and the `not runnable` line."""
     from .config import ConfigError, check
+
+    def _installed_kernelspecs() -> List[str]:  # asked only when a kernel names one
+        from .kernel import installed_kernelspecs
+        return installed_kernelspecs()
 
     path = paths[0] if len(paths) == 1 else " + ".join(paths)
     try:

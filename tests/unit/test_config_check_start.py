@@ -212,3 +212,18 @@ def test_size_limit_is_a_setting_and_counts_strings_and_endless_files(monkeypatc
     with pytest.raises(ConfigError, match="/dev/zero:1:1: is larger than that, over the limit of 1000 bytes"):
         load("/dev/zero")
     assert time.perf_counter() - t0 < 1.0
+
+
+def test_the_window_refuses_an_unknown_kernelspec_too(tmp_path):
+    """The window's loader asks jupyter_client for the kernelspecs, as `check` and `start` do."""
+    from tornado_launcher.gui.controller import default_loader
+    from tornado_launcher.kernel import installed_kernelspecs
+
+    assert "python3" in installed_kernelspecs()  # ipykernel's own, in our venv
+    path = tmp_path / "jaffle.hcl"
+    path.write_text('kernel "k" { kernel_name = "no-such-spec" }\n' + WEB)
+    with pytest.raises(ConfigError, match=r':1:28: kernel "k" uses the Jupyter kernelspec "no-such-spec", '
+                                          r"which is not installed"):
+        default_loader(str(path))
+    path.write_text('kernel "k" { kernel_name = "python3" }\n' + WEB)
+    assert default_loader(str(path)).kernels["k"].kernel_name == "python3"
