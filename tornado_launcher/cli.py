@@ -102,6 +102,8 @@ def _validate(paths: List[str], variables: List[str], *, allow_exec: bool, show_
     if show_warnings:
         _print_diagnostics(diags)
     problems = asyncio.run(_kernel_problems(config))
+    if problems and not show_warnings:
+        _print_diagnostics(diags)  # refused: the warnings will not reach the session's log
     for line in problems:
         sys.stderr.write(f"{line}\n")
     if problems:

@@ -178,3 +178,18 @@ def test_port_held_by_another_process_names_it(tmp_path, threaded):
     assert re.search(r"^\d\d:\d\d:\d\d web +ERROR +start failed: " + re.escape(sentence) + "$", out, re.M), out
     assert re.search(r"^\d\d:\d\d:\d\d web +ERROR +failed: " + re.escape(sentence) + "$", out, re.M), out
     assert "Address already in use" in out  # the traceback, in the app's log, keeps the OS's words
+
+
+def test_start_refuses_a_python_without_ipykernel_as_check_does(tmp_path):
+    """Found while at it: `start` started, and the kernel failed; now it is refused first."""
+    import venv
+
+    venv.create(tmp_path / "bare", with_pip=False)
+    hcl = 'kernel "k" { python = "bare/bin/python" }\n' + web_app_hcl(free_port()).split("\n", 1)[1]
+    config = plain_project(tmp_path, hcl)
+    checked = run(["check", str(config)], cwd=tmp_path)
+    started = run(["start", str(config)], cwd=tmp_path, timeout=30)
+    assert checked.returncode == started.returncode == 2
+    assert f"{config}:1:1: kernel 'k'" in started.stderr and "-m pip install ipykernel tornado" in started.stderr
+    assert started.stderr == checked.stderr
+    assert "Traceback" not in started.stdout + started.stderr and "kernel starting" not in started.stdout
