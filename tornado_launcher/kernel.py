@@ -251,6 +251,8 @@ class Kernel:
         self._generation = itertools.count(1)
         self._gen = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        #: the bridge's last ``hello`` record (pid, python, tornado, bridge version, project_dir)
+        self.hello: Optional[Dict[str, Any]] = None
 
     # ------------------------------------------------------------------ start
     def _set_state(self, state: str, reason: Optional[str] = None) -> None:
@@ -527,6 +529,12 @@ class Kernel:
                     rec["app"], self.name, rec["state"], rec["reason"],
                     rec["elapsed_ms"], rec["urls"], rec["threaded"],
                 ))
+            elif kind == protocol.HELLO:
+                self._handle_hello(rec)
+
+    def _handle_hello(self, rec: Dict[str, Any]) -> None:
+        """The bridge says who it is (at each install): kept in ``self.hello``."""
+        self.hello = rec
 
     # -------------------------------------------------------------- execution
     async def execute(

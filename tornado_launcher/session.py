@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import bridge
+from .bridge import protocol
 from .bridge.protocol import LineFilter
 from .config import AppConfig, Config
 from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, ProcessTable,
@@ -357,12 +358,16 @@ class Session:
         k = self._kernels.get(name)
         if k is None:
             kc = self.config.kernels[name]
-            k = Kernel(
-                name, cwd=self.config.directory, runtime_dir=self._runtime_dir or tempfile.gettempdir(),
-                on_event=self.receive,
-                on_death=lambda reason, n=name: self._on_death(n, reason),
-                kernel_name=kc.kernel_name, python=kc.python, startup_timeout=self.startup_timeout,
-            )
+            common = dict(cwd=self.config.directory, runtime_dir=self._runtime_dir or tempfile.gettempdir(),
+                          on_event=self.receive,
+                          on_death=lambda reason, n=name: self._on_death(n, reason),
+                          startup_timeout=self.startup_timeout)
+            if getattr(kc, "connection_file", None):
+                from .attached import AttachedKernel
+
+                k = AttachedKernel(name, connection_file=kc.connection_file, **common)
+            else:
+                k = Kernel(name, kernel_name=kc.kernel_name, python=kc.python, **common)
             self._kernels[name] = k
         return k
 
@@ -375,6 +380,9 @@ class Session:
             for info in self._apps_of(name):
                 info.state, info.reason = "failed", str(e)
                 self.publish(info)
+            if getattr(kernel, "reattaches", False) and not self._closing:
+                # a kernel started elsewhere may come later: attach then (its restart waits for it)
+                self.spawn(self._restart_kernel(name), f"waiting for kernel {name!r}")
             return
         await self._setup_kernel(name)
 
@@ -392,10 +400,14 @@ class Session:
         settings = {"kernel": name, "project_dir": self.config.directory}
         reply = await kernel.execute(bridge.install_code(settings), what="installing the bridge")
         if reply.get("status") != "ok":
-            msg = (f"could not install the bridge in kernel {name!r}: {reply.get('ename')}: "
-                   f"{reply.get('evalue')}. The bridge needs only the standard library and tornado in the "
-                   "kernel's Python: check that `import tornado.httpserver` works there (reinstall tornado "
-                   "if not), then restart the kernel.")
+            evalue = str(reply.get("evalue") or "")
+            if evalue.startswith(protocol.INSTALL_REFUSED):  # the cell's own sentence names the fix
+                msg = f"could not install the bridge in kernel {name!r}: {evalue[len(protocol.INSTALL_REFUSED):].strip()}."
+            else:
+                msg = (f"could not install the bridge in kernel {name!r}: {reply.get('ename')}: "
+                       f"{evalue}. The bridge needs only the standard library and tornado in the "
+                       "kernel's Python: check that `import tornado.httpserver` works there (reinstall tornado "
+                       "if not), then restart the kernel.")
             self.log(name, "ERROR", msg)
             for info in self._apps_of(name):  # no app of this kernel can run: each says why
                 info.state, info.reason = "failed", msg
@@ -478,7 +490,8 @@ class Session:
         try:
             await kernel.restart()
         except KernelStartError as e:
-            self.log(name, "ERROR", str(e))
+            if not self._closing:
+                self.log(name, "ERROR", str(e))
             return
         await self._setup_kernel(name)
 
@@ -498,8 +511,9 @@ class Session:
             self.log(name, "ERROR", msg)
             self.emit(KernelState(name, "dead", msg, None))
             return
-        self.log(name, "ERROR", f"{reason}; restarting the kernel and its apps "
-                 f"({len(recent)}/{MAX_RESTARTS} in {RESTART_WINDOW:.0f} s)")
+        what = ("attaching again as soon as it answers, then re-creating its apps"
+                if getattr(self._kernels.get(name), "reattaches", False) else "restarting the kernel and its apps")
+        self.log(name, "ERROR", f"{reason}; {what} ({len(recent)}/{MAX_RESTARTS} in {RESTART_WINDOW:.0f} s)")
         self.spawn(self._restart_kernel(name), f"restarting kernel {name!r}")
 
     # ---------------------------------------------------------------- reload

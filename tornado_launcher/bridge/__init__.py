@@ -37,6 +37,7 @@ import os
 import sys
 
 from .kernelside import MODULES
+from . import protocol
 from .protocol import COMM_TARGET, MODULE_NAME, validate_name
 
 __all__ = ["COMM_TARGET", "MODULE_NAME", "source", "sources", "install_code", "create_app_code", "call_code",
@@ -101,6 +102,14 @@ def _literal(value) -> str:
 _INSTALL_TEMPLATE = '''\
 def __tornado_launcher_install(settings_json, packed):
     import base64, json, linecache, sys, types, zlib
+    if sys.version_info < %(min_python)r:
+        raise RuntimeError("%(prefix)s this kernel runs Python %%s at %%s, the bridge needs %(min_python_text)s or "
+                           "newer: run the kernel with a newer Python" %% (sys.version.split()[0], sys.executable))
+    try:
+        import tornado
+    except ImportError:
+        raise RuntimeError("%(prefix)s this kernel's Python (%%s) has no tornado: run `%%s -m pip install "
+                           "tornado` where the kernel runs, then restart it" %% (sys.executable, sys.executable)) from None
     mod = sys.modules.get("tornado_launcher_bridge")
     if mod is None or not hasattr(mod, "install"):
         modules = json.loads(zlib.decompress(base64.b64decode(packed)).decode("utf-8"))
@@ -130,6 +139,11 @@ def __tornado_launcher_install(settings_json, packed):
             for name in [n for n in sys.modules if n.split(".")[0] == "tornado_launcher_bridge"]:
                 del sys.modules[name]
             raise
+    have = getattr(sys.modules.get("tornado_launcher_bridge.protocol"), "BRIDGE_VERSION", None)
+    if have != %(version)d:
+        raise RuntimeError("%(prefix)s this kernel already runs the bridge of another tornado-launcher version "
+                           "(bridge %%s, this launcher's is %(version)d): restart the kernel, so that this "
+                           "launcher installs its own" %% (have,))
     mod.install(json.loads(settings_json))
 try:
     __tornado_launcher_install(%(settings)s, %(source)s)
@@ -160,7 +174,10 @@ def install_code(settings: dict) -> str:
     settings = dict(settings)
     if settings.get("project_dir"):
         settings["project_dir"] = os.path.abspath(settings["project_dir"])
-    return _INSTALL_TEMPLATE % {"settings": _literal(settings), "source": repr(_packed_source())}
+    return _INSTALL_TEMPLATE % {"settings": _literal(settings), "source": repr(_packed_source()),
+                                "version": protocol.BRIDGE_VERSION, "prefix": protocol.INSTALL_REFUSED,
+                                "min_python": protocol.MIN_PYTHON,
+                                "min_python_text": ".".join(map(str, protocol.MIN_PYTHON))}
 
 
 def _packed_source() -> str:

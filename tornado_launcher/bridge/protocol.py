@@ -33,6 +33,10 @@ import unicodedata
 
 #: bumped when a record's fields or a cell's entry point change meaning
 BRIDGE_VERSION = 1
+#: the oldest Python the bridge runs on (the launcher's own floor, pyproject's requires-python)
+MIN_PYTHON = (3, 10)
+#: how an install cell that refuses (Python too old, no tornado, another bridge) starts its sentence
+INSTALL_REFUSED = "tornado-launcher bridge:"
 #: target name of the comm the bridge opens in the kernel
 COMM_TARGET = "tornado_launcher.events"
 #: the name the bridge is registered under in the kernel's ``sys.modules``

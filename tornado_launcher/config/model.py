@@ -92,13 +92,17 @@ class KernelConfig:
     ``kernel_name`` is a Jupyter kernelspec name; ``python`` an interpreter
     (absolute, ``~`` expanded; relative paths are resolved against the
     config's directory).  At most one of the two is set; with neither, the
-    kernel runs the launcher's own Python.  ``line`` is where the block opens.
+    kernel runs the launcher's own Python.  ``connection_file`` (absolute,
+    resolved like ``python``) attaches to a kernel started elsewhere instead
+    of starting one (:mod:`tornado_launcher.attached`); it excludes both.
+    ``line`` is where the block opens.
     """
 
     name: str
     kernel_name: Optional[str] = None
     pass_env: List[str] = field(default_factory=list)
     python: Optional[str] = None
+    connection_file: Optional[str] = None
     line: int = 0
 
 

@@ -41,7 +41,7 @@ from .source import TOP_BLOCKS, Source, check_top_items, drop_inner_duplicates, 
 from .text import did_you_mean, fixed_name, show, stringify
 from .variables import read_variables
 
-_KERNEL_KEYS = ("kernel_name", "pass_env", "python")
+_KERNEL_KEYS = ("kernel_name", "pass_env", "python", "connection_file")
 _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
@@ -123,6 +123,35 @@ def missing_path(path: str, want: str) -> Optional[str]:
         return "is not a directory"
     if want == "file" and stat.S_ISDIR(st.st_mode):
         return "is a directory, not an interpreter"
+    return None
+
+
+#: what a kernel connection file must give (jupyter_client's ``write_connection_file`` writes them)
+CONNECTION_KEYS = ("ip", "shell_port", "iopub_port", "stdin_port", "control_port", "hb_port", "key")
+
+
+def connection_problem(path: str) -> Optional[str]:
+    """Why ``path`` is not a usable kernel connection file, or None (JSON only: config imports no jupyter)."""
+    import json
+
+    if os.path.isdir(path):
+        return "is a directory, not a connection file"
+    try:
+        with open(path, "rb") as f:
+            info = json.loads(f.read(1 << 20).decode("utf-8"))
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as e:
+        return "cannot be read (%s)" % (e.strerror or e)
+    except (ValueError, UnicodeDecodeError) as e:
+        return "is not JSON (%s)" % e
+    if not isinstance(info, dict):
+        return "is not a kernel connection file (not a JSON object)"
+    missing = [key for key in CONNECTION_KEYS if key not in info]
+    if missing:
+        return "is not a kernel connection file (it lacks %s)" % ", ".join(missing)
+    if info.get("transport", "tcp") not in ("tcp", "ipc"):
+        return "names the transport %s (tcp or ipc are known)" % show(info.get("transport"))
     return None
 
 
@@ -231,7 +260,35 @@ class BlockReader(Fields):
                         "launcher's own Python" % (show(python), problem, p),
                         "value",
                     )
+        self.connection_file(body, path, k)
         return k
+
+    def connection_file(self, body: dict, path: tuple, k: KernelConfig) -> None:
+        """``connection_file``: attach to a kernel started elsewhere; it must exist and parse now."""
+        value = self.string(body, path, "connection_file", "(the path of a running kernel's connection file)")
+        if value is MISSING or not value:
+            return
+        p = os.path.expanduser(value)
+        p = os.path.normpath(p if os.path.isabs(p) else os.path.join(
+            self.report.directory_of(path + ("connection_file",)), p))
+        k.connection_file = p
+        others = [key for key in ("kernel_name", "python") if getattr(k, key)]
+        if others:
+            self.report.error(
+                path + ("connection_file",),
+                'kernel "%s" sets both `connection_file` and `%s`: keep one (attach to a running kernel, '
+                "or start one)" % (k.name, others[0]),
+            )
+            return
+        problem = connection_problem(p)
+        if problem:
+            self.report.error(
+                path + ("connection_file",),
+                "`connection_file` %s (resolved to %s) %s: start the kernel first, e.g. "
+                "`python -m ipykernel_launcher --ip=127.0.0.1 -f %s`, or fix the path"
+                % (show(value), p, problem, p),
+                "value",
+            )
 
     def check_label(self, kind: str, name: str, path: tuple) -> bool:
         """Process and job names: shown in the window, never code."""
