@@ -17,9 +17,18 @@ from typing import Optional
 import pytest
 from watchdog.utils import BaseThread
 
+from tornado_launcher import watch
 from tornado_launcher.watch import DEFAULT_IGNORES, FileChange, SingleFlight, Watcher, matches
 
 pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture(autouse=True, params=["inotify", "watchdog"])
+def backend(request, monkeypatch):
+    """Every Watcher test runs on both backends: ours (Linux inotify over the
+    pruned tree) and watchdog's recursive observer (macOS, Windows)."""
+    monkeypatch.setattr(watch, "DEFAULT_BACKEND", request.param)
+    return request.param
 
 
 # ---------------------------------------------------------------- matches()
@@ -531,15 +540,19 @@ def test_callback_exception_does_not_stop_the_watcher(tmp_path, caplog):
     assert "boom" in caplog.text
 
 
+def watcher_thread(t):
+    return isinstance(t, BaseThread) or t.name == "tornado-launcher:inotify"
+
+
 def test_stop_leaves_no_watchdog_thread(tmp_path):
     async def main():
         w = Watcher([Handler(str(tmp_path)), Handler(str(tmp_path / "sub"))], lambda i, c: None)
         (tmp_path / "sub").mkdir()
         await w.start()
-        assert any(isinstance(t, BaseThread) for t in threading.enumerate())
+        assert any(watcher_thread(t) for t in threading.enumerate())
         write(tmp_path / "x.py", "")
         await w.stop()
-        return [t for t in threading.enumerate() if isinstance(t, BaseThread) and t.is_alive()]
+        return [t for t in threading.enumerate() if watcher_thread(t) and t.is_alive()]
 
     assert run(main()) == []
 
