@@ -220,6 +220,7 @@ class _State:
 
     def __init__(self, index: int, handler: Any) -> None:
         self.index = index
+        self.handler = handler
         self.root = os.path.abspath(handler.watch_path)
         self.patterns = tuple(getattr(handler, "patterns", None) or ("*",))
         self.ignore_patterns = tuple(getattr(handler, "ignore_patterns", None) or ())
@@ -466,6 +467,10 @@ class Watcher:
 
             await self._loop.run_in_executor(None, schedule)
         return state.index
+
+    def handler(self, index: int) -> Any:
+        """The handler object the callback's ``index`` stands for."""
+        return self._states[index].handler
 
     def watched_directories(self) -> list[str]:
         """inotify backend: the directories watched now (for tests and benchmarks)."""
