@@ -56,6 +56,7 @@ from watchdog.events import (
 )
 
 from . import watch_inotify
+from .bridge.protocol import NON_PROJECT_DIRS, is_project_dir
 
 __all__ = ["BACKENDS", "DEFAULT_IGNORES", "FileChange", "SingleFlight", "Watcher", "matches"]
 
@@ -77,8 +78,8 @@ DEFAULT_IGNORES: tuple[str, ...] = (
     ".tox", ".nox", "*.egg-info", ".ipynb_checkpoints",
     # version control
     ".git", ".hg", ".svn",
-    # dependencies
-    "node_modules", ".venv", "venv",
+    # dependencies, caches and build output: protocol.NON_PROJECT_DIRS (one list for
+    # the watcher, the import hook and clear_cache's default), spliced in below
     # editors' swap, backup, lock and temporary files
     ".*.sw?",          # vim swap files: .x.py.swp, .swo, .swx ...
     "*~",              # vim/emacs backups, "x.py.tmp~"
@@ -88,7 +89,7 @@ DEFAULT_IGNORES: tuple[str, ...] = (
     "*.tmp",
     "*___jb_tmp___", "*___jb_old___",  # JetBrains safe write
     ".goutputstream-*",                # GNOME (gedit) safe write
-)
+) + tuple(sorted(NON_PROJECT_DIRS))
 
 # Trailing coalescing after a fire never holds a batch longer than this, so a
 # file rewritten every few ms (a log in the tree) still gets through.
@@ -165,7 +166,7 @@ def _in_virtualenv(root: str, parts: Sequence[str]) -> bool:
     d = root
     for part in parts[:-1]:
         d = os.path.join(d, part)
-        if os.path.isfile(os.path.join(d, "pyvenv.cfg")):
+        if not is_project_dir(d):
             return True
     return False
 
@@ -253,7 +254,7 @@ class _State:
         star = _compile(tuple(p for p in ignores if p.endswith("*")), self.case_sensitive)
         if star is not None and (star.match(rel + "/") or star.match("/" + rel + "/")):
             return True
-        return os.path.isfile(os.path.join(directory, "pyvenv.cfg"))
+        return not is_project_dir(directory)
 
     def _match(self, path: str) -> bool:
         return bool(path) and matches(path, self.root, self.patterns, self.ignore_patterns, self.case_sensitive)
