@@ -490,6 +490,7 @@ class Watcher:
         observer, self._observer = self._observer, None
         if observer is not None:
             await self._loop.run_in_executor(None, _stop_observer, observer)
+        self._routes = []
 
     # -- loop thread from here on
 

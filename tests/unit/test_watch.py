@@ -644,3 +644,35 @@ def test_single_flight_cancelling_one_wait_keeps_the_run():
         assert waiter.cancelled() or waiter.done()
 
     run(main())
+
+
+def test_add_a_handler_while_running_and_restart_the_watcher(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    async def main():
+        rec = Recorder()
+        w = Watcher([Handler(str(tmp_path / "a"), ["*.py"])], rec)
+        await w.start()
+        try:
+            index = await w.add(Handler(str(tmp_path / "b"), ["*.html"], ["*.py"]))
+            assert index == 1 and w.handler(1).watch_path == str(tmp_path / "b")
+            write(tmp_path / "b" / "page.html", "<p>")
+            write(tmp_path / "b" / "x.py", "")  # ignored by the added handler
+            await rec.wait_calls(1)
+            await asyncio.sleep(0.2)
+            assert [(i, [c.src_path for c in changes]) for i, changes, _, _ in rec.calls] \
+                == [(1, [str(tmp_path / "b" / "page.html")])]
+        finally:
+            await w.stop()
+        rec.calls.clear()
+        await w.start()  # a stopped watcher starts again, with both handlers
+        try:
+            write(tmp_path / "a" / "m.py", "")
+            write(tmp_path / "b" / "other.html", "")
+            await rec.wait_calls(2)
+            assert sorted(i for i, _, _, _ in rec.calls) == [0, 1]
+        finally:
+            await w.stop()
+
+    run(main())
