@@ -1,7 +1,9 @@
 """Watch the project's files and hand changes, batched, to the asyncio loop.
 
-This replaces Jaffle's ``WatchdogApp``: one watchdog observer for every
-``handler`` block of the config, Jaffle's pattern semantics, and timing tuned
+This replaces Jaffle's ``WatchdogApp``: one watcher for every ``handler``
+block of the config (on Linux our own inotify tree, :mod:`.watch_inotify`,
+which never watches inside ignored directories; elsewhere a watchdog
+observer), Jaffle's pattern semantics, and timing tuned
 for the product's point (save a file, and the new code serves before you have
 switched to the browser).
 
@@ -18,8 +20,9 @@ Three pieces, each small:
 * :class:`SingleFlight` keeps a burst of batches from becoming a burst of
   restarts: at most one run per key, at most one queued behind it.
 
-Threads: watchdog runs its own threads (observer, emitters, the inotify
-reader).  The only code of ours that runs there is :meth:`_Dispatch.dispatch`,
+Threads: the inotify backend runs one reader thread; watchdog runs its own
+(observer, emitters, the inotify reader).  The only code of ours that runs
+there is the inotify tree's bookkeeping and :meth:`_Dispatch.dispatch`,
 which filters the event with :func:`matches` (pure: it reads the immutable
 handler settings and, for the virtualenv check, stats files) and hands the
 survivors to the loop with ``loop.call_soon_threadsafe``.  Filtering there,
