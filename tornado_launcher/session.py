@@ -371,6 +371,11 @@ class Session:
                 from .attached import AttachedKernel
 
                 k = AttachedKernel(name, connection_file=kc.connection_file, **common)
+            elif getattr(kc, "gateway_url", None):
+                from .gateway import GatewayKernel
+
+                k = GatewayKernel(name, gateway_url=kc.gateway_url, gateway_token=kc.gateway_token,
+                                  kernel_name=kc.kernel_name, **common)
             else:
                 k = Kernel(name, kernel_name=kc.kernel_name, python=kc.python, **common)
             self._kernels[name] = k

@@ -95,6 +95,10 @@ class KernelConfig:
     kernel runs the launcher's own Python.  ``connection_file`` (absolute,
     resolved like ``python``) attaches to a kernel started elsewhere instead
     of starting one (:mod:`tornado_launcher.attached`); it excludes both.
+    ``gateway_url`` starts the kernel through a Jupyter Kernel Gateway
+    (:mod:`tornado_launcher.gateway`): then ``kernel_name`` is a kernelspec
+    on that gateway (its default when unset) and ``gateway_token`` its auth
+    token (``${KG_AUTH_TOKEN}`` reads it from the environment).
     ``line`` is where the block opens.
     """
 
@@ -103,6 +107,8 @@ class KernelConfig:
     pass_env: List[str] = field(default_factory=list)
     python: Optional[str] = None
     connection_file: Optional[str] = None
+    gateway_url: Optional[str] = None
+    gateway_token: Optional[str] = None
     line: int = 0
 
 

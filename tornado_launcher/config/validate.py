@@ -41,7 +41,7 @@ from .source import TOP_BLOCKS, Source, check_top_items, drop_inner_duplicates, 
 from .text import did_you_mean, fixed_name, show, stringify
 from .variables import read_variables
 
-_KERNEL_KEYS = ("kernel_name", "pass_env", "python", "connection_file")
+_KERNEL_KEYS = ("kernel_name", "pass_env", "python", "connection_file", "gateway_url", "gateway_token")
 _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
@@ -222,12 +222,16 @@ class BlockReader(Fields):
             return None
         self.keys(body, path, _KERNEL_KEYS, 'kernel "%s"' % name)
         k = KernelConfig(name=name, line=self.report.where(path).line)
+        self.gateway(body, path, k)
         kernel_name = self.string(body, path, "kernel_name", "(a Jupyter kernelspec name)")
         if kernel_name is not MISSING:
             k.kernel_name = kernel_name or None
-            if callable(self.kernelspecs):  # asked only when a kernel names a kernelspec
+            if k.gateway_url:
+                pass  # a kernelspec on the gateway: the gateway knows its own
+            elif callable(self.kernelspecs):  # asked only when a kernel names a kernelspec
                 self.kernelspecs = self.kernelspecs()
-            if k.kernel_name and self.kernelspecs is not None and k.kernel_name not in self.kernelspecs:
+            if k.kernel_name and not k.gateway_url and self.kernelspecs is not None \
+                    and k.kernel_name not in self.kernelspecs:
                 self.report.error(
                     path + ("kernel_name",),
                     'kernel "%s" uses the Jupyter kernelspec "%s", which is not installed%s (installed: %s): '
@@ -263,6 +267,42 @@ class BlockReader(Fields):
         self.connection_file(body, path, k)
         return k
 
+    def gateway(self, body: dict, path: tuple, k: KernelConfig) -> None:
+        """``gateway_url`` (+ ``gateway_token``): kernels started through a Jupyter Kernel Gateway."""
+        from urllib.parse import urlsplit
+
+        url = self.string(body, path, "gateway_url", '(e.g. "http://127.0.0.1:8888")')
+        token = self.string(body, path, "gateway_token", '(e.g. "${KG_AUTH_TOKEN}")')
+        if url is not MISSING and url:
+            try:
+                parts = urlsplit(url)
+                parts.port  # noqa: B018 - raises on a bad port
+            except ValueError as e:
+                parts, problem = None, str(e)
+            else:
+                problem = None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
+                    or parts.query or parts.fragment:
+                self.report.error(
+                    path + ("gateway_url",),
+                    "`gateway_url` %s is not an http(s) URL of a Kernel Gateway%s: write e.g. "
+                    '`gateway_url = "http://127.0.0.1:8888"`' % (show(url), " (%s)" % problem if problem else ""),
+                    "value",
+                )
+            else:
+                k.gateway_url = url.rstrip("/")
+            if "python" in body:
+                self.report.error(
+                    path + ("python",),
+                    'kernel "%s" sets both `gateway_url` and `python`: the gateway chooses the interpreter '
+                    "(name its kernelspec with `kernel_name`)" % k.name,
+                )
+        if token is not MISSING and token:
+            if not (url is not MISSING and url):
+                self.report.warn(path + ("gateway_token",),
+                                 "`gateway_token` is used only with `gateway_url`: remove it, or add `gateway_url`")
+            k.gateway_token = token
+
     def connection_file(self, body: dict, path: tuple, k: KernelConfig) -> None:
         """``connection_file``: attach to a kernel started elsewhere; it must exist and parse now."""
         value = self.string(body, path, "connection_file", "(the path of a running kernel's connection file)")
@@ -278,6 +318,12 @@ class BlockReader(Fields):
                 path + ("connection_file",),
                 'kernel "%s" sets both `connection_file` and `%s`: keep one (attach to a running kernel, '
                 "or start one)" % (k.name, others[0]),
+            )
+            return
+        if k.gateway_url:
+            self.report.error(
+                path + ("connection_file",),
+                'kernel "%s" sets both `connection_file` and `gateway_url`: keep one' % k.name,
             )
             return
         problem = connection_problem(p)
