@@ -253,6 +253,8 @@ class Kernel:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         #: the bridge's last ``hello`` record (pid, python, tornado, bridge version, project_dir)
         self.hello: Optional[Dict[str, Any]] = None
+        #: who hears the ``files`` records of a watcher in the kernel (the Reloader, ``remote_files``)
+        self.on_files: Optional[Callable[[Dict[str, Any]], None]] = None
 
     # ------------------------------------------------------------------ start
     def _set_state(self, state: str, reason: Optional[str] = None) -> None:
@@ -532,6 +534,8 @@ class Kernel:
                 ))
             elif kind == protocol.HELLO:
                 self._handle_hello(rec)
+            elif kind == protocol.FILES and self.on_files is not None:
+                self.on_files(rec)
 
     def _handle_hello(self, rec: Dict[str, Any]) -> None:
         """The bridge says who it is (at each install): kept in ``self.hello``."""

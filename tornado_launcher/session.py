@@ -407,7 +407,8 @@ class Session:
     async def _setup_kernel(self, name: str) -> None:
         """Install the bridge, create the apps, run their start code."""
         kernel = self._kernels[name]
-        settings = {"kernel": name, "project_dir": self.config.directory}
+        kc = self.config.kernels.get(name)
+        settings = {"kernel": name, "project_dir": getattr(kc, "remote_dir", None) or self.config.directory}
         reply = await kernel.execute(bridge.install_code(settings), what="installing the bridge")
         if reply.get("status") != "ok":
             evalue = str(reply.get("evalue") or "")
@@ -423,6 +424,8 @@ class Session:
                 info.state, info.reason = "failed", msg
                 self.publish(info)
             return
+        if self._reloader is not None:
+            await self._reloader.kernel_ready(name)  # a watcher in the kernel (remote_files)
         for info in self._apps_of(name):
             info.start_code_ran = False
             await self._in_kernel(info).create(info)

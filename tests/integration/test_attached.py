@@ -218,3 +218,40 @@ async def test_install_refuses_another_bridge_or_no_tornado_in_one_sentence(tmp_
         async with running_session(cfg, auto_reload=False) as (s, rec):
             failed = await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "failed")
             assert "has no tornado" in failed.reason and "-m pip install tornado" in failed.reason
+
+
+async def test_remote_files_are_watched_and_compile_checked_in_the_kernel(tmp_path):
+    """remote_files: the kernel watches (watchdog there; then without it, the scan) and checks
+    the syntax; the launcher's own watcher does not run; reloads look as they do locally."""
+    port = free_port()
+    cfg = project(tmp_path, port)
+    cfg.write_text(cfg.read_text().replace('connection_file = "conn.json"',
+                                           'connection_file = "conn.json"\n      remote_files = true'))
+    web = tmp_path / "proj" / "web.py"
+    with hand_kernel(tmp_path) as k:
+        for backend in ("watchdog", "scan"):
+            if backend == "scan":  # this kernel's Python "has no watchdog"
+                assert (await run_in(k.conn, "import sys\nfor m in [m for m in sys.modules if m.split('.')[0]"
+                                             " == 'watchdog']: del sys.modules[m]\n"
+                                             "sys.modules['watchdog'] = None"))["status"] == "ok"
+            web.write_text(PLAIN_APP)
+            async with running_session(cfg) as (s, rec):
+                await rec.wait(running(), timeout=30)
+                assert s._reloader._watcher is None and s._reloader._remote == {"remote": [0]}
+                backend_used = (await s.execute("remote", "import sys; print(sys.modules["
+                                                "'tornado_launcher_bridge.kernelside.filewatch'].current.backend)"))
+                assert backend_used["stdout"].strip() == backend
+                web.write_text(PLAIN_APP.replace('"v1"', f'"{backend}-edit"'))
+                await wait_http(f"http://127.0.0.1:{port}/", f"{backend}-edit", timeout=15)
+                done = await rec.wait(lambda e: isinstance(e, ReloadEvent) and e.outcome == "done")
+                assert done.path == str(web)
+                mark = len(rec.events)
+                web.write_text(PLAIN_APP + "\ndef broken(:\n")
+                refused = await rec.wait(lambda e: isinstance(e, ReloadEvent) and e.outcome == "refused",
+                                         start=mark, timeout=15)
+                assert refused.detail.startswith(f"{web}:")
+                assert await fetch(f"http://127.0.0.1:{port}/") == (200, f"{backend}-edit")
+            # the session's end stopped the watch in the kernel
+            out = await run_in(k.conn, "import sys; assert sys.modules['tornado_launcher_bridge"
+                                       ".kernelside.filewatch'].current is None")
+            assert out["status"] == "ok", out

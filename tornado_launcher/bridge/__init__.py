@@ -226,6 +226,17 @@ def refresh_assets_code(name: str, paths) -> str:
             + "finally:\n    del __tornado_launcher_bridge\n")
 
 
+def watch_code(handlers, backend=None) -> str:
+    """A cell that makes the kernel watch ``handlers`` itself (``remote_files``), replacing
+    what it watched; ``[]`` stops it.  Each handler: ``{"handler", "root", "patterns",
+    "ignore_patterns", "case_sensitive", "ignore_directories"}``, as JSON data.
+    ``backend``: None (watchdog if there, else a scan), "watchdog" or "scan"."""
+    payload = _literal({"handlers": list(handlers), "backend": backend})
+    return (_PRELUDE
+            + f"    __tornado_launcher_bridge.watch_files_from_json({payload})\n"
+            + "finally:\n    del __tornado_launcher_bridge\n")
+
+
 def call_code(name: str, method: str, *args) -> str:
     """A cell calling ``<name>.<method>(*args)`` in the kernel, args as JSON data."""
     validate_name(name)

@@ -47,10 +47,13 @@ MODULE_NAME = "tornado_launcher_bridge"
 HELLO = "hello"
 LOG = "log"
 STATE = "state"
+#: file changes seen by a watcher running in the kernel (``remote_files``), compile-checked there
+FILES = "files"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
     STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths"),
+    FILES: ("handler", "changes", "errors"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
 APP_STATES = ("stopped", "starting", "running", "stopping", "failed")
@@ -162,6 +165,14 @@ def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=Fal
             "template_paths": list(template_paths), "static_paths": list(static_paths)}
 
 
+def files_record(handler, changes, errors=()):
+    """One batch of file changes of watch handler ``handler`` (an index the launcher gave):
+    ``changes`` as ``[event_type, src_path, dest_path, is_directory]``, ``errors`` as
+    ``[path, line, message]`` for the changed Python files that do not compile."""
+    return {"type": FILES, "handler": handler, "changes": [list(c) for c in changes],
+            "errors": [list(e) for e in errors]}
+
+
 def batch(records):
     """The ``data`` of one comm message carrying ``records`` in order."""
     return {"events": records}
@@ -191,4 +202,10 @@ def decode(data):
                         "static_paths": tuple(rec.get("static_paths") or ())})
         elif kind == HELLO:
             out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})
+        elif kind == FILES and isinstance(rec.get("handler"), int):
+            changes = [(str(c[0]), str(c[1]), c[2] if c[2] is None else str(c[2]), bool(c[3]))
+                       for c in rec.get("changes") or () if isinstance(c, list) and len(c) == 4]
+            errors = [(str(e[0]), int(e[1] or 1), str(e[2]))
+                      for e in rec.get("errors") or () if isinstance(e, list) and len(e) == 3]
+            out.append({"type": FILES, "handler": rec["handler"], "changes": changes, "errors": errors})
     return out

@@ -99,6 +99,9 @@ class KernelConfig:
     (:mod:`tornado_launcher.gateway`): then ``kernel_name`` is a kernelspec
     on that gateway (its default when unset) and ``gateway_token`` its auth
     token (``${KG_AUTH_TOKEN}`` reads it from the environment).
+    ``remote_files``: the kernel is on another machine, so its files are
+    watched (and compile-checked) in the kernel; ``remote_dir``: the
+    project's directory as the kernel sees it (default: the config's).
     ``line`` is where the block opens.
     """
 
@@ -109,6 +112,8 @@ class KernelConfig:
     connection_file: Optional[str] = None
     gateway_url: Optional[str] = None
     gateway_token: Optional[str] = None
+    remote_files: bool = False
+    remote_dir: Optional[str] = None
     line: int = 0
 
 

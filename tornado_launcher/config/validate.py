@@ -41,7 +41,8 @@ from .source import TOP_BLOCKS, Source, check_top_items, drop_inner_duplicates, 
 from .text import did_you_mean, fixed_name, show, stringify
 from .variables import read_variables
 
-_KERNEL_KEYS = ("kernel_name", "pass_env", "python", "connection_file", "gateway_url", "gateway_token")
+_KERNEL_KEYS = ("kernel_name", "pass_env", "python", "connection_file", "gateway_url", "gateway_token",
+                "remote_files", "remote_dir")
 _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
@@ -265,7 +266,29 @@ class BlockReader(Fields):
                         "value",
                     )
         self.connection_file(body, path, k)
+        self.remote(body, path, k)
         return k
+
+    def remote(self, body: dict, path: tuple, k: KernelConfig) -> None:
+        """``remote_files`` / ``remote_dir``: a kernel elsewhere; implied for a gateway not on loopback."""
+        from urllib.parse import urlsplit
+
+        elsewhere = bool(k.connection_file or k.gateway_url)
+        far = bool(k.gateway_url) and (urlsplit(k.gateway_url).hostname or "") not in (
+            "127.0.0.1", "localhost", "::1")
+        k.remote_files = self.boolean(body, path, "remote_files", far)
+        remote_dir = self.string(body, path, "remote_dir", '(e.g. "/srv/project")')
+        if remote_dir is not MISSING and remote_dir:
+            if not remote_dir.startswith("/"):
+                self.report.error(path + ("remote_dir",),
+                                  "`remote_dir` %s must be an absolute path on the kernel's machine" % show(remote_dir),
+                                  "value")
+            else:
+                k.remote_dir = os.path.normpath(remote_dir)
+        for key in ("remote_files", "remote_dir"):
+            if key in body and not elsewhere:
+                self.report.warn(path + (key,), "`%s` is used only with `connection_file` or `gateway_url`: "
+                                 "a kernel the launcher starts here sees this machine's files" % key)
 
     def gateway(self, body: dict, path: tuple, k: KernelConfig) -> None:
         """``gateway_url`` (+ ``gateway_token``): kernels started through a Jupyter Kernel Gateway."""

@@ -29,6 +29,7 @@ Layering (each module imports only those above it):
 ``entry``        constructing and starting the user's application object
 ``assets``       an app's template and static directories; forgetting Tornado's caches of them
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
+``filewatch``    files watched in the kernel (``remote_files``): watchdog, else a scan; compile check; ``files`` records
 ``tornado_app``  ``TornadoBridgeApp``: command queue, shared start, threaded start, stop
 ``api``          what the launcher's cells call: ``install``, ``create_app_from_json``, ...
 
@@ -44,5 +45,5 @@ state changes happen on the kernel's loop thread.
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
            "kernelside.attribution", "kernelside.drain", "kernelside.patches", "kernelside.imports",
            "kernelside.servers", "kernelside.ports", "kernelside.run", "kernelside.entry", "kernelside.assets",
-           "kernelside.apps",
+           "kernelside.apps", "kernelside.filewatch",
            "kernelside.tornado_app", "kernelside.api")
