@@ -64,12 +64,13 @@ def gateway(tmp_path_factory):
             proc.wait(10)
 
 
-def gateway_hcl(url: str, port: int) -> str:
+def gateway_hcl(url: str, port: int, remote_files: bool = False) -> str:
     return f'''
     kernel "gw" {{
       gateway_url   = "{url}"
       kernel_name   = "python3"
       gateway_token = "${{GW_TOKEN}}"
+      remote_files  = {"true" if remote_files else "false"}
     }}
 
     app "web" {{
@@ -85,8 +86,9 @@ def gateway_hcl(url: str, port: int) -> str:
     '''
 
 
-def project(root: Path, url: str, port: int) -> Path:
-    write_project(root, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": gateway_hcl(url, port)})
+def project(root: Path, url: str, port: int, remote_files: bool = False) -> Path:
+    write_project(root, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
+                         "jaffle.hcl": gateway_hcl(url, port, remote_files)})
     return root / "jaffle.hcl"
 
 
@@ -109,9 +111,10 @@ def token_env(monkeypatch):
 @pytest.mark.timeout(30)
 async def test_gateway_kernel_serves_reloads_and_is_shut_down_at_exit(tmp_path, gateway, token_env):
     port = free_port()
-    async with running_session(project(tmp_path, gateway, port)) as (s, rec):
+    async with running_session(project(tmp_path, gateway, port, remote_files=True)) as (s, rec):
         await rec.wait(running(), timeout=25)
         assert await fetch(f"http://127.0.0.1:{port}/") == (200, "v1")
+        assert s._reloader._watcher is None  # the kernel behind the gateway watches the files
         kernel_id = s._kernels["gw"].kernel_id
         assert kernel_id in await kernels_on(gateway)
         assert s.kernels["gw"].pid not in (None, os.getpid())
