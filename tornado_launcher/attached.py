@@ -101,6 +101,8 @@ class AttachedKernel(Kernel):
         except (OSError, ValueError, UnicodeDecodeError) as e:
             return f"its connection file {self.connection_file} cannot be read ({e})"
         self._where = describe(info)
+        ip = info.get("ip") if info.get("transport", "tcp") == "tcp" else None
+        self.remote_host = None if ip in (None, "", "0.0.0.0", "*") else ip
         kc = _Client()
         try:
             kc.load_connection_info(info)

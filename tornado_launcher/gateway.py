@@ -106,6 +106,7 @@ class GatewayKernel(Kernel):
         self.gateway_url = gateway_url.rstrip("/")
         self.gateway_token = gateway_token
         self.kernel_id: Optional[str] = None
+        self.remote_host = urlsplit(self.gateway_url).hostname
         #: the gateway restarted our kernel itself: reconnect, do not restart it again
         self._gateway_restarted = False
         self._stopping: Optional[asyncio.Event] = None

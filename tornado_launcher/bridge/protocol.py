@@ -52,7 +52,8 @@ FILES = "files"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
-    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths"),
+    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths",
+            "public_ports"),
     FILES: ("handler", "changes", "errors"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
@@ -156,13 +157,15 @@ def log_record(app, level, message, logger, time, traceback=None, origin="bridge
 
 
 def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False,
-                 template_paths=(), static_paths=()):
+                 template_paths=(), static_paths=(), public_ports=()):
     """An app's state; every command on an app ends in one, even when it changed nothing.
     ``template_paths`` / ``static_paths``: where a running app's templates and static
-    files are (the launcher watches them)."""
+    files are (the launcher watches them).  ``public_ports``: the ports of ``urls`` bound
+    beyond loopback (the launcher shows a remote kernel's URLs with its host)."""
     return {"type": STATE, "app": app, "state": state, "reason": reason,
             "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded,
-            "template_paths": list(template_paths), "static_paths": list(static_paths)}
+            "template_paths": list(template_paths), "static_paths": list(static_paths),
+            "public_ports": list(public_ports)}
 
 
 def files_record(handler, changes, errors=()):
@@ -199,7 +202,8 @@ def decode(data):
                         "reason": rec.get("reason"), "elapsed_ms": rec.get("elapsed_ms"),
                         "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded")),
                         "template_paths": tuple(rec.get("template_paths") or ()),
-                        "static_paths": tuple(rec.get("static_paths") or ())})
+                        "static_paths": tuple(rec.get("static_paths") or ()),
+                        "public_ports": tuple(p for p in rec.get("public_ports") or () if isinstance(p, int))})
         elif kind == HELLO:
             out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})
         elif kind == FILES and isinstance(rec.get("handler"), int):

@@ -270,11 +270,11 @@ class TornadoBridgeApp(BridgeApp):
 
     def _running(self, run, t0):
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
-                        assets=self._assets(run))
+                        assets=self._assets(run), public_ports=run.public_ports())
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
-            self._set_state("running", urls=run.urls(), assets=self._assets(run))
+            self._set_state("running", urls=run.urls(), assets=self._assets(run), public_ports=run.public_ports())
 
     def _assets(self, run):
         try:
