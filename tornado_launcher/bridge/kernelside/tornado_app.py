@@ -243,6 +243,8 @@ class TornadoBridgeApp(BridgeApp):
             for server in old.servers.servers():
                 try:
                     stop_accepting(server)
+                    # from now on an old answer ends its keep-alive connection
+                    server.conn_params.no_keep_alive = True
                 except Exception:
                     pass
             draining.close_websockets(old, draining.WS_RESTART, "the app restarted: reconnect for the new code")
