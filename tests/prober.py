@@ -245,10 +245,12 @@ class App:
     def __init__(self, argv):
         parser = argparse.ArgumentParser()
         parser.add_argument("--port", type=int, required=True)
+        parser.add_argument("--debug", action="store_true")  # tornado.autoreload, in a plain process
         self.args = parser.parse_args(argv)
 
     def start(self):
-        web = tornado.web.Application([(r"/", Hello), (r"/poll", Poll), (r"/sse", Stream), (r"/ws", Socket)])
+        web = tornado.web.Application([(r"/", Hello), (r"/poll", Poll), (r"/sse", Stream), (r"/ws", Socket)],
+                                      debug=self.args.debug)
         self.server = web.listen(self.args.port, "127.0.0.1")
         self.io_loop = tornado.ioloop.IOLoop.current()
         self.io_loop.start()
@@ -262,9 +264,14 @@ class App:
 
 def main(argv=None):
     import sys
-    app = App(sys.argv[1:] if argv is None else argv)
-    app.start()
+    try:
+        App(sys.argv[1:] if argv is None else argv).start()
+    except KeyboardInterrupt:
+        pass
 '''
+
+#: the probe app as a plain process: ``python serve.py --port=N [--debug]``
+SERVE_PY = "from probeapp.web import main\n\nmain()\n"
 
 
 def version_source(n: int, broken: Optional[str] = None) -> str:
