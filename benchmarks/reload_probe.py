@@ -180,8 +180,8 @@ def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reloads", type=int, default=30, help="reloads per variant (default 30)")
     p.add_argument("--pause", type=float, default=0.6,
-                   help="seconds after each reload is served (default 0.6: Tornado's autoreload misses a save made
-                        before its re-exec'd process first checks the files, 0.5 s after it starts)")
+                   help="seconds after each reload is served (default 0.6: Tornado's autoreload misses a "
+                        "save made before its re-exec'd process first checks the files, 0.5 s after it starts)")
     p.add_argument("--only", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="variants to run")
     p.add_argument("--quick", action="store_true", help="a fast sanity run: 4 reloads per variant")
     a = p.parse_args(argv)
