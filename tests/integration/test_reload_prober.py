@@ -304,3 +304,105 @@ async def test_file_edits_through_the_session_lose_no_request(tmp_path, threaded
     assert_nothing_lost(probe, "session " + ("threaded" if threaded else "shared"))
     assert 31 in probe.versions_seen["fresh"] and 32 in probe.versions_seen["fresh"]
     assert 99 not in probe.versions_seen["fresh"]
+
+
+EARLY_APP = '''
+import tornado.ioloop
+import tornado.web
+
+from .web import Hello
+
+
+class App:
+    """Binds in __init__ (listen() before start()): the pool covers it too."""
+
+    def __init__(self, argv):
+        port = int(argv[0].split("=", 1)[1])
+        self.server = tornado.web.Application([(r"/", Hello)]).listen(port, "127.0.0.1")
+
+    def start(self):
+        tornado.ioloop.IOLoop.current().start()
+
+    def stop(self):
+        self.server.stop()
+        tornado.ioloop.IOLoop.current().stop()
+'''
+
+RAW_APP = '''
+import socket
+
+import tornado.httpserver
+import tornado.ioloop
+import tornado.web
+
+from .web import Hello
+
+
+class App:
+    """Binds its socket itself, not through tornado's bind_sockets: not pooled."""
+
+    def __init__(self, argv):
+        self.port = int(argv[0].split("=", 1)[1])
+
+    def start(self):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(128)
+        sock.setblocking(False)
+        self.server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/", Hello)]))
+        self.server.add_sockets([sock])
+        tornado.ioloop.IOLoop.current().start()
+
+    def stop(self):
+        self.server.stop()
+        tornado.ioloop.IOLoop.current().stop()
+'''
+
+
+@MODES
+def test_app_that_binds_in_init_loses_no_request(probe_kernel, threaded):
+    k = probe_kernel
+    (k.project_dir / "probeapp" / "early.py").write_text(EARLY_APP)
+    (k.project_dir / "probeapp" / "version.py").write_text(version_source(1))
+    name = "probe_early_" + ("threaded" if threaded else "shared")
+    port = free_port()
+    k.create(name, "probeapp.early.App", ["--port=%d" % port], threaded=threaded, clear_cache=None)
+    k.start_and_wait(name)
+    m = k.mark()
+    k.call(name, "restart")
+    assert k.wait_state(name, ("running", "failed"), m)["state"] == "running"
+    with Probe(port) as probe:
+        probe.serving(1)
+        r = Reloader(k, name, probe)
+        for _ in range(20):
+            r.reload()
+            time.sleep(0.01)
+        time.sleep(0.1)
+    assert_nothing_lost(probe, name)
+    k.stop_and_wait(name)
+    assert port_is_free(port)
+
+
+def test_app_binding_its_own_socket_still_restarts(probe_kernel):
+    """A socket bound outside tornado's bind_sockets cannot be handed over: the restart
+    falls back to stopping the old app first (EADDRINUSE), and serves the new code."""
+    k = probe_kernel
+    (k.project_dir / "probeapp" / "raw.py").write_text(RAW_APP)
+    name = "probe_raw"
+    port = free_port()
+    k.create(name, "probeapp.raw.App", ["--port=%d" % port], clear_cache=None)
+    (k.project_dir / "probeapp" / "version.py").write_text(version_source(1))
+    k.start_and_wait(name)
+    for n in (2, 3):
+        (k.project_dir / "probeapp" / "version.py").write_text(version_source(n))
+        m = k.mark()
+        k.call(name, "restart")
+        r = k.wait_state(name, ("running", "failed"), m)
+        assert r["state"] == "running" and r["reason"] is None, r
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/")
+        assert conn.getresponse().read() == b"v%d" % n
+        conn.close()
+    k.stop_and_wait(name)
+    assert port_is_free(port)
