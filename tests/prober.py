@@ -206,6 +206,7 @@ import tornado.ioloop
 import tornado.web
 import tornado.websocket
 
+from . import version
 from .version import VERSION
 
 log = logging.getLogger("probeapp")
@@ -252,6 +253,8 @@ class App:
         web = tornado.web.Application([(r"/", Hello), (r"/poll", Poll), (r"/sse", Stream), (r"/ws", Socket)],
                                       debug=self.args.debug)
         self.server = web.listen(self.args.port, "127.0.0.1")
+        if getattr(version, "FAIL_IN_START", False):
+            raise RuntimeError("start failed on purpose")
         self.io_loop = tornado.ioloop.IOLoop.current()
         self.io_loop.start()
 

@@ -187,8 +187,11 @@ def test_failed_start_keeps_the_old_code_serving(probe_kernel, threaded):
         r = Reloader(k, name, probe)
         for _ in range(5):
             r.reload()
+        start_line = PROBE_APP.split("\n").index('            raise RuntimeError("start failed on purpose")') + 1
         for broken, expect in (('raise RuntimeError("broken on purpose")',
                                 "probeapp/version.py:2: RuntimeError: broken on purpose"),
+                               ("FAIL_IN_START = True",  # after listen(): its server is closed, not the socket
+                                "probeapp/web.py:%d: RuntimeError: start failed on purpose" % start_line),
                                ("import no_such_module_xyz",
                                 "probeapp/version.py:2: ModuleNotFoundError: No module named 'no_such_module_xyz'")):
             m = k.mark()

@@ -348,6 +348,7 @@ class TornadoBridgeApp(BridgeApp):
         # the app's thread ended while we believed it running (it stopped itself or crashed)
         if self._run is run and not run.stop_requested:
             self._run = None
+            pool.release(self.name)  # nothing serves: free the port
             self._flush_prints()
             if run.error is not None:
                 self._failed(run, run.error, "the app's loop ended with an error")
