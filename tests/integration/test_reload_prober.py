@@ -409,3 +409,79 @@ def test_app_binding_its_own_socket_still_restarts(probe_kernel):
         conn.close()
     k.stop_and_wait(name)
     assert port_is_free(port)
+
+
+UNIX_APP = '''
+import tornado.httpserver
+import tornado.ioloop
+import tornado.netutil
+import tornado.web
+
+from .web import Hello
+
+
+class App:
+    """Listens on a Unix socket (tornado.netutil.bind_unix_socket): pooled like a TCP one."""
+
+    def __init__(self, argv):
+        self.path = argv[0]
+
+    def start(self):
+        self.server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/", Hello)]))
+        self.server.add_sockets([tornado.netutil.bind_unix_socket(self.path)])
+        tornado.ioloop.IOLoop.current().start()
+
+    def stop(self):
+        self.server.stop()
+        tornado.ioloop.IOLoop.current().stop()
+'''
+
+
+def test_unix_socket_stays_bound_across_restarts(probe_kernel, tmp_path):
+    import socket
+
+    k = probe_kernel
+    (k.project_dir / "probeapp" / "unixapp.py").write_text(UNIX_APP)
+    (k.project_dir / "probeapp" / "version.py").write_text(version_source(1))
+    path = str(tmp_path / "web.sock")
+    k.create("probe_unix", "probeapp.unixapp.App", [path], clear_cache=None)
+    k.start_and_wait("probe_unix")
+    outcomes = {}
+    stop = threading.Event()
+
+    def client():
+        while not stop.is_set():
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.settimeout(3)
+                    s.connect(path)
+                    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    data = b""
+                    while chunk := s.recv(65536):
+                        data += chunk
+                key = "answer" if data.startswith(b"HTTP/1.1 200") else "closed"
+            except OSError as exc:
+                key = type(exc).__name__
+            outcomes[key] = outcomes.get(key, 0) + 1
+            time.sleep(0.001)
+
+    t = threading.Thread(target=client, daemon=True)
+    t.start()
+    for n in range(2, 22):
+        (k.project_dir / "probeapp" / "version.py").write_text(version_source(n))
+        m = k.mark()
+        k.call("probe_unix", "restart")
+        assert k.wait_state("probe_unix", ("running", "failed"), m)["state"] == "running"
+        time.sleep(0.01)
+    stop.set()
+    t.join(5)
+    print("\nunix socket: %s" % outcomes)
+    assert set(outcomes) == {"answer"} and outcomes["answer"] > 20, outcomes
+    k.stop_and_wait("probe_unix")
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(path)
+            refused = False
+        except OSError:
+            refused = True
+    assert refused  # a real stop closes it
