@@ -143,7 +143,7 @@ async def run_variant(variant: str, reloads: int, pause: float) -> Dict:
                 await end_process(proc)
                 log.unlink(missing_ok=True)
     return {"counts": probe.summary(), "missed": missed, "seconds": time.perf_counter() - t0,
-            "problems": probe.problems[:5]}
+            "problems": probe.problems[:5], "last_old": probe.last_old_answers}
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -166,6 +166,8 @@ async def main(args: argparse.Namespace) -> int:
                          f"{r['missed']}" if client == "fresh" else "", f"{r['seconds']:.1f} s" if client == "fresh" else ""])
     print(table(["variant", "client", "answered", "refused", "reset / closed unanswered", "hung ≥ 2 s",
                  "wrong", "edits missed", "run time"], rows))
+    print("\nKeep-alive answers by the previous version that ended their connection (counted as answered): "
+          + ", ".join("%s %d" % (v, r["last_old"]) for v, r in results.items()))
     for v, r in results.items():
         if r["problems"]:
             print(f"\nfirst problems ({v}): {r['problems']}")

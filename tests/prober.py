@@ -43,6 +43,8 @@ class Probe:
         self.counts: Dict[str, Dict[str, int]] = {"fresh": {}, "keepalive": {}}
         self.problems: List[tuple] = []  # (client, outcome, detail) of every non-answer, first 50
         self.versions_seen: Dict[str, set] = {"fresh": set(), "keepalive": set()}
+        #: keep-alive answers from the previous version that ended their connection (counted as answers)
+        self.last_old_answers = 0
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._fresh, daemon=True),
@@ -90,6 +92,9 @@ class Probe:
             if v < live and not (client == "keepalive" and closing and v >= live - 1):
                 self._note(client, "wrong", (status, body, "serving v%d when sent" % live))
             else:
+                if v < live:
+                    with self._lock:
+                        self.last_old_answers += 1
                 self._note(client, "answer")
 
     def _fresh(self) -> None:

@@ -91,7 +91,8 @@ def long_poll(port, seconds, out):
 
 def assert_nothing_lost(probe, what):
     counts = probe.summary()
-    print("\n%s: %s" % (what, counts))
+    print("\n%s: %s; keep-alive answers by the previous version ending their connection: %d"
+          % (what, counts, probe.last_old_answers))
     for client in ("fresh", "keepalive"):
         assert counts[client].get("answer", 0) > 50, (client, counts)
     assert set(counts["fresh"]) | set(counts["keepalive"]) == {"answer"}, (counts, probe.problems)
