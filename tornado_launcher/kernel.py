@@ -129,6 +129,13 @@ class Kernel:
         self._gen = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
+    @property
+    def connection_file(self) -> Optional[str]:
+        """The running process's connection file (what ``jupyter console
+        --existing`` takes: the console tab attaches with it), or None."""
+        km = self._km
+        return km.connection_file if km is not None and self.state in ("idle", "busy") else None
+
     # ------------------------------------------------------------------ start
     def _set_state(self, state: str, reason: Optional[str] = None) -> None:
         self.state = state
@@ -309,7 +316,14 @@ class Kernel:
             except Exception:  # noqa: BLE001 - one bad message must not stop routing
                 log.exception("kernel %s: could not handle %s", self.name, msg.get("msg_type"))
 
+    #: cell output another client (the console tab) asked for is that client's to show
+    _OUTPUT = frozenset({"stream", "error", "execute_result", "display_data"})
+
     def _handle(self, msg: Dict[str, Any]) -> None:
+        if msg["msg_type"] in self._OUTPUT and self._kc is not None:
+            session = (msg.get("parent_header") or {}).get("session")
+            if session and session != self._kc.session.session:
+                return
         handler = getattr(self, f"_handle_{msg['msg_type']}", None)
         if handler is not None:
             handler(msg, msg["content"], self._routes.get(msg.get("parent_header", {}).get("msg_id")))

@@ -519,6 +519,11 @@ class Session:
         out["stderr"] = out["stderr"] or ""
         return out
 
+    def connection_file(self, kernel: str) -> Optional[str]:
+        """The kernel's connection file while it runs (for a Jupyter console), else None."""
+        k = self._kernels.get(kernel)
+        return None if k is None else k.connection_file
+
     async def interrupt_kernel(self, name: str) -> None:
         await self._kernels[name].interrupt()
 

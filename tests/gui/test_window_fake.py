@@ -204,21 +204,17 @@ def test_missing_file_is_an_error_not_a_crash(window, run, tmp_path):
     assert "no such file" in window.error_page.messages[0]
 
 
-def test_console_runs_code_in_the_kernel(window, run, project, qtbot):
+def test_console_tab_is_a_jupyter_console_that_takes_the_keyboard(window, run, project, qtbot):
+    from qtconsole.rich_jupyter_widget import RichJupyterWidget
+
     run(window.open_config(str(project())))
     window.kernel_action("py", "console")
     c = window.consoles["py"]
+    assert isinstance(c, RichJupyterWidget)
     assert window.tabs.currentWidget() is c
-    qtbot.keyClicks(c.input, "6*7")
-    qtbot.keyClick(c.input, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: "42" in c.output.toPlainText(), timeout=5000)
-    assert ">>> 6*7" in c.output.toPlainText()
-    qtbot.keyClicks(c.input, "1/0")
-    qtbot.keyClick(c.input, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: "ZeroDivisionError" in c.output.toPlainText(), timeout=5000)
-    assert "\x1b" not in c.output.toPlainText()
-    qtbot.keyClick(c.input, Qt.Key.Key_Up)
-    assert c.input.text() == "1/0"
+    qtbot.waitUntil(lambda: c._control.hasFocus() or not window.isActiveWindow(), timeout=5000)
+    # the fake's kernel has no connection file: the console waits, unattached, without error
+    assert c.attached is None and c.kernel_client is None and not window.errors
 
 
 def test_notification_only_when_not_focused(window, run, project, qtbot, monkeypatch):

@@ -318,8 +318,6 @@ class WindowController:
             return None
         return await call(session, *args)
 
-    async def execute(self, kernel: str, code: str) -> Dict[str, Any]:
-        """Run console code in ``kernel``."""
-        if self.session is None:
-            raise RuntimeError("no session is running")
-        return await self.session.execute(kernel, code)
+    def connection_file(self, kernel: str) -> Optional[str]:
+        """``kernel``'s connection file while it runs (the console attaches to it)."""
+        return None if self.session is None else self.session.connection_file(kernel)

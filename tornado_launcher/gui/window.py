@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self.session_page)
         self.tabs.setDocumentMode(True)
         self.tabs.setUsesScrollButtons(True)
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.merged = self._new_log_view("all", "All", show_source=True)
         self.tabs.addTab(self.merged, "All")
 
@@ -404,6 +405,8 @@ class MainWindow(QMainWindow):
                 self.hub.remove(w)
             w.deleteLater()
         self.log_views = {"all": self.merged}
+        for c in self.consoles.values():
+            self.spawn(c.close_client(), f"closing console {c.kernel}")
         self.consoles = {}
         self.merged.clear()
         self.apps_model.set_rows([])
@@ -428,17 +431,28 @@ class MainWindow(QMainWindow):
         return view
 
     def console(self, kernel: str) -> ConsoleWidget:
+        """The Jupyter console tab of ``kernel`` (it attaches when first shown)."""
         c = self.consoles.get(kernel)
         if c is None:
-            c = ConsoleWidget(kernel, self._execute,
-                              interrupt=lambda k=kernel: self.kernel_action(k, "interrupt"), parent=self)
+            c = ConsoleWidget(kernel, lambda k=kernel: self.controller.connection_file(k),
+                              interrupt=lambda k=kernel: self.kernel_action(k, "interrupt"),
+                              restart=lambda k=kernel: self.kernel_action(k, "restart"), parent=self)
             self.consoles[kernel] = c
             i = self.tabs.addTab(c, icons.icon("console"), f"console: {kernel}")
-            self.tabs.setTabToolTip(i, f"Run Python in kernel {kernel}")
+            self.tabs.setTabToolTip(i, f"IPython in kernel {kernel}")
         return c
 
-    async def _execute(self, kernel: str, code: str) -> dict:
-        return await self.controller.execute(kernel, code)
+    def _tab_changed(self, index: int) -> None:
+        """A console's tab clicked: it attaches and takes the keyboard."""
+        w = self.tabs.widget(index)
+        if isinstance(w, ConsoleWidget):
+            w.activate()
+            w._control.setFocus()
+
+    async def close_consoles(self) -> None:
+        """Let every console go of its kernel (their client threads end)."""
+        consoles = list(self.consoles.values())
+        await asyncio.gather(*(c.close_client() for c in consoles), return_exceptions=True)
 
     def sync_rows(self) -> None:
         """Add/remove rows and tabs to match ``session.apps`` / ``session.kernels``."""
@@ -507,6 +521,9 @@ class MainWindow(QMainWindow):
 
     def _handle_KernelState(self, ev: KernelState) -> None:
         self.kernels_model.update_from_event(ev)
+        console = self.consoles.get(ev.kernel)
+        if console is not None:
+            console.kernel_state(ev)
         if ev.state == "dead":
             self.notify(f"kernel {ev.kernel} died", ev.reason or f"Kernel {ev.kernel} died.")
 
@@ -555,7 +572,8 @@ class MainWindow(QMainWindow):
         if action == "console":
             c = self.console(name)
             self.tabs.setCurrentWidget(c)
-            c.setFocus()
+            c.activate()
+            c._control.setFocus()
             return None
         call = self.controller.kernel_action(name, action)
         return None if call is None else self.spawn(call, f"{action} kernel {name}")
@@ -636,6 +654,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.centralWidget().setEnabled(False)
         try:
+            await self.close_consoles()
             await asyncio.wait_for(self.close_session(), timeout=60)
             await engine_threads_done(timeout=3.0)
         except Exception as exc:
