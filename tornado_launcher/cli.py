@@ -130,7 +130,8 @@ def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = ()) ->
         return EXIT_INVALID
     # warnings reach the terminal through the session's log, once
     try:
-        return asyncio.run(headless.run(config, auto_reload=auto_reload))
+        return asyncio.run(headless.run(config, auto_reload=auto_reload,
+                                        reload_config=lambda: check(target, values)))
     except KeyboardInterrupt:  # a second Ctrl+C during shutdown
         return 130
 
