@@ -36,7 +36,7 @@ fi
 
 # The icon files are generated from the SVGs and committed; say so if stale.
 if ! QT_QPA_PLATFORM=offscreen "$PYTHON" scripts/render_icons.py --check >/dev/null 2>&1; then
-    echo "build_app.sh: warning: resources/icons is stale; run \`$PYTHON scripts/render_icons.py\`" >&2
+    echo "build_app.sh: warning: tornado_launcher/resources/icons is stale; run \`$PYTHON scripts/render_icons.py\`" >&2
 fi
 
 start=$(date +%s.%N)
@@ -57,12 +57,12 @@ if ((install_user)); then
     bin=$HOME/.local/bin
     mkdir -p "$bin" "$data/applications" "$data/mime/packages"
     ln -sfn "$PWD/$APP" "$bin/tornado-launcher"
-    install -m644 resources/tornado-launcher.desktop "$data/applications/tornado-launcher.desktop"
+    install -m644 tornado_launcher/resources/tornado-launcher.desktop "$data/applications/tornado-launcher.desktop"
     for size in 16 24 32 48 64 128 256 512; do
-        install -Dm644 "resources/icons/tornado-launcher-$size.png" \
+        install -Dm644 "tornado_launcher/resources/icons/tornado-launcher-$size.png" \
             "$data/icons/hicolor/${size}x${size}/apps/tornado-launcher.png"
     done
-    install -Dm644 resources/icons/tornado-launcher.svg "$data/icons/hicolor/scalable/apps/tornado-launcher.svg"
+    install -Dm644 tornado_launcher/resources/icons/tornado-launcher.svg "$data/icons/hicolor/scalable/apps/tornado-launcher.svg"
     cat > "$data/mime/packages/tornado-launcher.xml" <<'XML'
 <?xml version="1.0" encoding="UTF-8"?>
 <mime-info xmlns="http://www.freedesktop.org/standards/shared-mime-info">

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Render the app icon from its SVG sources into PNG, ICO and ICNS files.
 
-    .venv/bin/python scripts/render_icons.py            # writes resources/icons/
+    .venv/bin/python scripts/render_icons.py            # writes tornado_launcher/resources/icons/
     .venv/bin/python scripts/render_icons.py --check    # exit 1 if outputs are stale
 
 Sources (hand-written, edit these):
-  resources/icons/tornado-launcher.svg        the icon, drawn on a 256 grid
-  resources/icons/tornado-launcher-small.svg  fewer, thicker bands for 16-32 px,
+  tornado_launcher/resources/icons/tornado-launcher.svg        the icon, drawn on a 256 grid
+  tornado_launcher/resources/icons/tornado-launcher-small.svg  fewer, thicker bands for 16-32 px,
                                               where five bands blur together
 Outputs (generated, committed so a build needs no Qt rendering step):
   tornado-launcher-<N>.png  for N in 16 24 32 48 64 128 256 512
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ICONS = ROOT / "resources" / "icons"
+ICONS = ROOT / "tornado_launcher" / "resources" / "icons"
 NAME = "tornado-launcher"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)

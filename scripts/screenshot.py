@@ -3,7 +3,7 @@
     python scripts/screenshot.py [--out docs/screenshot.png] [--dark]
 
 Runs offscreen unless DISPLAY is set and QT_QPA_PLATFORM says otherwise.
-Uses a throwaway settings file, opens resources/demo/jaffle.hcl (a copy with
+Uses a throwaway settings file, opens tornado_launcher/resources/demo/jaffle.hcl (a copy with
 free ports when 8765/8766 are taken), sends a few requests so the logs have
 lines, grabs the window with QWidget.grab(), then quits cleanly.
 """
@@ -44,7 +44,7 @@ def _free_port() -> int:
 
 
 def demo_config(tmp: Path) -> Path:
-    demo = ROOT / "resources" / "demo"
+    demo = ROOT / "tornado_launcher" / "resources" / "demo"
     if _port_free(8765) and _port_free(8766):
         return demo / "jaffle.hcl"
     dest = tmp / "demo"

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "resources" / "demo"
+DEMO = ROOT / "tornado_launcher" / "resources" / "demo"
 
 #: a minimal app to the reference's start/stop contract, taking argv in __init__
 PLAIN_APP = '''
@@ -165,7 +165,7 @@ async def running_session(config_path: Path, **kw: Any):
 
 
 def kernel_processes() -> List[int]:
-    """PIDs of ipykernel processes that are descendants of this test process."""
+    """PIDs of kernel processes (ipykernel, problemkernel) that are descendants of this test process."""
     me = os.getpid()
     parents: Dict[int, int] = {}
     cmd: Dict[int, str] = {}
@@ -191,7 +191,10 @@ def kernel_processes() -> List[int]:
                 return True
         return False
 
-    return [p for p in parents if "ipykernel" in cmd.get(p, "") and descends(p) and _alive(p)]
+    def is_kernel(pid: int) -> bool:  # ipykernel, or the tests' own problem kernels
+        return any(word in cmd.get(pid, "") for word in ("ipykernel", "problemkernel"))
+
+    return [p for p in parents if is_kernel(p) and descends(p) and _alive(p)]
 
 
 def _alive(pid: int) -> bool:

@@ -7,6 +7,9 @@ fake that drifts from the real signatures is a type error.  Signatures are
 those of ``session.py``; ``apps`` / ``kernels`` hold its real
 :class:`~tornado_launcher.session.AppInfo` / ``KernelInfo`` records.
 
+The session's methods for its controllers and its reloader (``kernel``,
+``run_and_settle``, ``publish``, ...) are not part of it.
+
 No Qt, no engine import at run time: a Protocol costs nothing to import.
 """
 

@@ -19,6 +19,8 @@ from typing import List, Optional
 from . import __version__
 
 COMMANDS = ("gui", "start", "check")
+#: handled by control_client.py (kept here so `cli` stays import-light)
+CONTROL_COMMANDS = ("status", "restart", "stop", "interrupt", "logs")
 DEFAULT_CONFIG = "jaffle.hcl"
 EXIT_INVALID = 2
 
@@ -28,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="tornado-launcher",
         description="Run Tornado apps inside IPython kernels, from a jaffle.hcl.",
         epilog="Commands: gui (default) opens the window; start runs headless until Ctrl+C; "
-        "check validates the config (exit 0 runnable, 2 not). CONFIG defaults to ./jaffle.hcl.",
+        "check validates the config (exit 0 runnable, 2 not). CONFIG defaults to ./jaffle.hcl. "
+        "A running launcher: status [--json], restart APP..., stop APP..., interrupt KERNEL, logs APP [-f] "
+        "(each with -c CONFIG; exit 0 done, 1 failed, 3 none running). install-desktop [--user] adds the "
+        "menu entry and .hcl association.",
     )
     p.add_argument("--version", action="version", version=f"tornado-launcher {__version__}")
     p.add_argument("command", nargs="?", choices=COMMANDS, help=argparse.SUPPRESS)
@@ -152,7 +157,16 @@ def cmd_gui(paths: List[str], auto_reload: bool, variables: List[str] = ()) -> i
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ns = parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --- control commands (status/restart/stop/interrupt/logs) and install-desktop: own parsers
+    if argv and argv[0] in CONTROL_COMMANDS:
+        from . import control_client
+        return control_client.main(argv)
+    if argv and argv[0] == "install-desktop":
+        from . import desktop
+        return desktop.main(argv[1:])
+    # ---
+    ns = parse_args(argv)
     if ns.command == "check":
         return cmd_check(ns.config or [DEFAULT_CONFIG], ns.variables)
     if ns.command == "start":

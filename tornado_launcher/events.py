@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Optional, Union
 
+from .bridge.protocol import LEVELS
+
 #: States of an app as the bridge and the session report them.
 #: ``stale`` is "serving old code": a save did not compile, the previous
 #: version keeps serving.
@@ -23,7 +25,12 @@ AppStateName = Literal["stopped", "starting", "running", "stopping", "failed", "
 #: States of a kernel.
 KernelStateName = Literal["starting", "idle", "busy", "dead", "restarting", "stopped"]
 
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+#: What became of a file change for one app (:class:`ReloadEvent`):
+#: ``reloading`` (under way), ``done`` (serving the new code), ``failed``
+#: (the reload raised or the app did not come back), ``refused`` (a changed
+#: file does not compile: the old code keeps serving), ``skipped`` (the app's
+#: auto-reload is off, or the app is stopped).
+ReloadOutcome = Literal["reloading", "done", "failed", "refused", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,7 @@ class ReloadEvent:
 
     app: str
     path: str
-    #: "reloading", "done", "refused" (did not compile), "skipped" (auto-reload off)
-    outcome: str
+    outcome: ReloadOutcome
     detail: Optional[str] = None
     #: event-to-serving, in ms, for outcome "done"
     elapsed_ms: Optional[float] = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import sys
 import time
@@ -18,8 +17,11 @@ from typing import IO, Callable, Dict, List, Optional, Tuple
 from .config import Config, Diagnostic
 from .events import AppState, Event, KernelState, LogRecord, ReloadEvent
 from .session import Session
+from .text import ANSI as _ANSI
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: Seconds the session's shutdown may take before everything is SIGKILLed
+#: (its own deadlines end well before; this one catches what they miss).
+SHUTDOWN_DEADLINE = 4.5
 _LEVEL_COLORS = {"DEBUG": "2", "INFO": "32", "WARNING": "33", "ERROR": "31", "CRITICAL": "1;31"}
 _STATE_COLORS = {"running": "1;32", "failed": "1;31", "stale": "1;33", "stopped": "2"}
 
@@ -130,6 +132,11 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
         from .config_watch import ConfigWatcher
 
         watcher = ConfigWatcher(config.paths or [config.path], lambda: reread(session, reload_config, printer))
+    # --- control socket: `tornado-launcher status/restart/stop/...` from another terminal (control.py)
+    from .control import ControlServer
+    control = ControlServer(session, config.paths or [config.path])
+    await control.start()
+    # ---
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -149,8 +156,27 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
         else:
             starting.cancel()
     finally:
-        printer(LogRecord("launcher", None, "INFO", "shutting down", origin="launcher"))
+        printer(LogRecord("launcher", None, "INFO", "shutting down (Ctrl+C again to kill everything now)",
+                          origin="launcher"))
+        control.close()
         if watcher is not None:
             await watcher.stop()
-        await session.shutdown()
+
+        def kill_now() -> None:
+            printer(LogRecord("launcher", None, "WARNING", "killing every kernel and process now",
+                              origin="launcher"))
+            session.kill()
+            os._exit(130)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, kill_now)
+            except (NotImplementedError, RuntimeError):
+                pass
+        try:
+            await asyncio.wait_for(session.shutdown(), SHUTDOWN_DEADLINE)
+        except asyncio.TimeoutError:
+            printer(LogRecord("launcher", None, "WARNING", f"shutdown took over {SHUTDOWN_DEADLINE:g} s: "
+                              "killing every kernel and process", origin="launcher"))
+            session.kill()
     return 0

@@ -9,6 +9,9 @@ What it guarantees:
 * IPC transport with socket files and the connection file in a private runtime
   directory (mode 0700): no kernel listens on TCP for us, and a kernel started
   in the project's directory and a launcher started elsewhere still meet.
+  (ipykernel's own subprocess-output pipe is a loopback TCP port we cannot
+  close; lines it prints about strangers' messages are marked, see
+  ``PIPE_LOGGER``.)
 * Everything the kernel says becomes an event from :mod:`tornado_launcher.events`:
   structured records from the bridge's comm, cell output, and the process's raw
   stdout/stderr (crash output that never reaches iopub), read by two threads.
@@ -26,23 +29,42 @@ import asyncio
 import itertools
 import logging
 import os
-import re
+import shlex
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
-from typing import Any, Callable, Dict, Optional
+from collections import deque
+from typing import Any, Callable, Dict, List, Optional
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 
 from . import interpreter
+from .bridge import protocol
 from .events import Event, KernelState, LogRecord, AppState
+from .text import strip_ansi
 
 log = logging.getLogger(__name__)
 
-COMM_TARGET = "tornado_launcher.events"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
+
+#: Seconds a kernel gets to exit after a shutdown request: jupyter_client
+#: sends SIGTERM at half of it and SIGKILL at the end (its default is 5 s,
+#: too long for a Ctrl+C that must be done in 5 s with a hung kernel).
+SHUTDOWN_TIMEOUT = 2.0
+#: Seconds to wait for the reader threads once the process is gone (a child
+#: the kernel forked may still hold its pipes: the threads are daemons).
+READER_JOIN_TIMEOUT = 1.0
+
+#: ipykernel's IOPub thread binds a zmq PULL socket on a random 127.0.0.1 TCP
+#: port for output from forked subprocesses, whatever the transport; a message
+#: without its random key is printed to the process's stderr with this prefix.
+#: Lines so marked are logged by logger PIPE_LOGGER, not as the kernel's words.
+_PIPE_REJECTED = "Bad pipe message:"
+PIPE_LOGGER = "ipykernel.pipe"
 
 #: interpreters already found to have ipykernel and tornado, in this process
 _CHECKED: set = set()
@@ -62,6 +84,91 @@ def _join_all(threads: list, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
+
+
+# ------------------------------------------------------ runtime directories
+#: prefix of the private runtime directories in the temp directory
+RUNTIME_PREFIX = "tl-"
+#: file in each runtime directory naming its launcher: ``"<pid> <start time>"``
+RUNTIME_OWNER_FILE = "launcher.pid"
+
+
+def _process_start_time(pid: int) -> Optional[str]:
+    """The kernel's start time of ``pid`` (clock ticks since boot, Linux), to tell a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def make_runtime_dir() -> str:
+    """A private (0700) directory for connection files and IPC sockets.
+
+    It names its owner (pid and start time) so that a later launcher can
+    remove it once this one is gone, even if it was killed outright; those of
+    launchers already gone are removed first.
+    """
+    remove_stale_runtime_dirs()
+    path = tempfile.mkdtemp(prefix=RUNTIME_PREFIX)
+    os.chmod(path, 0o700)
+    with open(os.path.join(path, RUNTIME_OWNER_FILE), "w") as f:
+        f.write(f"{os.getpid()} {_process_start_time(os.getpid()) or '-'}\n")
+    return path
+
+
+def remove_runtime_dir(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _owner_alive(pid: int, started: str) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, another user's: not ours to judge
+    now = _process_start_time(pid)
+    # the pid runs: it is our launcher unless it is known to have started later
+    return started == "-" or now is None or now == started
+
+
+def remove_stale_runtime_dirs(base: Optional[str] = None) -> List[str]:
+    """Remove runtime directories whose launcher is gone; return their paths.
+
+    Only directories that are ours: named ``tl-*``, real directories (not
+    symlinks) owned by this user, holding a well-formed owner file whose
+    process is not running (or is another process under a reused pid).  A
+    directory without an owner file (being created, or from an older version)
+    is left alone.
+    """
+    base = base or tempfile.gettempdir()
+    removed: List[str] = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return removed
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for name in names:
+        if not name.startswith(RUNTIME_PREFIX):
+            continue
+        path = os.path.join(base, name)
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
+                continue
+            with open(os.path.join(path, RUNTIME_OWNER_FILE)) as f:
+                pid_text, started = f.read().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if pid == os.getpid() or _owner_alive(pid, started):
+            continue
+        remove_runtime_dir(path)
+        removed.append(path)
+    return removed
 
 
 class KernelStartError(Exception):
@@ -116,7 +223,6 @@ class Kernel:
         self._on_death = on_death
         self.state = "stopped"
         self.pid: Optional[int] = None
-        self.bridge_info: Dict[str, Any] = {}
         self._km: Optional[AsyncKernelManager] = None
         self._kc: Any = None
         self._tasks: list = []
@@ -125,6 +231,8 @@ class Kernel:
         self._pending: Dict[str, asyncio.Future] = {}
         self._routes: Dict[str, Dict[str, Any]] = {}
         self._expect_exit = False
+        #: the process's last stderr lines (a kernel that dies while starting says why there)
+        self._last_err: deque = deque(maxlen=5)
         self._generation = itertools.count(1)
         self._gen = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -194,6 +302,7 @@ class Kernel:
         # The kernel is ours; jupyter_client's polling restarter stays off: we
         # learn of death from the process itself.
         km.autorestart = False
+        km.shutdown_wait_time = SHUTDOWN_TIMEOUT
         return km
 
     async def start(self) -> None:
@@ -202,6 +311,7 @@ class Kernel:
         self._gen = next(self._generation)
         self._set_state("starting")
         self._expect_exit = False
+        self._last_err.clear()
         try:
             self._km = km = await self._make_manager()
             env = interpreter.child_env()
@@ -232,9 +342,12 @@ class Kernel:
         kc.start_channels()
         try:
             await kc.wait_for_ready(timeout=self.startup_timeout)
-        except RuntimeError as e:
-            msg = f"kernel {self.name!r} did not answer: {e}"
-            await self._teardown(now=True)
+        except RuntimeError:
+            code = proc.poll()
+            # We stop it ourselves: not a death for the owner's restart guard.
+            self._expect_exit = True
+            await self._teardown(now=True)  # joins the readers: the last stderr lines are in
+            msg = self._start_failure(code, km)
             self._set_state("dead", msg)
             raise KernelStartError(msg) from None
         self._tasks = [
@@ -242,6 +355,21 @@ class Kernel:
             asyncio.ensure_future(self._shell_loop(kc)),
         ]
         self._set_state("idle")
+
+    def _start_failure(self, code: Optional[int], km: AsyncKernelManager) -> str:
+        """The sentence for a kernel that ended or stayed silent before answering kernel_info."""
+        spec = getattr(km, "kernel_spec", None)
+        words = list(spec.argv if spec else ())
+        if "{connection_file}" in words:  # run by hand, the kernel writes its own connection file
+            i = words.index("{connection_file}")
+            del words[i - 1 if i and words[i - 1] in ("-f", "--f") else i:i + 1]
+        argv = shlex.join(words)
+        if code is not None:
+            last = f": {self._last_err[-1]}" if self._last_err else ""
+            return (f"kernel {self.name!r} exited with status {code} while starting{last}. "
+                    f"Run `{argv}` in a terminal to see the whole error.")
+        return (f"kernel {self.name!r} started but did not answer within {self.startup_timeout:g} s, "
+                f"so it was stopped. Run `{argv}` in a terminal to see where it hangs.")
 
     # ------------------------------------------------------------- raw output
     def _read_raw(self, stream: Any, level: str) -> None:
@@ -257,7 +385,21 @@ class Kernel:
             pass  # stream closed, or the loop is gone at exit
 
     def _raw_line(self, line: str, level: str) -> None:
+        if level == "WARNING":
+            self._last_err.append(line)
         # lines of a previous process (its last words) are still worth showing
+        if line.startswith(_PIPE_REJECTED):
+            # Not the kernel's own words: bytes someone sent to ipykernel's
+            # loopback pipe port without its key (any local user can connect).
+            what = line[len(_PIPE_REJECTED):].strip()
+            if what.startswith("%s"):  # ipykernel prints its format string as is
+                what = what[2:].strip()
+            self._on_event(LogRecord(
+                self.name, None, "WARNING",
+                "ipykernel's subprocess-output pipe (a loopback TCP port any local user can reach) "
+                f"rejected a message that did not come from this kernel: {what}",
+                logger=PIPE_LOGGER, origin="raw"))
+            return
         self._on_event(LogRecord(self.name, None, level, line, logger="kernel", origin="raw"))
 
     def _wait_process(self, proc: subprocess.Popen, gen: int) -> None:
@@ -272,6 +414,8 @@ class Kernel:
     def _process_ended(self, code: int, gen: int) -> None:
         if gen != self._gen or self._expect_exit:
             return
+        if self.state == "starting":
+            return  # start() is still waiting for kernel_info: it notices and says why
         if code is not None and code < 0:
             import signal
 
@@ -356,7 +500,7 @@ class Kernel:
         what = route.get("what") if route else None
         if what:
             summary = f"{what} failed: {summary}"
-        self._on_event(LogRecord(self.name, app, "ERROR", summary, logger="cell", traceback=_ANSI.sub("", tb), origin="cell"))
+        self._on_event(LogRecord(self.name, app, "ERROR", summary, logger="cell", traceback=strip_ansi(tb), origin="cell"))
 
     def _handle_execute_result(self, msg: Any, content: Any, route: Any) -> None:
         text = content.get("data", {}).get("text/plain", "")
@@ -366,29 +510,25 @@ class Kernel:
     _handle_display_data = _handle_execute_result
 
     def _handle_comm_open(self, msg: Any, content: Any, route: Any) -> None:
-        if content.get("target_name") == COMM_TARGET:
+        if content.get("target_name") == protocol.COMM_TARGET:
             self._handle_records(content.get("data") or {})
 
     def _handle_comm_msg(self, msg: Any, content: Any, route: Any) -> None:
         self._handle_records(content.get("data") or {})
 
     def _handle_records(self, data: Dict[str, Any]) -> None:
-        for rec in data.get("events", ()):
-            kind = rec.get("type")
-            if kind == "log":
+        for rec in protocol.decode(data):
+            kind = rec["type"]
+            if kind == protocol.LOG:
                 self._on_event(LogRecord(
-                    self.name, rec.get("app"), str(rec.get("level", "INFO")).upper(),
-                    str(rec.get("message", "")), logger=rec.get("logger") or "",
-                    time=rec.get("time") or 0.0, traceback=rec.get("traceback"),
-                    origin=rec.get("origin") or "bridge",
+                    self.name, rec["app"], rec["level"], rec["message"], logger=rec["logger"],
+                    time=rec["time"], traceback=rec["traceback"], origin=rec["origin"],
                 ))
-            elif kind == "state" and rec.get("app"):
+            elif kind == protocol.STATE:
                 self._on_event(AppState(
-                    rec["app"], self.name, rec.get("state", "stopped"), rec.get("reason"),
-                    rec.get("elapsed_ms"), tuple(rec.get("urls") or ()), bool(rec.get("threaded")),
+                    rec["app"], self.name, rec["state"], rec["reason"],
+                    rec["elapsed_ms"], rec["urls"], rec["threaded"],
                 ))
-            elif kind == "hello":
-                self.bridge_info = rec
 
     # -------------------------------------------------------------- execution
     async def execute(
@@ -479,7 +619,7 @@ class Kernel:
         # Join them (off the loop) so none calls into a loop being closed.
         threads, self._threads = self._threads, []
         if threads:
-            await asyncio.get_running_loop().run_in_executor(None, _join_all, threads, 3.0)
+            await asyncio.get_running_loop().run_in_executor(None, _join_all, threads, READER_JOIN_TIMEOUT)
 
     async def shutdown(self, now: bool = False) -> None:
         """Stop the kernel process and release its files. Idempotent."""
@@ -490,6 +630,23 @@ class Kernel:
             return
         await self._teardown(now=now)
         self._set_state("stopped")
+
+    def kill_now(self) -> None:
+        """SIGKILL the kernel's process group at once (a second Ctrl+C). Synchronous."""
+        self._expect_exit = True
+        proc = getattr(getattr(self._km, "provisioner", None), "process", None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            if sys.platform != "win32":
+                os.killpg(os.getpgid(proc.pid), 9)
+            else:
+                proc.kill()
+        except OSError:
+            try:
+                proc.kill()
+            except OSError:
+                pass
 
     async def restart(self) -> None:
         """A fresh process (after death, or on the user's request)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from .session import Session
 
 log = logging.getLogger(__name__)
+
+#: a code block that restarts an app: ``web.handle_watchdog_event({event})`` or ``web.restart()``
+_RESTART_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?:handle_watchdog_event|restart)\s*\(")
 
 
 @dataclass
@@ -70,9 +74,15 @@ def compile_errors(paths: Sequence[str]) -> List[Tuple[str, int, str]]:
 
 
 class Reloader:
-    def __init__(self, session: "Session") -> None:
-        from .session import _RESTART_CALL
+    """The handlers of one config, their watcher, and the reloads they cause.
 
+    It acts on the session only through its public methods: ``closing``,
+    ``kernel``, ``apps``, ``app_lock``, ``run_and_settle``, ``mark_stale`` /
+    ``clear_stale``, ``run_job``, ``spawn``, ``emit`` and ``log``.
+    Made anew (and the old one stopped) whenever the config is re-read.
+    """
+
+    def __init__(self, session: "Session") -> None:
         self.session = session
         self.handlers: List[_Handler] = []
         self._targets: set = set()
@@ -106,10 +116,12 @@ class Reloader:
         return app in self._targets
 
     async def start(self) -> None:
+        """Start watching (the watchdog observer thread)."""
         if self._watcher is not None:
             await self._watcher.start()
 
     async def stop(self) -> None:
+        """Stop watching; reloads already under way finish."""
         if self._watcher is not None:
             await self._watcher.stop()
 
@@ -119,15 +131,15 @@ class Reloader:
 
     async def _handle(self, handler: _Handler, changes: List[FileChange]) -> None:
         s = self.session
-        if s._closing:
+        if s.closing:
             return
         last = changes[-1]
         py_files = sorted({p for c in changes for p in (c.dest_path or c.src_path,)
                            if p and p.endswith(".py") and not c.is_directory and c.event_type != "deleted"})
         errors = await asyncio.to_thread(compile_errors, py_files) if py_files else []
-        if handler.spec.clear_cache and handler.kernel and not errors:
-            await s._kernels[handler.kernel].execute(
-                bridge.purge_code(handler.spec.clear_cache), what="clear_cache")
+        kernel = s.kernel(handler.kernel) if handler.kernel else None
+        if handler.spec.clear_cache and kernel is not None and not errors:
+            await kernel.execute(bridge.purge_code(handler.spec.clear_cache), what="clear_cache")
         for block, app in handler.blocks:
             if app is None:
                 await self._run_block(handler, block, last)
@@ -146,14 +158,12 @@ class Reloader:
                 for file, line, msg in errors:
                     s.log(info.kernel, "ERROR", f"{file}:{line}: {msg} (still serving the previous code)",
                           app=app)
-                if info.state == "running" and not info.stale:
-                    info.stale = True
-                    s._publish_app(info)
+                s.mark_stale(app)
                 s.emit(ReloadEvent(app, path, "refused", f"{errors[0][0]}:{errors[0][1]}: {errors[0][2]}"))
                 continue
             self._latest[app] = (handler, block, last, changes)
             self._flight.request(app, lambda app=app: self._reload(app))
-        for job in getattr(handler.spec, "jobs", ()) or ():
+        for job in handler.spec.jobs:
             info = s.apps.get(job)
             if info is not None and info.kind == "job":
                 await s.run_job(job, log_as=handler.owner or job)
@@ -161,7 +171,7 @@ class Reloader:
     async def _run_block(self, handler: _Handler, block: Optional[str], change: FileChange) -> None:
         if block is None or handler.kernel is None:
             return
-        kernel = self.session._kernels.get(handler.kernel)
+        kernel = self.session.kernel(handler.kernel)
         if kernel is None:
             return
         code = block.replace("{event}", repr(change.as_event_dict()))
@@ -171,33 +181,28 @@ class Reloader:
         s = self.session
         handler, block, change, changes = self._latest.pop(app)
         info = s.apps.get(app)
-        if info is None or s._closing:
+        if info is None or s.closing:
             return
         kernel_name = handler.kernel or info.kernel
-        kernel = s._kernels.get(kernel_name)
+        kernel = s.kernel(kernel_name)
         if kernel is None or kernel.state not in ("idle", "busy"):
             return
         path = change.dest_path or change.src_path
         rel = os.path.relpath(path, s.config.directory) if path else "?"
         more = f" and {len(changes) - 1} more" if len(changes) > 1 else ""
-        async with s._lock(app):
+        async with s.app_lock(app):
             s.emit(ReloadEvent(app, path, "reloading"))
-            fut = s._wait_for(app, ("running", "failed"))
             if block is None:
                 code = bridge.call_code(app, "handle_watchdog_event", change.as_event_dict())
             else:
                 code = block.replace("{event}", repr(change.as_event_dict()))
-            reply = await kernel.execute(code, app=app, what=f"reload of {app!r}")
+            reply, state = await s.run_and_settle(app, code, kernel=kernel_name, what=f"reload of {app!r}")
             if reply.get("status") != "ok":
-                fut.cancel()
                 s.emit(ReloadEvent(app, path, "failed", f"{reply.get('ename')}: {reply.get('evalue')}"))
                 return
-            state = await s._settle(info, fut)
         elapsed = (time.monotonic() - change.time) * 1000.0
         if state is not None and state.state == "running":
-            if info.stale:
-                info.stale = False
-                s._publish_app(info)
+            s.clear_stale(app)
             s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; serving again in {elapsed:.0f} ms",
                   app=app)
             s.emit(ReloadEvent(app, path, "done", elapsed_ms=elapsed))

@@ -6,6 +6,11 @@ a file save, Ctrl+C) into bridge calls in the right kernel.  Everything that
 happens comes back out as events (:mod:`tornado_launcher.events`) to the
 subscribers, which only render them.
 
+What an action means for one kind of app (tornado, watchdog, process, job)
+is its controller's business (:mod:`tornado_launcher.controllers`); file
+changes are the :class:`~tornado_launcher.reload.Reloader`'s.  Both act on
+the session through its public methods only (see :class:`Session`).
+
 No Qt here: the same Session runs under ``asyncio.run`` (``tornado-launcher
 start``, the tests) and under qasync (the window).
 
@@ -18,20 +23,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
-import re
-import shutil
 import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from . import bridge, interpreter
+from . import bridge
+from .bridge.protocol import LineFilter
 from .config import AppConfig, Config
+from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, ProcessTable,
+                          controllers)
 from .events import AppState, Event, KernelState, LogRecord, SessionState, Subscriber
-from .kernel import Kernel, KernelStartError
+from .kernel import Kernel, KernelStartError, make_runtime_dir, remove_runtime_dir
 from .process import Process
+
+if TYPE_CHECKING:
+    from .reload import Reloader
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +47,17 @@ log = logging.getLogger(__name__)
 MAX_RESTARTS = 5
 #: ... within this many seconds; then the kernel stays down and says why.
 RESTART_WINDOW = 60.0
-#: how long an app may take to reach running/failed after a request
+#: default of ``Session(settle_timeout=)``: how long an app may take to reach its
+#: next settled state (running/failed after a start, stopped after a stop)
 SETTLE_TIMEOUT = 30.0
-
-_RESTART_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?:handle_watchdog_event|restart)\s*\(")
+#: default of ``Session(startup_timeout=)``: how long a new kernel may take to answer kernel_info
+STARTUP_TIMEOUT = 60.0
+#: Shutdown deadlines (Ctrl+C, SIGTERM, closing the window must be done in 5 s
+#: whatever the kernels do): apps get this long to close their servers, then
+#: each kernel gets kernel.SHUTDOWN_TIMEOUT before SIGKILL; processes get
+#: this long between SIGTERM and SIGKILL.
+APP_STOP_TIMEOUT = 1.5
+SHUTDOWN_PROCESS_TIMEOUT = 3.0
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -87,6 +102,8 @@ class AppInfo:
 
 @dataclass
 class KernelInfo:
+    """What a view needs to show one kernel; kept current by the session."""
+
     name: str
     state: str = "stopped"
     reason: Optional[str] = None
@@ -95,45 +112,51 @@ class KernelInfo:
 
 
 class Session:
-    """Apps + kernels + watchers of one config."""
+    """Apps + kernels + watchers of one config.
 
-    def __init__(self, config: Config, *, auto_reload: bool = True) -> None:
+    Views use ``subscribe``, the app and kernel actions and ``apps`` /
+    ``kernels``.  The controllers (:mod:`tornado_launcher.controllers`) and the
+    :class:`~tornado_launcher.reload.Reloader` act through the public methods
+    under "for controllers and the reloader" below; nothing outside this class
+    touches its private members.
+
+    ``settle_timeout`` and ``startup_timeout`` are the limits above, declared
+    here so that a caller (a test with a misbehaving app or kernel) can shorten
+    them; each ends in a sentence in the log, never in a hang.
+    """
+
+    def __init__(self, config: Config, *, auto_reload: bool = True,
+                 settle_timeout: float = SETTLE_TIMEOUT, startup_timeout: float = STARTUP_TIMEOUT) -> None:
         self.config = config
         self.auto_reload_enabled = auto_reload
+        self.settle_timeout = settle_timeout
+        self.startup_timeout = startup_timeout
         self.apps: Dict[str, AppInfo] = {}
         self.kernels: Dict[str, KernelInfo] = {}
         self._kernels: Dict[str, Kernel] = {}
-        self._processes: Dict[str, Process] = {}
+        self._runs = ProcessTable()  # the Process runtimes of process and job blocks
+        self._controllers: Dict[str, Controller] = controllers(self, self._runs)
         self._background: set = set()
         self._subscribers: List[Subscriber] = []
         self._waiters: Dict[str, List[Tuple[frozenset, asyncio.Future]]] = {}
         self._locks: Dict[str, asyncio.Lock] = {}
         self._runtime_dir: Optional[str] = None
         self._closing = False
-        self._reloader: Any = None
-        self._suppress: List[re.Pattern] = []
-        self._replace: List[Tuple[re.Pattern, str]] = []
-        self._compile_global_rules()
+        self._reloader: Optional["Reloader"] = None
+        self._rules = LineFilter(config.logger.suppress_regex, config.logger.replace_regex)
         self._build(config)
 
     # ------------------------------------------------------------ bookkeeping
     def _build(self, config: Config) -> None:
         for k in config.kernels.values():
             self.kernels.setdefault(k.name, KernelInfo(k.name))
-        for a in config.apps.values():
-            if a.name in self.apps:
-                continue
-            self.apps[a.name] = AppInfo(
-                a.name, a.kernel, a.kind, a, threaded=bool(getattr(a, "threaded", False)),
-                disabled=a.disabled, wanted=not a.disabled,
-            )
-        for pc in getattr(config, "processes", {}).values():
-            if pc.name not in self.apps:
-                self.apps[pc.name] = AppInfo(pc.name, "", "process", pc, disabled=pc.disabled,
-                                             wanted=not pc.disabled)
-        for jc in getattr(config, "jobs", {}).values():
-            if jc.name not in self.apps:
-                self.apps[jc.name] = AppInfo(jc.name, "", "job", jc, wanted=False)
+        for table, kind in ((config.apps, None), (config.processes, "process"), (config.jobs, "job")):
+            for cfg in table.values():
+                if cfg.name not in self.apps:
+                    self.apps[cfg.name] = AppInfo(**self._controllers[kind or cfg.kind].info_fields(cfg))
+
+    def _controller(self, info: AppInfo) -> Controller:
+        return self._controllers[info.kind]
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(event)`` for every event from now on; returns an unsubscribe."""
@@ -145,25 +168,19 @@ class Session:
 
         return unsubscribe
 
-    def _compile_global_rules(self) -> None:
-        lg = getattr(self.config, "logger", None)
-        self._suppress = [re.compile(p) for p in (lg.suppress_regex if lg else ())]
-        self._replace = [(re.compile(a), b) for a, b in (lg.replace_regex if lg else ())]
-
-    def _global_rules(self, record: LogRecord) -> Optional[LogRecord]:
-        """The top-level ``logger`` block's rules, after the app's own (applied in the kernel)."""
-        message = record.message
-        if any(p.search(message) for p in self._suppress):
-            return None
-        for pattern, to in self._replace:
-            message = pattern.sub(to, message)
-        return record if message == record.message else dataclasses.replace(record, message=message)
-
     def emit(self, event: Event) -> None:
-        if isinstance(event, LogRecord) and (self._suppress or self._replace) and event.origin != "launcher":
-            event = self._global_rules(event)
-            if event is None:
+        """Hand ``event`` to every subscriber, in order.
+
+        A log record not from the launcher itself first goes through the
+        top-level ``logger`` block's rules (after the app's own, applied in
+        the kernel or by the process's controller).
+        """
+        if isinstance(event, LogRecord) and self._rules and event.origin != "launcher":
+            message = self._rules.apply(event.message)
+            if message is None:
                 return
+            if message != event.message:
+                event = dataclasses.replace(event, message=message)
         for cb in list(self._subscribers):
             try:
                 cb(event)
@@ -176,15 +193,51 @@ class Session:
         self.emit(LogRecord(source, app, level, message, logger="tornado_launcher",
                             traceback=traceback, origin="launcher"))
 
-    def _app_event(self, info: AppInfo) -> AppState:
+    # ----------------------------------------- for controllers and the reloader
+    @property
+    def closing(self) -> bool:
+        """True once ``shutdown`` has begun: start nothing new."""
+        return self._closing
+
+    def kernel(self, name: str) -> Optional[Kernel]:
+        """The :class:`Kernel` named ``name`` if the session made it (whatever its state), else None."""
+        return self._kernels.get(name)
+
+    def process(self, name: str) -> Optional[Process]:
+        """The runtime of the ``process`` / ``job`` block ``name`` if it ran, else None."""
+        return self._runs.get(name)
+
+    def app_lock(self, name: str) -> asyncio.Lock:
+        """The lock that makes one action at a time on app ``name``."""
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    def app_state(self, info: AppInfo) -> AppState:
+        """The :class:`AppState` event that describes ``info`` now ("stale" when it serves old code)."""
         state = "stale" if info.stale and info.state == "running" else info.state
         return AppState(info.name, info.kernel, state, info.reason, info.elapsed_ms, info.urls,
                         info.threaded, info.auto_reload)
 
-    def _publish_app(self, info: AppInfo) -> None:
-        self.emit(self._app_event(info))
+    def publish(self, info: AppInfo) -> None:
+        """Tell the views about ``info`` as it is now."""
+        self.emit(self.app_state(info))
 
-    def _on_kernel_event(self, event: Event) -> None:
+    def mark_stale(self, app: str) -> None:
+        """A save did not compile: a running ``app`` keeps serving the previous code ("stale")."""
+        info = self.apps.get(app)
+        if info is not None and info.state == "running" and not info.stale:
+            info.stale = True
+            self.publish(info)
+
+    def clear_stale(self, app: str) -> None:
+        """``app`` serves the current code again."""
+        info = self.apps.get(app)
+        if info is not None and info.stale:
+            info.stale = False
+            self.publish(info)
+
+    def receive(self, event: Event) -> None:
+        """An event from a kernel or a process: update the AppInfo / KernelInfo it
+        is about, resolve the waiters of that state, and emit it."""
         if isinstance(event, AppState):
             info = self.apps.get(event.app)
             if info is None:
@@ -197,7 +250,7 @@ class Session:
                 info.elapsed_ms = event.elapsed_ms
             elif event.state in ("stopped", "failed"):
                 info.urls = ()
-            self._publish_app(info)
+            self.publish(info)
             for states, fut in list(self._waiters.get(info.name, ())):
                 if event.state in states and not fut.done():
                     fut.set_result(event)
@@ -208,7 +261,12 @@ class Session:
                 kinfo.state, kinfo.reason, kinfo.pid = event.state, event.reason, event.pid
         self.emit(event)
 
-    def _wait_for(self, app: str, states: Iterable[str]) -> asyncio.Future:
+    def wait_for_state(self, app: str, states: Iterable[str]) -> asyncio.Future:
+        """A future resolved with the next :class:`AppState` of ``app`` in ``states``.
+
+        Register it *before* running the code that changes the state; cancel
+        it if that code fails.
+        """
         fut = asyncio.get_running_loop().create_future()
         entry = (frozenset(states), fut)
         self._waiters.setdefault(app, []).append(entry)
@@ -216,147 +274,47 @@ class Session:
                               if entry in self._waiters.get(app, []) else None)
         return fut
 
-    # --------------------------------------------------------------- lifecycle
-    async def start(self) -> None:
-        """Start every kernel and, in it, the apps that are not disabled."""
-        self.emit(SessionState("starting"))
-        self._runtime_dir = tempfile.mkdtemp(prefix="tl-")
-        os.chmod(self._runtime_dir, 0o700)
-        for w in self.config.warnings:
-            self.log(self._first_kernel(), "WARNING", str(w))
-        await asyncio.gather(*(self._start_kernel(name) for name in self.kernels),
-                             *(self._process(n).start() for n, a in self.apps.items()
-                               if a.kind == "process" and a.wanted))
-        self._init_reload()
-        if self._reloader is not None:
-            await self._reloader.start()
-        self.emit(SessionState("running"))
-
-    def _first_kernel(self) -> str:
-        return next(iter(self.kernels), "launcher")
-
-    def _kernel_for(self, name: str) -> Kernel:
-        k = self._kernels.get(name)
-        if k is None:
-            kc = self.config.kernels[name]
-            k = Kernel(
-                name, cwd=self.config.directory, runtime_dir=self._runtime_dir or tempfile.gettempdir(),
-                on_event=self._on_kernel_event,
-                on_death=lambda reason, n=name: self._on_death(n, reason),
-                kernel_name=kc.kernel_name, python=kc.python,
-            )
-            self._kernels[name] = k
-        return k
-
-    async def _start_kernel(self, name: str) -> None:
-        kernel = self._kernel_for(name)
+    async def settle(self, app: str, fut: asyncio.Future, what: str = "its last command") -> Optional[AppState]:
+        """Await ``fut`` (from :meth:`wait_for_state`) up to ``settle_timeout``;
+        None, and a warning in the app's log naming ``what`` it waited after,
+        when it does not come."""
         try:
-            await kernel.start()
-        except KernelStartError as e:
-            self.log(name, "ERROR", str(e))
-            for info in self._apps_of(name):
-                info.state, info.reason = "failed", str(e)
-                self._publish_app(info)
-            return
-        await self._setup_kernel(name)
-
-    def _apps_of(self, kernel: str) -> List[AppInfo]:
-        return [a for a in self.apps.values() if a.kernel == kernel]
-
-    async def _setup_kernel(self, name: str) -> None:
-        """Install the bridge, create the apps, run their start code."""
-        kernel = self._kernels[name]
-        settings = {"kernel": name, "project_dir": self.config.directory}
-        reply = await kernel.execute(bridge.install_code(settings), what="installing the bridge")
-        if reply.get("status") != "ok":
-            self.log(name, "ERROR", f"could not install the bridge in kernel {name!r}: "
-                     f"{reply.get('ename')}: {reply.get('evalue')}")
-            return
-        for info in self._apps_of(name):
-            info.start_code_ran = False
-            await self._create_app(info)
-        for info in self._apps_of(name):
-            if info.wanted:
-                await self._run_start(info)
-
-    def _spec(self, info: AppInfo) -> Dict[str, Any]:
-        a = info.config
-        lg = a.logger
-        spec: Dict[str, Any] = {
-            "class": a.custom_class,
-            "logger": {"level": lg.level, "suppress_regex": list(lg.suppress_regex),
-                       "replace_regex": [list(p) for p in lg.replace_regex]},
-        }
-        if a.custom_class:
-            # a user's subclass may take options of its own
-            spec["options"] = dict(a.options)
-        if a.kind == "tornado":
-            spec.update(app_class=a.app_class, argv=list(a.argv), threaded=info.threaded,
-                        clear_cache=list(a.clear_cache))
-        return spec
-
-    async def _create_app(self, info: AppInfo) -> bool:
-        kernel = self._kernels[info.kernel]
-        reply = await kernel.execute(bridge.create_app_code(info.name, info.kind, self._spec(info)),
-                                     app=info.name, what=f"creating app {info.name!r}")
-        if reply.get("status") != "ok":
-            info.state, info.reason = "failed", f"{reply.get('ename')}: {reply.get('evalue')}"
-            self._publish_app(info)
-            return False
-        return True
-
-    async def _run_start(self, info: AppInfo) -> None:
-        """The app block's `start` code the first time, `name.start()` after."""
-        if not info.start_code_ran and info.config.start:
-            info.start_code_ran = True
-            settle = self._wait_for(info.name, ("running", "failed")) if info.kind == "tornado" else None
-            reply = await self._kernels[info.kernel].execute(
-                info.config.start, app=info.name, what=f"start code of app {info.name!r}")
-            if settle is not None:
-                if reply.get("status") != "ok":
-                    settle.cancel()
-                    if info.state not in ("running", "starting"):
-                        info.state, info.reason = "failed", f"{reply.get('ename')}: {reply.get('evalue')}"
-                        self._publish_app(info)
-                    return
-                if not settle.done() and await self._bridge_state(info) in ("stopped", None):
-                    settle.cancel()  # the start code did not start the app: nothing to wait for
-                    return
-                await self._settle(info, settle)
-            return
-        info.start_code_ran = True
-        await self._call(info, "start", ("running", "failed"))
-
-    async def _bridge_state(self, info: AppInfo) -> Optional[str]:
-        """The app's state as the bridge holds it right now (records may still be in flight)."""
-        # the name is a validated identifier: no user text is formatted into this cell
-        reply = await self._kernels[info.kernel].execute(f"print({info.name}.state)", capture=True,
-                                                         store_history=False)
-        if reply.get("status") != "ok":
-            return None
-        return (reply.get("stdout") or "").strip() or None
-
-    async def _settle(self, info: AppInfo, fut: asyncio.Future) -> Optional[AppState]:
-        try:
-            return await asyncio.wait_for(fut, SETTLE_TIMEOUT)
+            return await asyncio.wait_for(fut, self.settle_timeout)
         except asyncio.TimeoutError:
-            self.log(info.kernel, "WARNING", f"app {info.name!r} did not settle within {SETTLE_TIMEOUT:.0f} s",
-                     app=info.name)
+            info = self.apps.get(app)
+            self.log(info.kernel if info else "", "WARNING",
+                     f"app {app!r} is still {info.state if info else 'unknown'} {self.settle_timeout:g} s "
+                     f"after {what}: look for a call that blocks in its code (a sleep, a lock, a server "
+                     "that never listens), fix it and restart the app.", app=app)
             return None
 
-    async def _call(self, info: AppInfo, method: str, settle: Iterable[str], *args: Any) -> Optional[AppState]:
-        kernel = self._kernels.get(info.kernel)
-        if kernel is None or kernel.state not in ("idle", "busy"):
-            self.log(info.kernel, "WARNING", f"cannot {method} {info.name!r}: kernel {info.kernel!r} is "
-                     f"{kernel.state if kernel else 'not started'}", app=info.name)
-            return None
-        fut = self._wait_for(info.name, settle)
-        reply = await kernel.execute(bridge.call_code(info.name, method, *args), app=info.name,
-                                     what=f"{method} of app {info.name!r}")
+    async def run_and_settle(self, app: str, code: str, *, kernel: Optional[str] = None,
+                             settle: Iterable[str] = RUNNING_OR_FAILED,
+                             what: Optional[str] = None) -> Tuple[Dict[str, Any], Optional[AppState]]:
+        """Run ``code`` in ``kernel`` (default: the app's) and await ``app``'s next state in ``settle``.
+
+        Returns ``(reply, state)``: the execute reply, and the settled
+        :class:`AppState`, or None when the code raised (``reply["status"]``
+        is then not ``"ok"``) or the app did not settle in time.  The caller
+        checks that the kernel is up (:meth:`kernel`).
+        """
+        k = self._kernels[kernel or self.apps[app].kernel]
+        fut = self.wait_for_state(app, settle)
+        reply = await k.execute(code, app=app, what=what)
         if reply.get("status") != "ok":
             fut.cancel()
-            return None
-        return await self._settle(info, fut)
+            return reply, None
+        return reply, await self.settle(app, fut, what or "its last command")
+
+    async def run_job(self, name: str, *, log_as: Optional[str] = None) -> Optional[int]:
+        """Run a `job` block's command to its end; returns its exit status.
+
+        ``log_as``: the app whose log gets the job's lines (a WatchdogApp
+        whose handler runs the job); None: the job's own log.
+        """
+        jobs = self._controllers["job"]
+        assert isinstance(jobs, JobController)
+        return await jobs.run(self._app(name), log_as=log_as)
 
     def spawn(self, coro: Any, what: str) -> "asyncio.Task":
         """Run ``coro`` in the background, holding a reference until it ends
@@ -373,136 +331,119 @@ class Session:
         task.add_done_callback(done)
         return task
 
-    def _lock(self, name: str) -> asyncio.Lock:
-        return self._locks.setdefault(name, asyncio.Lock())
-
     def _app(self, name: str) -> AppInfo:
         try:
             return self.apps[name]
         except KeyError:
             raise KeyError(f"no app named {name!r}") from None
 
-    # -------------------------------------------------------- processes, jobs
-    def _process(self, name: str, log_as: Optional[str] = None) -> Process:
-        """The runtime of a `process` or `job` block (made on first use)."""
-        key = name if log_as is None else f"{name}\0{log_as}"
-        proc = self._processes.get(key)
-        if proc is None:
-            cfg = self.apps[name].config
-            env = interpreter.child_env()  # in the desktop app: without the bundle's library paths
-            env.update(getattr(cfg, "env", None) or {})
-            proc = Process(log_as or name, cfg.command, cwd=self.config.directory, env=env,
-                           tty=bool(getattr(cfg, "tty", False)),
-                           on_event=self._on_process_event if log_as is None else self._on_job_output)
-            self._processes[key] = proc
-        return proc
+    # --------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Start every kernel and, in it, the apps that are not disabled."""
+        self.emit(SessionState("starting"))
+        self._runtime_dir = make_runtime_dir()
+        for w in self.config.warnings:
+            self.log(self._first_kernel(), "WARNING", str(w))
+        await asyncio.gather(*(self._start_kernel(name) for name in self.kernels),
+                             *(self.start_app(n) for n, a in self.apps.items()
+                               if self._controller(a).starts_with_session and a.wanted))
+        await self._restart_reload()
+        self.emit(SessionState("running"))
 
-    def _on_process_event(self, event: Event) -> None:
-        if isinstance(event, LogRecord):
-            info = self.apps.get(event.app or "")
-            lg = getattr(info.config, "logger", None) if info else None
-            if lg is not None:
-                if any(re.search(p, event.message) for p in lg.suppress_regex):
-                    return
-                message = event.message
-                for a, b in lg.replace_regex:
-                    message = re.sub(a, b, message)
-                if message != event.message:
-                    event = dataclasses.replace(event, message=message)
-        self._on_kernel_event(event)
+    def _first_kernel(self) -> str:
+        return next(iter(self.kernels), "launcher")
 
-    def _on_job_output(self, event: Event) -> None:
-        # a handler's job: its lines go to the log of the app that ran it
-        if isinstance(event, LogRecord):
-            self.emit(event)
-        elif isinstance(event, AppState) and event.state == "failed":
-            self.log("", "ERROR", f"job failed: {event.reason}", app=event.app)
+    def _kernel_for(self, name: str) -> Kernel:
+        k = self._kernels.get(name)
+        if k is None:
+            kc = self.config.kernels[name]
+            k = Kernel(
+                name, cwd=self.config.directory, runtime_dir=self._runtime_dir or tempfile.gettempdir(),
+                on_event=self.receive,
+                on_death=lambda reason, n=name: self._on_death(n, reason),
+                kernel_name=kc.kernel_name, python=kc.python, startup_timeout=self.startup_timeout,
+            )
+            self._kernels[name] = k
+        return k
 
-    async def run_job(self, name: str, *, log_as: Optional[str] = None) -> Optional[int]:
-        """Run a `job` block's command to its end; returns its exit status."""
-        info = self._app(name)
-        proc = self._process(name, log_as)
-        if log_as is not None:
-            self.log("", "INFO", f"job {name}: {info.config.command}", app=log_as)
-        await proc.start()
-        if proc._exited is not None:
-            await asyncio.shield(proc._exited)
-        return proc.returncode
+    async def _start_kernel(self, name: str) -> None:
+        kernel = self._kernel_for(name)
+        try:
+            await kernel.start()
+        except KernelStartError as e:
+            self.log(name, "ERROR", str(e))
+            for info in self._apps_of(name):
+                info.state, info.reason = "failed", str(e)
+                self.publish(info)
+            return
+        await self._setup_kernel(name)
+
+    def _apps_of(self, kernel: str) -> List[AppInfo]:
+        return [a for a in self.apps.values() if a.kernel == kernel]
+
+    def _in_kernel(self, info: AppInfo) -> KernelAppController:
+        ctl = self._controller(info)
+        assert isinstance(ctl, KernelAppController), info.kind
+        return ctl
+
+    async def _setup_kernel(self, name: str) -> None:
+        """Install the bridge, create the apps, run their start code."""
+        kernel = self._kernels[name]
+        settings = {"kernel": name, "project_dir": self.config.directory}
+        reply = await kernel.execute(bridge.install_code(settings), what="installing the bridge")
+        if reply.get("status") != "ok":
+            msg = (f"could not install the bridge in kernel {name!r}: {reply.get('ename')}: "
+                   f"{reply.get('evalue')}. The bridge needs only the standard library and tornado in the "
+                   "kernel's Python: check that `import tornado.httpserver` works there (reinstall tornado "
+                   "if not), then restart the kernel.")
+            self.log(name, "ERROR", msg)
+            for info in self._apps_of(name):  # no app of this kernel can run: each says why
+                info.state, info.reason = "failed", msg
+                self.publish(info)
+            return
+        for info in self._apps_of(name):
+            info.start_code_ran = False
+            await self._in_kernel(info).create(info)
+        for info in self._apps_of(name):
+            if info.wanted:
+                await self._in_kernel(info).run_start(info)
 
     # ------------------------------------------------------------ app actions
     async def start_app(self, name: str) -> Optional[AppState]:
+        """Start app, process or job ``name``; the state it settled in (None: it did not)."""
         info = self._app(name)
-        if info.kind in ("process", "job"):
-            info.wanted = info.kind == "process"
-            await self._process(name).start()
-            return self._app_event(info)
-        async with self._lock(name):
-            info.wanted = True
-            if info.state == "running":
-                return self._app_event(info)
-            if not info.start_code_ran and info.config.start:
-                await self._run_start(info)
-                return self._app_event(info)
-            info.start_code_ran = True
-            return await self._call(info, "start", ("running", "failed"))
+        return await self._controller(info).start(info)
 
     async def stop_app(self, name: str) -> Optional[AppState]:
         info = self._app(name)
-        if info.kind in ("process", "job"):
-            info.wanted = False
-            await self._process(name).stop()
-            return self._app_event(info)
-        async with self._lock(name):
-            info.wanted = False
-            info.stale = False
-            if info.state in ("stopped",):
-                return self._app_event(info)
-            return await self._call(info, "stop", ("stopped", "failed"))
+        return await self._controller(info).stop(info)
 
     async def restart_app(self, name: str) -> Optional[AppState]:
         info = self._app(name)
-        if info.kind in ("process", "job"):
-            info.wanted = info.kind == "process"
-            await self._process(name).restart()
-            return self._app_event(info)
-        async with self._lock(name):
-            info.wanted = True
-            info.start_code_ran = True
-            result = await self._call(info, "restart", ("running", "failed"))
-            if result is not None and result.state == "running" and info.stale:
-                info.stale = False
-                self._publish_app(info)
-            return result
+        return await self._controller(info).restart(info)
 
     async def set_threaded(self, name: str, flag: bool) -> Optional[AppState]:
         """Switch mode; a running app restarts in the other mode."""
         info = self._app(name)
-        async with self._lock(name):
-            if info.threaded == bool(flag):
-                return self._app_event(info)
-            info.threaded = bool(flag)
-            if info.state in ("running", "starting"):
-                return await self._call(info, "set_threaded", ("running", "failed"), bool(flag))
-            kernel = self._kernels.get(info.kernel)
-            if kernel is not None and kernel.state in ("idle", "busy"):
-                await kernel.execute(bridge.call_code(info.name, "set_threaded", bool(flag)), app=name)
-            self._publish_app(info)
-            return self._app_event(info)
+        return await self._controller(info).set_threaded(info, flag)
 
     def set_auto_reload(self, name: str, flag: bool) -> None:
         info = self._app(name)
         info.auto_reload = bool(flag)
-        self._publish_app(info)
+        self.publish(info)
+
+    def _bulk(self) -> List[str]:
+        return [n for n, a in self.apps.items() if self._controller(a).in_bulk_actions]
 
     async def start_all(self) -> None:
         """Start every Tornado app and process (not jobs: they run on demand)."""
-        await asyncio.gather(*(self.start_app(n) for n, a in self.apps.items() if a.kind in ("tornado", "process")))
+        await asyncio.gather(*(self.start_app(n) for n in self._bulk()))
 
     async def stop_all(self) -> None:
-        await asyncio.gather(*(self.stop_app(n) for n, a in self.apps.items() if a.kind in ("tornado", "process")))
+        await asyncio.gather(*(self.stop_app(n) for n in self._bulk()))
 
     async def restart_all(self) -> None:
-        await asyncio.gather(*(self.restart_app(n) for n, a in self.apps.items() if a.kind in ("tornado", "process")))
+        await asyncio.gather(*(self.restart_app(n) for n in self._bulk()))
 
     # --------------------------------------------------------- kernel actions
     async def execute(self, kernel: str, code: str) -> Dict[str, Any]:
@@ -538,7 +479,7 @@ class Session:
         for info in self._apps_of(name):
             if info.state not in ("stopped", "failed"):
                 info.state, info.reason, info.urls = "stopped", "kernel restarting", ()
-                self._publish_app(info)
+                self.publish(info)
         try:
             await kernel.restart()
         except KernelStartError as e:
@@ -552,7 +493,7 @@ class Session:
         kinfo = self.kernels[name]
         for info in self._apps_of(name):
             info.state, info.reason, info.urls = "failed", f"kernel died: {reason}", ()
-            self._publish_app(info)
+            self.publish(info)
         now = time.monotonic()
         kinfo.deaths.append(now)
         recent = [t for t in kinfo.deaths if now - t <= RESTART_WINDOW]
@@ -567,15 +508,19 @@ class Session:
         self.spawn(self._restart_kernel(name), f"restarting kernel {name!r}")
 
     # ---------------------------------------------------------------- reload
-    def _init_reload(self) -> None:
+    async def _restart_reload(self) -> None:
+        """(Re)make the Reloader for the current config and start its watcher."""
         from .reload import Reloader  # the watcher pulls in watchdog: only when used
 
+        if self._reloader is not None:
+            await self._reloader.stop()
         self._reloader = Reloader(self)
         for info in self.apps.values():
             if not info.reload_initialized:
                 info.reload_initialized = True
                 info.auto_reload = self.auto_reload_enabled and self._reloader.targets(info.name)
-                self._publish_app(info)  # views learn the switch's first value; later ones come from set_auto_reload
+                self.publish(info)  # views learn the switch's first value; later ones come from set_auto_reload
+        await self._reloader.start()
 
     # --------------------------------------------------------------- shutdown
     async def shutdown(self) -> None:
@@ -590,19 +535,27 @@ class Session:
             except Exception:  # noqa: BLE001
                 log.exception("stopping the watcher")
         await asyncio.gather(*(self._stop_kernel(n) for n in list(self._kernels)),
-                             *(p.stop() for p in list(self._processes.values())), return_exceptions=True)
+                             *(p.stop(SHUTDOWN_PROCESS_TIMEOUT) for p in self._runs.all()),
+                             return_exceptions=True)
         if self._runtime_dir:
-            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            remove_runtime_dir(self._runtime_dir)
         self.emit(SessionState("stopped"))
+
+    def kill(self) -> None:
+        """SIGKILL every kernel and process group now, without a word to them (a second Ctrl+C)."""
+        self._closing = True
+        for kernel in list(self._kernels.values()):
+            kernel.kill_now()
+        for proc in self._runs.all():
+            proc.kill_now()
 
     async def _stop_kernel(self, name: str) -> None:
         kernel = self._kernels[name]
-        running = [a for a in self._apps_of(name) if a.state in ("running", "starting") and a.kind == "tornado"]
-        if running and kernel.state in ("idle", "busy"):
+        if kernel.state in ("idle", "busy"):
             # Let apps close their servers and say goodbye before the process goes.
             try:
-                await asyncio.wait_for(asyncio.gather(*(self._call(a, "stop", ("stopped", "failed"))
-                                                        for a in running)), 7.0)
+                await asyncio.wait_for(asyncio.gather(*(self._in_kernel(a).farewell(a)
+                                                        for a in self._apps_of(name))), APP_STOP_TIMEOUT)
             except (asyncio.TimeoutError, Exception):  # noqa: BLE001
                 pass
         await kernel.shutdown()
@@ -617,7 +570,7 @@ class Session:
         """
         old = self.config
         self.config = new
-        self._compile_global_rules()
+        self._rules = LineFilter(new.logger.suppress_regex, new.logger.replace_regex)
         changed_kernels = {n for n in set(old.kernels) | set(new.kernels)
                            if not _same(old.kernels.get(n), new.kernels.get(n))}
         for n in changed_kernels:
@@ -633,12 +586,7 @@ class Session:
                 info.config = entry
                 unchanged.add(name)
                 continue
-            if info.kind in ("process", "job"):
-                for key in [k for k in self._processes if k == name or k.startswith(name + "\0")]:
-                    await self._processes.pop(key).stop()
-            elif info.kernel not in changed_kernels and info.kernel in self._kernels:
-                if info.state in ("running", "starting"):
-                    await self._call(info, "stop", ("stopped", "failed"))
+            await self._controller(info).retire(info, kernel_replaced=info.kernel in changed_kernels)
             del self.apps[name]
             if entry is None:
                 self.emit(AppState(name, info.kernel, "stopped", "removed from the config"))
@@ -649,25 +597,13 @@ class Session:
         for name, info in self.apps.items():
             if name in unchanged or info.kernel in changed_kernels:
                 continue
-            if info.kind == "process":
-                if info.wanted:
-                    await self._process(name).start()
-                else:
-                    self._publish_app(info)
-            elif info.kind == "job":
-                self._publish_app(info)
-            elif self._kernels.get(info.kernel) and self._kernels[info.kernel].state in ("idle", "busy"):
-                if await self._create_app(info) and info.wanted:
-                    await self._run_start(info)
-        if self._reloader is not None:
-            await self._reloader.stop()
-        self._init_reload()
-        await self._reloader.start()
+            await self._controller(info).bring_up(info)
+        await self._restart_reload()
 
 
 def _configured(config: Config, name: str) -> Any:
     """The block named ``name`` in ``config``: an app, a process or a job."""
-    for table in (config.apps, getattr(config, "processes", {}), getattr(config, "jobs", {})):
+    for table in (config.apps, config.processes, config.jobs):
         if name in table:
             return table[name]
     return None

@@ -219,9 +219,14 @@ def test_refuses_to_run_as_python():
 
 
 def test_bundle_contents():
-    assert (BUNDLE / "tornado_launcher" / "bridge" / "runtime.py").is_file()
-    assert (BUNDLE / "resources" / "demo" / "jaffle.hcl").is_file()
-    assert (BUNDLE / "resources" / "icons" / "tornado-launcher.svg").is_file()
+    from tornado_launcher.bridge.kernelside import MODULES
+
+    for name in MODULES:  # the bridge's sources, sent into kernels as text
+        rel = name.split(".")
+        rel = rel + ["__init__.py"] if name == "kernelside" else rel[:-1] + [rel[-1] + ".py"]
+        assert (BUNDLE / "tornado_launcher" / "bridge").joinpath(*rel).is_file(), name
+    assert (BUNDLE / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl").is_file()
+    assert (BUNDLE / "tornado_launcher" / "resources" / "icons" / "tornado-launcher.svg").is_file()
     eps = list(BUNDLE.glob("jupyter_client-*.dist-info/entry_points.txt"))
     assert eps and "local-provisioner" in eps[0].read_text()
     names = {p.name for p in BUNDLE.rglob("*")}
@@ -234,7 +239,7 @@ def test_bundle_contents():
 
 def test_check_demo(tmp_path):
     # `check` also verifies the kernel's interpreter: the user's python3 on PATH
-    for config in (ROOT / "resources" / "demo" / "jaffle.hcl", BUNDLE / "resources" / "demo" / "jaffle.hcl"):
+    for config in (ROOT / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl", BUNDLE / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl"):
         r = run_app("check", str(config), env=app_env(tmp_path))
         assert r.returncode == 0, r.stdout + r.stderr
         assert "OK" in r.stdout
@@ -244,7 +249,7 @@ def test_check_says_when_no_python_can_run_the_kernels(tmp_path):
     import venv
 
     venv.create(tmp_path / "bare", with_pip=False)
-    r = run_app("check", str(ROOT / "resources" / "demo" / "jaffle.hcl"),
+    r = run_app("check", str(ROOT / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl"),
                 env=app_env(tmp_path, path=f"{tmp_path / 'bare' / 'bin'}{os.pathsep}/nonexistent"))
     assert r.returncode == 2, r.stdout + r.stderr
     assert "-m pip install ipykernel tornado" in r.stderr

@@ -66,12 +66,12 @@ def test_icons_are_rendered_from_the_svg():
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_icons.py"), "--check"],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, (
-        f"resources/icons is stale: run `python scripts/render_icons.py`\n{r.stdout}{r.stderr}"
+        f"tornado_launcher/resources/icons is stale: run `python scripts/render_icons.py`\n{r.stdout}{r.stderr}"
     )
 
 
 def test_desktop_entry():
-    text = (ROOT / "resources" / "tornado-launcher.desktop").read_text()
+    text = (ROOT / "tornado_launcher" / "resources" / "tornado-launcher.desktop").read_text()
     assert text.startswith("[Desktop Entry]\n")
     keys = dict(line.split("=", 1) for line in text.splitlines()[1:] if "=" in line)
     assert keys["Type"] == "Application"
@@ -79,4 +79,34 @@ def test_desktop_entry():
     assert keys["Icon"] == "tornado-launcher"
     assert keys["Categories"].endswith(";") and "Development" in keys["Categories"]
     assert keys["MimeType"] == "text/x-hcl;"
-    assert (ROOT / "resources" / "icons" / "tornado-launcher.svg").is_file()
+    assert (ROOT / "tornado_launcher" / "resources" / "icons" / "tornado-launcher.svg").is_file()
+
+
+def test_spec_collects_every_bridge_source(tmp_path, monkeypatch):
+    # The frozen app reads the kernel-side sources as data under sys._MEIPASS: lay out
+    # the spec's data entries for the bridge as PyInstaller would and read them back.
+    import shutil
+
+    from tornado_launcher import bridge
+
+    text = SPEC.read_text()
+    start, end = text.index("datas = []"), text.index("for sub in (")
+    scope = {"os": os, "PKG": str(ROOT / "tornado_launcher"), "ROOT": str(ROOT)}
+    exec(text[text.index("def tree("):text.index("datas = []")], scope)
+    exec(text[start:end], scope)
+    for src, dest in scope["datas"]:
+        (tmp_path / dest).mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, tmp_path / dest)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    monkeypatch.setattr(bridge, "_source_cache", {})
+    monkeypatch.setattr(bridge, "__file__", str(tmp_path / "nowhere" / "__init__.py"))
+    import importlib.resources
+
+    def no_resources(*args, **kwargs):
+        raise ModuleNotFoundError("frozen")
+
+    monkeypatch.setattr(importlib.resources, "files", no_resources)
+    shipped = bridge.sources()
+    assert [name for name, _, _ in shipped][0] == "protocol"
+    for name, _, source in shipped:
+        assert source == (ROOT / "tornado_launcher" / "bridge").joinpath(*bridge._relpath(name)).read_text()

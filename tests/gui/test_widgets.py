@@ -249,11 +249,12 @@ def test_demo_path_is_relative_to_the_package_or_bundle(monkeypatch, tmp_path):
     import tornado_launcher
     from pathlib import Path
     from tornado_launcher.gui import paths
-    assert paths.resources_dir() == Path(tornado_launcher.__file__).resolve().parent.parent / "resources"
-    (tmp_path / "resources" / "demo").mkdir(parents=True)
-    (tmp_path / "resources" / "demo" / "jaffle.hcl").write_text("")
+    assert paths.resources_dir().resolve() == Path(tornado_launcher.__file__).resolve().parent / "resources"
+    assert paths.demo_config() is not None and paths.icon_file("tornado-launcher.svg") is not None
+    (tmp_path / "tornado_launcher" / "resources" / "demo").mkdir(parents=True)
+    (tmp_path / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl").write_text("")
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
-    assert paths.demo_config() == tmp_path / "resources" / "demo" / "jaffle.hcl"
+    assert paths.demo_config() == tmp_path / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl"
 
 
 def test_editor_command_uses_visual_or_editor():

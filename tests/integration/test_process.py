@@ -43,7 +43,7 @@ async def test_http_server_process_serves_and_stop_kills_the_whole_group(tmp_pat
         assert p.state == "running"
         await wait_http(f"http://127.0.0.1:{port}/index.html", "from a process block")
         await rec.wait(lambda e: isinstance(e, LogRecord) and "GET /index.html" in e.message)
-        pgid = p.pid
+        pgid = p.pgid
         assert len(_group(pgid)) >= 2
         await p.stop()
         assert p.state == "stopped"

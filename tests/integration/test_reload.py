@@ -138,7 +138,12 @@ async def test_failing_import_then_next_save_retries(tmp_path):
     async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
         await rec.wait(is_running())
         web.write_text(PLAIN_APP + "\nimport no_such_module_xyz\n")
-        await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "failed")
+        ev = await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "failed")
+        # what the user is told: the app's line names the import, its log the file it is in
+        assert ev.reason == "ModuleNotFoundError: No module named 'no_such_module_xyz'"
+        err = await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "web" and e.level == "ERROR")
+        assert err.message == "start failed: " + ev.reason
+        assert str(web) in (err.traceback or ""), err.traceback
         web.write_text(version("back"))
         await wait_http(f"http://127.0.0.1:{port}/", "back", timeout=10)
 

@@ -284,7 +284,7 @@ async def test_kernel_is_private_ipc_and_raw_output_reaches_its_log(tmp_path):
 
     write_project(tmp_path, {"jaffle.hcl": 'kernel "k" {}\n'})
     async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
-        runtime = s._kernels["k"].runtime_dir
+        runtime = s.kernel("k").runtime_dir
         assert stat.S_IMODE(os.stat(runtime).st_mode) & 0o777 == 0o700  # jupyter_client adds the sticky bit
         conn = os.path.join(runtime, "k.json")
         assert stat.S_IMODE(os.stat(conn).st_mode) == 0o600
@@ -356,6 +356,6 @@ async def test_purge_cell_drops_a_package_and_its_submodules(tmp_path):
     async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
         await s.execute("k", "import proj.sub, other")
         assert (await s.execute("k", listing))["stdout"].strip() == "['other', 'proj', 'proj.sub']"
-        reply = await s._kernels["k"].execute(bridge.purge_code(["proj"]))
+        reply = await s.kernel("k").execute(bridge.purge_code(["proj"]))
         assert reply["status"] == "ok"
         assert (await s.execute("k", listing))["stdout"].strip() == "['other']"

@@ -49,13 +49,13 @@ async def test_process_block_serves_beside_an_app_and_nothing_survives(tmp_path)
         await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "frontend" and "GET /index.html" in e.message)
         failed = await rec.wait(lambda e: isinstance(e, AppState) and e.app == "broken" and e.state == "failed")
         assert "command not found: no-such-tool-xyz" in failed.reason
-        pid = s._processes["frontend"].pid
+        pid = s.process("frontend").pid
         # Stop / start from the same buttons as apps
         await s.stop_app("frontend")
         assert s.apps["frontend"].state == "stopped" and port_is_free(static_port)
         await s.start_app("frontend")
         await wait_http(f"http://127.0.0.1:{static_port}/index.html", "front end")
-        pid = s._processes["frontend"].pid
+        pid = s.process("frontend").pid
     assert not _alive(pid)
     assert port_is_free(static_port)
 

@@ -1,9 +1,9 @@
-"""tornado_launcher.hclpos: positions pyhcl does not keep, and where syntax errors open."""
+"""tornado_launcher.config.positions: positions pyhcl does not keep, and where syntax errors open."""
 
 import hcl
 import pytest
 
-from tornado_launcher import hclpos
+from tornado_launcher.config import positions as hclpos
 from tornado_launcher.config import ConfigError, loads
 
 TEXT = """kernel "py" {}

@@ -1,35 +1,24 @@
 """The launcher's side of the in-kernel bridge: the cells that install it and drive apps.
 
-``runtime.py`` next to this file runs INSIDE the kernel; it is sent as source
-text (it is package data in a PyInstaller bundle too).  This module only
-builds cells, with the standard library.  Every value from the config travels
-as a JSON string literal (``repr(json.dumps(...))``) that the cell
-``json.loads``; nothing the user wrote is formatted into code.
+The bridge itself runs INSIDE the kernel: ``protocol.py`` and the modules of
+``kernelside/`` next to this file are sent as source text (they are package
+data in a PyInstaller bundle too), in the order of
+``kernelside.MODULES``, and executed there as submodules of the package
+``tornado_launcher_bridge``.  This module only builds cells, with the
+standard library.  Every value from the config travels as a JSON string
+literal (``repr(json.dumps(...))``) that the cell ``json.loads``; nothing the
+user wrote is formatted into code.
 
 Run each cell with ``store_history=False`` (they are plumbing, not the user's
-history).  Records come back on the comm ``tornado_launcher.events`` (see
-:data:`COMM_TARGET`): the ``comm_open`` and every ``comm_msg`` carry
-``content["data"] == {"events": [record, ...]}``, in order, from one sender
-thread in the kernel: log records are batched (one message per ~15 ms during
-a flood; the first after a quiet spell goes at once), a settled state
-(``running``, ``failed``, ``stopped``) is sent at once with what is queued
-before it, and a restart's transitional states ride along with its final
-one.  Attribute by the data, never by the message's parent header (that is
-whatever cell ran last).
+history).  Records come back on the comm :data:`protocol.COMM_TARGET`, in the
+formats :mod:`.protocol` defines and decodes, from one sender thread in the
+kernel: log records are batched (one message per ~15 ms during a flood; the
+first after a quiet spell goes at once), a settled state (``running``,
+``failed``, ``stopped``) is sent at once with what is queued before it, and a
+restart's transitional states ride along with its final one.
 
-Records::
-
-    {"type": "hello", "pid": int, "python": str, "tornado": str, "kernel": str,
-     "bridge": int, "project_dir": str}                      # at install (in comm_open)
-    {"type": "log", "app": str | None, "level": "INFO", "logger": "tornado.access",
-     "message": str, "time": float, "traceback": str | None,
-     "origin": "bridge" | "stdout" | "stderr"}
-    {"type": "state", "app": str, "state": "stopped|starting|running|stopping|failed",
-     "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool}
-
-``app`` None in a log record is the kernel's own log (nothing in an app's
-context, no logger of an app).  Printed lines become records only in an
-app's context; the rest stays ordinary cell output.  Every command on an app
+Printed lines become records only in an app's context; the rest stays
+ordinary cell output.  Every command on an app
 (start/stop/restart/handle_watchdog_event/set_threaded) ends in a state
 record, even when it changed nothing, so a caller can wait for it.
 
@@ -44,37 +33,48 @@ comes after the drain.
 from __future__ import annotations
 
 import json
-import keyword
 import os
 import sys
 
-__all__ = ["COMM_TARGET", "MODULE_NAME", "source", "install_code", "create_app_code", "call_code",
+from .kernelside import MODULES
+from .protocol import COMM_TARGET, MODULE_NAME, validate_name
+
+__all__ = ["COMM_TARGET", "MODULE_NAME", "source", "sources", "install_code", "create_app_code", "call_code",
            "purge_code", "validate_name"]
 
-#: target name of the comm the bridge opens in the kernel
-COMM_TARGET = "tornado_launcher.events"
-#: the name the runtime is registered under in the kernel's ``sys.modules``
-MODULE_NAME = "tornado_launcher_bridge"
 KINDS = ("tornado", "watchdog")
 
-_source_cache: str | None = None
+_source_cache: dict[str, str] = {}
 
 
-def source() -> str:
-    """The text of ``runtime.py`` (works from a source tree, a wheel, or a PyInstaller bundle)."""
-    global _source_cache
-    if _source_cache is not None:
-        return _source_cache
+def _relpath(name: str) -> list[str]:
+    """``"kernelside.records"`` -> ``["kernelside", "records.py"]``; a package -> its ``__init__.py``."""
+    parts = name.split(".")
+    if name in _PACKAGES:
+        return parts + ["__init__.py"]
+    return parts[:-1] + [parts[-1] + ".py"]
+
+
+_PACKAGES = ("kernelside",)
+
+
+def source(name: str = "kernelside") -> str:
+    """The text of one shipped module (``"protocol"``, ``"kernelside.api"``, ...), from a
+    source tree, a wheel, or a PyInstaller bundle (which collects them as data)."""
+    cached = _source_cache.get(name)
+    if cached is not None:
+        return cached
+    rel = _relpath(name)
     text = None
     try:
         from importlib.resources import files
 
-        text = files(__name__).joinpath("runtime.py").read_text(encoding="utf-8")
+        text = files(__name__).joinpath(*rel).read_text(encoding="utf-8")
     except Exception:
-        candidates = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "runtime.py")]
+        candidates = [os.path.join(os.path.dirname(os.path.abspath(__file__)), *rel)]
         meipass = getattr(sys, "_MEIPASS", None)
         if meipass:
-            candidates.append(os.path.join(meipass, "tornado_launcher", "bridge", "runtime.py"))
+            candidates.append(os.path.join(meipass, "tornado_launcher", "bridge", *rel))
         for path in candidates:
             if os.path.exists(path):
                 with open(path, encoding="utf-8") as f:
@@ -82,19 +82,15 @@ def source() -> str:
                 break
     if text is None:
         raise FileNotFoundError(
-            "tornado_launcher/bridge/runtime.py is missing from this installation: "
+            f"tornado_launcher/bridge/{'/'.join(rel)} is missing from this installation: "
             "reinstall tornado-launcher (a PyInstaller build must collect it as data)")
-    _source_cache = text
+    _source_cache[name] = text
     return text
 
 
-def validate_name(name: str) -> str:
-    """Return ``name`` if it is a usable Python identifier, else raise ValueError with the fix."""
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise ValueError(
-            f"app name {name!r} is not a Python identifier: use letters, digits and '_' "
-            "and do not start with a digit")
-    return name
+def sources() -> list[tuple[str, bool, str]]:
+    """``(name, is_package, text)`` of every module the install cell ships, in execution order."""
+    return [(name, name in _PACKAGES, source(name)) for name in MODULES]
 
 
 def _literal(value) -> str:
@@ -107,16 +103,32 @@ def __tornado_launcher_install(settings_json, packed):
     import base64, json, linecache, sys, types, zlib
     mod = sys.modules.get("tornado_launcher_bridge")
     if mod is None or not hasattr(mod, "install"):
-        source = zlib.decompress(base64.b64decode(packed)).decode("utf-8")
-        filename = "<tornado-launcher bridge>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        modules = json.loads(zlib.decompress(base64.b64decode(packed)).decode("utf-8"))
         mod = types.ModuleType("tornado_launcher_bridge")
-        mod.__file__ = filename
+        mod.__file__ = "<tornado-launcher bridge>"
+        mod.__path__ = []
+        mod.__package__ = "tornado_launcher_bridge"
         sys.modules["tornado_launcher_bridge"] = mod
         try:
-            exec(compile(source, filename, "exec"), mod.__dict__)
+            for name, is_package, source in modules:
+                full = "tornado_launcher_bridge." + name
+                parent, _, leaf = full.rpartition(".")
+                filename = "<tornado-launcher bridge: %%s>" %% name
+                linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+                sub = types.ModuleType(full)
+                sub.__file__ = filename
+                sub.__package__ = full if is_package else parent
+                if is_package:
+                    sub.__path__ = []
+                sys.modules[full] = sub
+                setattr(sys.modules[parent], leaf, sub)
+                exec(compile(source, filename, "exec"), sub.__dict__)
+            api = sys.modules["tornado_launcher_bridge.kernelside.api"]
+            for name in api.EXPORTS:
+                setattr(mod, name, getattr(api, name))
         except BaseException:
-            del sys.modules["tornado_launcher_bridge"]
+            for name in [n for n in sys.modules if n.split(".")[0] == "tornado_launcher_bridge"]:
+                del sys.modules[name]
             raise
     mod.install(json.loads(settings_json))
 try:
@@ -152,13 +164,13 @@ def install_code(settings: dict) -> str:
 
 
 def _packed_source() -> str:
-    """``source()`` compressed, base64: the install cell stays well under 64 KiB, the size
-    from which pyzmq sends zero-copy and starts a garbage-collector thread (and its
-    sockets) in the launcher and in the kernel for the rest of their lives."""
+    """``sources()`` as JSON, compressed, base64: the install cell stays well under 64 KiB,
+    the size from which pyzmq sends zero-copy and starts a garbage-collector thread (and
+    its sockets) in the launcher and in the kernel for the rest of their lives."""
     import base64
     import zlib
 
-    return base64.b64encode(zlib.compress(source().encode("utf-8"), 9)).decode("ascii")
+    return base64.b64encode(zlib.compress(json.dumps(sources()).encode("utf-8"), 9)).decode("ascii")
 
 
 def create_app_code(name: str, kind: str, spec: dict) -> str:
@@ -204,6 +216,6 @@ def __getattr__(name):
     if name in ("TornadoBridgeApp", "WatchdogApp"):
         mod = sys.modules.get(MODULE_NAME)
         if mod is None:
-            from . import runtime as mod  # not installed: a standalone copy
+            from .kernelside import api as mod  # not installed: a standalone copy
         return getattr(mod, name)
     raise AttributeError(name)

@@ -5,11 +5,29 @@ session) *and* shipped into every kernel as part of the bridge's source, so it
 uses only the standard library and imports nothing of the launcher.
 
 It holds the comm target, the module name the bridge lives under in the
-kernel, the log levels, the rule for app names, and the log line rules
-(``suppress_regex`` / ``replace_regex``) that both sides apply.
+kernel, the record kinds and their fields (with the encoders the kernel side
+uses and the decoder ``kernel.py`` uses), the log levels, the rule for app
+names, and the log line rules (``suppress_regex`` / ``replace_regex``) that
+both sides apply.
+
+Records travel on the comm :data:`COMM_TARGET`: its ``comm_open`` and every
+``comm_msg`` carry ``content["data"] == {"events": [record, ...]}`` (see
+:func:`batch`), in order.  Attribute by the data, never by the message's
+parent header (that is whatever cell ran last).  The kinds::
+
+    {"type": "hello", "pid": int, "python": str, "tornado": str, "kernel": str,
+     "bridge": int, "project_dir": str}                      # at install (in comm_open)
+    {"type": "log", "app": str | None, "level": "INFO", "logger": "tornado.access",
+     "message": str, "time": float, "traceback": str | None,
+     "origin": "bridge" | "stdout" | "stderr"}
+    {"type": "state", "app": str, "state": "stopped|starting|running|stopping|failed",
+     "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool}
+
+``app`` None in a log record is the kernel's own log.
 """
 
 import keyword
+import os
 import re
 
 #: bumped when a record's fields or a cell's entry point change meaning
@@ -18,6 +36,21 @@ BRIDGE_VERSION = 1
 COMM_TARGET = "tornado_launcher.events"
 #: the name the bridge is registered under in the kernel's ``sys.modules``
 MODULE_NAME = "tornado_launcher_bridge"
+
+#: record kinds and the fields each carries besides "type"
+HELLO = "hello"
+LOG = "log"
+STATE = "state"
+FIELDS = {
+    HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
+    LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
+    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded"),
+}
+#: the states an app reports; "starting" and "stopping" are transitional
+APP_STATES = ("stopped", "starting", "running", "stopping", "failed")
+SETTLED_STATES = ("stopped", "running", "failed")
+#: where a log record came from in the kernel
+ORIGINS = ("bridge", "stdout", "stderr")
 
 #: log level names and numbers (those of :mod:`logging`)
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
@@ -41,6 +74,23 @@ def validate_name(name):
             "app name %r is not a Python identifier: use letters, digits and '_' "
             "and do not start with a digit" % (name,))
     return name
+
+
+#: Directories that hold no project code, whatever they contain: dependencies,
+#: caches and build output.  The import hook keeps the ``.pyc`` cache for
+#: modules under them, ``clear_cache``'s default skips them, and the watcher
+#: never looks inside.  A directory holding ``pyvenv.cfg`` (a virtualenv,
+#: whatever its name) counts too: see :func:`is_project_dir`.
+NON_PROJECT_DIRS = frozenset({
+    "__pycache__", "site-packages", "dist-packages", "__pypackages__",
+    "node_modules", ".venv", "venv", "build", "dist",
+})
+
+
+def is_project_dir(path):
+    """False for a directory that holds no project code (:data:`NON_PROJECT_DIRS`, a virtualenv)."""
+    return (os.path.basename(os.path.normpath(path)) not in NON_PROJECT_DIRS
+            and not os.path.isfile(os.path.join(path, "pyvenv.cfg")))
 
 
 class LineFilter:
@@ -72,3 +122,55 @@ class LineFilter:
             except (re.error, IndexError):
                 pass
         return line
+
+
+# ---------------------------------------------------------------------------
+# records: encoders (kernel side) and the decoder (launcher side)
+
+
+def hello_record(pid, python, tornado, kernel, project_dir):
+    """The record the bridge sends at install: who is on the other end."""
+    return {"type": HELLO, "pid": pid, "python": python, "tornado": tornado, "kernel": kernel,
+            "bridge": BRIDGE_VERSION, "project_dir": project_dir}
+
+
+def log_record(app, level, message, logger, time, traceback=None, origin="bridge"):
+    """One log line (or multi-line record); ``app`` None for the kernel's own log."""
+    return {"type": LOG, "app": app, "level": level, "logger": logger, "message": message,
+            "time": time, "traceback": traceback, "origin": origin}
+
+
+def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False):
+    """An app's state; every command on an app ends in one, even when it changed nothing."""
+    return {"type": STATE, "app": app, "state": state, "reason": reason,
+            "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded}
+
+
+def batch(records):
+    """The ``data`` of one comm message carrying ``records`` in order."""
+    return {"events": records}
+
+
+def decode(data):
+    """The records in one comm message's ``data``, each a dict with every field of its kind.
+
+    Missing or null fields get their defaults (level "INFO", message "",
+    logger "", time 0.0, origin "bridge", state "stopped", urls ()); a state
+    record without an app and a record of an unknown kind are left out.
+    """
+    out = []
+    for rec in (data or {}).get("events", ()):
+        kind = rec.get("type")
+        if kind == LOG:
+            out.append({"type": LOG, "app": rec.get("app"),
+                        "level": str(rec.get("level", "INFO")).upper(),
+                        "message": str(rec.get("message", "")), "logger": rec.get("logger") or "",
+                        "time": rec.get("time") or 0.0, "traceback": rec.get("traceback"),
+                        "origin": rec.get("origin") or "bridge"})
+        elif kind == STATE and rec.get("app"):
+            out.append({"type": STATE, "app": rec["app"], "state": rec.get("state", "stopped"),
+                        "reason": rec.get("reason"), "elapsed_ms": rec.get("elapsed_ms"),
+                        "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded"))})
+        elif kind == HELLO:
+            out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})
+    return out

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Tuple
 
+from .. import control
 from ..api import SessionAPI
 from ..config import Config, ConfigError, Diagnostic
 from ..events import Event
@@ -139,6 +140,8 @@ class WindowController:
         #: set when the window quits: no config opens after it
         self.closing = False
         self._unsubscribe: Optional[Callable[[], None]] = None
+        #: the control socket (`tornado-launcher status/restart/...`) of the running session
+        self._control: Optional[Any] = None
         self._config_lock: Optional[asyncio.Lock] = None
         #: watches the running config's files: a saved edit is re-read as F5 does
         self.config_watcher: Any = None
@@ -194,6 +197,7 @@ class WindowController:
         self.session = session
         await self._watch(config)
         self._unsubscribe = session.subscribe(self.view.on_event)
+        self._control = control.serve(session, list(config.paths) or [path])
         self.view.session_opened(path)
         self.view.begin_busy("Starting kernels and apps…")
         t0 = time.monotonic()
@@ -274,6 +278,9 @@ class WindowController:
         if session is None:
             return
         self.view.begin_busy("Stopping apps and kernels…")
+        if self._control is not None:  # the control socket goes first
+            self._control.close()
+            self._control = None
         try:
             await session.shutdown()
         finally:

@@ -12,14 +12,25 @@ It is not a second HCL implementation: :mod:`tornado_launcher.config` takes
 the *values* from pyhcl.  This scanner only answers "where", finds
 duplicates, and, when the text does not parse, says where the problem opens
 (an unterminated string, heredoc, comment or block) in words a person can act
-on.  Pure functions over a string; no I/O, thread-safe.
+on.  The scanner is pure functions over a string; no I/O, thread-safe.
+
+:class:`Reporter` is the one way the rest of the package turns a key path of
+the (possibly merged) data into ``file:line:col`` and records a
+:class:`~.model.Diagnostic`: it knows which file supplied each key path
+(``origin``, filled by :mod:`.merge`) and falls back to the nearest located
+parent when a path has no position of its own.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from .model import Diagnostic
+
+if TYPE_CHECKING:
+    from .source import Source
 
 Path = Tuple  # tuple of str (keys, labels) and int (list indexes)
 
@@ -604,3 +615,97 @@ def _blame_multiline(text: str, error: HclSyntaxError, strings: List[Tuple[int, 
                 % (end_line, err_line, error.message.replace(" opened here", "")),
             )
     return error
+
+
+# ---------------------------------------------------------------------------
+# Reporting: key path -> file:line:col -> Diagnostic
+
+
+class Where(NamedTuple):
+    """A place in one of the config's files: ``index`` into the sources, 1-based line and column."""
+
+    index: int
+    line: int
+    col: int
+
+
+class Reporter:
+    """Places and diagnostics for one check of one config (one file, or several merged).
+
+    ``origin`` maps a key path to the index of the file that supplied its
+    value (a block: the first file that opened it); a path not in it
+    belongs to the file selected with :meth:`use` (the per-file checks run
+    before merging).  ``diagnostics`` collects everything reported, in order.
+    """
+
+    def __init__(self, sources: Sequence["Source"]) -> None:
+        self.sources = list(sources)
+        self.origin: Dict[tuple, int] = {}
+        self.diagnostics: List[Diagnostic] = []
+        self.current = 0
+
+    def use(self, index: int) -> None:
+        """Make file ``index`` the one for paths no file supplied yet, and for :meth:`error_at`."""
+        self.current = index
+
+    def _find(self, path: tuple) -> Tuple[int, Optional[Loc]]:
+        """(file index, Loc of the nearest located parent) of a key path."""
+        p = tuple(path)
+        q = p
+        while q and q not in self.origin:
+            q = q[:-1]
+        index = self.origin.get(q, self.current)
+        pos = self.sources[index].pos
+        while p and pos is not None:
+            loc = pos.locs.get(p)
+            if loc is not None:
+                return index, loc
+            p = p[:-1]
+        return index, None
+
+    def index_of(self, path: tuple) -> int:
+        """The index of the file that supplied ``path``."""
+        return self._find(path)[0]
+
+    def where(self, path: tuple, part: str = "key") -> Where:
+        """Where ``path`` is: its ``key``, ``value`` or block ``label``; the nearest parent, or 1:1."""
+        index, loc = self._find(path)
+        if loc is None:
+            return Where(index, 1, 1)
+        off = loc.value if part == "value" else loc.key
+        if part == "label" and loc.label is not None:
+            off = loc.label
+        src = self.sources[index]
+        line, col = linecol(src.text, off, src.starts)
+        return Where(index, line, col)
+
+    def ref(self, path: tuple, seen_from: tuple) -> str:
+        """ "line N" for ``path``, or "other.hcl:N" when another file than ``seen_from``'s holds it."""
+        index, line, _ = self.where(path)
+        if index == self.index_of(seen_from):
+            return "line %d" % line
+        return "%s:%d" % (self.sources[index].shown, line)
+
+    def directory_of(self, path: tuple) -> str:
+        """The directory of the file that supplied ``path``: relative paths are relative to it."""
+        return self.sources[self.index_of(path)].directory
+
+    def error(self, path: tuple, message: str, part: str = "key") -> None:
+        self._add(self.where(path, part), message, "error")
+
+    def warn(self, path: tuple, message: str, part: str = "key") -> None:
+        self._add(self.where(path, part), message, "warning")
+
+    def error_at(self, offset: int, message: str, severity: str = "error", src: Optional[int] = None) -> None:
+        """A diagnostic at a character offset of file ``src`` (default: the current one)."""
+        index = self.current if src is None else src
+        source = self.sources[index]
+        line, col = linecol(source.text, offset, source.starts)
+        self._add(Where(index, line, col), message, severity)
+
+    def file_diagnostic(self, message: str) -> None:
+        """An error about the command line's values rather than a place: ``first.hcl: message``."""
+        self.diagnostics.append(Diagnostic(self.sources[0].shown, 0, 0, message))
+
+    def _add(self, where: Where, message: str, severity: str) -> None:
+        self.diagnostics.append(Diagnostic(self.sources[where.index].shown, where.line, where.col, message, severity))

@@ -1,5 +1,5 @@
 # The tornado-launcher demo: two Tornado apps in one IPython kernel, reloaded
-# on save. Open it with:  tornado-launcher resources/demo/jaffle.hcl
+# on save. Open it with:  tornado-launcher tornado_launcher/resources/demo/jaffle.hcl
 
 kernel "py_kernel" {}
 

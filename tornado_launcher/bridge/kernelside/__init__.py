@@ -1,0 +1,45 @@
+"""The in-kernel half of tornado-launcher: runs Tornado apps inside an IPython kernel.
+
+These modules are sent into a kernel as source text by the install cell
+(``tornado_launcher.bridge.install_code``) and executed there, in the order of
+:data:`MODULES`, as submodules of the package ``tornado_launcher_bridge``:
+``tornado_launcher_bridge.protocol`` (the launcher's ``bridge/protocol.py``),
+``tornado_launcher_bridge.kernelside``, ``tornado_launcher_bridge.kernelside.records``
+and so on.  They import each other relatively, so the same text also imports
+in the launcher as ``tornado_launcher.bridge.kernelside`` (a standalone copy,
+for tests and for ``from tornado_launcher.bridge import TornadoBridgeApp``
+outside a kernel).
+
+They import only the standard library and tornado at module level (the
+kernel's Python may not have tornado-launcher installed: the frozen app's
+case), and never the launcher.  ``comm`` (ipykernel's) is imported inside
+``api.install``.
+
+Layering (each module imports only those above it):
+
+``state``        the kernel-wide state: the kernel's loop and thread, settings, app registry, current run
+``records``      records out: the queue and the sender thread on the comm
+``attribution``  which app a log record or printed line belongs to; the logging handler, stream proxies
+``drain``        closing listening sockets without losing the backlog; draining accepted connections
+``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
+``imports``      fresh-source imports of the project; purging modules; dotted-path imports
+``servers``      the servers and listening sockets one run of an app opened
+``run``          one start of one app: its servers, loop, thread, context
+``entry``        constructing and starting the user's application object
+``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
+``tornado_app``  ``TornadoBridgeApp``: command queue, shared start, threaded start, stop
+``api``          what the launcher's cells call: ``install``, ``create_app_from_json``, ...
+
+Thread-safety: the public app methods (``start``, ``stop``, ``restart``,
+``handle_watchdog_event``, ``set_threaded``) may be called from any thread;
+they hand the work to the kernel's event loop and return at once.  All app
+state changes happen on the kernel's loop thread.
+"""
+
+#: the modules shipped into the kernel, in execution order, relative to
+#: ``tornado_launcher/bridge/`` ("protocol" first; this package's own
+#: ``__init__`` next)
+MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
+           "kernelside.attribution", "kernelside.drain", "kernelside.patches", "kernelside.imports",
+           "kernelside.servers", "kernelside.run", "kernelside.entry", "kernelside.apps",
+           "kernelside.tornado_app", "kernelside.api")

@@ -1,0 +1,257 @@
+"""Stopping servers without losing a connection, and draining what they accepted.
+
+When an app's server stops listening, connections waiting in its listen
+backlog already reached the app: they are accepted and served, for a close
+would reset them (:func:`accept_backlog`, :func:`close_listening`, through
+libc with the GIL held).  Requests in flight are answered by the old code,
+idle keep-alive connections are closed, whatever still runs
+:data:`DRAIN_TIMEOUT` s later is cut off (:func:`drain`).
+"""
+
+import asyncio
+import errno
+import os
+import socket
+import time
+
+import tornado.httpserver
+import tornado.iostream
+
+DRAIN_TIMEOUT = 2.0  # seconds a stopped app's accepted requests may take to finish before being cut off
+FRESH_GRACE = 0.25  # seconds a just-accepted connection may take to send its first request while draining
+
+
+class Libc:
+    """libc through ctypes.PyDLL (its calls keep the GIL), loaded on first use; None where unavailable."""
+
+    def __init__(self):
+        self._loaded = False
+        self._lib = None
+
+    def get(self):
+        if not self._loaded:
+            self._loaded = True
+            self._lib = self._load()
+        return self._lib
+
+    @staticmethod
+    def _load():
+        try:
+            if os.name == "posix":
+                import ctypes
+
+                lib = ctypes.PyDLL(None, use_errno=True)
+                lib.accept.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+                lib.accept.restype = ctypes.c_int
+                lib.close.argtypes = [ctypes.c_int]
+                lib.close.restype = ctypes.c_int
+                lib.tl_errno = ctypes.get_errno
+                return lib
+        except Exception:
+            pass
+        return None
+
+
+libc = Libc()
+
+
+def peer(connection):
+    try:
+        return connection.getpeername()
+    except OSError:
+        return ("", 0)
+
+
+def accept_backlog(server):
+    for sock in list(getattr(server, "_sockets", {}).values()):
+        if sock.fileno() == -1 or sock.gettimeout() != 0.0:
+            continue  # closed, or blocking (accept() would wait for a client)
+        for _ in range(128):
+            try:
+                connection, address = sock.accept()
+            except ConnectionAbortedError:
+                continue
+            except OSError:  # BlockingIOError: the backlog is empty
+                break
+            try:
+                server._handle_connection(connection, address)
+            except Exception:
+                connection.close()
+
+
+def close_listening(sock):
+    """Close a listening socket; return the connections that were still in its backlog.
+
+    A Python ``accept()`` lets go of the GIL: another thread may then hold it
+    for milliseconds before ``close()`` runs, and a connection queued meanwhile
+    would be reset by the close.  The last accepts and the close are made
+    through libc with the GIL held, so that window is a few microseconds.
+    """
+    lib = libc.get()
+    fd = sock.fileno()
+    if lib is None or fd == -1 or sock.family not in (socket.AF_INET, socket.AF_INET6) \
+            or sock.gettimeout() != 0.0:  # a blocking accept() with the GIL held would hang the kernel
+        sock.close()
+        return []
+    accepted = []
+    try:
+        while len(accepted) < 1024:
+            new_fd = lib.accept(fd, None, None)
+            if new_fd < 0:
+                if lib.tl_errno() in (errno.EINTR, errno.ECONNABORTED):
+                    continue
+                break
+            accepted.append(new_fd)
+        sock.detach()
+        lib.close(fd)
+    except Exception:
+        sock.close()
+    connections = []
+    for new_fd in accepted:
+        try:
+            connection = socket.socket(fileno=new_fd)
+            connection.set_inheritable(False)
+            connections.append(connection)
+        except Exception:
+            try:
+                os.close(new_fd)
+            except Exception:
+                pass
+    return connections
+
+
+def count_requests(server):
+    """Count requests per HTTP connection of ``server`` (``_tl_requests`` on each), so a
+    drain can tell an idle keep-alive connection from one still to send its first request."""
+    if not isinstance(server, tornado.httpserver.HTTPServer) or "start_request" in vars(server):
+        return
+    original = server.start_request
+
+    def start_request(server_conn, request_conn):
+        try:
+            server_conn._tl_requests = getattr(server_conn, "_tl_requests", 0) + 1
+        except Exception:
+            pass
+        return original(server_conn, request_conn)
+
+    try:
+        server.start_request = start_request
+    except Exception:
+        pass
+
+
+def waiting_for_request(conn):
+    """True when an HTTP connection sits between requests: no byte of a next request has arrived.
+
+    Reads Tornado's IOStream internals defensively: when they are not there, the
+    connection counts as busy and is only closed at the drain's deadline.
+    """
+    stream = getattr(conn, "stream", None)
+    if stream is None or stream.closed():
+        return True
+    if getattr(stream, "_read_regex", None) is None or getattr(stream, "_read_buffer_size", 1):
+        return False  # a request is being read or answered
+    sock = getattr(stream, "socket", None)
+    if sock is None:
+        return True
+    try:
+        if getattr(sock, "pending", None) is not None and sock.pending():
+            return False  # TLS: decrypted bytes waiting
+        return not socket.socket.recv(sock, 1, socket.MSG_PEEK)  # b"": the client hung up
+    except (BlockingIOError, InterruptedError):
+        return True
+    except Exception:
+        return False
+
+
+async def drain(servers, app=None, timeout=DRAIN_TIMEOUT):
+    """Let the connections of stopped HTTP servers finish; close each as soon as it is idle.
+
+    Runs on the loop that serves those connections.  Requests already read are
+    answered (by the old code), keep-alive connections are closed between
+    requests, a just-accepted connection gets :data:`FRESH_GRACE` seconds to send
+    its request; whatever still runs after ``timeout`` seconds is cut off.
+    Returns how many connections were cut off.
+    """
+    servers = [s for s in servers if isinstance(s, tornado.httpserver.HTTPServer)]
+    for server in servers:
+        try:
+            server.conn_params.no_keep_alive = True  # answers from now on end their connection
+        except Exception:
+            pass
+    deadline = time.monotonic() + timeout
+    idle_since = {}
+    while True:
+        conns = [c for s in servers for c in list(getattr(s, "_connections", ()))]
+        if not conns:
+            return 0
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        for conn in conns:
+            if waiting_for_request(conn):
+                since = idle_since.setdefault(conn, now)
+                if getattr(conn, "_tl_requests", 0) > 1 or now - since >= FRESH_GRACE:
+                    conn.stream.close()
+            else:
+                idle_since.pop(conn, None)
+        await asyncio.sleep(0.005)
+    for conn in conns:
+        try:
+            conn.stream.close()
+        except Exception:
+            pass
+    await asyncio.sleep(0)  # let their serving loops end
+    if app is not None:
+        app._log("WARNING", "closed %d connection(s) still busy %g s after the app stopped" % (len(conns), timeout))
+    return len(conns)
+
+
+def has_connections(run):
+    """Whether the stopped app's own loop still has connections (HTTP or any IOStream)."""
+    for server, _ in run.servers:
+        if getattr(server, "_connections", None):
+            return True
+    for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+        if isinstance(getattr(handler, "__self__", None), tornado.iostream.BaseIOStream):
+            return True
+    return False
+
+def drain_thread_loop(run, app):
+    """On the app's own thread, its loop stopped: serve or close what it accepted, bounded."""
+    loop = run.loop
+    if loop is None or loop.is_closed():
+        return
+    task = loop.create_task(drain(run.servers.servers(), app))
+    deadline = time.monotonic() + DRAIN_TIMEOUT + 1.0
+    while not task.done() and time.monotonic() < deadline:
+        try:
+            loop.run_until_complete(task)
+        except RuntimeError:
+            continue  # something stopped the loop again (a late stop()): keep draining
+        except Exception:
+            break
+    # streams no HTTPServer tracks (websockets, raw TCPServer connections): close them
+    # while the loop still runs, so their close callbacks run in the old app
+    streams = []
+    for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+        owner = getattr(handler, "__self__", None)
+        if isinstance(owner, tornado.iostream.BaseIOStream) and owner not in streams:
+            streams.append(owner)
+    for stream in streams:
+        try:
+            stream.close()
+        except Exception:
+            pass
+    try:
+        loop.run_until_complete(asyncio.sleep(0.01 if streams else 0))
+    except Exception:
+        pass
+    # what else is registered on the app's private loop is the app's: close its sockets
+    # (plain int fds may be owned elsewhere: those are only unregistered)
+    for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+        if isinstance(fileobj, socket.socket):
+            try:
+                fileobj.close()
+            except Exception:
+                pass

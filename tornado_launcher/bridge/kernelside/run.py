@@ -1,0 +1,75 @@
+"""One start of one app: its servers, its loop, its thread, its context."""
+
+import asyncio
+import contextvars
+
+from . import state
+from .drain import count_requests
+from .servers import Servers
+
+
+class Run:
+    """One start of one app.  Every callable of the app runs in :attr:`ctx`, where
+    :data:`state.current_run` is this run (that is how logs and servers find it)."""
+
+    def __init__(self, app, threaded):
+        self.app = app
+        self.threaded = threaded
+        self.servers = Servers()
+        self.obj = None
+        self.loop = None
+        self.io_loop = None
+        self.thread = None
+        self.loop_started = False
+        self.stop_reached = False
+        self.stop_requested = False
+        self.error = None
+        self.started_fut = None
+        self.released_fut = None  # threaded: set once its listening sockets are closed (port free)
+        self.ended_fut = None  # threaded: set once its thread is done (drained, loop closed)
+        self.drain_task = None  # shared: the drain of its connections on the kernel's loop
+        self.loop_closing = False
+        self.close_all_fds = False
+        self.ctx = contextvars.copy_context()
+        self.ctx.run(state.current_run.set, self)
+
+    def in_ctx(self, fn, *args):
+        return self.ctx.copy().run(fn, *args)
+
+    def track_server(self, server, sockets):
+        server._tl_bridge_run = self
+        count_requests(server)
+        self.servers.track(server, sockets)
+        if self.app._run is self and self.app.state == "running":
+            # a server started after "running" was reported: tell the new URLs
+            state.kernel.call(self.app._report_urls, self)
+
+    def open_sockets(self):
+        return self.servers.open_sockets()
+
+    def urls(self):
+        return self.servers.urls()
+
+    def close_servers(self):
+        return self.servers.close()
+
+    def on_serving(self):
+        # called on the app's own loop once it runs (threaded mode)
+        fut = self.started_fut
+        state.kernel.loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result("serving"))
+
+    def _resolve(self, *futs):
+        def resolve():
+            for fut in futs:
+                if not fut.done():
+                    fut.set_result("ended")
+        try:
+            state.kernel.loop.call_soon_threadsafe(resolve)
+        except RuntimeError:
+            pass  # the kernel's loop is closing
+
+    def drained(self):
+        """An awaitable done once this run's accepted connections are served or closed."""
+        if self.threaded:
+            return asyncio.shield(self.ended_fut) if self.ended_fut is not None else None
+        return asyncio.shield(self.drain_task) if self.drain_task is not None else None

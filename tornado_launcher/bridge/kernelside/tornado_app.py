@@ -1,0 +1,431 @@
+"""``TornadoBridgeApp``: runs a Tornado application in this kernel, on the kernel's
+loop (shared mode) or on its own thread and loop (threaded mode).
+
+The class reads top to bottom: public API (any thread) -> command queue
+(kernel loop thread: one worker task per app runs the commands in order,
+bursts of file events fold into one restart) -> start (shared, threaded)
+-> stop (shared, threaded).  Constructing the user's object is ``entry``'s,
+tracking its servers ``servers``'/``run``'s, draining ``drain``'s.
+"""
+
+import asyncio
+import collections
+import os
+import threading
+import time
+
+import tornado.ioloop
+
+from . import attribution, entry, imports, state
+from . import drain as draining
+from .apps import BridgeApp
+from .records import format_exc, one_line
+from .run import Run
+
+STOP_TIMEOUT = 5.0  # seconds an app's stop() may take before its servers are closed by force
+
+
+class TornadoBridgeApp(BridgeApp):
+    """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
+
+    ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
+    "clear_cache": [...] or None, "logger": {"level", "suppress_regex", "replace_regex"}}``.
+    ``clear_cache`` None means: every module loaded from the project directory.
+
+    Subclass and override :meth:`make_app` to construct an application class
+    that does not follow the usual contract.
+    """
+
+    kind = "tornado"
+
+    def __init__(self, name, spec=None, **kwargs):
+        super().__init__(name, spec, **kwargs)
+        self.app_class = self.spec.get("app_class")
+        self.argv = [str(a) for a in (self.spec.get("argv") or self.spec.get("args") or [])]
+        clear = self.spec.get("clear_cache")
+        self.clear_cache = None if clear is None else [str(c) for c in clear]
+        self.app = None  # the Tornado application object of the current run
+        self._run = None
+        self._pending = collections.deque()
+        self._worker = None
+        self._predecessor = None
+        self._adopted_logger = None
+
+    # -- public API: each returns at once; progress comes as state records
+    def start(self):
+        """Start the app (no-op when already starting or running)."""
+        self._submit("start")
+
+    def stop(self):
+        """Stop the app; its port is free once the "stopped" record is sent."""
+        self._submit("stop")
+
+    def restart(self):
+        """Stop, purge ``clear_cache`` modules, start.  Works after a failed start."""
+        self._submit("restart")
+
+    def handle_watchdog_event(self, event=None):
+        """Restart for a file change (Jaffle's WatchdogApp contract).
+
+        ``event``: a watchdog event or the launcher's dict (``src_path``,
+        ``dest_path``, ...).  The log names the file that changed: for a move
+        (an editor's atomic save renames a temporary file over the original)
+        that is ``dest_path``; paths inside the project are shown relative to it.
+        """
+        self._submit("reload", event_path(event))
+
+    def set_threaded(self, flag):
+        """Switch between the shared loop and an own thread; restarts a running app."""
+        self._submit("set_threaded", bool(flag))
+
+    def make_app(self, cls):
+        """Construct the application: traitlets-style ``cls()`` + ``initialize(argv)``, else ``cls(argv)``."""
+        return entry.make_app(cls, self.argv)
+
+    # -- command queue (kernel loop thread only)
+    def _submit(self, cmd, arg=None):
+        t0 = time.perf_counter()
+        state.kernel.call(self._enqueue, cmd, arg, t0)
+
+    def _enqueue(self, cmd, arg, t0):
+        last = self._pending[-1][0] if self._pending else None
+        if (cmd == "reload" and last in ("reload", "restart")) or (cmd == "restart" and last == "restart"):
+            return  # a burst of file events: the restart already queued serves them all
+        self._pending.append((cmd, arg, t0))
+        if self._worker is None:
+            self._worker = state.kernel.loop.create_task(self._work())
+
+    async def _work(self):
+        try:
+            if self._predecessor is not None:
+                try:
+                    await self._predecessor._idle()
+                except Exception:
+                    pass
+                self._predecessor = None
+            while self._pending:
+                cmd, arg, t0 = self._pending.popleft()
+                try:
+                    await getattr(self, "_do_" + cmd)(arg, t0)
+                except Exception as exc:  # a bug of ours: say so, keep the kernel going
+                    self._log("ERROR", "tornado-launcher bridge error during %s: %s" % (cmd, one_line(exc)), format_exc(exc))
+        finally:
+            self._worker = None
+
+    def _retire(self):
+        # the app that takes this name starts once the port is free, not after the drain
+        self._submit("stop", "no-drain")
+
+    def _idle(self):
+        if self._worker is None:
+            return super()._idle()
+        return asyncio.shield(self._worker)
+
+    async def _do_start(self, arg, t0):
+        if self.state in ("running", "starting"):
+            self._set_state(self.state, urls=self._run.urls() if self._run else ())
+            return
+        if self.state == "failed":
+            self._purge()  # the user fixed the code and pressed start: do not serve the cached modules
+        await self._start(t0)
+
+    async def _do_stop(self, arg, t0):
+        if self._run is not None:
+            await self._stop(drain=arg != "no-drain")
+        else:
+            self._set_state("stopped")  # also when already stopped: whoever waits for it settles
+
+    async def _do_restart(self, arg, t0):
+        if self._run is not None:
+            # the new app starts as soon as the old one's port is free; the old one
+            # finishes the requests it accepted in the background
+            await self._stop(drain=False, final=False)
+        self._purge()
+        await self._start(t0)
+
+    async def _do_reload(self, path, t0):
+        self._log("INFO", "%s changed: restarting" % (path,))
+        await self._do_restart(None, t0)
+
+    async def _do_set_threaded(self, flag, t0):
+        if flag == self.threaded:
+            self._set_state(self.state, urls=self._run.urls() if self._run else ())
+            return
+        if self._run is not None:
+            await self._stop(drain=False, final=False)
+            self.threaded = flag
+            await self._start(t0)
+        else:
+            self.threaded = flag
+            self._set_state(self.state)
+
+    def _purge(self):
+        names = self.clear_cache if self.clear_cache is not None else imports.project_modules()
+        purged = imports.purge_modules(names)
+        if purged:
+            self._log("DEBUG", "purged %d modules: %s" % (len(purged), ", ".join(sorted(purged)[:20])))
+
+    # -- start
+    async def _start(self, t0):
+        self._set_state("starting")
+        run = Run(self, self.threaded)
+        self._run = run
+        attribution.update_levels()
+        if self.threaded:
+            await self._start_threaded(run, t0)
+        else:
+            await self._start_shared(run, t0)
+
+    # -- start, shared mode: the app on the kernel's loop
+    async def _start_shared(self, run, t0):
+        run.loop = state.kernel.loop
+        run.io_loop = tornado.ioloop.IOLoop.current()
+        try:
+            run.in_ctx(entry.construct_and_start, self, run)
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            run.close_servers()
+            self._failed(run, exc)
+            return
+        # let callbacks start() scheduled run before we look at the servers
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        if self._run is run and self.state == "starting":
+            self._running(run, t0)
+
+    # -- start, threaded mode: the app on its own thread and loop
+    async def _start_threaded(self, run, t0):
+        run.started_fut = state.kernel.loop.create_future()
+        run.released_fut = state.kernel.loop.create_future()
+        run.ended_fut = state.kernel.loop.create_future()
+        thread = threading.Thread(target=run.ctx.copy().run, args=(self._thread_main, run),
+                                  name="tornado-launcher:%s" % self.name, daemon=True)
+        thread._tl_bridge_run = run
+        run.thread = thread
+        thread.start()
+        what = await asyncio.shield(run.started_fut)
+        if what == "serving":
+            self._running(run, t0)
+            run.released_fut.add_done_callback(lambda _f: self._thread_ended(run))
+        else:
+            self._failed(run, run.error or RuntimeError("the app's thread ended before serving"))
+
+    def _thread_main(self, run):
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        run.loop = loop
+        try:
+            run.io_loop = tornado.ioloop.IOLoop.current()
+            try:
+                entry.construct_and_start(self, run)
+                if not run.loop_started and not run.stop_requested:
+                    # start() returned without running the loop: serve until stopped
+                    run.loop_started = True
+                    loop.call_soon(run.on_serving)
+                    loop.run_forever()
+            except (Exception, SystemExit) as exc:
+                run.error = exc
+        finally:
+            try:
+                run.close_servers()
+            except Exception:
+                pass
+            if draining.has_connections(run):
+                # the port is free: a restart may start the next app while this thread
+                # answers what the old app accepted
+                run._resolve(run.started_fut, run.released_fut)
+                try:
+                    draining.drain_thread_loop(run, self)
+                except Exception:
+                    pass
+            # else nothing to drain: finish at once (the kernel hears of it when the
+            # loop is closed, so no second thread competes for the GIL with the next start)
+            try:
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for t in pending:
+                    t.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
+            except Exception:
+                pass
+            run.loop_closing = True
+            try:
+                run.io_loop.close(all_fds=run.close_all_fds) if run.io_loop is not None else loop.close()
+            except Exception:
+                try:
+                    loop.close()
+                except Exception:
+                    pass
+            asyncio.set_event_loop(None)
+            run._resolve(run.started_fut, run.released_fut, run.ended_fut)
+
+    def _thread_ended(self, run):
+        # the app's thread ended while we believed it running (it stopped itself or crashed)
+        if self._run is run and not run.stop_requested:
+            self._run = None
+            self._flush_prints()
+            if run.error is not None:
+                self._failed(run, run.error, "the app's loop ended with an error")
+            else:
+                self._set_state("stopped", reason="the app's loop ended")
+
+    def _running(self, run, t0):
+        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls())
+
+    def _report_urls(self, run):
+        if self._run is run and self.state == "running":
+            self._set_state("running", urls=run.urls())
+
+    def _failed(self, run, exc, what="start failed"):
+        if self._run is run:
+            self._run = None
+        self._flush_prints()
+        self._log("ERROR", "%s: %s" % (what, one_line(exc)), format_exc(exc))
+        self._set_state("failed", reason=one_line(exc))
+
+    # -- stop
+    async def _stop(self, drain=True, final=True):
+        """Stop the current run; its port is free when this returns.
+
+        ``drain``: also wait (at most :data:`drain.DRAIN_TIMEOUT` s) until the requests the
+        old app accepted are answered and its connections closed.  A restart does
+        not wait: the old app drains in the background while the new one starts.
+        ``final``: False within a restart, whose "stopped" is sent with its "running".
+        """
+        run = self._run
+        self._set_state("stopping")
+        run.stop_requested = True
+        if run.threaded:
+            released = await self._stop_threaded(run)
+        else:
+            await self._stop_shared(run)
+            released = True
+            run.drain_task = state.kernel.loop.create_task(draining.drain(run.servers.servers(), self))
+        if self._run is run:
+            self._run = None
+        self.app = None
+        if drain and released:
+            waiter = run.drained()
+            if waiter is not None:
+                try:
+                    await asyncio.wait_for(waiter, draining.DRAIN_TIMEOUT + 2.0)
+                except (asyncio.TimeoutError, Exception):
+                    pass
+            # the thread said it is done; let it also have ended when "stopped" is sent
+            deadline = time.monotonic() + 0.2
+            while run.thread is not None and run.thread.is_alive() and time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+        self._flush_prints()
+        self._set_state("stopped", urgent=final)
+
+    # -- stop, per mode (the drain itself is drain.py's)
+    async def _stop_shared(self, run):
+        fifo = state.kernel.loop.create_future()
+        raised = False
+        if run.obj is not None:
+            try:
+                run.in_ctx(run.obj.stop)
+            except Exception as exc:
+                raised = True
+                self._log("ERROR", "stop() raised %s" % one_line(exc), format_exc(exc))
+        # FIFO after the callback the app's stop() added: when ours runs, theirs ran
+        run.io_loop.add_callback(lambda: fifo.done() or fifo.set_result(None))
+        deadline = time.monotonic() + STOP_TIMEOUT
+        try:
+            await asyncio.wait_for(asyncio.shield(fifo), STOP_TIMEOUT)
+        except asyncio.TimeoutError:
+            pass
+        if raised:
+            n = run.close_servers()
+            if n:
+                self._log("WARNING", "closed %d server(s) of the app after its stop() raised" % n)
+            return
+        while not (run.stop_reached or not run.open_sockets()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if run.stop_reached or not run.open_sockets():
+            run.close_servers()  # servers its stop() forgot
+            return
+        n = run.close_servers()
+        self._log("WARNING", "stop() did not finish within %g s: closed %d server(s) by force" % (STOP_TIMEOUT, n))
+
+    async def _stop_threaded(self, run):
+        def call_stop():
+            try:
+                if run.obj is not None:
+                    run.obj.stop()
+                else:
+                    run.loop.stop()
+            except Exception as exc:
+                self._log("ERROR", "stop() raised %s" % one_line(exc), format_exc(exc))
+                run.loop.stop()
+
+        if not run.released_fut.done():
+            try:
+                run.loop.call_soon_threadsafe(call_stop, context=run.ctx.copy())
+            except RuntimeError:
+                pass  # loop already closed
+            try:
+                await asyncio.wait_for(asyncio.shield(run.released_fut), STOP_TIMEOUT)
+                return True
+            except asyncio.TimeoutError:
+                pass
+
+            def force():
+                run.close_servers()
+                run.loop.stop()
+            try:
+                run.loop.call_soon_threadsafe(force)
+            except RuntimeError:
+                pass
+            try:
+                await asyncio.wait_for(asyncio.shield(run.released_fut), 1.0)
+                self._log("WARNING", "stop() did not finish within %g s: stopped the app's loop by force" % STOP_TIMEOUT)
+                return True
+            except asyncio.TimeoutError:
+                pass
+            # the app's thread is stuck in blocking code: free the port and leave it
+            for sock in run.open_sockets():
+                try:
+                    sock.close()
+                except Exception:
+                    pass
+            self._log("WARNING", "stop() did not finish and the app's thread is blocked: closed its sockets, abandoned the thread")
+            return False
+        return True
+
+    # -- logging helpers
+    def _flush_prints(self):
+        attribution.flush_prints(self)
+
+    def _logger_names(self):
+        names = []
+        if isinstance(self.app_class, str) and "." in self.app_class:
+            names.append(self.app_class.split(".", 1)[0])
+        if self._adopted_logger:
+            names.append(self._adopted_logger)
+        return names
+
+
+def event_path(event):
+    """The path a file event is about, for the log: the destination of a move, else the source."""
+    if event is None:
+        return None
+    if isinstance(event, dict):
+        path = event.get("dest_path") or event.get("src_path") or event.get("path")
+    else:
+        path = getattr(event, "dest_path", None) or getattr(event, "src_path", None)
+    if not path:
+        return str(event)
+    try:
+        path = os.fsdecode(path)
+    except Exception:
+        return str(path)
+    project = state.kernel.settings.get("project_dir")
+    if project and os.path.isabs(path):
+        try:
+            for p, root in ((os.path.abspath(path), os.path.abspath(project)),
+                            (imports.norm(path), imports.norm(project))):  # the project dir may be a symlink
+                if os.path.commonpath([p, root]) == root:
+                    return os.path.relpath(p, root)
+        except ValueError:
+            pass  # another drive (Windows)
+    return path

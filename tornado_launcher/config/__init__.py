@@ -1,0 +1,152 @@
+"""jaffle.hcl -> typed, checked dataclasses, with ``file:line:col`` for every problem.
+
+The file format is Jaffle's, so an existing ``jaffle.hcl`` opens unchanged:
+``kernel``, ``app``, ``process``, ``job``, ``variable`` and ``logger``
+blocks, Jaffle's spellings (``args`` for ``argv``, ``functions`` for
+``code_blocks``) and string booleans (``"true"``, ``"1"``).  Parts we do not
+run (the pytest and sphinx apps, unknown blocks) are skipped with one
+warning each: a config is never refused whole for a part we skip.
+
+``${...}`` is evaluated as Jaffle users write it (``var.name``, environment
+variables, ``env()``, ``exec()``, ``fg()``/``bg()``/``reset()``, ``| trim``)
+by a small parser of our own, in every string value Jaffle rendered and in
+``start``, ``command`` and ``env``, which Jaffle forgot.  ``exec()`` runs its
+command at load time.  Several files deep-merge in order, as in Jaffle.
+
+Values come from pyhcl; positions come from :mod:`.positions`
+because pyhcl keeps none.  Every check runs in one pass, so the user sees all
+the errors at once, sorted by file and line, each a sentence naming the fix.
+
+Nothing here raises anything but :class:`ConfigError`, whatever the input
+(binary garbage, a directory, an empty file).  No Qt, no jupyter imports.
+
+The package, one concept per module: :mod:`.model` (the dataclasses,
+:class:`Diagnostic`, :class:`ConfigError`), :mod:`.source` (one file: read,
+decode, parse, its shape), :mod:`.positions` (where things are, and the
+:class:`~.positions.Reporter` every diagnostic goes through), :mod:`.merge`,
+:mod:`.variables`, :mod:`.interpolate`, :mod:`.fields` (typed readers of one
+key) and :mod:`.validate` (one reader per block kind, and the one pass).
+This module is the public face: :func:`load`, :func:`loads`, :func:`check`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from .interpolate import EXEC_TIMEOUT, FILTERS, FUNCTIONS
+from .model import (
+    TORNADO_CLASSES,
+    WATCHDOG_CLASSES,
+    AppConfig,
+    Config,
+    ConfigError,
+    Diagnostic,
+    JobConfig,
+    KernelConfig,
+    LoggerConfig,
+    ProcessConfig,
+    WatchHandler,
+)
+from .source import display, path_list, read, to_text
+from .validate import check_sources, default_clear_cache
+from .variables import parse_variables
+
+__all__ = [
+    "Diagnostic",
+    "ConfigError",
+    "LoggerConfig",
+    "KernelConfig",
+    "WatchHandler",
+    "AppConfig",
+    "ProcessConfig",
+    "JobConfig",
+    "Config",
+    "load",
+    "loads",
+    "check",
+    "parse_variables",
+    "default_clear_cache",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def load(
+    path_or_paths: Union[PathLike, Sequence[PathLike]], variables: Optional[Mapping[str, Any]] = None
+) -> Config:
+    """Read and check the config at ``path_or_paths``.
+
+    Several files (a list) are deep-merged in order, as Jaffle did: blocks
+    and maps merge key by key, and a list or a plain value from a later file
+    replaces the earlier one.  Each diagnostic names the file that supplied
+    the value in question.
+
+    ``variables`` (name -> value, e.g. from :func:`parse_variables`) set
+    ``variable`` blocks' values, over their ``default`` and over
+    ``J_VAR_<name>`` environment variables; strings are converted to the
+    type of the variable's default.
+
+    ``${exec('...')}`` in the file runs that command now, at load time.
+
+    Raises :class:`ConfigError` for every problem, including a missing or
+    unreadable file, a directory, and text that is not UTF-8.
+    """
+    sources = [read(path) for path in path_list(path_or_paths)]
+    return _loads(sources, variables)
+
+
+def loads(
+    text: Union[str, bytes], path: str = "<string>", variables: Optional[Mapping[str, Any]] = None
+) -> Config:
+    """Check config ``text`` as if read from ``path`` (default ``"<string>"``).
+
+    Relative paths in the text are resolved against ``path``'s directory, or
+    the current directory when ``path`` is ``"<string>"``.  ``variables`` as
+    for :func:`load`.  Raises :class:`ConfigError`.
+    """
+    shown = display(path)
+    absolute = os.path.abspath(shown) if shown != "<string>" else os.path.join(os.getcwd(), "<string>")
+    return _loads([(text, shown, absolute)], variables)
+
+
+def check(
+    path_or_paths: Union[PathLike, Sequence[PathLike]], variables: Optional[Mapping[str, Any]] = None
+) -> Tuple[Optional[Config], List[Diagnostic]]:
+    """Never raises: ``(config, warnings)`` or ``(None, errors + warnings)``."""
+    try:
+        config = load(path_or_paths, variables)
+    except ConfigError as e:
+        return None, list(e.diagnostics)
+    except Exception as e:  # a bug of ours must not take the caller down
+        try:
+            first = display(path_list(path_or_paths)[0])
+        except Exception:
+            first = "<config>"
+        return None, [Diagnostic(first, 1, 1, "internal error while checking: %r" % e)]
+    return config, list(config.warnings)
+
+
+def _loads(
+    sources: List[Tuple[Union[str, bytes], str, str]], variables: Optional[Mapping[str, Any]]
+) -> Config:
+    """``sources`` are (text or bytes, path as shown, absolute path), in merge order."""
+    texts = [to_text(*src) for src in sources]
+    order = {src.shown: i for i, src in reversed(list(enumerate(texts)))}
+    # EXEC_TIMEOUT is read here, at each load, so that it stays a setting of this module
+    config, diags = check_sources(texts, variables, exec_timeout=EXEC_TIMEOUT)
+    if config is None or any(d.severity == "error" for d in diags):
+        raise ConfigError(_sorted(diags, order))
+    config.warnings = _sorted(diags, order)
+    return config
+
+
+def _sorted(diags: List[Diagnostic], order: Optional[Dict[str, int]] = None) -> List[Diagnostic]:
+    """Unique, errors first, then by file (in merge order), line and column."""
+    order = order or {}
+    seen = set()
+    unique = []
+    for d in diags:
+        if d not in seen:
+            seen.add(d)
+            unique.append(d)
+    return sorted(unique, key=lambda d: (d.severity != "error", order.get(d.path, -1), d.line, d.col))

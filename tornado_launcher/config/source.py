@@ -1,0 +1,320 @@
+"""One config file: from a path to text, to pyhcl's values plus our positions.
+
+Reading (a missing file, a directory, an unreadable one), decoding (UTF-8,
+a BOM, binary garbage), parsing (pyhcl for the values, :mod:`.positions` for
+where they are and for better syntax errors, pyhcl's own errors mapped to
+``line:col``) and the problems one file shows on its own: its top-level
+shape and keys or blocks written twice.  Everything here reports through a
+:class:`~.positions.Reporter` or raises :class:`~.model.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from typing import Any, List, Optional, Tuple, Union
+
+from . import positions as hclpos
+from .model import ConfigError, Diagnostic
+from .positions import Reporter
+from .text import did_you_mean, os_reason
+
+#: Top-level blocks we read; any other one is skipped with a warning.
+TOP_BLOCKS = ("kernel", "app", "process", "job", "logger", "variable")
+
+BINARY = "contains a NUL byte: this looks like a binary file, not a jaffle.hcl"
+
+
+class Source:
+    """One config file: its text, where it is, and (after :func:`parse`) its positions."""
+
+    def __init__(self, text: str, shown: str, absolute: str) -> None:
+        self.text = text
+        self.shown = shown
+        self.absolute = absolute
+        self.directory = os.path.dirname(absolute)
+        self.pos: Optional[hclpos.Positions] = None
+        self.starts = hclpos.line_starts(text)
+
+
+def display(path: Any) -> str:
+    try:
+        return os.fspath(path)
+    except TypeError:
+        return str(path)
+
+
+def path_list(path_or_paths: Any) -> List[Any]:
+    if isinstance(path_or_paths, (str, bytes, os.PathLike)):
+        return [path_or_paths]
+    try:
+        paths = list(path_or_paths)
+    except TypeError:
+        return [path_or_paths]
+    if not paths:
+        raise ConfigError(
+            [Diagnostic("<config>", 0, 0, "no config file given: pass the path of your jaffle.hcl")]
+        )
+    return paths
+
+
+def read(path: Any) -> Tuple[bytes, str, str]:
+    """(bytes, path as shown, absolute path) of one file; ConfigError with the fix when it cannot be read."""
+    shown = display(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise refuse(shown, 0, "no such file: create it, or pass the path of your jaffle.hcl") from None
+    except IsADirectoryError:
+        raise refuse(shown, 0, "is a directory, not a config file: pass the jaffle.hcl inside it") from None
+    except (OSError, ValueError, TypeError) as e:
+        raise refuse(shown, 0, "cannot be read: %s" % os_reason(e)) from None
+    return data, shown, os.path.abspath(os.fspath(path))
+
+
+def to_text(data: Union[str, bytes], shown: str, absolute: str) -> Source:
+    """Decoded, BOM dropped, refused if binary."""
+    if isinstance(data, (bytes, bytearray)):
+        text = decode(bytes(data), shown)
+    else:
+        text = str(data)
+        if text.startswith("\ufeff"):
+            text = text[1:]
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise refuse(shown, hclpos.linecol(text, nul), BINARY)
+    return Source(text, shown, absolute)
+
+
+def decode(data: bytes, shown: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    bad = data.find(b"\x00")  # binary: say so rather than "not UTF-8"
+    try:
+        if bad < 0:
+            return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        bad = e.start
+    prefix = data[:bad].decode("utf-8", "replace")
+    where = hclpos.linecol(prefix, len(prefix))
+    if data[bad] == 0:
+        raise refuse(shown, where, BINARY)
+    raise refuse(shown, where, "is not UTF-8 text (byte 0x%02x here): save the file as UTF-8" % data[bad])
+
+
+def refuse(shown: str, where: Any, message: str) -> ConfigError:
+    """A ConfigError with one diagnostic; ``where`` is (line, col) or 0 for the file as a whole (1:1)."""
+    line, col = where or (1, 1)
+    return ConfigError([Diagnostic(shown, line, col, message)])
+
+
+_PYHCL_TOKENS = {
+    "RIGHTBRACE": "`}`",
+    "LEFTBRACE": "`{`",
+    "RIGHTBRACKET": "`]`",
+    "LEFTBRACKET": "`[`",
+    "RIGHTPAREN": "`)`",
+    "LEFTPAREN": "`(`",
+    "EQUAL": "`=`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "PERIOD": "`.`",
+    "STRING": "a string",
+    "IDENTIFIER": "a name",
+    "NUMBER": "a number",
+    "FLOAT": "a number",
+    "BOOL": "true/false",
+}
+
+
+def pyhcl_error(text: str, e: BaseException) -> Tuple[int, str]:
+    """(offset, message) from a pyhcl exception.
+
+    pyhcl says "Line L, column C, index I" (lexer: I is the offset) or
+    "Line L, column C" where C is in fact the parser's absolute offset.
+    """
+    msg = str(e)
+    offset = len(text)
+    m = re.match(r"Line \d+, column (\d+)(?:, index (\d+))?: (.*)", msg, re.S)
+    if m:
+        offset = int(m.group(2) or m.group(1))
+        msg = m.group(3)
+    elif hasattr(e, "pos") and isinstance(getattr(e, "pos"), int):  # json.JSONDecodeError
+        offset = e.pos  # type: ignore[attr-defined]
+        msg = getattr(e, "msg", msg)
+    msg = msg.split("; expected")[0]
+    msg = re.sub(r"\b[A-Z]{3,}\b", lambda t: _PYHCL_TOKENS.get(t.group(), t.group().lower()), msg)
+    return offset, "syntax error: " + msg[:1].lower() + msg[1:]
+
+
+_local = threading.local()
+
+
+def pyhcl_loads(text: str) -> Any:
+    """``hcl.loads`` minus its cost: pyhcl builds a new yacc parser on every
+    call (about 45 ms); one per thread is reused here (ply parsers reset
+    their state on each parse but are not thread-safe).  Like ``hcl.loads``,
+    text starting with ``{`` is JSON; unlike it, blank text is ``{}``.
+    """
+    if text.lstrip().startswith("{"):
+        return json.loads(text)
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        from hcl.parser import HclParser
+
+        parser = _local.parser = HclParser()
+    return parser.parse(text)
+
+
+def parse(src: Source, index: int, report: Reporter) -> Tuple[Any, Optional[Tuple[int, str]]]:
+    """(data, None), or (None, (offset, message)) when the file does not parse.
+
+    pyhcl for values, our scanner for positions (stored in ``src.pos``) and
+    better errors.
+    """
+    scan_error: Optional[hclpos.HclSyntaxError] = None
+    try:
+        src.pos = hclpos.scan(src.text)
+    except hclpos.HclSyntaxError as e:
+        scan_error = e
+    except Exception:  # the scanner only adds precision: never fatal
+        src.pos = None
+    try:
+        data = pyhcl_loads(src.text)
+    except RecursionError:
+        return None, (0, "the file is nested too deeply to read")
+    except Exception as e:
+        if scan_error is not None:
+            return None, (scan_error.offset, scan_error.message)
+        return None, list_hint(src, e) or pyhcl_error(src.text, e)
+    if scan_error is not None:
+        # pyhcl accepted it, but not as the author meant (e.g. a missing
+        # `=` that made `kernel "py"` a block): refuse with our reason.
+        return None, (scan_error.offset, scan_error.message)
+    for start, end in src.pos.multiline_strings if src.pos is not None else ():
+        report.error_at(
+            start,
+            "string runs over several lines (to line %d); "
+            "if that is meant, write it as a heredoc: <<EOF ... EOF"
+            % hclpos.linecol(src.text, end, src.starts)[0],
+            "warning",
+            index,
+        )
+    return data, None
+
+
+def list_hint(src: Source, e: BaseException) -> Optional[Tuple[int, str]]:
+    """pyhcl cannot read true/false in a list, nor a number after a
+    string; our scanner can, so say what to change instead of pyhcl's
+    "unexpected `]`"."""
+    if src.pos is None:
+        return None
+    offset, _ = pyhcl_error(src.text, e)
+    inside = [l for l in src.pos.lists if l[0] <= offset <= l[1]]
+    if not inside:
+        return None
+    _, _, elements = max(inside, key=lambda l: l[0])
+    seen_string = False
+    for start, kind in elements:
+        if kind == "BOOL" or (kind == "NUMBER" and seen_string):
+            return start, (
+                "this list cannot be read: pyhcl accepts no true/false in a list, nor a number after a "
+                'string; write the value in quotes, e.g. "%s"'
+                % src.text[start:].split(",")[0].split("]")[0].strip()
+            )
+        seen_string = seen_string or kind == "STRING"
+    return None
+
+
+def drop_inner_duplicates(src: Source) -> List[tuple]:
+    """Inside a block that is itself repeated, repeated keys are only a
+    consequence of pyhcl merging the two: keep the block's report alone.
+    Returns the key paths assigned twice (their values are not checked)."""
+    if src.pos is None:
+        return []
+    blocks = {p for p, _, dup in src.pos.duplicates if dup.kind == "block"}
+    src.pos.duplicates = [
+        d for d in src.pos.duplicates if not any(d[0][:n] in blocks for n in range(1, len(d[0])))
+    ]
+    return [p for p, _, dup in src.pos.duplicates if dup.kind == "assign"]
+
+
+def check_top_items(src: Source, report: Reporter) -> None:
+    """The shape of each top-level item: named blocks, an unnamed `logger`; others skipped (warning)."""
+    if src.pos is None:
+        return
+    examples = {
+        "app": 'app "web" { ... }',
+        "kernel": 'kernel "py_kernel" { ... }',
+        "process": 'process "frontend" { command = "yarn start" }',
+        "job": 'job "lint" { command = "flake8" }',
+    }
+    for item in src.pos.top:
+        if item.key in examples:
+            if item.is_object:
+                continue  # `app = { web = {...} }`, or the JSON form
+            if not item.is_block:
+                report.error_at(
+                    item.key_offset,
+                    "`%s` must be a block with a name: %s" % (item.key, examples[item.key]),
+                )
+            elif len(item.labels) != 1:
+                report.error_at(
+                    item.key_offset,
+                    "%s `%s` block takes exactly one name in quotes, found %d: %s"
+                    % (
+                        "an" if item.key == "app" else "a",
+                        item.key,
+                        len(item.labels),
+                        examples[item.key],
+                    ),
+                )
+        elif item.key == "logger":
+            if not (item.is_block or item.is_object) or item.labels:
+                report.error_at(
+                    item.key_offset,
+                    "the top-level `logger` must be a block without a name: logger { ... }",
+                )
+        elif item.key == "variable":
+            if not item.is_block or len(item.labels) != 1:
+                report.error_at(
+                    item.key_offset,
+                    'a `variable` block takes exactly one name: variable "name" { default = ... }',
+                    "warning",
+                )
+        else:
+            what = item.key + "".join(' "%s"' % l for l in item.labels)
+            msg = "unknown top-level %s `%s` skipped%s; tornado-launcher reads %s" % (
+                "block" if item.is_block else "setting",
+                what,
+                did_you_mean(item.key, TOP_BLOCKS),
+                ", ".join("`%s`" % k for k in TOP_BLOCKS),
+            )
+            report.error_at(item.key_offset, msg, "warning")
+
+
+def report_duplicates(src: Source, report: Reporter, skipped: set) -> None:
+    """Blocks defined twice, keys set twice in one block (pyhcl merges them silently); not in skipped apps."""
+    if src.pos is None:
+        return
+    for path, first, dup in src.pos.duplicates:
+        if path[0] not in ("app", "kernel", "logger", "process", "job", "variable"):
+            continue
+        if path[0] == "app" and len(path) > 1 and path[1] in skipped:
+            continue
+        first_line = hclpos.linecol(src.text, first.key, src.starts)[0]
+        if len(path) == 2 and path[0] in ("app", "kernel", "process", "job", "variable"):
+            report.error_at(
+                dup.label if dup.label is not None else dup.key,
+                '%s "%s" is defined twice (first at line %d): rename or remove one'
+                % (path[0], path[1], first_line),
+            )
+        else:
+            report.error_at(
+                dup.key,
+                "`%s` is set twice in the same block (first at line %d): keep one"
+                % (path[-1], first_line),
+            )

@@ -1,0 +1,166 @@
+"""``tornado-launcher status|restart|stop|interrupt|logs``: talk to a running launcher.
+
+Finds the launcher of a config as ``start`` finds the config (``./jaffle.hcl``
+or ``-c/--config``, repeatable for merged files) through its control socket
+(:mod:`tornado_launcher.control`).  Exit codes: 0 the action settled as
+asked, 1 it failed or a name is unknown (the reason on stderr), 3 no
+launcher runs for that config.  Standard library only: it starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+from typing import Any, Dict, Iterator, List, Optional
+
+from .control import ControlError, socket_path
+
+COMMANDS = ("status", "restart", "stop", "interrupt", "logs")
+EXIT_OK, EXIT_FAILED, EXIT_NOT_RUNNING = 0, 1, 3
+DEFAULT_CONFIG = "jaffle.hcl"
+
+
+class NotRunning(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tornado-launcher", description="Drive the launcher running for a config.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", action="append", default=[], metavar="CONFIG",
+                        help="the running launcher's config (default: ./jaffle.hcl); repeat for merged files")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("status", parents=[common], help="every app, process, job and kernel with its state")
+    s.add_argument("--json", action="store_true", help="print the status as JSON for scripts")
+    for name, text in (("restart", "restart apps (a stopped app is started)"), ("stop", "stop apps")):
+        a = sub.add_parser(name, parents=[common], help=text)
+        a.add_argument("apps", nargs="+", metavar="APP")
+    i = sub.add_parser("interrupt", parents=[common], help="interrupt a kernel (KeyboardInterrupt)")
+    i.add_argument("kernel", metavar="KERNEL")
+    lg = sub.add_parser("logs", parents=[common], help="an app's (or kernel's) recent log lines")
+    lg.add_argument("app", metavar="APP")
+    lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl+C")
+    lg.add_argument("-n", "--lines", type=int, default=None, help="only the last N lines (default: all kept)")
+    return p
+
+
+def _connect(paths: List[str]) -> socket.socket:
+    path = socket_path(paths)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        s.close()
+        raise NotRunning(f"no launcher is running for {', '.join(paths)} (no control socket at {path}); "
+                         f"start one with `tornado-launcher start {' '.join(paths)}` or open it in the window")
+    except PermissionError:
+        s.close()
+        raise ControlError(f"{path} belongs to another user: only the user who runs a launcher can control it")
+    return s
+
+
+def request(paths: List[str], req: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    """Send one request; yield each reply line (``logs`` yields many)."""
+    s = _connect(paths)
+    with s:
+        s.sendall((json.dumps(req) + "\n").encode())
+        f = s.makefile("rb")
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _reply(paths: List[str], req: Dict[str, Any]) -> Dict[str, Any]:
+    for r in request(paths, req):
+        return r
+    return {"ok": False, "error": "the launcher closed the connection without an answer"}
+
+
+def _print_status(st: Dict[str, Any]) -> None:
+    rows = [("NAME", "KIND", "STATE", "KERNEL", "URLS / REASON", "")]
+    for a in st["apps"]:
+        extra = ", ".join(a["urls"]) if a["urls"] else (a.get("reason") or "")
+        flags = []
+        if a["kind"] == "tornado":
+            flags.append("threaded" if a["threaded"] else "shared")
+            flags.append("reload on" if a["auto_reload"] else "reload off")
+        if a.get("last_reload_ms") is not None:
+            flags.append(f"last reload {a['last_reload_ms']:.0f} ms")
+        rows.append((a["name"], a["kind"], a["state"], a["kernel"] or "-", extra, ", ".join(flags)))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + ("  " + r[5] if r[5] else "").rstrip())
+    if st["kernels"]:
+        print()
+        print("KERNELS")
+        for k in st["kernels"]:
+            tail = f"  pid {k['pid']}" if k.get("pid") else ""
+            why = f"  ({k['reason']})" if k.get("reason") else ""
+            print(f"  {k['name']}  {k['state']}{tail}{why}")
+
+
+def _print_log(d: Dict[str, Any]) -> None:
+    stamp = time.strftime("%H:%M:%S", time.localtime(d["time"]))
+    print(f"{stamp} {d['source']} {d['level']:<7} {d['message']}")
+    if d.get("traceback"):
+        for line in d["traceback"].rstrip().splitlines():
+            print(f"{stamp} {d['source']} {d['level']:<7}   {line}")
+    sys.stdout.flush()
+
+
+def main(argv: List[str]) -> int:
+    ns = _parser().parse_args(argv)
+    paths = ns.config or [DEFAULT_CONFIG]
+    try:
+        if ns.command == "status":
+            st = _reply(paths, {"cmd": "status"})
+            if not st.get("ok"):
+                return _fail(st)
+            if ns.json:
+                json.dump({k: st[k] for k in ("apps", "kernels", "config", "pid")}, sys.stdout, indent=2)
+                sys.stdout.write("\n")
+            else:
+                _print_status(st)
+            return EXIT_OK
+        if ns.command in ("restart", "stop"):
+            r = _reply(paths, {"cmd": ns.command, "apps": ns.apps})
+            for a in r.get("apps", ()):
+                where = f" at {', '.join(a['urls'])}" if a.get("urls") and a["state"] == "running" else ""
+                why = f": {a['reason']}" if a.get("reason") and not a["ok"] else ""
+                (sys.stdout if a["ok"] else sys.stderr).write(f"{a['name']}: {a['state']}{where}{why}\n")
+            return EXIT_OK if r.get("ok") else _fail(r)
+        if ns.command == "interrupt":
+            r = _reply(paths, {"cmd": "interrupt", "kernel": ns.kernel})
+            if r.get("ok"):
+                print(f"{ns.kernel}: interrupted")
+            return EXIT_OK if r.get("ok") else _fail(r)
+        if ns.command == "logs":
+            try:
+                for r in request(paths, {"cmd": "logs", "app": ns.app, "follow": ns.follow, "lines": ns.lines}):
+                    if "log" in r:
+                        _print_log(r["log"])
+                    else:
+                        return EXIT_OK if r.get("ok") else _fail(r)
+            except KeyboardInterrupt:
+                return EXIT_OK
+            return EXIT_OK if ns.follow else EXIT_FAILED
+    except NotRunning as e:
+        sys.stderr.write(f"tornado-launcher: {e}\n")
+        return EXIT_NOT_RUNNING
+    except ControlError as e:
+        sys.stderr.write(f"tornado-launcher: {e}\n")
+        return EXIT_FAILED
+    except (ConnectionError, OSError, ValueError) as e:
+        sys.stderr.write(f"tornado-launcher: the launcher's control socket failed: {e}; is it shutting down?\n")
+        return EXIT_FAILED
+    return EXIT_FAILED
+
+
+def _fail(reply: Dict[str, Any]) -> int:
+    if reply.get("error"):
+        sys.stderr.write(f"tornado-launcher: {reply['error']}\n")
+    return EXIT_FAILED
