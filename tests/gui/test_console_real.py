@@ -53,8 +53,9 @@ def open_console(qtbot, window, tmp_path, run):
     url = f"http://127.0.0.1:{port}/"
     wait(qtbot, window, lambda: row(window) and row(window).state == "running", 90_000)
     window.kernel_action("py_kernel", "console")
-    c = window.consoles["py_kernel"]
-    assert window.tabs.currentWidget() is c
+    tab = window.consoles["py_kernel"]
+    assert window.tabs.currentWidget() is tab
+    c = tab.console
     try:
         qtbot.waitUntil(lambda: c.attached is not None and "In [" in text(c), timeout=30_000)
     except Exception:

@@ -30,7 +30,7 @@ from ..events import AppState, KernelState, LogRecord, ReloadEvent, SessionState
 from . import editor, icons
 from .apps import AppRow, AppsModel, AppsView, KernelRow, KernelsModel, KernelsView
 from .controller import WindowController, default_loader, default_session_factory
-from .console import ConsoleWidget
+from .console_tab import ConsoleTab
 from .logview import LogHub, LogView
 from .pages import ConfigErrorPanel, WelcomePage
 from .settings import Settings
@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
 
         self.hub = LogHub(flush_interval_ms, self)
         self.log_views: dict = {}
-        self.consoles: dict[str, ConsoleWidget] = {}
+        self.consoles: dict[str, ConsoleTab] = {}
 
         self._build_pages()
         self._build_actions()
@@ -430,11 +430,12 @@ class MainWindow(QMainWindow):
             self.tabs.setTabToolTip(index, f"Raw output of kernel {name}")
         return view
 
-    def console(self, kernel: str) -> ConsoleWidget:
-        """The Jupyter console tab of ``kernel`` (it attaches when first shown)."""
+    def console(self, kernel: str) -> ConsoleTab:
+        """The Jupyter console tab of ``kernel`` (the console is built, and
+        attaches, when the tab is first shown: ``console_tab``)."""
         c = self.consoles.get(kernel)
         if c is None:
-            c = ConsoleWidget(kernel, lambda k=kernel: self.controller.connection_file(k),
+            c = ConsoleTab(kernel, lambda k=kernel: self.controller.connection_file(k),
                               interrupt=lambda k=kernel: self.kernel_action(k, "interrupt"),
                               restart=lambda k=kernel: self.kernel_action(k, "restart"), parent=self)
             self.consoles[kernel] = c
@@ -445,9 +446,8 @@ class MainWindow(QMainWindow):
     def _tab_changed(self, index: int) -> None:
         """A console's tab clicked: it attaches and takes the keyboard."""
         w = self.tabs.widget(index)
-        if isinstance(w, ConsoleWidget):
+        if isinstance(w, ConsoleTab):
             w.activate()
-            w._control.setFocus()
 
     async def close_consoles(self) -> None:
         """Let every console go of its kernel (their client threads end)."""
@@ -573,7 +573,6 @@ class MainWindow(QMainWindow):
             c = self.console(name)
             self.tabs.setCurrentWidget(c)
             c.activate()
-            c._control.setFocus()
             return None
         call = self.controller.kernel_action(name, action)
         return None if call is None else self.spawn(call, f"{action} kernel {name}")
