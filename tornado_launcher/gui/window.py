@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Callable, List, Optional
@@ -83,6 +84,9 @@ class MainWindow(QMainWindow):
         self.hub = LogHub(flush_interval_ms, self)
         self.log_views: dict = {}
         self.consoles: dict[str, ConsoleTab] = {}
+        #: TORNADO_LAUNCHER_OPEN_CONSOLE=1: show the first kernel's console as
+        #: soon as a session opens (the frozen-app smoke test types in it)
+        self._open_console = bool(os.environ.get("TORNADO_LAUNCHER_OPEN_CONSOLE"))
 
         self._build_pages()
         self._build_actions()
@@ -486,6 +490,9 @@ class MainWindow(QMainWindow):
             self.kernel_log(name)
         for name in kernels:
             self.console(name)
+        if self._open_console and kernels:
+            self._open_console = False
+            self.kernel_action(next(iter(kernels)), "console")
         for key in [k for k in self.log_views if isinstance(k, tuple) and k[0] == "app" and k[1] not in apps]:
             view = self.log_views.pop(key)
             self.hub.remove(view)
