@@ -82,7 +82,9 @@ def ctl():
         sessions.append(FakeSession(config, auto_reload=auto_reload))
         return sessions[-1]
 
-    c = WindowController(View(), Store(), loader=default_loader, session_factory=factory)
+    # no config watcher unless a test turns it on (and closes the session): each
+    # test's loop ends with the test, and a watcher left behind keeps watchdog threads
+    c = WindowController(View(), Store(), loader=default_loader, session_factory=factory, watch_config=False)
     c.sessions = sessions
     return c
 
@@ -240,6 +242,7 @@ async def test_saved_edits_are_applied_live_and_a_bad_one_shows_the_banner(ctl, 
             await asyncio.sleep(0.05)
         raise AssertionError(f"not within {timeout} s; view calls: {ctl.view.calls[-6:]}")
 
+    ctl.watch_config = True
     assert await ctl.open_config(str(project))
     s = ctl.session
     assert ctl.config_watcher is not None and ctl.config_watcher.paths == [str(project.resolve())]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Callable, List, Optional
@@ -31,7 +30,7 @@ from ..events import AppState, KernelState, LogRecord, ReloadEvent, SessionState
 from . import editor, icons
 from .apps import AppRow, AppsModel, AppsView, KernelRow, KernelsModel, KernelsView
 from .controller import WindowController, default_loader, default_session_factory
-from .console_tab import ConsoleTab
+from .console_tab import ConsoleTabs
 from .logview import LogHub, LogView
 from .pages import ConfigErrorPanel, WelcomePage
 from .settings import Settings
@@ -83,10 +82,6 @@ class MainWindow(QMainWindow):
 
         self.hub = LogHub(flush_interval_ms, self)
         self.log_views: dict = {}
-        self.consoles: dict[str, ConsoleTab] = {}
-        #: TORNADO_LAUNCHER_OPEN_CONSOLE=1: show the first kernel's console as
-        #: soon as a session opens (the frozen-app smoke test types in it)
-        self._open_console = bool(os.environ.get("TORNADO_LAUNCHER_OPEN_CONSOLE"))
 
         self._build_pages()
         self._build_actions()
@@ -136,7 +131,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self.session_page)
         self.tabs.setDocumentMode(True)
         self.tabs.setUsesScrollButtons(True)
-        self.tabs.currentChanged.connect(self._tab_changed)
+        #: kernel -> its console tab (qtconsole built on first show: gui/console_tab.py)
+        self.consoles = ConsoleTabs(self.tabs, self.controller.connection_file, self.kernel_action)
         self.merged = self._new_log_view("all", "All", show_source=True)
         self.tabs.addTab(self.merged, "All")
 
@@ -409,9 +405,7 @@ class MainWindow(QMainWindow):
                 self.hub.remove(w)
             w.deleteLater()
         self.log_views = {"all": self.merged}
-        for c in self.consoles.values():
-            self.spawn(c.close_client(), f"closing console {c.kernel}")
-        self.consoles = {}
+        self.consoles.drop(self.spawn)
         self.merged.clear()
         self.apps_model.set_rows([])
         self.kernels_model.set_rows([])
@@ -433,30 +427,6 @@ class MainWindow(QMainWindow):
             self.tabs.insertTab(index, view, f"kernel: {name}")
             self.tabs.setTabToolTip(index, f"Raw output of kernel {name}")
         return view
-
-    def console(self, kernel: str) -> ConsoleTab:
-        """The Jupyter console tab of ``kernel`` (the console is built, and
-        attaches, when the tab is first shown: ``console_tab``)."""
-        c = self.consoles.get(kernel)
-        if c is None:
-            c = ConsoleTab(kernel, lambda k=kernel: self.controller.connection_file(k),
-                              interrupt=lambda k=kernel: self.kernel_action(k, "interrupt"),
-                              restart=lambda k=kernel: self.kernel_action(k, "restart"), parent=self)
-            self.consoles[kernel] = c
-            i = self.tabs.addTab(c, icons.icon("console"), f"console: {kernel}")
-            self.tabs.setTabToolTip(i, f"IPython in kernel {kernel}")
-        return c
-
-    def _tab_changed(self, index: int) -> None:
-        """A console's tab clicked: it attaches and takes the keyboard."""
-        w = self.tabs.widget(index)
-        if isinstance(w, ConsoleTab):
-            w.activate()
-
-    async def close_consoles(self) -> None:
-        """Let every console go of its kernel (their client threads end)."""
-        consoles = list(self.consoles.values())
-        await asyncio.gather(*(c.close_client() for c in consoles), return_exceptions=True)
 
     def sync_rows(self) -> None:
         """Add/remove rows and tabs to match ``session.apps`` / ``session.kernels``."""
@@ -488,11 +458,7 @@ class MainWindow(QMainWindow):
             self.app_log(name)
         for name in kernels:
             self.kernel_log(name)
-        for name in kernels:
-            self.console(name)
-        if self._open_console and kernels:
-            self._open_console = False
-            self.kernel_action(next(iter(kernels)), "console")
+        self.consoles.sync(kernels)
         for key in [k for k in self.log_views if isinstance(k, tuple) and k[0] == "app" and k[1] not in apps]:
             view = self.log_views.pop(key)
             self.hub.remove(view)
@@ -528,9 +494,7 @@ class MainWindow(QMainWindow):
 
     def _handle_KernelState(self, ev: KernelState) -> None:
         self.kernels_model.update_from_event(ev)
-        console = self.consoles.get(ev.kernel)
-        if console is not None:
-            console.kernel_state(ev)
+        self.consoles.kernel_state(ev)
         if ev.state == "dead":
             self.notify(f"kernel {ev.kernel} died", ev.reason or f"Kernel {ev.kernel} died.")
 
@@ -577,10 +541,7 @@ class MainWindow(QMainWindow):
 
     def kernel_action(self, name: str, action: str) -> Optional[asyncio.Task]:
         if action == "console":
-            c = self.console(name)
-            self.tabs.setCurrentWidget(c)
-            c.activate()
-            return None
+            return self.consoles.show(name)
         call = self.controller.kernel_action(name, action)
         return None if call is None else self.spawn(call, f"{action} kernel {name}")
 
@@ -660,7 +621,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.centralWidget().setEnabled(False)
         try:
-            await self.close_consoles()
+            await self.consoles.close_all()
             await asyncio.wait_for(self.close_session(), timeout=60)
             await engine_threads_done(timeout=3.0)
         except Exception as exc:
