@@ -193,4 +193,5 @@ def parse(argv=None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, parse()))
+    sys.exit(run_script(main, parse(), needs=("pandas", "watchfiles"),
+                        why="watchfiles is one of the variants; the machine line names pandas"))

@@ -33,6 +33,7 @@ from . import bridge, interpreter
 from .bridge import protocol
 from .bridge.protocol import LineFilter
 from .events import AppState, Event, LogRecord
+from .kernel import describe_error
 from .process import Process
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def _ready(kernel: Optional["Kernel"]) -> bool:
 
 
 def _error(reply: Dict[str, Any]) -> str:
-    return f"{reply.get('ename')}: {reply.get('evalue')}"
+    return describe_error(reply)
 
 
 class Controller:

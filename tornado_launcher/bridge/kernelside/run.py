@@ -19,6 +19,7 @@ class Run:
         self.servers = Servers()
         self.pool_keys = set()  # the pooled addresses (servers.pool) this run bound
         self.websockets = weakref.WeakSet()  # WebSocketHandlers made in this run
+        self.assets_forgotten = False  # its template/static caches were dropped (assets.forget)
         self.closing_websockets = []  # their protocols once sent a close frame (drain cuts them off)
         self.obj = None
         self.loop = None

@@ -25,7 +25,7 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import attribution, entry, imports, ports, state
+from . import assets, attribution, entry, imports, ports, state
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
@@ -202,6 +202,7 @@ class TornadoBridgeApp(BridgeApp):
             return
         was = self.threaded
         self.threaded = threaded
+        forget_assets(old)  # the new run reads the templates and static files afresh
         run, exc = await self._start(t0, report=False)
         if exc is not None and isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
             # bound outside tornado's bind_sockets (not pooled): the old order, stop then start
@@ -234,7 +235,7 @@ class TornadoBridgeApp(BridgeApp):
         self._flush_prints()
         where = error_place(exc)
         self._log("ERROR", "restart failed, still serving the previous code: %s" % where, format_exc(exc))
-        self._set_state("running", reason=protocol.OLD_CODE + where, urls=old.urls())
+        self._set_state("running", reason=protocol.OLD_CODE + where, urls=old.urls(), assets=self._assets(old))
 
     async def _hand_over(self, old):
         """The new run serves: the old servers stop accepting on the pooled sockets (the
@@ -356,11 +357,18 @@ class TornadoBridgeApp(BridgeApp):
                 self._set_state("stopped", reason="the app's loop ended")
 
     def _running(self, run, t0):
-        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls())
+        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
+                        assets=self._assets(run))
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
-            self._set_state("running", urls=run.urls())
+            self._set_state("running", urls=run.urls(), assets=self._assets(run))
+
+    def _assets(self, run):
+        try:
+            return assets.directories(run)
+        except Exception:
+            return None
 
     def _failed(self, run, exc, what="start failed"):
         if self._run is run:
@@ -407,6 +415,8 @@ class TornadoBridgeApp(BridgeApp):
             released = True
             run.drain_task = state.kernel.loop.create_task(
                 draining.drain(run.servers.servers(), self, self.drain_timeout, run))
+        if not run.assets_forgotten:
+            forget_assets(run)
         if drain and released:
             waiter = run.drained()
             if waiter is not None:
@@ -506,6 +516,15 @@ class TornadoBridgeApp(BridgeApp):
         if self._adopted_logger:
             names.append(self._adopted_logger)
         return names
+
+
+def forget_assets(run):
+    """Tornado's template/static caches outlive the app: the next start reads the files."""
+    run.assets_forgotten = True
+    try:
+        assets.forget(run)
+    except Exception:
+        pass
 
 
 def error_place(exc):
