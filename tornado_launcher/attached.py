@@ -79,14 +79,19 @@ class AttachedKernel(Kernel):
 
     def __init__(self, name: str, *, connection_file: str, **kw: Any) -> None:
         super().__init__(name, **kw)
-        self.connection_file = connection_file
+        self._connection_file = connection_file
         self._where = connection_file
         self._confirm: Optional[asyncio.TimerHandle] = None
         self._stopping: Optional[asyncio.Event] = None
 
+    @property
+    def connection_file(self) -> Optional[str]:
+        """The kernel's connection file (the console tab attaches with it) while attached, or None."""
+        return self._connection_file if self._kc is not None and self.state in ("idle", "busy") else None
+
     # ------------------------------------------------------------- attaching
     def _read_info(self) -> dict:
-        with open(self.connection_file, "rb") as f:
+        with open(self._connection_file, "rb") as f:
             info = json.loads(f.read(1 << 20).decode("utf-8"))
         if not isinstance(info, dict):
             raise ValueError("not a JSON object")
@@ -97,9 +102,9 @@ class AttachedKernel(Kernel):
         try:
             info = self._read_info()
         except FileNotFoundError:
-            return f"its connection file {self.connection_file} does not exist (yet)"
+            return f"its connection file {self._connection_file} does not exist (yet)"
         except (OSError, ValueError, UnicodeDecodeError) as e:
-            return f"its connection file {self.connection_file} cannot be read ({e})"
+            return f"its connection file {self._connection_file} cannot be read ({e})"
         self._where = describe(info)
         ip = info.get("ip") if info.get("transport", "tcp") == "tcp" else None
         self.remote_host = None if ip in (None, "", "0.0.0.0", "*") else ip
@@ -107,7 +112,7 @@ class AttachedKernel(Kernel):
         try:
             kc.load_connection_info(info)
         except Exception as e:  # noqa: BLE001 - a malformed file, said as a sentence
-            return f"its connection file {self.connection_file} is not usable ({e})"
+            return f"its connection file {self._connection_file} is not usable ({e})"
         loop = self._loop
         assert loop is not None
         gen = self._gen
@@ -128,8 +133,8 @@ class AttachedKernel(Kernel):
         return None
 
     def _unreachable(self, why: str) -> str:
-        return (f"kernel {self.name!r} (attached through {self.connection_file}): {why}. Start it, e.g. "
-                f"`python -m ipykernel_launcher --ip=127.0.0.1 -f {self.connection_file}`, or fix "
+        return (f"kernel {self.name!r} (attached through {self._connection_file}): {why}. Start it, e.g. "
+                f"`python -m ipykernel_launcher --ip=127.0.0.1 -f {self._connection_file}`, or fix "
                 "`connection_file`; the launcher attaches as soon as it answers.")
 
     async def start(self) -> None:
@@ -190,7 +195,7 @@ class AttachedKernel(Kernel):
         if kc.hb_channel.is_beating():
             return  # a ping was lost, the kernel answers again
         reason = (f"kernel at {self._where} stopped answering its heartbeat "
-                  f"(attached through {self.connection_file})")
+                  f"(attached through {self._connection_file})")
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_result({"status": "error", "ename": "KernelDied", "evalue": reason, "traceback": []})

@@ -35,6 +35,7 @@ import logging
 import threading
 import uuid
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -69,13 +70,14 @@ class _Channels:
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
-        self.session = uuid.uuid4().hex
+        #: as jupyter_client's ``kc.session``: ``.session`` is the id our messages carry
+        self.session = SimpleNamespace(session=uuid.uuid4().hex)
 
     def send(self, channel: str, msg_type: str, content: Dict[str, Any]) -> str:
         msg_id = uuid.uuid4().hex
         msg = {
             "header": {"msg_id": msg_id, "msg_type": msg_type, "username": "tornado-launcher",
-                       "session": self.session, "date": datetime.now(timezone.utc).isoformat(),
+                       "session": self.session.session, "date": datetime.now(timezone.utc).isoformat(),
                        "version": PROTOCOL_VERSION},
             "parent_header": {}, "metadata": {}, "content": content, "buffers": [], "channel": channel,
         }
@@ -83,10 +85,10 @@ class _Channels:
         return msg_id
 
     def execute(self, code: str, silent: bool = False, store_history: bool = True,
-                allow_stdin: bool = False) -> str:
+                allow_stdin: bool = False, stop_on_error: bool = True) -> str:
         return self.send("shell", "execute_request", {
             "code": code, "silent": silent, "store_history": store_history, "user_expressions": {},
-            "allow_stdin": allow_stdin, "stop_on_error": True,
+            "allow_stdin": allow_stdin, "stop_on_error": stop_on_error,
         })
 
     def stop_channels(self) -> None:
