@@ -187,6 +187,15 @@ class AttachedKernel(Kernel):
         if self._confirm is None:
             self._confirm = asyncio.get_running_loop().call_later(HEARTBEAT_GRACE, self._confirm_gone, gen)
 
+    def _handle_status(self, msg: Any, content: Any, route: Any) -> None:
+        # A kernel run again on the same ports faster than the heartbeat notices says
+        # "starting" on iopub: it is a new process, without the bridge.
+        if content.get("execution_state") == "starting" and not msg.get("parent_header") \
+                and self.state in ("idle", "busy"):
+            self._gone(f"kernel at {self._where} started again (attached through {self._connection_file})")
+            return
+        super()._handle_status(msg, content, route)
+
     def _confirm_gone(self, gen: int) -> None:
         self._confirm = None
         kc = self._kc
@@ -194,8 +203,15 @@ class AttachedKernel(Kernel):
             return
         if kc.hb_channel.is_beating():
             return  # a ping was lost, the kernel answers again
-        reason = (f"kernel at {self._where} stopped answering its heartbeat "
-                  f"(attached through {self._connection_file})")
+        self._gone(f"kernel at {self._where} stopped answering its heartbeat "
+                   f"(attached through {self._connection_file})")
+
+    def _gone(self, reason: str) -> None:
+        if self._expect_exit or self.state not in ("idle", "busy"):
+            return
+        if self._confirm is not None:
+            self._confirm.cancel()
+            self._confirm = None
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_result({"status": "error", "ename": "KernelDied", "evalue": reason, "traceback": []})

@@ -255,3 +255,22 @@ async def test_remote_files_are_watched_and_compile_checked_in_the_kernel(tmp_pa
             out = await run_in(k.conn, "import sys; assert sys.modules['tornado_launcher_bridge"
                                        ".kernelside.filewatch'].current is None")
             assert out["status"] == "ok", out
+
+
+async def test_kernel_run_again_at_once_is_seen_by_its_starting_status(tmp_path):
+    """Killed and started again on the same ports faster than the heartbeat notices: the new
+    process says "starting" on iopub, so the launcher installs the bridge there again."""
+    port = free_port()
+    cfg = project(tmp_path, port)
+    with hand_kernel(tmp_path) as k:
+        async with running_session(cfg, auto_reload=False) as (s, rec):
+            await rec.wait(running(), timeout=30)
+            mark = len(rec.events)
+            k.kill()
+            k.start()
+            dead = await rec.wait(lambda e: isinstance(e, KernelState) and e.state == "dead", start=mark,
+                                  timeout=15)
+            assert "started again" in dead.reason or "heartbeat" in dead.reason
+            await rec.wait(running(), start=mark, timeout=30)
+            assert await fetch(f"http://127.0.0.1:{port}/") == (200, "v1")
+            assert s.kernels["remote"].pid == k.proc.pid

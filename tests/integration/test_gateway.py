@@ -147,6 +147,20 @@ async def test_killed_gateway_kernel_is_seen_and_app_serves_again(tmp_path, gate
         assert len(await kernels_on(gateway)) == 1  # the same kernel, restarted: no second one
 
 
+@pytest.mark.timeout(30)
+async def test_restart_button_restarts_the_kernel_through_the_gateway(tmp_path, gateway, token_env):
+    port = free_port()
+    async with running_session(project(tmp_path, gateway, port), auto_reload=False) as (s, rec):
+        await rec.wait(running(), timeout=25)
+        kernel_id, pid = s._kernels["gw"].kernel_id, s.kernels["gw"].pid
+        mark = len(rec.events)
+        await s.restart_kernel("gw")
+        await rec.wait(running(), start=mark, timeout=20)
+        assert await fetch(f"http://127.0.0.1:{port}/") == (200, "v1")
+        assert s._kernels["gw"].kernel_id == kernel_id and s.kernels["gw"].pid != pid
+        assert await kernels_on(gateway) == [kernel_id]
+
+
 async def test_gateway_without_its_token_is_one_sentence(tmp_path, gateway, monkeypatch):
     monkeypatch.setenv("GW_TOKEN", "wrong")
     port = free_port()
