@@ -158,6 +158,8 @@ class AppConfig:
     argv: List[str] = field(default_factory=list)
     threaded: bool = False
     clear_cache: List[str] = field(default_factory=list)
+    #: HTML pages of the app reload themselves in the browser after a reload
+    live_reload: bool = False
     # watchdog kind
     handlers: List[WatchHandler] = field(default_factory=list)
 

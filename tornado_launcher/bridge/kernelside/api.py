@@ -15,14 +15,14 @@ import types
 import tornado
 
 from .. import protocol
-from . import attribution, imports, patches, state
+from . import attribution, imports, live, patches, state
 from .apps import BridgeApp, WatchdogApp
 from .records import emit, format_exc, log_record, one_line, outbox
 from .tornado_app import TornadoBridgeApp
 
 #: the names the install cell exports on ``tornado_launcher_bridge``
 EXPORTS = ("install", "create_app", "create_app_from_json", "call", "call_from_json", "purge_from_json",
-           "TornadoBridgeApp", "WatchdogApp")
+           "report_problem_from_json", "TornadoBridgeApp", "WatchdogApp")
 
 
 def create_app(name, kind, spec, namespace=None):
@@ -80,6 +80,14 @@ def call_from_json(payload):
 def purge_from_json(payload):
     """A WatchdogApp handler's ``clear_cache``: drop those modules (and submodules)."""
     return imports.purge_modules(json.loads(payload)["names"])
+
+
+def report_problem_from_json(payload):
+    """The launcher's word on app ``name``'s last save: ``problem`` (``file:line: message``, it did
+    not compile; the app serves the previous code) or None (it serves the current code again).
+    Pages of an app with live reload on show it (see ``live``); otherwise a no-op."""
+    data = json.loads(payload)
+    live.report(data["name"], data.get("problem"))
 
 
 def _register_aliases():

@@ -16,7 +16,7 @@ import time
 
 import tornado.ioloop
 
-from . import attribution, entry, imports, state
+from . import attribution, entry, imports, live, state
 from . import drain as draining
 from .apps import BridgeApp
 from .records import format_exc, one_line
@@ -29,7 +29,8 @@ class TornadoBridgeApp(BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
-    "clear_cache": [...] or None, "logger": {"level", "suppress_regex", "replace_regex"}}``.
+    "clear_cache": [...] or None, "live_reload": bool,
+    "logger": {"level", "suppress_regex", "replace_regex"}}``.
     ``clear_cache`` None means: every module loaded from the project directory.
 
     Subclass and override :meth:`make_app` to construct an application class
@@ -44,6 +45,7 @@ class TornadoBridgeApp(BridgeApp):
         self.argv = [str(a) for a in (self.spec.get("argv") or self.spec.get("args") or [])]
         clear = self.spec.get("clear_cache")
         self.clear_cache = None if clear is None else [str(c) for c in clear]
+        self.live_reload = bool(self.spec.get("live_reload", False))
         self.app = None  # the Tornado application object of the current run
         self._run = None
         self._pending = collections.deque()
@@ -77,6 +79,10 @@ class TornadoBridgeApp(BridgeApp):
     def set_threaded(self, flag):
         """Switch between the shared loop and an own thread; restarts a running app."""
         self._submit("set_threaded", bool(flag))
+
+    def set_live_reload(self, flag):
+        """Switch browser live reload (see ``live``) on or off; a running app keeps running."""
+        self._submit("set_live_reload", bool(flag))
 
     def make_app(self, cls):
         """Construct the application: traitlets-style ``cls()`` + ``initialize(argv)``, else ``cls(argv)``."""
@@ -158,6 +164,12 @@ class TornadoBridgeApp(BridgeApp):
         else:
             self.threaded = flag
             self._set_state(self.state)
+
+    async def _do_set_live_reload(self, flag, t0):
+        if flag != self.live_reload:
+            self.live_reload = flag
+            live.switched(self, flag)
+        self._set_state(self.state, urls=self._run.urls() if self._run else ())
 
     def _purge(self):
         names = self.clear_cache if self.clear_cache is not None else imports.project_modules()
@@ -270,6 +282,7 @@ class TornadoBridgeApp(BridgeApp):
 
     def _running(self, run, t0):
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls())
+        live.serving(self, run)
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
@@ -279,6 +292,7 @@ class TornadoBridgeApp(BridgeApp):
         if self._run is run:
             self._run = None
         self._flush_prints()
+        live.failed(self, run, exc)
         self._log("ERROR", "%s: %s" % (what, one_line(exc)), format_exc(exc))
         self._set_state("failed", reason=one_line(exc))
 
@@ -294,6 +308,7 @@ class TornadoBridgeApp(BridgeApp):
         run = self._run
         self._set_state("stopping")
         run.stop_requested = True
+        live.stopping(self, run, final)
         if run.threaded:
             released = await self._stop_threaded(run)
         else:
