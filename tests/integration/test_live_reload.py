@@ -193,3 +193,12 @@ async def test_event_stream_says_reload_problem_and_fix(tmp_path):
             await again.wait("reload")
             status, _, body, _ = await raw_get(port, "/")
             assert b"v2" in body and generation(body) not in (gen1, gen2)
+
+            # a stop ends the page's stream at once: the stop does not wait out the drain for it
+            gen3 = generation(body)
+            last = EventStream(port, gen3)
+            await last.wait("hello")
+            t0 = time.monotonic()
+            assert (await s.stop_app("web")).state == "stopped"
+            assert time.monotonic() - t0 < 1.5
+            await asyncio.wait_for(last.done, 1)
