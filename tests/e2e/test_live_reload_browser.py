@@ -42,9 +42,9 @@ async def browser(tmp_path, url):
     return b
 
 
-def start_project(tmp_path, port):
+def start_project(tmp_path, port, threaded=False):
     files = live_files("v1")
-    files["jaffle.hcl"] = 'kernel "k" {}\n' + app_block("web", port, live=True)
+    files["jaffle.hcl"] = 'kernel "k" {}\n' + app_block("web", port, live=True, threaded=threaded)
     write_project(tmp_path / "site", files)
     return tmp_path / "site" / "jaffle.hcl", tmp_path / "site" / "proj" / "web.py"
 
@@ -59,9 +59,10 @@ def edit(web, version=None, *, replace=None, append=None):
     return text
 
 
-async def test_page_reloads_after_an_edit_shows_what_broke_and_reloads_when_fixed(tmp_path):
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+async def test_page_reloads_after_an_edit_shows_what_broke_and_reloads_when_fixed(tmp_path, threaded):
     port = free_port()
-    config, web = start_project(tmp_path, port)
+    config, web = start_project(tmp_path, port, threaded)
     async with running_session(config) as (s, rec):
         await rec.wait(running)
         b = await browser(tmp_path, f"http://127.0.0.1:{port}/")
