@@ -100,6 +100,10 @@ async def test_html_documents_get_the_script_and_every_other_answer_is_unchanged
         assert headers["etag"] == plain_headers["etag"][:-1] + f'-tl{gen}"'
         status, h304, b304, _ = await raw_get(live_port, "/", {"If-None-Match": headers["etag"]})
         assert (status, h304["etag"], b304) == (304, headers["etag"], b"")
+        # a browser revalidating its copy from before live reload was on gets the page in full
+        nav = {"If-None-Match": plain_headers["etag"], "Sec-Fetch-Dest": "document"}
+        assert (await raw_get(live_port, "/", nav))[2] == body
+        assert (await raw_get(live_port, "/", {"If-None-Match": plain_headers["etag"]}))[0] == 304
 
         # Tornado's error pages are documents too (a page that failed reloads once fixed)
         status, _, b404, _ = await raw_get(live_port, "/nowhere")

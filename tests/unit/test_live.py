@@ -90,6 +90,18 @@ def test_if_none_match_of_this_generation_lets_the_app_answer_304(attachment):
     assert other.headers["If-None-Match"] == '"abc-tlold.1"'  # another generation: no 304
 
 
+def test_a_page_cached_without_the_script_is_answered_in_full_to_a_browser(attachment):
+    # a navigation (Sec-Fetch-Dest: document) revalidating a copy from before live reload was on
+    nav = request(If_None_Match='"abc"', If_Modified_Since="Tue, 01 Dec 2026 10:00:00 GMT",
+                  Sec_Fetch_Dest="document")
+    transform(attachment, req=nav)
+    assert "If-None-Match" not in nav.headers and "If-Modified-Since" not in nav.headers
+    # anything else (a script, a fetch of JSON, a client that is no browser) keeps its 304
+    for req in (request(If_None_Match='"abc"', Sec_Fetch_Dest="script"), request(If_None_Match='"abc"')):
+        transform(attachment, req=req)
+        assert req.headers["If-None-Match"] == '"abc"'
+
+
 def test_head_and_switched_off_pass_untouched(attachment):
     for t in (transform(attachment, method="HEAD"),):
         assert t.transform_first_chunk(200, html_headers(len(PAGE)), PAGE, True)[2] == PAGE

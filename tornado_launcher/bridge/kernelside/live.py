@@ -12,7 +12,8 @@ servers serve gets, on its own port:
   corrected (or dropped for a streamed body, which then goes chunked), the
   ``ETag`` gets ``-tl<generation>`` (and the client's ``If-None-Match``
   loses it again, so a page that did not change is still a 304 within one
-  generation).  Every other response passes byte for byte;
+  generation; a browser's navigation revalidating a copy without that suffix
+  is answered in full).  Every other response passes byte for byte;
 * two routes ahead of the app's own: :data:`SCRIPT_PATH` (the script) and
   :data:`STREAM_PATH`, a server-sent-event stream.
 
@@ -323,6 +324,8 @@ def _ignore(fut):
 _NONCE = re.compile(r"'nonce-([A-Za-z0-9+/_=-]+)'")
 _DOCUMENT = (b"<!doctype html", b"<html", b"<head", b"<body")
 _BODY_END = b"</body"
+#: what a browser's navigation to a page says it fetches (``Sec-Fetch-Dest``)
+_PAGE_DESTINATIONS = ("document", "iframe", "frame")
 
 
 def script_nonce(headers):
@@ -382,11 +385,18 @@ class LiveTransform(tornado.web.OutputTransform):
         if self._skip:
             return
         self._suffix = "-tl" + att.generation
-        inm = request.headers.get("If-None-Match")
+        headers = request.headers
+        inm = headers.get("If-None-Match")
         if inm and self._suffix + '"' in inm:
             # the page's ETag as the app made it: the app's own check decides about the 304
-            request.headers["If-None-Match"] = inm.replace(self._suffix + '"', '"')
+            headers["If-None-Match"] = inm.replace(self._suffix + '"', '"')
             self._etag_matched = True
+        elif headers.get("Sec-Fetch-Dest") in _PAGE_DESTINATIONS:
+            # the browser revalidates a page it keeps without this generation's script (one
+            # from before live reload was on): answer it in full, not with a 304
+            for name in ("If-None-Match", "If-Modified-Since"):
+                if name in headers:
+                    del headers[name]
 
     def _mark_etag(self, headers):
         etag = headers.get("Etag")
