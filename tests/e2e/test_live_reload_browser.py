@@ -102,15 +102,26 @@ async def test_page_reloads_after_an_edit_shows_what_broke_and_reloads_when_fixe
             await b.close()
 
 
-async def test_page_under_a_csp_nonce_runs_the_script_and_reloads(tmp_path):
+async def test_switched_on_then_f5_and_a_page_under_a_csp_nonce(tmp_path):
     port = free_port()
     config, web = start_project(tmp_path, port)
     async with running_session(config) as (s, rec):
         await rec.wait(running)
-        b = await browser(tmp_path, f"http://127.0.0.1:{port}/csp")
+        await s.set_live_reload("web", False)
+        b = await browser(tmp_path, f"http://127.0.0.1:{port}/")
         try:
+            # a page seen with live reload off, then the switch and an ordinary reload (F5: the
+            # browser revalidates its copy): the page now has the script
+            await b.wait_for(f"{VERSION} === 'v1'", what="the page without live reload")
+            assert await b.evaluate("document.querySelector('script[data-tornado-launcher]') === null")
+            await s.set_live_reload("web", True)
+            await b.call("Page.reload", {"ignoreCache": False})
+            await b.wait_for(OPEN, what="the script after switching on and F5")
+
+            await b.navigate(f"http://127.0.0.1:{port}/csp")
             # script-src allows only the page's nonce: the script runs only if it carries it
-            await b.wait_for(f"{OPEN} && {VERSION} === 'v1'", what="the script under CSP, its stream open")
+            await b.wait_for(f"window.pageNonce && {OPEN} && {VERSION} === 'v1'",
+                             what="the script under CSP, its stream open")
             nonce = await b.evaluate("window.pageNonce")
             assert nonce and await b.evaluate(
                 "document.querySelector('script[data-tornado-launcher]').nonce") == nonce
