@@ -145,6 +145,13 @@ async def test_html_documents_get_the_script_and_every_other_answer_is_unchanged
         assert TAG.search((await raw_get(live_port, "/"))[2])
         await asyncio.wait_for(stream.done, 5)
 
+        # a new kernel process: a page of the old one reloads when it reconnects
+        n = len(rec.events)
+        await s.restart_kernel("k")
+        await rec.wait(running("web"), start=n)
+        after = EventStream(live_port, gen)
+        await after.wait("reload")
+
 
 async def test_event_stream_says_reload_problem_and_fix(tmp_path):
     for threaded in (False, True):
