@@ -78,6 +78,10 @@ class AppState:
     #: its HTML pages reload themselves in the browser (the app's ``live_reload``)
     live_reload: bool = False
     time: float = field(default_factory=time.time)
+    #: where a running app's templates and static files are (absolute directories,
+    #: as the bridge reports them; empty in states the session makes itself)
+    template_paths: tuple = ()
+    static_paths: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,9 @@ class AppInfo:
     start_code_ran: bool = False
     #: has auto_reload been given its initial value (the user's toggle wins after)?
     reload_initialized: bool = False
+    #: where the running app's templates and static files are (the bridge says; the Reloader watches them)
+    template_paths: Tuple[str, ...] = ()
+    static_paths: Tuple[str, ...] = ()
 
 
 @dataclass
@@ -217,7 +220,8 @@ class Session:
         """The :class:`AppState` event that describes ``info`` now ("stale" when it serves old code)."""
         state = "stale" if info.stale and info.state == "running" else info.state
         return AppState(info.name, info.kernel, state, info.reason, info.elapsed_ms, info.urls,
-                        info.threaded, info.auto_reload, info.live_reload)
+                        info.threaded, info.auto_reload, live_reload=info.live_reload,
+                        template_paths=info.template_paths, static_paths=info.static_paths)
 
     def publish(self, info: AppInfo) -> None:
         """Tell the views about ``info`` as it is now."""
@@ -259,6 +263,7 @@ class Session:
             if event.state == "running":
                 info.urls = event.urls
                 info.elapsed_ms = event.elapsed_ms
+                info.template_paths, info.static_paths = event.template_paths, event.static_paths
             elif event.state in ("stopped", "failed"):
                 info.urls = ()
             self.publish(info)

@@ -24,9 +24,11 @@ Layering (each module imports only those above it):
 ``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``servers``      the servers and listening sockets one run of an app opened
+``ports``        who holds a port: the sentence for "Address already in use"
 ``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        constructing and starting the user's application object
+``assets``       an app's template and static directories; forgetting Tornado's caches of them
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
 ``tornado_app``  ``TornadoBridgeApp``: command queue, shared start, threaded start, stop
 ``api``          what the launcher's cells call: ``install``, ``create_app_from_json``, ...
@@ -42,5 +44,6 @@ state changes happen on the kernel's loop thread.
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
            "kernelside.attribution", "kernelside.drain", "kernelside.patches", "kernelside.imports",
-           "kernelside.servers", "kernelside.live", "kernelside.run", "kernelside.entry", "kernelside.apps",
+           "kernelside.servers", "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry",
+           "kernelside.assets", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")

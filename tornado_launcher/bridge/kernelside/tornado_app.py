@@ -16,7 +16,7 @@ import time
 
 import tornado.ioloop
 
-from . import attribution, entry, imports, live, state
+from . import assets, attribution, entry, imports, live, ports, state
 from . import drain as draining
 from .apps import BridgeApp
 from .records import format_exc, one_line
@@ -281,20 +281,28 @@ class TornadoBridgeApp(BridgeApp):
                 self._set_state("stopped", reason="the app's loop ended")
 
     def _running(self, run, t0):
-        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls())
+        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
+                        assets=self._assets(run))
         live.serving(self, run)
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
-            self._set_state("running", urls=run.urls())
+            self._set_state("running", urls=run.urls(), assets=self._assets(run))
+
+    def _assets(self, run):
+        try:
+            return assets.directories(run)
+        except Exception:
+            return None
 
     def _failed(self, run, exc, what="start failed"):
         if self._run is run:
             self._run = None
         self._flush_prints()
         live.failed(self, run, exc)
-        self._log("ERROR", "%s: %s" % (what, one_line(exc)), format_exc(exc))
-        self._set_state("failed", reason=one_line(exc))
+        reason = ports.explain(exc) or one_line(exc)  # a port in use: which one, and who holds it
+        self._log("ERROR", "%s: %s" % (what, reason), format_exc(exc))
+        self._set_state("failed", reason=reason)
 
     # -- stop
     async def _stop(self, drain=True, final=True):
@@ -318,6 +326,10 @@ class TornadoBridgeApp(BridgeApp):
         if self._run is run:
             self._run = None
         self.app = None
+        try:
+            assets.forget(run)  # Tornado's template/static caches outlive the app: the next start reads the files
+        except Exception:
+            pass
         if drain and released:
             waiter = run.drained()
             if waiter is not None:
