@@ -75,6 +75,13 @@ async def test_page_reloads_after_an_edit_shows_what_broke_and_reloads_when_fixe
             edit(web, "v2")
             await b.wait_for(f"{VERSION} === 'v2' && !window.__mark && {OPEN}", what="the reload after an edit")
             print(f"edit -> page showing it: {(time.monotonic() - t0) * 1000:.0f} ms")
+
+            # a static file: refreshed without a restart (same generation), the page reloads too
+            generation = await b.evaluate("__tornadoLauncherLive.generation")
+            await b.evaluate("window.__mark = 'before the css'")
+            (web.parent / "static" / "style.css").write_text("body { color: #654321; }\n")
+            await b.wait_for(f"!window.__mark && {OPEN}", what="the reload after a static file changed")
+            assert await b.evaluate("__tornadoLauncherLive.generation") == generation
             await b.evaluate("window.__mark = 'v2 document'")
 
             # a save that does not compile: the overlay says where; the page is not reloaded

@@ -92,6 +92,7 @@ def refresh_assets_from_json(payload):
         return None
     loaders, hashes = assets.forget(run, [str(p) for p in data.get("paths") or ()])
     app._log("DEBUG", "reset %d template loader(s), dropped %d static file hash(es)" % (loaders, hashes))
+    live.refreshed(app)  # pages with live reload show the new files
     return loaders, hashes
 
 

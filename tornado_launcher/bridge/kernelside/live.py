@@ -21,7 +21,7 @@ Each start of an app (a *run*) has a generation, ``<kernel token>.<n>``; the
 page carries the generation that served it.  The stream tells the page:
 ``hello``; ``reload`` once a newer run of that app serves (also at once on
 connecting, so a page that missed the moment, or a kernel restarted, reloads
-on its reconnect); ``failed`` with ``file:line: message`` when a save did not
+on its reconnect) or its templates or static files were refreshed (:func:`refreshed`); ``failed`` with ``file:line: message`` when a save did not
 compile (the launcher says so, :func:`report`) or the new code did not start
 (:func:`failed`): the page shows an overlay and keeps its content; ``ok``
 when that is over without a reload; ``off`` when live reload is switched off.
@@ -228,6 +228,9 @@ class Hub:
 
     def switch_off(self):
         self._send([("off", {})], lambda s: True)
+
+    def reload_all(self):
+        self._send([("reload", {})], lambda s: True)
 
 
 hubs = {}
@@ -508,6 +511,13 @@ def stopping(app, run, final):
     hub = hubs.get(app.name)
     if hub is not None and final:
         hub.end_run(run)
+
+
+def refreshed(app):
+    """Templates or static files of ``app`` changed and are served without a restart: its pages reload."""
+    hub = hubs.get(app.name)
+    if hub is not None and getattr(app, "live_reload", False):
+        hub.reload_all()
 
 
 def switched(app, flag):
