@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
 from . import bridge, interpreter
 from .bridge.protocol import LineFilter
 from .events import AppState, Event, LogRecord
+from .kernel import describe_error
 from .process import Process
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def _ready(kernel: Optional["Kernel"]) -> bool:
 
 
 def _error(reply: Dict[str, Any]) -> str:
-    return f"{reply.get('ename')}: {reply.get('evalue')}"
+    return describe_error(reply)
 
 
 class Controller:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from . import bridge
 from .events import ReloadEvent
+from .kernel import describe_error
 from .watch import FileChange, SingleFlight, Watcher
 
 if TYPE_CHECKING:
@@ -218,7 +219,7 @@ class Reloader:
                 code = block.replace("{event}", repr(change.as_event_dict()))
             reply, state = await s.run_and_settle(app, code, kernel=kernel_name, what=f"reload of {app!r}")
             if reply.get("status") != "ok":
-                s.emit(ReloadEvent(app, path, "failed", f"{reply.get('ename')}: {reply.get('evalue')}"))
+                s.emit(ReloadEvent(app, path, "failed", describe_error(reply)))
                 return
         elapsed = (time.monotonic() - change.time) * 1000.0
         if state is not None and state.state == "running":
