@@ -30,6 +30,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
 
 from . import bridge, interpreter
+from .bridge import protocol
 from .bridge.protocol import LineFilter
 from .events import AppState, Event, LogRecord
 from .kernel import describe_error
@@ -230,7 +231,8 @@ class KernelAppController(Controller):
             info.wanted = True
             info.start_code_ran = True
             result = await self.call(info, "restart", RUNNING_OR_FAILED)
-            if result is not None and result.state == "running":
+            if result is not None and result.state == "running" \
+                    and not protocol.serves_old_code(result.state, result.reason):
                 s.clear_stale(info.name)
             return result
 
@@ -277,7 +279,8 @@ class TornadoController(KernelAppController):
         spec = super().spec(info)
         a = info.config
         spec.update(app_class=a.app_class, argv=list(a.argv), threaded=info.threaded,
-                    clear_cache=list(a.clear_cache), live_reload=info.live_reload)
+                    clear_cache=list(a.clear_cache), drain_timeout=a.drain_timeout,
+                    live_reload=info.live_reload)
         return spec
 
     async def set_live_reload(self, info: "AppInfo", flag: bool) -> Optional[AppState]:

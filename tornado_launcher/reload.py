@@ -36,6 +36,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from . import bridge
+from .bridge import protocol
 from .events import ReloadEvent
 from .kernel import describe_error
 from .watch import FileChange, SingleFlight, Watcher
@@ -222,7 +223,10 @@ class Reloader:
                 s.emit(ReloadEvent(app, path, "failed", describe_error(reply)))
                 return
         elapsed = (time.monotonic() - change.time) * 1000.0
-        if state is not None and state.state == "running":
+        if state is not None and protocol.serves_old_code(state.state, state.reason):
+            # the new code did not start: the old run serves on (the session marked it stale)
+            s.emit(ReloadEvent(app, path, "refused", state.reason[len(protocol.OLD_CODE):]))
+        elif state is not None and state.state == "running":
             s.clear_stale(app)
             s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; serving again in {elapsed:.0f} ms",
                   app=app)

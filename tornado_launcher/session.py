@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import bridge
+from .bridge import protocol
 from .bridge.protocol import LineFilter
 from .config import AppConfig, Config
 from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, ProcessTable,
@@ -263,6 +264,8 @@ class Session:
             if event.state == "running":
                 info.urls = event.urls
                 info.elapsed_ms = event.elapsed_ms
+                if protocol.serves_old_code(event.state, event.reason):
+                    info.stale = True  # a restart's new code did not start: the old run serves
                 info.template_paths, info.static_paths = event.template_paths, event.static_paths
             elif event.state in ("stopped", "failed"):
                 info.urls = ()

@@ -186,20 +186,24 @@ async def test_event_stream_says_reload_problem_and_fix(tmp_path):
             late = EventStream(port, gen1)
             await late.wait("reload")
 
-            # a start that fails: the page hears where; its stream ends with its run
+            # a start that fails: the old code keeps serving, the page hears where and stays connected
             current = EventStream(port, gen2)
             await current.wait("hello")
             web.write_text(web.read_text().replace("    def start(self):\n",
                                                    "    def start(self):\n        raise RuntimeError('boom')\n"))
             line = web.read_text().splitlines().index("        raise RuntimeError('boom')") + 1
             state = await s.restart_app("web")
-            assert state.state == "failed"
+            assert state.state == "running" and "serving old code" in state.reason
             assert (await current.wait("failed"))["message"] == f"proj/web.py:{line}: RuntimeError: boom"
-            await asyncio.wait_for(current.done, 2)
+            late = EventStream(port, gen2)  # a page (re)connecting meanwhile is told at once
+            assert (await late.wait("failed"))["message"] == f"proj/web.py:{line}: RuntimeError: boom"
+            assert not current.done.done()
 
-            # fixed: the next start serves, a page of before reloads
+            # fixed: the next start serves; the open page reloads, and one of before on connecting
             web.write_text(live_files("v2")["proj/web.py"])
             assert (await s.restart_app("web")).state == "running"
+            await current.wait("reload")
+            await asyncio.wait_for(current.done, 2)
             again = EventStream(port, gen2)
             await again.wait("reload")
             status, _, body, _ = await raw_get(port, "/")

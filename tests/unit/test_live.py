@@ -1,4 +1,4 @@
-"""The live-reload pieces on their own: the transform, the CSP nonce, the generations, the words.
+"""The live-reload pieces on their own: the transform, the CSP nonce, the generations.
 (Over real HTTP in a kernel: tests/integration/test_live_reload.py; in a browser: tests/e2e.)"""
 
 from types import SimpleNamespace
@@ -138,23 +138,3 @@ def test_generations_tell_outdated_pages():
     assert hub.outdated(g1) and not hub.outdated(g2)
     assert hub.outdated("deadbeef.9")  # another kernel process's page
     assert hub.outdated("")
-
-
-def test_problem_text_names_the_file_and_line(tmp_path, monkeypatch):
-    monkeypatch.setitem(state.kernel.settings, "project_dir", str(tmp_path))
-    path = tmp_path / "proj" / "web.py"
-    try:
-        compile("x = 1\ndef broken(:\n", str(path), "exec")
-    except SyntaxError as e:
-        assert live.problem_text(e).startswith("proj/web.py:2: ")
-    code = compile("def start():\n    raise RuntimeError('boom')\n", str(path), "exec")
-    ns = {}
-    exec(code, ns)
-    try:
-        ns["start"]()
-    except RuntimeError as e:
-        assert live.problem_text(e) == "proj/web.py:2: RuntimeError: boom"
-    try:
-        raise KeyError("k")
-    except KeyError as e:  # no frame in the project: the last real one
-        assert live.problem_text(e).endswith(": KeyError: 'k'") and "test_live.py:" in live.problem_text(e)

@@ -38,7 +38,6 @@ import json
 import os
 import re
 import threading
-import traceback
 import weakref
 
 import tornado.iostream
@@ -499,17 +498,18 @@ def serving(app, run):
         hub.now_serving(run)
 
 
-def failed(app, run, exc):
-    """The new code did not start: pages show where; streams of stopped runs end."""
+def failed(app, run, problem):
+    """The new code did not start (``problem``: ``file:line: message``): pages show it; the
+    streams of ``run`` (the failed one, or None) and of stopped runs end."""
     if app.live_reload:
         hub_for(app.name).set_problem(
-            problem_text(exc), lambda s: s.run is run or bool(getattr(s.run, "stop_requested", True)))
+            str(problem)[:MAX_PROBLEM], lambda s: s.run is run or bool(getattr(s.run, "stop_requested", True)))
 
 
-def stopping(app, run, final):
-    """``run`` stops; ``final``: not within a restart (then nothing follows that the pages wait for)."""
+def stopping(app, run):
+    """``run`` stops for good (not within a restart: nothing follows that its pages wait for)."""
     hub = hubs.get(app.name)
-    if hub is not None and final:
+    if hub is not None:
         hub.end_run(run)
 
 
@@ -541,48 +541,3 @@ def report(name, problem):
     if app is None or not getattr(app, "live_reload", False):
         return
     hub_for(name).set_problem(None if problem is None else str(problem)[:MAX_PROBLEM])
-
-
-# ------------------------------------------------------------- the words
-def _relative(path):
-    project = state.kernel.settings.get("project_dir")
-    if project and path and os.path.isabs(path):
-        try:
-            root = os.path.abspath(project)
-            if os.path.commonpath([os.path.abspath(path), root]) == root:
-                return os.path.relpath(path, root)
-        except ValueError:
-            pass
-    return path
-
-
-def _in_project(path):
-    project = state.kernel.settings.get("project_dir")
-    if not path or path.startswith("<"):
-        return False
-    if not project:
-        return True
-    try:
-        root = os.path.abspath(project)
-        return os.path.commonpath([os.path.abspath(path), root]) == root
-    except ValueError:
-        return False
-
-
-def problem_text(exc):
-    """``file:line: message`` for an exception: where a SyntaxError is, else the last frame in the project."""
-    text = str(exc)
-    message = "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return ("%s:%s: %s" % (_relative(exc.filename), exc.lineno or 1, exc.msg or message))[:MAX_PROBLEM]
-    frames = traceback.extract_tb(exc.__traceback__)
-    pick = None
-    for frame in frames:
-        if _in_project(frame.filename):
-            pick = frame
-    if pick is None:
-        real = [f for f in frames if not f.filename.startswith("<")]
-        pick = real[-1] if real else None
-    if pick is None:
-        return message[:MAX_PROBLEM]
-    return ("%s:%d: %s" % (_relative(pick.filename), pick.lineno or 1, message))[:MAX_PROBLEM]
