@@ -36,7 +36,9 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from . import bridge
+from .bridge import protocol
 from .events import ReloadEvent
+from .kernel import describe_error
 from .watch import FileChange, SingleFlight, Watcher
 
 if TYPE_CHECKING:
@@ -211,10 +213,13 @@ class Reloader:
                 code = block.replace("{event}", repr(change.as_event_dict()))
             reply, state = await s.run_and_settle(app, code, kernel=kernel_name, what=f"reload of {app!r}")
             if reply.get("status") != "ok":
-                s.emit(ReloadEvent(app, path, "failed", f"{reply.get('ename')}: {reply.get('evalue')}"))
+                s.emit(ReloadEvent(app, path, "failed", describe_error(reply)))
                 return
         elapsed = (time.monotonic() - change.time) * 1000.0
-        if state is not None and state.state == "running":
+        if state is not None and protocol.serves_old_code(state.state, state.reason):
+            # the new code did not start: the old run serves on (the session marked it stale)
+            s.emit(ReloadEvent(app, path, "refused", state.reason[len(protocol.OLD_CODE):]))
+        elif state is not None and state.state == "running":
             s.clear_stale(app)
             s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; serving again in {elapsed:.0f} ms",
                   app=app)
