@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PLAIN_APP, free_port, write_project
+from helpers import PLAIN_APP, free_port, restart_port, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 
@@ -75,7 +75,7 @@ def said(launcher, n=40):
 def launcher(tmp_path_factory):
     root = tmp_path_factory.mktemp("ctl")
     runtime = Path(tempfile.mkdtemp(prefix="tlrun-"))  # short: a socket path has ~100 bytes
-    port = free_port()
+    port = restart_port()  # stopped and started again: no other process may be handed it meanwhile
     write_project(root, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
                          "jaffle.hcl": HCL % {"port": port, "port2": free_port()}})
     proc = subprocess.Popen(EXE + ["start"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -22,7 +22,7 @@ import urllib.request
 
 import pytest
 
-from helpers import PLAIN_APP, free_port, write_project
+from helpers import PLAIN_APP, free_port, restart_port, write_project
 from test_window_xvfb import _alive, _cmdline, _descendants, _need, _read, xvfb  # noqa: F401  (xvfb: a fixture)
 
 pytestmark = pytest.mark.timeout(240)
@@ -63,7 +63,7 @@ def _get(url):
 
 def test_every_control_command_against_the_window(xvfb, tmp_path):
     xdotool = _need("xdotool")
-    port = free_port()
+    port = restart_port()  # stopped and started again
     url = f"http://127.0.0.1:{port}/"
     root = tmp_path / "proj"
     write_project(root, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,

@@ -18,7 +18,7 @@ import tempfile
 import pytest
 from PySide6.QtCore import Qt
 
-from helpers import PLAIN_APP, free_port, write_project
+from helpers import PLAIN_APP, restart_port, write_project
 from tornado_launcher.gui.apps import AppsModel
 from tornado_launcher.gui.window import MainWindow
 
@@ -66,7 +66,7 @@ def ctl(qtbot, args, cwd, timeout=60_000):
 
 
 def test_window_shows_what_control_commands_did_at_once(qtbot, qloop, run, settings, runtime, tmp_path):
-    port = free_port()
+    port = restart_port()  # stopped and started again
     url = f"http://127.0.0.1:{port}/"
     write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": HCL.format(port=port)})
     w = MainWindow(settings)
