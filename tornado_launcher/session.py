@@ -409,7 +409,10 @@ class Session:
         """Install the bridge, create the apps, run their start code."""
         kernel = self._kernels[name]
         settings = {"kernel": name, "project_dir": self.config.directory}
-        reply = await kernel.execute(bridge.install_code(settings), what="installing the bridge")
+        for cell in bridge.install_cells(settings):
+            reply = await kernel.execute(cell, what="installing the bridge")
+            if reply.get("status") != "ok":
+                break
         if reply.get("status") != "ok":
             msg = (f"could not install the bridge in kernel {name!r}: {describe_error(reply)}. "
                    "The bridge needs only the standard library and tornado in the "

@@ -1,7 +1,7 @@
 """The in-kernel half of tornado-launcher: runs Tornado apps inside an IPython kernel.
 
 These modules are sent into a kernel as source text by the install cell
-(``tornado_launcher.bridge.install_code``) and executed there, in the order of
+(``tornado_launcher.bridge.install_cells``) and executed there, in the order of
 :data:`MODULES`, as submodules of the package ``tornado_launcher_bridge``:
 ``tornado_launcher_bridge.protocol`` (the launcher's ``bridge/protocol.py``),
 ``tornado_launcher_bridge.kernelside``, ``tornado_launcher_bridge.kernelside.records``
