@@ -23,7 +23,15 @@ parent header (that is whatever cell ran last).  The kinds::
     {"type": "state", "app": str, "state": "stopped|starting|running|stopping|failed",
      "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool}
 
-``app`` None in a log record is the kernel's own log.
+    {"type": "hang", "loop": "<kernel>" | app name, "apps": [str], "blocked": bool,
+     "seconds": float, "where": str | None}   # a loop stopped beating / beats again
+
+``app`` None in a log record is the kernel's own log.  A ``hang`` record
+with ``blocked`` true says the loop ``loop`` (:data:`KERNEL_LOOP` for the
+kernel's own, else a threaded app's) has not run for ``seconds`` and is stuck
+at ``where`` (``"pkg/mod.py:31 in get"``); ``apps`` are the apps held up.
+The next one for that loop, ``blocked`` false, says it ran again after
+``seconds`` (``where``: why, when it ended instead).
 """
 
 import keyword
@@ -40,10 +48,14 @@ MODULE_NAME = "tornado_launcher_bridge"
 HELLO = "hello"
 LOG = "log"
 STATE = "state"
+HANG = "hang"
+#: the ``loop`` of a hang record about the kernel's own loop (not an app name: those are identifiers)
+KERNEL_LOOP = "<kernel>"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
     STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded"),
+    HANG: ("loop", "apps", "blocked", "seconds", "where"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
 APP_STATES = ("stopped", "starting", "running", "stopping", "failed")
@@ -128,6 +140,12 @@ def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=Fal
             "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded}
 
 
+def hang_record(loop, apps, blocked, seconds, where=None):
+    """Loop ``loop`` is blocked (``blocked``) at ``where`` for ``seconds``, or runs again after ``seconds``."""
+    return {"type": HANG, "loop": loop, "apps": list(apps), "blocked": bool(blocked),
+            "seconds": seconds, "where": where}
+
+
 def batch(records):
     """The ``data`` of one comm message carrying ``records`` in order."""
     return {"events": records}
@@ -153,6 +171,10 @@ def decode(data):
             out.append({"type": STATE, "app": rec["app"], "state": rec.get("state", "stopped"),
                         "reason": rec.get("reason"), "elapsed_ms": rec.get("elapsed_ms"),
                         "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded"))})
+        elif kind == HANG and rec.get("loop"):
+            out.append({"type": HANG, "loop": rec["loop"], "apps": tuple(rec.get("apps") or ()),
+                        "blocked": bool(rec.get("blocked")), "seconds": float(rec.get("seconds") or 0.0),
+                        "where": rec.get("where")})
         elif kind == HELLO:
             out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})
     return out
