@@ -18,59 +18,8 @@ import os
 import signal
 import time
 
-from helpers import PLAIN_APP, fetch, free_port, running_session, wait_http, write_project
+from helpers import HANG_APP, PLAIN_APP, fetch, free_port, line_of, running_session, wait_http, write_project
 from tornado_launcher.events import NOT_RESPONDING, AppState, KernelState, LogRecord, LoopBlocked
-
-#: an app whose handlers misbehave on purpose: /spin spins (bounded, so a failed
-#: interrupt cannot wedge the test machine), /sleep sleeps, / answers MESSAGE
-HANG_APP = '''
-import time
-import tornado.httpserver, tornado.ioloop, tornado.web
-
-MESSAGE = "v1"
-
-
-class Spin(tornado.web.RequestHandler):
-    def get(self):
-        end = time.monotonic() + float(self.get_argument("seconds", "30"))
-        while time.monotonic() < end:
-            pass
-        self.write("spun")
-
-
-class Sleep(tornado.web.RequestHandler):
-    def get(self):
-        time.sleep(float(self.get_argument("seconds")))
-        self.write("slept")
-
-
-class Hello(tornado.web.RequestHandler):
-    def get(self):
-        self.write(MESSAGE)
-
-
-class App:
-    def __init__(self, argv):
-        self.port = int([a for a in argv if a.startswith("--port=")][0].split("=", 1)[1])
-
-    def start(self):
-        web = tornado.web.Application([(r"/", Hello), (r"/spin", Spin), (r"/sleep", Sleep)])
-        self.http_server = tornado.httpserver.HTTPServer(web)
-        self.http_server.listen(self.port, address="127.0.0.1")
-        self.io_loop = tornado.ioloop.IOLoop.current()
-        self.io_loop.start()
-
-    def stop(self):
-        def _stop():
-            self.http_server.stop()
-            self.io_loop.stop()
-        self.io_loop.add_callback(_stop)
-'''
-
-
-def line_of(text: str, needle: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
-
 
 def tornado_block(name: str, module: str, port: int, threaded: bool = False) -> str:
     return f'''

@@ -504,6 +504,8 @@ class MainWindow(QMainWindow):
             self.notify(f"{ev.app} failed", ev.reason or f"App {ev.app} failed; see its log.")
         if ev.state == "running" and ev.elapsed_ms is not None:
             self.statusBar().showMessage(f"{ev.app} serving after {ev.elapsed_ms:.0f} ms", 5000)
+        if ev.state == "not responding":
+            self.statusBar().showMessage(f"{ev.app} not responding: {ev.reason or ''}", 10_000)
 
     def _handle_KernelState(self, ev: KernelState) -> None:
         self.kernels_model.update_from_event(ev)
@@ -518,7 +520,7 @@ class MainWindow(QMainWindow):
         elif ev.outcome == "refused":
             self.statusBar().showMessage(f"{ev.app}: {name} did not compile; still serving the old code", 10_000)
         elif ev.outcome == "skipped":
-            self.statusBar().showMessage(f"{ev.app}: {name} changed (auto-reload is off)", 5000)
+            self.statusBar().showMessage(f"{ev.app}: {name} changed ({ev.detail or 'not reloaded'})", 5000)
         elif ev.outcome == "reloading":
             self.statusBar().showMessage(f"{ev.app}: {name} changed, reloading…", 3000)
 
