@@ -150,10 +150,10 @@ class Reloader:
                 self._not_reloaded(handler.kernel or "", app, path, "it is no longer in the config")
                 continue
             if not info.auto_reload:
-                self._not_reloaded(info.kernel, app, path, "auto-reload is off", level="DEBUG")
+                self._not_reloaded(info.kernel, app, path, "auto-reload is off", level="INFO")
                 continue
             if not info.wanted:
-                self._not_reloaded(info.kernel, app, path, "the app is stopped", level="DEBUG")
+                self._not_reloaded(info.kernel, app, path, "the app is stopped", level="INFO")
                 continue
             if errors:
                 for file, line, msg in errors:

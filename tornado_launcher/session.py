@@ -313,8 +313,8 @@ class Session:
                 continue
             if event.blocked:
                 where = f" in {event.where}" if event.where else ""
-                fix = ("Interrupt (the kernel's button) raises an exception there" if not own else
-                       "Interrupt (the kernel's button) raises an exception there at its next Python line")
+                fix = (f"Interrupt (the app's or kernel's button, or `tornado-launcher interrupt {event.kernel}`) "
+                       "raises an exception there" + (" at its next Python line" if own else ""))
                 info.hung = f"{whose} has been blocked for {event.seconds:.0f} s{where}"
                 if info.state in _LIVE:
                     self.log(event.kernel, "WARNING", f"not responding: {info.hung}. {fix}.", app=name)

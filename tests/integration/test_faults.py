@@ -187,6 +187,9 @@ async def test_stopped_kernel_is_not_responding_and_comes_back(tmp_path):
         assert s.kernels["k"].state in ("idle", "busy")
         assert s.app_state(s.apps["web"]).state == "running"
         assert (await fetch(f"http://127.0.0.1:{port}/", timeout=5)) == (200, "v1")
+        await asyncio.sleep(1.0)
+        # the whole process was stopped, not its loop: no "loop blocked" report after SIGCONT
+        assert not [e for e in rec.events[start:] if isinstance(e, LoopBlocked) and e.blocked]
         print(f"\nSIGSTOP reported in {took:.2f} s, SIGCONT seen in {time.monotonic() - t1:.2f} s")
 
 
@@ -218,3 +221,21 @@ async def test_edit_saved_as_the_app_finishes_starting_is_served(tmp_path):
         await wait_http(f"http://127.0.0.1:{port}/", "at-starting", timeout=20)
     finally:
         await session.shutdown()
+
+
+async def test_an_aborted_cell_is_logged_with_its_reason(tmp_path):
+    """A cell someone else sent with jupyter_client's default stop_on_error=True raises: ipykernel
+    aborts ours queued behind it. The reply is not silence: the log says it did not run, and why."""
+    port = free_port()
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
+                             "jaffle.hcl": 'kernel "k" {}\n' + tornado_block("web", "web", port)})
+    async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
+        await rec.wait(state_of("web", "running"))
+        kernel = s.kernel("k")
+        kernel._kc.execute("import time; time.sleep(0.3); raise ValueError('first')")  # stop_on_error=True
+        reply = await kernel.execute("print('never')", app="web", what="the probe cell")
+        assert reply["status"] == "aborted"
+        await rec.wait(log_with("web", "the probe cell did not run: the kernel aborted it"), timeout=5)
+        # ours never abort what follows: a failing cell of ours, then one more
+        assert (await kernel.execute("raise ValueError('ours')", app="web"))["status"] == "error"
+        assert (await kernel.execute("1 + 1", app="web"))["status"] == "ok"

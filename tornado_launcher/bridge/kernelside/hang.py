@@ -100,10 +100,19 @@ class Monitor:
 
     def _main(self):
         wake = threading.Event()
+        last_look = time.monotonic()
         while True:
             wake.wait(CHECK)
+            now = time.monotonic()
+            if now - last_look > BLOCKED_AFTER:
+                # this thread did not run either: the whole process was stopped (SIGSTOP)
+                # or starved; the loops get a fresh start instead of a false report
+                for w in list(self.watches.values()):
+                    if not w.reported:
+                        w.last = max(w.last, now - CHECK)
+            last_look = now
             try:
-                self._look(time.monotonic())
+                self._look(now)
             except Exception as exc:  # never let the monitor die
                 sys.__stderr__.write("tornado-launcher: hang monitor: %r\n" % (exc,))
 
