@@ -35,6 +35,7 @@ The next one for that loop, ``blocked`` false, says it ran again after
 """
 
 import keyword
+import os
 import re
 
 #: bumped when a record's fields or a cell's entry point change meaning
@@ -85,6 +86,23 @@ def validate_name(name):
             "app name %r is not a Python identifier: use letters, digits and '_' "
             "and do not start with a digit" % (name,))
     return name
+
+
+#: Directories that hold no project code, whatever they contain: dependencies,
+#: caches and build output.  The import hook keeps the ``.pyc`` cache for
+#: modules under them, ``clear_cache``'s default skips them, and the watcher
+#: never looks inside.  A directory holding ``pyvenv.cfg`` (a virtualenv,
+#: whatever its name) counts too: see :func:`is_project_dir`.
+NON_PROJECT_DIRS = frozenset({
+    "__pycache__", "site-packages", "dist-packages", "__pypackages__",
+    "node_modules", ".venv", "venv", "build", "dist",
+})
+
+
+def is_project_dir(path):
+    """False for a directory that holds no project code (:data:`NON_PROJECT_DIRS`, a virtualenv)."""
+    return (os.path.basename(os.path.normpath(path)) not in NON_PROJECT_DIRS
+            and not os.path.isfile(os.path.join(path, "pyvenv.cfg")))
 
 
 class LineFilter:

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ..interpreter import child_env
 from .model import MISSING
 from .text import did_you_mean, os_reason, show, stringify
 
@@ -200,6 +201,7 @@ def run_exec(command: str, cwd: str, timeout: float = EXEC_TIMEOUT) -> str:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             timeout=timeout,
+            env=child_env(),
         )
     except FileNotFoundError:
         raise InterpError(

@@ -17,7 +17,7 @@ import os
 import re
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
-from ..bridge.protocol import LEVEL_NAMES, is_identifier
+from ..bridge.protocol import LEVEL_NAMES, is_identifier, is_project_dir
 from .fields import Fields
 from .interpolate import EXEC_TIMEOUT, Environment, interpolate
 from .merge import merge
@@ -67,7 +67,6 @@ _HANDLER_KEYS = (
     "throttle",
 )
 
-_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "build", "dist", "venv", "env", "site-packages"})
 _SKIP_MODULES = frozenset({"setup", "conftest"})
 
 
@@ -75,9 +74,10 @@ def default_clear_cache(directory: str) -> List[str]:
     """Top-level module names found in ``directory``, sorted.
 
     Packages are directories with an ``__init__.py``; modules are ``*.py``
-    files.  Skipped: hidden entries, ``__pycache__``, ``node_modules``,
-    ``build``, ``dist``, virtualenvs (``venv``, ``env``, any directory with a
-    ``pyvenv.cfg``), ``setup.py`` and ``conftest.py``.  This is what Jaffle
+    files.  Skipped: hidden entries, directories that hold no project code
+    (``protocol.NON_PROJECT_DIRS``: ``__pycache__``, ``node_modules``,
+    ``build``, ``dist``, ``site-packages``, virtualenvs: ``venv`` or any
+    directory with a ``pyvenv.cfg``), ``setup.py`` and ``conftest.py``.  This is what Jaffle
     got from ``setuptools.find_packages()`` (plus plain modules), without
     needing setuptools.  An unreadable directory gives ``[]``.
     """
@@ -88,11 +88,11 @@ def default_clear_cache(directory: str) -> List[str]:
         return []
     for entry in entries:
         name = entry.name
-        if name.startswith(".") or name in _SKIP_DIRS:
+        if name.startswith("."):
             continue
         try:
             if entry.is_dir():
-                if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                if not is_project_dir(entry.path):
                     continue
                 if name.isidentifier() and os.path.isfile(os.path.join(entry.path, "__init__.py")):
                     names.add(name)
