@@ -504,8 +504,6 @@ class MainWindow(QMainWindow):
             self.notify(f"{ev.app} failed", ev.reason or f"App {ev.app} failed; see its log.")
         if ev.state == "running" and ev.elapsed_ms is not None:
             self.statusBar().showMessage(f"{ev.app} serving after {ev.elapsed_ms:.0f} ms", 5000)
-        if ev.state == "not responding":
-            self.statusBar().showMessage(f"{ev.app} not responding: {ev.reason or ''}", 10_000)
 
     def _handle_KernelState(self, ev: KernelState) -> None:
         self.kernels_model.update_from_event(ev)
