@@ -108,7 +108,7 @@ async def test_sleeping_handler_on_the_kernels_loop_is_reported_with_where_and_a
             await rec.wait(state_of(app, "running"))
         start = len(rec.events)
         t0 = time.monotonic()
-        request = asyncio.ensure_future(fetch(f"http://127.0.0.1:{ports['web']}/sleep?seconds=6", timeout=20))
+        request = asyncio.ensure_future(fetch(f"http://127.0.0.1:{ports['web']}/sleep?seconds=9", timeout=30))
         ev = await rec.wait(log_with("web", "not responding: the kernel's loop has been blocked for",
                                      f"s in {where}"), timeout=10, start=start)
         took = time.monotonic() - t0
@@ -119,6 +119,13 @@ async def test_sleeping_handler_on_the_kernels_loop_is_reported_with_where_and_a
         assert s.app_state(s.apps["web"]).state == NOT_RESPONDING
         assert s.apps["side"].hung is None
         assert (await fetch(f"http://127.0.0.1:{ports['side']}/", timeout=3)) == (200, "v1")
+        # the threaded app sleeping on its own loop: reported for it alone, with its own file
+        side = asyncio.ensure_future(fetch(f"http://127.0.0.1:{ports['side']}/sleep?seconds=3", timeout=20))
+        await rec.wait(log_with("side", "not responding: its own loop (threaded) has been blocked for",
+                                f"s in proj/side.py:{line_of(HANG_APP, 'time.sleep(')} in get"), timeout=10,
+                       start=start)
+        assert await side == (200, "slept")
+        await rec.wait(log_with("side", "responding again after"), timeout=5, start=start)
         # a save during the hang: applied once the loop is free, and the log says it waited
         (tmp_path / "proj" / "hang.py").write_text(HANG_APP.replace('"v1"', '"v2"'))
         assert await request == (200, "slept")
