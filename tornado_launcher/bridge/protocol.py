@@ -37,6 +37,7 @@ The next one for that loop, ``blocked`` false, says it ran again after
 import keyword
 import os
 import re
+import unicodedata
 
 #: bumped when a record's fields or a cell's entry point change meaning
 BRIDGE_VERSION = 1
@@ -75,13 +76,19 @@ def level_number(name, default=20):
 
 
 def is_identifier(name):
-    """True if ``name`` can be a variable in the kernel: an identifier, not a keyword."""
-    return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+    """True if ``name`` can be a variable in the kernel: an identifier, not a keyword, and
+    spelled as Python reads it (NFKC-normalised: Python reads ``ﬁx`` as ``fix``)."""
+    return (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+            and unicodedata.normalize("NFKC", name) == name)
 
 
 def validate_name(name):
     """Return ``name`` if it can name an app in the kernel, else raise ValueError with the fix."""
     if not is_identifier(name):
+        normal = unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
+        if normal != name and is_identifier(normal):
+            raise ValueError("app name %r is not how Python spells it: Python reads it as %r (NFKC): "
+                             "rename it %r" % (name, normal, normal))
         raise ValueError(
             "app name %r is not a Python identifier: use letters, digits and '_' "
             "and do not start with a digit" % (name,))

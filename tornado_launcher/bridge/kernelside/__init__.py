@@ -25,6 +25,7 @@ Layering (each module imports only those above it):
 ``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``servers``      the servers and listening sockets one run of an app opened
+``ports``        who holds a port: the sentence for "Address already in use"
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        constructing and starting the user's application object
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
@@ -42,5 +43,5 @@ state changes happen on the kernel's loop thread.
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.hang",
            "kernelside.attribution", "kernelside.drain", "kernelside.patches", "kernelside.imports",
-           "kernelside.servers", "kernelside.run", "kernelside.entry", "kernelside.apps",
+           "kernelside.servers", "kernelside.ports", "kernelside.run", "kernelside.entry", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")

@@ -16,7 +16,7 @@ import time
 
 import tornado.ioloop
 
-from . import attribution, entry, imports, state
+from . import attribution, entry, imports, ports, state
 from . import drain as draining
 from .apps import BridgeApp
 from .records import format_exc, one_line
@@ -279,8 +279,9 @@ class TornadoBridgeApp(BridgeApp):
         if self._run is run:
             self._run = None
         self._flush_prints()
-        self._log("ERROR", "%s: %s" % (what, one_line(exc)), format_exc(exc))
-        self._set_state("failed", reason=one_line(exc))
+        reason = ports.explain(exc) or one_line(exc)  # a port in use: which one, and who holds it
+        self._log("ERROR", "%s: %s" % (what, reason), format_exc(exc))
+        self._set_state("failed", reason=reason)
 
     # -- stop
     async def _stop(self, drain=True, final=True):
