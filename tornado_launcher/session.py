@@ -106,6 +106,9 @@ class AppInfo:
     hung: Optional[str] = None
     #: when (monotonic) that loop last ran again after being blocked
     unblocked_at: Optional[float] = None
+    #: where the running app's templates and static files are (the bridge says; the Reloader watches them)
+    template_paths: Tuple[str, ...] = ()
+    static_paths: Tuple[str, ...] = ()
 
 
 @dataclass
@@ -231,7 +234,8 @@ class Session:
             elif info.hung is not None:
                 state, reason = NOT_RESPONDING, info.hung
         return AppState(info.name, info.kernel, state, reason, info.elapsed_ms, info.urls,
-                        info.threaded, info.auto_reload)
+                        info.threaded, info.auto_reload, template_paths=info.template_paths,
+                        static_paths=info.static_paths)
 
     def loop_blocked(self, app: str) -> bool:
         """Whether the loop ``app`` runs on is blocked now (or its kernel does not answer)."""
@@ -278,6 +282,7 @@ class Session:
             if event.state == "running":
                 info.urls = event.urls
                 info.elapsed_ms = event.elapsed_ms
+                info.template_paths, info.static_paths = event.template_paths, event.static_paths
             elif event.state in ("stopped", "failed"):
                 info.urls = ()
             self.publish(info)

@@ -21,7 +21,8 @@ parent header (that is whatever cell ran last).  The kinds::
      "message": str, "time": float, "traceback": str | None,
      "origin": "bridge" | "stdout" | "stderr"}
     {"type": "state", "app": str, "state": "stopped|starting|running|stopping|failed",
-     "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool}
+     "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool,
+     "template_paths": [str], "static_paths": [str]}   # the last two: absolute dirs, when running
 
     {"type": "hang", "loop": "<kernel>" | app name, "apps": [str], "blocked": bool,
      "seconds": float, "where": str | None}   # a loop stopped beating / beats again
@@ -56,7 +57,7 @@ KERNEL_LOOP = "<kernel>"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
-    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded"),
+    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths"),
     HANG: ("loop", "apps", "blocked", "seconds", "where"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
@@ -159,10 +160,14 @@ def log_record(app, level, message, logger, time, traceback=None, origin="bridge
             "time": time, "traceback": traceback, "origin": origin}
 
 
-def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False):
-    """An app's state; every command on an app ends in one, even when it changed nothing."""
+def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False,
+                 template_paths=(), static_paths=()):
+    """An app's state; every command on an app ends in one, even when it changed nothing.
+    ``template_paths`` / ``static_paths``: where a running app's templates and static
+    files are (the launcher watches them)."""
     return {"type": STATE, "app": app, "state": state, "reason": reason,
-            "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded}
+            "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded,
+            "template_paths": list(template_paths), "static_paths": list(static_paths)}
 
 
 def hang_record(loop, apps, blocked, seconds, where=None):
@@ -195,7 +200,9 @@ def decode(data):
         elif kind == STATE and rec.get("app"):
             out.append({"type": STATE, "app": rec["app"], "state": rec.get("state", "stopped"),
                         "reason": rec.get("reason"), "elapsed_ms": rec.get("elapsed_ms"),
-                        "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded"))})
+                        "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded")),
+                        "template_paths": tuple(rec.get("template_paths") or ()),
+                        "static_paths": tuple(rec.get("static_paths") or ())})
         elif kind == HANG and rec.get("loop"):
             out.append({"type": HANG, "loop": rec["loop"], "apps": tuple(rec.get("apps") or ()),
                         "blocked": bool(rec.get("blocked")), "seconds": float(rec.get("seconds") or 0.0),

@@ -28,6 +28,7 @@ Layering (each module imports only those above it):
 ``ports``        who holds a port: the sentence for "Address already in use"
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        constructing and starting the user's application object
+``assets``       an app's template and static directories; forgetting Tornado's caches of them
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
 ``tornado_app``  ``TornadoBridgeApp``: command queue, shared start, threaded start, stop
 ``api``          what the launcher's cells call: ``install``, ``create_app_from_json``, ...
@@ -43,5 +44,6 @@ state changes happen on the kernel's loop thread.
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.hang",
            "kernelside.attribution", "kernelside.drain", "kernelside.patches", "kernelside.imports",
-           "kernelside.servers", "kernelside.ports", "kernelside.run", "kernelside.entry", "kernelside.apps",
+           "kernelside.servers", "kernelside.ports", "kernelside.run", "kernelside.entry", "kernelside.assets",
+           "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")

@@ -16,7 +16,7 @@ import time
 
 import tornado.ioloop
 
-from . import attribution, entry, imports, ports, state
+from . import assets, attribution, entry, imports, ports, state
 from . import drain as draining
 from .apps import BridgeApp
 from .records import format_exc, one_line
@@ -269,11 +269,18 @@ class TornadoBridgeApp(BridgeApp):
                 self._set_state("stopped", reason="the app's loop ended")
 
     def _running(self, run, t0):
-        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls())
+        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
+                        assets=self._assets(run))
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
-            self._set_state("running", urls=run.urls())
+            self._set_state("running", urls=run.urls(), assets=self._assets(run))
+
+    def _assets(self, run):
+        try:
+            return assets.directories(run)
+        except Exception:
+            return None
 
     def _failed(self, run, exc, what="start failed"):
         if self._run is run:
@@ -304,6 +311,10 @@ class TornadoBridgeApp(BridgeApp):
         if self._run is run:
             self._run = None
         self.app = None
+        try:
+            assets.forget(run)  # Tornado's template/static caches outlive the app: the next start reads the files
+        except Exception:
+            pass
         if drain and released:
             waiter = run.drained()
             if waiter is not None:
