@@ -36,7 +36,9 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from . import bridge
+from .bridge import protocol
 from .events import ReloadEvent
+from .kernel import describe_error
 from .watch import FileChange, SingleFlight, Watcher
 
 if TYPE_CHECKING:
@@ -266,11 +268,14 @@ class Reloader:
                 loop = "its own loop" if info.threaded else "the kernel's loop"
                 s.log(info.kernel, "INFO", f"reload waited {time.monotonic() - t0:.1f} s for {loop}", app=app)
             if reply.get("status") != "ok":
-                self._not_reloaded(info.kernel, app, path, f"{reply.get('ename')}: {reply.get('evalue')}",
+                self._not_reloaded(info.kernel, app, path, describe_error(reply),
                                    level="ERROR", outcome="failed")
                 return
         elapsed = (time.monotonic() - change.time) * 1000.0
-        if state is not None and state.state == "running":
+        if state is not None and protocol.serves_old_code(state.state, state.reason):
+            # the new code did not start: the old run serves on (the session marked it stale)
+            s.emit(ReloadEvent(app, path, "refused", state.reason[len(protocol.OLD_CODE):]))
+        elif state is not None and state.state == "running":
             s.clear_stale(app)
             s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; serving again in {elapsed:.0f} ms",
                   app=app)

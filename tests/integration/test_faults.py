@@ -232,7 +232,7 @@ async def test_edit_saved_as_the_app_finishes_starting_is_served(tmp_path):
 
 async def test_an_aborted_cell_is_logged_with_its_reason(tmp_path):
     """A cell someone else sent with jupyter_client's default stop_on_error=True raises: ipykernel
-    aborts ours queued behind it. The reply is not silence: the log says it did not run, and why."""
+    aborts ours queued behind it. Not silence: the log says it did not run, and why; it is sent again."""
     port = free_port()
     write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
                              "jaffle.hcl": 'kernel "k" {}\n' + tornado_block("web", "web", port)})
@@ -240,9 +240,11 @@ async def test_an_aborted_cell_is_logged_with_its_reason(tmp_path):
         await rec.wait(state_of("web", "running"))
         kernel = s.kernel("k")
         kernel._kc.execute("import time; time.sleep(0.3); raise ValueError('first')")  # stop_on_error=True
-        reply = await kernel.execute("print('never')", app="web", what="the probe cell")
-        assert reply["status"] == "aborted"
-        await rec.wait(log_with("web", "the probe cell did not run: the kernel aborted it"), timeout=5)
+        reply = await kernel.execute("print('ran')", app="web", what="the probe cell")
+        assert reply["status"] == "ok"  # sent again after the abort (kernel.ABORTED_RETRIES)
+        await rec.wait(log_with("web", "the probe cell did not run: the kernel aborted it unrun",
+                                "sending it again"), timeout=5)
+        await rec.wait(log_with("web", "ran"), timeout=5)
         # ours never abort what follows: a failing cell of ours, then one more
         assert (await kernel.execute("raise ValueError('ours')", app="web"))["status"] == "error"
         assert (await kernel.execute("1 + 1", app="web"))["status"] == "ok"

@@ -63,6 +63,14 @@ FIELDS = {
 #: the states an app reports; "starting" and "stopping" are transitional
 APP_STATES = ("stopped", "starting", "running", "stopping", "failed")
 SETTLED_STATES = ("stopped", "running", "failed")
+#: the ``reason`` of a "running" state record starts with this when a restart's new code did
+#: not start and the previous run keeps serving ("serving old code"); then ``file:line: message``
+OLD_CODE = "serving old code: "
+
+
+def serves_old_code(state, reason):
+    """Whether a state record says: running, but the previous code (the new one did not start)."""
+    return state == "running" and isinstance(reason, str) and reason.startswith(OLD_CODE)
 #: where a log record came from in the kernel
 ORIGINS = ("bridge", "stdout", "stderr")
 

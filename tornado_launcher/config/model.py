@@ -158,6 +158,9 @@ class AppConfig:
     argv: List[str] = field(default_factory=list)
     threaded: bool = False
     clear_cache: List[str] = field(default_factory=list)
+    #: seconds the old code may take to answer the requests it accepted, after a
+    #: restart or stop, before its connections are closed
+    drain_timeout: float = 2.0
     # watchdog kind
     handlers: List[WatchHandler] = field(default_factory=list)
 

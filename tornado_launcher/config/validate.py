@@ -46,7 +46,7 @@ _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
 _LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
-_TORNADO_KEYS = ("app_class", "argv", "args", "threaded", "clear_cache")
+_TORNADO_KEYS = ("app_class", "argv", "args", "threaded", "clear_cache", "drain_timeout")
 _WATCHDOG_KEYS = ("handlers",)
 _PROCESS_KEYS = ("command", "tty", "env", "logger", "disabled")
 _JOB_KEYS = ("command", "logger")
@@ -438,6 +438,9 @@ class BlockReader(Fields):
                 app.argv = argv
                 break
         app.threaded = self.boolean(options, path, "threaded", False)
+        drain = self.seconds(options, path, "drain_timeout")
+        if drain is not None:
+            app.drain_timeout = drain
         clear = self.strings(options, path, "clear_cache", '["my_module"]')
         app.clear_cache = self.default_clear() if clear is MISSING else clear
         for i, module in enumerate(app.clear_cache if clear is not MISSING else []):

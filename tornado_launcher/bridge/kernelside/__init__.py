@@ -21,10 +21,10 @@ Layering (each module imports only those above it):
 ``records``      records out: the queue and the sender thread on the comm
 ``hang``         a monitor thread that notices a blocked loop and where it is stuck; Interrupt there
 ``attribution``  which app a log record or printed line belongs to; the logging handler, stream proxies
+``servers``      the servers and listening sockets one run of an app opened; the socket pool
 ``drain``        closing listening sockets without losing the backlog; draining accepted connections
 ``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
-``servers``      the servers and listening sockets one run of an app opened
 ``ports``        who holds a port: the sentence for "Address already in use"
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        constructing and starting the user's application object
@@ -43,7 +43,7 @@ state changes happen on the kernel's loop thread.
 #: ``tornado_launcher/bridge/`` ("protocol" first; this package's own
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.hang",
-           "kernelside.attribution", "kernelside.drain", "kernelside.patches", "kernelside.imports",
-           "kernelside.servers", "kernelside.ports", "kernelside.run", "kernelside.entry", "kernelside.assets",
+           "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.patches",
+           "kernelside.imports", "kernelside.ports", "kernelside.run", "kernelside.entry", "kernelside.assets",
            "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")
