@@ -689,9 +689,7 @@ class Kernel:
             self._aborted(app, what, again=True)
             route["idle"] = loop.create_future()
         if reply.get("status") == "aborted":
-            self._aborted(app, what, again=False)
-            reply = dict(reply, ename="Aborted", evalue="the kernel aborted the cell unrun (a cell queued before "
-                                                       "it, sent with stop_on_error, raised)")
+            self._aborted(app, what, again=False)  # the reply stays "aborted": describe_error() says why
         if capture:
             cap = route["capture"]
             reply = dict(reply)
