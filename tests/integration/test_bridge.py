@@ -273,6 +273,16 @@ def bridge_own_kernel(tmp_path):
 # the cells themselves
 
 
+def ast_literal_json(code):
+    """The JSON payload of a cell: its one string literal that is JSON of a dict."""
+    import ast
+
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("{"):
+            return json.loads(node.value)
+    raise AssertionError("no JSON literal in the cell")
+
+
 def test_cells_carry_values_as_data():
     evil = 'x"); import os; os.system("echo pwned'
     with pytest.raises(ValueError):
@@ -283,6 +293,11 @@ def test_cells_carry_values_as_data():
     assert "set_threaded" in code and "True" not in code  # JSON true, inside a string literal
     code = bridge.create_app_code("web", "tornado", {"argv": [evil]})
     compile(code, "<cell>", "exec")
+    code = bridge.report_problem_code("web", evil + "\nproj/web.py:3: invalid syntax")
+    compile(code, "<cell>", "exec")
+    assert ast_literal_json(code)["problem"].startswith(evil)
+    with pytest.raises(ValueError):
+        bridge.report_problem_code(evil, None)
     assert bridge.source().startswith('"""The in-kernel half')
     assert [name for name, _, _ in bridge.sources()][:2] == ["protocol", "kernelside"]
     install = bridge.install_code({"kernel": 'k"\'', "project_dir": "/tmp/x'y\"z"})

@@ -40,7 +40,7 @@ from .kernelside import MODULES
 from .protocol import COMM_TARGET, MODULE_NAME, validate_name
 
 __all__ = ["COMM_TARGET", "MODULE_NAME", "source", "sources", "install_code", "create_app_code", "call_code",
-           "purge_code", "refresh_assets_code", "validate_name"]
+           "purge_code", "refresh_assets_code", "report_problem_code", "validate_name"]
 
 KINDS = ("tornado", "watchdog")
 
@@ -206,6 +206,16 @@ def refresh_assets_code(name: str, paths) -> str:
     payload = _literal({"name": name, "paths": [str(p) for p in paths]})
     return (_PRELUDE
             + f"    __tornado_launcher_bridge.refresh_assets_from_json({payload})\n"
+            + "finally:\n    del __tornado_launcher_bridge\n")
+
+
+def report_problem_code(name: str, problem: "str | None") -> str:
+    """A cell telling app ``name``'s live-reload pages that its last save did not reload
+    (``problem``: ``file:line: message``) or that this is over (None); both as JSON data."""
+    validate_name(name)
+    payload = _literal({"name": name, "problem": None if problem is None else str(problem)})
+    return (_PRELUDE
+            + f"    __tornado_launcher_bridge.report_problem_from_json({payload})\n"
             + "finally:\n    del __tornado_launcher_bridge\n")
 
 

@@ -26,6 +26,7 @@ Layering (each module imports only those above it):
 ``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``ports``        who holds a port: the sentence for "Address already in use"
+``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        constructing and starting the user's application object
 ``assets``       an app's template and static directories; forgetting Tornado's caches of them
@@ -44,6 +45,6 @@ state changes happen on the kernel's loop thread.
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.hang",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.patches",
-           "kernelside.imports", "kernelside.ports", "kernelside.run", "kernelside.entry", "kernelside.assets",
-           "kernelside.apps",
+           "kernelside.imports", "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry",
+           "kernelside.assets", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")
