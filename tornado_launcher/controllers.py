@@ -262,7 +262,7 @@ class TornadoController(KernelAppController):
         spec = super().spec(info)
         a = info.config
         spec.update(app_class=a.app_class, argv=list(a.argv), threaded=info.threaded,
-                    clear_cache=list(a.clear_cache))
+                    clear_cache=list(a.clear_cache), reload=a.reload)
         return spec
 
     async def farewell(self, info: "AppInfo") -> None:

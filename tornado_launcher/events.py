@@ -76,6 +76,9 @@ class AppState:
     threaded: bool = False
     auto_reload: bool = False
     time: float = field(default_factory=time.time)
+    #: with "running" after a start in a kernel: what it re-imported (``protocol.state_record``'s
+    #: ``reload``: ``reimported``, ``modules``, ``purged``, ``mode``, ``note``)
+    reload: Optional[dict] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -513,7 +513,7 @@ class Kernel:
             elif kind == protocol.STATE:
                 self._on_event(AppState(
                     rec["app"], self.name, rec["state"], rec["reason"],
-                    rec["elapsed_ms"], rec["urls"], rec["threaded"],
+                    rec["elapsed_ms"], rec["urls"], rec["threaded"], reload=rec["reload"],
                 ))
 
     # -------------------------------------------------------------- execution

@@ -73,6 +73,29 @@ def compile_errors(paths: Sequence[str]) -> List[Tuple[str, int, str]]:
     return errors
 
 
+def changed_paths(changes: Sequence[FileChange]) -> List[str]:
+    """The files a batch changed (a move's destination), each once, in order."""
+    out: List[str] = []
+    for c in changes:
+        p = c.dest_path or c.src_path
+        if p and not c.is_directory and p not in out:
+            out.append(p)
+    return out
+
+
+def reimported(reload: Optional[dict]) -> str:
+    """``"re-imported 3 modules; "`` from a running record's ``reload`` ("" without one)."""
+    if not reload:
+        return ""
+    n = reload.get("reimported")
+    if not isinstance(n, int):
+        return ""
+    text = f"re-imported {n} module{'' if n == 1 else 's'}"
+    if reload.get("mode") == "all" and reload.get("note"):
+        text += f" (all: {reload['note']})"
+    return text + "; "
+
+
 class Reloader:
     """The handlers of one config, their watcher, and the reloads they cause.
 
@@ -161,6 +184,9 @@ class Reloader:
                 s.mark_stale(app)
                 s.emit(ReloadEvent(app, path, "refused", f"{errors[0][0]}:{errors[0][1]}: {errors[0][2]}"))
                 continue
+            queued = self._latest.get(app)
+            if queued is not None:  # not reloaded yet: the next reload covers both batches
+                changes = queued[3] + [c for c in changes if c not in queued[3]]
             self._latest[app] = (handler, block, last, changes)
             self._flight.request(app, lambda app=app: self._reload(app))
         for job in handler.spec.jobs:
@@ -192,10 +218,13 @@ class Reloader:
         more = f" and {len(changes) - 1} more" if len(changes) > 1 else ""
         async with s.app_lock(app):
             s.emit(ReloadEvent(app, path, "reloading"))
+            event = change.as_event_dict()
+            # every file of the batch: the bridge re-imports what they invalidate
+            event["paths"] = changed_paths(changes)
             if block is None:
-                code = bridge.call_code(app, "handle_watchdog_event", change.as_event_dict())
+                code = bridge.call_code(app, "handle_watchdog_event", event)
             else:
-                code = block.replace("{event}", repr(change.as_event_dict()))
+                code = block.replace("{event}", repr(event))
             reply, state = await s.run_and_settle(app, code, kernel=kernel_name, what=f"reload of {app!r}")
             if reply.get("status") != "ok":
                 s.emit(ReloadEvent(app, path, "failed", f"{reply.get('ename')}: {reply.get('evalue')}"))
@@ -203,8 +232,9 @@ class Reloader:
         elapsed = (time.monotonic() - change.time) * 1000.0
         if state is not None and state.state == "running":
             s.clear_stale(app)
-            s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; serving again in {elapsed:.0f} ms",
+            what = reimported(state.reload)
+            s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; {what}serving again in {elapsed:.0f} ms",
                   app=app)
-            s.emit(ReloadEvent(app, path, "done", elapsed_ms=elapsed))
+            s.emit(ReloadEvent(app, path, "done", what.rstrip("; ") or None, elapsed_ms=elapsed))
         else:
             s.emit(ReloadEvent(app, path, "failed", state.reason if state else "did not settle"))

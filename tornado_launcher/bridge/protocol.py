@@ -21,7 +21,9 @@ parent header (that is whatever cell ran last).  The kinds::
      "message": str, "time": float, "traceback": str | None,
      "origin": "bridge" | "stdout" | "stderr"}
     {"type": "state", "app": str, "state": "stopped|starting|running|stopping|failed",
-     "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool}
+     "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool,
+     "reload": None | {"reimported": int, "modules": [str], "purged": int,
+                       "mode": "dependents" | "all", "note": str | None}}
 
 ``app`` None in a log record is the kernel's own log.
 """
@@ -43,7 +45,7 @@ STATE = "state"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
-    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded"),
+    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "reload"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
 APP_STATES = ("stopped", "starting", "running", "stopping", "failed")
@@ -122,10 +124,22 @@ def log_record(app, level, message, logger, time, traceback=None, origin="bridge
             "time": time, "traceback": traceback, "origin": origin}
 
 
-def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False):
-    """An app's state; every command on an app ends in one, even when it changed nothing."""
+#: at most this many module names travel in a state record's ``reload["modules"]``
+RELOAD_MODULES_SHOWN = 30
+
+
+def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False, reload=None):
+    """An app's state; every command on an app ends in one, even when it changed nothing.
+
+    ``reload`` (with "running" after a start): what the start re-imported:
+    ``reimported`` (how many project modules were executed), ``modules``
+    (their names, the first :data:`RELOAD_MODULES_SHOWN`), ``purged`` (how many
+    modules were dropped before it), ``mode`` ("dependents": the changed
+    modules and their importers; "all": every project module or
+    ``clear_cache``) and ``note`` (why a partial reload became a full one).
+    """
     return {"type": STATE, "app": app, "state": state, "reason": reason,
-            "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded}
+            "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded, "reload": reload}
 
 
 def batch(records):
@@ -152,7 +166,8 @@ def decode(data):
         elif kind == STATE and rec.get("app"):
             out.append({"type": STATE, "app": rec["app"], "state": rec.get("state", "stopped"),
                         "reason": rec.get("reason"), "elapsed_ms": rec.get("elapsed_ms"),
-                        "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded"))})
+                        "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded")),
+                        "reload": rec.get("reload") if isinstance(rec.get("reload"), dict) else None})
         elif kind == HELLO:
             out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})
     return out

@@ -158,6 +158,9 @@ class AppConfig:
     argv: List[str] = field(default_factory=list)
     threaded: bool = False
     clear_cache: List[str] = field(default_factory=list)
+    #: what a reload for changed files re-imports: "dependents" (the changed modules, their
+    #: importers, the app's entry module) or "all" (every module of ``clear_cache``)
+    reload: str = "dependents"
     # watchdog kind
     handlers: List[WatchHandler] = field(default_factory=list)
 

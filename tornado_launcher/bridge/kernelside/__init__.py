@@ -22,6 +22,7 @@ Layering (each module imports only those above it):
 ``attribution``  which app a log record or printed line belongs to; the logging handler, stream proxies
 ``drain``        closing listening sockets without losing the backlog; draining accepted connections
 ``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
+``graph``        the project's import graph, compiled code by content, what a change invalidates
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``servers``      the servers and listening sockets one run of an app opened
 ``run``          one start of one app: its servers, loop, thread, context
@@ -40,6 +41,6 @@ state changes happen on the kernel's loop thread.
 #: ``tornado_launcher/bridge/`` ("protocol" first; this package's own
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
-           "kernelside.attribution", "kernelside.drain", "kernelside.patches", "kernelside.imports",
+           "kernelside.attribution", "kernelside.drain", "kernelside.patches", "kernelside.graph", "kernelside.imports",
            "kernelside.servers", "kernelside.run", "kernelside.entry", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")

@@ -1,9 +1,12 @@
 """Imports for the project: fresh source every time, purging, dotted paths.
 
 :data:`finder` is first on ``sys.meta_path`` once :func:`install_finder` gave
-it the project directory: the project's modules are compiled from source on
-every import (no stale ``.pyc``), dependencies keep their cache.
-:func:`purge_modules` drops modules (and submodules) before a restart.
+it the project directory: the project's modules are executed from their
+current source on every import (no stale ``.pyc``; the code compiled from a
+given content is kept by ``graph``, so re-executing an unchanged module does
+not compile it again), dependencies keep their cache.  ``graph`` records
+what each one imports.  :func:`purge_modules` drops modules (and submodules)
+before a restart; :func:`modules_for_paths` maps changed files to modules.
 """
 
 import importlib
@@ -12,6 +15,8 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+
+from .graph import graph
 
 #: the bridge's own package ("tornado_launcher_bridge" in a kernel): never purged
 _OWN = __name__.rpartition(".")[0].rpartition(".")[0]
@@ -26,11 +31,18 @@ def norm(path):
 
 
 class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
-    """Compiles from the source file on every import and writes no bytecode."""
+    """Executes the source file's current content on every import; writes no bytecode.
+
+    The code object comes from ``graph.cache`` (keyed by the content's
+    digest); ``graph`` records the module's imports as it executes.
+    """
 
     def get_code(self, fullname):
         path = self.get_filename(fullname)
-        return self.source_to_code(self.get_data(path), path)
+        return graph.cache.get(path, self.get_data(path)).code
+
+    def exec_module(self, module):
+        graph.execute(module, self.get_filename(module.__name__))
 
     def set_data(self, *args, **kwargs):
         pass
@@ -109,20 +121,51 @@ def install_finder(project_dir):
         sys.path.append(project_dir)
 
 
-def project_modules():
+def loaded_project_modules():
+    """name -> module of every loaded module whose file is in the project."""
     if finder.project_dir is None:
-        return []
-    names = []
+        return {}
+    out = {}
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
         if _is_own(name) or not path or not isinstance(path, str):
             continue
         try:
             if finder._is_project_file(path):
-                names.append(name)
+                out[name] = module
         except Exception:
             pass
-    return names
+    return out
+
+
+def project_modules():
+    return list(loaded_project_modules())
+
+
+def modules_for_paths(paths, loaded):
+    """``(names, others)``: the modules in ``loaded`` whose file is one of ``paths``, and
+    the paths that are no Python source (data a module may read: the graph cannot know)."""
+    by_file = {}
+    for name, module in loaded.items():
+        try:
+            by_file[norm(module.__file__)] = name
+        except Exception:
+            pass
+    names, others = set(), []
+    for path in paths:
+        if not isinstance(path, str) or not path:
+            continue
+        name = by_file.get(norm(path))
+        if name is not None:
+            names.add(name)
+        elif not path.endswith((".py", ".pyc")) and os.path.isfile(path):
+            others.append(path)  # (a temporary file gone by now is not one)
+    return names, others
+
+
+def matches(name, prefixes):
+    """Whether module ``name`` is one of ``prefixes`` or inside one (``clear_cache``'s rule)."""
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
 def purge_modules(names):

@@ -16,9 +16,11 @@ import time
 
 import tornado.ioloop
 
+from .. import protocol
 from . import attribution, entry, imports, state
 from . import drain as draining
 from .apps import BridgeApp
+from .graph import graph, prune_libraries
 from .records import format_exc, one_line
 from .run import Run
 
@@ -29,8 +31,13 @@ class TornadoBridgeApp(BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
-    "clear_cache": [...] or None, "logger": {"level", "suppress_regex", "replace_regex"}}``.
-    ``clear_cache`` None means: every module loaded from the project directory.
+    "clear_cache": [...] or None, "reload": "dependents" | "all",
+    "logger": {"level", "suppress_regex", "replace_regex"}}``.
+    ``clear_cache`` None means: every module loaded from the project directory;
+    it is the most a restart purges.  ``reload`` "dependents" (the default): a
+    reload for changed files purges only the changed modules, the modules
+    that import them (transitively) and the app's entry module (see
+    ``graph``); "all": every module of ``clear_cache``, as a restart does.
 
     Subclass and override :meth:`make_app` to construct an application class
     that does not follow the usual contract.
@@ -44,6 +51,9 @@ class TornadoBridgeApp(BridgeApp):
         self.argv = [str(a) for a in (self.spec.get("argv") or self.spec.get("args") or [])]
         clear = self.spec.get("clear_cache")
         self.clear_cache = None if clear is None else [str(c) for c in clear]
+        self.reload_mode = "all" if self.spec.get("reload") == "all" else "dependents"
+        self._reload_info = None  # what the current start purged (the "reload" of its running record)
+        self._retrying = None  # a list while a partial reload's start may fail without reporting it
         self.app = None  # the Tornado application object of the current run
         self._run = None
         self._pending = collections.deque()
@@ -72,7 +82,7 @@ class TornadoBridgeApp(BridgeApp):
         (an editor's atomic save renames a temporary file over the original)
         that is ``dest_path``; paths inside the project are shown relative to it.
         """
-        self._submit("reload", event_path(event))
+        self._submit("reload", (event_path(event), event_paths(event)))
 
     def set_threaded(self, flag):
         """Switch between the shared loop and an own thread; restarts a running app."""
@@ -89,8 +99,13 @@ class TornadoBridgeApp(BridgeApp):
 
     def _enqueue(self, cmd, arg, t0):
         last = self._pending[-1][0] if self._pending else None
-        if (cmd == "reload" and last in ("reload", "restart")) or (cmd == "restart" and last == "restart"):
-            return  # a burst of file events: the restart already queued serves them all
+        if cmd == "reload" and last == "reload":
+            # a burst of file events: the reload already queued serves them all
+            queued = self._pending[-1][1]
+            queued[1].extend(p for p in arg[1] if p not in queued[1])
+            return
+        if (cmd == "reload" and last == "restart") or (cmd == "restart" and last == "restart"):
+            return  # the full restart already queued serves it
         self._pending.append((cmd, arg, t0))
         if self._worker is None:
             self._worker = state.kernel.loop.create_task(self._work())
@@ -143,9 +158,29 @@ class TornadoBridgeApp(BridgeApp):
         self._purge()
         await self._start(t0)
 
-    async def _do_reload(self, path, t0):
+    async def _do_reload(self, arg, t0):
+        path, paths = arg
         self._log("INFO", "%s changed: restarting" % (path,))
-        await self._do_restart(None, t0)
+        if self._run is not None:
+            await self._stop(drain=False, final=False)
+        if self.reload_mode == "all" or self.state == "failed":
+            self._purge()
+            await self._start(t0)
+            return
+        partial = self._purge(paths)
+        if not partial:
+            await self._start(t0)
+            return
+        self._retrying = []
+        try:
+            await self._start(t0)
+        finally:
+            failures, self._retrying = self._retrying, None
+        if failures:
+            self._log("WARNING", "the partial reload did not start (%s): retrying once with a full purge"
+                      % one_line(failures[0]))
+            self._purge(note="the partial reload did not start (%s)" % one_line(failures[0]))
+            await self._start(t0)
 
     async def _do_set_threaded(self, flag, t0):
         if flag == self.threaded:
@@ -159,14 +194,61 @@ class TornadoBridgeApp(BridgeApp):
             self.threaded = flag
             self._set_state(self.state)
 
-    def _purge(self):
-        names = self.clear_cache if self.clear_cache is not None else imports.project_modules()
-        purged = imports.purge_modules(names)
+    def _purge(self, paths=None, note=None):
+        """Drop modules before a start; True if only a part was dropped.
+
+        ``paths`` None: every module of ``clear_cache`` (or of the project).
+        Else the files that changed: only what they invalidate (``graph.plan``),
+        within ``clear_cache``; a full purge where the graph cannot tell.
+        """
+        loaded = imports.loaded_project_modules()
+        names = None
+        if paths is not None:
+            changed, others = imports.modules_for_paths(paths, loaded)
+            if others:
+                note = "%s is not a Python module" % event_path({"src_path": others[0]})
+            else:
+                changed |= graph.changed_modules(loaded)
+                names, why = graph.plan(changed, loaded, self._entry_modules(loaded))
+                if why:
+                    note = why
+                    names = None
+        partial = names is not None
+        if not partial:
+            names = self.clear_cache if self.clear_cache is not None else list(loaded)
+        elif self.clear_cache is not None:
+            names = [n for n in names if imports.matches(n, self.clear_cache)]
+        purged = imports.purge_modules(sorted(names))
+        pruned = prune_libraries([n for n in purged if n in loaded], loaded)
+        self._reload_info = {"purged": len(purged), "mode": "dependents" if partial else "all", "note": note,
+                             "mark": graph.executed_count}
+        if note:
+            self._log("INFO", "%s: purging every module" % (note,))
         if purged:
             self._log("DEBUG", "purged %d modules: %s" % (len(purged), ", ".join(sorted(purged)[:20])))
+        for lib, n in pruned:
+            self._log("DEBUG", "took %d objects of purged modules out of library %s" % (n, lib))
+        return partial
+
+    def _entry_modules(self, loaded):
+        """The loaded modules the app's entry points live in (re-executed on every reload)."""
+        out = []
+        for key in ("app_class", "main", "factory"):
+            dotted = self.spec.get(key)
+            if not isinstance(dotted, str):
+                continue
+            parts = dotted.replace(":", ".").split(".")
+            for i in range(len(parts), 0, -1):
+                name = ".".join(parts[:i])
+                if name in loaded:
+                    out.append(name)
+                    break
+        return out
 
     # -- start
     async def _start(self, t0):
+        if self._reload_info is None:
+            self._reload_info = {"purged": 0, "mode": self.reload_mode, "note": None, "mark": graph.executed_count}
         self._set_state("starting")
         run = Run(self, self.threaded)
         self._run = run
@@ -269,7 +351,15 @@ class TornadoBridgeApp(BridgeApp):
                 self._set_state("stopped", reason="the app's loop ended")
 
     def _running(self, run, t0):
-        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls())
+        info, self._reload_info = self._reload_info, None
+        reload = None
+        if info is not None:
+            names = graph.executed_since(info.pop("mark"))
+            info["reimported"] = len(names)
+            info["modules"] = names[:protocol.RELOAD_MODULES_SHOWN]
+            reload = info
+        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
+                        reload=reload)
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
@@ -279,6 +369,11 @@ class TornadoBridgeApp(BridgeApp):
         if self._run is run:
             self._run = None
         self._flush_prints()
+        self._reload_info = None
+        if self._retrying is not None and what == "start failed":
+            self._retrying.append(exc)  # a partial reload: the caller retries with a full purge
+            self._log("DEBUG", "start after a partial reload failed", format_exc(exc))
+            return
         self._log("ERROR", "%s: %s" % (what, one_line(exc)), format_exc(exc))
         self._set_state("failed", reason=one_line(exc))
 
@@ -403,6 +498,24 @@ class TornadoBridgeApp(BridgeApp):
         if self._adopted_logger:
             names.append(self._adopted_logger)
         return names
+
+
+def event_paths(event):
+    """Every file a file event (or the launcher's dict, with its ``paths``) says changed."""
+    if event is None:
+        return []
+    get = event.get if isinstance(event, dict) else (lambda k: getattr(event, k, None))
+    out = []
+    # a move (an atomic save) is about its destination: the source is the editor's temporary file
+    for p in [get("dest_path") or get("src_path")] + list(get("paths") or []):
+        if p:
+            try:
+                p = os.fsdecode(p)
+            except Exception:
+                continue
+            if p not in out:
+                out.append(p)
+    return out
 
 
 def event_path(event):
