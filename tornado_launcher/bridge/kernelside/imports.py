@@ -169,12 +169,25 @@ def matches(name, prefixes):
 
 
 def purge_modules(names):
+    """Drop ``names`` and their submodules from ``sys.modules``; the purged names.
+
+    A purged submodule is also taken off its parent package when that stays
+    loaded: ``from pkg import sub`` reads the attribute first and would get
+    the old module.
+    """
     purged = []
     for name in names:
         for mod in list(sys.modules):
             if (mod == name or mod.startswith(name + ".")) and not _is_own(mod):
-                sys.modules.pop(mod, None)
+                module = sys.modules.pop(mod, None)
                 purged.append(mod)
+                parent, _, child = mod.rpartition(".")
+                owner = sys.modules.get(parent) if parent else None
+                if owner is not None and module is not None and getattr(owner, child, None) is module:
+                    try:
+                        delattr(owner, child)
+                    except Exception:
+                        pass
     importlib.invalidate_caches()
     return purged
 
