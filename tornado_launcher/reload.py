@@ -161,7 +161,7 @@ class Reloader:
                            if p and p.endswith(".py") and not c.is_directory and c.event_type != "deleted"})
         errors = await asyncio.to_thread(compile_errors, py_files) if py_files else []
         kernel = s.kernel(handler.kernel) if handler.kernel else None
-        if handler.spec.clear_cache and kernel is not None and not errors:
+        if handler.spec.clear_cache and kernel is not None and not errors and not self._bridge_purges(handler):
             await kernel.execute(bridge.purge_code(handler.spec.clear_cache), what="clear_cache")
         for block, app in handler.blocks:
             if app is None:
@@ -193,6 +193,16 @@ class Reloader:
             info = s.apps.get(job)
             if info is not None and info.kind == "job":
                 await s.run_job(job, log_as=handler.owner or job)
+
+    def _bridge_purges(self, handler: _Handler) -> bool:
+        """Whether each of the handler's code blocks restarts a Tornado app with ``reload =
+        "dependents"``: those apps purge what the change invalidates (within their own
+        ``clear_cache``), so the handler's ``clear_cache`` would only purge more."""
+        apps = self.session.config.apps
+        return bool(handler.blocks) and all(
+            target is not None and getattr(apps.get(target), "kind", None) == "tornado"
+            and getattr(apps.get(target), "reload", "all") == "dependents"
+            for _block, target in handler.blocks)
 
     async def _run_block(self, handler: _Handler, block: Optional[str], change: FileChange) -> None:
         if block is None or handler.kernel is None:

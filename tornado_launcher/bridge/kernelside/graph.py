@@ -58,6 +58,53 @@ def digest_of(data):
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
+_OP = __import__("dis").opmap
+_IMPORT_NAME = _OP.get("IMPORT_NAME")
+_LOAD_CONST = _OP.get("LOAD_CONST")
+_LOAD_SMALL_INT = _OP.get("LOAD_SMALL_INT", -1)  # Python 3.14
+_EXTENDED_ARG = _OP.get("EXTENDED_ARG")
+_CACHE = _OP.get("CACHE", -1)
+_DYNAMIC_HINTS = (b"import_module", b"__import__")
+
+
+def scan_code(code, out):
+    """Append ``(level, module, fromlist)`` for every import statement in ``code`` and the
+    code nested in it (functions, classes, comprehensions): read from the bytecode,
+    ``LOAD_CONST level; LOAD_CONST fromlist; IMPORT_NAME module``.  False if the
+    bytecode did not look like that (the caller then reads the syntax tree)."""
+    raw = code.co_code
+    consts = code.co_consts
+    names = code.co_names
+    last = [None, None]  # the values of the last two constant loads
+    ext = 0
+    for i in range(0, len(raw), 2):
+        op = raw[i]
+        arg = raw[i + 1] | ext
+        if op == _EXTENDED_ARG:
+            ext = arg << 8
+            continue
+        ext = 0
+        if op == _CACHE:
+            continue
+        if op == _LOAD_CONST:
+            value = consts[arg]
+        elif op == _LOAD_SMALL_INT:
+            value = arg
+        elif op == _IMPORT_NAME:
+            level, fromlist = last
+            if not isinstance(level, int) or not (fromlist is None or isinstance(fromlist, tuple)):
+                return False
+            out.append((level, names[arg], tuple(fromlist or ())))
+            value = None
+        else:
+            value = None
+        last[0], last[1] = last[1], value
+    for const in consts:
+        if type(const) is type(code) and not scan_code(const, out):
+            return False
+    return True
+
+
 def scan(tree):
     """``(imports, dynamic)`` of a module's syntax tree, every scope included."""
     imports = []
@@ -80,6 +127,20 @@ def scan(tree):
     return imports, dynamic
 
 
+def compile_and_scan(data, path):
+    """``(code, imports, dynamic)`` of a source file's bytes.
+
+    The imports are read from the bytecode (cheap); a module that mentions
+    ``import_module`` / ``__import__`` is also parsed, to tell literal names
+    from computed ones."""
+    code = compile(data, path, "exec", dont_inherit=True)
+    imports = []
+    if any(hint in data for hint in _DYNAMIC_HINTS) or not scan_code(code, imports):
+        imports, dynamic = scan(compile(data, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True))
+        return code, imports, dynamic
+    return code, imports, False
+
+
 class CodeCache:
     """Compiled code of project files, by path, valid while the source's digest matches."""
 
@@ -94,9 +155,7 @@ class CodeCache:
         if entry is not None and entry.digest == digest:
             self.reused += 1
             return entry
-        tree = compile(data, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-        imports, dynamic = scan(tree)
-        code = compile(tree, path, "exec", dont_inherit=True)
+        code, imports, dynamic = compile_and_scan(data, path)
         entry = Compiled(digest, code, imports, dynamic)
         self._by_path[path] = entry
         self.compiled += 1
@@ -176,11 +235,16 @@ class Graph:
         self.own_fp = {}  # name -> (keys, fingerprint) at the end of its own execution
         self.cache = CodeCache()
         self._lib_keys = {}  # modules we did not execute: their container globals, looked up once
+        self.importers = {}  # name -> names of the modules whose deps hold it (the reverse graph)
+        #: modules outside the project that project modules import (third-party: no stdlib, no bridge)
+        self.libraries = set()
         self.executed = collections.deque(maxlen=20000)  # names, in execution order
         self.executed_count = 0
         self._tls = threading.local()
 
     def forget(self):
+        self.importers.clear()
+        self.libraries.clear()
         self.deps.clear()
         self.dynamic.clear()
         self.mutates.clear()
@@ -224,6 +288,7 @@ class Graph:
             self.deps.setdefault(stack[-1], set()).add(name)
         stack.append(name)
         runtime = set()
+        old_deps = self.deps.get(name) or ()
         self.deps[name] = runtime
         try:
             _exec_hidden(exec, compiled.code, module.__dict__)
@@ -253,7 +318,14 @@ class Graph:
                 ref = self.own_fp[dep][1]  # loaded while we executed: compare with its own end
             if ref is not None and self._fp(dep, m) != ref:
                 mutated.add(dep)
+        self._link(name, old_deps, deps)
         self.deps[name] = deps
+        stdlib = getattr(sys, "stdlib_module_names", ())
+        for dep in deps:
+            if (dep not in self.files and dep in modules and dep != name and dep.partition(".")[0] not in stdlib
+                    and not dep.startswith("tornado_launcher_bridge") and dep not in sys.builtin_module_names
+                    and dep not in self.libraries and _is_library(modules[dep])):
+                self.libraries.add(dep)
         if mutated:
             self.mutates[name] = mutated
         else:
@@ -267,6 +339,18 @@ class Graph:
         self.own_fp[name] = (keys, fingerprint(module, keys))
         self.executed.append(name)
         self.executed_count += 1
+
+    def _link(self, name, old, new):
+        for dep in old:
+            if dep not in new:
+                users = self.importers.get(dep)
+                if users is not None:
+                    users.discard(name)
+        for dep in new:
+            users = self.importers.get(dep)
+            if users is None:
+                users = self.importers[dep] = set()
+            users.add(name)
 
     def executed_since(self, count):
         n = self.executed_count - count
@@ -321,7 +405,7 @@ class Graph:
         try:
             with open(path, "rb") as f:
                 data = f.read()
-            imports, dynamic = scan(compile(data, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True))
+            _code, imports, dynamic = compile_and_scan(data, path)
         except Exception:
             return None
         if dynamic:
@@ -337,19 +421,14 @@ class Graph:
         ``(names, why)``: ``why`` is None, or a sentence when the graph cannot
         tell (the caller then purges everything).
         """
-        importers = {}
+        importers = self.importers
         for name, module in loaded.items():
-            deps = self.deps_of(name, module)
-            if deps is None:
-                return None, "cannot read the imports of %s" % name
-            for dep in deps:
-                importers.setdefault(dep, set()).add(name)
-        children = {}
-        for name in loaded:
-            parent = name.rpartition(".")[0]
-            while parent:
-                children.setdefault(parent, set()).add(name)
-                parent = parent.rpartition(".")[0]
+            if name not in self.deps:  # not executed by us: read its imports now
+                deps = self.deps_of(name, module)
+                if deps is None:
+                    return None, "cannot read the imports of %s" % name
+                self._link(name, (), deps)
+        children = None
         todo = [n for n in changed if n in loaded]
         if todo:
             todo.extend(n for n in self.dynamic if n in loaded)
@@ -357,16 +436,29 @@ class Graph:
         out = set()
         while todo:
             name = todo.pop()
-            if name in out:
+            if name in out or name not in loaded:
                 continue
             out.add(name)
             todo.extend(importers.get(name, ()))
-            todo.extend(children.get(name, ()))
+            if getattr(loaded.get(name), "__path__", None) is not None:  # a package: its submodules too
+                if children is None:
+                    children = {}
+                    for sub in loaded:
+                        parent = sub.rpartition(".")[0]
+                        while parent:
+                            children.setdefault(parent, set()).add(sub)
+                            parent = parent.rpartition(".")[0]
+                todo.extend(children.get(name, ()))
             todo.extend(m for m in self.mutates.get(name, ()) if m in loaded)
         return out, None
 
 
 graph = Graph()
+
+
+def _is_library(module):
+    """A real module with a file (not a namespace or a lazy proxy)."""
+    return type(module).__name__ == "module" and isinstance(getattr(module, "__file__", None), str)
 
 
 def _belongs(obj, names, depth=0):
@@ -387,21 +479,13 @@ def _belongs(obj, names, depth=0):
 def prune_libraries(purged, loaded):
     """Take the objects of ``purged`` modules out of third-party libraries' module-level containers.
 
-    Only libraries that a loaded project module imports, outside the
-    standard library and the bridge.  Returns ``[(library.name, count)]``.
+    Only libraries that project modules imported (``graph.libraries``), outside
+    the standard library and the bridge.  Returns ``[(library.name, count)]``.
     """
     purged = set(purged)
     if not purged:
         return []
-    stdlib = getattr(sys, "stdlib_module_names", ())
-    libs = set()
-    for name in loaded:
-        for dep in graph.deps.get(name, ()):
-            if dep in loaded or dep in purged or dep.partition(".")[0] in stdlib:
-                continue
-            if dep.startswith("tornado_launcher_bridge") or dep in sys.builtin_module_names:
-                continue
-            libs.add(dep)
+    libs = [lib for lib in graph.libraries if lib not in loaded and lib not in purged]
     out = []
     for lib in sorted(libs):
         module = sys.modules.get(lib)

@@ -59,8 +59,15 @@ class _FreshSourceFinder(importlib.abc.MetaPathFinder):
     def __init__(self, project_dir):
         self.project_dir = norm(project_dir) if project_dir else None
         self._excluded = {}
+        self._files = {}  # path as given -> whether it is a project file
 
     def _is_project_file(self, path):
+        known = self._files.get(path)
+        if known is None:
+            known = self._files[path] = self._is_project_path(path)
+        return known
+
+    def _is_project_path(self, path):
         path = norm(path)
         root = self.project_dir
         if not path.startswith(root.rstrip(os.sep) + os.sep):
@@ -113,6 +120,7 @@ def install_finder(project_dir):
         return
     finder.project_dir = norm(project_dir)
     finder._excluded.clear()
+    finder._files.clear()
     if finder in sys.meta_path:
         sys.meta_path.remove(finder)
     sys.meta_path.insert(0, finder)
@@ -142,13 +150,20 @@ def project_modules():
     return list(loaded_project_modules())
 
 
+_norms = {}  # a module file as given -> norm() of it
+
+
 def modules_for_paths(paths, loaded):
     """``(names, others)``: the modules in ``loaded`` whose file is one of ``paths``, and
     the paths that are no Python source (data a module may read: the graph cannot know)."""
     by_file = {}
     for name, module in loaded.items():
         try:
-            by_file[norm(module.__file__)] = name
+            path = module.__file__
+            real = _norms.get(path)
+            if real is None:
+                real = _norms[path] = norm(path)
+            by_file[real] = name
         except Exception:
             pass
     names, others = set(), []

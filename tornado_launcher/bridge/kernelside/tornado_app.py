@@ -201,6 +201,7 @@ class TornadoBridgeApp(BridgeApp):
         Else the files that changed: only what they invalidate (``graph.plan``),
         within ``clear_cache``; a full purge where the graph cannot tell.
         """
+        _t = time.perf_counter()
         loaded = imports.loaded_project_modules()
         names = None
         if paths is not None:
@@ -225,7 +226,8 @@ class TornadoBridgeApp(BridgeApp):
         if note:
             self._log("INFO", "%s: purging every module" % (note,))
         if purged:
-            self._log("DEBUG", "purged %d modules: %s" % (len(purged), ", ".join(sorted(purged)[:20])))
+            self._log("DEBUG", "purged %d modules in %.1f ms: %s" % (
+                len(purged), (time.perf_counter() - _t) * 1000.0, ", ".join(sorted(purged)[:20])))
         for lib, n in pruned:
             self._log("DEBUG", "took %d objects of purged modules out of library %s" % (n, lib))
         return partial
@@ -360,6 +362,9 @@ class TornadoBridgeApp(BridgeApp):
             reload = info
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
                         reload=reload)
+        if info is not None and info["reimported"] > 20:
+            # after a start that imported much, look at the new files now rather than at the next save
+            state.kernel.loop.call_later(0.05, warm_up)
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
@@ -498,6 +503,17 @@ class TornadoBridgeApp(BridgeApp):
         if self._adopted_logger:
             names.append(self._adopted_logger)
         return names
+
+
+def warm_up():
+    """Fill the caches a reload reads (which loaded modules are the project's, their real
+    paths, their files' stat baselines) while nothing waits for them."""
+    try:
+        loaded = imports.loaded_project_modules()
+        imports.modules_for_paths((), loaded)
+        graph.changed_modules(loaded)
+    except Exception:
+        pass
 
 
 def event_paths(event):
