@@ -190,27 +190,36 @@ def test_from_import_bindings_and_package_reexports(kernel, mode, threaded):
         "config.py": 'GREETING = "hi1"\n',
         "sub/__init__.py": "from .impl import make\n",
         "sub/impl.py": 'def make():\n    return "m1"\n',
+        "sub/other.py": 'VALUE = "o1"\n',
         "routes.py": '''\
             import tornado.web
+            import PKG.sub.other
             from .config import GREETING
             from .sub import make
 
             class Show(tornado.web.RequestHandler):
                 def get(self):
-                    self.write(GREETING + " " + make())
+                    self.write(GREETING + " " + make() + " " + PKG.sub.other.VALUE)
 
             def table():
                 return [("/", Show)]
             ''',
     }
     c = Case(kernel, files, mode, threaded)
-    assert c.get() == (200, "hi1 m1")
+    assert c.get() == (200, "hi1 m1 o1")
     c.edit("config.py", 'GREETING = "hi2"\n')
-    assert c.get() == (200, "hi2 m1")
+    assert c.get() == (200, "hi2 m1 o1")
     r = c.edit("sub/impl.py", 'def make():\n    return "m2"\n')
-    assert c.get() == (200, "hi2 m2")
+    assert c.get() == (200, "hi2 m2 o1")
     if mode == "dependents":
-        assert {"impl", "sub", "routes", "web"} == c.reimported(r) - {"config"} and "config" not in c.reimported(r)
+        assert c.reimported(r) == {"impl", "sub", "routes", "web"}
+    # the package's __init__ changes: its unchanged submodule stays loaded and is still reachable
+    r = c.edit("sub/__init__.py", "from .impl import make\nEXTRA = 1\n")
+    assert c.get() == (200, "hi2 m2 o1")
+    if mode == "dependents":
+        assert c.reimported(r) == {"sub", "routes", "web"}
+    c.edit("sub/other.py", 'VALUE = "o2"\n')
+    assert c.get() == (200, "hi2 m2 o2")
     c.stop()
 
 

@@ -18,9 +18,9 @@ through :func:`execute`, which records:
 
 :func:`plan` turns a set of changed modules into the modules to purge:
 the changed ones, every module that imports them (transitively), every
-module whose registry a purged module filled (and its importers), the
-submodules of a purged package, dynamic modules, and the app's entry
-modules.  What the graph cannot know is the caller's to answer with a full
+module whose registry a purged module filled (and its importers), dynamic
+modules, and the app's entry modules.  A package executed again gets its
+still-loaded submodules back as attributes.  What the graph cannot know is the caller's to answer with a full
 purge.  :func:`prune_libraries` takes the purged modules' objects out of the
 module-level containers of third-party libraries (a route table or a list
 of callbacks a library keeps): a re-executed module registers them again.
@@ -294,6 +294,14 @@ class Graph:
             _exec_hidden(exec, compiled.code, module.__dict__)
         finally:
             stack.pop()
+        if is_package:
+            # a package executed again while its submodules stayed loaded: give it the
+            # attributes the import system set when they were first imported
+            prefix = name + "."
+            for sub in [n for n in modules if n.startswith(prefix) and "." not in n[len(prefix):]]:
+                child = sub[len(prefix):]
+                if child not in module.__dict__ and modules.get(sub) is not None:
+                    setattr(module, child, modules[sub])
         # first imports made while executing were added to ``runtime`` by their own execute()
         deps = set(static)
         deps.update(runtime)
@@ -428,7 +436,6 @@ class Graph:
                 if deps is None:
                     return None, "cannot read the imports of %s" % name
                 self._link(name, (), deps)
-        children = None
         todo = [n for n in changed if n in loaded]
         if todo:
             todo.extend(n for n in self.dynamic if n in loaded)
@@ -440,15 +447,6 @@ class Graph:
                 continue
             out.add(name)
             todo.extend(importers.get(name, ()))
-            if getattr(loaded.get(name), "__path__", None) is not None:  # a package: its submodules too
-                if children is None:
-                    children = {}
-                    for sub in loaded:
-                        parent = sub.rpartition(".")[0]
-                        while parent:
-                            children.setdefault(parent, set()).add(sub)
-                            parent = parent.rpartition(".")[0]
-                todo.extend(children.get(name, ()))
             todo.extend(m for m in self.mutates.get(name, ()) if m in loaded)
         return out, None
 

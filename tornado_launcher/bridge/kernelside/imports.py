@@ -183,8 +183,9 @@ def matches(name, prefixes):
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-def purge_modules(names):
-    """Drop ``names`` and their submodules from ``sys.modules``; the purged names.
+def purge_modules(names, submodules=True):
+    """Drop ``names`` (and, with ``submodules``, what is inside them) from ``sys.modules``;
+    the purged names.
 
     A purged submodule is also taken off its parent package when that stays
     loaded: ``from pkg import sub`` reads the attribute first and would get
@@ -193,7 +194,7 @@ def purge_modules(names):
     purged = []
     for name in names:
         for mod in list(sys.modules):
-            if (mod == name or mod.startswith(name + ".")) and not _is_own(mod):
+            if (mod == name or (submodules and mod.startswith(name + "."))) and not _is_own(mod):
                 module = sys.modules.pop(mod, None)
                 purged.append(mod)
                 parent, _, child = mod.rpartition(".")

@@ -219,7 +219,7 @@ class TornadoBridgeApp(BridgeApp):
             names = self.clear_cache if self.clear_cache is not None else list(loaded)
         elif self.clear_cache is not None:
             names = [n for n in names if imports.matches(n, self.clear_cache)]
-        purged = imports.purge_modules(sorted(names))
+        purged = imports.purge_modules(sorted(names), submodules=not partial)
         pruned = prune_libraries([n for n in purged if n in loaded], loaded)
         self._reload_info = {"purged": len(purged), "mode": "dependents" if partial else "all", "note": note,
                              "mark": graph.executed_count}
