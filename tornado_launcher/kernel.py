@@ -171,6 +171,21 @@ def remove_stale_runtime_dirs(base: Optional[str] = None) -> List[str]:
     return removed
 
 
+def uses_kernelspec(kernel_name: Optional[str]) -> bool:
+    """Whether a kernel block's ``kernel_name`` is looked up as a Jupyter kernelspec
+    (the frozen app runs "python3"/"python" with the project's Python instead)."""
+    return bool(kernel_name) and not (interpreter.is_frozen() and kernel_name in ("python3", "python"))
+
+
+def installed_kernelspecs() -> List[str]:
+    """The names a ``kernel_name`` may use here: what config's ``kernelspecs=`` wants,
+    so that ``check``, ``start`` and the window refuse an unknown one before starting."""
+    names = list(KernelSpecManager().find_kernel_specs())
+    if interpreter.is_frozen():
+        names += ["python3", "python"]
+    return names
+
+
 class KernelStartError(Exception):
     """A kernel could not be started; ``str()`` is a sentence for the user."""
 
@@ -248,10 +263,7 @@ class Kernel:
     async def _make_manager(self) -> AsyncKernelManager:
         """Choose the interpreter or kernelspec and build the manager."""
         kw: Dict[str, Any] = {}
-        use_spec = self.kernel_name and not (
-            interpreter.is_frozen() and self.kernel_name in ("python3", "python")
-        )
-        if use_spec and not self.python:
+        if uses_kernelspec(self.kernel_name) and not self.python:
             try:
                 KernelSpecManager().get_kernel_spec(self.kernel_name)
             except NoSuchKernel:

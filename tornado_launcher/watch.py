@@ -55,6 +55,8 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
+from .bridge.protocol import NON_PROJECT_DIRS, is_project_dir
+
 __all__ = ["DEFAULT_IGNORES", "FileChange", "SingleFlight", "Watcher", "matches"]
 
 log = logging.getLogger(__name__)
@@ -69,8 +71,8 @@ DEFAULT_IGNORES: tuple[str, ...] = (
     ".tox", ".nox", "*.egg-info", ".ipynb_checkpoints",
     # version control
     ".git", ".hg", ".svn",
-    # dependencies
-    "node_modules", ".venv", "venv",
+    # dependencies, caches and build output: protocol.NON_PROJECT_DIRS (one list for
+    # the watcher, the import hook and clear_cache's default), spliced in below
     # editors' swap, backup, lock and temporary files
     ".*.sw?",          # vim swap files: .x.py.swp, .swo, .swx ...
     "*~",              # vim/emacs backups, "x.py.tmp~"
@@ -80,7 +82,7 @@ DEFAULT_IGNORES: tuple[str, ...] = (
     "*.tmp",
     "*___jb_tmp___", "*___jb_old___",  # JetBrains safe write
     ".goutputstream-*",                # GNOME (gedit) safe write
-)
+) + tuple(sorted(NON_PROJECT_DIRS))
 
 # Trailing coalescing after a fire never holds a batch longer than this, so a
 # file rewritten every few ms (a log in the tree) still gets through.
@@ -157,7 +159,7 @@ def _in_virtualenv(root: str, parts: Sequence[str]) -> bool:
     d = root
     for part in parts[:-1]:
         d = os.path.join(d, part)
-        if os.path.isfile(os.path.join(d, "pyvenv.cfg")):
+        if not is_project_dir(d):
             return True
     return False
 

@@ -29,7 +29,9 @@ parent header (that is whatever cell ran last).  The kinds::
 """
 
 import keyword
+import os
 import re
+import unicodedata
 
 #: bumped when a record's fields or a cell's entry point change meaning
 BRIDGE_VERSION = 1
@@ -64,17 +66,40 @@ def level_number(name, default=20):
 
 
 def is_identifier(name):
-    """True if ``name`` can be a variable in the kernel: an identifier, not a keyword."""
-    return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+    """True if ``name`` can be a variable in the kernel: an identifier, not a keyword, and
+    spelled as Python reads it (NFKC-normalised: Python reads ``ﬁx`` as ``fix``)."""
+    return (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+            and unicodedata.normalize("NFKC", name) == name)
 
 
 def validate_name(name):
     """Return ``name`` if it can name an app in the kernel, else raise ValueError with the fix."""
     if not is_identifier(name):
+        normal = unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
+        if normal != name and is_identifier(normal):
+            raise ValueError("app name %r is not how Python spells it: Python reads it as %r (NFKC): "
+                             "rename it %r" % (name, normal, normal))
         raise ValueError(
             "app name %r is not a Python identifier: use letters, digits and '_' "
             "and do not start with a digit" % (name,))
     return name
+
+
+#: Directories that hold no project code, whatever they contain: dependencies,
+#: caches and build output.  The import hook keeps the ``.pyc`` cache for
+#: modules under them, ``clear_cache``'s default skips them, and the watcher
+#: never looks inside.  A directory holding ``pyvenv.cfg`` (a virtualenv,
+#: whatever its name) counts too: see :func:`is_project_dir`.
+NON_PROJECT_DIRS = frozenset({
+    "__pycache__", "site-packages", "dist-packages", "__pypackages__",
+    "node_modules", ".venv", "venv", "build", "dist",
+})
+
+
+def is_project_dir(path):
+    """False for a directory that holds no project code (:data:`NON_PROJECT_DIRS`, a virtualenv)."""
+    return (os.path.basename(os.path.normpath(path)) not in NON_PROJECT_DIRS
+            and not os.path.isfile(os.path.join(path, "pyvenv.cfg")))
 
 
 class LineFilter:

@@ -60,7 +60,12 @@ TOGGLES = ("threaded", "auto_reload")
 
 def default_loader(path: str) -> Config:
     from ..config import load
-    return load(path)
+
+    def kernelspecs() -> List[str]:  # asked only when a kernel names one; jupyter_client is heavy
+        from ..kernel import installed_kernelspecs
+        return installed_kernelspecs()
+
+    return load(path, kernelspecs=kernelspecs)
 
 
 def default_session_factory(config: Config, auto_reload: bool = True) -> SessionAPI:

@@ -25,6 +25,7 @@ Layering (each module imports only those above it):
 ``graph``        the project's import graph, compiled code by content, what a change invalidates
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``servers``      the servers and listening sockets one run of an app opened
+``ports``        who holds a port: the sentence for "Address already in use"
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        constructing and starting the user's application object
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
@@ -42,5 +43,5 @@ state changes happen on the kernel's loop thread.
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
            "kernelside.attribution", "kernelside.drain", "kernelside.patches", "kernelside.graph", "kernelside.imports",
-           "kernelside.servers", "kernelside.run", "kernelside.entry", "kernelside.apps",
+           "kernelside.servers", "kernelside.ports", "kernelside.run", "kernelside.entry", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")

@@ -17,7 +17,7 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import attribution, entry, imports, state
+from . import attribution, entry, imports, ports, state
 from . import drain as draining
 from .apps import BridgeApp
 from .graph import graph, prune_libraries
@@ -379,8 +379,9 @@ class TornadoBridgeApp(BridgeApp):
             self._retrying.append(exc)  # a partial reload: the caller retries with a full purge
             self._log("DEBUG", "start after a partial reload failed", format_exc(exc))
             return
-        self._log("ERROR", "%s: %s" % (what, one_line(exc)), format_exc(exc))
-        self._set_state("failed", reason=one_line(exc))
+        reason = ports.explain(exc) or one_line(exc)  # a port in use: which one, and who holds it
+        self._log("ERROR", "%s: %s" % (what, reason), format_exc(exc))
+        self._set_state("failed", reason=reason)
 
     # -- stop
     async def _stop(self, drain=True, final=True):
