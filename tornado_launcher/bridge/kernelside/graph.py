@@ -28,8 +28,10 @@ of callbacks a library keeps): a re-executed module registers them again.
 
 import ast
 import collections
+import gc
 import hashlib
 import os
+import re
 import sys
 import threading
 
@@ -452,6 +454,49 @@ class Graph:
 
 
 graph = Graph()
+
+
+class Heap:
+    """Keeps the garbage collector's full passes off the reload path.
+
+    After a start the heap (the project's modules, the libraries) is frozen
+    (``gc.freeze``): the collections a reload's new objects trigger no longer
+    walk it; on a loaded kernel with 1,000 project modules a full pass took
+    ~100 ms.  Purged modules that were frozen are garbage the collector cannot
+    see: once :data:`COLLECT_AFTER` of them piled up, :meth:`collect` (run when
+    nothing waits) unfreezes, collects and freezes again.
+    """
+
+    COLLECT_AFTER = 200
+
+    def __init__(self):
+        self.frozen_garbage = 0
+
+    def purged(self, n):
+        self.frozen_garbage += n
+
+    def due(self):
+        return self.frozen_garbage >= self.COLLECT_AFTER
+
+    def freeze(self):
+        if gc.isenabled():
+            gc.freeze()
+
+    def collect(self):
+        self.frozen_garbage = 0
+        gc.unfreeze()
+        gc.collect()
+        self.freeze()
+
+
+heap = Heap()
+
+
+def widen_regex_cache(size=4096):
+    """Let ``re`` keep more compiled patterns (512 in CPython): Tornado compiles each route's
+    pattern again when an app is rebuilt, which with 1,000 routes missed the cache every time."""
+    if isinstance(getattr(re, "_MAXCACHE", None), int) and re._MAXCACHE < size:
+        re._MAXCACHE = size
 
 
 def _is_library(module):

@@ -17,7 +17,7 @@ import os
 import sys
 
 from ..protocol import is_project_dir
-from .graph import graph
+from .graph import graph, widen_regex_cache
 
 #: the bridge's own package ("tornado_launcher_bridge" in a kernel): never purged
 _OWN = __name__.rpartition(".")[0].rpartition(".")[0]
@@ -120,6 +120,7 @@ def install_finder(project_dir):
     finder.project_dir = norm(project_dir)
     finder._excluded.clear()
     finder._files.clear()
+    widen_regex_cache()
     if finder in sys.meta_path:
         sys.meta_path.remove(finder)
     sys.meta_path.insert(0, finder)

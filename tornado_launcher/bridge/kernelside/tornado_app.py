@@ -20,7 +20,7 @@ from .. import protocol
 from . import attribution, entry, imports, ports, state
 from . import drain as draining
 from .apps import BridgeApp
-from .graph import graph, prune_libraries
+from .graph import graph, heap, prune_libraries
 from .records import format_exc, one_line
 from .run import Run
 
@@ -220,6 +220,7 @@ class TornadoBridgeApp(BridgeApp):
         elif self.clear_cache is not None:
             names = [n for n in names if imports.matches(n, self.clear_cache)]
         purged = imports.purge_modules(sorted(names), submodules=not partial)
+        heap.purged(len(purged))
         pruned = prune_libraries([n for n in purged if n in loaded], loaded)
         self._reload_info = {"purged": len(purged), "mode": "dependents" if partial else "all", "note": note,
                              "mark": graph.executed_count}
@@ -365,6 +366,9 @@ class TornadoBridgeApp(BridgeApp):
         if info is not None and info["reimported"] > 20:
             # after a start that imported much, look at the new files now rather than at the next save
             state.kernel.loop.call_later(0.05, warm_up)
+        heap.freeze()
+        if heap.due():
+            state.kernel.loop.call_later(1.0, heap.collect)
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
