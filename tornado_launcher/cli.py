@@ -151,6 +151,18 @@ async def _kernel_problems(config) -> List[str]:
     return out
 
 
+def _reload(paths: List[str], variables: List[str]):
+    """A saved edit, read as `start` read the config: ``check``'s ``(config, diagnostics)``."""
+    from .config import ConfigError, check
+    from .kernel import installed_kernelspecs
+
+    try:
+        target, values = _load_args(paths, variables)
+    except ConfigError as e:
+        return None, list(e.diagnostics)
+    return check(target, values, kernelspecs=installed_kernelspecs)
+
+
 def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = ()) -> int:
     from . import headless
 
@@ -160,7 +172,8 @@ def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = ()) ->
         return EXIT_INVALID
     # warnings reach the terminal through the session's log, once
     try:
-        return asyncio.run(headless.run(config, auto_reload=auto_reload))
+        return asyncio.run(headless.run(config, auto_reload=auto_reload,
+                                        reload_config=lambda: _reload(paths, list(variables))))
     except KeyboardInterrupt:  # a second Ctrl+C during shutdown
         return 130
 

@@ -282,6 +282,14 @@ def test_threaded_message():
     assert e.message == '`threaded` must be true or false, not "yes"'
 
 
+def test_drain_timeout_option():
+    assert loads(HEAD + WEB).apps["web"].drain_timeout == 2.0
+    cfg = loads(HEAD + WEB.replace("options {", "options {\n    drain_timeout = 0.5"))
+    assert cfg.apps["web"].drain_timeout == 0.5
+    (e,) = refused(HEAD + WEB.replace("options {", 'options {\n    drain_timeout = "soon"'))
+    assert e.message == '`drain_timeout` must be a number of seconds >= 0, e.g. 0.5, not "soon"'
+
+
 @pytest.mark.parametrize(
     "value,expected", [("true", True), ("false", False), ('"true"', True), ('"0"', False)]
 )

@@ -22,6 +22,7 @@ parent header (that is whatever cell ran last).  The kinds::
      "origin": "bridge" | "stdout" | "stderr"}
     {"type": "state", "app": str, "state": "stopped|starting|running|stopping|failed",
      "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool,
+     "template_paths": [str], "static_paths": [str],   # absolute dirs, when running
      "reload": None | {"reimported": int, "modules": [str], "purged": int,
                        "mode": "dependents" | "all", "note": str | None}}
 
@@ -47,11 +48,20 @@ STATE = "state"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
-    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "reload"),
+    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths",
+            "reload"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
 APP_STATES = ("stopped", "starting", "running", "stopping", "failed")
 SETTLED_STATES = ("stopped", "running", "failed")
+#: the ``reason`` of a "running" state record starts with this when a restart's new code did
+#: not start and the previous run keeps serving ("serving old code"); then ``file:line: message``
+OLD_CODE = "serving old code: "
+
+
+def serves_old_code(state, reason):
+    """Whether a state record says: running, but the previous code (the new one did not start)."""
+    return state == "running" and isinstance(reason, str) and reason.startswith(OLD_CODE)
 #: where a log record came from in the kernel
 ORIGINS = ("bridge", "stdout", "stderr")
 
@@ -153,8 +163,11 @@ def log_record(app, level, message, logger, time, traceback=None, origin="bridge
 RELOAD_MODULES_SHOWN = 30
 
 
-def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False, reload=None):
+def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False,
+                 template_paths=(), static_paths=(), reload=None):
     """An app's state; every command on an app ends in one, even when it changed nothing.
+    ``template_paths`` / ``static_paths``: where a running app's templates and static
+    files are (the launcher watches them).
 
     ``reload`` (with "running" after a start): what the start re-imported:
     ``reimported`` (how many project modules were executed), ``modules``
@@ -164,7 +177,8 @@ def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=Fal
     ``clear_cache``) and ``note`` (why a partial reload became a full one).
     """
     return {"type": STATE, "app": app, "state": state, "reason": reason,
-            "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded, "reload": reload}
+            "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded,
+            "template_paths": list(template_paths), "static_paths": list(static_paths), "reload": reload}
 
 
 def batch(records):
@@ -192,6 +206,8 @@ def decode(data):
             out.append({"type": STATE, "app": rec["app"], "state": rec.get("state", "stopped"),
                         "reason": rec.get("reason"), "elapsed_ms": rec.get("elapsed_ms"),
                         "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded")),
+                        "template_paths": tuple(rec.get("template_paths") or ()),
+                        "static_paths": tuple(rec.get("static_paths") or ()),
                         "reload": rec.get("reload") if isinstance(rec.get("reload"), dict) else None})
         elif kind == HELLO:
             out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})

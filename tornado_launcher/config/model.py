@@ -158,6 +158,9 @@ class AppConfig:
     argv: List[str] = field(default_factory=list)
     threaded: bool = False
     clear_cache: List[str] = field(default_factory=list)
+    #: seconds the old code may take to answer the requests it accepted, after a
+    #: restart or stop, before its connections are closed
+    drain_timeout: float = 2.0
     #: what a reload for changed files re-imports: "dependents" (the changed modules, their
     #: importers, the app's entry module) or "all" (every module of ``clear_cache``)
     reload: str = "dependents"

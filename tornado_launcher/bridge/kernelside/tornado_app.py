@@ -6,10 +6,18 @@ The class reads top to bottom: public API (any thread) -> command queue
 bursts of file events fold into one restart) -> start (shared, threaded)
 -> stop (shared, threaded).  Constructing the user's object is ``entry``'s,
 tracking its servers ``servers``'/``run``'s, draining ``drain``'s.
+
+A restart starts the new run *before* the old one stops (:meth:`_replace`):
+the new servers get the app's pooled listening sockets (``servers.pool``) and
+accept on them, then the old servers stop accepting, the old websockets get
+1012, the old app's ``stop()`` runs and its connections drain in the
+background.  When the new code does not start, the old run keeps serving
+("serving old code", ``protocol.OLD_CODE``).
 """
 
 import asyncio
 import collections
+import errno
 import os
 import threading
 import time
@@ -17,8 +25,9 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import attribution, entry, imports, ports, state
+from . import assets, attribution, entry, imports, ports, state
 from . import drain as draining
+from .servers import pool, stop_accepting
 from .apps import BridgeApp
 from .graph import graph, heap, prune_libraries
 from .records import format_exc, one_line
@@ -31,8 +40,8 @@ class TornadoBridgeApp(BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
-    "clear_cache": [...] or None, "reload": "dependents" | "all",
-    "logger": {"level", "suppress_regex", "replace_regex"}}``.
+    "clear_cache": [...] or None, "drain_timeout": seconds (default 2),
+    "reload": "dependents" | "all", "logger": {"level", "suppress_regex", "replace_regex"}}``.
     ``clear_cache`` None means: every module loaded from the project directory;
     it is the most a restart purges.  ``reload`` "dependents" (the default): a
     reload for changed files purges only the changed modules, the modules
@@ -51,9 +60,11 @@ class TornadoBridgeApp(BridgeApp):
         self.argv = [str(a) for a in (self.spec.get("argv") or self.spec.get("args") or [])]
         clear = self.spec.get("clear_cache")
         self.clear_cache = None if clear is None else [str(c) for c in clear]
+        timeout = self.spec.get("drain_timeout")
+        #: seconds the old run's accepted requests may take after a restart or stop
+        self.drain_timeout = draining.DRAIN_TIMEOUT if timeout is None else max(0.0, float(timeout))
         self.reload_mode = "all" if self.spec.get("reload") == "all" else "dependents"
         self._reload_info = None  # what the current start purged (the "reload" of its running record)
-        self._retrying = None  # a list while a partial reload's start may fail without reporting it
         self.app = None  # the Tornado application object of the current run
         self._run = None
         self._pending = collections.deque()
@@ -151,45 +162,24 @@ class TornadoBridgeApp(BridgeApp):
             self._set_state("stopped")  # also when already stopped: whoever waits for it settles
 
     async def _do_restart(self, arg, t0):
-        if self._run is not None:
-            # the new app starts as soon as the old one's port is free; the old one
-            # finishes the requests it accepted in the background
-            await self._stop(drain=False, final=False)
         self._purge()
-        await self._start(t0)
+        await self._replace(t0, self.threaded)
 
     async def _do_reload(self, arg, t0):
         path, paths = arg
         self._log("INFO", "%s changed: restarting" % (path,))
-        if self._run is not None:
-            await self._stop(drain=False, final=False)
         if self.reload_mode == "all" or self.state == "failed":
-            self._purge()
-            await self._start(t0)
+            await self._do_restart(None, t0)
             return
         partial = self._purge(paths)
-        if not partial:
-            await self._start(t0)
-            return
-        self._retrying = []
-        try:
-            await self._start(t0)
-        finally:
-            failures, self._retrying = self._retrying, None
-        if failures:
-            self._log("WARNING", "the partial reload did not start (%s): retrying once with a full purge"
-                      % one_line(failures[0]))
-            self._purge(note="the partial reload did not start (%s)" % one_line(failures[0]))
-            await self._start(t0)
+        await self._replace(t0, self.threaded, retry_full=partial)
 
     async def _do_set_threaded(self, flag, t0):
         if flag == self.threaded:
             self._set_state(self.state, urls=self._run.urls() if self._run else ())
             return
         if self._run is not None:
-            await self._stop(drain=False, final=False)
-            self.threaded = flag
-            await self._start(t0)
+            await self._replace(t0, flag)
         else:
             self.threaded = flag
             self._set_state(self.state)
@@ -249,7 +239,9 @@ class TornadoBridgeApp(BridgeApp):
         return out
 
     # -- start
-    async def _start(self, t0):
+    async def _start(self, t0, report=True):
+        """Start a new run; return ``(run, exc)`` (``exc`` None once it serves).
+        ``report``: send its "running"/"failed" (a restart decides itself)."""
         if self._reload_info is None:
             self._reload_info = {"purged": 0, "mode": self.reload_mode, "note": None, "mark": graph.executed_count}
         self._set_state("starting")
@@ -257,28 +249,128 @@ class TornadoBridgeApp(BridgeApp):
         self._run = run
         attribution.update_levels()
         if self.threaded:
-            await self._start_threaded(run, t0)
+            exc = await self._start_threaded(run)
         else:
-            await self._start_shared(run, t0)
+            exc = await self._start_shared(run)
+        if report:
+            if exc is None:
+                self._running(run, t0)
+            else:
+                self._failed(run, exc)
+            pool.release(self.name, keep=run.pool_keys if exc is None else ())
+        return run, exc
+
+    async def _replace(self, t0, threaded, retry_full=False):
+        """Restart (in ``threaded`` mode): the new run serves before the old one stops.
+        ``retry_full``: only a part of the modules was purged; if the new run does not
+        start, purge them all and try once more."""
+        old = self._run
+        if old is None:
+            self.threaded = threaded
+            if not retry_full:
+                await self._start(t0)
+                return
+            run, exc = await self._start_or_retry(t0)
+            if exc is None:
+                self._running(run, t0)
+            else:
+                self._failed(run, exc)
+            pool.release(self.name, keep=run.pool_keys if exc is None else ())
+            return
+        was = self.threaded
+        self.threaded = threaded
+        forget_assets(old)  # the new run reads the templates and static files afresh
+        run, exc = await (self._start_or_retry(t0) if retry_full else self._start(t0, report=False))
+        if exc is not None and isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            # bound outside tornado's bind_sockets (not pooled): the old order, stop then start
+            self._run = old
+            await self._halt(old, drain=False, code=draining.WS_RESTART)
+            self._run = None
+            self._purge()
+            run, exc = await self._start(t0, report=False)
+            old = None
+        if exc is not None:
+            if old is None:
+                self._failed(run, exc)
+                pool.release(self.name)
+                return
+            self._kept_old(old, was, exc)
+            return
+        if old is not None:
+            await self._hand_over(old)
+        self._running(run, t0)
+        if old is not None:
+            await self._halt(old, drain=False, code=None)  # websockets got their 1012 in the hand-over
+        pool.release(self.name, keep=run.pool_keys)
+
+    async def _start_or_retry(self, t0):
+        """Start after a partial purge; if that fails, purge everything and start once more."""
+        run, exc = await self._start(t0, report=False)
+        if exc is not None and not (isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE):
+            self._flush_prints()
+            self._log("WARNING", "the partial reload did not start (%s): retrying once with a full purge"
+                      % one_line(exc), format_exc(exc))
+            self._purge(note="the partial reload did not start (%s)" % one_line(exc))
+            run, exc = await self._start(t0, report=False)
+        return run, exc
+
+    def _kept_old(self, old, was_threaded, exc):
+        """The new code did not start: the old run keeps serving on the same sockets."""
+        self._reload_info = None
+        self._run = old
+        self.threaded = was_threaded
+        self.app = old.obj
+        pool.release(self.name, keep=old.pool_keys)
+        self._flush_prints()
+        where = error_place(exc)
+        self._log("ERROR", "restart failed, still serving the previous code: %s" % where, format_exc(exc))
+        self._set_state("running", reason=protocol.OLD_CODE + where, urls=old.urls(), assets=self._assets(old))
+
+    async def _hand_over(self, old):
+        """The new run serves: the old servers stop accepting on the pooled sockets (the
+        queue is the new run's now), the old websockets get 1012.  On the old run's loop."""
+        def hand_over():
+            for server in old.servers.servers():
+                try:
+                    stop_accepting(server)
+                    # from now on an old answer ends its keep-alive connection
+                    server.conn_params.no_keep_alive = True
+                except Exception:
+                    pass
+            draining.close_websockets(old, draining.WS_RESTART, "the app restarted: reconnect for the new code")
+
+        if not old.threaded:
+            old.in_ctx(hand_over)
+            return
+        done = state.kernel.loop.create_future()
+
+        def on_old_loop():
+            try:
+                hand_over()
+            finally:
+                state.kernel.loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+        try:
+            old.loop.call_soon_threadsafe(on_old_loop, context=old.ctx.copy())
+            await asyncio.wait_for(asyncio.shield(done), 1.0)
+        except (RuntimeError, asyncio.TimeoutError):
+            pass  # its loop is gone or blocked: its stop closes what is left
 
     # -- start, shared mode: the app on the kernel's loop
-    async def _start_shared(self, run, t0):
+    async def _start_shared(self, run):
         run.loop = state.kernel.loop
         run.io_loop = tornado.ioloop.IOLoop.current()
         try:
             run.in_ctx(entry.construct_and_start, self, run)
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             run.close_servers()
-            self._failed(run, exc)
-            return
+            return exc
         # let callbacks start() scheduled run before we look at the servers
         await asyncio.sleep(0)
         await asyncio.sleep(0)
-        if self._run is run and self.state == "starting":
-            self._running(run, t0)
+        return None
 
     # -- start, threaded mode: the app on its own thread and loop
-    async def _start_threaded(self, run, t0):
+    async def _start_threaded(self, run):
         run.started_fut = state.kernel.loop.create_future()
         run.released_fut = state.kernel.loop.create_future()
         run.ended_fut = state.kernel.loop.create_future()
@@ -289,10 +381,9 @@ class TornadoBridgeApp(BridgeApp):
         thread.start()
         what = await asyncio.shield(run.started_fut)
         if what == "serving":
-            self._running(run, t0)
             run.released_fut.add_done_callback(lambda _f: self._thread_ended(run))
-        else:
-            self._failed(run, run.error or RuntimeError("the app's thread ended before serving"))
+            return None
+        return run.error or RuntimeError("the app's thread ended before serving")
 
     def _thread_main(self, run):
         loop = asyncio.new_event_loop()
@@ -347,6 +438,7 @@ class TornadoBridgeApp(BridgeApp):
         # the app's thread ended while we believed it running (it stopped itself or crashed)
         if self._run is run and not run.stop_requested:
             self._run = None
+            pool.release(self.name)  # nothing serves: free the port
             self._flush_prints()
             if run.error is not None:
                 self._failed(run, run.error, "the app's loop ended with an error")
@@ -362,7 +454,7 @@ class TornadoBridgeApp(BridgeApp):
             info["modules"] = names[:protocol.RELOAD_MODULES_SHOWN]
             reload = info
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
-                        reload=reload)
+                        assets=self._assets(run), reload=reload)
         if info is not None and info["reimported"] > 20:
             # after a start that imported much, look at the new files now rather than at the next save
             state.kernel.loop.call_later(0.05, warm_up)
@@ -372,55 +464,74 @@ class TornadoBridgeApp(BridgeApp):
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
-            self._set_state("running", urls=run.urls())
+            self._set_state("running", urls=run.urls(), assets=self._assets(run))
+
+    def _assets(self, run):
+        try:
+            return assets.directories(run)
+        except Exception:
+            return None
 
     def _failed(self, run, exc, what="start failed"):
         if self._run is run:
             self._run = None
         self._flush_prints()
         self._reload_info = None
-        if self._retrying is not None and what == "start failed":
-            self._retrying.append(exc)  # a partial reload: the caller retries with a full purge
-            self._log("DEBUG", "start after a partial reload failed", format_exc(exc))
-            return
         reason = ports.explain(exc) or one_line(exc)  # a port in use: which one, and who holds it
         self._log("ERROR", "%s: %s" % (what, reason), format_exc(exc))
         self._set_state("failed", reason=reason)
 
     # -- stop
-    async def _stop(self, drain=True, final=True):
-        """Stop the current run; its port is free when this returns.
+    async def _stop(self, drain=True):
+        """Stop the current run; its port is free when this returns (the pooled sockets closed).
 
-        ``drain``: also wait (at most :data:`drain.DRAIN_TIMEOUT` s) until the requests the
-        old app accepted are answered and its connections closed.  A restart does
-        not wait: the old app drains in the background while the new one starts.
-        ``final``: False within a restart, whose "stopped" is sent with its "running".
+        ``drain``: also wait (at most ``drain_timeout`` s) until the requests the
+        app accepted are answered and its connections closed.
         """
         run = self._run
         self._set_state("stopping")
+        await self._halt(run, drain, code=draining.WS_GOING_AWAY)
+        if self._run is run:
+            self._run = None
+        self.app = None
+        pool.release(self.name)
+        self._flush_prints()
+        self._set_state("stopped")
+
+    async def _halt(self, run, drain, code):
+        """Stop one run (no state records): its app's ``stop()``, its servers closed, its
+        connections drained in the background; ``drain``: wait for that drain.
+        ``code``: close its websockets with it first (None: already done)."""
         run.stop_requested = True
+        if code is not None and not run.threaded:
+            run.in_ctx(draining.close_websockets, run, code, "the app stopped")
+        elif code is not None:
+            try:
+                run.loop.call_soon_threadsafe(draining.close_websockets, run, code, "the app stopped",
+                                              context=run.ctx.copy())
+            except RuntimeError:
+                pass
         if run.threaded:
             released = await self._stop_threaded(run)
         else:
             await self._stop_shared(run)
             released = True
-            run.drain_task = state.kernel.loop.create_task(draining.drain(run.servers.servers(), self))
-        if self._run is run:
-            self._run = None
-        self.app = None
+            run.drain_task = state.kernel.loop.create_task(
+                draining.drain(run.servers.servers(), self, self.drain_timeout, run))
+        if not run.assets_forgotten:
+            forget_assets(run)
         if drain and released:
             waiter = run.drained()
             if waiter is not None:
                 try:
-                    await asyncio.wait_for(waiter, draining.DRAIN_TIMEOUT + 2.0)
+                    await asyncio.wait_for(waiter, self.drain_timeout + 2.0)
                 except (asyncio.TimeoutError, Exception):
                     pass
             # the thread said it is done; let it also have ended when "stopped" is sent
             deadline = time.monotonic() + 0.2
             while run.thread is not None and run.thread.is_alive() and time.monotonic() < deadline:
                 await asyncio.sleep(0.001)
-        self._flush_prints()
-        self._set_state("stopped", urgent=final)
+        return released
 
     # -- stop, per mode (the drain itself is drain.py's)
     async def _stop_shared(self, run):
@@ -508,6 +619,36 @@ class TornadoBridgeApp(BridgeApp):
         if self._adopted_logger:
             names.append(self._adopted_logger)
         return names
+
+
+def forget_assets(run):
+    """Tornado's template/static caches outlive the app: the next start reads the files."""
+    run.assets_forgotten = True
+    try:
+        assets.forget(run)
+    except Exception:
+        pass
+
+
+def error_place(exc):
+    """``file:line: Type: message`` for why a start failed: the innermost frame in the
+    project (else the innermost), or a SyntaxError's own place; paths relative to the project."""
+    filename, line = getattr(exc, "filename", None), getattr(exc, "lineno", None)
+    if not (isinstance(exc, SyntaxError) and filename and line):
+        inner = own = None
+        project = state.kernel.settings.get("project_dir")
+        root = imports.norm(project) if project else None
+        tb = exc.__traceback__
+        while tb is not None:
+            name = tb.tb_frame.f_code.co_filename
+            inner = (name, tb.tb_lineno)
+            if root and os.path.isabs(name) and imports.norm(name).startswith(root + os.sep):
+                own = inner
+            tb = tb.tb_next
+        filename, line = own or inner or (None, None)
+    if not filename:
+        return one_line(exc)
+    return "%s:%s: %s" % (event_path({"src_path": filename}), line, one_line(exc))
 
 
 def warm_up():
