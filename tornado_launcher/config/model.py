@@ -161,6 +161,8 @@ class AppConfig:
     #: seconds the old code may take to answer the requests it accepted, after a
     #: restart or stop, before its connections are closed
     drain_timeout: float = 2.0
+    #: HTML pages of the app reload themselves in the browser after a reload
+    live_reload: bool = False
     #: what a reload for changed files re-imports: "dependents" (the changed modules, their
     #: importers, the app's entry module) or "all" (every module of ``clear_cache``)
     reload: str = "dependents"

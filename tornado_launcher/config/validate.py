@@ -46,7 +46,7 @@ _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
 _LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
-_TORNADO_KEYS = ("app_class", "argv", "args", "threaded", "clear_cache", "drain_timeout", "reload")
+_TORNADO_KEYS = ("app_class", "argv", "args", "threaded", "clear_cache", "drain_timeout", "live_reload", "reload")
 #: what a TornadoBridgeApp's reload for changed files purges (``AppConfig.reload``)
 RELOAD_MODES = ("dependents", "all")
 _WATCHDOG_KEYS = ("handlers",)
@@ -440,6 +440,7 @@ class BlockReader(Fields):
                 app.argv = argv
                 break
         app.threaded = self.boolean(options, path, "threaded", False)
+        app.live_reload = self.boolean(options, path, "live_reload", False)
         drain = self.seconds(options, path, "drain_timeout")
         if drain is not None:
             app.drain_timeout = drain

@@ -25,7 +25,7 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import assets, attribution, entry, imports, ports, state
+from . import assets, attribution, entry, imports, live, ports, state
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
@@ -40,7 +40,7 @@ class TornadoBridgeApp(BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
-    "clear_cache": [...] or None, "drain_timeout": seconds (default 2),
+    "clear_cache": [...] or None, "drain_timeout": seconds (default 2), "live_reload": bool,
     "reload": "dependents" | "all", "logger": {"level", "suppress_regex", "replace_regex"}}``.
     ``clear_cache`` None means: every module loaded from the project directory;
     it is the most a restart purges.  ``reload`` "dependents" (the default): a
@@ -63,6 +63,7 @@ class TornadoBridgeApp(BridgeApp):
         timeout = self.spec.get("drain_timeout")
         #: seconds the old run's accepted requests may take after a restart or stop
         self.drain_timeout = draining.DRAIN_TIMEOUT if timeout is None else max(0.0, float(timeout))
+        self.live_reload = bool(self.spec.get("live_reload", False))
         self.reload_mode = "all" if self.spec.get("reload") == "all" else "dependents"
         self._reload_info = None  # what the current start purged (the "reload" of its running record)
         self.app = None  # the Tornado application object of the current run
@@ -98,6 +99,10 @@ class TornadoBridgeApp(BridgeApp):
     def set_threaded(self, flag):
         """Switch between the shared loop and an own thread; restarts a running app."""
         self._submit("set_threaded", bool(flag))
+
+    def set_live_reload(self, flag):
+        """Switch browser live reload (see ``live``) on or off; a running app keeps running."""
+        self._submit("set_live_reload", bool(flag))
 
     def make_app(self, cls):
         """Construct the application: traitlets-style ``cls()`` + ``initialize(argv)``, else ``cls(argv)``."""
@@ -183,6 +188,12 @@ class TornadoBridgeApp(BridgeApp):
         else:
             self.threaded = flag
             self._set_state(self.state)
+
+    async def _do_set_live_reload(self, flag, t0):
+        if flag != self.live_reload:
+            self.live_reload = flag
+            live.switched(self, flag)
+        self._set_state(self.state, urls=self._run.urls() if self._run else ())
 
     def _purge(self, paths=None, note=None):
         """Drop modules before a start; True if only a part was dropped.
@@ -323,6 +334,7 @@ class TornadoBridgeApp(BridgeApp):
         pool.release(self.name, keep=old.pool_keys)
         self._flush_prints()
         where = error_place(exc)
+        live.failed(self, None, where)
         self._log("ERROR", "restart failed, still serving the previous code: %s" % where, format_exc(exc))
         self._set_state("running", reason=protocol.OLD_CODE + where, urls=old.urls(), assets=self._assets(old))
 
@@ -455,6 +467,7 @@ class TornadoBridgeApp(BridgeApp):
             reload = info
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
                         assets=self._assets(run), reload=reload)
+        live.serving(self, run)
         if info is not None and info["reimported"] > 20:
             # after a start that imported much, look at the new files now rather than at the next save
             state.kernel.loop.call_later(0.05, warm_up)
@@ -477,6 +490,7 @@ class TornadoBridgeApp(BridgeApp):
             self._run = None
         self._flush_prints()
         self._reload_info = None
+        live.failed(self, run, error_place(exc))
         reason = ports.explain(exc) or one_line(exc)  # a port in use: which one, and who holds it
         self._log("ERROR", "%s: %s" % (what, reason), format_exc(exc))
         self._set_state("failed", reason=reason)
@@ -490,6 +504,7 @@ class TornadoBridgeApp(BridgeApp):
         """
         run = self._run
         self._set_state("stopping")
+        live.stopping(self, run)
         await self._halt(run, drain, code=draining.WS_GOING_AWAY)
         if self._run is run:
             self._run = None
