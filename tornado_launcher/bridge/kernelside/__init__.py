@@ -23,6 +23,7 @@ Layering (each module imports only those above it):
 ``servers``      the servers and listening sockets one run of an app opened; the socket pool
 ``drain``        closing listening sockets without losing the backlog; draining accepted connections
 ``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
+``graph``        the project's import graph, compiled code by content, what a change invalidates
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``ports``        who holds a port: the sentence for "Address already in use"
 ``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
@@ -44,6 +45,6 @@ state changes happen on the kernel's loop thread.
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.patches",
-           "kernelside.imports", "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry",
+           "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry",
            "kernelside.assets", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")
