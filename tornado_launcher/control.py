@@ -134,8 +134,6 @@ class ControlServer:
     # ------------------------------------------------------------ lifetime
     async def start(self) -> bool:
         """Listen; False (with a log line) when another launcher already serves this config."""
-        from .events import LogRecord  # noqa: F401  (checked at start, not at client import)
-
         try:
             path = socket_path(self.config_paths, create_dir=True)
         except (ControlError, OSError) as e:

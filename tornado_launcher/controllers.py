@@ -280,7 +280,7 @@ class TornadoController(KernelAppController):
         a = info.config
         spec.update(app_class=a.app_class, argv=list(a.argv), threaded=info.threaded,
                     clear_cache=list(a.clear_cache), drain_timeout=a.drain_timeout,
-                    live_reload=info.live_reload)
+                    live_reload=info.live_reload, reload=a.reload)
         return spec
 
     async def set_live_reload(self, info: "AppInfo", flag: bool) -> Optional[AppState]:

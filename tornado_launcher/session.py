@@ -299,7 +299,10 @@ class Session:
                 info.template_paths, info.static_paths = event.template_paths, event.static_paths
             elif event.state in ("stopped", "failed"):
                 info.urls = ()
-            self.publish(info)
+            if event.reload is not None:  # what this start re-imported: for this event only
+                self.emit(dataclasses.replace(self.app_state(info), reload=event.reload))
+            else:
+                self.publish(info)
             for states, fut in list(self._waiters.get(info.name, ())):
                 if event.state in states and not fut.done():
                     fut.set_result(event)
@@ -483,7 +486,10 @@ class Session:
         """Install the bridge, create the apps, run their start code."""
         kernel = self._kernels[name]
         settings = {"kernel": name, "project_dir": self.config.directory}
-        reply = await kernel.execute(bridge.install_code(settings), what="installing the bridge")
+        for cell in bridge.install_cells(settings):
+            reply = await kernel.execute(cell, what="installing the bridge")
+            if reply.get("status") != "ok":
+                break
         if reply.get("status") != "ok":
             msg = (f"could not install the bridge in kernel {name!r}: {describe_error(reply)}. "
                    "The bridge needs only the standard library and tornado in the "

@@ -82,7 +82,8 @@ class BridgeKernel:
         self.iopub_task = None
         try:
             self._run(self._start(), 60)
-            self.execute(bridge.install_code({"kernel": name, "project_dir": str(project_dir)}))
+            for cell in bridge.install_cells({"kernel": name, "project_dir": str(project_dir)}):
+                self.execute(cell)
             self.hello = self.wait_for(lambda r: r["type"] == "hello", since=0)
         except BaseException:
             self.shutdown()  # never leave a kernel process behind
@@ -300,23 +301,30 @@ def test_cells_carry_values_as_data():
         bridge.report_problem_code(evil, None)
     assert bridge.source().startswith('"""The in-kernel half')
     assert [name for name, _, _ in bridge.sources()][:2] == ["protocol", "kernelside"]
-    install = bridge.install_code({"kernel": 'k"\'', "project_dir": "/tmp/x'y\"z"})
-    compile(install, "<cell>", "exec")
-    # under pyzmq's zero-copy threshold: no garbage-collector thread in launcher and kernel
-    assert len(install) < 65536
+    cells = bridge.install_cells({"kernel": 'k"\'', "project_dir": "/tmp/x'y\"z"})
+    for cell in cells:
+        compile(cell, "<cell>", "exec")
+        # under pyzmq's zero-copy threshold: no garbage-collector thread in launcher and kernel
+        assert len(cell) < 65536
 
 
 # ---------------------------------------------------------------------------
 # one kernel, many apps
 
 
-def test_hello_and_install_is_idempotent(bridge_kernel):
+def test_hello_and_install_is_idempotent(bridge_kernel, monkeypatch):
     k = bridge_kernel
     assert k.hello["pid"] == k.pid()
     assert k.hello["kernel"] == "py_kernel"
     m = k.mark()
-    k.execute(bridge.install_code({"kernel": "py_kernel", "project_dir": str(k.project_dir)}))
+    # a second install, this time split over several cells as a larger bridge would be
+    monkeypatch.setattr(bridge, "CELL_BUDGET", 8000)
+    cells = bridge.install_cells({"kernel": "py_kernel", "project_dir": str(k.project_dir)})
+    assert len(cells) > 2
+    for cell in cells:
+        k.execute(cell)
     k.wait_for(lambda r: r["type"] == "hello", m)
+    assert k.evaluate("'__tornado_launcher_parts' in globals()") is False
     assert k.evaluate("sum(isinstance(h, __import__('sys').modules['tornado_launcher_bridge.kernelside.attribution'].BridgeHandler) "
                       "for h in __import__('logging').getLogger().handlers)") == 1
     # ipykernel's console handler on "tornado" would copy every access line to the raw stderr

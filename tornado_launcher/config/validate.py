@@ -46,7 +46,9 @@ _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
 _LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
-_TORNADO_KEYS = ("app_class", "argv", "args", "threaded", "clear_cache", "drain_timeout", "live_reload")
+_TORNADO_KEYS = ("app_class", "argv", "args", "threaded", "clear_cache", "drain_timeout", "live_reload", "reload")
+#: what a TornadoBridgeApp's reload for changed files purges (``AppConfig.reload``)
+RELOAD_MODES = ("dependents", "all")
 _WATCHDOG_KEYS = ("handlers",)
 _PROCESS_KEYS = ("command", "tty", "env", "logger", "disabled")
 _JOB_KEYS = ("command", "logger")
@@ -442,6 +444,17 @@ class BlockReader(Fields):
         drain = self.seconds(options, path, "drain_timeout")
         if drain is not None:
             app.drain_timeout = drain
+        mode = self.string(options, path, "reload", '(what a save re-imports)')
+        if mode is not MISSING:
+            if mode in RELOAD_MODES:
+                app.reload = mode
+            else:
+                self.report.error(
+                    path + ("reload",),
+                    '`reload` is "dependents" (re-import what a change invalidates) or "all" '
+                    "(re-import every module of `clear_cache`), not %s" % show(mode),
+                    "value",
+                )
         clear = self.strings(options, path, "clear_cache", '["my_module"]')
         app.clear_cache = self.default_clear() if clear is MISSING else clear
         for i, module in enumerate(app.clear_cache if clear is not MISSING else []):

@@ -1,7 +1,7 @@
 """The in-kernel half of tornado-launcher: runs Tornado apps inside an IPython kernel.
 
 These modules are sent into a kernel as source text by the install cell
-(``tornado_launcher.bridge.install_code``) and executed there, in the order of
+(``tornado_launcher.bridge.install_cells``) and executed there, in the order of
 :data:`MODULES`, as submodules of the package ``tornado_launcher_bridge``:
 ``tornado_launcher_bridge.protocol`` (the launcher's ``bridge/protocol.py``),
 ``tornado_launcher_bridge.kernelside``, ``tornado_launcher_bridge.kernelside.records``
@@ -24,6 +24,7 @@ Layering (each module imports only those above it):
 ``servers``      the servers and listening sockets one run of an app opened; the socket pool
 ``drain``        closing listening sockets without losing the backlog; draining accepted connections
 ``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
+``graph``        the project's import graph, compiled code by content, what a change invalidates
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``ports``        who holds a port: the sentence for "Address already in use"
 ``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
@@ -45,6 +46,6 @@ state changes happen on the kernel's loop thread.
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.hang",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.patches",
-           "kernelside.imports", "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry",
+           "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry",
            "kernelside.assets", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")
