@@ -26,7 +26,15 @@ parent header (that is whatever cell ran last).  The kinds::
      "reload": None | {"reimported": int, "modules": [str], "purged": int,
                        "mode": "dependents" | "all", "note": str | None}}
 
-``app`` None in a log record is the kernel's own log.
+    {"type": "hang", "loop": "<kernel>" | app name, "apps": [str], "blocked": bool,
+     "seconds": float, "where": str | None}   # a loop stopped beating / beats again
+
+``app`` None in a log record is the kernel's own log.  A ``hang`` record
+with ``blocked`` true says the loop ``loop`` (:data:`KERNEL_LOOP` for the
+kernel's own, else a threaded app's) has not run for ``seconds`` and is stuck
+at ``where`` (``"pkg/mod.py:31 in get"``); ``apps`` are the apps held up.
+The next one for that loop, ``blocked`` false, says it ran again after
+``seconds`` (``where``: why, when it ended instead).
 """
 
 import keyword
@@ -45,11 +53,15 @@ MODULE_NAME = "tornado_launcher_bridge"
 HELLO = "hello"
 LOG = "log"
 STATE = "state"
+HANG = "hang"
+#: the ``loop`` of a hang record about the kernel's own loop (not an app name: those are identifiers)
+KERNEL_LOOP = "<kernel>"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
     STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths",
             "reload"),
+    HANG: ("loop", "apps", "blocked", "seconds", "where"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
 APP_STATES = ("stopped", "starting", "running", "stopping", "failed")
@@ -181,6 +193,12 @@ def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=Fal
             "template_paths": list(template_paths), "static_paths": list(static_paths), "reload": reload}
 
 
+def hang_record(loop, apps, blocked, seconds, where=None):
+    """Loop ``loop`` is blocked (``blocked``) at ``where`` for ``seconds``, or runs again after ``seconds``."""
+    return {"type": HANG, "loop": loop, "apps": list(apps), "blocked": bool(blocked),
+            "seconds": seconds, "where": where}
+
+
 def batch(records):
     """The ``data`` of one comm message carrying ``records`` in order."""
     return {"events": records}
@@ -209,6 +227,10 @@ def decode(data):
                         "template_paths": tuple(rec.get("template_paths") or ()),
                         "static_paths": tuple(rec.get("static_paths") or ()),
                         "reload": rec.get("reload") if isinstance(rec.get("reload"), dict) else None})
+        elif kind == HANG and rec.get("loop"):
+            out.append({"type": HANG, "loop": rec["loop"], "apps": tuple(rec.get("apps") or ()),
+                        "blocked": bool(rec.get("blocked")), "seconds": float(rec.get("seconds") or 0.0),
+                        "where": rec.get("where")})
         elif kind == HELLO:
             out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})
     return out

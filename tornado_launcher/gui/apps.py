@@ -30,6 +30,7 @@ APP_STATE_LABELS = {
     "stopping": "stopping…",
     "failed": "failed",
     "stale": "stale: serving old code",
+    "not responding": "not responding",
 }
 KERNEL_STATE_LABELS = {
     "starting": "starting…",
@@ -38,6 +39,7 @@ KERNEL_STATE_LABELS = {
     "dead": "dead",
     "restarting": "restarting…",
     "stopped": "stopped",
+    "not responding": "not responding",
 }
 BADGE_COLORS = {  # (light, dark)
     "stopped": ("#6e7781", "#6e7681"),
@@ -50,7 +52,10 @@ BADGE_COLORS = {  # (light, dark)
     "stale": ("#bc4c00", "#db6d28"),
     "failed": ("#cf222e", "#da3633"),
     "dead": ("#cf222e", "#da3633"),
+    "not responding": ("#953800", "#bd561d"),
 }
+#: states whose reason is shown in the URL column (why, at a glance)
+_SHOW_REASON = ("failed", "stale", "not responding")
 
 
 @dataclass
@@ -243,9 +248,11 @@ class AppsModel(_RowsModel):
             if col == self.STATUS:
                 return APP_STATE_LABELS.get(row.state, row.state)
             if col == self.URL:
+                if row.state == "not responding" and row.reason:
+                    return row.reason.splitlines()[0]  # its URL would not answer: say where it is stuck
                 if row.urls:
                     return row.urls[0]
-                if row.state in ("failed", "stale") and row.reason:
+                if row.state in _SHOW_REASON and row.reason:
                     return row.reason.splitlines()[0]  # why, at a glance (full text in the tooltip)
                 return "" if row.kind == "tornado" else "—"
             if col == self.ELAPSED:
@@ -284,11 +291,11 @@ class AppsModel(_RowsModel):
                         "broke when a save does not start")
             if col == self.NAME:
                 return f"{row.name} ({row.kind} app in kernel {row.kernel})"
-        if role == R.ForegroundRole and col == self.URL and row.urls:
+        if role == R.ForegroundRole and col == self.URL and row.urls and row.state != "not responding":
             return QColor("#58a6ff") if is_dark() else QColor("#0b57d0")
-        if role == R.ForegroundRole and col == self.URL and row.state in ("failed", "stale") and row.reason:
+        if role == R.ForegroundRole and col == self.URL and row.state in _SHOW_REASON and row.reason:
             return QColor("#ff7b72") if is_dark() else QColor("#cf222e")
-        if role == R.FontRole and col == self.URL and row.urls:
+        if role == R.FontRole and col == self.URL and row.urls and row.state != "not responding":
             f = QFont()
             f.setUnderline(True)
             return f
@@ -410,20 +417,24 @@ class AppsView(_RowButtonsView):
         for col, width in ((AppsModel.NAME, 110), (AppsModel.KERNEL, 90), (AppsModel.STATUS, 180),
                            (AppsModel.ELAPSED, 90), (AppsModel.THREADED, 115), (AppsModel.AUTO, 95),
                            (AppsModel.LIVE, 95),
-                           (AppsModel.ACTIONS, 92)):
+                           (AppsModel.ACTIONS, 120)):
             self.setColumnWidth(col, width)
         self.clicked.connect(self._on_clicked)
         self._watch(model)
 
     def _button_specs(self, row) -> list:
         return [("start", "start", f"Start {row.name}"), ("stop", "stop", f"Stop {row.name}"),
-                ("restart", "restart", f"Restart {row.name} (Ctrl+R)")]
+                ("restart", "restart", f"Restart {row.name} (Ctrl+R)"),
+                ("interrupt", "interrupt", f"Interrupt {row.name}: an exception where its loop is blocked "
+                                           f"(kernel {row.kernel})")]
 
     def _enable(self, row, buttons: dict) -> None:
         s = row.state
         buttons["start"].setEnabled(s in ("stopped", "failed"))
-        buttons["stop"].setEnabled(s in ("running", "starting", "stale", "failed"))
-        buttons["restart"].setEnabled(s in ("running", "stale", "failed", "stopped"))
+        buttons["stop"].setEnabled(s in ("running", "starting", "stale", "failed", "not responding"))
+        buttons["restart"].setEnabled(s in ("running", "stale", "failed", "stopped", "not responding"))
+        # only when there is something to interrupt: its loop is blocked
+        buttons["interrupt"].setEnabled(s == "not responding" and row.kind == "tornado")
 
 
     def selected_apps(self) -> list[str]:
@@ -508,10 +519,11 @@ class KernelsView(_RowButtonsView):
 
     def _button_specs(self, row) -> list:
         return [("restart", "restart", f"Restart kernel {row.name} (its apps start again)"),
-                ("interrupt", "interrupt", f"Interrupt kernel {row.name} (KeyboardInterrupt in the running cell)"),
+                ("interrupt", "interrupt", f"Interrupt kernel {row.name} (KeyboardInterrupt in the running cell; "
+                                           "an exception where a handler blocks its loop)"),
                 ("console", "console", f"Open the console of kernel {row.name}")]
 
     def _enable(self, row, buttons: dict) -> None:
         buttons["restart"].setEnabled(row.state not in ("restarting", "starting"))
-        buttons["interrupt"].setEnabled(row.state in ("busy", "idle"))
+        buttons["interrupt"].setEnabled(row.state in ("busy", "idle", "not responding"))
 

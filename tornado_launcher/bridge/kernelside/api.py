@@ -15,7 +15,7 @@ import types
 import tornado
 
 from .. import protocol
-from . import assets, attribution, imports, live, patches, state
+from . import assets, attribution, hang, imports, live, patches, state
 from .apps import BridgeApp, WatchdogApp
 from .records import emit, format_exc, log_record, one_line, outbox
 from .tornado_app import TornadoBridgeApp
@@ -164,5 +164,6 @@ def install(settings=None):
         outbox.comm = None
         sys.__stderr__.write("tornado-launcher: cannot open the events comm: %s\n" % exc)
     outbox.start_sender()
+    hang.monitor.start()
     _register_aliases()
     kernel.installed = True
