@@ -264,12 +264,18 @@ class TornadoBridgeApp(BridgeApp):
         else:
             exc = await self._start_shared(run)
         if report:
-            if exc is None:
-                self._running(run, t0)
-            else:
-                self._failed(run, exc)
-            pool.release(self.name, keep=run.pool_keys if exc is None else ())
+            self._report(run, exc, t0)
         return run, exc
+
+    def _report(self, run, exc, t0):
+        """"running", or "failed" once the port is free (the pooled sockets closed first,
+        so whoever hears "failed" may bind the port at once)."""
+        if exc is None:
+            self._running(run, t0)
+            pool.release(self.name, keep=run.pool_keys)
+        else:
+            pool.release(self.name)
+            self._failed(run, exc)
 
     async def _replace(self, t0, threaded, retry_full=False):
         """Restart (in ``threaded`` mode): the new run serves before the old one stops.
@@ -282,11 +288,7 @@ class TornadoBridgeApp(BridgeApp):
                 await self._start(t0)
                 return
             run, exc = await self._start_or_retry(t0)
-            if exc is None:
-                self._running(run, t0)
-            else:
-                self._failed(run, exc)
-            pool.release(self.name, keep=run.pool_keys if exc is None else ())
+            self._report(run, exc, t0)
             return
         was = self.threaded
         self.threaded = threaded
@@ -302,8 +304,8 @@ class TornadoBridgeApp(BridgeApp):
             old = None
         if exc is not None:
             if old is None:
-                self._failed(run, exc)
                 pool.release(self.name)
+                self._failed(run, exc)
                 return
             self._kept_old(old, was, exc)
             return
