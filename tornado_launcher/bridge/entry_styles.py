@@ -334,7 +334,11 @@ class _ScopedOptions(collections.abc.MutableMapping):
 
     def __contains__(self, key):
         own = self._own()
-        return key in self.base or (own is not None and key in own)
+        if key in self.base or (own is not None and key in own):
+            return True
+        if own is None or getattr(_defining, "active", False):
+            return False  # define() of this app: another app's option of that name is no conflict
+        return any(key in d for d in self.apps.values())  # a cached module another app imported
 
     def _keys(self):
         own = self._own()
@@ -494,6 +498,17 @@ def _patched_thread_start(self, *args, **kwargs):
     return _orig["thread_start"](self, *args, **kwargs)
 
 
+_defining = threading.local()
+
+
+def _patched_define(self, *args, **kwargs):
+    _defining.active = True
+    try:
+        return _orig["define"](self, *args, **kwargs)
+    finally:
+        _defining.active = False
+
+
 def _patched_parse_command_line(self, args=None, final=True):
     scope = current_scope()
     if args is None and scope is not None:
@@ -575,6 +590,8 @@ def install():
         threading.Thread.start = _patched_thread_start
         _orig["parse_command_line"] = tornado.options.OptionParser.parse_command_line
         tornado.options.OptionParser.parse_command_line = _patched_parse_command_line
+        _orig["define"] = tornado.options.OptionParser.define
+        tornado.options.OptionParser.define = _patched_define
         _orig["parse_known_args"] = argparse.ArgumentParser.parse_known_args
         argparse.ArgumentParser.parse_known_args = _patched_parse_known_args
         _install_options()
@@ -863,6 +880,8 @@ class AppScope:
         asyncio.set_event_loop(None)
 
     def _serving(self):
+        if self.main_task is not None and self.main_task.done():
+            return  # it failed or ended at once: _finish tells
         if not self._serving_fut.done():
             self._serving_fut.set_result(True)
 
@@ -932,15 +951,20 @@ class AppScope:
         for task in list(self.tasks):
             if task is not current and not task.done() and not (exclude_main and task is self.main_task):
                 task.cancel()
-        # timers, PeriodicCallbacks and callbacks scheduled in the app's context
-        for handle in list(getattr(loop, "_scheduled", ())) + list(getattr(loop, "_ready", ())):
+        # timers and PeriodicCallbacks scheduled in the app's context.  Not the ready queue:
+        # it holds the steps of the tasks just cancelled (cancelling those would hang them),
+        # nor timers that wake a future (asyncio.sleep in a task's cleanup)
+        for handle in list(getattr(loop, "_scheduled", ())):
             ctx = getattr(handle, "_context", None)
-            if ctx is not None and ctx.get(SCOPE) is self and not handle.cancelled():
-                owner = getattr(getattr(handle, "_callback", None), "__self__", None)
-                if isinstance(owner, tornado.ioloop.PeriodicCallback):
-                    owner.stop()
-                if not getattr(handle, "_tl_keep", False) and getattr(handle, "_callback", None) is not self._serving:
-                    handle.cancel()
+            if ctx is None or ctx.get(SCOPE) is not self or handle.cancelled():
+                continue
+            args = getattr(handle, "_args", None) or ()
+            if args and isinstance(args[0], asyncio.Future):
+                continue
+            owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+            if isinstance(owner, tornado.ioloop.PeriodicCallback):
+                owner.stop()
+            handle.cancel()
         # IOStreams and sockets the app registered on the loop
         io_loop = self.io_loop
         selector = getattr(loop, "_selector", None)

@@ -1,0 +1,171 @@
+"""bridge/entry_styles.py in a real kernel, without the launcher's session (issue 10).
+
+The module is exec'd in an ipykernel as the bridge would send it; cells drive
+AppScope with top-level await on the kernel's own loop; requests are real HTTP
+on 127.0.0.1 free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_bridge import free_port, http_get, port_is_free
+
+APPS = Path(__file__).parent / "entry_apps"
+MODULE = Path(__file__).resolve().parents[2] / "tornado_launcher" / "bridge" / "entry_styles.py"
+pytestmark = pytest.mark.timeout(180)
+
+SETUP = '''
+import sys, types, json, os, threading, asyncio
+__src = open(%r).read()
+__m = types.ModuleType("tl_entry_styles"); __m.__file__ = %r
+sys.modules["tl_entry_styles"] = __m
+exec(compile(__src, %r, "exec"), __m.__dict__)
+from tl_entry_styles import AppScope, Entry
+__m.install()
+scopes = {}
+def census():
+    return {"fds": len(os.listdir("/proc/self/fd")), "threads": threading.active_count(),
+            "tasks": len(asyncio.all_tasks())}
+'''
+
+
+class Kernel:
+    def __init__(self, cwd: Path):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.rt = tempfile.mkdtemp(prefix="tl-entry-rt-")
+        os.chmod(self.rt, stat.S_IRWXU)
+        self.km = self.kc = None
+        try:
+            self._run(self._start(cwd), 60)
+            self.execute(SETUP % (str(MODULE), str(MODULE), str(MODULE)))
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def _run(self, coro, timeout):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _start(self, cwd):
+        from jupyter_client import AsyncKernelManager
+
+        self.km = AsyncKernelManager(transport="ipc")
+        self.km.ip = os.path.join(self.rt, "kernel")
+        self.km.connection_file = os.path.join(self.rt, "kernel.json")
+        await self.km.start_kernel(cwd=str(cwd), env=dict(os.environ))
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        await self.kc.wait_for_ready(timeout=60)
+
+    async def _execute(self, code, timeout):
+        msg_id = self.kc.execute(code, store_history=False, user_expressions={"v": "json.dumps(_)"}
+                                 if False else {})
+        while True:
+            reply = await self.kc.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply["content"]
+
+    def execute(self, code, timeout=30.0):
+        content = self._run(self._execute(code, timeout), timeout + 5)
+        if content["status"] != "ok":
+            tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(content.get("traceback", [])))
+            raise AssertionError("cell failed: %s: %s\n%s" % (content.get("ename"), content.get("evalue"), tb))
+        return content
+
+    def value(self, expr):
+        async def ev():
+            msg_id = self.kc.execute("", store_history=False, user_expressions={"v": "json.dumps(%s)" % expr})
+            while True:
+                reply = await self.kc.get_shell_msg(timeout=30)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    v = reply["content"]["user_expressions"]["v"]
+                    if v["status"] != "ok":
+                        raise AssertionError("%s: %s" % (v.get("ename"), v.get("evalue")))
+                    return json.loads(eval(v["data"]["text/plain"]))
+        return self._run(ev(), 35)
+
+    # -- scopes
+    def start(self, name, entry, argv=(), threaded=False):
+        """Start; the result: {"serving", "urls", "outcome"}."""
+        self.execute(
+            "scopes[%r] = AppScope(%r, %s, threaded=%r)\n"
+            "__serving = await scopes[%r].start(%s)\n" % (name, name, json.dumps(list(argv)), threaded, name, entry))
+        return self.value("{'serving': __serving, 'urls': scopes[%r].urls(), "
+                          "'outcome': scopes[%r].outcome and [scopes[%r].outcome.requested, "
+                          "scopes[%r].outcome.reason]}" % (name, name, name, name))
+
+    def stop(self, name):
+        self.execute("__o = await scopes[%r].stop()" % name)
+        return self.value("[__o.requested, __o.reason, scopes[%r].leftovers()]" % name)
+
+    def shutdown(self):
+        async def _shutdown():
+            if self.kc is not None:
+                self.kc.stop_channels()
+            if self.km is not None and self.km.has_kernel:
+                await self.km.shutdown_kernel(now=True)
+        try:
+            self._run(_shutdown(), 30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+            shutil.rmtree(self.rt, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("entry") / "project"
+    shutil.copytree(APPS, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def kernel(project):
+    k = Kernel(project)
+    yield k
+    k.shutdown()
+
+
+def styles(port, project):
+    return {
+        "async_options": ("Entry.main('eapps.async_options:main')", ["--port=%d" % port, "--label=opt"],
+                          "v1 opt %d" % port),
+        "sync_ioloop": ("Entry.main('eapps.sync_ioloop.main')", ["--port=%d" % port], "v1 sync"),
+        "factory": ("Entry.application('eapps.factory:make_app', %d)" % port, [], "v1 factory"),
+        "subclass": ("Entry.application('eapps.subclass.WebApp', %d)" % port, [], "v1 subclass"),
+        "instance": ("Entry.application('eapps.instance:application', %d)" % port, [], "v1 instance"),
+        "script": ("Entry.script(%r)" % str(project / "server.py"), [str(port)], "v1 script helper"),
+    }
+
+
+STYLES = ["async_options", "sync_ioloop", "factory", "subclass", "instance", "script"]
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+@pytest.mark.parametrize("style", STYLES)
+def test_serves_and_stop_frees_the_port(kernel, project, style, threaded):
+    port = free_port()
+    entry, argv, expected = styles(port, project)[style]
+    name = "%s_%s" % (style, "t" if threaded else "s")
+    r = kernel.start(name, entry, argv, threaded)
+    assert r["serving"] is True, r
+    assert r["urls"] == ["http://127.0.0.1:%d/" % port], r
+    assert http_get("http://127.0.0.1:%d/" % port) == (200, expected)
+    requested, reason, leftovers = kernel.stop(name)
+    assert requested and reason == "stopped"
+    assert leftovers == {"threads": [], "tasks": []}
+    assert port_is_free(port)
+    assert kernel.value("[n for n in __import__('tornado.options').options.options._options.apps]") is not None
