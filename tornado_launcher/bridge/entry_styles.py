@@ -214,8 +214,9 @@ class Entry:
 
     @classmethod
     def application(cls, target, port, address="127.0.0.1"):
-        """``target``: dotted path or object: Application subclass, instance, or factory."""
-        return cls("application", target, int(port), address or "127.0.0.1")
+        """``target``: dotted path or object: Application subclass, instance, or factory.
+        ``address`` None is 127.0.0.1; "" (or "0.0.0.0") is every interface."""
+        return cls("application", target, int(port), "127.0.0.1" if address is None else address)
 
     @classmethod
     def callable(cls, fn):
@@ -336,7 +337,7 @@ class _ScopedOptions(collections.abc.MutableMapping):
         own = self._own()
         if key in self.base or (own is not None and key in own):
             return True
-        if own is None or getattr(_defining, "active", False):
+        if own is None or _called_by_define():
             return False  # define() of this app: another app's option of that name is no conflict
         return any(key in d for d in self.apps.values())  # a cached module another app imported
 
@@ -352,6 +353,12 @@ class _ScopedOptions(collections.abc.MutableMapping):
 
     def __len__(self):
         return len(self._keys())
+
+
+def _called_by_define():
+    """Whether ``OptionParser.define`` asks (not wrapped: it names the caller's file by frames)."""
+    frame = sys._getframe(2)
+    return frame is not None and frame.f_code is tornado.options.OptionParser.define.__code__
 
 
 class _ScopedCallbacks:
@@ -498,17 +505,6 @@ def _patched_thread_start(self, *args, **kwargs):
     return _orig["thread_start"](self, *args, **kwargs)
 
 
-_defining = threading.local()
-
-
-def _patched_define(self, *args, **kwargs):
-    _defining.active = True
-    try:
-        return _orig["define"](self, *args, **kwargs)
-    finally:
-        _defining.active = False
-
-
 def _patched_parse_command_line(self, args=None, final=True):
     scope = current_scope()
     if args is None and scope is not None:
@@ -590,8 +586,6 @@ def install():
         threading.Thread.start = _patched_thread_start
         _orig["parse_command_line"] = tornado.options.OptionParser.parse_command_line
         tornado.options.OptionParser.parse_command_line = _patched_parse_command_line
-        _orig["define"] = tornado.options.OptionParser.define
-        tornado.options.OptionParser.define = _patched_define
         _orig["parse_known_args"] = argparse.ArgumentParser.parse_known_args
         argparse.ArgumentParser.parse_known_args = _patched_parse_known_args
         _install_options()
