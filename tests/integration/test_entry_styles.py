@@ -37,8 +37,9 @@ __m.install()
 scopes = {}
 # ipykernel opens one zmq pipe (an eventfd) per thread that writes to stdout/stderr and closes
 # it up to 10 s after the thread ended: keep the apps' access lines off stderr, so the fd
-# census sees our leaks, not that delay (in the launcher the bridge routes them over its comm)
-__import__("logging").getLogger("tornado.access").disabled = True
+# census sees our leaks, not that delay (in the launcher the bridge routes them over its comm).
+# A level, not .disabled: traitlets' Application.initialize (dictConfig) re-enables every logger
+__import__("logging").getLogger("tornado.access").setLevel(30)
 def census():
     return {"fds": len(os.listdir("/proc/self/fd")), "threads": threading.active_count(),
             "tasks": len(asyncio.all_tasks())}
@@ -172,7 +173,26 @@ def test_serves_and_stop_frees_the_port(kernel, project, style, threaded):
     assert requested and reason == "stopped"
     assert leftovers == {"threads": [], "tasks": []}
     assert port_is_free(port)
-    assert kernel.value("[n for n in __import__('tornado.options').options.options._options.apps]") is not None
+    if not threaded:  # on the kernel's loop: no timer (PeriodicCallback, call_later) of the app is left
+        assert kernel.value("len([h for h in asyncio.get_running_loop()._scheduled if not h.cancelled() "
+                            "and h._context.get(__m.SCOPE) is scopes[%r]])" % name) == 0
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+def test_traitlets_app_with_a_coroutine_start(kernel, threaded):
+    port = free_port()
+    kernel.execute(
+        "def __traitlets_start():\n"
+        "    from eapps.traitlets_async import WebApp\n"
+        "    app = WebApp()\n"
+        "    app.initialize(sys.argv[1:])\n"
+        "    return app.start()\n")
+    r = kernel.start("trait", "Entry.callable(__traitlets_start)", ["--port=%d" % port], threaded)
+    assert r["serving"] is True, r
+    assert http_get("http://127.0.0.1:%d/" % port) == (200, "v1 traitlets")
+    requested, reason, leftovers = kernel.stop("trait")
+    assert (requested, leftovers) == (True, {"threads": [], "tasks": []})
+    assert port_is_free(port)
 
 
 PURGE = ("for __n in [n for n in sys.modules if n == 'eapps' or n.startswith('eapps.') or n == 'script_helper']:\n"
