@@ -631,7 +631,7 @@ def _argv_steps(coro, scope):
 class AppScope:
     """One start of one app: its context, what it started, how it ended.  See the module docstring."""
 
-    def __init__(self, name, argv=(), threaded=False):
+    def __init__(self, name, argv=(), threaded=False, context=None):
         self.name = name
         self.argv = [str(a) for a in argv]
         self.threaded = bool(threaded)
@@ -653,7 +653,8 @@ class AppScope:
         self._sys_path_added = None
         self._argv_saved = None
         self.application = None
-        self.ctx = contextvars.copy_context()
+        # ``context``: the bridge's run context (its own ContextVars ride along)
+        self.ctx = context.copy() if context is not None else contextvars.copy_context()
         self.ctx.run(SCOPE.set, self)
 
     def __repr__(self):
