@@ -21,11 +21,13 @@ Layering (each module imports only those above it):
 ``records``      records out: the queue and the sender thread on the comm
 ``attribution``  which app a log record or printed line belongs to; the logging handler, stream proxies
 ``drain``        closing listening sockets without losing the backlog; draining accepted connections
-``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
+``options``      ``tornado.options`` per app: each app's own options and values, routed by its scope
+``patches``      what the bridge patches in tornado, asyncio, logging and threading, and the originals (``Patches``)
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``servers``      the servers and listening sockets one run of an app opened
 ``run``          one start of one app: its servers, loop, thread, context
-``entry``        constructing and starting the user's application object
+``entry``        how a run enters the user's code: the contract class; ``Entry`` (main, script, Application)
+``scope``        ``AppScope``: one start of an app from its own entry point, what it started, how it ended
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
 ``tornado_app``  ``TornadoBridgeApp``: command queue, shared start, threaded start, stop
 ``api``          what the launcher's cells call: ``install``, ``create_app_from_json``, ...
@@ -40,6 +42,7 @@ state changes happen on the kernel's loop thread.
 #: ``tornado_launcher/bridge/`` ("protocol" first; this package's own
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
-           "kernelside.attribution", "kernelside.drain", "kernelside.patches", "kernelside.imports",
-           "kernelside.servers", "kernelside.run", "kernelside.entry", "kernelside.apps",
+           "kernelside.attribution", "kernelside.drain", "kernelside.options", "kernelside.patches",
+           "kernelside.imports", "kernelside.servers", "kernelside.run", "kernelside.entry",
+           "kernelside.scope", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")

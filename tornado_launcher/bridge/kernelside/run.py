@@ -17,6 +17,7 @@ class Run:
         self.threaded = threaded
         self.servers = Servers()
         self.obj = None
+        self.scope = None  # an app started from its own entry point: its scope.AppScope
         self.loop = None
         self.io_loop = None
         self.thread = None

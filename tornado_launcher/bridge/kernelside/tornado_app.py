@@ -6,6 +6,11 @@ The class reads top to bottom: public API (any thread) -> command queue
 bursts of file events fold into one restart) -> start (shared, threaded)
 -> stop (shared, threaded).  Constructing the user's object is ``entry``'s,
 tracking its servers ``servers``'/``run``'s, draining ``drain``'s.
+
+An app given by its own entry point (``main``, ``script``, or ``app_class``
+with ``port``: an Application, a subclass or a factory) runs in an
+:class:`~.scope.AppScope` bound to its run (``_start_entry`` / ``_stop_entry``);
+the command queue, restarts, the threaded toggle and the drain are the same.
 """
 
 import asyncio
@@ -21,6 +26,7 @@ from . import drain as draining
 from .apps import BridgeApp
 from .records import format_exc, one_line
 from .run import Run
+from .scope import AppScope
 
 STOP_TIMEOUT = 5.0  # seconds an app's stop() may take before its servers are closed by force
 
@@ -31,6 +37,9 @@ class TornadoBridgeApp(BridgeApp):
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
     "clear_cache": [...] or None, "logger": {"level", "suppress_regex", "replace_regex"}}``.
     ``clear_cache`` None means: every module loaded from the project directory.
+    Instead of a contract ``app_class``: ``"main": "pkg.mod:main"``, ``"script":
+    "/abs/server.py"``, or ``app_class`` with ``"port"`` (and ``"address"``, default
+    127.0.0.1) for an Application, a subclass or a factory; see :meth:`entry_point`.
 
     Subclass and override :meth:`make_app` to construct an application class
     that does not follow the usual contract.
@@ -41,6 +50,10 @@ class TornadoBridgeApp(BridgeApp):
     def __init__(self, name, spec=None, **kwargs):
         super().__init__(name, spec, **kwargs)
         self.app_class = self.spec.get("app_class")
+        self.main = self.spec.get("main")
+        self.script = self.spec.get("script")
+        self.port = self.spec.get("port")
+        self.address = self.spec.get("address")
         self.argv = [str(a) for a in (self.spec.get("argv") or self.spec.get("args") or [])]
         clear = self.spec.get("clear_cache")
         self.clear_cache = None if clear is None else [str(c) for c in clear]
@@ -81,6 +94,16 @@ class TornadoBridgeApp(BridgeApp):
     def make_app(self, cls):
         """Construct the application: traitlets-style ``cls()`` + ``initialize(argv)``, else ``cls(argv)``."""
         return entry.make_app(cls, self.argv)
+
+    def entry_point(self):
+        """The :class:`entry.Entry` this app starts from, None for a contract ``app_class``."""
+        if self.main:
+            return entry.Entry.main(self.main)
+        if self.script:
+            return entry.Entry.script(self.script)
+        if self.port is not None and self.app_class:
+            return entry.Entry.application(self.app_class, self.port, self.address)
+        return None
 
     # -- command queue (kernel loop thread only)
     def _submit(self, cmd, arg=None):
@@ -171,7 +194,14 @@ class TornadoBridgeApp(BridgeApp):
         run = Run(self, self.threaded)
         self._run = run
         attribution.update_levels()
-        if self.threaded:
+        try:
+            entry_point = self.entry_point()
+        except Exception as exc:
+            self._failed(run, exc)
+            return
+        if entry_point is not None:
+            await self._start_entry(run, t0, entry_point)
+        elif self.threaded:
             await self._start_threaded(run, t0)
         else:
             await self._start_shared(run, t0)
@@ -191,6 +221,40 @@ class TornadoBridgeApp(BridgeApp):
         await asyncio.sleep(0)
         if self._run is run and self.state == "starting":
             self._running(run, t0)
+
+    # -- start, an app's own entry point (both modes: the scope runs it)
+    async def _start_entry(self, run, t0, entry_point):
+        scope = AppScope(self.name, self.argv, self.threaded, context=run.ctx, servers=run.servers)
+        run.scope = scope
+        run.loop = state.kernel.loop  # until the scope's own (threaded)
+        try:
+            serving = await scope.start(entry_point)
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            run.close_servers()
+            self._failed(run, exc)
+            return
+        run.loop, run.io_loop, run.thread = scope.loop, scope.io_loop, scope.thread
+        self.app = scope.application
+        if not serving:
+            self._entry_ended(run, scope.outcome)
+            return
+        scope.ended.add_done_callback(lambda f: state.kernel.call(self._entry_ended, run, f.result()))
+        if self._run is run and self.state == "starting":
+            self._running(run, t0)
+
+    def _entry_ended(self, run, outcome):
+        """The app ended on its own (its main returned or raised, it exited, it stopped its loop)."""
+        if self._run is not run or run.stop_requested or outcome is None or outcome.requested:
+            return
+        self._run = None
+        self.app = None
+        self._flush_prints()
+        if outcome.error is not None:
+            self._log("ERROR", "the app ended: %s" % outcome.reason, format_exc(outcome.error))
+            self._set_state("failed", reason=outcome.reason)
+        else:
+            self._log("INFO", "the app ended: %s" % outcome.reason)
+            self._set_state("stopped", reason=outcome.reason)
 
     # -- start, threaded mode: the app on its own thread and loop
     async def _start_threaded(self, run, t0):
@@ -294,6 +358,14 @@ class TornadoBridgeApp(BridgeApp):
         run = self._run
         self._set_state("stopping")
         run.stop_requested = True
+        if run.scope is not None:
+            await self._stop_entry(run, drain)
+            if self._run is run:
+                self._run = None
+            self.app = None
+            self._flush_prints()
+            self._set_state("stopped", urgent=final)
+            return
         if run.threaded:
             released = await self._stop_threaded(run)
         else:
@@ -316,6 +388,54 @@ class TornadoBridgeApp(BridgeApp):
                 await asyncio.sleep(0.001)
         self._flush_prints()
         self._set_state("stopped", urgent=final)
+
+    # -- stop, an app's own entry point: free the port, drain, then the scope stops the rest
+    async def _stop_entry(self, run, drain):
+        scope = run.scope
+        loop = scope.loop
+        if scope.ended.done():
+            return  # it had ended on its own; everything was closed then
+        if scope.threaded:
+            released = state.kernel.loop.create_future()
+
+            def release():
+                try:
+                    run.close_servers()
+                finally:
+                    state.kernel.loop.call_soon_threadsafe(lambda: released.done() or released.set_result(None))
+            try:
+                loop.call_soon_threadsafe(release, context=scope.ctx.copy())
+                await asyncio.wait_for(released, STOP_TIMEOUT)
+            except (RuntimeError, asyncio.TimeoutError):
+                pass  # its loop is closed or blocked: scope.stop() frees the sockets by force
+        else:
+            run.in_ctx(run.close_servers)
+        busy = any(getattr(server, "_connections", None) for server in run.servers.servers())
+        if not busy:
+            await scope.stop()
+        elif drain:
+            await self._drain_entry(run)
+        else:
+            # a restart: the old app answers what it accepted in the background (at most
+            # drain.DRAIN_TIMEOUT s) while the new one starts; then everything of it ends
+            run.drain_task = state.kernel.loop.create_task(self._drain_entry(run))
+        leftovers = scope.leftovers()
+        if leftovers["threads"]:
+            self._log("WARNING", "threads the app started still run after its stop: %s"
+                      % ", ".join(leftovers["threads"]))
+
+    async def _drain_entry(self, run):
+        scope = run.scope
+        try:
+            coro = draining.drain(run.servers.servers(), self)
+            if scope.threaded:
+                await asyncio.wait_for(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, scope.loop)),
+                                       draining.DRAIN_TIMEOUT + 2.0)
+            else:
+                await run.ctx.copy().run(asyncio.ensure_future, coro)
+        except Exception:
+            pass
+        await scope.stop()
 
     # -- stop, per mode (the drain itself is drain.py's)
     async def _stop_shared(self, run):
@@ -398,8 +518,9 @@ class TornadoBridgeApp(BridgeApp):
 
     def _logger_names(self):
         names = []
-        if isinstance(self.app_class, str) and "." in self.app_class:
-            names.append(self.app_class.split(".", 1)[0])
+        for dotted in (self.app_class, self.main):
+            if isinstance(dotted, str) and "." in dotted:
+                names.append(dotted.split(".", 1)[0])
         if self._adopted_logger:
             names.append(self._adopted_logger)
         return names
