@@ -1,8 +1,9 @@
-"""bridge/entry_styles.py in a real kernel, without the launcher's session (issue 10).
+"""The bridge's entry-point scopes (kernelside/scope.py, entry.py, options.py, patches.py) in a
+real kernel, below the bridge app and the session (issue 10).
 
-The module is exec'd in an ipykernel as the bridge would send it; cells drive
-AppScope with top-level await on the kernel's own loop; requests are real HTTP
-on 127.0.0.1 free ports.
+The bridge is installed by its real install cell; cells drive AppScope with
+top-level await on the kernel's own loop; requests are real HTTP on 127.0.0.1
+free ports.  The same apps through the Session: test_entry_session.py.
 """
 
 from __future__ import annotations
@@ -23,17 +24,13 @@ import pytest
 from tests.integration.test_bridge import free_port, http_get, port_is_free
 
 APPS = Path(__file__).parent / "entry_apps"
-MODULE = Path(__file__).resolve().parents[2] / "tornado_launcher" / "bridge" / "entry_styles.py"
 pytestmark = pytest.mark.timeout(180)
 
 SETUP = '''
 import sys, types, json, os, threading, asyncio
-__src = open(%r).read()
-__m = types.ModuleType("tl_entry_styles"); __m.__file__ = %r
-sys.modules["tl_entry_styles"] = __m
-exec(compile(__src, %r, "exec"), __m.__dict__)
-from tl_entry_styles import AppScope, Entry
-__m.install()
+from tornado_launcher_bridge.kernelside.scope import AppScope
+from tornado_launcher_bridge.kernelside.entry import Entry
+from tornado_launcher_bridge.kernelside import state as __m
 scopes = {}
 # ipykernel opens one zmq pipe (an eventfd) per thread that writes to stdout/stderr and closes
 # it up to 10 s after the thread ended: keep the apps' access lines off stderr, so the fd
@@ -56,7 +53,10 @@ class Kernel:
         self.km = self.kc = None
         try:
             self._run(self._start(cwd), 60)
-            self.execute(SETUP % (str(MODULE), str(MODULE), str(MODULE)))
+            from tornado_launcher import bridge
+
+            self.execute(bridge.install_code({"kernel": "entry", "project_dir": None}))
+            self.execute(SETUP)
         except BaseException:
             self.shutdown()
             raise
@@ -175,7 +175,7 @@ def test_serves_and_stop_frees_the_port(kernel, project, style, threaded):
     assert port_is_free(port)
     if not threaded:  # on the kernel's loop: no timer (PeriodicCallback, call_later) of the app is left
         assert kernel.value("len([h for h in asyncio.get_running_loop()._scheduled if not h.cancelled() "
-                            "and h._context.get(__m.SCOPE) is scopes[%r]])" % name) == 0
+                            "and h._context.get(__m.scope_var) is scopes[%r]])" % name) == 0
 
 
 @pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])

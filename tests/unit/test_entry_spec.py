@@ -1,10 +1,12 @@
-"""The pure parts of bridge/entry_styles.py: dotted paths, the keys' check, URLs from sockets."""
+"""The pure parts of the entry points (issue 10): dotted paths, URLs from sockets.
+The config keys' check is in test_config.py (configs/bad/entry_*.hcl)."""
 
 import socket
 
 import pytest
 
-from tornado_launcher.bridge import entry_styles as es
+from tornado_launcher.bridge.kernelside import entry as es
+from tornado_launcher.bridge.kernelside.servers import Servers
 
 
 def test_parse_main_forms():
@@ -21,18 +23,6 @@ def test_load_main_nested_attribute():
     assert es.load_main("collections:OrderedDict.fromkeys") == __import__("collections").OrderedDict.fromkeys
 
 
-def test_check_spec(tmp_path):
-    (tmp_path / "server.py").write_text("")
-    assert es.check_spec({"script": "server.py"}, str(tmp_path)) == []
-    assert es.check_spec({"app_class": "m.make_app", "port": 8888}) == []
-    assert any("exactly one" in p for p in es.check_spec({"main": "m.main", "script": "s.py"}))
-    assert any("exactly one" in p for p in es.check_spec({}))
-    assert any("does not exist" in p for p in es.check_spec({"script": "nope.py"}, str(tmp_path)))
-    assert any("0 to 65535" in p for p in es.check_spec({"app_class": "m.A", "port": 70000}))
-    assert any("only for an app_class" in p for p in es.check_spec({"main": "m.main", "port": 80}))
-    assert any("dotted path" in p for p in es.check_spec({"main": "main"}))
-
-
 def test_urls_for_wildcards_and_addresses():
     socks = []
     try:
@@ -40,10 +30,16 @@ def test_urls_for_wildcards_and_addresses():
             s = socket.socket(family)
             s.bind((host, 0))
             socks.append(s)
-        urls = es.urls_for([(None, socks)])
+        urls = urls_of(socks)
         assert urls == ["http://localhost:%d/" % socks[0].getsockname()[1],
                         "http://127.0.0.1:%d/" % socks[1].getsockname()[1]]
     finally:
         for s in socks:
             s.close()
-    assert es.urls_for([(None, socks)]) == []  # closed sockets give no URL
+    assert urls_of(socks) == []  # closed sockets give no URL
+
+
+def urls_of(socks):
+    servers = Servers()
+    servers.track(None, socks)
+    return servers.urls()
