@@ -22,6 +22,7 @@ class Run:
         self.io_loop = None
         self.thread = None
         self.loop_started = False
+        self.bridge_runs_loop = False  # threaded: the app's start() returned; the bridge runs its loop
         self.stop_reached = False
         self.stop_requested = False
         self.error = None

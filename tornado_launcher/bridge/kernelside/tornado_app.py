@@ -236,7 +236,17 @@ class TornadoBridgeApp(BridgeApp):
         run.loop, run.io_loop, run.thread = scope.loop, scope.io_loop, scope.thread
         self.app = scope.application
         if not serving:
-            self._entry_ended(run, scope.outcome)
+            # it ended before serving: whoever pressed Start waits for running or failed
+            outcome = scope.outcome
+            self._run = None
+            self.app = None
+            self._flush_prints()
+            reason = outcome.reason if outcome is not None else "the app ended before serving"
+            if outcome is not None and outcome.error is None and "without serving" not in reason:
+                reason += " before serving"
+            error = outcome.error if outcome is not None else None
+            self._log("ERROR", "start failed: %s" % reason, format_exc(error) if error is not None else None)
+            self._set_state("failed", reason=reason)
             return
         scope.ended.add_done_callback(lambda f: state.kernel.call(self._entry_ended, run, f.result()))
         if self._run is run and self.state == "starting":
@@ -284,6 +294,7 @@ class TornadoBridgeApp(BridgeApp):
                 if not run.loop_started and not run.stop_requested:
                     # start() returned without running the loop: serve until stopped
                     run.loop_started = True
+                    run.bridge_runs_loop = True
                     loop.call_soon(run.on_serving)
                     loop.run_forever()
             except (Exception, SystemExit) as exc:
@@ -476,6 +487,14 @@ class TornadoBridgeApp(BridgeApp):
                     run.loop.stop()
             except Exception as exc:
                 self._log("ERROR", "stop() raised %s" % one_line(exc), format_exc(exc))
+                run.loop.stop()
+                return
+            # the bridge runs this loop (start() returned, or was a coroutine): its stop()
+            # closed the servers but does not stop the loop, as in shared mode that is done
+            run.loop.call_soon(stop_loop_when_closed)
+
+        def stop_loop_when_closed():
+            if run.bridge_runs_loop and not run.open_sockets():
                 run.loop.stop()
 
         if not run.released_fut.done():
