@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import Recorder, fetch, free_port, port_is_free, running_session, wait_http
-from tornado_launcher.events import AppState
+from tornado_launcher.events import AppState, LogRecord
 
 APPS = Path(__file__).parent / "entry_apps"
 pytestmark = pytest.mark.timeout(240)
@@ -85,6 +85,11 @@ async def test_every_style_serves_restarts_and_stops_in_both_modes(tmp_path):
         await all_running(rec, names)
         for name in names:
             assert s.apps[name].urls == (url(ports[name]),), (name, s.apps[name].urls)
+        # logging.basicConfig(force=True) + logging.info at import time: in each app's own log
+        for name in ("async_main", "async_script"):
+            await rec.wait(lambda e, n=name: isinstance(e, LogRecord) and e.app == n
+                           and e.message == "async_options v1 imported")
+        assert not any(e.app is None and "imported" in e.message for e in rec.events if isinstance(e, LogRecord))
         for version, threaded in (("v2", False), ("v3", True)):
             if threaded:  # the window's threaded toggle: each app moves to its own thread and loop
                 for name in names:

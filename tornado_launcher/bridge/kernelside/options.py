@@ -138,9 +138,12 @@ def forget_options(files, app=None):
 
 
 def forget_unloaded(app, extra=()):
-    """Before a start: drop ``app``'s options whose file is no longer a loaded module (purged)."""
+    """Before a start: drop ``app``'s options whose file is no longer a loaded module (purged).
+
+    ``app`` None: the kernel's own table, where a contract app's ``define()`` lands
+    (its code runs outside any scope), so its restart's ``define()`` does not raise either."""
     mapping = tornado.options.options.__dict__.get("_options")
-    if not isinstance(mapping, _ScopedOptions) or app not in mapping.apps:
+    if not isinstance(mapping, _ScopedOptions) or (app is not None and app not in mapping.apps):
         return
     loaded = set()
     for mod in list(sys.modules.values()):
@@ -148,7 +151,7 @@ def forget_unloaded(app, extra=()):
         if isinstance(f, str):
             loaded.add(os.path.normcase(os.path.abspath(f)))
     extra = {os.path.normcase(os.path.abspath(f)) for f in extra}
-    own = mapping.apps[app]
+    own = mapping.base if app is None else mapping.apps[app]
     for key, option in list(own.items()):
         fn = getattr(option, "file_name", None)
         if fn and os.path.isabs(fn):
@@ -156,5 +159,5 @@ def forget_unloaded(app, extra=()):
             if fn in extra or fn not in loaded:
                 del own[key]
     callbacks = tornado.options.options.__dict__.get("_parse_callbacks")
-    if isinstance(callbacks, _ScopedCallbacks):
+    if app is not None and isinstance(callbacks, _ScopedCallbacks):
         callbacks.apps.pop(app, None)  # re-registered by the code that runs again

@@ -21,7 +21,7 @@ import time
 
 import tornado.ioloop
 
-from . import attribution, entry, imports, state
+from . import attribution, entry, imports, options, state
 from . import drain as draining
 from .apps import BridgeApp
 from .records import format_exc, one_line
@@ -201,7 +201,9 @@ class TornadoBridgeApp(BridgeApp):
             return
         if entry_point is not None:
             await self._start_entry(run, t0, entry_point)
-        elif self.threaded:
+            return
+        options.forget_unloaded(None)  # a contract app's define()s are the kernel's: drop the purged ones
+        if self.threaded:
             await self._start_threaded(run, t0)
         else:
             await self._start_shared(run, t0)
