@@ -83,6 +83,15 @@ class _ScopedOptions(collections.abc.MutableMapping):
         return len(self._keys())
 
 
+def _loaded_files():
+    files = set()
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if isinstance(f, str):  # module files are absolute (sys.path entries are made so)
+            files.add(os.path.normcase(f) if os.path.isabs(f) else os.path.normcase(os.path.abspath(f)))
+    return files
+
+
 def _called_by_define():
     """Whether ``OptionParser.define`` asks (not wrapped: it names the caller's file by frames)."""
     frame = sys._getframe(2)
@@ -138,26 +147,26 @@ def forget_options(files, app=None):
 
 
 def forget_unloaded(app, extra=()):
-    """Before a start: drop ``app``'s options whose file is no longer a loaded module (purged).
+    """Before a start: drop the options whose file is no longer a loaded module (purged), ``app``'s
+    own (and those of its script, ``extra``) and the kernel's table's.
 
-    ``app`` None: the kernel's own table, where a contract app's ``define()`` lands
+    ``app`` None: only the kernel's table, where a contract app's ``define()`` lands
     (its code runs outside any scope), so its restart's ``define()`` does not raise either."""
     mapping = tornado.options.options.__dict__.get("_options")
-    if not isinstance(mapping, _ScopedOptions) or (app is not None and app not in mapping.apps):
+    if not isinstance(mapping, _ScopedOptions):
         return
-    loaded = set()
-    for mod in list(sys.modules.values()):
-        f = getattr(mod, "__file__", None)
-        if isinstance(f, str):
-            loaded.add(os.path.normcase(os.path.abspath(f)))
+    loaded = _loaded_files()
     extra = {os.path.normcase(os.path.abspath(f)) for f in extra}
-    own = mapping.base if app is None else mapping.apps[app]
-    for key, option in list(own.items()):
-        fn = getattr(option, "file_name", None)
-        if fn and os.path.isabs(fn):
-            fn = os.path.normcase(fn)
-            if fn in extra or fn not in loaded:
-                del own[key]
+    # the kernel's table too: a contract app's define()s land there, and a module another
+    # app purged would otherwise make this app's define() of the same file "already defined"
+    tables = [mapping.base] if app is None else [mapping.base, mapping.apps.get(app, {})]
+    for own in tables:
+        for key, option in list(own.items()):
+            fn = getattr(option, "file_name", None)
+            if fn and os.path.isabs(fn):
+                fn = os.path.normcase(fn)
+                if (fn in extra and own is not mapping.base) or fn not in loaded:
+                    del own[key]
     callbacks = tornado.options.options.__dict__.get("_parse_callbacks")
     if app is not None and isinstance(callbacks, _ScopedCallbacks):
         callbacks.apps.pop(app, None)  # re-registered by the code that runs again
