@@ -411,11 +411,59 @@ def quiet_engine_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-def run_script(main, args) -> int:
+#: where each optional module a benchmark may need comes from
+OPTIONAL = {"pandas": "bench", "watchfiles": "bench"}
+
+
+def pip_install_command(extra: str) -> str:
+    """The command that installs ``extra`` into the Python running this script."""
+    venv = ROOT / ".venv"
+    if Path(sys.prefix).resolve() == venv.resolve():
+        return f".venv/bin/pip install -e '.[{extra}]'"
+    return f"{sys.executable} -m pip install -e '{ROOT}[{extra}]'"
+
+
+def missing_modules(modules: Sequence[str]) -> List[str]:
+    """Those of ``modules`` this Python cannot import (found without importing them)."""
+    import importlib.util
+
+    missing = []
+    for name in modules:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def require(modules: Sequence[str], why: str = "") -> None:
+    """Exit with status 2 and one sentence naming the ``pip install`` to run when an
+    optional module the benchmark needs is missing (never a traceback)."""
+    missing = missing_modules(modules)
+    if not missing:
+        return
+    script = Path(sys.argv[0]).resolve()
+    try:
+        script = script.relative_to(ROOT)
+    except ValueError:
+        pass
+    extras = sorted({OPTIONAL.get(m, "bench") for m in missing})
+    commands = " and ".join(f"`{pip_install_command(e)}`" for e in extras)
+    names = ", ".join(missing)
+    print(f"{script} needs {names}{(' (' + why + ')') if why else ''}, which is not installed: "
+          f"run {commands} first, then run it again.", file=sys.stderr)
+    sys.exit(2)
+
+
+def run_script(main, args, needs: Sequence[str] = (), why: str = "") -> int:
     """Run a benchmark's ``async main(args)``; exit status 1 on a poll timeout
-    or if any child process was left behind."""
+    or if any child process was left behind, 2 (with the ``pip install`` to run)
+    when a module in ``needs`` is missing."""
     import asyncio
 
+    require(needs, why)
     rc = 1
     try:
         rc = asyncio.run(main(args))

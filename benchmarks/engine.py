@@ -441,4 +441,4 @@ def parse(argv=None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, parse()))
+    sys.exit(run_script(main, parse(), needs=("pandas",), why="the measured app imports it"))

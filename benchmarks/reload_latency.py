@@ -288,4 +288,6 @@ def parse(argv=None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, parse()))
+    _args = parse()
+    _needs = ("pandas",) + (("watchfiles",) if "watchfiles" in _args.only else ())
+    sys.exit(run_script(main, _args, needs=_needs, why="the measured app imports pandas; a variant runs watchfiles"))

@@ -2,7 +2,9 @@
 
 * ``tornado-launcher [gui] [CONFIG]`` opens the window;
 * ``tornado-launcher start [CONFIG]`` runs headless until Ctrl+C / SIGTERM;
-* ``tornado-launcher check [CONFIG]`` validates: exit 0 runnable, 2 not;
+* ``tornado-launcher check [--exec] [CONFIG]`` validates: exit 0 runnable, 2 not;
+  it runs no ``${exec()}`` command unless given ``--exec``.  ``start`` runs
+  the same validation first and exits 2 with the same sentences;
 * ``--version``.
 
 CONFIG defaults to ``./jaffle.hcl``.  Qt is imported only for the window.
@@ -42,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reload", action="store_true", help="start with auto-reload off for every app")
     p.add_argument("--variables", action="append", metavar="NAME=VALUE", default=[],
                    help="override a `variable` block (repeatable); typed by the variable's default")
+    p.add_argument("--exec", action="store_true", dest="run_exec",
+                   help="check: also run the config's ${exec('...')} commands (without it, check runs "
+                   "nothing and says which it did not run; start and the window always run them)")
     return p
 
 
@@ -49,7 +54,7 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     # `tornado-launcher CONFIG` means `gui CONFIG`: put the command in front.
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         argv = ["gui"] + argv
-    ns = _parser().parse_args(argv)
+    ns = _parser().parse_intermixed_args(argv)  # options before or after the config paths
     ns.command = ns.command or "gui"
     return ns
 
@@ -67,30 +72,56 @@ def _load_args(paths: List[str], variables: List[str]):
     return (paths[0] if len(paths) == 1 else paths), parse_variables(variables)
 
 
-def cmd_check(paths: List[str], variables: List[str] = ()) -> int:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _validate(paths: List[str], variables: List[str], *, allow_exec: bool, show_warnings: bool):
+    """The one validation `check` and `start` share, before anything starts:
+    the config (every problem at its file:line:col, kernelspecs included),
+    then each kernel's interpreter.  Returns the Config, or None after
+    printing the errors and the `not runnable` line."""
     from .config import ConfigError, check
+
+    def _installed_kernelspecs() -> List[str]:  # asked only when a kernel names one
+        from .kernel import installed_kernelspecs
+        return installed_kernelspecs()
 
     path = paths[0] if len(paths) == 1 else " + ".join(paths)
     try:
         target, values = _load_args(paths, list(variables))
     except ConfigError as e:
         _print_diagnostics(e.diagnostics)
-        return EXIT_INVALID
-    config, diags = check(target, values)
-    _print_diagnostics(diags)
+        return None, []
+    config, diags = check(target, values, allow_exec=allow_exec, kernelspecs=_installed_kernelspecs)
     errors = [d for d in diags if d.severity == "error"]
     if config is None or errors:
-        n = len(errors)
-        sys.stderr.write(f"{path}: {n} error{'s' if n != 1 else ''}; not runnable\n")
-        return EXIT_INVALID
+        _print_diagnostics(diags)
+        sys.stderr.write(f"{path}: {_plural(len(errors), 'error')}; not runnable\n")
+        return None, diags
+    if show_warnings:
+        _print_diagnostics(diags)
     problems = asyncio.run(_kernel_problems(config))
+    if problems and not show_warnings:
+        _print_diagnostics(diags)  # refused: the warnings will not reach the session's log
     for line in problems:
         sys.stderr.write(f"{line}\n")
     if problems:
-        sys.stderr.write(f"{path}: {len(problems)} error{'s' if len(problems) != 1 else ''}; not runnable\n")
+        sys.stderr.write(f"{path}: {_plural(len(problems), 'error')}; not runnable\n")
+        return None, diags
+    return config, diags
+
+
+def cmd_check(paths: List[str], variables: List[str] = (), run_exec: bool = False) -> int:
+    path = paths[0] if len(paths) == 1 else " + ".join(paths)
+    config, diags = _validate(paths, list(variables), allow_exec=run_exec, show_warnings=True)
+    if config is None:
         return EXIT_INVALID
-    warns = len(diags)
-    tail = f" ({warns} warning{'s' if warns != 1 else ''})" if warns else ""
+    warns = len([d for d in diags if d.severity == "warning"])
+    notes = len(diags) - warns
+    tail = f" ({_plural(warns, 'warning')})" if warns else ""
+    if notes:
+        tail += f"; {notes} exec() command{'s' if notes != 1 else ''} not run (--exec runs them)"
     counts = [(len(config.kernels), "kernel"), (len(config.apps), "app"),
               (len(getattr(config, "processes", {})), "process"), (len(getattr(config, "jobs", {})), "job")]
     what = ", ".join(f"{n} {word}{'' if n == 1 else ('es' if word == 'process' else 's')}"
@@ -120,22 +151,29 @@ async def _kernel_problems(config) -> List[str]:
     return out
 
 
-def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = ()) -> int:
+def _reload(paths: List[str], variables: List[str]):
+    """A saved edit, read as `start` read the config: ``check``'s ``(config, diagnostics)``."""
     from .config import ConfigError, check
-    from . import headless
+    from .kernel import installed_kernelspecs
 
     try:
-        target, values = _load_args(paths, list(variables))
+        target, values = _load_args(paths, variables)
     except ConfigError as e:
-        _print_diagnostics(e.diagnostics)
-        return EXIT_INVALID
-    config, diags = check(target, values)
+        return None, list(e.diagnostics)
+    return check(target, values, kernelspecs=installed_kernelspecs)
+
+
+def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = ()) -> int:
+    from . import headless
+
+    # the validation `check` does, so that a config `check` passes is one `start` starts
+    config, _ = _validate(paths, list(variables), allow_exec=True, show_warnings=False)
     if config is None:
-        _print_diagnostics(diags)
         return EXIT_INVALID
     # warnings reach the terminal through the session's log, once
     try:
-        return asyncio.run(headless.run(config, auto_reload=auto_reload))
+        return asyncio.run(headless.run(config, auto_reload=auto_reload,
+                                        reload_config=lambda: _reload(paths, list(variables))))
     except KeyboardInterrupt:  # a second Ctrl+C during shutdown
         return 130
 
@@ -167,7 +205,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # ---
     ns = parse_args(argv)
     if ns.command == "check":
-        return cmd_check(ns.config or [DEFAULT_CONFIG], ns.variables)
+        return cmd_check(ns.config or [DEFAULT_CONFIG], ns.variables, ns.run_exec)
     if ns.command == "start":
         return cmd_start(ns.config or [DEFAULT_CONFIG], not ns.no_reload, ns.variables)
     paths = list(ns.config)

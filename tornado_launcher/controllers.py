@@ -30,8 +30,10 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
 
 from . import bridge, interpreter
+from .bridge import protocol
 from .bridge.protocol import LineFilter
 from .events import AppState, Event, LogRecord
+from .kernel import describe_error
 from .process import Process
 
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ def _ready(kernel: Optional["Kernel"]) -> bool:
 
 
 def _error(reply: Dict[str, Any]) -> str:
-    return f"{reply.get('ename')}: {reply.get('evalue')}"
+    return describe_error(reply)
 
 
 class Controller:
@@ -218,7 +220,8 @@ class KernelAppController(Controller):
             info.wanted = True
             info.start_code_ran = True
             result = await self.call(info, "restart", RUNNING_OR_FAILED)
-            if result is not None and result.state == "running":
+            if result is not None and result.state == "running" \
+                    and not protocol.serves_old_code(result.state, result.reason):
                 s.clear_stale(info.name)
             return result
 
@@ -262,7 +265,7 @@ class TornadoController(KernelAppController):
         spec = super().spec(info)
         a = info.config
         spec.update(app_class=a.app_class, argv=list(a.argv), threaded=info.threaded,
-                    clear_cache=list(a.clear_cache))
+                    clear_cache=list(a.clear_cache), drain_timeout=a.drain_timeout)
         # the entry point when it is not a start/stop class (issue 10); data, like the rest
         if a.main:
             spec["main"] = a.main

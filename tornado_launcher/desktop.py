@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import assets
+from .interpreter import child_env
 
 NAME = "tornado-launcher"
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
@@ -119,7 +120,8 @@ def _refresh(data: Path) -> None:
             continue
         cmd = [exe, "-q", "-t", str(arg)] if tool == "gtk-update-icon-cache" else [exe, str(arg)]
         try:
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False)
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False,
+                           env=child_env())
         except (OSError, subprocess.TimeoutExpired):
             pass
 

@@ -76,6 +76,10 @@ class AppState:
     threaded: bool = False
     auto_reload: bool = False
     time: float = field(default_factory=time.time)
+    #: where a running app's templates and static files are (absolute directories,
+    #: as the bridge reports them; empty in states the session makes itself)
+    template_paths: tuple = ()
+    static_paths: tuple = ()
 
 
 @dataclass(frozen=True)

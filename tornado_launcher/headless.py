@@ -12,9 +12,9 @@ import os
 import signal
 import sys
 import time
-from typing import IO, Dict, Optional
+from typing import IO, Callable, Dict, List, Optional, Tuple
 
-from .config import Config
+from .config import Config, Diagnostic
 from .events import AppState, Event, KernelState, LogRecord, ReloadEvent
 from .session import Session
 from .text import ANSI as _ANSI
@@ -94,11 +94,44 @@ class Printer:
         self.stream.flush()
 
 
-async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[str]] = None) -> int:
-    """Run the session until SIGINT/SIGTERM; shut down cleanly; return 0."""
+#: re-reads the config: ``(config, [])`` or ``(None, diagnostics)`` (``config.check``'s shape)
+Reloader = Callable[[], Tuple[Optional[Config], List[Diagnostic]]]
+
+
+async def reread(session: Session, load: Reloader, printer: "Printer") -> Optional[List[str]]:
+    """A saved edit of the config: apply it, or log where it is wrong and keep
+    everything running.  Returns the files to watch from now on."""
+    config, diags = await asyncio.get_running_loop().run_in_executor(None, load)
+    name = os.path.basename(session.config.path)
+    if config is None:
+        errors = [d for d in diags if d.severity == "error"] or diags
+        printer(LogRecord("launcher", None, "ERROR",
+                          f"{name} has errors; the apps keep running the previous config. "
+                          "Fix the line below and save again:", origin="launcher"))
+        for d in errors:
+            printer(LogRecord("launcher", None, "ERROR", f"  {d}", origin="launcher"))
+        return None
+    printer.kinds.update({n: a.kind for n, a in config.apps.items()})
+    await session.apply_config(config)
+    printer.kinds.update({n: a.kind for n, a in session.apps.items()})
+    printer(LogRecord("launcher", None, "INFO", f"{name} changed: re-read and applied", origin="launcher"))
+    return list(config.paths or [config.path])
+
+
+async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[str]] = None,
+              reload_config: Optional[Reloader] = None) -> int:
+    """Run the session until SIGINT/SIGTERM; shut down cleanly; return 0.
+
+    With ``reload_config``, every file of the config is watched and a saved
+    edit is applied live (:mod:`tornado_launcher.config_watch`)."""
     session = Session(config, auto_reload=auto_reload)
     printer = Printer(stream, kinds={name: a.kind for name, a in session.apps.items()})
     session.subscribe(printer)
+    watcher = None
+    if reload_config is not None:
+        from .config_watch import ConfigWatcher
+
+        watcher = ConfigWatcher(config.paths or [config.path], lambda: reread(session, reload_config, printer))
     # --- control socket: `tornado-launcher status/restart/stop/...` from another terminal (control.py)
     from .control import ControlServer
     control = ControlServer(session, config.paths or [config.path])
@@ -112,6 +145,8 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
         except (NotImplementedError, RuntimeError):  # Windows: KeyboardInterrupt path below
             pass
     try:
+        if watcher is not None:
+            await watcher.start()
         starting = asyncio.ensure_future(session.start())
         waiter = asyncio.ensure_future(stop.wait())
         await asyncio.wait({starting, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -124,6 +159,8 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
         printer(LogRecord("launcher", None, "INFO", "shutting down (Ctrl+C again to kill everything now)",
                           origin="launcher"))
         control.close()
+        if watcher is not None:
+            await watcher.stop()
 
         def kill_now() -> None:
             printer(LogRecord("launcher", None, "WARNING", "killing every kernel and process now",

@@ -63,6 +63,22 @@ READER_JOIN_TIMEOUT = 1.0
 #: port for output from forked subprocesses, whatever the transport; a message
 #: without its random key is printed to the process's stderr with this prefix.
 #: Lines so marked are logged by logger PIPE_LOGGER, not as the kernel's words.
+#: times a cell of ours is sent again after the kernel aborted it unrun
+ABORTED_RETRIES = 3
+
+
+def describe_error(reply: Dict[str, Any]) -> str:
+    """A failed execute reply as a sentence: ``ZeroDivisionError: division by
+    zero``, never ``None: None`` (an ``aborted`` reply has no error name)."""
+    ename, evalue = reply.get("ename"), reply.get("evalue")
+    if ename:
+        return f"{ename}: {evalue}" if evalue else str(ename)
+    if reply.get("status") == "aborted":
+        return ("the kernel skipped this cell because another cell sent to it just before (typed in "
+                "a console, perhaps) raised an error; try again")
+    return f"the kernel answered {reply.get('status') or 'nothing'!r} without naming an error; see the kernel's log"
+
+
 _PIPE_REJECTED = "Bad pipe message:"
 PIPE_LOGGER = "ipykernel.pipe"
 
@@ -171,6 +187,21 @@ def remove_stale_runtime_dirs(base: Optional[str] = None) -> List[str]:
     return removed
 
 
+def uses_kernelspec(kernel_name: Optional[str]) -> bool:
+    """Whether a kernel block's ``kernel_name`` is looked up as a Jupyter kernelspec
+    (the frozen app runs "python3"/"python" with the project's Python instead)."""
+    return bool(kernel_name) and not (interpreter.is_frozen() and kernel_name in ("python3", "python"))
+
+
+def installed_kernelspecs() -> List[str]:
+    """The names a ``kernel_name`` may use here: what config's ``kernelspecs=`` wants,
+    so that ``check``, ``start`` and the window refuse an unknown one before starting."""
+    names = list(KernelSpecManager().find_kernel_specs())
+    if interpreter.is_frozen():
+        names += ["python3", "python"]
+    return names
+
+
 class KernelStartError(Exception):
     """A kernel could not be started; ``str()`` is a sentence for the user."""
 
@@ -237,6 +268,13 @@ class Kernel:
         self._gen = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
+    @property
+    def connection_file(self) -> Optional[str]:
+        """The running process's connection file (what ``jupyter console
+        --existing`` takes: the console tab attaches with it), or None."""
+        km = self._km
+        return km.connection_file if km is not None and self.state in ("idle", "busy") else None
+
     # ------------------------------------------------------------------ start
     def _set_state(self, state: str, reason: Optional[str] = None) -> None:
         self.state = state
@@ -248,10 +286,7 @@ class Kernel:
     async def _make_manager(self) -> AsyncKernelManager:
         """Choose the interpreter or kernelspec and build the manager."""
         kw: Dict[str, Any] = {}
-        use_spec = self.kernel_name and not (
-            interpreter.is_frozen() and self.kernel_name in ("python3", "python")
-        )
-        if use_spec and not self.python:
+        if uses_kernelspec(self.kernel_name) and not self.python:
             try:
                 KernelSpecManager().get_kernel_spec(self.kernel_name)
             except NoSuchKernel:
@@ -453,7 +488,14 @@ class Kernel:
             except Exception:  # noqa: BLE001 - one bad message must not stop routing
                 log.exception("kernel %s: could not handle %s", self.name, msg.get("msg_type"))
 
+    #: cell output another client (the console tab) asked for is that client's to show
+    _OUTPUT = frozenset({"stream", "error", "execute_result", "display_data"})
+
     def _handle(self, msg: Dict[str, Any]) -> None:
+        if msg["msg_type"] in self._OUTPUT and self._kc is not None:
+            session = (msg.get("parent_header") or {}).get("session")
+            if session and session != self._kc.session.session:
+                return
         handler = getattr(self, f"_handle_{msg['msg_type']}", None)
         if handler is not None:
             handler(msg, msg["content"], self._routes.get(msg.get("parent_header", {}).get("msg_id")))
@@ -514,6 +556,7 @@ class Kernel:
                 self._on_event(AppState(
                     rec["app"], self.name, rec["state"], rec["reason"],
                     rec["elapsed_ms"], rec["urls"], rec["threaded"],
+                    template_paths=rec["template_paths"], static_paths=rec["static_paths"],
                 ))
 
     # -------------------------------------------------------------- execution
@@ -543,7 +586,31 @@ class Kernel:
             route["capture"] = {"stdout": [], "stderr": [], "result": [], "traceback": []}
         if store_history is None:
             store_history = capture  # the console's cells are the user's history; plumbing is not
-        msg_id = self._kc.execute(code, silent=False, store_history=store_history, allow_stdin=False)
+        for _ in range(ABORTED_RETRIES):
+            reply = await self._execute_once(code, route, store_history, timeout)
+            # ipykernel aborts every queued request, whoever sent it, after a
+            # cell with stop_on_error fails (a console's, say): ours never ran, so send it again
+            if reply.get("status") != "aborted" or self._kc is None or self.state not in ("idle", "busy"):
+                break
+            log.info("kernel %s: %s was aborted unrun after another client's error; sending it again",
+                     self.name, what or "a cell")
+            route["idle"] = loop.create_future()
+        if capture:
+            cap = route["capture"]
+            reply = dict(reply)
+            reply["stdout"] = "".join(cap["stdout"])
+            reply["stderr"] = "".join(cap["stderr"])
+            reply["result"] = "\n".join(cap["result"]) or None
+            reply["traceback"] = "\n".join(cap["traceback"]) or None
+        return reply
+
+    async def _execute_once(self, code: str, route: Dict[str, Any], store_history: bool,
+                            timeout: Optional[float]) -> Dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        # stop_on_error=False: an error in our cell must not abort the cells
+        # other clients (a console) have queued in the kernel
+        msg_id = self._kc.execute(code, silent=False, store_history=store_history, allow_stdin=False,
+                                  stop_on_error=False)
         fut = loop.create_future()
         self._pending[msg_id] = fut
         self._routes[msg_id] = route
@@ -560,13 +627,6 @@ class Kernel:
             self._pending.pop(msg_id, None)
             # late iopub output (after idle is impossible, but cheap to allow)
             loop.call_later(1.0, self._routes.pop, msg_id, None)
-        if capture:
-            cap = route["capture"]
-            reply = dict(reply)
-            reply["stdout"] = "".join(cap["stdout"])
-            reply["stderr"] = "".join(cap["stderr"])
-            reply["result"] = "\n".join(cap["result"]) or None
-            reply["traceback"] = "\n".join(cap["traceback"]) or None
         return reply
 
     async def interrupt(self) -> None:

@@ -353,7 +353,7 @@ class Process:
     def _signal(self, proc: subprocess.Popen, sig: int) -> None:
         try:
             if sys.platform == "win32":
-                subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True)
+                subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True, env=self.env)
             else:
                 os.killpg(self.pgid or proc.pid, sig)
         except (ProcessLookupError, PermissionError):

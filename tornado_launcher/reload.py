@@ -16,7 +16,12 @@ and, for each batch of changes:
 3. reports how long it took from the file event to serving again.
 
 With no WatchdogApp in the config, one implicit handler watches ``*.py`` under
-the config's directory and restarts every Tornado app whose auto-reload is on.
+the config's directory and restarts every Tornado app whose auto-reload is on;
+and each running Tornado app's ``template_path`` and ``static_path`` (as the
+bridge reports them in its "running" state) are watched too: an edit there is
+not a restart but a refresh (see :class:`_Assets`): the app forgets Tornado's
+cached templates / static hashes of the changed files and serves them on the
+next request.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from . import bridge
+from .bridge import protocol
 from .events import ReloadEvent
+from .kernel import describe_error
 from .watch import FileChange, SingleFlight, Watcher
 
 if TYPE_CHECKING:
@@ -110,23 +117,31 @@ class Reloader:
             self.handlers.append(_Handler(None, None, spec, [(None, n) for n in tornado_apps]))
             self._targets.update(tornado_apps)
         self._watcher = Watcher([h.spec for h in self.handlers], self._on_change) if self.handlers else None
+        self._assets = _Assets(session, self._watcher, set(tornado_apps)) if not watchdogs else None
 
     def targets(self, app: str) -> bool:
         """Whether some handler restarts ``app`` (its auto-reload starts on)."""
         return app in self._targets
 
     async def start(self) -> None:
-        """Start watching (the watchdog observer thread)."""
+        """Start watching (the watcher's thread)."""
         if self._watcher is not None:
             await self._watcher.start()
+        if self._assets is not None:
+            await self._assets.start()
 
     async def stop(self) -> None:
         """Stop watching; reloads already under way finish."""
+        if self._assets is not None:
+            self._assets.stop()
         if self._watcher is not None:
             await self._watcher.stop()
 
     # ---------------------------------------------------------------- changes
     def _on_change(self, index: int, changes: List[FileChange]) -> None:
+        if index >= len(self.handlers):  # a template/static directory the Reloader added
+            self.session.spawn(self._assets.changed(self._watcher.handler(index), changes), "asset refresh")
+            return
         self.session.spawn(self._handle(self.handlers[index], changes), "auto-reload")
 
     async def _handle(self, handler: _Handler, changes: List[FileChange]) -> None:
@@ -198,13 +213,100 @@ class Reloader:
                 code = block.replace("{event}", repr(change.as_event_dict()))
             reply, state = await s.run_and_settle(app, code, kernel=kernel_name, what=f"reload of {app!r}")
             if reply.get("status") != "ok":
-                s.emit(ReloadEvent(app, path, "failed", f"{reply.get('ename')}: {reply.get('evalue')}"))
+                s.emit(ReloadEvent(app, path, "failed", describe_error(reply)))
                 return
         elapsed = (time.monotonic() - change.time) * 1000.0
-        if state is not None and state.state == "running":
+        if state is not None and protocol.serves_old_code(state.state, state.reason):
+            # the new code did not start: the old run serves on (the session marked it stale)
+            s.emit(ReloadEvent(app, path, "refused", state.reason[len(protocol.OLD_CODE):]))
+        elif state is not None and state.state == "running":
             s.clear_stale(app)
             s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; serving again in {elapsed:.0f} ms",
                   app=app)
             s.emit(ReloadEvent(app, path, "done", elapsed_ms=elapsed))
         else:
             s.emit(ReloadEvent(app, path, "failed", state.reason if state else "did not settle"))
+
+
+# ---------------------------------------------------------------- templates and static files
+
+
+class _Assets:
+    """The implicit handler's other half: each running Tornado app's template and
+    static directories are watched, and an edit there makes the app forget
+    Tornado's cache of the changed files (``bridge.refresh_assets_code``): served
+    on the next request, no restart.  A ``.py`` file there still restarts (the
+    implicit ``*.py`` handler sees it; this one ignores it).
+
+    The directories come from the bridge's "running" state (``AppInfo.template_paths``
+    / ``static_paths``); one watched handler per directory, added while running.
+    """
+
+    def __init__(self, session: "Session", watcher: Optional[Watcher], apps: set) -> None:
+        self.session = session
+        self._watcher = watcher
+        self._apps = apps
+        self._watched: set = set()
+        self._users: Dict[str, set] = {}  # directory -> the apps that use it
+        self._unsubscribe = None
+
+    async def start(self) -> None:
+        self._unsubscribe = self.session.subscribe(self._on_event)
+        for info in list(self.session.apps.values()):  # apps already running (a config re-read)
+            if info.state == "running":
+                self._learn(info.name, info.template_paths, info.static_paths)
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _on_event(self, event: Any) -> None:
+        from .events import AppState
+
+        if isinstance(event, AppState) and event.state == "running":
+            self._learn(event.app, event.template_paths, event.static_paths)
+
+    def _learn(self, app: str, templates: Sequence[str], static: Sequence[str]) -> None:
+        if app not in self._apps or self._watcher is None:
+            return
+        for kind, directory in [("templates", d) for d in templates] + [("static", d) for d in static]:
+            self._users.setdefault(directory, set()).add(app)
+            if directory in self._watched or not os.path.isdir(directory):
+                continue
+            self._watched.add(directory)
+            spec = SimpleNamespace(
+                watch_path=directory, patterns=["*"], ignore_patterns=["*.py"], ignore_directories=True,
+                case_sensitive=True, debounce=None, throttle=None, asset_kind=kind,
+            )
+            self.session.spawn(self._watcher.add(spec), f"watching {directory}")
+
+    async def changed(self, spec: Any, changes: List[FileChange]) -> None:
+        s = self.session
+        if s.closing:
+            return
+        last = changes[-1]
+        paths = sorted({p for c in changes for p in (c.src_path, c.dest_path) if p})
+        path = last.dest_path or last.src_path
+        rel = os.path.relpath(path, s.config.directory)
+        more = f" and {len(changes) - 1} more" if len(changes) > 1 else ""
+        what = "templates refreshed" if spec.asset_kind == "templates" else "static files refreshed"
+        for app in sorted(self._users.get(spec.watch_path, ())):
+            info = s.apps.get(app)
+            if info is None or info.state != "running":
+                continue  # a stopped app reads the files when it starts
+            if not info.auto_reload:
+                s.emit(ReloadEvent(app, path, "skipped", "auto-reload is off"))
+                continue
+            kernel = s.kernel(info.kernel)
+            if kernel is None or kernel.state not in ("idle", "busy"):
+                continue
+            async with s.app_lock(app):
+                reply = await kernel.execute(bridge.refresh_assets_code(app, paths), app=app,
+                                             what=f"refresh of {app!r}'s {spec.asset_kind}")
+            if reply.get("status") != "ok":
+                s.emit(ReloadEvent(app, path, "failed", f"{reply.get('ename')}: {reply.get('evalue')}"))
+                continue
+            elapsed = (time.monotonic() - last.time) * 1000.0
+            s.log(info.kernel, "INFO", f"{what}: {rel}{more} changed; {elapsed:.0f} ms", app=app)
+            s.emit(ReloadEvent(app, path, "done", what, elapsed_ms=elapsed))

@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import bridge
+from .bridge import protocol
 from .bridge.protocol import LineFilter
 from .config import AppConfig, Config
 from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, ProcessTable,
                           controllers)
 from .events import AppState, Event, KernelState, LogRecord, SessionState, Subscriber
-from .kernel import Kernel, KernelStartError, make_runtime_dir, remove_runtime_dir
+from .kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
 from .process import Process
 
 if TYPE_CHECKING:
@@ -98,6 +99,9 @@ class AppInfo:
     start_code_ran: bool = False
     #: has auto_reload been given its initial value (the user's toggle wins after)?
     reload_initialized: bool = False
+    #: where the running app's templates and static files are (the bridge says; the Reloader watches them)
+    template_paths: Tuple[str, ...] = ()
+    static_paths: Tuple[str, ...] = ()
 
 
 @dataclass
@@ -215,7 +219,8 @@ class Session:
         """The :class:`AppState` event that describes ``info`` now ("stale" when it serves old code)."""
         state = "stale" if info.stale and info.state == "running" else info.state
         return AppState(info.name, info.kernel, state, info.reason, info.elapsed_ms, info.urls,
-                        info.threaded, info.auto_reload)
+                        info.threaded, info.auto_reload, template_paths=info.template_paths,
+                        static_paths=info.static_paths)
 
     def publish(self, info: AppInfo) -> None:
         """Tell the views about ``info`` as it is now."""
@@ -248,6 +253,9 @@ class Session:
             if event.state == "running":
                 info.urls = event.urls
                 info.elapsed_ms = event.elapsed_ms
+                if protocol.serves_old_code(event.state, event.reason):
+                    info.stale = True  # a restart's new code did not start: the old run serves
+                info.template_paths, info.static_paths = event.template_paths, event.static_paths
             elif event.state in ("stopped", "failed"):
                 info.urls = ()
             self.publish(info)
@@ -392,8 +400,8 @@ class Session:
         settings = {"kernel": name, "project_dir": self.config.directory}
         reply = await kernel.execute(bridge.install_code(settings), what="installing the bridge")
         if reply.get("status") != "ok":
-            msg = (f"could not install the bridge in kernel {name!r}: {reply.get('ename')}: "
-                   f"{reply.get('evalue')}. The bridge needs only the standard library and tornado in the "
+            msg = (f"could not install the bridge in kernel {name!r}: {describe_error(reply)}. "
+                   "The bridge needs only the standard library and tornado in the "
                    "kernel's Python: check that `import tornado.httpserver` works there (reinstall tornado "
                    "if not), then restart the kernel.")
             self.log(name, "ERROR", msg)
@@ -455,10 +463,15 @@ class Session:
         reply = await k.execute(code, capture=True)
         out = {key: reply.get(key) for key in ("status", "stdout", "stderr", "result", "traceback")}
         if out["status"] != "ok" and not out.get("traceback"):
-            out["traceback"] = f"{reply.get('ename')}: {reply.get('evalue')}"
+            out["traceback"] = describe_error(reply)
         out["stdout"] = out["stdout"] or ""
         out["stderr"] = out["stderr"] or ""
         return out
+
+    def connection_file(self, kernel: str) -> Optional[str]:
+        """The kernel's connection file while it runs (for a Jupyter console), else None."""
+        k = self._kernels.get(kernel)
+        return None if k is None else k.connection_file
 
     async def interrupt_kernel(self, name: str) -> None:
         await self._kernels[name].interrupt()

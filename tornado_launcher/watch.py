@@ -1,7 +1,9 @@
 """Watch the project's files and hand changes, batched, to the asyncio loop.
 
-This replaces Jaffle's ``WatchdogApp``: one watchdog observer for every
-``handler`` block of the config, Jaffle's pattern semantics, and timing tuned
+This replaces Jaffle's ``WatchdogApp``: one watcher for every ``handler``
+block of the config (on Linux our own inotify tree, :mod:`.watch_inotify`,
+which never watches inside ignored directories; elsewhere a watchdog
+observer), Jaffle's pattern semantics, and timing tuned
 for the product's point (save a file, and the new code serves before you have
 switched to the browser).
 
@@ -18,8 +20,9 @@ Three pieces, each small:
 * :class:`SingleFlight` keeps a burst of batches from becoming a burst of
   restarts: at most one run per key, at most one queued behind it.
 
-Threads: watchdog runs its own threads (observer, emitters, the inotify
-reader).  The only code of ours that runs there is :meth:`_Dispatch.dispatch`,
+Threads: the inotify backend runs one reader thread; watchdog runs its own
+(observer, emitters, the inotify reader).  The only code of ours that runs
+there is the inotify tree's bookkeeping and :meth:`_Dispatch.dispatch`,
 which filters the event with :func:`matches` (pure: it reads the immutable
 handler settings and, for the virtualenv check, stats files) and hands the
 survivors to the loop with ``loop.call_soon_threadsafe``.  Filtering there,
@@ -55,7 +58,16 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
-__all__ = ["DEFAULT_IGNORES", "FileChange", "SingleFlight", "Watcher", "matches"]
+from . import watch_inotify
+from .bridge.protocol import NON_PROJECT_DIRS, is_project_dir
+
+__all__ = ["BACKENDS", "DEFAULT_IGNORES", "FileChange", "SingleFlight", "Watcher", "matches"]
+
+#: how a Watcher watches: "inotify" (Linux: our pruned tree, see watch_inotify) or
+#: "watchdog" (its platform observer, recursive)
+BACKENDS = ("inotify", "watchdog")
+#: the backend a Watcher uses when not told: None means inotify where available
+DEFAULT_BACKEND: Optional[str] = None
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +81,8 @@ DEFAULT_IGNORES: tuple[str, ...] = (
     ".tox", ".nox", "*.egg-info", ".ipynb_checkpoints",
     # version control
     ".git", ".hg", ".svn",
-    # dependencies
-    "node_modules", ".venv", "venv",
+    # dependencies, caches and build output: protocol.NON_PROJECT_DIRS (one list for
+    # the watcher, the import hook and clear_cache's default), spliced in below
     # editors' swap, backup, lock and temporary files
     ".*.sw?",          # vim swap files: .x.py.swp, .swo, .swx ...
     "*~",              # vim/emacs backups, "x.py.tmp~"
@@ -80,7 +92,7 @@ DEFAULT_IGNORES: tuple[str, ...] = (
     "*.tmp",
     "*___jb_tmp___", "*___jb_old___",  # JetBrains safe write
     ".goutputstream-*",                # GNOME (gedit) safe write
-)
+) + tuple(sorted(NON_PROJECT_DIRS))
 
 # Trailing coalescing after a fire never holds a batch longer than this, so a
 # file rewritten every few ms (a log in the tree) still gets through.
@@ -157,7 +169,7 @@ def _in_virtualenv(root: str, parts: Sequence[str]) -> bool:
     d = root
     for part in parts[:-1]:
         d = os.path.join(d, part)
-        if os.path.isfile(os.path.join(d, "pyvenv.cfg")):
+        if not is_project_dir(d):
             return True
     return False
 
@@ -212,6 +224,7 @@ class _State:
 
     def __init__(self, index: int, handler: Any) -> None:
         self.index = index
+        self.handler = handler
         self.root = os.path.abspath(handler.watch_path)
         self.patterns = tuple(getattr(handler, "patterns", None) or ("*",))
         self.ignore_patterns = tuple(getattr(handler, "ignore_patterns", None) or ())
@@ -228,6 +241,23 @@ class _State:
         # new events are coalesced into one trailing batch
         self.quiet_until = float("-inf")
         self.first_pending = 0.0
+
+    def prunes(self, directory: str) -> bool:
+        """Whether nothing at or below ``directory`` can concern this handler, so
+        it need not be watched at all: a component of its path is ignored, an
+        ignore pattern ending in ``*`` matches ``<dir>/`` (and so everything
+        below), or it is a virtualenv.  The rules of :func:`matches`."""
+        rel = _relative(directory, self.root)
+        if rel is None:
+            return True
+        ignores = self.ignore_patterns + DEFAULT_IGNORES
+        ignore = _compile(ignores, self.case_sensitive)
+        if any(ignore.match(p) for p in rel.split("/")):
+            return True
+        star = _compile(tuple(p for p in ignores if p.endswith("*")), self.case_sensitive)
+        if star is not None and (star.match(rel + "/") or star.match("/" + rel + "/")):
+            return True
+        return not is_project_dir(directory)
 
     def _match(self, path: str) -> bool:
         return bool(path) and matches(path, self.root, self.patterns, self.ignore_patterns, self.case_sensitive)
@@ -271,6 +301,10 @@ class _Dispatch(FileSystemEventHandler):
         self._watcher = watcher
         self._loop = loop
         self._states = states
+
+    def prunes(self, directory: str) -> bool:
+        """For the inotify backend: no handler of this root needs ``directory`` watched."""
+        return all(s.prunes(directory) for s in self._states)
 
     def dispatch(self, event: FileSystemEvent) -> None:
         seen = time.monotonic()
@@ -336,7 +370,14 @@ class Watcher:
         loop: Optional[asyncio.AbstractEventLoop] = None,
         default_delay: float = 0.05,
         settle: float = 0.01,
+        backend: Optional[str] = None,
     ) -> None:
+        if backend is None:
+            backend = DEFAULT_BACKEND or ("inotify" if watch_inotify.available() else "watchdog")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown watch backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+        self.backend = backend
+        self._routes: list[tuple[str, _Dispatch]] = []  # inotify backend: (root, dispatch) per schedule
         self._states = [_State(i, h) for i, h in enumerate(handlers)]
         self._callback = callback
         self._loop = loop
@@ -346,7 +387,13 @@ class Watcher:
         self._running = False
 
     async def start(self) -> None:
-        """Start one observer, one recursive watch per distinct ``watch_path``.
+        """Start watching every handler's ``watch_path``, recursively.
+
+        On Linux (backend ``"inotify"``, see :mod:`.watch_inotify`) one inotify
+        instance watches only the directories some handler can care about: none
+        inside ignored trees (``node_modules``, ``.venv``, ``.git``, a handler's
+        own ignore patterns).  Elsewhere (backend ``"watchdog"``) one watchdog
+        observer, one recursive watch per distinct ``watch_path``.
 
         Setting the watches walks the trees, so it runs in the loop's default
         executor.  Raises ``FileNotFoundError`` for a missing ``watch_path``.
@@ -370,6 +417,16 @@ class Watcher:
             raise
 
     def _start_observer(self, by_root: dict[str, list[_State]]) -> Any:
+        if self.backend == "inotify":
+            tree = watch_inotify.InotifyTree(self._route)
+            try:
+                for root, states in by_root.items():
+                    self._schedule_root(tree, root, states)
+            except BaseException:
+                tree.join()  # never started: closes the instance
+                raise
+            tree.start()
+            return tree
         from watchdog.observers import Observer
 
         observer = Observer()
@@ -377,6 +434,52 @@ class Watcher:
             observer.schedule(_Dispatch(self, self._loop, states), root, recursive=True, event_filter=_EVENT_FILTER)
         observer.start()
         return observer
+
+    def _schedule_root(self, tree: Any, root: str, states: list[_State]) -> None:
+        dispatch = _Dispatch(self, self._loop, states)
+        tree.add_root(root, dispatch.prunes)
+        self._routes = self._routes + [(root, dispatch)]  # read by the reader thread: replaced, never mutated
+
+    def _route(self, event: FileSystemEvent) -> None:
+        """inotify reader thread: hand ``event`` to the dispatch of each root it is under."""
+        paths = [os.fsdecode(event.src_path)]
+        if event.event_type == "moved" and event.dest_path:
+            paths.append(os.fsdecode(event.dest_path))
+        for root, dispatch in self._routes:
+            prefix = root.rstrip(os.sep) + os.sep
+            if any(p.startswith(prefix) for p in paths):
+                dispatch.dispatch(event)
+
+    async def add(self, handler: Any) -> int:
+        """Watch one more handler (same duck type as the constructor's) and return
+        its index, as the callback will receive it.  Loop thread; the watch is in
+        place when this returns."""
+        state = _State(len(self._states), handler)
+        if not os.path.isdir(state.root):
+            raise FileNotFoundError(
+                f"watch path {state.root} is not a directory: fix the handler's `watch_path` in the config")
+        self._states.append(state)
+        if self._running and self._observer is not None:
+            observer = self._observer
+
+            def schedule() -> None:
+                if self.backend == "inotify":
+                    self._schedule_root(observer, state.root, [state])
+                else:
+                    observer.schedule(_Dispatch(self, self._loop, [state]), state.root, recursive=True,
+                                      event_filter=_EVENT_FILTER)
+
+            await self._loop.run_in_executor(None, schedule)
+        return state.index
+
+    def handler(self, index: int) -> Any:
+        """The handler object the callback's ``index`` stands for."""
+        return self._states[index].handler
+
+    def watched_directories(self) -> list[str]:
+        """inotify backend: the directories watched now (for tests and benchmarks)."""
+        observer = self._observer
+        return observer.watched() if self.backend == "inotify" and observer is not None else []
 
     async def stop(self) -> None:
         """Stop watching; pending batches are dropped.  Returns once every
@@ -390,6 +493,7 @@ class Watcher:
         observer, self._observer = self._observer, None
         if observer is not None:
             await self._loop.run_in_executor(None, _stop_observer, observer)
+        self._routes = []
 
     # -- loop thread from here on
 

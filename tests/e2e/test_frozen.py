@@ -230,8 +230,11 @@ def test_bundle_contents():
     eps = list(BUNDLE.glob("jupyter_client-*.dist-info/entry_points.txt"))
     assert eps and "local-provisioner" in eps[0].read_text()
     names = {p.name for p in BUNDLE.rglob("*")}
-    for unwanted in ("ipykernel", "IPython", "PyQt5", "PyQt6", "PySide2", "numpy", "pandas"):
+    # ipykernel never (see launcher.spec); IPython, pygments and qtconsole are the console's
+    for unwanted in ("ipykernel", "jedi", "prompt_toolkit", "PyQt5", "PyQt6", "PySide2", "numpy", "pandas"):
         assert unwanted not in names, f"{unwanted} should not be bundled"
+    for lib in ("libQt6Svg.so.6", "libQt6PrintSupport.so.6"):
+        assert lib in names, f"{lib} (qtconsole needs it) is missing"
     for lib in ("libQt6Quick.so.6", "libQt6Qml.so.6", "libQt6WebEngineCore.so.6", "libQt6Pdf.so.6"):
         assert lib not in names, f"{lib} should not be bundled"
     assert not [p for p in BUNDLE.rglob("*") if p.is_symlink() and not p.exists()], "dangling symlinks"
@@ -417,6 +420,44 @@ def test_window_with_project_stops_kernels_on_ctrl_q(tmp_path, xvfb):
         press(xvfb, window, "ctrl+q")
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out
+        assert wait_gone(kernels, 10) == [], f"kernel left behind\n{out}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        kill_all(kernels)
+
+
+def test_window_console_runs_what_is_typed(tmp_path, xvfb):
+    # The console is qtconsole inside the frozen app: the window opens the
+    # first kernel's console tab (TORNADO_LAUNCHER_OPEN_CONSOLE, as its
+    # "console" button does), real keys typed there run in the kernel.
+    port = free_port()
+    config = write_project(tmp_path / "project", port)
+    marker = tmp_path / "typed-in-the-console"
+    env = {**app_env(tmp_path), "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb", "TORNADO_LAUNCHER_OPEN_CONSOLE": "1"}
+    proc = subprocess.Popen([str(APP), str(config)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    kernels: list[int] = []
+    try:
+        window = find_window(proc.pid, xvfb, 30)
+        wait_http_200(f"http://127.0.0.1:{port}/", proc, time.monotonic() + 90)  # the kernel is up
+        kernels = kernels_of(proc.pid)
+        xenv = {**os.environ, "DISPLAY": xvfb}
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], env=xenv, check=True, timeout=10)
+        # a shell escape: no brackets or quotes for the console to pair up
+        subprocess.run(["xdotool", "type", "--delay", "20", f"!echo console-works > {marker}"],
+                       env=xenv, check=True, timeout=30)
+        press(xvfb, window, "Return")
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert marker.exists(), "the console did not run the typed line"
+        assert marker.read_text().strip() == "console-works"
+        press(xvfb, window, "ctrl+q")
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "Traceback" not in out and "ImportError" not in out, out
         assert wait_gone(kernels, 10) == [], f"kernel left behind\n{out}"
     finally:
         if proc.poll() is None:

@@ -47,7 +47,10 @@ def test_launcher_uses_no_qt_module_the_spec_excludes():
 
 def test_spec_never_bundles_ipykernel():
     # Bundled, ipykernel would make jupyter_client offer a "python3"
-    # kernelspec whose argv is the frozen app itself.
+    # kernelspec whose argv is the frozen app itself (jupyter_client.kernelspec
+    # adds it when `from ipykernel.kernelspec import RESOURCES` works).  IPython
+    # itself is bundled: qtconsole (the console tab) imports it at load, and
+    # IPython alone brings no kernelspec; its terminal shell stays out.
     tree = ast.parse(SPEC.read_text())
     excludes: list[str] = []
     for node in ast.walk(tree):
@@ -58,7 +61,24 @@ def test_spec_never_bundles_ipykernel():
                     excludes += ast.literal_eval(node.value)
                 except ValueError:
                     pass
-    assert "ipykernel" in excludes and "IPython" in excludes
+    assert "ipykernel" in excludes and "IPython.terminal" in excludes
+    assert "IPython" not in excludes and "pygments" not in excludes  # qtconsole's
+
+
+def test_spec_bundles_the_qt_modules_the_console_loads():
+    # qtconsole imports QtSvg and QtPrintSupport at load; qtpy also tries
+    # QtDataVisualization, QtOpenGL and QtOpenGLWidgets, each under
+    # try/except, so those may stay excluded.
+    optional = {"QtDataVisualization", "QtOpenGL", "QtOpenGLWidgets"}
+    code = ("import sys; import tornado_launcher.gui.console; "
+            "print(' '.join(sorted(m.split('.')[1] for m in sys.modules if m.startswith('PySide6.Qt'))))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    loaded = set(r.stdout.split())
+    assert {"QtSvg", "QtPrintSupport", "QtWidgets"} <= loaded
+    clash = sorted((loaded - optional) & set(spec_list("QT_UNUSED")))
+    assert not clash, f"launcher.spec excludes Qt modules the console loads: {clash}"
 
 
 def test_icons_are_rendered_from_the_svg():

@@ -195,6 +195,9 @@ class FakeSession:
             return {"status": "error", "stdout": "", "stderr": "", "result": None,
                     "traceback": f"\x1b[31m{type(exc).__name__}\x1b[0m: {exc}"}
 
+    def connection_file(self, kernel):
+        return None  # no real kernel: the console stays unattached
+
     async def apply_config(self, new):
         self.calls.append(("apply_config",))
         old = set(self.apps)

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import QApplication
 
 from tornado_launcher.events import LogRecord
 from tornado_launcher.gui import ansi
-from tornado_launcher.gui.console import HistoryLineEdit
 from tornado_launcher.gui.editor import editor_command
 from tornado_launcher.gui.logview import LogHub, LogView
 from tornado_launcher.gui.pages import WelcomePage
@@ -193,30 +192,6 @@ def test_follow_pause_clear_copy_save(qtbot, tmp_path):
     assert "l0" in out.read_text() and "m49" in out.read_text()
     v.clear()
     assert v.plain_text() == "" and not v._records
-
-
-# -- console history ------------------------------------------------------------
-def test_console_history_up_down(qtbot):
-    e = HistoryLineEdit()
-    qtbot.addWidget(e)
-    got = []
-    e.submitted.connect(got.append)
-    for code in ("1+1", "app.settings", "x = 3"):
-        qtbot.keyClicks(e, code)
-        qtbot.keyClick(e, Qt.Key.Key_Return)
-    assert got == ["1+1", "app.settings", "x = 3"]
-    qtbot.keyClicks(e, "draft")
-    qtbot.keyClick(e, Qt.Key.Key_Up)
-    assert e.text() == "x = 3"
-    qtbot.keyClick(e, Qt.Key.Key_Up)
-    qtbot.keyClick(e, Qt.Key.Key_Up)
-    qtbot.keyClick(e, Qt.Key.Key_Up)
-    assert e.text() == "1+1"
-    qtbot.keyClick(e, Qt.Key.Key_Down)
-    assert e.text() == "app.settings"
-    qtbot.keyClick(e, Qt.Key.Key_Down)
-    qtbot.keyClick(e, Qt.Key.Key_Down)
-    assert e.text() == "draft"
 
 
 # -- settings, recent files, welcome page -----------------------------------------

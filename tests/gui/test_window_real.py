@@ -151,22 +151,15 @@ def test_start_stop_threaded_console_and_quit(window, run, project, qtbot):
     wait(qtbot, window, lambda: window.session.apps["web"].threaded and row(window).state == "running"
                     and row(window).threaded, 30_000)
     wait(qtbot, window, serves(url, "v1"), 30_000)
-    console = window.console("py_kernel")
-    console.submit("import threading; sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())")
-    wait(qtbot, window, lambda: not console.running, 30_000)
-    threads_text = console.output.toPlainText()
+    reply = run(window.session.execute(
+        "py_kernel", "import threading; sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())"))
+    threads_text = reply["result"] or ""
     m.setData(m.index(m.row_of("web"), AppsModel.THREADED), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
     wait(qtbot, window, lambda: not window.session.apps["web"].threaded and row(window).state == "running"
                     and not row(window).threaded, 30_000)
     wait(qtbot, window, serves(url, "v1"), 30_000)
 
-    # the console runs code in the app's kernel
-    qtbot.keyClicks(console.input, "6*7")
-    qtbot.keyClick(console.input, Qt.Key.Key_Return)
-    wait(qtbot, window, lambda: "\n42" in console.output.toPlainText(), 30_000)
-    console.submit("print('out'); 1/0")
-    wait(qtbot, window, lambda: "ZeroDivisionError" in console.output.toPlainText(), 30_000)
-    assert "out" in console.output.toPlainText()
+    # (the console tab itself is tested in test_console_real.py)
     assert "[" in threads_text, threads_text  # the result came back while threaded
 
     # quitting stops everything and leaves no process

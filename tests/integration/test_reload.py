@@ -137,15 +137,20 @@ async def test_failing_import_then_next_save_retries(tmp_path):
     web = tmp_path / "proj" / "web.py"
     async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
         await rec.wait(is_running())
-        web.write_text(PLAIN_APP + "\nimport no_such_module_xyz\n")
-        ev = await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "failed")
-        # what the user is told: the app's line names the import, its log the file it is in
-        assert ev.reason == "ModuleNotFoundError: No module named 'no_such_module_xyz'"
+        bad = PLAIN_APP + "\nimport no_such_module_xyz\n"
+        web.write_text(bad)
+        # the old code keeps serving: "serving old code", the app's line names file:line and the import
+        ev = await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "stale")
+        where = "proj/web.py:%d: ModuleNotFoundError: No module named 'no_such_module_xyz'" % bad.count("\n")
+        assert ev.reason == "serving old code: " + where, ev.reason
         err = await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "web" and e.level == "ERROR")
-        assert err.message == "start failed: " + ev.reason
+        assert err.message == "restart failed, still serving the previous code: " + where
         assert str(web) in (err.traceback or ""), err.traceback
+        assert await fetch(f"http://127.0.0.1:{port}/") == (200, "v1")
         web.write_text(version("back"))
         await wait_http(f"http://127.0.0.1:{port}/", "back", timeout=10)
+        await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "running")
+        assert not s.apps["web"].stale
 
 
 async def test_ignored_files_and_auto_reload_off_do_not_restart(tmp_path):

@@ -117,17 +117,22 @@ async def test_restart_after_edit_serves_new_code_and_failed_start_recovers(tmp_
                 assert st.state == "running", st
                 assert st.elapsed_ms is not None
                 assert await fetch(f"http://127.0.0.1:{port}/") == (200, version)
-        # a broken module: the restart fails, the kernel and the other app stay up
+        # a broken module: the restart's new code does not start, the old code keeps serving
+        # ("serving old code", file:line named), the kernel and the other app stay up
         web.write_text(PLAIN_APP + "\nraise RuntimeError('boom at import')\n")
         st = await s.restart_app("shared_app")
-        assert st.state == "failed" and "boom at import" in (st.reason or "")
+        assert st.state == "running" and (st.reason or "").startswith("serving old code: proj/web.py:"), st
+        assert "RuntimeError: boom at import" in st.reason
+        assert s.apps["shared_app"].stale and s.app_state(s.apps["shared_app"]).state == "stale"
         await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "shared_app"
                        and e.level == "ERROR" and "boom at import" in (e.traceback or e.message))
+        assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v3")
         assert await fetch(f"http://127.0.0.1:{p2}/") == (200, "v3")
         # fixed: the next restart serves
         web.write_text(PLAIN_APP.replace('MESSAGE = "v1"', 'MESSAGE = "fixed"'))
         st = await s.restart_app("shared_app")
-        assert st.state == "running"
+        assert st.state == "running" and st.reason is None
+        assert not s.apps["shared_app"].stale
         assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "fixed")
 
 

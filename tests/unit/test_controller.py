@@ -82,7 +82,9 @@ def ctl():
         sessions.append(FakeSession(config, auto_reload=auto_reload))
         return sessions[-1]
 
-    c = WindowController(View(), Store(), loader=default_loader, session_factory=factory)
+    # no config watcher unless a test turns it on (and closes the session): each
+    # test's loop ends with the test, and a watcher left behind keeps watchdog threads
+    c = WindowController(View(), Store(), loader=default_loader, session_factory=factory, watch_config=False)
     c.sessions = sessions
     return c
 
@@ -164,7 +166,7 @@ async def test_reread_keeps_the_session_on_errors_and_applies_a_good_file(ctl, p
     good = project.read_text()
     project.write_text(good + "app {\n")
     assert not await ctl.reread_config()
-    assert ctl.view.calls[-1][0] == "show_banner" and "Fix the line below and re-read (F5)" in ctl.view.calls[-1][1]
+    assert ctl.view.calls[-1][0] == "show_banner" and "Fix the line below and save it again" in ctl.view.calls[-1][1]
     assert ctl.session is s and ("apply_config",) not in s.calls
     project.write_text(good)
     assert await ctl.reread_config()
@@ -191,13 +193,12 @@ async def test_actions_go_through_the_tables(ctl, project):
         ctl.app_action("web", "explode")
     with pytest.raises(KeyError):
         ctl.kernel_action("k", "console")  # the window's own business, not a Session call
-    assert (await ctl.execute("k", "6*7"))["result"] == "42"
+    assert ctl.connection_file("k") is None  # the fake's kernels have no connection file
     # a click queued before the session closed does nothing after it
     pending = ctl.app_action("web", "stop")
     await ctl.close_session()
     assert await pending is None and ("stop_app", "web") not in s.calls[-2:]
-    with pytest.raises(RuntimeError):
-        await ctl.execute("k", "1")
+    assert ctl.connection_file("k") is None  # no session
 
 
 async def test_a_toggle_is_remembered_and_sent(ctl, project):
@@ -222,3 +223,46 @@ async def test_close_config_stops_and_forgets(ctl, project):
     ctl.closing = True  # the window is quitting: nothing opens any more
     assert not await ctl.open_config(str(project)) and not await ctl.reread_config()
     assert len(ctl.sessions) == 1
+
+
+async def test_saved_edits_are_applied_live_and_a_bad_one_shows_the_banner(ctl, project):
+    """The window's config watcher: real files, real watchdog, the F5 path."""
+    import asyncio
+    import os
+
+    def save(text):
+        tmp = str(project) + ".tmp~"
+        Path(tmp).write_text(text)
+        os.replace(tmp, project)
+
+    async def until(pred, timeout=20.0):
+        for _ in range(int(timeout / 0.05)):
+            if pred():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"not within {timeout} s; view calls: {ctl.view.calls[-6:]}")
+
+    ctl.watch_config = True
+    assert await ctl.open_config(str(project))
+    s = ctl.session
+    assert ctl.config_watcher is not None and ctl.config_watcher.paths == [str(project.resolve())]
+    port = free_port()
+    extra = ('app "api" {\n  class  = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "k"\n'
+             f'  options {{\n    app_class = "proj.web.App"\n    argv      = ["--port={port}"]\n  }}\n}}\n')
+    base = project.read_text()
+    save(base + extra)  # add an app
+    await until(lambda: "api" in s.apps)
+    assert ("apply_config",) in s.calls
+    save(base.replace("proj.web.App", "proj.web.App2") + extra)  # change an option
+    await until(lambda: s.config.apps["web"].options.get("app_class") == "proj.web.App2")
+    save(base + extra + 'app "broken" {\n  class = \n}\n')  # break it: the banner, the session runs
+    await until(lambda: "show_banner" in ctl.view.names())
+    title, diags = ctl.view.calls[ctl.view.names().index("show_banner")][1:]
+    assert diags and diags[0].line > 0 and diags[0].path.endswith("jaffle.hcl")
+    assert ctl.session is s and "api" in s.apps
+    n = s.calls.count(("apply_config",))
+    save(base + extra)  # fix it
+    await until(lambda: s.calls.count(("apply_config",)) == n + 1)
+    assert ctl.view.names()[-3:].count("hide_banner") or "hide_banner" in ctl.view.names()
+    await ctl.close_session()
+    assert ctl.config_watcher is None

@@ -17,9 +17,18 @@ from typing import Optional
 import pytest
 from watchdog.utils import BaseThread
 
+from tornado_launcher import watch
 from tornado_launcher.watch import DEFAULT_IGNORES, FileChange, SingleFlight, Watcher, matches
 
 pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture(autouse=True, params=["inotify", "watchdog"])
+def backend(request, monkeypatch):
+    """Every Watcher test runs on both backends: ours (Linux inotify over the
+    pruned tree) and watchdog's recursive observer (macOS, Windows)."""
+    monkeypatch.setattr(watch, "DEFAULT_BACKEND", request.param)
+    return request.param
 
 
 # ---------------------------------------------------------------- matches()
@@ -531,15 +540,19 @@ def test_callback_exception_does_not_stop_the_watcher(tmp_path, caplog):
     assert "boom" in caplog.text
 
 
+def watcher_thread(t):
+    return isinstance(t, BaseThread) or t.name == "tornado-launcher:inotify"
+
+
 def test_stop_leaves_no_watchdog_thread(tmp_path):
     async def main():
         w = Watcher([Handler(str(tmp_path)), Handler(str(tmp_path / "sub"))], lambda i, c: None)
         (tmp_path / "sub").mkdir()
         await w.start()
-        assert any(isinstance(t, BaseThread) for t in threading.enumerate())
+        assert any(watcher_thread(t) for t in threading.enumerate())
         write(tmp_path / "x.py", "")
         await w.stop()
-        return [t for t in threading.enumerate() if isinstance(t, BaseThread) and t.is_alive()]
+        return [t for t in threading.enumerate() if watcher_thread(t) and t.is_alive()]
 
     assert run(main()) == []
 
@@ -629,5 +642,37 @@ def test_single_flight_cancelling_one_wait_keeps_the_run():
         gate.set()
         assert await f2 == "done"
         assert waiter.cancelled() or waiter.done()
+
+    run(main())
+
+
+def test_add_a_handler_while_running_and_restart_the_watcher(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    async def main():
+        rec = Recorder()
+        w = Watcher([Handler(str(tmp_path / "a"), ["*.py"])], rec)
+        await w.start()
+        try:
+            index = await w.add(Handler(str(tmp_path / "b"), ["*.html"], ["*.py"]))
+            assert index == 1 and w.handler(1).watch_path == str(tmp_path / "b")
+            write(tmp_path / "b" / "page.html", "<p>")
+            write(tmp_path / "b" / "x.py", "")  # ignored by the added handler
+            await rec.wait_calls(1)
+            await asyncio.sleep(0.2)
+            assert [(i, [c.src_path for c in changes]) for i, changes, _, _ in rec.calls] \
+                == [(1, [str(tmp_path / "b" / "page.html")])]
+        finally:
+            await w.stop()
+        rec.calls.clear()
+        await w.start()  # a stopped watcher starts again, with both handlers
+        try:
+            write(tmp_path / "a" / "m.py", "")
+            write(tmp_path / "b" / "other.html", "")
+            await rec.wait_calls(2)
+            assert sorted(i for i, _, _, _ in rec.calls) == [0, 1]
+        finally:
+            await w.stop()
 
     run(main())

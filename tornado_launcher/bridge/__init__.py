@@ -40,7 +40,7 @@ from .kernelside import MODULES
 from .protocol import COMM_TARGET, MODULE_NAME, validate_name
 
 __all__ = ["COMM_TARGET", "MODULE_NAME", "source", "sources", "install_code", "create_app_code", "call_code",
-           "purge_code", "validate_name"]
+           "purge_code", "refresh_assets_code", "validate_name"]
 
 KINDS = ("tornado", "watchdog")
 
@@ -196,6 +196,16 @@ def purge_code(names) -> str:
     payload = _literal({"names": [str(n) for n in names]})
     return (_PRELUDE
             + f"    __tornado_launcher_bridge.purge_from_json({payload})\n"
+            + "finally:\n    del __tornado_launcher_bridge\n")
+
+
+def refresh_assets_code(name: str, paths) -> str:
+    """A cell that makes app ``name`` serve the current ``paths`` (templates or static
+    files it uses) on the next request, without a restart; paths travel as JSON data."""
+    validate_name(name)
+    payload = _literal({"name": name, "paths": [str(p) for p in paths]})
+    return (_PRELUDE
+            + f"    __tornado_launcher_bridge.refresh_assets_from_json({payload})\n"
             + "finally:\n    del __tornado_launcher_bridge\n")
 
 

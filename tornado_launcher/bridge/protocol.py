@@ -21,13 +21,16 @@ parent header (that is whatever cell ran last).  The kinds::
      "message": str, "time": float, "traceback": str | None,
      "origin": "bridge" | "stdout" | "stderr"}
     {"type": "state", "app": str, "state": "stopped|starting|running|stopping|failed",
-     "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool}
+     "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool,
+     "template_paths": [str], "static_paths": [str]}   # the last two: absolute dirs, when running
 
 ``app`` None in a log record is the kernel's own log.
 """
 
 import keyword
+import os
 import re
+import unicodedata
 
 #: bumped when a record's fields or a cell's entry point change meaning
 BRIDGE_VERSION = 1
@@ -43,11 +46,19 @@ STATE = "state"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
-    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded"),
+    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
 APP_STATES = ("stopped", "starting", "running", "stopping", "failed")
 SETTLED_STATES = ("stopped", "running", "failed")
+#: the ``reason`` of a "running" state record starts with this when a restart's new code did
+#: not start and the previous run keeps serving ("serving old code"); then ``file:line: message``
+OLD_CODE = "serving old code: "
+
+
+def serves_old_code(state, reason):
+    """Whether a state record says: running, but the previous code (the new one did not start)."""
+    return state == "running" and isinstance(reason, str) and reason.startswith(OLD_CODE)
 #: where a log record came from in the kernel
 ORIGINS = ("bridge", "stdout", "stderr")
 
@@ -62,8 +73,10 @@ def level_number(name, default=20):
 
 
 def is_identifier(name):
-    """True if ``name`` can be a variable in the kernel: an identifier, not a keyword."""
-    return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+    """True if ``name`` can be a variable in the kernel: an identifier, not a keyword, and
+    spelled as Python reads it (NFKC-normalised: Python reads ``ﬁx`` as ``fix``)."""
+    return (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+            and unicodedata.normalize("NFKC", name) == name)
 
 
 def parse_entry_path(text):
@@ -90,10 +103,31 @@ def parse_entry_path(text):
 def validate_name(name):
     """Return ``name`` if it can name an app in the kernel, else raise ValueError with the fix."""
     if not is_identifier(name):
+        normal = unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
+        if normal != name and is_identifier(normal):
+            raise ValueError("app name %r is not how Python spells it: Python reads it as %r (NFKC): "
+                             "rename it %r" % (name, normal, normal))
         raise ValueError(
             "app name %r is not a Python identifier: use letters, digits and '_' "
             "and do not start with a digit" % (name,))
     return name
+
+
+#: Directories that hold no project code, whatever they contain: dependencies,
+#: caches and build output.  The import hook keeps the ``.pyc`` cache for
+#: modules under them, ``clear_cache``'s default skips them, and the watcher
+#: never looks inside.  A directory holding ``pyvenv.cfg`` (a virtualenv,
+#: whatever its name) counts too: see :func:`is_project_dir`.
+NON_PROJECT_DIRS = frozenset({
+    "__pycache__", "site-packages", "dist-packages", "__pypackages__",
+    "node_modules", ".venv", "venv", "build", "dist",
+})
+
+
+def is_project_dir(path):
+    """False for a directory that holds no project code (:data:`NON_PROJECT_DIRS`, a virtualenv)."""
+    return (os.path.basename(os.path.normpath(path)) not in NON_PROJECT_DIRS
+            and not os.path.isfile(os.path.join(path, "pyvenv.cfg")))
 
 
 class LineFilter:
@@ -143,10 +177,14 @@ def log_record(app, level, message, logger, time, traceback=None, origin="bridge
             "time": time, "traceback": traceback, "origin": origin}
 
 
-def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False):
-    """An app's state; every command on an app ends in one, even when it changed nothing."""
+def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False,
+                 template_paths=(), static_paths=()):
+    """An app's state; every command on an app ends in one, even when it changed nothing.
+    ``template_paths`` / ``static_paths``: where a running app's templates and static
+    files are (the launcher watches them)."""
     return {"type": STATE, "app": app, "state": state, "reason": reason,
-            "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded}
+            "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded,
+            "template_paths": list(template_paths), "static_paths": list(static_paths)}
 
 
 def batch(records):
@@ -173,7 +211,9 @@ def decode(data):
         elif kind == STATE and rec.get("app"):
             out.append({"type": STATE, "app": rec["app"], "state": rec.get("state", "stopped"),
                         "reason": rec.get("reason"), "elapsed_ms": rec.get("elapsed_ms"),
-                        "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded"))})
+                        "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded")),
+                        "template_paths": tuple(rec.get("template_paths") or ()),
+                        "static_paths": tuple(rec.get("static_paths") or ())})
         elif kind == HELLO:
             out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})
     return out

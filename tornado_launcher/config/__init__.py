@@ -31,7 +31,7 @@ This module is the public face: :func:`load`, :func:`loads`, :func:`check`."""
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .interpolate import EXEC_TIMEOUT, FILTERS, FUNCTIONS
 from .model import (
@@ -47,7 +47,7 @@ from .model import (
     ProcessConfig,
     WatchHandler,
 )
-from .source import display, path_list, read, to_text
+from .source import MAX_SIZE, display, path_list, read, to_text
 from .validate import check_sources, default_clear_cache
 from .variables import parse_variables
 
@@ -66,13 +66,18 @@ __all__ = [
     "check",
     "parse_variables",
     "default_clear_cache",
+    "MAX_SIZE",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 
 def load(
-    path_or_paths: Union[PathLike, Sequence[PathLike]], variables: Optional[Mapping[str, Any]] = None
+    path_or_paths: Union[PathLike, Sequence[PathLike]],
+    variables: Optional[Mapping[str, Any]] = None,
+    *,
+    allow_exec: bool = True,
+    kernelspecs: Union[None, Collection[str], Callable[[], Collection[str]]] = None,
 ) -> Config:
     """Read and check the config at ``path_or_paths``.
 
@@ -86,35 +91,54 @@ def load(
     ``J_VAR_<name>`` environment variables; strings are converted to the
     type of the variable's default.
 
-    ``${exec('...')}`` in the file runs that command now, at load time.
+    ``${exec('...')}`` in the file runs that command now, at load time;
+    with ``allow_exec=False`` it does not: each value holding one is
+    checked for form only, and a ``note`` diagnostic in ``warnings`` names
+    the command not run (``check`` without ``--exec``).
+
+    ``kernelspecs``: the Jupyter kernelspec names installed, or a function
+    returning them, called only when a kernel has a ``kernel_name`` (the
+    caller asks jupyter_client; this package does not import it); a
+    ``kernel_name`` not among them is an error.  None: not checked.
 
     Raises :class:`ConfigError` for every problem, including a missing or
-    unreadable file, a directory, and text that is not UTF-8.
+    unreadable file, a directory, text that is not UTF-8 and a file over
+    :data:`MAX_SIZE` bytes (refused before it is read).
     """
-    sources = [read(path) for path in path_list(path_or_paths)]
-    return _loads(sources, variables)
+    # MAX_SIZE is read here, at each load, so that it stays a setting of this module
+    sources = [read(path, MAX_SIZE) for path in path_list(path_or_paths)]
+    return _loads(sources, variables, allow_exec=allow_exec, kernelspecs=kernelspecs)
 
 
 def loads(
-    text: Union[str, bytes], path: str = "<string>", variables: Optional[Mapping[str, Any]] = None
+    text: Union[str, bytes],
+    path: str = "<string>",
+    variables: Optional[Mapping[str, Any]] = None,
+    *,
+    allow_exec: bool = True,
+    kernelspecs: Union[None, Collection[str], Callable[[], Collection[str]]] = None,
 ) -> Config:
     """Check config ``text`` as if read from ``path`` (default ``"<string>"``).
 
     Relative paths in the text are resolved against ``path``'s directory, or
-    the current directory when ``path`` is ``"<string>"``.  ``variables`` as
-    for :func:`load`.  Raises :class:`ConfigError`.
+    the current directory when ``path`` is ``"<string>"``.  ``variables``,
+    ``allow_exec`` and ``kernelspecs`` as for :func:`load`.  Raises :class:`ConfigError`.
     """
     shown = display(path)
     absolute = os.path.abspath(shown) if shown != "<string>" else os.path.join(os.getcwd(), "<string>")
-    return _loads([(text, shown, absolute)], variables)
+    return _loads([(text, shown, absolute)], variables, allow_exec=allow_exec, kernelspecs=kernelspecs)
 
 
 def check(
-    path_or_paths: Union[PathLike, Sequence[PathLike]], variables: Optional[Mapping[str, Any]] = None
+    path_or_paths: Union[PathLike, Sequence[PathLike]],
+    variables: Optional[Mapping[str, Any]] = None,
+    *,
+    allow_exec: bool = True,
+    kernelspecs: Union[None, Collection[str], Callable[[], Collection[str]]] = None,
 ) -> Tuple[Optional[Config], List[Diagnostic]]:
-    """Never raises: ``(config, warnings)`` or ``(None, errors + warnings)``."""
+    """Never raises: ``(config, warnings)`` or ``(None, errors + warnings)``; arguments as for :func:`load`."""
     try:
-        config = load(path_or_paths, variables)
+        config = load(path_or_paths, variables, allow_exec=allow_exec, kernelspecs=kernelspecs)
     except ConfigError as e:
         return None, list(e.diagnostics)
     except Exception as e:  # a bug of ours must not take the caller down
@@ -127,13 +151,19 @@ def check(
 
 
 def _loads(
-    sources: List[Tuple[Union[str, bytes], str, str]], variables: Optional[Mapping[str, Any]]
+    sources: List[Tuple[Union[str, bytes], str, str]],
+    variables: Optional[Mapping[str, Any]],
+    *,
+    allow_exec: bool = True,
+    kernelspecs: Union[None, Collection[str], Callable[[], Collection[str]]] = None,
 ) -> Config:
     """``sources`` are (text or bytes, path as shown, absolute path), in merge order."""
-    texts = [to_text(*src) for src in sources]
+    texts = [to_text(*src, max_size=MAX_SIZE) for src in sources]
     order = {src.shown: i for i, src in reversed(list(enumerate(texts)))}
     # EXEC_TIMEOUT is read here, at each load, so that it stays a setting of this module
-    config, diags = check_sources(texts, variables, exec_timeout=EXEC_TIMEOUT)
+    config, diags = check_sources(
+        texts, variables, exec_timeout=EXEC_TIMEOUT, allow_exec=allow_exec, kernelspecs=kernelspecs
+    )
     if config is None or any(d.severity == "error" for d in diags):
         raise ConfigError(_sorted(diags, order))
     config.warnings = _sorted(diags, order)

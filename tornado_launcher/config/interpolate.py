@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ..interpreter import child_env
 from .model import MISSING
 from .text import did_you_mean, os_reason, show, stringify
 
@@ -200,6 +201,7 @@ def run_exec(command: str, cwd: str, timeout: float = EXEC_TIMEOUT) -> str:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             timeout=timeout,
+            env=child_env(),
         )
     except FileNotFoundError:
         raise InterpError(
@@ -372,6 +374,7 @@ def interpolate(
     keep: Callable[[tuple], bool],
     interpolated: set,
     path: tuple = (),
+    on_skipped: Optional[Callable[[tuple, str, List[str]], None]] = None,
 ) -> Any:
     """``value`` (a config's data) with every string's ``${...}`` evaluated, as a new tree.
 
@@ -379,24 +382,59 @@ def interpolate(
     ``path``; ``keep(path)`` True leaves a value as written (parts we skip
     are not ours to complain about).  A failure is reported with
     ``on_error(path, message)`` and the value stays as written; the path of
-    every evaluated value is added to ``interpolated``.
+    every evaluated value is added to ``interpolated``.  With
+    ``env.allow_exec`` False, ``on_skipped(path, value as written, commands)``
+    is told of each value whose ``exec()`` commands were not run.
     """
     if isinstance(value, dict):
         return {
-            k: interpolate(v, env, directory_of, on_error, keep, interpolated, path + (k,))
+            k: interpolate(v, env, directory_of, on_error, keep, interpolated, path + (k,), on_skipped)
             for k, v in value.items()
         }
     if isinstance(value, list):
         return [
-            interpolate(v, env, directory_of, on_error, keep, interpolated, path + (i,))
+            interpolate(v, env, directory_of, on_error, keep, interpolated, path + (i,), on_skipped)
             for i, v in enumerate(value)
         ]
     if not isinstance(value, str) or "${" not in value or keep(path):
         return value
+    skipped = len(env.skipped_exec)
     try:
         result = render(value, env, directory_of(path))
     except (InterpError, RecursionError) as e:
+        if len(env.skipped_exec) > skipped and on_skipped is not None:
+            # a `${...}` calling a command not run is checked for form only; the others in full
+            problem = _problem_without_exec(value, env, directory_of(path))
+            if problem is None:
+                on_skipped(path, value, [command for command, _ in env.skipped_exec[skipped:]])
+                return value
+            e = InterpError(problem)
         on_error(path, str(e) if isinstance(e, InterpError) else "this `${...}` is nested too deeply to read")
         return value
     interpolated.add(tuple(path))
+    if len(env.skipped_exec) > skipped and on_skipped is not None:
+        on_skipped(path, value, [command for command, _ in env.skipped_exec[skipped:]])
     return result
+
+
+def _calls_exec(node: Any) -> bool:
+    if node[0] == "call":
+        return node[1] == ["exec"] or any(_calls_exec(a) for a in node[2])
+    return node[0] == "filter" and _calls_exec(node[1])
+
+
+def _problem_without_exec(value: str, env: Environment, directory: str) -> Optional[str]:
+    """The first problem of ``value`` that is not for want of an ``exec()``'s output:
+    every ``${...}`` must read; those that call no ``exec()`` must evaluate."""
+    try:
+        for part in template(value):
+            if isinstance(part, str):
+                continue
+            tree = parse_expr(part[0])
+            if not _calls_exec(tree):
+                evaluate(tree, part[0], env, directory)
+    except InterpError as e:
+        return str(e)
+    except RecursionError:
+        return "this `${...}` is nested too deeply to read"
+    return None

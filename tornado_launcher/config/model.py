@@ -48,10 +48,10 @@ class Diagnostic:
     line: int
     col: int
     message: str
-    severity: str = "error"  # or "warning"
+    severity: str = "error"  # or "warning", or "note" (what a check did not do)
 
     def __str__(self) -> str:
-        prefix = "warning: " if self.severity == "warning" else ""
+        prefix = self.severity + ": " if self.severity in ("warning", "note") else ""
         if self.line <= 0:  # about the file as a whole, or the command line
             return "%s: %s%s" % (self.path, prefix, self.message)
         return "%s:%d:%d: %s%s" % (self.path, self.line, self.col, prefix, self.message)
@@ -162,6 +162,9 @@ class AppConfig:
     argv: List[str] = field(default_factory=list)
     threaded: bool = False
     clear_cache: List[str] = field(default_factory=list)
+    #: seconds the old code may take to answer the requests it accepted, after a
+    #: restart or stop, before its connections are closed
+    drain_timeout: float = 2.0
     # watchdog kind
     handlers: List[WatchHandler] = field(default_factory=list)
 

@@ -696,6 +696,10 @@ class Reporter:
     def warn(self, path: tuple, message: str, part: str = "key") -> None:
         self._add(self.where(path, part), message, "warning")
 
+    def note(self, path: tuple, message: str, part: str = "key") -> None:
+        """Not a problem: what the check did not do (an ``exec()`` not run)."""
+        self._add(self.where(path, part), message, "note")
+
     def error_at(self, offset: int, message: str, severity: str = "error", src: Optional[int] = None) -> None:
         """A diagnostic at a character offset of file ``src`` (default: the current one)."""
         index = self.current if src is None else src

@@ -12,6 +12,7 @@ import difflib
 import json
 import keyword
 import re
+import unicodedata
 from typing import Any
 
 
@@ -54,7 +55,7 @@ def did_you_mean(word: str, choices: Any) -> str:
 
 def fixed_name(name: str) -> str:
     """``name`` made into a Python identifier, for the "rename it, e.g. ..." of a message."""
-    s = re.sub(r"\W", "_", name) or "_"
+    s = re.sub(r"\W", "_", unicodedata.normalize("NFKC", name)) or "_"
     if s[0].isdigit():
         s = "_" + s
     if keyword.iskeyword(s):

@@ -15,9 +15,10 @@ from __future__ import annotations
 import keyword
 import os
 import re
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+import unicodedata
+from typing import Any, Callable, Collection, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-from ..bridge.protocol import LEVEL_NAMES, is_identifier, parse_entry_path
+from ..bridge.protocol import LEVEL_NAMES, is_identifier, is_project_dir, parse_entry_path
 from .fields import Fields
 from .interpolate import EXEC_TIMEOUT, Environment, interpolate
 from .merge import merge
@@ -45,7 +46,8 @@ _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
 _LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
-_TORNADO_KEYS = ("app_class", "main", "script", "port", "address", "argv", "args", "threaded", "clear_cache")
+_TORNADO_KEYS = ("app_class", "main", "script", "port", "address", "argv", "args", "threaded", "clear_cache",
+                 "drain_timeout")
 #: the keys that say how an app starts: exactly one per tornado app
 _ENTRY_KEYS = ("app_class", "main", "script")
 _WATCHDOG_KEYS = ("handlers",)
@@ -69,7 +71,6 @@ _HANDLER_KEYS = (
     "throttle",
 )
 
-_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "build", "dist", "venv", "env", "site-packages"})
 _SKIP_MODULES = frozenset({"setup", "conftest"})
 
 
@@ -77,9 +78,10 @@ def default_clear_cache(directory: str) -> List[str]:
     """Top-level module names found in ``directory``, sorted.
 
     Packages are directories with an ``__init__.py``; modules are ``*.py``
-    files.  Skipped: hidden entries, ``__pycache__``, ``node_modules``,
-    ``build``, ``dist``, virtualenvs (``venv``, ``env``, any directory with a
-    ``pyvenv.cfg``), ``setup.py`` and ``conftest.py``.  This is what Jaffle
+    files.  Skipped: hidden entries, directories that hold no project code
+    (``protocol.NON_PROJECT_DIRS``: ``__pycache__``, ``node_modules``,
+    ``build``, ``dist``, ``site-packages``, virtualenvs: ``venv`` or any
+    directory with a ``pyvenv.cfg``), ``setup.py`` and ``conftest.py``.  This is what Jaffle
     got from ``setuptools.find_packages()`` (plus plain modules), without
     needing setuptools.  An unreadable directory gives ``[]``.
     """
@@ -90,11 +92,11 @@ def default_clear_cache(directory: str) -> List[str]:
         return []
     for entry in entries:
         name = entry.name
-        if name.startswith(".") or name in _SKIP_DIRS:
+        if name.startswith("."):
             continue
         try:
             if entry.is_dir():
-                if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                if not is_project_dir(entry.path):
                     continue
                 if name.isidentifier() and os.path.isfile(os.path.join(entry.path, "__init__.py")):
                     names.add(name)
@@ -105,6 +107,26 @@ def default_clear_cache(directory: str) -> List[str]:
         except OSError:
             continue
     return sorted(names)
+
+
+def missing_path(path: str, want: str) -> Optional[str]:
+    """Why ``path`` is not a usable ``want`` ("file" or "directory"), or None when it is."""
+    import errno
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "is a symlink loop"
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "does not exist"
+        return "cannot be read (%s)" % (e.strerror or e)
+    if want == "directory" and not stat.S_ISDIR(st.st_mode):
+        return "is not a directory"
+    if want == "file" and stat.S_ISDIR(st.st_mode):
+        return "is a directory, not an interpreter"
+    return None
 
 
 def is_dotted(name: str) -> bool:
@@ -136,10 +158,21 @@ class BlockReader(Fields):
         self.job_names: set = set()
         self.kernels: Optional[set] = None
         self.skipped: set = set()
+        #: the kernelspec names installed (None: not checked), see :func:`check_sources`
+        self.kernelspecs: Union[None, Collection[str], Callable[[], Collection[str]]] = None
         self._clear_cache: Optional[List[str]] = None
 
     def check_name(self, kind: str, name: str, path: tuple, part: str = "label") -> None:
         if is_identifier(name):
+            return
+        normal = unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
+        if normal != name and is_identifier(normal):
+            self.report.error(
+                path,
+                '%s name "%s" is not how Python spells it: Python reads it as "%s" (NFKC), so the kernel '
+                'would know it by another name: rename it "%s"' % (kind, name, normal, normal),
+                part,
+            )
             return
         why = "is a Python keyword" if keyword.iskeyword(name) else "is not a Python identifier"
         role = (
@@ -166,6 +199,18 @@ class BlockReader(Fields):
         kernel_name = self.string(body, path, "kernel_name", "(a Jupyter kernelspec name)")
         if kernel_name is not MISSING:
             k.kernel_name = kernel_name or None
+            if callable(self.kernelspecs):  # asked only when a kernel names a kernelspec
+                self.kernelspecs = self.kernelspecs()
+            if k.kernel_name and self.kernelspecs is not None and k.kernel_name not in self.kernelspecs:
+                self.report.error(
+                    path + ("kernel_name",),
+                    'kernel "%s" uses the Jupyter kernelspec "%s", which is not installed%s (installed: %s): '
+                    "install it (`jupyter kernelspec list` shows them), or give the kernel block "
+                    '`python = "/path/to/python"` instead'
+                    % (name, k.kernel_name, did_you_mean(k.kernel_name, self.kernelspecs),
+                       ", ".join(sorted(self.kernelspecs)) or "none"),
+                    "value",
+                )
         pass_env = self.strings(body, path, "pass_env", '["PATH", "HOME"]')
         if pass_env is not MISSING:
             k.pass_env = pass_env
@@ -180,12 +225,15 @@ class BlockReader(Fields):
                     'kernel "%s" sets both `kernel_name` and `python`: '
                     "keep one (a kernelspec, or an interpreter)" % name,
                 )
-            elif not os.path.exists(p):
-                self.report.warn(
-                    path + ("python",),
-                    "`python` %s does not exist (resolved to %s)" % (show(python), p),
-                    "value",
-                )
+            else:
+                problem = missing_path(p, "file")
+                if problem:
+                    self.report.error(
+                        path + ("python",),
+                        "`python` %s %s (resolved to %s): fix the path, or remove `python` to run the "
+                        "launcher's own Python" % (show(python), problem, p),
+                        "value",
+                    )
         return k
 
     def check_label(self, kind: str, name: str, path: tuple) -> bool:
@@ -376,6 +424,9 @@ class BlockReader(Fields):
                 app.argv = argv
                 break
         app.threaded = self.boolean(options, path, "threaded", False)
+        drain = self.seconds(options, path, "drain_timeout")
+        if drain is not None:
+            app.drain_timeout = drain
         clear = self.strings(options, path, "clear_cache", '["my_module"]')
         app.clear_cache = self.default_clear() if clear is MISSING else clear
         for i, module in enumerate(app.clear_cache if clear is not MISSING else []):
@@ -495,10 +546,12 @@ class BlockReader(Fields):
             p = os.path.expanduser(wp)
             base = self.report.directory_of(path + ("watch_path",))
             handler.watch_path = os.path.normpath(p if os.path.isabs(p) else os.path.join(base, p))
-            if not os.path.isdir(handler.watch_path):
-                self.report.warn(
+            problem = missing_path(handler.watch_path, "directory")
+            if problem:
+                self.report.error(
                     path + ("watch_path",),
-                    "`watch_path` %s is not a directory (resolved to %s)" % (show(wp), handler.watch_path),
+                    "`watch_path` %s %s (resolved to %s): the handler watches a directory, so create it "
+                    "or fix the path" % (show(wp), problem, handler.watch_path),
                     "value",
                 )
         for key, example in (("patterns", '["*.py"]'), ("ignore_patterns", '["*/tests/*"]'), ("jobs", "[]")):
@@ -616,6 +669,13 @@ BLOCKS = (
 )
 
 
+def exec_call(command: str) -> str:
+    """``exec('touch x')``: a command as the file would call it, for a message."""
+    if len(command) > 60:
+        command = command[:57] + "..."
+    return "exec(%s)" % ("'%s'" % command if "'" not in command else show(command))
+
+
 def is_stray(report: Reporter, path: tuple) -> bool:
     """A name pyhcl made from a block that had no label (reported already)."""
     pos = report.sources[report.index_of(path)].pos
@@ -650,7 +710,12 @@ def check_shared_names(report: Reporter, config: Config) -> None:
 
 
 def check_sources(
-    sources: List[Source], overrides: Optional[Mapping[str, Any]] = None, exec_timeout: float = EXEC_TIMEOUT
+    sources: List[Source],
+    overrides: Optional[Mapping[str, Any]] = None,
+    exec_timeout: float = EXEC_TIMEOUT,
+    *,
+    allow_exec: bool = True,
+    kernelspecs: Union[None, Collection[str], Callable[[], Collection[str]]] = None,
 ) -> Tuple[Optional[Config], List[Diagnostic]]:
     """One pass over one config (one file, or several merged): the Config, or None, and every diagnostic.
 
@@ -658,6 +723,12 @@ def check_sources(
     file; the rest runs on the merged data, where the reporter's ``origin``
     says which file supplied each key path, so that every diagnostic names
     that file and its line.
+
+    ``allow_exec`` False: ``exec()`` commands are not run; each value that
+    has one is checked for form only and gets a note saying so.
+    ``kernelspecs``: the Jupyter kernelspec names this machine has, or a
+    function returning them, called only if a kernel names one (None: not
+    checked); a ``kernel_name`` not among them is an error.
     """
     report = Reporter(sources)
     twice = set()  # (file index, key path) of keys set twice in one file
@@ -696,6 +767,7 @@ def check_sources(
         return config, report.diagnostics
     interpolated: set = set()
     reader = BlockReader(report, skip_paths, interpolated, first.directory)
+    reader.kernelspecs = kernelspecs
     variables = read_variables(data.get("variable"), reader, overrides or {})
     apps = data.get("app")
     skipped_apps = set()
@@ -708,7 +780,25 @@ def check_sources(
         skip_paths.add(tuple(path))  # no type check of a value that could not be evaluated
         report.error(path, message, "value")
 
-    env = Environment(variables=variables, directory=first.directory, exec_timeout=exec_timeout)
+    def not_run(path: tuple, written: str, commands: List[str]) -> None:
+        skip_paths.add(tuple(path))  # its value is unknown: checked for form only
+        index = report.index_of(path)
+        pos = report.sources[index].pos
+        loc = pos.locs.get(tuple(path)) if pos is not None else None
+        start = 0
+        for command in commands:
+            found = written.find("exec", start)
+            start = found + 1 if found >= 0 else start
+            offset = loc.offset_in_value(found) if loc is not None and found >= 0 else None
+            message = "%s not run (pass --exec to run it)" % exec_call(command)
+            if offset is None:
+                report.note(path, message, "value")
+            else:
+                report.error_at(offset, message, "note", index)
+
+    env = Environment(
+        variables=variables, directory=first.directory, exec_timeout=exec_timeout, allow_exec=allow_exec
+    )
     # variables are not interpolated; unknown blocks are skipped (warned about already)
     data = {k: v for k, v in data.items() if k in TOP_BLOCKS and k != "variable"}
     data = interpolate(
@@ -718,6 +808,7 @@ def check_sources(
         refuse,
         lambda path: path[:1] == ("app",) and path[1:2] in skipped_apps,  # parts we skip are not ours
         interpolated,
+        on_skipped=not_run,
     )
     config.variables = {k: v for k, v in variables.items() if v is not MISSING}
 

@@ -60,7 +60,12 @@ TOGGLES = ("threaded", "auto_reload")
 
 def default_loader(path: str) -> Config:
     from ..config import load
-    return load(path)
+
+    def kernelspecs() -> List[str]:  # asked only when a kernel names one; jupyter_client is heavy
+        from ..kernel import installed_kernelspecs
+        return installed_kernelspecs()
+
+    return load(path, kernelspecs=kernelspecs)
 
 
 def default_session_factory(config: Config, auto_reload: bool = True) -> SessionAPI:
@@ -127,7 +132,8 @@ class WindowController:
     """One window's config and session: open, re-read, close, and the clicks."""
 
     def __init__(self, view: WindowView, store: ToggleStore, *, loader: Loader = default_loader,
-                 session_factory: SessionFactory = default_session_factory, auto_reload: bool = True) -> None:
+                 session_factory: SessionFactory = default_session_factory, auto_reload: bool = True,
+                 watch_config: bool = True) -> None:
         self.view = view
         self.store = store
         self.loader = loader
@@ -142,6 +148,9 @@ class WindowController:
         #: the control socket (`tornado-launcher status/restart/...`) of the running session
         self._control: Optional[Any] = None
         self._config_lock: Optional[asyncio.Lock] = None
+        #: watches the running config's files: a saved edit is re-read as F5 does
+        self.config_watcher: Any = None
+        self.watch_config = watch_config
 
     # --------------------------------------------------------------- loading
     async def load(self, path: str) -> Tuple[Optional[Config], List[Diagnostic]]:
@@ -191,6 +200,7 @@ class WindowController:
         self.config_path = path
         session = self.session_factory(config, auto_reload=self.auto_reload)
         self.session = session
+        await self._watch(config)
         self._unsubscribe = session.subscribe(self.view.on_event)
         self._control = control.serve(session, list(config.paths) or [path])
         self.view.session_opened(path)
@@ -224,9 +234,11 @@ class WindowController:
         if config is None:
             self.view.show_banner(
                 f"{Path(self.config_path).name} has errors; the apps keep running the previous config. "
-                "Fix the line below and re-read (F5).", diags)
+                "Fix the line below and save it again (or re-read with F5).", diags)
             return False
         self.view.hide_banner()
+        if self.config_watcher is not None:
+            await self.config_watcher.set_paths(config.paths or [config.path])
         self.view.begin_busy("Applying the config…")
         try:
             await self.session.apply_config(config)
@@ -242,8 +254,31 @@ class WindowController:
         self.config_path = None
         self.view.show_welcome()
 
+    # ------------------------------------------------------- config watching
+    async def _watch(self, config: Config) -> None:
+        """Watch every file ``config`` was merged from (see ``config_watch``)."""
+        await self._unwatch()
+        if not self.watch_config:
+            return
+        from ..config_watch import ConfigWatcher
+
+        self.config_watcher = ConfigWatcher(config.paths or [config.path], self._config_saved)
+        await self.config_watcher.start()
+
+    async def _unwatch(self) -> None:
+        watcher, self.config_watcher = self.config_watcher, None
+        if watcher is not None:
+            await watcher.stop()
+
+    async def _config_saved(self) -> None:
+        """A saved edit of a config file: re-read it as F5 does (the watcher
+        is updated there); nothing returned, the paths are set already."""
+        await self.reread_config()
+        return None
+
     async def close_session(self) -> None:
         """Stop everything the session runs (the config stays shown)."""
+        await self._unwatch()
         session = self.session
         if session is None:
             return
@@ -325,8 +360,6 @@ class WindowController:
             return None
         return await call(session, *args)
 
-    async def execute(self, kernel: str, code: str) -> Dict[str, Any]:
-        """Run console code in ``kernel``."""
-        if self.session is None:
-            raise RuntimeError("no session is running")
-        return await self.session.execute(kernel, code)
+    def connection_file(self, kernel: str) -> Optional[str]:
+        """``kernel``'s connection file while it runs (the console attaches to it)."""
+        return None if self.session is None else self.session.connection_file(kernel)

@@ -20,6 +20,8 @@ from typing import Optional
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
+from ..interpreter import child_env
+
 _GOTO_EDITORS = {"code", "code-insiders", "codium", "vscodium", "cursor"}
 
 
@@ -47,7 +49,7 @@ def open_file(path: str, line: Optional[int] = None) -> bool:
     if argv:
         try:
             subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+                             stderr=subprocess.DEVNULL, start_new_session=True, env=child_env())
             return True
         except OSError:
             pass  # fall back to the desktop's default application

@@ -30,7 +30,7 @@ from ..events import AppState, KernelState, LogRecord, ReloadEvent, SessionState
 from . import editor, icons
 from .apps import AppRow, AppsModel, AppsView, KernelRow, KernelsModel, KernelsView
 from .controller import WindowController, default_loader, default_session_factory
-from .console import ConsoleWidget
+from .console_tab import ConsoleTabs
 from .logview import LogHub, LogView
 from .pages import ConfigErrorPanel, WelcomePage
 from .settings import Settings
@@ -82,7 +82,6 @@ class MainWindow(QMainWindow):
 
         self.hub = LogHub(flush_interval_ms, self)
         self.log_views: dict = {}
-        self.consoles: dict[str, ConsoleWidget] = {}
 
         self._build_pages()
         self._build_actions()
@@ -132,6 +131,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self.session_page)
         self.tabs.setDocumentMode(True)
         self.tabs.setUsesScrollButtons(True)
+        #: kernel -> its console tab (qtconsole built on first show: gui/console_tab.py)
+        self.consoles = ConsoleTabs(self.tabs, self.controller.connection_file, self.kernel_action)
         self.merged = self._new_log_view("all", "All", show_source=True)
         self.tabs.addTab(self.merged, "All")
 
@@ -404,7 +405,7 @@ class MainWindow(QMainWindow):
                 self.hub.remove(w)
             w.deleteLater()
         self.log_views = {"all": self.merged}
-        self.consoles = {}
+        self.consoles.drop(self.spawn)
         self.merged.clear()
         self.apps_model.set_rows([])
         self.kernels_model.set_rows([])
@@ -426,19 +427,6 @@ class MainWindow(QMainWindow):
             self.tabs.insertTab(index, view, f"kernel: {name}")
             self.tabs.setTabToolTip(index, f"Raw output of kernel {name}")
         return view
-
-    def console(self, kernel: str) -> ConsoleWidget:
-        c = self.consoles.get(kernel)
-        if c is None:
-            c = ConsoleWidget(kernel, self._execute,
-                              interrupt=lambda k=kernel: self.kernel_action(k, "interrupt"), parent=self)
-            self.consoles[kernel] = c
-            i = self.tabs.addTab(c, icons.icon("console"), f"console: {kernel}")
-            self.tabs.setTabToolTip(i, f"Run Python in kernel {kernel}")
-        return c
-
-    async def _execute(self, kernel: str, code: str) -> dict:
-        return await self.controller.execute(kernel, code)
 
     def sync_rows(self) -> None:
         """Add/remove rows and tabs to match ``session.apps`` / ``session.kernels``."""
@@ -470,8 +458,7 @@ class MainWindow(QMainWindow):
             self.app_log(name)
         for name in kernels:
             self.kernel_log(name)
-        for name in kernels:
-            self.console(name)
+        self.consoles.sync(kernels)
         for key in [k for k in self.log_views if isinstance(k, tuple) and k[0] == "app" and k[1] not in apps]:
             view = self.log_views.pop(key)
             self.hub.remove(view)
@@ -507,6 +494,7 @@ class MainWindow(QMainWindow):
 
     def _handle_KernelState(self, ev: KernelState) -> None:
         self.kernels_model.update_from_event(ev)
+        self.consoles.kernel_state(ev)
         if ev.state == "dead":
             self.notify(f"kernel {ev.kernel} died", ev.reason or f"Kernel {ev.kernel} died.")
 
@@ -553,10 +541,7 @@ class MainWindow(QMainWindow):
 
     def kernel_action(self, name: str, action: str) -> Optional[asyncio.Task]:
         if action == "console":
-            c = self.console(name)
-            self.tabs.setCurrentWidget(c)
-            c.setFocus()
-            return None
+            return self.consoles.show(name)
         call = self.controller.kernel_action(name, action)
         return None if call is None else self.spawn(call, f"{action} kernel {name}")
 
@@ -636,6 +621,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.centralWidget().setEnabled(False)
         try:
+            await self.consoles.close_all()
             await asyncio.wait_for(self.close_session(), timeout=60)
             await engine_threads_done(timeout=3.0)
         except Exception as exc:

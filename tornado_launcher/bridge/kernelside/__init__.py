@@ -20,14 +20,16 @@ Layering (each module imports only those above it):
 ``state``        the kernel-wide state: the kernel's loop and thread, settings, app registry, current run
 ``records``      records out: the queue and the sender thread on the comm
 ``attribution``  which app a log record or printed line belongs to; the logging handler, stream proxies
+``servers``      the servers and listening sockets one run of an app opened; the socket pool
 ``drain``        closing listening sockets without losing the backlog; draining accepted connections
 ``options``      ``tornado.options`` per app: each app's own options and values, routed by its scope
 ``patches``      what the bridge patches in tornado, asyncio, logging and threading, and the originals (``Patches``)
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
-``servers``      the servers and listening sockets one run of an app opened
+``ports``        who holds a port: the sentence for "Address already in use"
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        how a run enters the user's code: the contract class; ``Entry`` (main, script, Application)
 ``scope``        ``AppScope``: one start of an app from its own entry point, what it started, how it ended
+``assets``       an app's template and static directories; forgetting Tornado's caches of them
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
 ``tornado_app``  ``TornadoBridgeApp``: command queue, shared start, threaded start, stop
 ``api``          what the launcher's cells call: ``install``, ``create_app_from_json``, ...
@@ -42,7 +44,7 @@ state changes happen on the kernel's loop thread.
 #: ``tornado_launcher/bridge/`` ("protocol" first; this package's own
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
-           "kernelside.attribution", "kernelside.drain", "kernelside.options", "kernelside.patches",
-           "kernelside.imports", "kernelside.servers", "kernelside.run", "kernelside.entry",
-           "kernelside.scope", "kernelside.apps",
+           "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
+           "kernelside.patches", "kernelside.imports", "kernelside.ports", "kernelside.run", "kernelside.entry",
+           "kernelside.scope", "kernelside.assets", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")

@@ -15,14 +15,14 @@ import types
 import tornado
 
 from .. import protocol
-from . import attribution, imports, patches, state
+from . import assets, attribution, imports, patches, state
 from .apps import BridgeApp, WatchdogApp
 from .records import emit, format_exc, log_record, one_line, outbox
 from .tornado_app import TornadoBridgeApp
 
 #: the names the install cell exports on ``tornado_launcher_bridge``
 EXPORTS = ("install", "create_app", "create_app_from_json", "call", "call_from_json", "purge_from_json",
-           "TornadoBridgeApp", "WatchdogApp")
+           "refresh_assets_from_json", "TornadoBridgeApp", "WatchdogApp")
 
 
 def create_app(name, kind, spec, namespace=None):
@@ -80,6 +80,19 @@ def call_from_json(payload):
 def purge_from_json(payload):
     """A WatchdogApp handler's ``clear_cache``: drop those modules (and submodules)."""
     return imports.purge_modules(json.loads(payload)["names"])
+
+
+def refresh_assets_from_json(payload):
+    """Templates or static files of a running app changed: forget Tornado's caches of
+    them, so the next request reads the files (no restart).  ``{"name", "paths"}``."""
+    data = json.loads(payload)
+    app = state.apps.get(data["name"])
+    run = getattr(app, "_run", None)
+    if run is None:
+        return None
+    loaders, hashes = assets.forget(run, [str(p) for p in data.get("paths") or ()])
+    app._log("DEBUG", "reset %d template loader(s), dropped %d static file hash(es)" % (loaders, hashes))
+    return loaders, hashes
 
 
 def _register_aliases():

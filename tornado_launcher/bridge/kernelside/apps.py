@@ -111,12 +111,14 @@ class BridgeApp:
         emit(log_record(self.name, "INFO" if origin == "stdout" else "WARNING", line,
                           logger=origin, origin=origin))
 
-    def _set_state(self, state, reason=None, elapsed_ms=None, urls=(), urgent=None):
-        """Record and report a state; settled states are sent at once (see records.Outbox)."""
+    def _set_state(self, state, reason=None, elapsed_ms=None, urls=(), urgent=None, assets=None):
+        """Record and report a state; settled states are sent at once (see records.Outbox).
+        ``assets``: ``assets.directories(run)`` of a running app."""
         self.state = state
         if urgent is None:
             urgent = state not in ("starting", "stopping")
-        emit(protocol.state_record(self.name, state, reason, elapsed_ms, urls, self.threaded), urgent)
+        emit(protocol.state_record(self.name, state, reason, elapsed_ms, urls, self.threaded,
+                                   **(assets or {})), urgent)
 
     def _logger_names(self):
         return ()

@@ -5,7 +5,10 @@ backlog already reached the app: they are accepted and served, for a close
 would reset them (:func:`accept_backlog`, :func:`close_listening`, through
 libc with the GIL held).  Requests in flight are answered by the old code,
 idle keep-alive connections are closed, whatever still runs
-:data:`DRAIN_TIMEOUT` s later is cut off (:func:`drain`).
+:data:`DRAIN_TIMEOUT` s later (the app's ``drain_timeout``) is cut off
+(:func:`drain`).  Websockets get a close frame at once (:func:`close_websockets`:
+1012 "Service Restart" on a restart, so clients reconnect to the new code) and
+are cut off with the rest at the bound.
 """
 
 import asyncio
@@ -17,8 +20,13 @@ import time
 import tornado.httpserver
 import tornado.iostream
 
+from .servers import pool
+
 DRAIN_TIMEOUT = 2.0  # seconds a stopped app's accepted requests may take to finish before being cut off
 FRESH_GRACE = 0.25  # seconds a just-accepted connection may take to send its first request while draining
+IDLE_GRACE = 0.05  # seconds a keep-alive connection must sit idle before the drain closes it
+WS_RESTART = 1012  # RFC 6455 "Service Restart": the client should reconnect
+WS_GOING_AWAY = 1001  # the app stopped
 
 
 class Libc:
@@ -64,8 +72,8 @@ def peer(connection):
 
 def accept_backlog(server):
     for sock in list(getattr(server, "_sockets", {}).values()):
-        if sock.fileno() == -1 or sock.gettimeout() != 0.0:
-            continue  # closed, or blocking (accept() would wait for a client)
+        if sock.fileno() == -1 or sock.gettimeout() != 0.0 or pool.pooled(sock):
+            continue  # closed, blocking (accept() would wait for a client), or the next run's queue
         for _ in range(128):
             try:
                 connection, address = sock.accept()
@@ -164,14 +172,39 @@ def waiting_for_request(conn):
         return False
 
 
-async def drain(servers, app=None, timeout=DRAIN_TIMEOUT):
+def close_websockets(run, code, reason):
+    """Send a close frame to every open websocket ``run``'s handlers accepted.
+    Call on the loop that serves them; :func:`drain` cuts off those still open at its bound."""
+    for handler in list(getattr(run, "websockets", ())):
+        proto = getattr(handler, "ws_connection", None)
+        if proto is None:
+            continue
+        run.closing_websockets.append(proto)
+        try:
+            handler.close(code, reason)
+        except Exception:
+            pass
+
+
+def open_websockets(run):
+    out = []
+    for proto in getattr(run, "closing_websockets", ()):
+        stream = getattr(proto, "stream", None)
+        if stream is not None and not stream.closed():
+            out.append(stream)
+    return out
+
+
+async def drain(servers, app=None, timeout=DRAIN_TIMEOUT, run=None):
     """Let the connections of stopped HTTP servers finish; close each as soon as it is idle.
 
     Runs on the loop that serves those connections.  Requests already read are
-    answered (by the old code), keep-alive connections are closed between
-    requests, a just-accepted connection gets :data:`FRESH_GRACE` seconds to send
-    its request; whatever still runs after ``timeout`` seconds is cut off.
-    Returns how many connections were cut off.
+    answered (by the old code); a keep-alive connection's next answer ends it
+    ("Connection: close"), one idle for :data:`IDLE_GRACE` s is closed (closing
+    one the instant its client sends would lose that request); a just-accepted
+    connection gets :data:`FRESH_GRACE` seconds to send its request; whatever
+    still runs after ``timeout`` seconds is cut off, ``run``'s closing
+    websockets included.  Returns how many connections were cut off.
     """
     servers = [s for s in servers if isinstance(s, tornado.httpserver.HTTPServer)]
     for server in servers:
@@ -183,7 +216,8 @@ async def drain(servers, app=None, timeout=DRAIN_TIMEOUT):
     idle_since = {}
     while True:
         conns = [c for s in servers for c in list(getattr(s, "_connections", ()))]
-        if not conns:
+        websockets = open_websockets(run)
+        if not conns and not websockets:
             return 0
         now = time.monotonic()
         if now >= deadline:
@@ -191,20 +225,22 @@ async def drain(servers, app=None, timeout=DRAIN_TIMEOUT):
         for conn in conns:
             if waiting_for_request(conn):
                 since = idle_since.setdefault(conn, now)
-                if getattr(conn, "_tl_requests", 0) > 1 or now - since >= FRESH_GRACE:
+                grace = IDLE_GRACE if getattr(conn, "_tl_requests", 0) >= 1 else FRESH_GRACE
+                if now - since >= grace:
                     conn.stream.close()
             else:
                 idle_since.pop(conn, None)
         await asyncio.sleep(0.005)
-    for conn in conns:
+    for stream in [c.stream for c in conns] + websockets:
         try:
-            conn.stream.close()
+            stream.close()
         except Exception:
             pass
     await asyncio.sleep(0)  # let their serving loops end
+    cut = len(conns) + len(websockets)
     if app is not None:
-        app._log("WARNING", "closed %d connection(s) still busy %g s after the app stopped" % (len(conns), timeout))
-    return len(conns)
+        app._log("WARNING", "closed %d connection(s) still busy %g s after the app stopped" % (cut, timeout))
+    return cut
 
 
 def has_connections(run):
@@ -222,8 +258,9 @@ def drain_thread_loop(run, app):
     loop = run.loop
     if loop is None or loop.is_closed():
         return
-    task = loop.create_task(drain(run.servers.servers(), app))
-    deadline = time.monotonic() + DRAIN_TIMEOUT + 1.0
+    timeout = getattr(app, "drain_timeout", DRAIN_TIMEOUT)
+    task = loop.create_task(drain(run.servers.servers(), app, timeout, run))
+    deadline = time.monotonic() + timeout + 1.0
     while not task.done() and time.monotonic() < deadline:
         try:
             loop.run_until_complete(task)

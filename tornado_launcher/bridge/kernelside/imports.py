@@ -13,6 +13,8 @@ import importlib.util
 import os
 import sys
 
+from ..protocol import is_project_dir
+
 #: the bridge's own package ("tornado_launcher_bridge" in a kernel): never purged
 _OWN = __name__.rpartition(".")[0].rpartition(".")[0]
 
@@ -57,9 +59,7 @@ class _FreshSourceFinder(importlib.abc.MetaPathFinder):
         while len(directory) > len(root):
             cached = self._excluded.get(directory)
             if cached is None:
-                base = os.path.basename(directory)
-                cached = (base in ("site-packages", "dist-packages", "node_modules", "__pypackages__")
-                          or os.path.exists(os.path.join(directory, "pyvenv.cfg")))
+                cached = not is_project_dir(directory)
                 self._excluded[directory] = cached
             if cached:
                 return False

@@ -3,7 +3,12 @@
 * ``IOLoop.start/stop/close`` of an app never touch the kernel's loop (shared
   mode); in threaded mode the bridge closes the app's loop after the drain;
 * ``TCPServer.add_sockets`` tells the current run of the servers an app opens,
-  ``TCPServer.stop`` serves the listen backlog instead of resetting it;
+  ``TCPServer.stop`` serves the listen backlog instead of resetting it (a
+  server's share of a pooled socket just stops accepting: the queue is the next run's);
+* ``netutil.bind_sockets`` / ``bind_unix_socket`` in an app's run answer from
+  the app's :data:`servers.pool` (the socket stays bound across restarts);
+* ``WebSocketHandler`` instances are noted in the run that made them (closed
+  with 1012 when the next run serves);
 * ``tornado.autoreload`` stays off (the launcher reloads), ``enable_pretty_logging``
   only sets the level (no second handler);
 * ``Thread.start`` carries the app's run (and scope, and context) into threads the app starts;
@@ -26,14 +31,16 @@ import asyncio
 import contextvars
 import functools
 import logging
+import socket
 import threading
 import weakref
 
-import tornado.options
-
 import tornado.autoreload
 import tornado.log
+import tornado.netutil
+import tornado.options
 import tornado.tcpserver
+import tornado.websocket
 from tornado.platform.asyncio import BaseAsyncIOLoop
 
 from .. import protocol
@@ -42,6 +49,7 @@ from . import state
 from .attribution import attributed_run
 from .drain import accept_backlog, close_listening, peer
 from .records import kernel_log
+from .servers import pool
 
 
 class Patches:
@@ -61,6 +69,9 @@ class Patches:
         self.basic_config = None
         #: loop -> the task factory it had before ours
         self.factories = weakref.WeakKeyDictionary()
+        self.bind_sockets = None
+        self.bind_unix_socket = None
+        self.websocket_init = None
         #: the kernel's own code tried tornado.autoreload.start() (warned once)
         self.autoreload_warned = False
 
@@ -131,21 +142,50 @@ def _add_sockets(self, sockets):
     return result
 
 
+def _bind_sockets(port, address=None, family=socket.AF_UNSPEC, *args, **kwargs):
+    run = state.current_run.get()
+    if run is None or not port:
+        return patches.bind_sockets(port, address, family, *args, **kwargs)
+    key = (int(family), address or "", int(port))
+    run.pool_keys.add(key)
+    return pool.get(run.app.name, key, lambda: patches.bind_sockets(port, address, family, *args, **kwargs))
+
+
+def _bind_unix_socket(file, *args, **kwargs):
+    run = state.current_run.get()
+    if run is None:
+        return patches.bind_unix_socket(file, *args, **kwargs)
+    key = (int(socket.AF_UNIX), str(file), 0)
+    run.pool_keys.add(key)
+    return pool.get(run.app.name, key, lambda: [patches.bind_unix_socket(file, *args, **kwargs)])[0]
+
+
+def _websocket_init(self, *args, **kwargs):
+    patches.websocket_init(self, *args, **kwargs)
+    run = state.current_run.get()
+    if run is not None:
+        run.websockets.add(self)
+
+
 def _tcp_stop(self):
     # An app's server stops listening.  Connections already waiting in the listen
     # backlog reached the app: accept and serve them, for close() would reset them.
     if getattr(self, "_tl_bridge_run", None) is None or getattr(self, "_stopped", True) \
             or not isinstance(getattr(self, "_handlers", None), dict):
         return patches.tcp_stop(self)
-    try:
-        accept_backlog(self)
-    except Exception:
-        pass
+    if not all(pool.pooled(s) for s in self._sockets.values()):
+        try:
+            accept_backlog(self)
+        except Exception:
+            pass
     self._stopped = True
     for fd, sock in list(self._sockets.items()):
         remove = self._handlers.pop(fd, None)
         if remove is not None:
             remove()
+        if pool.pooled(sock):
+            sock.close()  # our own fd only: the listen queue is the next run's (or closed at release)
+            continue
         for connection in close_listening(sock):
             try:
                 self._handle_connection(connection, peer(connection))
@@ -317,6 +357,14 @@ def apply():
     tornado.tcpserver.TCPServer.add_sockets = _add_sockets
     patches.tcp_stop = tornado.tcpserver.TCPServer.stop
     tornado.tcpserver.TCPServer.stop = _tcp_stop
+    patches.bind_sockets = tornado.netutil.bind_sockets
+    tornado.netutil.bind_sockets = _bind_sockets
+    tornado.tcpserver.bind_sockets = _bind_sockets
+    if hasattr(tornado.netutil, "bind_unix_socket"):
+        patches.bind_unix_socket = tornado.netutil.bind_unix_socket
+        tornado.netutil.bind_unix_socket = _bind_unix_socket
+    patches.websocket_init = tornado.websocket.WebSocketHandler.__init__
+    tornado.websocket.WebSocketHandler.__init__ = _websocket_init
     tornado.autoreload.start = _autoreload_start
     tornado.autoreload._reload = _autoreload_reload
     tornado.log.enable_pretty_logging = _pretty_logging

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextvars
+import weakref
 
 from . import state
 from .drain import count_requests
@@ -16,6 +17,10 @@ class Run:
         self.app = app
         self.threaded = threaded
         self.servers = Servers()
+        self.pool_keys = set()  # the pooled addresses (servers.pool) this run bound
+        self.websockets = weakref.WeakSet()  # WebSocketHandlers made in this run
+        self.assets_forgotten = False  # its template/static caches were dropped (assets.forget)
+        self.closing_websockets = []  # their protocols once sent a close frame (drain cuts them off)
         self.obj = None
         self.scope = None  # an app started from its own entry point: its scope.AppScope
         self.loop = None

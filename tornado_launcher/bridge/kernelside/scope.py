@@ -114,6 +114,7 @@ class AppScope:
         self._serving_fut = concurrent.futures.Future()
         self._sys_path_added = None
         self._argv_saved = None
+        self._main_saved = None  # the kernel's __main__ while a script's top level runs
         self.application = None
         # ``context``: the bridge's run context (its own ContextVars ride along)
         self.ctx = context.copy() if context is not None else contextvars.copy_context()
@@ -142,9 +143,18 @@ class AppScope:
         return self.ctx.copy().run(call)
 
     def release_argv(self):
+        """The app's loop is about to run (threaded): the kernel gets its ``sys.argv`` and,
+        for a script, its ``__main__`` back (the script blocks in ``asyncio.run`` /
+        ``IOLoop.start()`` for as long as it serves)."""
         saved, self._argv_saved = self._argv_saved, None
         if saved is not None:
             _restore_argv(saved)
+        self._release_main()
+
+    def _release_main(self):
+        saved, self._main_saved = self._main_saved, None
+        if saved is not None and sys.modules.get("__main__") is self.main_module:
+            sys.modules["__main__"] = saved
 
     # -- start
     async def start(self, entry):
@@ -231,13 +241,12 @@ class AppScope:
         if directory not in sys.path:
             sys.path.insert(0, directory)
             self._sys_path_added = directory
-        saved = sys.modules.get("__main__")
+        self._main_saved = sys.modules.get("__main__")
         sys.modules["__main__"] = mod
         try:
             exec(code, mod.__dict__)
         finally:
-            if saved is not None:
-                sys.modules["__main__"] = saved
+            self._release_main()
 
     def adopt_main(self, awaitable):
         """The app's main task: what asyncio.run() would run."""

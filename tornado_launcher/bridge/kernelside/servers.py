@@ -1,10 +1,14 @@
 """The servers and listening sockets one run of an app opened, and what they serve.
 
 Filled by the ``TCPServer.add_sockets`` patch while the app's code runs.
-This is the place a socket handed over across restarts will be kept.
+:class:`SocketPool` keeps an app's bound listening sockets across its restarts,
+so the new run accepts on them before the old one stops (no moment with the
+port closed).
 """
 
 import socket
+import threading
+import weakref
 
 
 class Servers:
@@ -77,3 +81,97 @@ class Servers:
                     except Exception:
                         pass
         return closed
+
+
+class SocketPool:
+    """The bound listening sockets of each app, kept across its restarts (kernel-wide).
+
+    ``tornado.netutil.bind_sockets`` / ``bind_unix_socket`` called in an app's
+    run (``listen()`` goes through them) are answered from here: the first call
+    for an address binds as usual and keeps the sockets; later runs of the same
+    app asking for the same address get a ``dup()`` of them, so the new server
+    registers its own fd and starts accepting from the same listen queue while
+    the old server still accepts.  The old server's ``stop()`` closes only its
+    own fd; the queue stays open until the app really stops (:meth:`release`).
+    Why not close-and-rebind: that leaves the port closed for milliseconds
+    (connections refused); ``SO_REUSEPORT`` would spread them over both servers.
+
+    Keys are what the app asked for: ``(family, address, port)`` (port 0, an
+    ephemeral port, is never pooled).  Thread-safe: threaded apps bind on their
+    own thread.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._bound = {}  # app name -> {key: [socket, ...]}
+        self._handed = weakref.WeakSet()  # sockets given to a server (dups of pooled ones)
+
+    def get(self, app, key, bind):
+        """The sockets for ``key`` of ``app``: a dup of the pooled ones, else ``bind()``'s (kept)."""
+        with self._lock:
+            kept = self._bound.get(app, {}).get(key)
+            if kept is not None and all(s.fileno() != -1 for s in kept):
+                socks = [s.dup() for s in kept]
+                self._handed.update(socks)
+                return socks
+        fresh = list(bind())
+        with self._lock:
+            old = self._bound.setdefault(app, {}).pop(key, None)
+            self._bound[app][key] = fresh
+            socks = [s.dup() for s in fresh]
+            self._handed.update(socks)
+        for s in old or ():
+            _close(s)
+        return socks
+
+    def pooled(self, sock):
+        """Whether ``sock`` is a server's share of a pooled listening socket."""
+        return sock in self._handed
+
+    def keys(self, app):
+        with self._lock:
+            return set(self._bound.get(app, {}))
+
+    def release(self, app, keep=()):
+        """Close ``app``'s pooled sockets except those under ``keep`` (the port is free once
+        its servers' own fds are closed too).  Returns the keys closed."""
+        with self._lock:
+            bound = self._bound.get(app, {})
+            gone = [k for k in bound if k not in keep]
+            socks = [s for k in gone for s in bound.pop(k)]
+            if not bound:
+                self._bound.pop(app, None)
+        for s in socks:
+            _close(s)
+        return gone
+
+
+def _close(sock):
+    try:
+        sock.close()
+    except Exception:
+        pass
+
+
+pool = SocketPool()
+
+
+def stop_accepting(server):
+    """Stop ``server`` accepting on its shares of pooled sockets (the new run accepts from
+    the same queues): unregister and close its own fds, leave the backlog to the new run.
+    Call on the server's loop thread."""
+    handlers = getattr(server, "_handlers", None)
+    sockets = getattr(server, "_sockets", None)
+    if not isinstance(handlers, dict) or not isinstance(sockets, dict):
+        return
+    for fd, sock in list(sockets.items()):
+        if not pool.pooled(sock):
+            continue
+        remove = handlers.pop(fd, None)
+        if remove is not None:
+            try:
+                remove()
+            except Exception:
+                pass
+        sockets.pop(fd, None)
+        _close(sock)

@@ -10,19 +10,29 @@ tracking its servers ``servers``'/``run``'s, draining ``drain``'s.
 An app given by its own entry point (``main``, ``script``, or ``app_class``
 with ``port``: an Application, a subclass or a factory) runs in an
 :class:`~.scope.AppScope` bound to its run (``_start_entry`` / ``_stop_entry``);
-the command queue, restarts, the threaded toggle and the drain are the same.
+the command queue, restarts, the socket pool, the threaded toggle and the drain are the same.
+
+A restart starts the new run *before* the old one stops (:meth:`_replace`):
+the new servers get the app's pooled listening sockets (``servers.pool``) and
+accept on them, then the old servers stop accepting, the old websockets get
+1012, the old app's ``stop()`` runs and its connections drain in the
+background.  When the new code does not start, the old run keeps serving
+("serving old code", ``protocol.OLD_CODE``).
 """
 
 import asyncio
 import collections
+import errno
 import os
 import threading
 import time
 
 import tornado.ioloop
 
-from . import attribution, entry, imports, options, state
+from .. import protocol
+from . import assets, attribution, entry, imports, options, ports, state
 from . import drain as draining
+from .servers import pool, stop_accepting
 from .apps import BridgeApp
 from .records import format_exc, one_line
 from .run import Run
@@ -35,7 +45,8 @@ class TornadoBridgeApp(BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
-    "clear_cache": [...] or None, "logger": {"level", "suppress_regex", "replace_regex"}}``.
+    "clear_cache": [...] or None, "drain_timeout": seconds (default 2),
+    "logger": {"level", "suppress_regex", "replace_regex"}}``.
     ``clear_cache`` None means: every module loaded from the project directory.
     Instead of a contract ``app_class``: ``"main": "pkg.mod:main"``, ``"script":
     "/abs/server.py"``, or ``app_class`` with ``"port"`` (and ``"address"``, default
@@ -57,6 +68,9 @@ class TornadoBridgeApp(BridgeApp):
         self.argv = [str(a) for a in (self.spec.get("argv") or self.spec.get("args") or [])]
         clear = self.spec.get("clear_cache")
         self.clear_cache = None if clear is None else [str(c) for c in clear]
+        timeout = self.spec.get("drain_timeout")
+        #: seconds the old run's accepted requests may take after a restart or stop
+        self.drain_timeout = draining.DRAIN_TIMEOUT if timeout is None else max(0.0, float(timeout))
         self.app = None  # the Tornado application object of the current run
         self._run = None
         self._pending = collections.deque()
@@ -159,12 +173,8 @@ class TornadoBridgeApp(BridgeApp):
             self._set_state("stopped")  # also when already stopped: whoever waits for it settles
 
     async def _do_restart(self, arg, t0):
-        if self._run is not None:
-            # the new app starts as soon as the old one's port is free; the old one
-            # finishes the requests it accepted in the background
-            await self._stop(drain=False, final=False)
         self._purge()
-        await self._start(t0)
+        await self._replace(t0, self.threaded)
 
     async def _do_reload(self, path, t0):
         self._log("INFO", "%s changed: restarting" % (path,))
@@ -175,9 +185,7 @@ class TornadoBridgeApp(BridgeApp):
             self._set_state(self.state, urls=self._run.urls() if self._run else ())
             return
         if self._run is not None:
-            await self._stop(drain=False, final=False)
-            self.threaded = flag
-            await self._start(t0)
+            await self._replace(t0, flag)
         else:
             self.threaded = flag
             self._set_state(self.state)
@@ -189,43 +197,124 @@ class TornadoBridgeApp(BridgeApp):
             self._log("DEBUG", "purged %d modules: %s" % (len(purged), ", ".join(sorted(purged)[:20])))
 
     # -- start
-    async def _start(self, t0):
+    async def _start(self, t0, report=True):
+        """Start a new run; return ``(run, exc)`` (``exc`` None once it serves).
+        ``report``: send its "running"/"failed" (a restart decides itself)."""
         self._set_state("starting")
         run = Run(self, self.threaded)
         self._run = run
         attribution.update_levels()
+        exc = None
         try:
             entry_point = self.entry_point()
-        except Exception as exc:
-            self._failed(run, exc)
+        except Exception as e:
+            entry_point, exc = None, e
+        if exc is None and entry_point is not None:
+            exc = await self._start_entry(run, entry_point)
+        elif exc is None:
+            options.forget_unloaded(None)  # a contract app's define()s are the kernel's: drop the purged ones
+            if self.threaded:
+                exc = await self._start_threaded(run)
+            else:
+                exc = await self._start_shared(run)
+        if report:
+            if exc is None:
+                self._running(run, t0)
+            else:
+                self._failed(run, exc)
+            pool.release(self.name, keep=run.pool_keys if exc is None else ())
+        return run, exc
+
+    async def _replace(self, t0, threaded):
+        """Restart (in ``threaded`` mode): the new run serves before the old one stops."""
+        old = self._run
+        if old is None:
+            self.threaded = threaded
+            await self._start(t0)
             return
-        if entry_point is not None:
-            await self._start_entry(run, t0, entry_point)
+        was = self.threaded
+        self.threaded = threaded
+        forget_assets(old)  # the new run reads the templates and static files afresh
+        run, exc = await self._start(t0, report=False)
+        if exc is not None and isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            # bound outside tornado's bind_sockets (not pooled): the old order, stop then start
+            self._run = old
+            await self._halt(old, drain=False, code=draining.WS_RESTART)
+            self._run = None
+            self._purge()
+            run, exc = await self._start(t0, report=False)
+            old = None
+        if exc is not None:
+            if old is None:
+                self._failed(run, exc)
+                pool.release(self.name)
+                return
+            self._kept_old(old, was, exc)
             return
-        options.forget_unloaded(None)  # a contract app's define()s are the kernel's: drop the purged ones
-        if self.threaded:
-            await self._start_threaded(run, t0)
-        else:
-            await self._start_shared(run, t0)
+        if old is not None:
+            await self._hand_over(old)
+        self._running(run, t0)
+        if old is not None:
+            await self._halt(old, drain=False, code=None)  # websockets got their 1012 in the hand-over
+        pool.release(self.name, keep=run.pool_keys)
+
+    def _kept_old(self, old, was_threaded, exc):
+        """The new code did not start: the old run keeps serving on the same sockets."""
+        self._run = old
+        self.threaded = was_threaded
+        self.app = old.obj
+        pool.release(self.name, keep=old.pool_keys)
+        self._flush_prints()
+        where = error_place(exc)
+        self._log("ERROR", "restart failed, still serving the previous code: %s" % where, format_exc(exc))
+        self._set_state("running", reason=protocol.OLD_CODE + where, urls=old.urls(), assets=self._assets(old))
+
+    async def _hand_over(self, old):
+        """The new run serves: the old servers stop accepting on the pooled sockets (the
+        queue is the new run's now), the old websockets get 1012.  On the old run's loop."""
+        def hand_over():
+            for server in old.servers.servers():
+                try:
+                    stop_accepting(server)
+                    # from now on an old answer ends its keep-alive connection
+                    server.conn_params.no_keep_alive = True
+                except Exception:
+                    pass
+            draining.close_websockets(old, draining.WS_RESTART, "the app restarted: reconnect for the new code")
+
+        if not old.threaded:
+            old.in_ctx(hand_over)
+            return
+        done = state.kernel.loop.create_future()
+
+        def on_old_loop():
+            try:
+                hand_over()
+            finally:
+                state.kernel.loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+        try:
+            old.loop.call_soon_threadsafe(on_old_loop, context=old.ctx.copy())
+            await asyncio.wait_for(asyncio.shield(done), 1.0)
+        except (RuntimeError, asyncio.TimeoutError):
+            pass  # its loop is gone or blocked: its stop closes what is left
 
     # -- start, shared mode: the app on the kernel's loop
-    async def _start_shared(self, run, t0):
+    async def _start_shared(self, run):
         run.loop = state.kernel.loop
         run.io_loop = tornado.ioloop.IOLoop.current()
         try:
             run.in_ctx(entry.construct_and_start, self, run)
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             run.close_servers()
-            self._failed(run, exc)
-            return
+            return exc
         # let callbacks start() scheduled run before we look at the servers
         await asyncio.sleep(0)
         await asyncio.sleep(0)
-        if self._run is run and self.state == "starting":
-            self._running(run, t0)
+        return None
 
     # -- start, an app's own entry point (both modes: the scope runs it)
-    async def _start_entry(self, run, t0, entry_point):
+    async def _start_entry(self, run, entry_point):
+        """Start ``entry_point`` in a scope bound to ``run``; the exception (None once it serves)."""
         scope = AppScope(self.name, self.argv, self.threaded, context=run.ctx, servers=run.servers)
         run.scope = scope
         run.loop = state.kernel.loop  # until the scope's own (threaded)
@@ -233,26 +322,18 @@ class TornadoBridgeApp(BridgeApp):
             serving = await scope.start(entry_point)
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             run.close_servers()
-            self._failed(run, exc)
-            return
+            return exc
         run.loop, run.io_loop, run.thread = scope.loop, scope.io_loop, scope.thread
-        self.app = scope.application
         if not serving:
-            # it ended before serving: whoever pressed Start waits for running or failed
+            # it ended before serving: "failed", so whoever pressed Start settles
             outcome = scope.outcome
-            self._run = None
-            self.app = None
-            self._flush_prints()
-            reason = outcome.reason if outcome is not None else "the app ended before serving"
-            if outcome is not None and outcome.error is None and "without serving" not in reason:
-                reason += " before serving"
-            error = outcome.error if outcome is not None else None
-            self._log("ERROR", "start failed: %s" % reason, format_exc(error) if error is not None else None)
-            self._set_state("failed", reason=reason)
-            return
+            if outcome is not None and outcome.error is not None and not isinstance(outcome.error, SystemExit):
+                return outcome.error
+            reason = outcome.reason if outcome is not None else "the app ended"
+            return RuntimeError(reason if "without serving" in reason else reason + " before serving")
+        self.app = scope.application
         scope.ended.add_done_callback(lambda f: state.kernel.call(self._entry_ended, run, f.result()))
-        if self._run is run and self.state == "starting":
-            self._running(run, t0)
+        return None
 
     def _entry_ended(self, run, outcome):
         """The app ended on its own (its main returned or raised, it exited, it stopped its loop)."""
@@ -260,6 +341,7 @@ class TornadoBridgeApp(BridgeApp):
             return
         self._run = None
         self.app = None
+        pool.release(self.name)  # its pooled listening sockets: the port is free
         self._flush_prints()
         if outcome.error is not None:
             self._log("ERROR", "the app ended: %s" % outcome.reason, format_exc(outcome.error))
@@ -269,7 +351,7 @@ class TornadoBridgeApp(BridgeApp):
             self._set_state("stopped", reason=outcome.reason)
 
     # -- start, threaded mode: the app on its own thread and loop
-    async def _start_threaded(self, run, t0):
+    async def _start_threaded(self, run):
         run.started_fut = state.kernel.loop.create_future()
         run.released_fut = state.kernel.loop.create_future()
         run.ended_fut = state.kernel.loop.create_future()
@@ -280,10 +362,9 @@ class TornadoBridgeApp(BridgeApp):
         thread.start()
         what = await asyncio.shield(run.started_fut)
         if what == "serving":
-            self._running(run, t0)
             run.released_fut.add_done_callback(lambda _f: self._thread_ended(run))
-        else:
-            self._failed(run, run.error or RuntimeError("the app's thread ended before serving"))
+            return None
+        return run.error or RuntimeError("the app's thread ended before serving")
 
     def _thread_main(self, run):
         loop = asyncio.new_event_loop()
@@ -339,6 +420,7 @@ class TornadoBridgeApp(BridgeApp):
         # the app's thread ended while we believed it running (it stopped itself or crashed)
         if self._run is run and not run.stop_requested:
             self._run = None
+            pool.release(self.name)  # nothing serves: free the port
             self._flush_prints()
             if run.error is not None:
                 self._failed(run, run.error, "the app's loop ended with an error")
@@ -346,61 +428,83 @@ class TornadoBridgeApp(BridgeApp):
                 self._set_state("stopped", reason="the app's loop ended")
 
     def _running(self, run, t0):
-        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls())
+        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
+                        assets=self._assets(run))
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
-            self._set_state("running", urls=run.urls())
+            self._set_state("running", urls=run.urls(), assets=self._assets(run))
+
+    def _assets(self, run):
+        try:
+            return assets.directories(run)
+        except Exception:
+            return None
 
     def _failed(self, run, exc, what="start failed"):
         if self._run is run:
             self._run = None
         self._flush_prints()
-        self._log("ERROR", "%s: %s" % (what, one_line(exc)), format_exc(exc))
-        self._set_state("failed", reason=one_line(exc))
+        reason = ports.explain(exc) or one_line(exc)  # a port in use: which one, and who holds it
+        self._log("ERROR", "%s: %s" % (what, reason), format_exc(exc))
+        self._set_state("failed", reason=reason)
 
     # -- stop
-    async def _stop(self, drain=True, final=True):
-        """Stop the current run; its port is free when this returns.
+    async def _stop(self, drain=True):
+        """Stop the current run; its port is free when this returns (the pooled sockets closed).
 
-        ``drain``: also wait (at most :data:`drain.DRAIN_TIMEOUT` s) until the requests the
-        old app accepted are answered and its connections closed.  A restart does
-        not wait: the old app drains in the background while the new one starts.
-        ``final``: False within a restart, whose "stopped" is sent with its "running".
+        ``drain``: also wait (at most ``drain_timeout`` s) until the requests the
+        app accepted are answered and its connections closed.
         """
         run = self._run
         self._set_state("stopping")
+        await self._halt(run, drain, code=draining.WS_GOING_AWAY)
+        if self._run is run:
+            self._run = None
+        self.app = None
+        pool.release(self.name)
+        self._flush_prints()
+        self._set_state("stopped")
+
+    async def _halt(self, run, drain, code):
+        """Stop one run (no state records): its app's ``stop()``, its servers closed, its
+        connections drained in the background; ``drain``: wait for that drain.
+        ``code``: close its websockets with it first (None: already done)."""
         run.stop_requested = True
+        if code is not None and not run.threaded:
+            run.in_ctx(draining.close_websockets, run, code, "the app stopped")
+        elif code is not None:
+            try:
+                run.loop.call_soon_threadsafe(draining.close_websockets, run, code, "the app stopped",
+                                              context=run.ctx.copy())
+            except RuntimeError:
+                pass
         if run.scope is not None:
             await self._stop_entry(run, drain)
-            if self._run is run:
-                self._run = None
-            self.app = None
-            self._flush_prints()
-            self._set_state("stopped", urgent=final)
-            return
+            if not run.assets_forgotten:
+                forget_assets(run)
+            return True
         if run.threaded:
             released = await self._stop_threaded(run)
         else:
             await self._stop_shared(run)
             released = True
-            run.drain_task = state.kernel.loop.create_task(draining.drain(run.servers.servers(), self))
-        if self._run is run:
-            self._run = None
-        self.app = None
+            run.drain_task = state.kernel.loop.create_task(
+                draining.drain(run.servers.servers(), self, self.drain_timeout, run))
+        if not run.assets_forgotten:
+            forget_assets(run)
         if drain and released:
             waiter = run.drained()
             if waiter is not None:
                 try:
-                    await asyncio.wait_for(waiter, draining.DRAIN_TIMEOUT + 2.0)
+                    await asyncio.wait_for(waiter, self.drain_timeout + 2.0)
                 except (asyncio.TimeoutError, Exception):
                     pass
             # the thread said it is done; let it also have ended when "stopped" is sent
             deadline = time.monotonic() + 0.2
             while run.thread is not None and run.thread.is_alive() and time.monotonic() < deadline:
                 await asyncio.sleep(0.001)
-        self._flush_prints()
-        self._set_state("stopped", urgent=final)
+        return released
 
     # -- stop, an app's own entry point: free the port, drain, then the scope stops the rest
     async def _stop_entry(self, run, drain):
@@ -430,7 +534,7 @@ class TornadoBridgeApp(BridgeApp):
             await self._drain_entry(run)
         else:
             # a restart: the old app answers what it accepted in the background (at most
-            # drain.DRAIN_TIMEOUT s) while the new one starts; then everything of it ends
+            # drain_timeout s) while the new one serves; then everything of it ends
             run.drain_task = state.kernel.loop.create_task(self._drain_entry(run))
         leftovers = scope.leftovers()
         if leftovers["threads"]:
@@ -440,10 +544,10 @@ class TornadoBridgeApp(BridgeApp):
     async def _drain_entry(self, run):
         scope = run.scope
         try:
-            coro = draining.drain(run.servers.servers(), self)
+            coro = draining.drain(run.servers.servers(), self, self.drain_timeout, run)
             if scope.threaded:
                 await asyncio.wait_for(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, scope.loop)),
-                                       draining.DRAIN_TIMEOUT + 2.0)
+                                       self.drain_timeout + 2.0)
             else:
                 await run.ctx.copy().run(asyncio.ensure_future, coro)
         except Exception:
@@ -545,6 +649,36 @@ class TornadoBridgeApp(BridgeApp):
         if self._adopted_logger:
             names.append(self._adopted_logger)
         return names
+
+
+def forget_assets(run):
+    """Tornado's template/static caches outlive the app: the next start reads the files."""
+    run.assets_forgotten = True
+    try:
+        assets.forget(run)
+    except Exception:
+        pass
+
+
+def error_place(exc):
+    """``file:line: Type: message`` for why a start failed: the innermost frame in the
+    project (else the innermost), or a SyntaxError's own place; paths relative to the project."""
+    filename, line = getattr(exc, "filename", None), getattr(exc, "lineno", None)
+    if not (isinstance(exc, SyntaxError) and filename and line):
+        inner = own = None
+        project = state.kernel.settings.get("project_dir")
+        root = imports.norm(project) if project else None
+        tb = exc.__traceback__
+        while tb is not None:
+            name = tb.tb_frame.f_code.co_filename
+            inner = (name, tb.tb_lineno)
+            if root and os.path.isabs(name) and imports.norm(name).startswith(root + os.sep):
+                own = inner
+            tb = tb.tb_next
+        filename, line = own or inner or (None, None)
+    if not filename:
+        return one_line(exc)
+    return "%s:%s: %s" % (event_path({"src_path": filename}), line, one_line(exc))
 
 
 def event_path(event):

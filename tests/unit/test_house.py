@@ -1,0 +1,164 @@
+"""The rules of the house (ARCHITECTURE.md), checked on the source itself.
+
+Each rule here was once broken by a module that grew into a hall; these tests
+keep the rooms the size of one concept and the layers pointing one way.
+"""
+
+import ast
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[2] / "tornado_launcher"
+MAX_MODULE_LINES = 1000
+MAX_CLASS_LINES = 600
+
+
+def _modules():
+    out = {}
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG.parent).with_suffix("")
+        name = ".".join(rel.parts)
+        if name.endswith(".__init__"):
+            name = name[: -len(".__init__")]
+        out[name] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports(name, path):
+    """Package modules ``name`` imports at module level (TYPE_CHECKING blocks aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - (node.level - 1)]
+                mod = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            subs = [f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in MODULES]
+            found.update(subs)
+            if len(subs) < len(node.names):
+                found.add(mod)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return {m for m in found if m in MODULES and m != name}
+
+
+def test_no_import_cycle_between_the_package_modules():
+    graph = {name: _imports(name, path) for name, path in MODULES.items()}
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not cycles, f"import cycles: {cycles}"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_modules_and_classes_stay_one_concept_in_size(name):
+    text = MODULES[name].read_text(encoding="utf-8")
+    assert text.count("\n") <= MAX_MODULE_LINES, f"{name} has grown past {MAX_MODULE_LINES} lines: split it by concept"
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ClassDef):
+            size = node.end_lineno - node.lineno + 1
+            assert size <= MAX_CLASS_LINES, f"{name}.{node.name} is {size} lines: split it by concept"
+
+
+def test_the_comm_target_is_spelled_in_one_module():
+    spelled = [name for name, path in MODULES.items()
+               if re.search(r"""["']tornado_launcher\.events["']""", path.read_text(encoding="utf-8"))]
+    assert spelled == ["tornado_launcher.bridge.protocol"]
+
+
+def test_qt_is_imported_only_under_gui():
+    offenders = []
+    for name, path in MODULES.items():
+        if name.startswith("tornado_launcher.gui") or name == "tornado_launcher.cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                    else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{name}: {m}" for m in mods if m.split(".")[0] in ("PySide6", "qtpy", "qasync", "qtconsole")]
+    assert not offenders, offenders
+
+
+def test_kernel_side_imports_only_stdlib_tornado_and_itself():
+    import sys
+
+    # ipykernel and what it depends on (comm, traitlets) are there in every kernel
+    allowed = set(sys.stdlib_module_names) | {"tornado", "comm", "ipykernel", "traitlets"}
+    side = {n: p for n, p in MODULES.items()
+            if n.startswith("tornado_launcher.bridge.") and n != "tornado_launcher.bridge"}
+    bad = []
+    for name, path in side.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                bad += [f"{name}: {a.name}" for a in node.names if a.name.split(".")[0] not in allowed]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                if (node.module or "").split(".")[0] not in allowed:
+                    bad += [f"{name}: {node.module}"]
+    assert not bad, f"kernel-side modules may import only the stdlib, tornado and each other: {bad}"
+
+
+def test_no_sleep_on_the_launcher_side():
+    # the launcher runs one event loop per process: a time.sleep there freezes it
+    side = {n: p for n, p in MODULES.items() if not n.startswith("tornado_launcher.bridge")}
+    bad = [n for n, p in side.items() if re.search(r"\btime\.sleep\(", p.read_text(encoding="utf-8"))]
+    assert not bad, bad
+
+
+_SPAWNERS = {"Popen", "run", "call", "check_call", "check_output", "create_subprocess_exec",
+             "create_subprocess_shell"}
+
+
+def test_children_get_child_env():
+    # In the desktop app os.environ holds PyInstaller's library paths: every child
+    # process is given interpreter.child_env() (or an environment built from it).
+    bad = []
+    for name, path in MODULES.items():
+        if name.startswith("tornado_launcher.bridge."):
+            continue  # runs inside the kernel, where the environment is the kernel's own
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                fn = node.func
+                called = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
+                owner = getattr(fn.value, "id", "") if isinstance(fn, ast.Attribute) else ""
+                spawns = (owner == "subprocess" and called in _SPAWNERS) or \
+                    (owner == "asyncio" and called.startswith("create_subprocess"))
+                # ``**kwargs`` built by the caller counts as given (process.py builds env there)
+                if spawns and not any(k.arg in ("env", None) for k in node.keywords):
+                    bad.append(f"{name}:{node.lineno}")
+    assert not bad, f"child processes get interpreter.child_env(): {bad}"
+
+
+if os.name != "posix":  # pragma: no cover - the suite runs on Linux
+    pytestmark = pytest.mark.skip("POSIX layout")
