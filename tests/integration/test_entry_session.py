@@ -193,3 +193,19 @@ async def test_an_app_that_ends_on_its_own_is_reported(tmp_path):
         # Start again after it ended: it serves again (restart in place works on an ended app)
         await s.start_app("returns")
         assert s.apps["returns"].state in ("running", "stopped")
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["shared", "threaded"])
+async def test_a_broken_save_keeps_the_old_app_serving_with_its_options(tmp_path, threaded):
+    config, ports = project(tmp_path, ["async_main"], threaded=threaded)
+    path = config.parent / STYLES["async_main"][0]
+    async with running_session(config, auto_reload=False) as (s, rec):
+        await all_running(rec, ["async_main"])
+        path.write_text(path.read_text() + "\ndef broken(:\n")
+        st = await s.restart_app("async_main")
+        assert st.state == "running" and st.reason, st  # "serving old code"
+        # the old run's tornado.options (port, label) are still its own after the failed start
+        assert await fetch(url(ports["async_main"])) == (200, expected("async_main", ports))
+        path.write_text(path.read_text().replace("\ndef broken(:\n", "").replace('VERSION = "v1"', 'VERSION = "v2"'))
+        await s.restart_app("async_main")
+        assert await fetch(url(ports["async_main"])) == (200, expected("async_main", ports, "v2"))

@@ -5,10 +5,12 @@ operations) and ``self._parse_callbacks`` (append, iterate), so both are
 replaced (:func:`install`) by mappings routed by the running app's scope
 (:func:`state.current_scope`): code outside any app sees the kernel's options.
 Tornado's own options (``logging``, ``help``...) are copied into an app on
-first use, so one app's ``--logging`` does not change another's.  Before each
-start an app forgets the options defined by files that are no longer loaded
-modules (purged) and by its script (:func:`forget_unloaded`), so a restart's
-``define("port")`` never meets "Option 'port' already defined".
+first use, so one app's ``--logging`` does not change another's.  Each start
+of an app (scope) has its own table (:func:`begin`), carried over from the
+app's previous start without the options of files that are no longer loaded
+modules (purged) and of its script, so a restart's ``define("port")`` never
+meets "Option 'port' already defined", and the previous run, still serving
+during the hand-over or kept when the new code fails, keeps its own.
 
 Chosen over swapping ``_options`` at context switches: a swap is wrong as soon
 as two apps' callbacks interleave on one loop or run in two threads.
@@ -28,13 +30,14 @@ class _ScopedOptions(collections.abc.MutableMapping):
 
     def __init__(self, base):
         self.base = base  # the kernel's (tornado's own options live here)
-        self.apps = {}  # app name -> {name: _Option}
+        self.apps = {}  # scope (one start of one app) -> {name: _Option}
+        self.latest = {}  # app name -> its latest scope
 
     def _own(self):
         scope = current_scope()
         if scope is None:
             return None
-        return self.apps.setdefault(scope.name, {})
+        return self.apps.setdefault(scope, {})
 
     def __getitem__(self, key):
         own = self._own()
@@ -107,11 +110,11 @@ class _ScopedCallbacks:
 
     def append(self, callback):
         scope = current_scope()
-        (self.base if scope is None else self.apps.setdefault(scope.name, [])).append(callback)
+        (self.base if scope is None else self.apps.setdefault(scope, [])).append(callback)
 
     def __iter__(self):
         scope = current_scope()
-        return iter(self.base + (self.apps.get(scope.name, []) if scope is not None else []))
+        return iter(self.base + (self.apps.get(scope, []) if scope is not None else []))
 
     def __len__(self):
         return len(list(iter(self)))
@@ -133,7 +136,7 @@ def forget_options(files, app=None):
     if not isinstance(mapping, _ScopedOptions):
         dicts = [mapping]
     elif app is not None:
-        dicts = [mapping.apps.get(app, {})]
+        dicts = [d for scope, d in mapping.apps.items() if scope.name == app]
     else:
         dicts = [mapping.base] + list(mapping.apps.values())
     removed = []
@@ -146,27 +149,67 @@ def forget_options(files, app=None):
     return removed
 
 
-def forget_unloaded(app, extra=()):
-    """Before a start: drop the options whose file is no longer a loaded module (purged), ``app``'s
-    own (and those of its script, ``extra``) and the kernel's table's.
+def fresh_copy(option):
+    option = copy.copy(option)
+    if hasattr(type(option), "UNSET"):
+        option._value = type(option).UNSET
+    return option
 
-    ``app`` None: only the kernel's table, where a contract app's ``define()`` lands
-    (its code runs outside any scope), so its restart's ``define()`` does not raise either."""
+
+def begin(scope, extra=()):
+    """Before ``scope`` starts: its own option table, carried over from the app's previous
+    start without the options of purged modules (a restart's ``define()`` never meets
+    "already defined") and of its script (``extra``), values reset.
+
+    Each start has its own table, so the previous run (still serving while the new one
+    starts, or kept serving when the new code fails) keeps its options untouched.
+    The kernel's table loses the options of purged modules too (see :func:`forget_unloaded`)."""
+    mapping = tornado.options.options.__dict__.get("_options")
+    if not isinstance(mapping, _ScopedOptions):
+        return
+    forget_unloaded(None)
+    loaded = _loaded_files()
+    extra = {os.path.normcase(os.path.abspath(f)) for f in extra}
+    previous = mapping.apps.get(mapping.latest.get(scope.name), {})
+    own = {}
+    for key, option in previous.items():
+        fn = getattr(option, "file_name", None)
+        if fn and os.path.isabs(fn):
+            fn = os.path.normcase(fn)
+            if fn in extra or fn not in loaded:
+                continue
+        own[key] = fresh_copy(option)
+    before = mapping.latest.get(scope.name)
+    mapping.apps[scope] = own
+    mapping.latest[scope.name] = scope
+    if before is not None and before.outcome is not None:
+        end(before)  # it had ended: its table was kept only for this carry-over
+
+
+def end(scope):
+    """``scope`` ended: nothing of it runs any more.  Its tables go once a later start of the
+    app has its own (the latest is what the next start carries over: cached modules do not
+    ``define()`` again)."""
+    mapping = tornado.options.options.__dict__.get("_options")
+    if not isinstance(mapping, _ScopedOptions) or mapping.latest.get(scope.name) is scope:
+        return
+    mapping.apps.pop(scope, None)
+    callbacks = tornado.options.options.__dict__.get("_parse_callbacks")
+    if isinstance(callbacks, _ScopedCallbacks):
+        callbacks.apps.pop(scope, None)
+
+
+def forget_unloaded(app=None):
+    """Drop the kernel table's options whose file is no longer a loaded module (purged).
+
+    A contract app's ``define()`` lands there (its code runs outside any scope): before
+    its restart, and before any scope starts, since a module another app purged would
+    otherwise make the new ``define()`` of the same file "already defined"."""
     mapping = tornado.options.options.__dict__.get("_options")
     if not isinstance(mapping, _ScopedOptions):
         return
     loaded = _loaded_files()
-    extra = {os.path.normcase(os.path.abspath(f)) for f in extra}
-    # the kernel's table too: a contract app's define()s land there, and a module another
-    # app purged would otherwise make this app's define() of the same file "already defined"
-    tables = [mapping.base] if app is None else [mapping.base, mapping.apps.get(app, {})]
-    for own in tables:
-        for key, option in list(own.items()):
-            fn = getattr(option, "file_name", None)
-            if fn and os.path.isabs(fn):
-                fn = os.path.normcase(fn)
-                if (fn in extra and own is not mapping.base) or fn not in loaded:
-                    del own[key]
-    callbacks = tornado.options.options.__dict__.get("_parse_callbacks")
-    if app is not None and isinstance(callbacks, _ScopedCallbacks):
-        callbacks.apps.pop(app, None)  # re-registered by the code that runs again
+    for key, option in list(mapping.base.items()):
+        fn = getattr(option, "file_name", None)
+        if fn and os.path.isabs(fn) and os.path.normcase(fn) not in loaded:
+            del mapping.base[key]

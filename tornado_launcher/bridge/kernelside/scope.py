@@ -160,7 +160,7 @@ class AppScope:
     async def start(self, entry):
         """Start ``entry``; see the module docstring.  Call on the kernel's running loop."""
         self.argv0 = entry.argv0() if entry.kind != "main" else self.argv0
-        scoped_options.forget_unloaded(self.name, [entry.target] if entry.kind == "script" else ())
+        scoped_options.begin(self, [entry.target] if entry.kind == "script" else ())
         if self.threaded:
             self.thread = threading.Thread(target=self._thread_main, args=(entry,),
                                            name="tornado-launcher:%s" % self.name, daemon=True)
@@ -354,6 +354,7 @@ class AppScope:
     def _finish(self, requested, error, reason):
         if self.outcome is None:
             self.outcome = Outcome(requested, error, reason)
+        scoped_options.end(self)
         if self._sys_path_added is not None:
             try:
                 sys.path.remove(self._sys_path_added)
