@@ -49,6 +49,7 @@ import weakref
 import tornado.ioloop
 import tornado.iostream
 
+from . import drain as draining
 from . import options as scoped_options
 from . import patches as patching
 from . import state
@@ -481,3 +482,81 @@ class AppScope:
         """What still runs after the end: threads the app started that are alive, tasks not done."""
         return {"threads": [t.name for t in list(self.threads) if t.is_alive()],
                 "tasks": [repr(t) for t in list(self.tasks) if not t.done()]}
+
+
+# -- a scope bound to a bridge app's run (``TornadoBridgeApp`` calls these)
+STOP_FREE_TIMEOUT = 5.0  # seconds a threaded app's loop may take to close its listening sockets
+
+
+async def start_entry(app, run, entry_point):
+    """Start ``entry_point`` in a scope bound to ``run``; the exception (None once it serves)."""
+    scope = AppScope(app.name, app.argv, app.threaded, context=run.ctx, servers=run.servers)
+    run.scope = scope
+    run.loop = state.kernel.loop  # until the scope's own (threaded)
+    try:
+        serving = await scope.start(entry_point)
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        run.close_servers()
+        return exc
+    run.loop, run.io_loop, run.thread = scope.loop, scope.io_loop, scope.thread
+    if not serving:
+        # it ended before serving: "failed", so whoever pressed Start settles
+        outcome = scope.outcome
+        if outcome is not None and outcome.error is not None and not isinstance(outcome.error, SystemExit):
+            return outcome.error
+        reason = outcome.reason if outcome is not None else "the app ended"
+        return RuntimeError(reason if "without serving" in reason else reason + " before serving")
+    app.app = scope.application
+    scope.ended.add_done_callback(lambda f: state.kernel.call(app._entry_ended, run, f.result()))
+    return None
+
+
+async def stop_entry(app, run, drain):
+    """Stop a scoped run: free the port, drain (Stop) or drain in the background (restart),
+    then the scope stops everything else of it."""
+    scope = run.scope
+    loop = scope.loop
+    if scope.ended.done():
+        return  # it had ended on its own; everything was closed then
+    if scope.threaded:
+        released = state.kernel.loop.create_future()
+
+        def release():
+            try:
+                run.close_servers()
+            finally:
+                state.kernel.loop.call_soon_threadsafe(lambda: released.done() or released.set_result(None))
+        try:
+            loop.call_soon_threadsafe(release, context=scope.ctx.copy())
+            await asyncio.wait_for(released, STOP_FREE_TIMEOUT)
+        except (RuntimeError, asyncio.TimeoutError):
+            pass  # its loop is closed or blocked: scope.stop() frees the sockets by force
+    else:
+        run.in_ctx(run.close_servers)
+    busy = any(getattr(server, "_connections", None) for server in run.servers.servers())
+    if not busy:
+        await scope.stop()
+    elif drain:
+        await _drain_entry(app, run)
+    else:
+        # a restart: the old app answers what it accepted in the background (at most
+        # drain_timeout s) while the new one serves; then everything of it ends
+        run.drain_task = state.kernel.loop.create_task(_drain_entry(app, run))
+    leftovers = scope.leftovers()
+    if leftovers["threads"]:
+        app._log("WARNING", "threads the app started still run after its stop: %s"
+                 % ", ".join(leftovers["threads"]))
+
+
+async def _drain_entry(app, run):
+    scope = run.scope
+    try:
+        coro = draining.drain(run.servers.servers(), app, app.drain_timeout, run)
+        if scope.threaded:
+            await asyncio.wait_for(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, scope.loop)),
+                                   app.drain_timeout + 2.0)
+        else:
+            await run.ctx.copy().run(asyncio.ensure_future, coro)
+    except Exception:
+        pass
+    await scope.stop()

@@ -9,7 +9,7 @@ tracking its servers ``servers``'/``run``'s, draining ``drain``'s.
 
 An app given by its own entry point (``main``, ``script``, or ``app_class``
 with ``port``: an Application, a subclass or a factory) runs in an
-:class:`~.scope.AppScope` bound to its run (``_start_entry`` / ``_stop_entry``);
+:class:`~.scope.AppScope` bound to its run (``scope.start_entry`` / ``scope.stop_entry``);
 the command queue, restarts, the socket pool, the threaded toggle and the drain are the same.
 
 A restart starts the new run *before* the old one stops (:meth:`_replace`):
@@ -36,7 +36,7 @@ from .servers import pool, stop_accepting
 from .apps import BridgeApp
 from .records import format_exc, one_line
 from .run import Run
-from .scope import AppScope
+from . import scope as scope_runs
 
 STOP_TIMEOUT = 5.0  # seconds an app's stop() may take before its servers are closed by force
 
@@ -210,7 +210,7 @@ class TornadoBridgeApp(BridgeApp):
         except Exception as e:
             entry_point, exc = None, e
         if exc is None and entry_point is not None:
-            exc = await self._start_entry(run, entry_point)
+            exc = await scope_runs.start_entry(self, run, entry_point)
         elif exc is None:
             options.forget_unloaded(None)  # a contract app's define()s are the kernel's: drop the purged ones
             if self.threaded:
@@ -313,28 +313,6 @@ class TornadoBridgeApp(BridgeApp):
         return None
 
     # -- start, an app's own entry point (both modes: the scope runs it)
-    async def _start_entry(self, run, entry_point):
-        """Start ``entry_point`` in a scope bound to ``run``; the exception (None once it serves)."""
-        scope = AppScope(self.name, self.argv, self.threaded, context=run.ctx, servers=run.servers)
-        run.scope = scope
-        run.loop = state.kernel.loop  # until the scope's own (threaded)
-        try:
-            serving = await scope.start(entry_point)
-        except (Exception, SystemExit, KeyboardInterrupt) as exc:
-            run.close_servers()
-            return exc
-        run.loop, run.io_loop, run.thread = scope.loop, scope.io_loop, scope.thread
-        if not serving:
-            # it ended before serving: "failed", so whoever pressed Start settles
-            outcome = scope.outcome
-            if outcome is not None and outcome.error is not None and not isinstance(outcome.error, SystemExit):
-                return outcome.error
-            reason = outcome.reason if outcome is not None else "the app ended"
-            return RuntimeError(reason if "without serving" in reason else reason + " before serving")
-        self.app = scope.application
-        scope.ended.add_done_callback(lambda f: state.kernel.call(self._entry_ended, run, f.result()))
-        return None
-
     def _entry_ended(self, run, outcome):
         """The app ended on its own (its main returned or raised, it exited, it stopped its loop)."""
         if self._run is not run or run.stop_requested or outcome is None or outcome.requested:
@@ -480,7 +458,7 @@ class TornadoBridgeApp(BridgeApp):
             except RuntimeError:
                 pass
         if run.scope is not None:
-            await self._stop_entry(run, drain)
+            await scope_runs.stop_entry(self, run, drain)
             if not run.assets_forgotten:
                 forget_assets(run)
             return True
@@ -505,54 +483,6 @@ class TornadoBridgeApp(BridgeApp):
             while run.thread is not None and run.thread.is_alive() and time.monotonic() < deadline:
                 await asyncio.sleep(0.001)
         return released
-
-    # -- stop, an app's own entry point: free the port, drain, then the scope stops the rest
-    async def _stop_entry(self, run, drain):
-        scope = run.scope
-        loop = scope.loop
-        if scope.ended.done():
-            return  # it had ended on its own; everything was closed then
-        if scope.threaded:
-            released = state.kernel.loop.create_future()
-
-            def release():
-                try:
-                    run.close_servers()
-                finally:
-                    state.kernel.loop.call_soon_threadsafe(lambda: released.done() or released.set_result(None))
-            try:
-                loop.call_soon_threadsafe(release, context=scope.ctx.copy())
-                await asyncio.wait_for(released, STOP_TIMEOUT)
-            except (RuntimeError, asyncio.TimeoutError):
-                pass  # its loop is closed or blocked: scope.stop() frees the sockets by force
-        else:
-            run.in_ctx(run.close_servers)
-        busy = any(getattr(server, "_connections", None) for server in run.servers.servers())
-        if not busy:
-            await scope.stop()
-        elif drain:
-            await self._drain_entry(run)
-        else:
-            # a restart: the old app answers what it accepted in the background (at most
-            # drain_timeout s) while the new one serves; then everything of it ends
-            run.drain_task = state.kernel.loop.create_task(self._drain_entry(run))
-        leftovers = scope.leftovers()
-        if leftovers["threads"]:
-            self._log("WARNING", "threads the app started still run after its stop: %s"
-                      % ", ".join(leftovers["threads"]))
-
-    async def _drain_entry(self, run):
-        scope = run.scope
-        try:
-            coro = draining.drain(run.servers.servers(), self, self.drain_timeout, run)
-            if scope.threaded:
-                await asyncio.wait_for(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, scope.loop)),
-                                       self.drain_timeout + 2.0)
-            else:
-                await run.ctx.copy().run(asyncio.ensure_future, coro)
-        except Exception:
-            pass
-        await scope.stop()
 
     # -- stop, per mode (the drain itself is drain.py's)
     async def _stop_shared(self, run):
