@@ -3,7 +3,7 @@
 # Python >= 3.10 where the Qt libraries are already present).
 #
 #   ./setup.sh          system libraries for Qt, .venv, the launcher
-#   ./setup.sh --test   the same, plus the test tools (pytest-qt, Xvfb, xdotool)
+#   ./setup.sh --test   the same, plus the test tools (pytest-qt, Xvfb, xdotool, Chromium)
 #
 # Idempotent: run it again after a pull.
 set -euo pipefail
@@ -15,7 +15,7 @@ pkgs=(libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-u
       libegl1 libfontconfig1 libgl1 libdbus-1-3 libglib2.0-0)
 if [[ "${1:-}" == "--test" ]]; then
   extra="[test,build]"
-  pkgs+=(xvfb xdotool)
+  pkgs+=(xvfb xdotool chromium)
 fi
 
 python=${PYTHON:-python3}

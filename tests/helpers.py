@@ -63,6 +63,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ephemeral_range() -> tuple:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 65535  # Linux's default low bound; macOS/BSD use 49152-65535
+
+
+def restart_port() -> int:
+    """A free port OUTSIDE the OS's ephemeral range, for an app a test stops and starts again.
+
+    A port from :func:`free_port` is an ephemeral one: while the app is stopped, any process on
+    the machine may be handed it (a ``bind(("", 0))``, or the local end of an outgoing
+    connection, e.g. a kernel's ZMQ or another test's HTTP request), and then the restart fails
+    with "address in use".  Below the ephemeral range only an explicit bind can take it, as with
+    the ports users give their apps (8888, 8765, ...).
+    """
+    import random
+
+    low, _ = _ephemeral_range()
+    floor = max(1024, min(20000, low - 4096))
+    for _ in range(200):
+        port = random.randint(floor, low - 1)
+        if port_is_free(port):
+            return port
+    return free_port()
+
+
 def port_is_free(port: int) -> bool:
     """Whether a new server could listen on the port now (as Tornado does, with SO_REUSEADDR,
     so connections of the old server lingering in TIME_WAIT do not count)."""

@@ -125,7 +125,7 @@ class ControlServer:
         self.path: Optional[str] = None
         self._server: Optional[asyncio.AbstractServer] = None
         self._logs: Dict[str, Deque[Dict[str, Any]]] = {}
-        self._last_reload: Dict[str, float] = {}
+        self._last_reload: Dict[str, Dict[str, Any]] = {}
         self._followers: List[asyncio.Queue] = []
         self._writers: set = set()
         self._unsubscribe = session.subscribe(self._on_event)
@@ -134,8 +134,6 @@ class ControlServer:
     # ------------------------------------------------------------ lifetime
     async def start(self) -> bool:
         """Listen; False (with a log line) when another launcher already serves this config."""
-        from .events import LogRecord  # noqa: F401  (checked at start, not at client import)
-
         try:
             path = socket_path(self.config_paths, create_dir=True)
         except (ControlError, OSError) as e:
@@ -170,7 +168,7 @@ class ControlServer:
                 pass
             self._unsubscribe = None
         for q in self._followers:
-            q.put_nowait(None)
+            _offer(q, None)
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -200,9 +198,9 @@ class ControlServer:
                 q = self._logs[event.source] = deque(maxlen=LOG_LINES)
             q.append(d)
             for f in self._followers:
-                f.put_nowait(d)
-        elif kind == "ReloadEvent" and event.outcome == "done" and event.elapsed_ms is not None:
-            self._last_reload[event.app] = event.elapsed_ms
+                _offer(f, d)
+        elif kind == "ReloadEvent" and event.outcome == "done":
+            self._last_reload[event.app] = {"time": event.time, "path": event.path, "elapsed_ms": event.elapsed_ms}
 
     # ----------------------------------------------------------- requests
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -251,6 +249,11 @@ class ControlServer:
             name = req.get("kernel")
             if name not in self.session.kernels:
                 return {"ok": False, "error": f"no kernel named {name!r}; kernels: {_names(self.session.kernels)}"}
+            k = self.session.kernels[name]
+            if k.state not in ("idle", "busy"):  # Kernel.interrupt would do nothing: not "settled as asked"
+                why = f" ({k.reason})" if k.reason else ""
+                return {"ok": False, "error": f"kernel {name!r} is {k.state}{why}: there is nothing to interrupt; "
+                        "restart it from the window, or restart its apps"}
             try:
                 await self.session.interrupt_kernel(name)
             except Exception as e:
@@ -263,10 +266,12 @@ class ControlServer:
     def status(self) -> Dict[str, Any]:
         apps = []
         for name, a in self.session.apps.items():
+            last = self._last_reload.get(name)
             apps.append({"name": name, "kind": a.kind, "state": a.state, "reason": a.reason,
                          "urls": list(a.urls), "kernel": a.kernel or None, "threaded": a.threaded,
-                         "auto_reload": a.auto_reload, "disabled": a.disabled, "stale": a.stale,
-                         "elapsed_ms": a.elapsed_ms, "last_reload_ms": self._last_reload.get(name)})
+                         "auto_reload": a.auto_reload, "live_reload": a.live_reload, "disabled": a.disabled, "stale": a.stale,
+                         "elapsed_ms": a.elapsed_ms, "last_reload": last,
+                         "last_reload_ms": last["elapsed_ms"] if last else None})
         kernels = [{"name": name, "state": k.state, "reason": k.reason, "pid": k.pid}
                    for name, k in self.session.kernels.items()]
         return {"ok": True, "config": self.config_paths, "pid": os.getpid(), "apps": apps, "kernels": kernels}
@@ -294,7 +299,7 @@ class ControlServer:
             got = state.state if state is not None else info.state
             reason = (state.reason if state is not None else None) or info.reason
             if state is None and got != want:
-                reason = reason or f"did not settle within {getattr(self.session, 'SETTLE_TIMEOUT', 30)} s"
+                reason = reason or f"did not settle within {getattr(self.session, 'settle_timeout', 30):g} s"
             ok = got == want or (info.kind == "job" and cmd != "stop" and got != "failed")
             return {"name": name, "ok": ok, "state": got, "reason": reason, "urls": list(info.urls)}
 
@@ -311,7 +316,7 @@ class ControlServer:
             past = past[-lines:] if lines else []
         queue: Optional[asyncio.Queue] = None
         if req.get("follow"):
-            queue = asyncio.Queue()
+            queue = asyncio.Queue(maxsize=LOG_LINES)
             self._followers.append(queue)
         try:
             for d in past:
@@ -329,6 +334,16 @@ class ControlServer:
         finally:
             if queue is not None and queue in self._followers:
                 self._followers.remove(queue)
+
+
+def _offer(q: asyncio.Queue, item: Any) -> None:
+    """Queue ``item`` for a follower; one that fell behind (``logs -f | less``, paused) loses its
+    oldest lines instead of the launcher's memory growing."""
+    try:
+        q.put_nowait(item)
+    except asyncio.QueueFull:
+        q.get_nowait()
+        q.put_nowait(item)
 
 
 def _names(d: Dict[str, Any]) -> str:

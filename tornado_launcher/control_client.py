@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import sys
 import time
@@ -22,6 +21,9 @@ from .control import ControlError, socket_path
 COMMANDS = ("status", "restart", "stop", "interrupt", "logs")
 EXIT_OK, EXIT_FAILED, EXIT_NOT_RUNNING = 0, 1, 3
 DEFAULT_CONFIG = "jaffle.hcl"
+#: seconds to wait for the launcher's answer (``--timeout``): a quick question, and an action that
+#: waits for apps to settle (the session gives each 30 s, after its kernel has run the call)
+QUICK_TIMEOUT, ACTION_TIMEOUT = 15.0, 120.0
 
 
 class NotRunning(Exception):
@@ -33,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", action="append", default=[], metavar="CONFIG",
                         help="the running launcher's config (default: ./jaffle.hcl); repeat for merged files")
+    common.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help=f"give up waiting for the launcher's answer after SECONDS (default: "
+                        f"{QUICK_TIMEOUT:g}, restart/stop {ACTION_TIMEOUT:g}, logs -f never)")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("status", parents=[common], help="every app, process, job and kernel with its state")
     s.add_argument("--json", action="store_true", help="print the status as JSON for scripts")
@@ -48,9 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _connect(paths: List[str]) -> socket.socket:
+class NoAnswer(Exception):
+    pass
+
+
+def _connect(paths: List[str], timeout: Optional[float] = None) -> socket.socket:
     path = socket_path(paths)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
     try:
         s.connect(path)
     except (FileNotFoundError, ConnectionRefusedError):
@@ -63,19 +73,26 @@ def _connect(paths: List[str]) -> socket.socket:
     return s
 
 
-def request(paths: List[str], req: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
-    """Send one request; yield each reply line (``logs`` yields many)."""
-    s = _connect(paths)
+def request(paths: List[str], req: Dict[str, Any], timeout: Optional[float] = None) -> Iterator[Dict[str, Any]]:
+    """Send one request; yield each reply line (``logs`` yields many).
+
+    ``timeout``: seconds to wait for each line (None: for ever); :class:`NoAnswer` after it."""
+    s = _connect(paths, timeout)
     with s:
-        s.sendall((json.dumps(req) + "\n").encode())
-        f = s.makefile("rb")
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
+        try:
+            s.sendall((json.dumps(req) + "\n").encode())
+            f = s.makefile("rb")
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
+        except socket.timeout:
+            raise NoAnswer(f"the launcher did not answer within {timeout:g} s (its loop may be blocked, "
+                           "or the apps are still settling); see `tornado-launcher status`, or pass a "
+                           "longer --timeout") from None
 
 
-def _reply(paths: List[str], req: Dict[str, Any]) -> Dict[str, Any]:
-    for r in request(paths, req):
+def _reply(paths: List[str], req: Dict[str, Any], timeout: Optional[float]) -> Dict[str, Any]:
+    for r in request(paths, req, timeout):
         return r
     return {"ok": False, "error": "the launcher closed the connection without an answer"}
 
@@ -88,8 +105,10 @@ def _print_status(st: Dict[str, Any]) -> None:
         if a["kind"] == "tornado":
             flags.append("threaded" if a["threaded"] else "shared")
             flags.append("reload on" if a["auto_reload"] else "reload off")
-        if a.get("last_reload_ms") is not None:
-            flags.append(f"last reload {a['last_reload_ms']:.0f} ms")
+        last = a.get("last_reload")
+        if last:
+            took = f" in {last['elapsed_ms']:.0f} ms" if last.get("elapsed_ms") is not None else ""
+            flags.append(f"last reload {time.strftime('%H:%M:%S', time.localtime(last['time']))}{took}")
         rows.append((a["name"], a["kind"], a["state"], a["kernel"] or "-", extra, ", ".join(flags)))
     widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
     for r in rows:
@@ -115,9 +134,14 @@ def _print_log(d: Dict[str, Any]) -> None:
 def main(argv: List[str]) -> int:
     ns = _parser().parse_args(argv)
     paths = ns.config or [DEFAULT_CONFIG]
+    timeout = ns.timeout
+    if timeout is None:
+        timeout = ACTION_TIMEOUT if ns.command in ("restart", "stop") else QUICK_TIMEOUT
+    if timeout <= 0:
+        timeout = None
     try:
         if ns.command == "status":
-            st = _reply(paths, {"cmd": "status"})
+            st = _reply(paths, {"cmd": "status"}, timeout)
             if not st.get("ok"):
                 return _fail(st)
             if ns.json:
@@ -127,20 +151,21 @@ def main(argv: List[str]) -> int:
                 _print_status(st)
             return EXIT_OK
         if ns.command in ("restart", "stop"):
-            r = _reply(paths, {"cmd": ns.command, "apps": ns.apps})
+            r = _reply(paths, {"cmd": ns.command, "apps": ns.apps}, timeout)
             for a in r.get("apps", ()):
                 where = f" at {', '.join(a['urls'])}" if a.get("urls") and a["state"] == "running" else ""
                 why = f": {a['reason']}" if a.get("reason") and not a["ok"] else ""
                 (sys.stdout if a["ok"] else sys.stderr).write(f"{a['name']}: {a['state']}{where}{why}\n")
             return EXIT_OK if r.get("ok") else _fail(r)
         if ns.command == "interrupt":
-            r = _reply(paths, {"cmd": "interrupt", "kernel": ns.kernel})
+            r = _reply(paths, {"cmd": "interrupt", "kernel": ns.kernel}, timeout)
             if r.get("ok"):
                 print(f"{ns.kernel}: interrupted")
             return EXIT_OK if r.get("ok") else _fail(r)
         if ns.command == "logs":
             try:
-                for r in request(paths, {"cmd": "logs", "app": ns.app, "follow": ns.follow, "lines": ns.lines}):
+                req = {"cmd": "logs", "app": ns.app, "follow": ns.follow, "lines": ns.lines}
+                for r in request(paths, req, None if ns.follow else timeout):
                     if "log" in r:
                         _print_log(r["log"])
                     else:
@@ -151,7 +176,7 @@ def main(argv: List[str]) -> int:
     except NotRunning as e:
         sys.stderr.write(f"tornado-launcher: {e}\n")
         return EXIT_NOT_RUNNING
-    except ControlError as e:
+    except (ControlError, NoAnswer) as e:
         sys.stderr.write(f"tornado-launcher: {e}\n")
         return EXIT_FAILED
     except (ConnectionError, OSError, ValueError) as e:

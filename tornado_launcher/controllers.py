@@ -92,6 +92,17 @@ class Controller:
             s.publish(info)
         return s.app_state(info)
 
+    async def set_live_reload(self, info: "AppInfo", flag: bool) -> Optional[AppState]:
+        """Record the switch (a kind without HTML pages has nothing more to switch)."""
+        s = self.session
+        if info.live_reload != bool(flag):
+            info.live_reload = bool(flag)
+            s.publish(info)
+        return s.app_state(info)
+
+    def report_problem(self, info: "AppInfo", problem: Optional[str]) -> None:
+        """Tell the app's pages that its last save did not reload (``problem``) or that this is over."""
+
     async def retire(self, info: "AppInfo", *, kernel_replaced: bool) -> None:
         """The block changed or left the config: stop what runs of the old one.
 
@@ -261,11 +272,15 @@ class TornadoController(KernelAppController):
     in_bulk_actions = True
     start_code_settles = True
 
+    def info_fields(self, cfg: "AppConfig") -> Dict[str, Any]:
+        return dict(super().info_fields(cfg), live_reload=cfg.live_reload)
+
     def spec(self, info: "AppInfo") -> Dict[str, Any]:
         spec = super().spec(info)
         a = info.config
         spec.update(app_class=a.app_class, argv=list(a.argv), threaded=info.threaded,
-                    clear_cache=list(a.clear_cache), drain_timeout=a.drain_timeout)
+                    clear_cache=list(a.clear_cache), drain_timeout=a.drain_timeout,
+                    live_reload=info.live_reload)
         # the entry point when it is not a start/stop class (issue 10); data, like the rest
         if a.main:
             spec["main"] = a.main
@@ -274,6 +289,27 @@ class TornadoController(KernelAppController):
         if a.port is not None:
             spec.update(port=a.port, address=a.address)
         return spec
+
+    async def set_live_reload(self, info: "AppInfo", flag: bool) -> Optional[AppState]:
+        """Switch live reload; a running app keeps running (the next page it serves has the script, or not)."""
+        s = self.session
+        async with s.app_lock(info.name):
+            if info.live_reload == bool(flag):
+                return s.app_state(info)
+            info.live_reload = bool(flag)
+            kernel = s.kernel(info.kernel)
+            if _ready(kernel):
+                await kernel.execute(bridge.call_code(info.name, "set_live_reload", bool(flag)), app=info.name,
+                                     what="set_live_reload()")
+            s.publish(info)
+            return s.app_state(info)
+
+    def report_problem(self, info: "AppInfo", problem: Optional[str]) -> None:
+        s = self.session
+        kernel = s.kernel(info.kernel)
+        if info.live_reload and _ready(kernel):
+            s.spawn(kernel.execute(bridge.report_problem_code(info.name, problem), app=info.name,
+                                   what="live-reload report"), f"telling {info.name!r}'s pages about its reload")
 
     async def farewell(self, info: "AppInfo") -> None:
         """Stop a running server, so it closes its sockets and says goodbye in its log."""

@@ -75,6 +75,8 @@ class AppState:
     urls: tuple = ()
     threaded: bool = False
     auto_reload: bool = False
+    #: its HTML pages reload themselves in the browser (the app's ``live_reload``)
+    live_reload: bool = False
     time: float = field(default_factory=time.time)
     #: where a running app's templates and static files are (absolute directories,
     #: as the bridge reports them; empty in states the session makes itself)

@@ -80,6 +80,13 @@ def compile_errors(paths: Sequence[str]) -> List[Tuple[str, int, str]]:
     return errors
 
 
+def problem(directory: str, error: Tuple[str, int, str]) -> str:
+    """``file:line: message`` of a compile error, the file relative to ``directory`` when inside it."""
+    path, line, msg = error
+    rel = os.path.relpath(path, directory) if path.startswith(os.path.join(directory, "")) else path
+    return f"{rel}:{line}: {msg}"
+
+
 class Reloader:
     """The handlers of one config, their watcher, and the reloads they cause.
 
@@ -173,7 +180,7 @@ class Reloader:
                 for file, line, msg in errors:
                     s.log(info.kernel, "ERROR", f"{file}:{line}: {msg} (still serving the previous code)",
                           app=app)
-                s.mark_stale(app)
+                s.mark_stale(app, problem(s.config.directory, errors[0]))
                 s.emit(ReloadEvent(app, path, "refused", f"{errors[0][0]}:{errors[0][1]}: {errors[0][2]}"))
                 continue
             self._latest[app] = (handler, block, last, changes)

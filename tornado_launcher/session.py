@@ -90,6 +90,8 @@ class AppInfo:
     elapsed_ms: Optional[float] = None
     threaded: bool = False
     auto_reload: bool = False
+    #: its HTML pages reload themselves in the browser after a reload
+    live_reload: bool = False
     disabled: bool = False
     #: the last save did not compile: the previous version keeps serving
     stale: bool = False
@@ -219,19 +221,27 @@ class Session:
         """The :class:`AppState` event that describes ``info`` now ("stale" when it serves old code)."""
         state = "stale" if info.stale and info.state == "running" else info.state
         return AppState(info.name, info.kernel, state, info.reason, info.elapsed_ms, info.urls,
-                        info.threaded, info.auto_reload, template_paths=info.template_paths,
-                        static_paths=info.static_paths)
+                        info.threaded, info.auto_reload, live_reload=info.live_reload,
+                        template_paths=info.template_paths, static_paths=info.static_paths)
 
     def publish(self, info: AppInfo) -> None:
         """Tell the views about ``info`` as it is now."""
         self.emit(self.app_state(info))
 
-    def mark_stale(self, app: str) -> None:
-        """A save did not compile: a running ``app`` keeps serving the previous code ("stale")."""
+    def mark_stale(self, app: str, problem: Optional[str] = None) -> None:
+        """A save did not compile: a running ``app`` keeps serving the previous code ("stale").
+
+        ``problem`` (``file:line: message``) is shown on the app's pages when its live reload is on
+        (also when it is not running: whatever still serves them tells).
+        """
         info = self.apps.get(app)
-        if info is not None and info.state == "running" and not info.stale:
+        if info is None:
+            return
+        if info.state == "running" and not info.stale:
             info.stale = True
             self.publish(info)
+        if problem is not None:
+            self._controller(info).report_problem(info, problem)
 
     def clear_stale(self, app: str) -> None:
         """``app`` serves the current code again."""
@@ -239,6 +249,7 @@ class Session:
         if info is not None and info.stale:
             info.stale = False
             self.publish(info)
+            self._controller(info).report_problem(info, None)
 
     def receive(self, event: Event) -> None:
         """An event from a kernel or a process: update the AppInfo / KernelInfo it
@@ -398,7 +409,10 @@ class Session:
         """Install the bridge, create the apps, run their start code."""
         kernel = self._kernels[name]
         settings = {"kernel": name, "project_dir": self.config.directory}
-        reply = await kernel.execute(bridge.install_code(settings), what="installing the bridge")
+        for cell in bridge.install_cells(settings):
+            reply = await kernel.execute(cell, what="installing the bridge")
+            if reply.get("status") != "ok":
+                break
         if reply.get("status") != "ok":
             msg = (f"could not install the bridge in kernel {name!r}: {describe_error(reply)}. "
                    "The bridge needs only the standard library and tornado in the "
@@ -439,6 +453,11 @@ class Session:
         info = self._app(name)
         info.auto_reload = bool(flag)
         self.publish(info)
+
+    async def set_live_reload(self, name: str, flag: bool) -> Optional[AppState]:
+        """Switch whether the app's HTML pages reload themselves in the browser (no restart)."""
+        info = self._app(name)
+        return await self._controller(info).set_live_reload(info, flag)
 
     def _bulk(self) -> List[str]:
         return [n for n, a in self.apps.items() if self._controller(a).in_bulk_actions]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PLAIN_APP, free_port, write_project
+from helpers import PLAIN_APP, free_port, restart_port, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 
@@ -58,18 +58,24 @@ def ctl(args, cwd, runtime, timeout=60):
 
 
 def _get(url):
+    """(status, body); 599 and the error's text when nothing answered."""
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
             return resp.status, resp.read().decode()
-    except OSError:
-        return 599, ""
+    except OSError as e:
+        return 599, f"{type(e).__name__}: {e}"
+
+
+def said(launcher, n=40):
+    """The launcher's last lines of output: what a failed assertion shows."""
+    return "launcher output:\n" + "".join(launcher["out"][-n:])
 
 
 @pytest.fixture(scope="module")
 def launcher(tmp_path_factory):
     root = tmp_path_factory.mktemp("ctl")
     runtime = Path(tempfile.mkdtemp(prefix="tlrun-"))  # short: a socket path has ~100 bytes
-    port = free_port()
+    port = restart_port()  # stopped and started again: no other process may be handed it meanwhile
     write_project(root, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,
                          "jaffle.hcl": HCL % {"port": port, "port2": free_port()}})
     proc = subprocess.Popen(EXE + ["start"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -86,7 +92,8 @@ def launcher(tmp_path_factory):
     assert any("serving at" in l for l in lines), "".join(lines)
     _drain(proc.stdout, lines)  # keep the pipe from filling up
     try:
-        yield {"root": root, "runtime": runtime, "port": port, "proc": proc, "url": f"http://127.0.0.1:{port}/"}
+        yield {"root": root, "runtime": runtime, "port": port, "proc": proc, "url": f"http://127.0.0.1:{port}/",
+               "out": lines}
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -125,7 +132,7 @@ def test_status_json_and_text(launcher):
     web = apps["web"]
     assert web["kind"] == "tornado" and web["state"] == "running" and web["kernel"] == "k"
     assert web["urls"] == [launcher["url"]]
-    for key in ("threaded", "auto_reload", "last_reload_ms"):
+    for key in ("threaded", "auto_reload", "last_reload", "last_reload_ms", "reason"):
         assert key in web
     assert {k["name"] for k in st["kernels"]} == {"k", "slow"}
     assert st["pid"] == launcher["proc"].pid
@@ -137,18 +144,21 @@ def test_status_json_and_text(launcher):
 
 def test_stop_then_restart_starts_it(launcher):
     r = ctl(["stop", "web"], launcher["root"], launcher["runtime"])
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, (r.stdout, r.stderr, said(launcher))
     assert "web: stopped" in r.stdout
-    assert _get(launcher["url"])[0] == 599
+    got = _get(launcher["url"])
+    assert got[0] == 599, (got, said(launcher))
     assert status(launcher)[1]["web"]["state"] == "stopped"
     r = ctl(["restart", "web"], launcher["root"], launcher["runtime"])
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, (r.stdout, r.stderr, said(launcher))
     assert f"web: running at {launcher['url']}" in r.stdout
-    assert _get(launcher["url"]) == (200, "v1")
+    got = _get(launcher["url"])
+    assert got == (200, "v1"), (got, said(launcher))
     # a running app restarts and serves again
     r = ctl(["restart", "web"], launcher["root"], launcher["runtime"])
-    assert r.returncode == 0, r.stderr
-    assert _get(launcher["url"]) == (200, "v1")
+    assert r.returncode == 0, (r.stdout, r.stderr, said(launcher))
+    got = _get(launcher["url"])
+    assert got == (200, "v1"), (got, said(launcher))
 
 
 def test_unknown_names_exit_1_with_reason(launcher):

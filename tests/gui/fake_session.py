@@ -83,7 +83,7 @@ class FakeSession:
                                   elapsed_ms=elapsed_ms if elapsed_ms is not None else info.elapsed_ms)
         i = self.apps[name]
         self.emit(AppState(app=name, kernel=i.kernel, state=state, reason=reason, elapsed_ms=elapsed_ms,
-                           urls=urls, threaded=i.threaded, auto_reload=i.auto_reload))
+                           urls=urls, threaded=i.threaded, auto_reload=i.auto_reload, live_reload=i.live_reload))
 
     def _set_kernel(self, name, state, reason=None):
         k = self.kernels[name]
@@ -157,6 +157,11 @@ class FakeSession:
     def set_auto_reload(self, name, flag):
         self.calls.append(("set_auto_reload", name, flag))
         self.apps[name] = replace(self.apps[name], auto_reload=flag)
+        self._set_app(name, self.apps[name].state)
+
+    async def set_live_reload(self, name, flag):
+        self.calls.append(("set_live_reload", name, flag))
+        self.apps[name] = replace(self.apps[name], live_reload=flag)
         self._set_app(name, self.apps[name].state)
 
     async def start_all(self):

@@ -146,16 +146,21 @@ def test_toggles_call_session_and_are_remembered_per_config(window, run, project
     qtbot.waitUntil(lambda: ("restart_app", "web") in s.calls, timeout=5000)  # running: restarted in the other mode
     m.setData(m.index(m.row_of("api"), AppsModel.AUTO), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
     assert ("set_auto_reload", "api", False) in s.calls
-    # a watchdog app has no threaded toggle
-    assert not (m.flags(m.index(m.row_of("watcher"), AppsModel.THREADED)) & Qt.ItemFlag.ItemIsUserCheckable)
-    assert settings.app_toggles(str(path), "web") == {"threaded": True}
+    m.setData(m.index(m.row_of("web"), AppsModel.LIVE), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    qtbot.waitUntil(lambda: ("set_live_reload", "web", True) in s.calls, timeout=5000)
+    assert m.data(m.index(m.row_of("web"), AppsModel.LIVE), Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+    # a watchdog app has no threaded or live-reload toggle
+    for col in (AppsModel.THREADED, AppsModel.LIVE):
+        assert not (m.flags(m.index(m.row_of("watcher"), col)) & Qt.ItemFlag.ItemIsUserCheckable)
+    assert settings.app_toggles(str(path), "web") == {"threaded": True, "live_reload": True}
     # reopening the same config restores both toggles; another config does not get them
     run(window.open_config(str(path)))
     s2 = window.sessions[-1]
     assert s2 is not s and s.shut_down
     assert ("set_threaded", "web", True) in s2.calls and ("set_auto_reload", "api", False) in s2.calls
     assert s2.calls.index(("set_threaded", "web", True)) < s2.calls.index(("start",))
-    assert m.get("web").threaded and not m.get("api").auto_reload
+    assert s2.calls.index(("set_live_reload", "web", True)) < s2.calls.index(("start",))
+    assert m.get("web").threaded and not m.get("api").auto_reload and m.get("web").live_reload
     other = project("other.hcl")
     run(window.open_config(str(other)))
     assert not any(c[0] == "set_threaded" for c in window.sessions[-1].calls)

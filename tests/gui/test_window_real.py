@@ -202,6 +202,20 @@ def test_auto_reload_checkbox(window, run, project, qtbot, tmp_path):
     wait(qtbot, window, serves(url, "v4"), 30_000)
 
 
+def test_live_reload_checkbox_reaches_the_kernel(window, run, project, qtbot):
+    port = free_port()
+    path = project(port, watchdog=False)
+    script = f"http://127.0.0.1:{port}/__tornado_launcher__/live.js"
+    assert run(window.open_config(str(path)), 90_000)
+    wait(qtbot, window, serves(f"http://127.0.0.1:{port}/", "v1"), 60_000)
+    assert not row(window).live_reload and get(script)[0] == 404  # off unless asked
+    m = window.apps_model
+    m.setData(m.index(m.row_of("web"), AppsModel.LIVE), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    wait(qtbot, window, lambda: get(script)[0] == 200, 10_000)  # the running app serves it, no restart
+    assert window.session.apps["web"].live_reload and row(window).live_reload
+    assert window.settings.app_toggles(str(path), "web") == {"live_reload": True}
+
+
 def test_killed_kernel_shows_dead_then_comes_back(window, run, project, qtbot):
     port = free_port()
     path = project(port, watchdog=False)

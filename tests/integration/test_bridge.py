@@ -82,7 +82,8 @@ class BridgeKernel:
         self.iopub_task = None
         try:
             self._run(self._start(), 60)
-            self.execute(bridge.install_code({"kernel": name, "project_dir": str(project_dir)}))
+            for cell in bridge.install_cells({"kernel": name, "project_dir": str(project_dir)}):
+                self.execute(cell)
             self.hello = self.wait_for(lambda r: r["type"] == "hello", since=0)
         except BaseException:
             self.shutdown()  # never leave a kernel process behind
@@ -273,6 +274,16 @@ def bridge_own_kernel(tmp_path):
 # the cells themselves
 
 
+def ast_literal_json(code):
+    """The JSON payload of a cell: its one string literal that is JSON of a dict."""
+    import ast
+
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("{"):
+            return json.loads(node.value)
+    raise AssertionError("no JSON literal in the cell")
+
+
 def test_cells_carry_values_as_data():
     evil = 'x"); import os; os.system("echo pwned'
     with pytest.raises(ValueError):
@@ -283,25 +294,37 @@ def test_cells_carry_values_as_data():
     assert "set_threaded" in code and "True" not in code  # JSON true, inside a string literal
     code = bridge.create_app_code("web", "tornado", {"argv": [evil]})
     compile(code, "<cell>", "exec")
+    code = bridge.report_problem_code("web", evil + "\nproj/web.py:3: invalid syntax")
+    compile(code, "<cell>", "exec")
+    assert ast_literal_json(code)["problem"].startswith(evil)
+    with pytest.raises(ValueError):
+        bridge.report_problem_code(evil, None)
     assert bridge.source().startswith('"""The in-kernel half')
     assert [name for name, _, _ in bridge.sources()][:2] == ["protocol", "kernelside"]
-    install = bridge.install_code({"kernel": 'k"\'', "project_dir": "/tmp/x'y\"z"})
-    compile(install, "<cell>", "exec")
-    # under pyzmq's zero-copy threshold: no garbage-collector thread in launcher and kernel
-    assert len(install) < 65536
+    cells = bridge.install_cells({"kernel": 'k"\'', "project_dir": "/tmp/x'y\"z"})
+    for cell in cells:
+        compile(cell, "<cell>", "exec")
+        # under pyzmq's zero-copy threshold: no garbage-collector thread in launcher and kernel
+        assert len(cell) < 65536
 
 
 # ---------------------------------------------------------------------------
 # one kernel, many apps
 
 
-def test_hello_and_install_is_idempotent(bridge_kernel):
+def test_hello_and_install_is_idempotent(bridge_kernel, monkeypatch):
     k = bridge_kernel
     assert k.hello["pid"] == k.pid()
     assert k.hello["kernel"] == "py_kernel"
     m = k.mark()
-    k.execute(bridge.install_code({"kernel": "py_kernel", "project_dir": str(k.project_dir)}))
+    # a second install, this time split over several cells as a larger bridge would be
+    monkeypatch.setattr(bridge, "CELL_BUDGET", 8000)
+    cells = bridge.install_cells({"kernel": "py_kernel", "project_dir": str(k.project_dir)})
+    assert len(cells) > 2
+    for cell in cells:
+        k.execute(cell)
     k.wait_for(lambda r: r["type"] == "hello", m)
+    assert k.evaluate("'__tornado_launcher_parts' in globals()") is False
     assert k.evaluate("sum(isinstance(h, __import__('sys').modules['tornado_launcher_bridge.kernelside.attribution'].BridgeHandler) "
                       "for h in __import__('logging').getLogger().handlers)") == 1
     # ipykernel's console handler on "tornado" would copy every access line to the raw stderr

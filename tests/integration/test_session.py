@@ -14,6 +14,7 @@ import pytest
 
 from helpers import (PLAIN_APP, copy_demo, fetch, free_port, kernel_processes, port_is_free,
                      plain_project, running_session, wait_http, web_app_hcl, write_project)
+from tornado_launcher import bridge
 from tornado_launcher.events import AppState, KernelState, LogRecord
 
 
@@ -71,7 +72,10 @@ async def two_apps_running(tmp_path):
         yield s, rec, p1, p2
 
 
-async def test_both_modes_serve_and_logs_stay_apart(tmp_path):
+async def test_both_modes_serve_and_logs_stay_apart(tmp_path, monkeypatch):
+    # the bridge goes in as several cells here, as a bridge past one cell's budget would
+    monkeypatch.setattr(bridge, "CELL_BUDGET", 8000)
+    assert len(bridge.install_cells({"kernel": "k", "project_dir": str(tmp_path)})) > 2
     async with two_apps_running(tmp_path) as (s, rec, p1, p2):
         assert s.apps["shared_app"].threaded is False
         assert s.apps["threaded_app"].threaded is True

@@ -290,6 +290,14 @@ def test_drain_timeout_option():
     assert e.message == '`drain_timeout` must be a number of seconds >= 0, e.g. 0.5, not "soon"'
 
 
+def test_live_reload_is_off_unless_asked_and_checked():
+    assert loads(HEAD + WEB).apps["web"].live_reload is False
+    assert loads(HEAD + WEB.replace("options {", "options {\n    live_reload = true")).apps["web"].live_reload is True
+    (e,) = refused(HEAD + WEB.replace("options {", 'options {\n    live_reload = "sometimes"'))
+    assert e.message == '`live_reload` must be true or false, not "sometimes"'
+    assert (e.line, e.col) == (6, 19)
+
+
 @pytest.mark.parametrize(
     "value,expected", [("true", True), ("false", False), ('"true"', True), ('"0"', False)]
 )

@@ -125,12 +125,14 @@ async def test_open_starts_a_session_and_replays_the_toggles(ctl, project):
     path = str(project.resolve())
     ctl.store.set_app_toggle(path, "web", "threaded", True)
     ctl.store.set_app_toggle(path, "web", "auto_reload", False)
+    ctl.store.set_app_toggle(path, "web", "live_reload", True)
     assert await ctl.open_config(str(project))
     s = ctl.sessions[-1]
     assert ctl.session is s and ctl.config_path == path and ctl.store.recent == [path]
-    # the mode goes in before the start (no extra restart), auto-reload after it
-    assert s.calls[:3] == [("set_threaded", "web", True), ("start",), ("set_auto_reload", "web", False)]
-    assert s.apps["web"].threaded and not s.apps["web"].auto_reload
+    # the mode and live reload go in before the start (the app is created with them), auto-reload after it
+    assert s.calls[:4] == [("set_live_reload", "web", True), ("set_threaded", "web", True), ("start",),
+                           ("set_auto_reload", "web", False)]
+    assert s.apps["web"].threaded and not s.apps["web"].auto_reload and s.apps["web"].live_reload
     names = ctl.view.names()
     assert names[:2] == ["session_opened", "begin_busy"] and names[-2:] == ["sync_rows", "end_busy"]
     assert ctl.view.events  # subscribed before the start: the view saw its events
@@ -140,6 +142,7 @@ async def test_no_replay_when_the_stored_value_is_what_the_session_has(ctl, proj
     path = str(project.resolve())
     ctl.store.set_app_toggle(path, "web", "auto_reload", True)  # FakeSession's first value too
     ctl.store.set_app_toggle(path, "web", "threaded", False)
+    ctl.store.set_app_toggle(path, "web", "live_reload", False)  # the config's own value
     assert await ctl.open_config(str(project))
     assert ctl.sessions[-1].calls == [("start",)]
 
@@ -208,7 +211,9 @@ async def test_a_toggle_is_remembered_and_sent(ctl, project):
     assert s.calls[-1] == ("set_auto_reload", "web", False)
     await ctl.set_toggle("web", "threaded", True)
     assert s.calls[-2:] == [("set_threaded", "web", True), ("restart_app", "web")]
-    assert ctl.store.app_toggles(path, "web") == {"auto_reload": False, "threaded": True}
+    await ctl.set_toggle("web", "live_reload", True)  # a call into the kernel: awaited
+    assert s.calls[-1] == ("set_live_reload", "web", True) and s.apps["web"].live_reload
+    assert ctl.store.app_toggles(path, "web") == {"auto_reload": False, "threaded": True, "live_reload": True}
     with pytest.raises(KeyError):
         ctl.set_toggle("web", "colour", True)
 

@@ -39,8 +39,8 @@ import sys
 from .kernelside import MODULES
 from .protocol import COMM_TARGET, MODULE_NAME, validate_name
 
-__all__ = ["COMM_TARGET", "MODULE_NAME", "source", "sources", "install_code", "create_app_code", "call_code",
-           "purge_code", "refresh_assets_code", "validate_name"]
+__all__ = ["COMM_TARGET", "MODULE_NAME", "source", "sources", "install_cells", "create_app_code", "call_code",
+           "purge_code", "refresh_assets_code", "report_problem_code", "validate_name"]
 
 KINDS = ("tornado", "watchdog")
 
@@ -149,24 +149,40 @@ try:
 '''
 
 
-def install_code(settings: dict) -> str:
-    """A cell that installs the bridge (idempotent) with ``settings``.
+#: characters of packed source one install cell carries: a cell stays well under
+#: 64 KiB, the message size from which pyzmq sends zero-copy and starts a
+#: garbage-collector thread (and its sockets) in the launcher and in the kernel
+#: for the rest of their lives
+CELL_BUDGET = 48_000
+
+_PART = "__tornado_launcher_parts%s[%s]\n"
+
+
+def install_cells(settings: dict) -> list[str]:
+    """The cells that install the bridge (idempotent) with ``settings``, to run in order.
 
     ``settings``: ``{"kernel": "<kernel name>", "project_dir": "/abs/dir"}``.
     The install opens the comm; its ``comm_open`` data already holds the
     ``hello`` record.  A second install only updates the settings and sends
-    ``hello`` again.
+    ``hello`` again.  The packed source travels in as many cells as
+    :data:`CELL_BUDGET` needs: all but the last put their part in the kernel
+    variable ``__tornado_launcher_parts`` (the first one anew), the last
+    joins them, removes the variable and installs.
     """
     settings = dict(settings)
     if settings.get("project_dir"):
         settings["project_dir"] = os.path.abspath(settings["project_dir"])
-    return _INSTALL_TEMPLATE % {"settings": _literal(settings), "source": repr(_packed_source())}
+    packed = _packed_source()
+    parts = [packed[i:i + CELL_BUDGET] for i in range(0, len(packed), CELL_BUDGET)] or [""]
+    cells = [_PART % (" = " if i == 0 else " += ", repr(part)) for i, part in enumerate(parts[:-1])]
+    joined = repr(parts[-1]) if len(parts) == 1 else \
+        "''.join(globals().pop('__tornado_launcher_parts')) + %r" % parts[-1]
+    cells.append(_INSTALL_TEMPLATE % {"settings": _literal(settings), "source": joined})
+    return cells
 
 
 def _packed_source() -> str:
-    """``sources()`` as JSON, compressed, base64: the install cell stays well under 64 KiB,
-    the size from which pyzmq sends zero-copy and starts a garbage-collector thread (and
-    its sockets) in the launcher and in the kernel for the rest of their lives."""
+    """``sources()`` as JSON, compressed, base64 (split over cells by :func:`install_cells`)."""
     import base64
     import zlib
 
@@ -206,6 +222,16 @@ def refresh_assets_code(name: str, paths) -> str:
     payload = _literal({"name": name, "paths": [str(p) for p in paths]})
     return (_PRELUDE
             + f"    __tornado_launcher_bridge.refresh_assets_from_json({payload})\n"
+            + "finally:\n    del __tornado_launcher_bridge\n")
+
+
+def report_problem_code(name: str, problem: "str | None") -> str:
+    """A cell telling app ``name``'s live-reload pages that its last save did not reload
+    (``problem``: ``file:line: message``) or that this is over (None); both as JSON data."""
+    validate_name(name)
+    payload = _literal({"name": name, "problem": None if problem is None else str(problem)})
+    return (_PRELUDE
+            + f"    __tornado_launcher_bridge.report_problem_from_json({payload})\n"
             + "finally:\n    del __tornado_launcher_bridge\n")
 
 

@@ -165,6 +165,8 @@ class AppConfig:
     #: seconds the old code may take to answer the requests it accepted, after a
     #: restart or stop, before its connections are closed
     drain_timeout: float = 2.0
+    #: HTML pages of the app reload themselves in the browser after a reload
+    live_reload: bool = False
     # watchdog kind
     handlers: List[WatchHandler] = field(default_factory=list)
 

@@ -47,7 +47,7 @@ _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
 _LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
 _TORNADO_KEYS = ("app_class", "main", "script", "port", "address", "argv", "args", "threaded", "clear_cache",
-                 "drain_timeout")
+                 "drain_timeout", "live_reload")
 #: the keys that say how an app starts: exactly one per tornado app
 _ENTRY_KEYS = ("app_class", "main", "script")
 _WATCHDOG_KEYS = ("handlers",)
@@ -424,6 +424,7 @@ class BlockReader(Fields):
                 app.argv = argv
                 break
         app.threaded = self.boolean(options, path, "threaded", False)
+        app.live_reload = self.boolean(options, path, "live_reload", False)
         drain = self.seconds(options, path, "drain_timeout")
         if drain is not None:
             app.drain_timeout = drain

@@ -65,13 +65,15 @@ class AppRow:
     restarted_at: Optional[float] = None
     threaded: bool = False
     auto_reload: bool = True
+    live_reload: bool = False
     disabled: bool = False
 
     @classmethod
     def from_info(cls, info: "AppInfo") -> "AppRow":
         return cls(name=info.name, kernel=info.kernel, kind=info.kind, state=info.state or "stopped",
                    reason=info.reason, urls=tuple(info.urls), elapsed_ms=info.elapsed_ms,
-                   threaded=info.threaded, auto_reload=info.auto_reload, disabled=info.disabled)
+                   threaded=info.threaded, auto_reload=info.auto_reload, live_reload=info.live_reload,
+                   disabled=info.disabled)
 
 
 @dataclass
@@ -169,10 +171,12 @@ class _RowsModel(QAbstractTableModel):
 
 
 class AppsModel(_RowsModel):
-    NAME, KERNEL, STATUS, ACTIONS, URL, ELAPSED, THREADED, AUTO = range(8)
-    HEADERS = ["App", "Kernel", "Status", "", "URL", "Last restart", "Threaded", "Auto-reload"]
+    NAME, KERNEL, STATUS, ACTIONS, URL, ELAPSED, THREADED, AUTO, LIVE = range(9)
+    HEADERS = ["App", "Kernel", "Status", "", "URL", "Last restart", "Threaded", "Auto-reload", "Live reload"]
+    #: the checkbox columns and the toggle each one is
+    TOGGLE_COLUMNS = {THREADED: "threaded", AUTO: "auto_reload", LIVE: "live_reload"}
 
-    #: (app name, "threaded" | "auto_reload", value)
+    #: (app name, "threaded" | "auto_reload" | "live_reload", value)
     toggle_requested = Signal(str, str, bool)
 
     # -- feeding ----------------------------------------------------------
@@ -188,6 +192,7 @@ class AppsModel(_RowsModel):
             row.restarted_at = ev.time
         row.threaded = bool(ev.threaded)
         row.auto_reload = bool(ev.auto_reload)
+        row.live_reload = bool(getattr(ev, "live_reload", False))
         self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
         return row
 
@@ -201,7 +206,7 @@ class AppsModel(_RowsModel):
 
     def flags(self, index):
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() in (self.AUTO, self.THREADED):
+        if index.column() in self.TOGGLE_COLUMNS:
             # only Tornado apps run in a mode and reload; watchdogs, processes and jobs do not
             if self.rows[index.row()].kind != "tornado":
                 return Qt.ItemFlag.ItemIsSelectable
@@ -231,7 +236,7 @@ class AppsModel(_RowsModel):
                 return f"{row.elapsed_ms:.0f} ms" if row.elapsed_ms is not None else ""
             if col == self.THREADED:
                 return ("own thread" if row.threaded else "shared loop") if row.kind == "tornado" else "—"
-            if col == self.AUTO and row.kind != "tornado":
+            if col in (self.AUTO, self.LIVE) and row.kind != "tornado":
                 return "—"
             return None
         if role == R.UserRole:
@@ -239,8 +244,9 @@ class AppsModel(_RowsModel):
         if role == R.CheckStateRole:
             if col == self.THREADED and row.kind == "tornado":
                 return Qt.CheckState.Checked if row.threaded else Qt.CheckState.Unchecked
-            if col == self.AUTO and row.kind == "tornado":
-                return Qt.CheckState.Checked if row.auto_reload else Qt.CheckState.Unchecked
+            if col in (self.AUTO, self.LIVE) and row.kind == "tornado":
+                on = row.auto_reload if col == self.AUTO else row.live_reload
+                return Qt.CheckState.Checked if on else Qt.CheckState.Unchecked
             return None
         if role == R.ToolTipRole:
             if col == self.STATUS:
@@ -256,6 +262,9 @@ class AppsModel(_RowsModel):
                         "Changing it restarts a running app.")
             if col == self.AUTO:
                 return "Restart the app when its files change"
+            if col == self.LIVE:
+                return ("Reload the app's pages in the browser once it serves new code; show what "
+                        "broke when a save does not start")
             if col == self.NAME:
                 return f"{row.name} ({row.kind} app in kernel {row.kernel})"
         if role == R.ForegroundRole and col == self.URL and row.urls:
@@ -276,13 +285,13 @@ class AppsModel(_RowsModel):
         if role != Qt.ItemDataRole.CheckStateRole or not index.isValid():
             return False
         col = index.column()
-        if col not in (self.THREADED, self.AUTO):
+        if col not in self.TOGGLE_COLUMNS:
             return False
         checked = (value == Qt.CheckState.Checked or value == Qt.CheckState.Checked.value or value is True)
         row = self.rows[index.row()]
         if row.kind != "tornado":
             return False
-        key = "threaded" if col == self.THREADED else "auto_reload"
+        key = self.TOGGLE_COLUMNS[col]
         if getattr(row, key) == checked:
             return True
         setattr(row, key, checked)
@@ -383,6 +392,7 @@ class AppsView(_RowButtonsView):
         header.setSectionResizeMode(AppsModel.URL, QHeaderView.ResizeMode.Stretch)
         for col, width in ((AppsModel.NAME, 110), (AppsModel.KERNEL, 90), (AppsModel.STATUS, 180),
                            (AppsModel.ELAPSED, 90), (AppsModel.THREADED, 115), (AppsModel.AUTO, 95),
+                           (AppsModel.LIVE, 95),
                            (AppsModel.ACTIONS, 92)):
             self.setColumnWidth(col, width)
         self.clicked.connect(self._on_clicked)

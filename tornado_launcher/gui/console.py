@@ -156,6 +156,14 @@ class ConsoleWidget(RichJupyterWidget):
             clear = False
         super().reset(clear=clear)
 
+    def _dispatch(self, msg):
+        # A message the old client's channel thread emitted before _detach
+        # disconnected it is still delivered through Qt's queue: with no
+        # client (or another one) qtconsole would read client.session of None.
+        if self.kernel_client is None:
+            return
+        super()._dispatch(msg)
+
     # -------------------------------------------------------------- states
     def _note(self, text: str) -> None:
         self._append_html(f"<br><b>{html.escape(text)}</b><hr><br>", before_prompt=False)

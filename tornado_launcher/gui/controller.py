@@ -55,7 +55,7 @@ ALL_ACTIONS: Dict[str, Callable[[SessionAPI], Awaitable[Any]]] = {
     "restart": lambda s: s.restart_all(),
 }
 #: the per-app switches the window remembers for each config
-TOGGLES = ("threaded", "auto_reload")
+TOGGLES = ("threaded", "auto_reload", "live_reload")
 
 
 def default_loader(path: str) -> Config:
@@ -301,9 +301,10 @@ class WindowController:
 
     # --------------------------------------------------------------- toggles
     async def apply_stored_toggles(self, before_start: bool) -> None:
-        """Restore this config's per-app toggles.  The mode goes in before
-        the start (no extra restart); auto-reload after it, because the
-        session decides its initial value while starting."""
+        """Restore this config's per-app toggles.  The mode and live reload go
+        in before the start (no extra restart; the app is created with them);
+        auto-reload after it, because the session decides its initial value
+        while starting."""
         if self.session is None or self.config_path is None:
             return
         for name, info in list(self.session.apps.items()):
@@ -314,6 +315,13 @@ class WindowController:
                 except Exception as exc:
                     self.view.report_error(f"auto-reload of {name}: {exc}", exc)
             info = self.session.apps.get(name, info)
+            if before_start and "live_reload" in stored and info.kind == "tornado" \
+                    and info.live_reload != stored["live_reload"]:
+                try:  # before the start: the app is created with it
+                    await self.session.set_live_reload(name, stored["live_reload"])
+                except Exception as exc:
+                    self.view.report_error(f"live reload of {name}: {exc}", exc)
+            info = self.session.apps.get(name, info)
             if "threaded" in stored and info.kind == "tornado" and info.threaded != stored["threaded"]:
                 try:
                     await self.session.set_threaded(name, stored["threaded"])
@@ -323,7 +331,8 @@ class WindowController:
     def set_toggle(self, name: str, key: str, value: bool) -> Optional[Awaitable[Any]]:
         """The user flipped ``key`` (one of :data:`TOGGLES`) of app ``name``:
         remember it for this config and tell the session.  Auto-reload is set
-        at once; the mode switch (a restart) is returned to be awaited."""
+        at once; the mode switch (a restart) and live reload (a call into the
+        app's kernel) are returned to be awaited."""
         if key not in TOGGLES:
             raise KeyError(key)
         if self.config_path:
@@ -336,6 +345,8 @@ class WindowController:
             except Exception as exc:
                 self.view.report_error(f"auto-reload of {name}: {exc}", exc)
             return None
+        if key == "live_reload":
+            return self.session.set_live_reload(name, value)
         return self.session.set_threaded(name, value)
 
     # --------------------------------------------------------------- actions

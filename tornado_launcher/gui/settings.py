@@ -6,7 +6,7 @@ location is, in order: the ``path`` argument, ``$TORNADO_LAUNCHER_SETTINGS``
 (an ini file; the e2e test and the screenshot script use it), else the
 platform's native store for organization ``tornado-launcher``.
 
-Per-config values (each app's threaded / auto-reload toggles) are keyed by a
+Per-config values (each app's threaded / auto-reload / live-reload toggles) are keyed by a
 short hash of the config file's absolute path, so two projects with an app of
 the same name do not share toggles.
 """
@@ -24,6 +24,8 @@ ORGANIZATION = "tornado-launcher"
 APPLICATION = "tornado-launcher"
 MAX_RECENT = 10
 DEFAULT_MAX_LINES = 10_000
+#: the per-app switches remembered per config (gui.controller.TOGGLES)
+APP_TOGGLES = ("threaded", "auto_reload", "live_reload")
 
 
 def _config_key(config_path: str) -> str:
@@ -81,17 +83,17 @@ class Settings:
 
     # -- per-config app toggles --------------------------------------------
     def app_toggles(self, config_path: str, app: str) -> dict:
-        """``{"threaded": bool, "auto_reload": bool}`` with only the keys stored."""
+        """``{"threaded": bool, "auto_reload": bool, "live_reload": bool}`` with only the keys stored."""
         base = f"configs/{_config_key(config_path)}/apps/{app}/"
         out = {}
-        for key in ("threaded", "auto_reload"):
+        for key in APP_TOGGLES:
             value = self.qsettings.value(base + key)
             if value is not None:
                 out[key] = _to_bool(value, False)
         return out
 
     def set_app_toggle(self, config_path: str, app: str, key: str, value: bool) -> None:
-        assert key in ("threaded", "auto_reload"), key
+        assert key in APP_TOGGLES, key
         self.qsettings.setValue(f"configs/{_config_key(config_path)}/path",
                                 str(Path(config_path).expanduser().resolve()))
         self.qsettings.setValue(f"configs/{_config_key(config_path)}/apps/{app}/{key}", bool(value))

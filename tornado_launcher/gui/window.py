@@ -448,7 +448,8 @@ class MainWindow(QMainWindow):
             self.apps_model.set_rows(rows)
         else:
             for row in rows:
-                for key in ("state", "reason", "urls", "elapsed_ms", "threaded", "auto_reload", "disabled", "kernel", "kind"):
+                for key in ("state", "reason", "urls", "elapsed_ms", "threaded", "auto_reload", "live_reload", "disabled",
+                            "kernel", "kind"):
                     self.apps_model.set_value(row.name, key, getattr(row, key))
         kernels = dict(s.kernels)
         krows = [KernelRow.from_info(k) for k in kernels.values()]
@@ -561,7 +562,7 @@ class MainWindow(QMainWindow):
 
     def set_app_toggle(self, name: str, key: str, value: bool) -> Optional[asyncio.Task]:
         call = self.controller.set_toggle(name, key, value)
-        return None if call is None else self.spawn(call, f"threaded mode of {name}")
+        return None if call is None else self.spawn(call, f"{key.replace('_', ' ')} of {name}")
 
     def _ask_max_lines(self) -> None:
         from PySide6.QtWidgets import QInputDialog

@@ -1,7 +1,7 @@
 """The in-kernel half of tornado-launcher: runs Tornado apps inside an IPython kernel.
 
 These modules are sent into a kernel as source text by the install cell
-(``tornado_launcher.bridge.install_code``) and executed there, in the order of
+(``tornado_launcher.bridge.install_cells``) and executed there, in the order of
 :data:`MODULES`, as submodules of the package ``tornado_launcher_bridge``:
 ``tornado_launcher_bridge.protocol`` (the launcher's ``bridge/protocol.py``),
 ``tornado_launcher_bridge.kernelside``, ``tornado_launcher_bridge.kernelside.records``
@@ -26,6 +26,7 @@ Layering (each module imports only those above it):
 ``patches``      what the bridge patches in tornado, asyncio, logging and threading, and the originals (``Patches``)
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``ports``        who holds a port: the sentence for "Address already in use"
+``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        how a run enters the user's code: the contract class; ``Entry`` (main, script, Application)
 ``scope``        ``AppScope``: one start of an app from its own entry point, what it started, how it ended
@@ -45,6 +46,6 @@ state changes happen on the kernel's loop thread.
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
-           "kernelside.patches", "kernelside.imports", "kernelside.ports", "kernelside.run", "kernelside.entry",
-           "kernelside.scope", "kernelside.assets", "kernelside.apps",
+           "kernelside.patches", "kernelside.imports", "kernelside.ports", "kernelside.live", "kernelside.run",
+           "kernelside.entry", "kernelside.scope", "kernelside.assets", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")

@@ -15,14 +15,14 @@ import types
 import tornado
 
 from .. import protocol
-from . import assets, attribution, imports, patches, state
+from . import assets, attribution, imports, live, patches, state
 from .apps import BridgeApp, WatchdogApp
 from .records import emit, format_exc, log_record, one_line, outbox
 from .tornado_app import TornadoBridgeApp
 
 #: the names the install cell exports on ``tornado_launcher_bridge``
 EXPORTS = ("install", "create_app", "create_app_from_json", "call", "call_from_json", "purge_from_json",
-           "refresh_assets_from_json", "TornadoBridgeApp", "WatchdogApp")
+           "refresh_assets_from_json", "report_problem_from_json", "TornadoBridgeApp", "WatchdogApp")
 
 
 def create_app(name, kind, spec, namespace=None):
@@ -92,7 +92,16 @@ def refresh_assets_from_json(payload):
         return None
     loaders, hashes = assets.forget(run, [str(p) for p in data.get("paths") or ()])
     app._log("DEBUG", "reset %d template loader(s), dropped %d static file hash(es)" % (loaders, hashes))
+    live.refreshed(app)  # pages with live reload show the new files
     return loaders, hashes
+
+
+def report_problem_from_json(payload):
+    """The launcher's word on app ``name``'s last save: ``problem`` (``file:line: message``, it did
+    not compile; the app serves the previous code) or None (it serves the current code again).
+    Pages of an app with live reload on show it (see ``live``); otherwise a no-op."""
+    data = json.loads(payload)
+    live.report(data["name"], data.get("problem"))
 
 
 def _register_aliases():

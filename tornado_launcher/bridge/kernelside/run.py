@@ -4,7 +4,7 @@ import asyncio
 import contextvars
 import weakref
 
-from . import state
+from . import live, state
 from .drain import count_requests
 from .servers import Servers
 
@@ -47,6 +47,7 @@ class Run:
         server._tl_bridge_run = self
         count_requests(server)
         self.servers.track(server, sockets)
+        live.on_server(self, server)
         if self.app._run is self and self.app.state == "running":
             # a server started after "running" was reported: tell the new URLs
             state.kernel.call(self.app._report_urls, self)

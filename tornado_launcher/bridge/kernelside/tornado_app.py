@@ -30,7 +30,7 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import assets, attribution, entry, imports, options, ports, state
+from . import assets, attribution, entry, imports, live, options, ports, state
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
@@ -45,7 +45,7 @@ class TornadoBridgeApp(BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
-    "clear_cache": [...] or None, "drain_timeout": seconds (default 2),
+    "clear_cache": [...] or None, "drain_timeout": seconds (default 2), "live_reload": bool,
     "logger": {"level", "suppress_regex", "replace_regex"}}``.
     ``clear_cache`` None means: every module loaded from the project directory.
     Instead of a contract ``app_class``: ``"main": "pkg.mod:main"``, ``"script":
@@ -71,6 +71,7 @@ class TornadoBridgeApp(BridgeApp):
         timeout = self.spec.get("drain_timeout")
         #: seconds the old run's accepted requests may take after a restart or stop
         self.drain_timeout = draining.DRAIN_TIMEOUT if timeout is None else max(0.0, float(timeout))
+        self.live_reload = bool(self.spec.get("live_reload", False))
         self.app = None  # the Tornado application object of the current run
         self._run = None
         self._pending = collections.deque()
@@ -104,6 +105,10 @@ class TornadoBridgeApp(BridgeApp):
     def set_threaded(self, flag):
         """Switch between the shared loop and an own thread; restarts a running app."""
         self._submit("set_threaded", bool(flag))
+
+    def set_live_reload(self, flag):
+        """Switch browser live reload (see ``live``) on or off; a running app keeps running."""
+        self._submit("set_live_reload", bool(flag))
 
     def make_app(self, cls):
         """Construct the application: traitlets-style ``cls()`` + ``initialize(argv)``, else ``cls(argv)``."""
@@ -190,6 +195,12 @@ class TornadoBridgeApp(BridgeApp):
             self.threaded = flag
             self._set_state(self.state)
 
+    async def _do_set_live_reload(self, flag, t0):
+        if flag != self.live_reload:
+            self.live_reload = flag
+            live.switched(self, flag)
+        self._set_state(self.state, urls=self._run.urls() if self._run else ())
+
     def _purge(self):
         names = self.clear_cache if self.clear_cache is not None else imports.project_modules()
         purged = imports.purge_modules(names)
@@ -266,6 +277,7 @@ class TornadoBridgeApp(BridgeApp):
         pool.release(self.name, keep=old.pool_keys)
         self._flush_prints()
         where = error_place(exc)
+        live.failed(self, None, where)
         self._log("ERROR", "restart failed, still serving the previous code: %s" % where, format_exc(exc))
         self._set_state("running", reason=protocol.OLD_CODE + where, urls=old.urls(), assets=self._assets(old))
 
@@ -408,6 +420,7 @@ class TornadoBridgeApp(BridgeApp):
     def _running(self, run, t0):
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
                         assets=self._assets(run))
+        live.serving(self, run)
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
@@ -423,6 +436,7 @@ class TornadoBridgeApp(BridgeApp):
         if self._run is run:
             self._run = None
         self._flush_prints()
+        live.failed(self, run, error_place(exc))
         reason = ports.explain(exc) or one_line(exc)  # a port in use: which one, and who holds it
         self._log("ERROR", "%s: %s" % (what, reason), format_exc(exc))
         self._set_state("failed", reason=reason)
@@ -436,6 +450,7 @@ class TornadoBridgeApp(BridgeApp):
         """
         run = self._run
         self._set_state("stopping")
+        live.stopping(self, run)
         await self._halt(run, drain, code=draining.WS_GOING_AWAY)
         if self._run is run:
             self._run = None

@@ -1,0 +1,140 @@
+"""The live-reload pieces on their own: the transform, the CSP nonce, the generations.
+(Over real HTTP in a kernel: tests/integration/test_live_reload.py; in a browser: tests/e2e.)"""
+
+from types import SimpleNamespace
+
+import pytest
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+
+from tornado_launcher.bridge.kernelside import live, state
+
+
+@pytest.fixture
+def attachment(monkeypatch):
+    monkeypatch.setitem(state.apps, "web", SimpleNamespace(live_reload=True))
+    monkeypatch.setitem(live.hubs, "web", live.Hub("web"))
+    return live.Attachment(live.hubs["web"], object.__new__(type("Run", (), {})))
+
+
+def request(method="GET", **headers):
+    return HTTPServerRequest(start_line=RequestStartLine(method, "/", "HTTP/1.1"),
+                             headers=HTTPHeaders({"Host": "127.0.0.1", **{k.replace("_", "-"): v for k, v in headers.items()}}))
+
+
+def transform(att, method="GET", req=None):
+    cls = type("T", (live.LiveTransform,), {"attachment": att})
+    return cls(req or request(method))
+
+
+def html_headers(length=None, **more):
+    h = HTTPHeaders({"Content-Type": "text/html; charset=UTF-8"})
+    if length is not None:
+        h["Content-Length"] = str(length)
+    for k, v in more.items():
+        h[k.replace("_", "-")] = v
+    return h
+
+
+PAGE = b"<!DOCTYPE html><html><body><p>hi</p></BODY></html>"
+
+
+def test_one_chunk_document_gets_the_tag_before_body_and_its_length(attachment):
+    t = transform(attachment)
+    status, headers, chunk = t.transform_first_chunk(200, html_headers(len(PAGE), Etag='"abc"'), PAGE, True)
+    tag = live.script_tag(attachment)
+    assert chunk == PAGE.replace(b"</BODY>", tag + b"</BODY>")
+    assert headers["Content-Length"] == str(len(chunk))
+    assert headers["Etag"] == f'"abc-tl{attachment.generation}"'
+    assert tag.startswith(b'<script src="/__tornado_launcher__/live.js" data-tornado-launcher="live" data-app="web"')
+
+
+def test_streamed_document_split_inside_the_closing_tag(attachment):
+    t = transform(attachment)
+    status, headers, first = t.transform_first_chunk(200, html_headers(999), b"<html><body>one</bo", False)
+    assert "Content-Length" not in headers  # it grows: chunked
+    rest = t.transform_chunk(b"dy></html>", False) + t.transform_chunk(b"", True)
+    assert first + rest == b"<html><body>one" + live.script_tag(attachment) + b"</body></html>"
+
+
+def test_document_without_body_end_gets_the_tag_at_its_end(attachment):
+    t = transform(attachment)
+    _, _, first = t.transform_first_chunk(200, html_headers(), b"<html><p>a", False)
+    assert first + t.transform_chunk(b"b", True) == b"<html><p>ab" + live.script_tag(attachment)
+
+
+@pytest.mark.parametrize("status,headers,chunk", [
+    (200, HTTPHeaders({"Content-Type": "application/json"}), b'{"a": "<html><body></body></html>"}'),
+    (200, HTTPHeaders({"Content-Type": "text/html"}), b"<p>a fragment</p>"),
+    (200, HTTPHeaders({"Content-Type": "text/html", "Content-Encoding": "gzip"}), b"\x1f\x8b<html>"),
+    (200, HTTPHeaders({"Content-Type": "text/html; charset=utf-16"}), "<html><body></body>".encode("utf-16")),
+    (302, HTTPHeaders({"Content-Type": "text/html", "Location": "/x"}), b"<html><body></body></html>"),
+    (204, HTTPHeaders({"Content-Type": "text/html"}), b""),
+])
+def test_everything_else_passes_untouched(attachment, status, headers, chunk):
+    before = (status, dict(headers.get_all()), chunk)
+    t = transform(attachment)
+    out_status, out_headers, out = t.transform_first_chunk(status, headers, chunk, False)
+    assert (out_status, dict(out_headers.get_all()), out + t.transform_chunk(b"tail", True)) == \
+        (before[0], before[1], chunk + b"tail")
+
+
+def test_if_none_match_of_this_generation_lets_the_app_answer_304(attachment):
+    suffixed = f'"abc-tl{attachment.generation}"'
+    req = request(If_None_Match=suffixed)
+    t = transform(attachment, req=req)
+    assert req.headers["If-None-Match"] == '"abc"'  # what the app issued: its own check matches
+    _, headers, _ = t.transform_first_chunk(304, HTTPHeaders({"Etag": '"abc"'}), b"", True)
+    assert headers["Etag"] == suffixed
+    other = request(If_None_Match='"abc-tlold.1"')
+    transform(attachment, req=other)
+    assert other.headers["If-None-Match"] == '"abc-tlold.1"'  # another generation: no 304
+
+
+def test_a_page_cached_without_the_script_is_answered_in_full_to_a_browser(attachment):
+    # a navigation (Sec-Fetch-Dest: document) revalidating a copy from before live reload was on
+    nav = request(If_None_Match='"abc"', If_Modified_Since="Tue, 01 Dec 2026 10:00:00 GMT",
+                  Sec_Fetch_Dest="document")
+    transform(attachment, req=nav)
+    assert "If-None-Match" not in nav.headers and "If-Modified-Since" not in nav.headers
+    # anything else (a script, a fetch of JSON, a client that is no browser) keeps its 304
+    for req in (request(If_None_Match='"abc"', Sec_Fetch_Dest="script"), request(If_None_Match='"abc"')):
+        transform(attachment, req=req)
+        assert req.headers["If-None-Match"] == '"abc"'
+
+
+def test_head_and_switched_off_pass_untouched(attachment):
+    for t in (transform(attachment, method="HEAD"),):
+        assert t.transform_first_chunk(200, html_headers(len(PAGE)), PAGE, True)[2] == PAGE
+    state.apps["web"].live_reload = False
+    assert transform(attachment).transform_first_chunk(200, html_headers(len(PAGE)), PAGE, True)[2] == PAGE
+
+
+@pytest.mark.parametrize("policies,nonce", [
+    (["default-src 'self'; script-src 'self' 'nonce-AbC+/9=='"], "AbC+/9=="),
+    (["default-src 'nonce-d1'"], "d1"),
+    (["script-src-elem 'self'; script-src 'nonce-x'"], None),  # script-src-elem rules <script> and has none
+    (["img-src *", "script-src 'strict-dynamic' 'nonce-two'"], "two"),
+    (["script-src 'nonce-<bad>'"], None),
+    ([], None),
+])
+def test_script_nonce(policies, nonce):
+    headers = HTTPHeaders()
+    for p in policies:
+        headers.add("Content-Security-Policy", p)
+    assert live.script_nonce(headers) == nonce
+
+
+def test_nonce_goes_on_the_tag_escaped(attachment):
+    assert b' nonce="r4nd0m"' in live.script_tag(attachment, "r4nd0m")
+
+
+def test_generations_tell_outdated_pages():
+    hub = live.Hub("web")
+    first, second = object.__new__(type("Run", (), {})), object.__new__(type("Run", (), {}))
+    g1, g2 = hub.generation(first), hub.generation(second)
+    assert g1 != g2 and hub.generation(first) == g1
+    assert not hub.outdated(g1)  # nothing serves yet
+    hub.serving = hub.number(second)
+    assert hub.outdated(g1) and not hub.outdated(g2)
+    assert hub.outdated("deadbeef.9")  # another kernel process's page
+    assert hub.outdated("")
