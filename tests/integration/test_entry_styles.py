@@ -55,7 +55,8 @@ class Kernel:
             self._run(self._start(cwd), 60)
             from tornado_launcher import bridge
 
-            self.execute(bridge.install_code({"kernel": "entry", "project_dir": None}))
+            for cell in bridge.install_cells({"kernel": "entry", "project_dir": None}):
+                self.execute(cell)
             self.execute(SETUP)
         except BaseException:
             self.shutdown()

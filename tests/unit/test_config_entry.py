@@ -32,7 +32,7 @@ def test_each_style_loads_and_reaches_the_spec(tmp_path):
     assert (c.app_class, c.port, c.main, c.script) == ("myapp.server.App", None, None, None)
 
     def spec(config):
-        info = type("Info", (), {"config": config, "threaded": False, "name": config.name})()
+        info = type("Info", (), {"config": config, "threaded": False, "live_reload": False, "name": config.name})()
         return TornadoController.spec(TornadoController.__new__(TornadoController), info)
 
     assert spec(m)["main"] == "myapp.server:main"
