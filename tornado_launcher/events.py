@@ -82,6 +82,9 @@ class AppState:
     #: as the bridge reports them; empty in states the session makes itself)
     template_paths: tuple = ()
     static_paths: tuple = ()
+    #: with "running" after a start in a kernel: what it re-imported (``protocol.state_record``'s
+    #: ``reload``: ``reimported``, ``modules``, ``purged``, ``mode``, ``note``)
+    reload: Optional[dict] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -556,7 +556,7 @@ class Kernel:
                 self._on_event(AppState(
                     rec["app"], self.name, rec["state"], rec["reason"],
                     rec["elapsed_ms"], rec["urls"], rec["threaded"],
-                    template_paths=rec["template_paths"], static_paths=rec["static_paths"],
+                    template_paths=rec["template_paths"], static_paths=rec["static_paths"], reload=rec["reload"],
                 ))
 
     # -------------------------------------------------------------- execution

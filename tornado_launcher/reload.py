@@ -87,6 +87,29 @@ def problem(directory: str, error: Tuple[str, int, str]) -> str:
     return f"{rel}:{line}: {msg}"
 
 
+def changed_paths(changes: Sequence[FileChange]) -> List[str]:
+    """The files a batch changed (a move's destination), each once, in order."""
+    out: List[str] = []
+    for c in changes:
+        p = c.dest_path or c.src_path
+        if p and not c.is_directory and p not in out:
+            out.append(p)
+    return out
+
+
+def reimported(reload: Optional[dict]) -> str:
+    """``"re-imported 3 modules; "`` from a running record's ``reload`` ("" without one)."""
+    if not reload:
+        return ""
+    n = reload.get("reimported")
+    if not isinstance(n, int):
+        return ""
+    text = f"re-imported {n} module{'' if n == 1 else 's'}"
+    if reload.get("mode") == "all" and reload.get("note"):
+        text += f" (all: {reload['note']})"
+    return text + "; "
+
+
 class Reloader:
     """The handlers of one config, their watcher, and the reloads they cause.
 
@@ -160,7 +183,7 @@ class Reloader:
                            if p and p.endswith(".py") and not c.is_directory and c.event_type != "deleted"})
         errors = await asyncio.to_thread(compile_errors, py_files) if py_files else []
         kernel = s.kernel(handler.kernel) if handler.kernel else None
-        if handler.spec.clear_cache and kernel is not None and not errors:
+        if handler.spec.clear_cache and kernel is not None and not errors and not self._bridge_purges(handler):
             await kernel.execute(bridge.purge_code(handler.spec.clear_cache), what="clear_cache")
         for block, app in handler.blocks:
             if app is None:
@@ -183,12 +206,25 @@ class Reloader:
                 s.mark_stale(app, problem(s.config.directory, errors[0]))
                 s.emit(ReloadEvent(app, path, "refused", f"{errors[0][0]}:{errors[0][1]}: {errors[0][2]}"))
                 continue
+            queued = self._latest.get(app)
+            if queued is not None:  # not reloaded yet: the next reload covers both batches
+                changes = queued[3] + [c for c in changes if c not in queued[3]]
             self._latest[app] = (handler, block, last, changes)
             self._flight.request(app, lambda app=app: self._reload(app))
         for job in handler.spec.jobs:
             info = s.apps.get(job)
             if info is not None and info.kind == "job":
                 await s.run_job(job, log_as=handler.owner or job)
+
+    def _bridge_purges(self, handler: _Handler) -> bool:
+        """Whether each of the handler's code blocks restarts a Tornado app with ``reload =
+        "dependents"``: those apps purge what the change invalidates (within their own
+        ``clear_cache``), so the handler's ``clear_cache`` would only purge more."""
+        apps = self.session.config.apps
+        return bool(handler.blocks) and all(
+            target is not None and getattr(apps.get(target), "kind", None) == "tornado"
+            and getattr(apps.get(target), "reload", "all") == "dependents"
+            for _block, target in handler.blocks)
 
     async def _run_block(self, handler: _Handler, block: Optional[str], change: FileChange) -> None:
         if block is None or handler.kernel is None:
@@ -214,10 +250,13 @@ class Reloader:
         more = f" and {len(changes) - 1} more" if len(changes) > 1 else ""
         async with s.app_lock(app):
             s.emit(ReloadEvent(app, path, "reloading"))
+            event = change.as_event_dict()
+            # every file of the batch: the bridge re-imports what they invalidate
+            event["paths"] = changed_paths(changes)
             if block is None:
-                code = bridge.call_code(app, "handle_watchdog_event", change.as_event_dict())
+                code = bridge.call_code(app, "handle_watchdog_event", event)
             else:
-                code = block.replace("{event}", repr(change.as_event_dict()))
+                code = block.replace("{event}", repr(event))
             reply, state = await s.run_and_settle(app, code, kernel=kernel_name, what=f"reload of {app!r}")
             if reply.get("status") != "ok":
                 s.emit(ReloadEvent(app, path, "failed", describe_error(reply)))
@@ -228,9 +267,10 @@ class Reloader:
             s.emit(ReloadEvent(app, path, "refused", state.reason[len(protocol.OLD_CODE):]))
         elif state is not None and state.state == "running":
             s.clear_stale(app)
-            s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; serving again in {elapsed:.0f} ms",
+            what = reimported(state.reload)
+            s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; {what}serving again in {elapsed:.0f} ms",
                   app=app)
-            s.emit(ReloadEvent(app, path, "done", elapsed_ms=elapsed))
+            s.emit(ReloadEvent(app, path, "done", what.rstrip("; ") or None, elapsed_ms=elapsed))
         else:
             s.emit(ReloadEvent(app, path, "failed", state.reason if state else "did not settle"))
 

@@ -269,7 +269,10 @@ class Session:
                 info.template_paths, info.static_paths = event.template_paths, event.static_paths
             elif event.state in ("stopped", "failed"):
                 info.urls = ()
-            self.publish(info)
+            if event.reload is not None:  # what this start re-imported: for this event only
+                self.emit(dataclasses.replace(self.app_state(info), reload=event.reload))
+            else:
+                self.publish(info)
             for states, fut in list(self._waiters.get(info.name, ())):
                 if event.state in states and not fut.done():
                     fut.set_result(event)

@@ -22,7 +22,9 @@ parent header (that is whatever cell ran last).  The kinds::
      "origin": "bridge" | "stdout" | "stderr"}
     {"type": "state", "app": str, "state": "stopped|starting|running|stopping|failed",
      "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool,
-     "template_paths": [str], "static_paths": [str]}   # the last two: absolute dirs, when running
+     "template_paths": [str], "static_paths": [str],   # absolute dirs, when running
+     "reload": None | {"reimported": int, "modules": [str], "purged": int,
+                       "mode": "dependents" | "all", "note": str | None}}
 
 ``app`` None in a log record is the kernel's own log.
 """
@@ -46,7 +48,8 @@ STATE = "state"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
-    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths"),
+    STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths",
+            "reload"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
 APP_STATES = ("stopped", "starting", "running", "stopping", "failed")
@@ -177,14 +180,26 @@ def log_record(app, level, message, logger, time, traceback=None, origin="bridge
             "time": time, "traceback": traceback, "origin": origin}
 
 
+#: at most this many module names travel in a state record's ``reload["modules"]``
+RELOAD_MODULES_SHOWN = 30
+
+
 def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False,
-                 template_paths=(), static_paths=()):
+                 template_paths=(), static_paths=(), reload=None):
     """An app's state; every command on an app ends in one, even when it changed nothing.
     ``template_paths`` / ``static_paths``: where a running app's templates and static
-    files are (the launcher watches them)."""
+    files are (the launcher watches them).
+
+    ``reload`` (with "running" after a start): what the start re-imported:
+    ``reimported`` (how many project modules were executed), ``modules``
+    (their names, the first :data:`RELOAD_MODULES_SHOWN`), ``purged`` (how many
+    modules were dropped before it), ``mode`` ("dependents": the changed
+    modules and their importers; "all": every project module or
+    ``clear_cache``) and ``note`` (why a partial reload became a full one).
+    """
     return {"type": STATE, "app": app, "state": state, "reason": reason,
             "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded,
-            "template_paths": list(template_paths), "static_paths": list(static_paths)}
+            "template_paths": list(template_paths), "static_paths": list(static_paths), "reload": reload}
 
 
 def batch(records):
@@ -213,7 +228,8 @@ def decode(data):
                         "reason": rec.get("reason"), "elapsed_ms": rec.get("elapsed_ms"),
                         "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded")),
                         "template_paths": tuple(rec.get("template_paths") or ()),
-                        "static_paths": tuple(rec.get("static_paths") or ())})
+                        "static_paths": tuple(rec.get("static_paths") or ()),
+                        "reload": rec.get("reload") if isinstance(rec.get("reload"), dict) else None})
         elif kind == HELLO:
             out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})
     return out

@@ -167,6 +167,9 @@ class AppConfig:
     drain_timeout: float = 2.0
     #: HTML pages of the app reload themselves in the browser after a reload
     live_reload: bool = False
+    #: what a reload for changed files re-imports: "dependents" (the changed modules, their
+    #: importers, the app's entry module) or "all" (every module of ``clear_cache``)
+    reload: str = "dependents"
     # watchdog kind
     handlers: List[WatchHandler] = field(default_factory=list)
 

@@ -47,9 +47,11 @@ _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
 _LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
 _TORNADO_KEYS = ("app_class", "main", "script", "port", "address", "argv", "args", "threaded", "clear_cache",
-                 "drain_timeout", "live_reload")
+                 "drain_timeout", "live_reload", "reload")
 #: the keys that say how an app starts: exactly one per tornado app
 _ENTRY_KEYS = ("app_class", "main", "script")
+#: what a TornadoBridgeApp's reload for changed files purges (``AppConfig.reload``)
+RELOAD_MODES = ("dependents", "all")
 _WATCHDOG_KEYS = ("handlers",)
 _PROCESS_KEYS = ("command", "tty", "env", "logger", "disabled")
 _JOB_KEYS = ("command", "logger")
@@ -428,6 +430,17 @@ class BlockReader(Fields):
         drain = self.seconds(options, path, "drain_timeout")
         if drain is not None:
             app.drain_timeout = drain
+        mode = self.string(options, path, "reload", '(what a save re-imports)')
+        if mode is not MISSING:
+            if mode in RELOAD_MODES:
+                app.reload = mode
+            else:
+                self.report.error(
+                    path + ("reload",),
+                    '`reload` is "dependents" (re-import what a change invalidates) or "all" '
+                    "(re-import every module of `clear_cache`), not %s" % show(mode),
+                    "value",
+                )
         clear = self.strings(options, path, "clear_cache", '["my_module"]')
         app.clear_cache = self.default_clear() if clear is MISSING else clear
         for i, module in enumerate(app.clear_cache if clear is not MISSING else []):

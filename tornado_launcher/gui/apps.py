@@ -67,6 +67,8 @@ class AppRow:
     auto_reload: bool = True
     live_reload: bool = False
     disabled: bool = False
+    #: what the last start re-imported, one line per fact (the "Last restart" tooltip)
+    last_reload: Optional[str] = None
 
     @classmethod
     def from_info(cls, info: "AppInfo") -> "AppRow":
@@ -170,6 +172,18 @@ class _RowsModel(QAbstractTableModel):
         return i, self.rows[i]
 
 
+def describe_reload(reload: dict) -> str:
+    """``"re-imported 3 modules: acme.handlers, acme.routes, acme.app"`` (and why it was all of them)."""
+    n = reload.get("reimported") or 0
+    names = list(reload.get("modules") or ())
+    text = f"re-imported {n} module{'' if n == 1 else 's'}"
+    if names:
+        text += ": " + ", ".join(names) + (", …" if n > len(names) else "")
+    if reload.get("mode") == "all" and reload.get("note"):
+        text += f"\nall of them: {reload['note']}"
+    return text
+
+
 class AppsModel(_RowsModel):
     NAME, KERNEL, STATUS, ACTIONS, URL, ELAPSED, THREADED, AUTO, LIVE = range(9)
     HEADERS = ["App", "Kernel", "Status", "", "URL", "Last restart", "Threaded", "Auto-reload", "Live reload"]
@@ -190,6 +204,8 @@ class AppsModel(_RowsModel):
         if ev.elapsed_ms is not None:
             row.elapsed_ms = ev.elapsed_ms
             row.restarted_at = ev.time
+        if getattr(ev, "reload", None):
+            row.last_reload = describe_reload(ev.reload)
         row.threaded = bool(ev.threaded)
         row.auto_reload = bool(ev.auto_reload)
         row.live_reload = bool(getattr(ev, "live_reload", False))
@@ -256,7 +272,8 @@ class AppsModel(_RowsModel):
             if col == self.URL and row.reason:
                 return row.reason
             if col == self.ELAPSED and row.restarted_at:
-                return f"request to serving, at {format_time(row.restarted_at)}"
+                text = f"request to serving, at {format_time(row.restarted_at)}"
+                return text + ("\n" + row.last_reload if row.last_reload else "")
             if col == self.THREADED:
                 return ("Run the app's IOLoop in its own thread (unchecked: on the kernel's loop). "
                         "Changing it restarts a running app.")

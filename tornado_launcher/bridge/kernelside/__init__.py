@@ -24,6 +24,7 @@ Layering (each module imports only those above it):
 ``drain``        closing listening sockets without losing the backlog; draining accepted connections
 ``options``      ``tornado.options`` per app: each app's own options and values, routed by its scope
 ``patches``      what the bridge patches in tornado, asyncio, logging and threading, and the originals (``Patches``)
+``graph``        the project's import graph, compiled code by content, what a change invalidates
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``ports``        who holds a port: the sentence for "Address already in use"
 ``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
@@ -46,6 +47,6 @@ state changes happen on the kernel's loop thread.
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
-           "kernelside.patches", "kernelside.imports", "kernelside.ports", "kernelside.live", "kernelside.run",
-           "kernelside.entry", "kernelside.scope", "kernelside.assets", "kernelside.apps",
+           "kernelside.patches", "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live",
+           "kernelside.run", "kernelside.entry", "kernelside.scope", "kernelside.assets", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")

@@ -111,14 +111,15 @@ class BridgeApp:
         emit(log_record(self.name, "INFO" if origin == "stdout" else "WARNING", line,
                           logger=origin, origin=origin))
 
-    def _set_state(self, state, reason=None, elapsed_ms=None, urls=(), urgent=None, assets=None):
+    def _set_state(self, state, reason=None, elapsed_ms=None, urls=(), urgent=None, assets=None, reload=None):
         """Record and report a state; settled states are sent at once (see records.Outbox).
-        ``assets``: ``assets.directories(run)`` of a running app."""
+        ``assets``: ``assets.directories(run)`` of a running app; ``reload``: what its start
+        re-imported (``protocol.state_record``)."""
         self.state = state
         if urgent is None:
             urgent = state not in ("starting", "stopping")
         emit(protocol.state_record(self.name, state, reason, elapsed_ms, urls, self.threaded,
-                                   **(assets or {})), urgent)
+                                   reload=reload, **(assets or {})), urgent)
 
     def _logger_names(self):
         return ()

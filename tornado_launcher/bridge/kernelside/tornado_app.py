@@ -34,6 +34,7 @@ from . import assets, attribution, entry, imports, live, options, ports, state
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
+from .graph import graph, heap, prune_libraries
 from .records import format_exc, one_line
 from .run import Run
 from . import scope as scope_runs
@@ -46,8 +47,12 @@ class TornadoBridgeApp(BridgeApp):
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
     "clear_cache": [...] or None, "drain_timeout": seconds (default 2), "live_reload": bool,
-    "logger": {"level", "suppress_regex", "replace_regex"}}``.
-    ``clear_cache`` None means: every module loaded from the project directory.
+    "reload": "dependents" | "all", "logger": {"level", "suppress_regex", "replace_regex"}}``.
+    ``clear_cache`` None means: every module loaded from the project directory;
+    it is the most a restart purges.  ``reload`` "dependents" (the default): a
+    reload for changed files purges only the changed modules, the modules
+    that import them (transitively) and the app's entry module (see
+    ``graph``); "all": every module of ``clear_cache``, as a restart does.
     Instead of a contract ``app_class``: ``"main": "pkg.mod:main"``, ``"script":
     "/abs/server.py"``, or ``app_class`` with ``"port"`` (and ``"address"``, default
     127.0.0.1) for an Application, a subclass or a factory; see :meth:`entry_point`.
@@ -72,6 +77,8 @@ class TornadoBridgeApp(BridgeApp):
         #: seconds the old run's accepted requests may take after a restart or stop
         self.drain_timeout = draining.DRAIN_TIMEOUT if timeout is None else max(0.0, float(timeout))
         self.live_reload = bool(self.spec.get("live_reload", False))
+        self.reload_mode = "all" if self.spec.get("reload") == "all" else "dependents"
+        self._reload_info = None  # what the current start purged (the "reload" of its running record)
         self.app = None  # the Tornado application object of the current run
         self._run = None
         self._pending = collections.deque()
@@ -100,7 +107,7 @@ class TornadoBridgeApp(BridgeApp):
         (an editor's atomic save renames a temporary file over the original)
         that is ``dest_path``; paths inside the project are shown relative to it.
         """
-        self._submit("reload", event_path(event))
+        self._submit("reload", (event_path(event), event_paths(event)))
 
     def set_threaded(self, flag):
         """Switch between the shared loop and an own thread; restarts a running app."""
@@ -131,8 +138,13 @@ class TornadoBridgeApp(BridgeApp):
 
     def _enqueue(self, cmd, arg, t0):
         last = self._pending[-1][0] if self._pending else None
-        if (cmd == "reload" and last in ("reload", "restart")) or (cmd == "restart" and last == "restart"):
-            return  # a burst of file events: the restart already queued serves them all
+        if cmd == "reload" and last == "reload":
+            # a burst of file events: the reload already queued serves them all
+            queued = self._pending[-1][1]
+            queued[1].extend(p for p in arg[1] if p not in queued[1])
+            return
+        if (cmd == "reload" and last == "restart") or (cmd == "restart" and last == "restart"):
+            return  # the full restart already queued serves it
         self._pending.append((cmd, arg, t0))
         if self._worker is None:
             self._worker = state.kernel.loop.create_task(self._work())
@@ -181,9 +193,14 @@ class TornadoBridgeApp(BridgeApp):
         self._purge()
         await self._replace(t0, self.threaded)
 
-    async def _do_reload(self, path, t0):
+    async def _do_reload(self, arg, t0):
+        path, paths = arg
         self._log("INFO", "%s changed: restarting" % (path,))
-        await self._do_restart(None, t0)
+        if self.reload_mode == "all" or self.state == "failed":
+            await self._do_restart(None, t0)
+            return
+        partial = self._purge(paths)
+        await self._replace(t0, self.threaded, retry_full=partial)
 
     async def _do_set_threaded(self, flag, t0):
         if flag == self.threaded:
@@ -201,16 +218,66 @@ class TornadoBridgeApp(BridgeApp):
             live.switched(self, flag)
         self._set_state(self.state, urls=self._run.urls() if self._run else ())
 
-    def _purge(self):
-        names = self.clear_cache if self.clear_cache is not None else imports.project_modules()
-        purged = imports.purge_modules(names)
+    def _purge(self, paths=None, note=None):
+        """Drop modules before a start; True if only a part was dropped.
+
+        ``paths`` None: every module of ``clear_cache`` (or of the project).
+        Else the files that changed: only what they invalidate (``graph.plan``),
+        within ``clear_cache``; a full purge where the graph cannot tell.
+        """
+        _t = time.perf_counter()
+        loaded = imports.loaded_project_modules()
+        names = None
+        if paths is not None:
+            changed, others = imports.modules_for_paths(paths, loaded)
+            if others:
+                note = "%s is not a Python module" % event_path({"src_path": others[0]})
+            else:
+                changed |= graph.changed_modules(loaded)
+                names, why = graph.plan(changed, loaded, self._entry_modules(loaded))
+                if why:
+                    note = why
+                    names = None
+        partial = names is not None
+        if not partial:
+            names = self.clear_cache if self.clear_cache is not None else list(loaded)
+        elif self.clear_cache is not None:
+            names = [n for n in names if imports.matches(n, self.clear_cache)]
+        purged = imports.purge_modules(sorted(names), submodules=not partial)
+        heap.purged(len(purged))
+        pruned = prune_libraries([n for n in purged if n in loaded], loaded)
+        self._reload_info = {"purged": len(purged), "mode": "dependents" if partial else "all", "note": note,
+                             "mark": graph.executed_count}
+        if note:
+            self._log("INFO", "%s: purging every module" % (note,))
         if purged:
-            self._log("DEBUG", "purged %d modules: %s" % (len(purged), ", ".join(sorted(purged)[:20])))
+            self._log("DEBUG", "purged %d modules in %.1f ms: %s" % (
+                len(purged), (time.perf_counter() - _t) * 1000.0, ", ".join(sorted(purged)[:20])))
+        for lib, n in pruned:
+            self._log("DEBUG", "took %d objects of purged modules out of library %s" % (n, lib))
+        return partial
+
+    def _entry_modules(self, loaded):
+        """The loaded modules the app's entry points live in (re-executed on every reload)."""
+        out = []
+        for key in ("app_class", "main", "factory"):
+            dotted = self.spec.get(key)
+            if not isinstance(dotted, str):
+                continue
+            parts = dotted.replace(":", ".").split(".")
+            for i in range(len(parts), 0, -1):
+                name = ".".join(parts[:i])
+                if name in loaded:
+                    out.append(name)
+                    break
+        return out
 
     # -- start
     async def _start(self, t0, report=True):
         """Start a new run; return ``(run, exc)`` (``exc`` None once it serves).
         ``report``: send its "running"/"failed" (a restart decides itself)."""
+        if self._reload_info is None:
+            self._reload_info = {"purged": 0, "mode": self.reload_mode, "note": None, "mark": graph.executed_count}
         self._set_state("starting")
         run = Run(self, self.threaded)
         self._run = run
@@ -236,17 +303,27 @@ class TornadoBridgeApp(BridgeApp):
             pool.release(self.name, keep=run.pool_keys if exc is None else ())
         return run, exc
 
-    async def _replace(self, t0, threaded):
-        """Restart (in ``threaded`` mode): the new run serves before the old one stops."""
+    async def _replace(self, t0, threaded, retry_full=False):
+        """Restart (in ``threaded`` mode): the new run serves before the old one stops.
+        ``retry_full``: only a part of the modules was purged; if the new run does not
+        start, purge them all and try once more."""
         old = self._run
         if old is None:
             self.threaded = threaded
-            await self._start(t0)
+            if not retry_full:
+                await self._start(t0)
+                return
+            run, exc = await self._start_or_retry(t0)
+            if exc is None:
+                self._running(run, t0)
+            else:
+                self._failed(run, exc)
+            pool.release(self.name, keep=run.pool_keys if exc is None else ())
             return
         was = self.threaded
         self.threaded = threaded
         forget_assets(old)  # the new run reads the templates and static files afresh
-        run, exc = await self._start(t0, report=False)
+        run, exc = await (self._start_or_retry(t0) if retry_full else self._start(t0, report=False))
         if exc is not None and isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
             # bound outside tornado's bind_sockets (not pooled): the old order, stop then start
             self._run = old
@@ -269,8 +346,20 @@ class TornadoBridgeApp(BridgeApp):
             await self._halt(old, drain=False, code=None)  # websockets got their 1012 in the hand-over
         pool.release(self.name, keep=run.pool_keys)
 
+    async def _start_or_retry(self, t0):
+        """Start after a partial purge; if that fails, purge everything and start once more."""
+        run, exc = await self._start(t0, report=False)
+        if exc is not None and not (isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE):
+            self._flush_prints()
+            self._log("WARNING", "the partial reload did not start (%s): retrying once with a full purge"
+                      % one_line(exc), format_exc(exc))
+            self._purge(note="the partial reload did not start (%s)" % one_line(exc))
+            run, exc = await self._start(t0, report=False)
+        return run, exc
+
     def _kept_old(self, old, was_threaded, exc):
         """The new code did not start: the old run keeps serving on the same sockets."""
+        self._reload_info = None
         self._run = old
         self.threaded = was_threaded
         self.app = old.obj
@@ -418,9 +507,22 @@ class TornadoBridgeApp(BridgeApp):
                 self._set_state("stopped", reason="the app's loop ended")
 
     def _running(self, run, t0):
+        info, self._reload_info = self._reload_info, None
+        reload = None
+        if info is not None:
+            names = graph.executed_since(info.pop("mark"))
+            info["reimported"] = len(names)
+            info["modules"] = names[:protocol.RELOAD_MODULES_SHOWN]
+            reload = info
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
-                        assets=self._assets(run))
+                        assets=self._assets(run), reload=reload)
         live.serving(self, run)
+        if info is not None and info["reimported"] > 20:
+            # after a start that imported much, look at the new files now rather than at the next save
+            state.kernel.loop.call_later(0.05, warm_up)
+        heap.freeze()
+        if heap.due():
+            state.kernel.loop.call_later(1.0, heap.collect)
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
@@ -436,6 +538,7 @@ class TornadoBridgeApp(BridgeApp):
         if self._run is run:
             self._run = None
         self._flush_prints()
+        self._reload_info = None
         live.failed(self, run, error_place(exc))
         reason = ports.explain(exc) or one_line(exc)  # a port in use: which one, and who holds it
         self._log("ERROR", "%s: %s" % (what, reason), format_exc(exc))
@@ -624,6 +727,35 @@ def error_place(exc):
     if not filename:
         return one_line(exc)
     return "%s:%s: %s" % (event_path({"src_path": filename}), line, one_line(exc))
+
+
+def warm_up():
+    """Fill the caches a reload reads (which loaded modules are the project's, their real
+    paths, their files' stat baselines) while nothing waits for them."""
+    try:
+        loaded = imports.loaded_project_modules()
+        imports.modules_for_paths((), loaded)
+        graph.changed_modules(loaded)
+    except Exception:
+        pass
+
+
+def event_paths(event):
+    """Every file a file event (or the launcher's dict, with its ``paths``) says changed."""
+    if event is None:
+        return []
+    get = event.get if isinstance(event, dict) else (lambda k: getattr(event, k, None))
+    out = []
+    # a move (an atomic save) is about its destination: the source is the editor's temporary file
+    for p in [get("dest_path") or get("src_path")] + list(get("paths") or []):
+        if p:
+            try:
+                p = os.fsdecode(p)
+            except Exception:
+                continue
+            if p not in out:
+                out.append(p)
+    return out
 
 
 def event_path(event):
