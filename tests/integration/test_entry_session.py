@@ -134,12 +134,22 @@ async def test_fifty_start_stop_cycles_leave_nothing_behind_in_both_modes(tmp_pa
                     base = await census(s)  # after a round: lazy imports and singletons are done
                 elif i > 1 and (i % 10 == 9 or i == 49):
                     now = await census(s)
-                    assert now[1] <= base[1] and now[2] <= base[2] and now[0] <= base[0] + 2, (threaded, i, base, now)
+                    assert now[1] <= base[1] and now[2] <= base[2], (threaded, i, base, now)
+                    # ipykernel closes the zmq pipe of a thread that wrote to stdout/stderr up to
+                    # 10 s after the thread ended (IOPubThread._event_pipe_gc; traitlets' log
+                    # handler writes to stderr): threaded fds are counted once that has run
+                    assert threaded or now[0] <= base[0] + 2, (i, base, now)
                 for name in names:
                     await asyncio.wait_for(s.start_app(name), 20)
                     assert s.apps[name].state == "running", (i, s.apps[name])
             for name in names:
                 assert await fetch(url(ports[name])) == (200, expected(name, ports)), name
+            if threaded:
+                for name in names:
+                    await asyncio.wait_for(s.stop_app(name), 20)
+                await asyncio.sleep(11)
+                now = await census(s)
+                assert now[0] <= base[0] + 2, (base, now)
 
 
 async def test_saves_reload_the_script_and_the_factory_in_both_modes(tmp_path):

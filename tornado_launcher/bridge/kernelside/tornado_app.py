@@ -42,7 +42,79 @@ from . import scope as scope_runs
 STOP_TIMEOUT = 5.0  # seconds an app's stop() may take before its servers are closed by force
 
 
-class TornadoBridgeApp(BridgeApp):
+class EntryPoints:
+    """The part of :class:`TornadoBridgeApp` about its entry point: ``main`` ("pkg.mod:main"),
+    ``script`` ("/abs/server.py") or ``app_class`` with ``port`` (and ``address``, default
+    127.0.0.1) for an Application, a subclass or a factory run in a :class:`scope.AppScope`;
+    else the contract class."""
+
+    def _init_entry_points(self):
+        self.main = self.spec.get("main")
+        self.script = self.spec.get("script")
+        self.port = self.spec.get("port")
+        self.address = self.spec.get("address")
+
+    def entry_point(self):
+        """The :class:`entry.Entry` this app starts from, None for a contract ``app_class``."""
+        if self.main:
+            return entry.Entry.main(self.main)
+        if self.script:
+            return entry.Entry.script(self.script)
+        if self.port is not None and self.app_class:
+            return entry.Entry.application(self.app_class, self.port, self.address)
+        return None
+
+    def _entry_modules(self, loaded):
+        """The loaded modules the app's entry points live in (re-executed on every reload)."""
+        out = []
+        for key in ("app_class", "main", "factory"):
+            dotted = self.spec.get(key)
+            if not isinstance(dotted, str):
+                continue
+            parts = dotted.replace(":", ".").split(".")
+            for i in range(len(parts), 0, -1):
+                name = ".".join(parts[:i])
+                if name in loaded:
+                    out.append(name)
+                    break
+        return out
+
+    async def _start_by_entry_point(self, run):
+        """Start ``run`` the way the app's entry point says; the exception (None: it serves)."""
+        try:
+            entry_point = self.entry_point()
+        except Exception as exc:
+            return exc
+        if entry_point is not None:
+            return await scope_runs.start_entry(self, run, entry_point)
+        options.forget_unloaded(None)  # a contract app's define()s are the kernel's: drop the purged ones
+        if self.threaded:
+            return await self._start_threaded(run)
+        return await self._start_shared(run)
+
+    async def _halt_scoped(self, run, drain):
+        await scope_runs.stop_entry(self, run, drain)
+        if not run.assets_forgotten:
+            forget_assets(run)
+        return True
+
+    def _entry_ended(self, run, outcome):
+        """The app ended on its own (its main returned or raised, it exited, it stopped its loop)."""
+        if self._run is not run or run.stop_requested or outcome is None or outcome.requested:
+            return
+        self._run = None
+        self.app = None
+        pool.release(self.name)  # its pooled listening sockets: the port is free
+        self._flush_prints()
+        if outcome.error is not None:
+            self._log("ERROR", "the app ended: %s" % outcome.reason, format_exc(outcome.error))
+            self._set_state("failed", reason=outcome.reason)
+        else:
+            self._log("INFO", "the app ended: %s" % outcome.reason)
+            self._set_state("stopped", reason=outcome.reason)
+
+
+class TornadoBridgeApp(EntryPoints, BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
@@ -53,9 +125,7 @@ class TornadoBridgeApp(BridgeApp):
     reload for changed files purges only the changed modules, the modules
     that import them (transitively) and the app's entry module (see
     ``graph``); "all": every module of ``clear_cache``, as a restart does.
-    Instead of a contract ``app_class``: ``"main": "pkg.mod:main"``, ``"script":
-    "/abs/server.py"``, or ``app_class`` with ``"port"`` (and ``"address"``, default
-    127.0.0.1) for an Application, a subclass or a factory; see :meth:`entry_point`.
+    Entry points other than a contract class (``main``, ``script``, ``port``): :class:`EntryPoints`.
 
     Subclass and override :meth:`make_app` to construct an application class
     that does not follow the usual contract.
@@ -66,10 +136,7 @@ class TornadoBridgeApp(BridgeApp):
     def __init__(self, name, spec=None, **kwargs):
         super().__init__(name, spec, **kwargs)
         self.app_class = self.spec.get("app_class")
-        self.main = self.spec.get("main")
-        self.script = self.spec.get("script")
-        self.port = self.spec.get("port")
-        self.address = self.spec.get("address")
+        self._init_entry_points()
         self.argv = [str(a) for a in (self.spec.get("argv") or self.spec.get("args") or [])]
         clear = self.spec.get("clear_cache")
         self.clear_cache = None if clear is None else [str(c) for c in clear]
@@ -120,16 +187,6 @@ class TornadoBridgeApp(BridgeApp):
     def make_app(self, cls):
         """Construct the application: traitlets-style ``cls()`` + ``initialize(argv)``, else ``cls(argv)``."""
         return entry.make_app(cls, self.argv)
-
-    def entry_point(self):
-        """The :class:`entry.Entry` this app starts from, None for a contract ``app_class``."""
-        if self.main:
-            return entry.Entry.main(self.main)
-        if self.script:
-            return entry.Entry.script(self.script)
-        if self.port is not None and self.app_class:
-            return entry.Entry.application(self.app_class, self.port, self.address)
-        return None
 
     # -- command queue (kernel loop thread only)
     def _submit(self, cmd, arg=None):
@@ -257,21 +314,6 @@ class TornadoBridgeApp(BridgeApp):
             self._log("DEBUG", "took %d objects of purged modules out of library %s" % (n, lib))
         return partial
 
-    def _entry_modules(self, loaded):
-        """The loaded modules the app's entry points live in (re-executed on every reload)."""
-        out = []
-        for key in ("app_class", "main", "factory"):
-            dotted = self.spec.get(key)
-            if not isinstance(dotted, str):
-                continue
-            parts = dotted.replace(":", ".").split(".")
-            for i in range(len(parts), 0, -1):
-                name = ".".join(parts[:i])
-                if name in loaded:
-                    out.append(name)
-                    break
-        return out
-
     # -- start
     async def _start(self, t0, report=True):
         """Start a new run; return ``(run, exc)`` (``exc`` None once it serves).
@@ -282,19 +324,7 @@ class TornadoBridgeApp(BridgeApp):
         run = Run(self, self.threaded)
         self._run = run
         attribution.update_levels()
-        exc = None
-        try:
-            entry_point = self.entry_point()
-        except Exception as e:
-            entry_point, exc = None, e
-        if exc is None and entry_point is not None:
-            exc = await scope_runs.start_entry(self, run, entry_point)
-        elif exc is None:
-            options.forget_unloaded(None)  # a contract app's define()s are the kernel's: drop the purged ones
-            if self.threaded:
-                exc = await self._start_threaded(run)
-            else:
-                exc = await self._start_shared(run)
+        exc = await self._start_by_entry_point(run)
         if report:
             if exc is None:
                 self._running(run, t0)
@@ -414,21 +444,6 @@ class TornadoBridgeApp(BridgeApp):
         return None
 
     # -- start, an app's own entry point (both modes: the scope runs it)
-    def _entry_ended(self, run, outcome):
-        """The app ended on its own (its main returned or raised, it exited, it stopped its loop)."""
-        if self._run is not run or run.stop_requested or outcome is None or outcome.requested:
-            return
-        self._run = None
-        self.app = None
-        pool.release(self.name)  # its pooled listening sockets: the port is free
-        self._flush_prints()
-        if outcome.error is not None:
-            self._log("ERROR", "the app ended: %s" % outcome.reason, format_exc(outcome.error))
-            self._set_state("failed", reason=outcome.reason)
-        else:
-            self._log("INFO", "the app ended: %s" % outcome.reason)
-            self._set_state("stopped", reason=outcome.reason)
-
     # -- start, threaded mode: the app on its own thread and loop
     async def _start_threaded(self, run):
         run.started_fut = state.kernel.loop.create_future()
@@ -576,10 +591,7 @@ class TornadoBridgeApp(BridgeApp):
             except RuntimeError:
                 pass
         if run.scope is not None:
-            await scope_runs.stop_entry(self, run, drain)
-            if not run.assets_forgotten:
-                forget_assets(run)
-            return True
+            return await self._halt_scoped(run, drain)
         if run.threaded:
             released = await self._stop_threaded(run)
         else:
