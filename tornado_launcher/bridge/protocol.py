@@ -94,6 +94,27 @@ def is_identifier(name):
             and unicodedata.normalize("NFKC", name) == name)
 
 
+def parse_entry_path(text):
+    """``"pkg.mod:func"`` / ``"pkg.mod.func"`` -> ``(module, attribute path, explicit)``, None if
+    malformed: the one rule for an app's ``main`` (and ``app_class`` with ``port``).
+
+    ``explicit`` is True for the ``:`` form (no guessing where the module ends).
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    text = text.strip()
+    if ":" in text:
+        module, _, attr = text.partition(":")
+        explicit = True
+    else:
+        module, _, attr = text.rpartition(".")
+        explicit = False
+    parts = module.split(".") + attr.split(".")
+    if not module or not attr or not all(is_identifier(p) for p in parts):
+        return None
+    return module, attr, explicit
+
+
 def validate_name(name):
     """Return ``name`` if it can name an app in the kernel, else raise ValueError with the fix."""
     if not is_identifier(name):

@@ -153,8 +153,12 @@ class AppConfig:
     options: Dict[str, Any] = field(default_factory=dict)
     disabled: bool = False
     line: int = 0
-    # tornado kind
+    # tornado kind: exactly one of app_class / main / script (the entry point)
     app_class: Optional[str] = None
+    main: Optional[str] = None  # "pkg.mod.main" or "pkg.mod:main", run as its own entry point
+    script: Optional[str] = None  # absolute (written relative to the config file), run as __main__
+    port: Optional[int] = None  # app_class is an Application / subclass / factory: we listen here
+    address: str = "127.0.0.1"
     argv: List[str] = field(default_factory=list)
     threaded: bool = False
     clear_cache: List[str] = field(default_factory=list)

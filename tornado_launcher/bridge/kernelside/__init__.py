@@ -23,13 +23,15 @@ Layering (each module imports only those above it):
 ``attribution``  which app a log record or printed line belongs to; the logging handler, stream proxies
 ``servers``      the servers and listening sockets one run of an app opened; the socket pool
 ``drain``        closing listening sockets without losing the backlog; draining accepted connections
-``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
+``options``      ``tornado.options`` per app: each app's own options and values, routed by its scope
+``patches``      what the bridge patches in tornado, asyncio, logging and threading, and the originals (``Patches``)
 ``graph``        the project's import graph, compiled code by content, what a change invalidates
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``ports``        who holds a port: the sentence for "Address already in use"
 ``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
 ``run``          one start of one app: its servers, loop, thread, context
-``entry``        constructing and starting the user's application object
+``entry``        how a run enters the user's code: the contract class; ``Entry`` (main, script, Application)
+``scope``        ``AppScope``: one start of an app from its own entry point, what it started, how it ended
 ``assets``       an app's template and static directories; forgetting Tornado's caches of them
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
 ``tornado_app``  ``TornadoBridgeApp``: command queue, shared start, threaded start, stop
@@ -45,7 +47,7 @@ state changes happen on the kernel's loop thread.
 #: ``tornado_launcher/bridge/`` ("protocol" first; this package's own
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.hang",
-           "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.patches",
-           "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry",
-           "kernelside.assets", "kernelside.apps",
+           "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
+           "kernelside.patches", "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live",
+           "kernelside.run", "kernelside.entry", "kernelside.scope", "kernelside.assets", "kernelside.apps",
            "kernelside.tornado_app", "kernelside.api")

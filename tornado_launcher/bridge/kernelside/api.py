@@ -154,7 +154,7 @@ def install(settings=None):
         return
     kernel.bind_loop()
     patches.apply()
-    patches.guard_kernel_loop_stop(kernel.loop)
+    patches.guard_loop(kernel.loop)
     attribution.install_routing()
     try:
         import comm as _comm_mod

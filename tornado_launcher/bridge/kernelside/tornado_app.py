@@ -7,6 +7,11 @@ bursts of file events fold into one restart) -> start (shared, threaded)
 -> stop (shared, threaded).  Constructing the user's object is ``entry``'s,
 tracking its servers ``servers``'/``run``'s, draining ``drain``'s.
 
+An app given by its own entry point (``main``, ``script``, or ``app_class``
+with ``port``: an Application, a subclass or a factory) runs in an
+:class:`~.scope.AppScope` bound to its run (``scope.start_entry`` / ``scope.stop_entry``);
+the command queue, restarts, the socket pool, the threaded toggle and the drain are the same.
+
 A restart starts the new run *before* the old one stops (:meth:`_replace`):
 the new servers get the app's pooled listening sockets (``servers.pool``) and
 accept on them, then the old servers stop accepting, the old websockets get
@@ -25,18 +30,91 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import assets, attribution, entry, imports, live, ports, state
+from . import assets, attribution, entry, imports, live, options, ports, state
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
 from .graph import graph, heap, prune_libraries
 from .records import format_exc, one_line
 from .run import Run
+from . import scope as scope_runs
 
 STOP_TIMEOUT = 5.0  # seconds an app's stop() may take before its servers are closed by force
 
 
-class TornadoBridgeApp(BridgeApp):
+class EntryPoints:
+    """The part of :class:`TornadoBridgeApp` about its entry point: ``main`` ("pkg.mod:main"),
+    ``script`` ("/abs/server.py") or ``app_class`` with ``port`` (and ``address``, default
+    127.0.0.1) for an Application, a subclass or a factory run in a :class:`scope.AppScope`;
+    else the contract class."""
+
+    def _init_entry_points(self):
+        self.main = self.spec.get("main")
+        self.script = self.spec.get("script")
+        self.port = self.spec.get("port")
+        self.address = self.spec.get("address")
+
+    def entry_point(self):
+        """The :class:`entry.Entry` this app starts from, None for a contract ``app_class``."""
+        if self.main:
+            return entry.Entry.main(self.main)
+        if self.script:
+            return entry.Entry.script(self.script)
+        if self.port is not None and self.app_class:
+            return entry.Entry.application(self.app_class, self.port, self.address)
+        return None
+
+    def _entry_modules(self, loaded):
+        """The loaded modules the app's entry points live in (re-executed on every reload)."""
+        out = []
+        for key in ("app_class", "main", "factory"):
+            dotted = self.spec.get(key)
+            if not isinstance(dotted, str):
+                continue
+            parts = dotted.replace(":", ".").split(".")
+            for i in range(len(parts), 0, -1):
+                name = ".".join(parts[:i])
+                if name in loaded:
+                    out.append(name)
+                    break
+        return out
+
+    async def _start_by_entry_point(self, run):
+        """Start ``run`` the way the app's entry point says; the exception (None: it serves)."""
+        try:
+            entry_point = self.entry_point()
+        except Exception as exc:
+            return exc
+        if entry_point is not None:
+            return await scope_runs.start_entry(self, run, entry_point)
+        options.forget_unloaded(None)  # a contract app's define()s are the kernel's: drop the purged ones
+        if self.threaded:
+            return await self._start_threaded(run)
+        return await self._start_shared(run)
+
+    async def _halt_scoped(self, run, drain):
+        await scope_runs.stop_entry(self, run, drain)
+        if not run.assets_forgotten:
+            forget_assets(run)
+        return True
+
+    def _entry_ended(self, run, outcome):
+        """The app ended on its own (its main returned or raised, it exited, it stopped its loop)."""
+        if self._run is not run or run.stop_requested or outcome is None or outcome.requested:
+            return
+        self._run = None
+        self.app = None
+        pool.release(self.name)  # its pooled listening sockets: the port is free
+        self._flush_prints()
+        if outcome.error is not None:
+            self._log("ERROR", "the app ended: %s" % outcome.reason, format_exc(outcome.error))
+            self._set_state("failed", reason=outcome.reason)
+        else:
+            self._log("INFO", "the app ended: %s" % outcome.reason)
+            self._set_state("stopped", reason=outcome.reason)
+
+
+class TornadoBridgeApp(EntryPoints, BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
@@ -47,6 +125,7 @@ class TornadoBridgeApp(BridgeApp):
     reload for changed files purges only the changed modules, the modules
     that import them (transitively) and the app's entry module (see
     ``graph``); "all": every module of ``clear_cache``, as a restart does.
+    Entry points other than a contract class (``main``, ``script``, ``port``): :class:`EntryPoints`.
 
     Subclass and override :meth:`make_app` to construct an application class
     that does not follow the usual contract.
@@ -57,6 +136,7 @@ class TornadoBridgeApp(BridgeApp):
     def __init__(self, name, spec=None, **kwargs):
         super().__init__(name, spec, **kwargs)
         self.app_class = self.spec.get("app_class")
+        self._init_entry_points()
         self.argv = [str(a) for a in (self.spec.get("argv") or self.spec.get("args") or [])]
         clear = self.spec.get("clear_cache")
         self.clear_cache = None if clear is None else [str(c) for c in clear]
@@ -234,21 +314,6 @@ class TornadoBridgeApp(BridgeApp):
             self._log("DEBUG", "took %d objects of purged modules out of library %s" % (n, lib))
         return partial
 
-    def _entry_modules(self, loaded):
-        """The loaded modules the app's entry points live in (re-executed on every reload)."""
-        out = []
-        for key in ("app_class", "main", "factory"):
-            dotted = self.spec.get(key)
-            if not isinstance(dotted, str):
-                continue
-            parts = dotted.replace(":", ".").split(".")
-            for i in range(len(parts), 0, -1):
-                name = ".".join(parts[:i])
-                if name in loaded:
-                    out.append(name)
-                    break
-        return out
-
     # -- start
     async def _start(self, t0, report=True):
         """Start a new run; return ``(run, exc)`` (``exc`` None once it serves).
@@ -259,10 +324,7 @@ class TornadoBridgeApp(BridgeApp):
         run = Run(self, self.threaded)
         self._run = run
         attribution.update_levels()
-        if self.threaded:
-            exc = await self._start_threaded(run)
-        else:
-            exc = await self._start_shared(run)
+        exc = await self._start_by_entry_point(run)
         if report:
             self._report(run, exc, t0)
         return run, exc
@@ -383,6 +445,7 @@ class TornadoBridgeApp(BridgeApp):
         await asyncio.sleep(0)
         return None
 
+    # -- start, an app's own entry point (both modes: the scope runs it)
     # -- start, threaded mode: the app on its own thread and loop
     async def _start_threaded(self, run):
         run.started_fut = state.kernel.loop.create_future()
@@ -410,6 +473,7 @@ class TornadoBridgeApp(BridgeApp):
                 if not run.loop_started and not run.stop_requested:
                     # start() returned without running the loop: serve until stopped
                     run.loop_started = True
+                    run.bridge_runs_loop = True
                     loop.call_soon(run.on_serving)
                     loop.run_forever()
             except (Exception, SystemExit) as exc:
@@ -528,6 +592,8 @@ class TornadoBridgeApp(BridgeApp):
                                               context=run.ctx.copy())
             except RuntimeError:
                 pass
+        if run.scope is not None:
+            return await self._halt_scoped(run, drain)
         if run.threaded:
             released = await self._stop_threaded(run)
         else:
@@ -590,6 +656,14 @@ class TornadoBridgeApp(BridgeApp):
             except Exception as exc:
                 self._log("ERROR", "stop() raised %s" % one_line(exc), format_exc(exc))
                 run.loop.stop()
+                return
+            # the bridge runs this loop (start() returned, or was a coroutine): its stop()
+            # closed the servers but does not stop the loop, as in shared mode that is done
+            run.loop.call_soon(stop_loop_when_closed)
+
+        def stop_loop_when_closed():
+            if run.bridge_runs_loop and not run.open_sockets():
+                run.loop.stop()
 
         if not run.released_fut.done():
             try:
@@ -631,8 +705,9 @@ class TornadoBridgeApp(BridgeApp):
 
     def _logger_names(self):
         names = []
-        if isinstance(self.app_class, str) and "." in self.app_class:
-            names.append(self.app_class.split(".", 1)[0])
+        for dotted in (self.app_class, self.main):
+            if isinstance(dotted, str) and "." in dotted:
+                names.append(dotted.split(".", 1)[0])
         if self._adopted_logger:
             names.append(self._adopted_logger)
         return names
