@@ -12,7 +12,11 @@ Prints three Markdown tables and one verdict line against the issue's floors:
   the client, in shared and threaded mode, next to the bridge's own
   ``elapsed_ms``; against a process restart (SIGTERM, wait, spawn, first
   200), for a plain app and one that imports pandas at module level;
-* no growth in the kernel's open files or threads over 200 restarts (±2).
+* no growth in the kernel's open files or threads over 200 restarts (±2);
+* a restart row per entry style (issue 10: ``main``, ``script``, an Application
+  factory / subclass / instance, a traitlets app), both modes, ≤ 30 ms median.
+
+``--styles`` runs only the per-style rows.
 
 All figures are wall-clock on this machine, whatever else it is running.
 """
@@ -25,13 +29,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (PYTHON, PYTHON_C, PollTimeout, app_hcl, boot_of, check_no_children, run_script,  # noqa: E402
                      end_process, fd_count, free_port, is_200, machine_line, median, ms, new_boot, p90,
                      poll, quiet_engine_logging, secs, spawn, table, thread_count, write_project)
+
+from _entry_styles import STYLES, write_styles_project  # noqa: E402
 
 from tornado_launcher.config import load  # noqa: E402
 from tornado_launcher.events import AppState, KernelState  # noqa: E402
@@ -252,6 +258,58 @@ async def leak(n: int, threaded: bool, every: int = 20) -> Dict[str, List[int]]:
 # ---------------------------------------------------------------------- main
 
 
+async def restarts_styles(n: int) -> Dict[str, Dict[str, List[float]]]:
+    """n restarts of each entry style's app per mode, one kernel holding them all:
+    ``restart_app`` called → first 200 from the new app (a new ``boot``), seen by a client."""
+    out: Dict[str, Dict[str, List[float]]] = {}
+    ports = {style: free_port() for style in STYLES}
+    with tempfile.TemporaryDirectory(prefix="tl-bench-styles-") as tmp:
+        config, names = write_styles_project(Path(tmp), ports)
+        session = Session(load(config), auto_reload=False)
+        try:
+            await session.start()
+            for threaded in (False, True):
+                mode = "threaded" if threaded else "shared"
+                for style, name in names.items():
+                    if threaded:
+                        await session.set_threaded(name, True)
+                    _, body, *_ = await poll(ports[style], is_200, timeout=60)
+                    boot = boot_of(body)
+                    client: List[float] = []
+                    for i in range(WARMUP + n):
+                        t0 = time.perf_counter()
+                        call = asyncio.ensure_future(session.restart_app(name))
+                        try:
+                            t1, body, *_ = await poll(ports[style], new_boot(boot), timeout=30)
+                        except PollTimeout as e:
+                            raise PollTimeout(f"{style} ({mode}), restart {i}: {e}") from None
+                        finally:
+                            st = await call
+                        if st is None or st.state != "running":
+                            raise RuntimeError(f"{style}: restart {i} did not end running: {st!r}")
+                        boot = boot_of(body)
+                        if i >= WARMUP:
+                            client.append((t1 - t0) * 1000.0)
+                    out[f"{style}/{mode}"] = {"client": client}
+        finally:
+            await session.shutdown()
+    return out
+
+
+def styles_table(styles: Dict[str, Dict[str, List[float]]], runs: int) -> str:
+    rows = []
+    for style in STYLES:
+        sh, th = styles[f"{style}/shared"]["client"], styles[f"{style}/threaded"]["client"]
+        rows.append([style, f"{ms(median(sh))} / {ms(p90(sh))}", f"{ms(median(th))} / {ms(p90(th))}"])
+    return (f"## Restart per entry style: `restart_app` → first HTTP 200 from the new app ({runs} per row)\n\n"
+            + table(["entry style", "shared, median / p90", "threaded, median / p90"], rows))
+
+
+def styles_ok(styles: Dict[str, Dict[str, List[float]]]) -> Tuple[bool, float]:
+    worst = max(median(r["client"]) for r in styles.values())
+    return worst <= RESTART_FLOOR_MS, worst
+
+
 def growth(xs: List[int]) -> int:
     return xs[-1] - xs[0]
 
@@ -263,6 +321,14 @@ async def main(args: argparse.Namespace) -> int:
     print(f"cold starts: {args.cold} per row · restarts: {args.runs} per row (after {WARMUP} unmeasured) · "
           f"leak check: {args.leak} restarts per mode\n")
     t_all = time.perf_counter()
+    if args.styles:
+        print("measuring restarts per entry style ...", file=sys.stderr)
+        styles = await restarts_styles(args.runs)
+        print(styles_table(styles, args.runs))
+        ok, worst = styles_ok(styles)
+        print(f"\nVerdict: {'PASS' if ok else 'FAIL'}: slowest entry style's restart median {ms(worst)} "
+              f"({'≤' if ok else '>'} 30 ms). (total run time {time.perf_counter() - t_all:.0f} s)")
+        return 0 if ok else 1
 
     # 1. cold start
     print("measuring cold start ...", file=sys.stderr)
@@ -321,6 +387,10 @@ async def main(args: argparse.Namespace) -> int:
             ])
     every = leaks["shared"]["at"]
 
+    # 4. a restart row per entry style (issue 10)
+    print("measuring restarts per entry style ...", file=sys.stderr)
+    styles = await restarts_styles(args.runs)
+
     print("## Cold start: start called → first HTTP 200\n")
     print(table(["app", "tornado-launcher `Session.start()` → 200, median / p90",
                  "of which kernel ready (median)", "`start()` returned (median)",
@@ -333,6 +403,7 @@ async def main(args: argparse.Namespace) -> int:
     print(f"\n## Open files and threads over {args.leak} restarts (pandas app; sampled at restarts "
           f"{every[0]}, {every[1] if len(every) > 1 else ''} … {every[-1]})\n")
     print(table(["mode", "process", "open fds", "growth", "threads", "growth"], leak_rows))
+    print("\n" + styles_table(styles, args.runs))
 
     # verdict
     cold_med = median(cold["plain"]["launcher"])
@@ -344,11 +415,13 @@ async def main(args: argparse.Namespace) -> int:
     ok_cold = cold_med <= COLD_FLOOR_MS
     ok_restart = max(sh, th, shp, thp) <= RESTART_FLOOR_MS
     ok_leak = worst_growth <= LEAK_NOISE
-    verdict = "PASS" if ok_cold and ok_restart and ok_leak else "FAIL"
+    ok_styles, worst_style = styles_ok(styles)
+    verdict = "PASS" if ok_cold and ok_restart and ok_leak and ok_styles else "FAIL"
     print(f"\nVerdict: {verdict}: cold start {secs(cold_med)} median "
           f"({'≤' if ok_cold else '>'} 1.5 s); in-kernel restart median {ms(sh)} shared / {ms(th)} threaded "
           f"(plain), {ms(shp)} / {ms(thp)} (pandas) ({'≤' if ok_restart else '>'} 30 ms); kernel growth over "
-          f"{args.leak} restarts {worst_growth:+d} fds/threads at most ({'≤' if ok_leak else '>'} ±{LEAK_NOISE})."
+          f"{args.leak} restarts {worst_growth:+d} fds/threads at most ({'≤' if ok_leak else '>'} ±{LEAK_NOISE}); "
+          f"slowest entry style's restart median {ms(worst_style)} ({'≤' if ok_styles else '>'} 30 ms)."
           + (" [--quick: too few runs to count]" if args.quick else ""))
     print(f"(total run time {time.perf_counter() - t_all:.0f} s)")
     return 0 if verdict == "PASS" else 1
@@ -359,6 +432,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=50, help="restarts per row, in-kernel and process (default 50)")
     p.add_argument("--cold", type=int, default=5, help="cold starts per row (default 5)")
     p.add_argument("--leak", type=int, default=200, help="restarts per mode in the leak check (default 200)")
+    p.add_argument("--styles", action="store_true", help="only the restart rows per entry style (issue 10)")
     p.add_argument("--quick", action="store_true", help="a fast sanity run (< 60 s): 2 cold, 8 restarts, 40 leak")
     a = p.parse_args(argv)
     if a.quick:

@@ -248,3 +248,55 @@ def plain_project(root: Path, hcl: str) -> Path:
     """proj/web.py (PLAIN_APP) and ``hcl`` as jaffle.hcl under ``root``; returns the config's path."""
     write_project(root, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": hcl})
     return root / "jaffle.hcl"
+
+
+#: an app whose handlers misbehave on purpose: /spin spins (bounded, so a failed
+#: interrupt cannot wedge the test machine), /sleep sleeps, / answers MESSAGE
+HANG_APP = '''
+import time
+import tornado.httpserver, tornado.ioloop, tornado.web
+
+MESSAGE = "v1"
+
+
+class Spin(tornado.web.RequestHandler):
+    def get(self):
+        end = time.monotonic() + float(self.get_argument("seconds", "30"))
+        while time.monotonic() < end:
+            pass
+        self.write("spun")
+
+
+class Sleep(tornado.web.RequestHandler):
+    def get(self):
+        time.sleep(float(self.get_argument("seconds")))
+        self.write("slept")
+
+
+class Hello(tornado.web.RequestHandler):
+    def get(self):
+        self.write(MESSAGE)
+
+
+class App:
+    def __init__(self, argv):
+        self.port = int([a for a in argv if a.startswith("--port=")][0].split("=", 1)[1])
+
+    def start(self):
+        web = tornado.web.Application([(r"/", Hello), (r"/spin", Spin), (r"/sleep", Sleep)])
+        self.http_server = tornado.httpserver.HTTPServer(web)
+        self.http_server.listen(self.port, address="127.0.0.1")
+        self.io_loop = tornado.ioloop.IOLoop.current()
+        self.io_loop.start()
+
+    def stop(self):
+        def _stop():
+            self.http_server.stop()
+            self.io_loop.stop()
+        self.io_loop.add_callback(_stop)
+'''
+
+
+def line_of(text: str, needle: str) -> int:
+    """The 1-based number of the first line of ``text`` containing ``needle``."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)

@@ -19,11 +19,17 @@ from .bridge.protocol import LEVELS
 
 #: States of an app as the bridge and the session report them.
 #: ``stale`` is "serving old code": a save did not compile, the previous
-#: version keeps serving.
-AppStateName = Literal["stopped", "starting", "running", "stopping", "failed", "stale"]
+#: version keeps serving.  ``not responding``: the loop the app runs on is
+#: blocked (see :class:`LoopBlocked`), or its kernel does not answer; the
+#: reason says where.  Both are shown over the state the bridge reported.
+AppStateName = Literal["stopped", "starting", "running", "stopping", "failed", "stale", "not responding"]
 
-#: States of a kernel.
-KernelStateName = Literal["starting", "idle", "busy", "dead", "restarting", "stopped"]
+#: States of a kernel.  ``not responding``: its heartbeat does not answer
+#: (a stopped or wedged process); it goes back to idle/busy when it does.
+KernelStateName = Literal["starting", "idle", "busy", "dead", "restarting", "stopped", "not responding"]
+
+#: the AppState / KernelState name of a blocked loop or a silent kernel
+NOT_RESPONDING = "not responding"
 
 #: What became of a file change for one app (:class:`ReloadEvent`):
 #: ``reloading`` (under way), ``done`` (serving the new code), ``failed``
@@ -82,6 +88,9 @@ class AppState:
     #: as the bridge reports them; empty in states the session makes itself)
     template_paths: tuple = ()
     static_paths: tuple = ()
+    #: with "running" after a start in a kernel: what it re-imported (``protocol.state_record``'s
+    #: ``reload``: ``reimported``, ``modules``, ``purged``, ``mode``, ``note``)
+    reload: Optional[dict] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,27 @@ class KernelState:
     state: KernelStateName
     reason: Optional[str] = None
     pid: Optional[int] = None
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class LoopBlocked:
+    """A loop in a kernel stopped running (``blocked``) or runs again.
+
+    ``loop`` is :data:`~tornado_launcher.bridge.protocol.KERNEL_LOOP` for the
+    kernel's own loop (every app in shared mode and the launcher's cells wait
+    on it), else the name of the threaded app whose own loop it is.  ``apps``
+    are the apps it holds up; ``where`` is ``"pkg/mod.py:31 in get"`` (the
+    innermost frame of the project's code in that loop's thread) when blocked;
+    ``seconds``: blocked so far, or in all once it runs again.
+    """
+
+    kernel: str
+    loop: str
+    apps: tuple
+    blocked: bool
+    seconds: float
+    where: Optional[str] = None
     time: float = field(default_factory=time.time)
 
 
@@ -115,5 +145,5 @@ class SessionState:
     time: float = field(default_factory=time.time)
 
 
-Event = Union[LogRecord, AppState, KernelState, ReloadEvent, SessionState]
+Event = Union[LogRecord, AppState, KernelState, LoopBlocked, ReloadEvent, SessionState]
 Subscriber = Callable[[Event], None]

@@ -44,7 +44,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from . import interpreter
 from .bridge import protocol
-from .events import Event, KernelState, LogRecord, AppState
+from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked
 from .text import strip_ansi
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,15 @@ def describe_error(reply: Dict[str, Any]) -> str:
 
 _PIPE_REJECTED = "Bad pipe message:"
 PIPE_LOGGER = "ipykernel.pipe"
+
+#: Heartbeat (jupyter_client's hb channel: a ping every HEARTBEAT_PERIOD s,
+#: answered by a zmq thread of ipykernel's even while its Python is busy).
+#: A stopped process is "not responding" at its first missed ping, another
+#: silent one after HEARTBEAT_MISSES in a row (one can be lost on a loaded machine).
+HEARTBEAT_PERIOD = 1.0
+HEARTBEAT_MISSES = 2
+#: while the heartbeat fails: how often to look whether it answers again
+HEARTBEAT_RECHECK = 0.5
 
 #: interpreters already found to have ipykernel and tornado, in this process
 _CHECKED: set = set()
@@ -297,6 +306,10 @@ class Kernel:
         self._hinted: set = set()
         #: who hears the ``files`` records of a watcher in the kernel (the Reloader, ``remote_files``)
         self.on_files: Optional[Callable[[Dict[str, Any]], None]] = None
+        #: heartbeat: missed pings in a row, when it was reported silent (monotonic), the recheck
+        self._hb_missed = 0
+        self._silent_since: Optional[float] = None
+        self._hb_timer: Optional[asyncio.TimerHandle] = None
 
     @property
     def connection_file(self) -> Optional[str]:
@@ -308,7 +321,14 @@ class Kernel:
     # ------------------------------------------------------------------ start
     def _set_state(self, state: str, reason: Optional[str] = None) -> None:
         self.state = state
+        if state in ("idle", "busy") and self._silent_since is not None:
+            return  # still "not responding" for the views until the heartbeat answers
         self._on_event(KernelState(self.name, state, reason, self.pid))
+
+    @property
+    def responding(self) -> bool:
+        """False while the kernel's heartbeat does not answer (a stopped or wedged process)."""
+        return self._silent_since is None
 
     def _log(self, level: str, message: str, origin: str = "launcher") -> None:
         self._on_event(LogRecord(self.name, None, level, message, logger="tornado_launcher", origin=origin))
@@ -412,6 +432,7 @@ class Kernel:
             asyncio.ensure_future(self._iopub_loop(kc)),
             asyncio.ensure_future(self._shell_loop(kc)),
         ]
+        self._watch_heartbeat(kc, gen)
         self._set_state("idle")
 
     def _start_failure(self, code: Optional[int], km: AsyncKernelManager) -> str:
@@ -428,6 +449,73 @@ class Kernel:
                     f"Run `{argv}` in a terminal to see the whole error.")
         return (f"kernel {self.name!r} started but did not answer within {self.startup_timeout:g} s, "
                 f"so it was stopped. Run `{argv}` in a terminal to see where it hangs.")
+
+    # -------------------------------------------------------------- heartbeat
+    def _watch_heartbeat(self, kc: Any, gen: int) -> None:
+        """Hear of missed heartbeats: the hb channel's thread calls ``call_handlers``
+        on each (it pings every ``time_to_dead`` s whatever we do)."""
+        self._hb_missed = 0
+        self._silent_since = None
+        hb = kc.hb_channel
+        hb.time_to_dead = HEARTBEAT_PERIOD
+        loop = self._loop
+
+        def missed(since_last: float) -> None:  # hb thread
+            try:
+                loop.call_soon_threadsafe(self._hb_missed_ping, gen)
+            except RuntimeError:
+                pass  # loop closed
+
+        hb.call_handlers = missed
+
+    def _process_stopped(self) -> bool:
+        """Whether the kernel process is stopped (SIGSTOP, Ctrl+Z): state T in /proc."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                return f.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
+        except (OSError, IndexError, TypeError):
+            return False
+
+    def _hb_missed_ping(self, gen: int) -> None:
+        if gen != self._gen or self._expect_exit or self.state not in ("idle", "busy"):
+            return
+        self._hb_missed += 1
+        if self._silent_since is None:
+            stopped = self._process_stopped()
+            if stopped or self._hb_missed >= HEARTBEAT_MISSES:
+                import time
+
+                silent = self._hb_missed * HEARTBEAT_PERIOD
+                self._silent_since = time.monotonic() - silent
+                if stopped:
+                    reason = (f"kernel process {self.pid} is stopped (SIGSTOP or Ctrl+Z) and answers nothing: "
+                              f"`kill -CONT {self.pid}` resumes it, or restart the kernel")
+                else:
+                    reason = (f"kernel {self.name!r} has not answered its heartbeat for {silent:.0f} s: the "
+                              "process is wedged (C code holding the GIL, swapping); restart the kernel if it "
+                              "does not come back")
+                self._log("WARNING", f"not responding: {reason}")
+                self._on_event(KernelState(self.name, NOT_RESPONDING, reason, self.pid))
+        if self._hb_timer is None:
+            self._hb_timer = asyncio.get_running_loop().call_later(HEARTBEAT_RECHECK, self._hb_recheck, gen)
+
+    def _hb_recheck(self, gen: int) -> None:
+        """While pings go unanswered: does it beat again?"""
+        self._hb_timer = None
+        kc = self._kc
+        if gen != self._gen or kc is None or self.state not in ("idle", "busy"):
+            return
+        if not kc.hb_channel.is_beating():
+            self._hb_timer = asyncio.get_running_loop().call_later(HEARTBEAT_RECHECK, self._hb_recheck, gen)
+            return
+        self._hb_missed = 0
+        since, self._silent_since = self._silent_since, None
+        if since is not None:
+            import time
+
+            took = time.monotonic() - since
+            self._log("INFO", f"responding again after {took:.1f} s")
+            self._on_event(KernelState(self.name, self.state, f"responding again after {took:.1f} s", self.pid))
 
     # ------------------------------------------------------------- raw output
     def _read_raw(self, stream: Any, level: str) -> None:
@@ -586,8 +674,11 @@ class Kernel:
                 self._on_event(AppState(
                     rec["app"], self.name, rec["state"], rec["reason"],
                     rec["elapsed_ms"], self._shown_urls(rec), rec["threaded"],
-                    template_paths=rec["template_paths"], static_paths=rec["static_paths"],
+                    template_paths=rec["template_paths"], static_paths=rec["static_paths"], reload=rec["reload"],
                 ))
+            elif kind == protocol.HANG:
+                self._on_event(LoopBlocked(self.name, rec["loop"], rec["apps"], rec["blocked"],
+                                           rec["seconds"], rec["where"]))
             elif kind == protocol.HELLO:
                 self._handle_hello(rec)
             elif kind == protocol.FILES and self.on_files is not None:
@@ -648,15 +739,19 @@ class Kernel:
             route["capture"] = {"stdout": [], "stderr": [], "result": [], "traceback": []}
         if store_history is None:
             store_history = capture  # the console's cells are the user's history; plumbing is not
-        for _ in range(ABORTED_RETRIES):
+        for attempt in range(ABORTED_RETRIES):
             reply = await self._execute_once(code, route, store_history, timeout)
             # ipykernel aborts every queued request, whoever sent it, after a
             # cell with stop_on_error fails (a console's, say): ours never ran, so send it again
-            if reply.get("status") != "aborted" or self._kc is None or self.state not in ("idle", "busy"):
+            if (reply.get("status") != "aborted" or self._kc is None or self.state not in ("idle", "busy")
+                    or attempt == ABORTED_RETRIES - 1):
                 break
             log.info("kernel %s: %s was aborted unrun after another client's error; sending it again",
                      self.name, what or "a cell")
+            self._aborted(app, what, again=True)
             route["idle"] = loop.create_future()
+        if reply.get("status") == "aborted":
+            self._aborted(app, what, again=False)  # the reply stays "aborted": describe_error() says why
         if capture:
             cap = route["capture"]
             reply = dict(reply)
@@ -665,6 +760,16 @@ class Kernel:
             reply["result"] = "\n".join(cap["result"]) or None
             reply["traceback"] = "\n".join(cap["traceback"]) or None
         return reply
+
+    def _aborted(self, app: Optional[str], what: Optional[str], *, again: bool) -> None:
+        """An "aborted" reply is never silence: the log says the cell did not run, and why."""
+        why = ("the kernel aborted it unrun because a cell queued before it raised (sent by another "
+               "client with stop_on_error)")
+        self._on_event(LogRecord(
+            self.name, app, "WARNING" if again else "ERROR",
+            f"{what or 'a cell'} did not run: {why}; " + ("sending it again" if again else
+                                                           f"gave up after {ABORTED_RETRIES} tries"),
+            logger="cell", origin="launcher"))
 
     async def _execute_once(self, code: str, route: Dict[str, Any], store_history: bool,
                             timeout: Optional[float]) -> Dict[str, Any]:
@@ -697,6 +802,10 @@ class Kernel:
 
     # --------------------------------------------------------------- shutdown
     async def _teardown(self, now: bool) -> None:
+        if self._hb_timer is not None:
+            self._hb_timer.cancel()
+            self._hb_timer = None
+        self._silent_since = None
         for t in self._tasks:
             t.cancel()
         self._tasks = []

@@ -87,6 +87,29 @@ def problem(directory: str, error: Tuple[str, int, str]) -> str:
     return f"{rel}:{line}: {msg}"
 
 
+def changed_paths(changes: Sequence[FileChange]) -> List[str]:
+    """The files a batch changed (a move's destination), each once, in order."""
+    out: List[str] = []
+    for c in changes:
+        p = c.dest_path or c.src_path
+        if p and not c.is_directory and p not in out:
+            out.append(p)
+    return out
+
+
+def reimported(reload: Optional[dict]) -> str:
+    """``"re-imported 3 modules; "`` from a running record's ``reload`` ("" without one)."""
+    if not reload:
+        return ""
+    n = reload.get("reimported")
+    if not isinstance(n, int):
+        return ""
+    text = f"re-imported {n} module{'' if n == 1 else 's'}"
+    if reload.get("mode") == "all" and reload.get("note"):
+        text += f" (all: {reload['note']})"
+    return text + "; "
+
+
 class Reloader:
     """The handlers of one config, their watcher, and the reloads they cause.
 
@@ -246,21 +269,22 @@ class Reloader:
                                if p and p.endswith(".py") and not c.is_directory and c.event_type != "deleted"})
             errors = await asyncio.to_thread(compile_errors, py_files) if py_files else []
         kernel = s.kernel(handler.kernel) if handler.kernel else None
-        if handler.spec.clear_cache and kernel is not None and not errors:
+        if handler.spec.clear_cache and kernel is not None and not errors and not self._bridge_purges(handler):
             await kernel.execute(bridge.purge_code(handler.spec.clear_cache), what="clear_cache")
         for block, app in handler.blocks:
             if app is None:
                 await self._run_block(handler, block, last)
                 continue
             info = s.apps.get(app)
-            if info is None:
-                continue
             path = last.dest_path or last.src_path
+            if info is None:
+                self._not_reloaded(handler.kernel or "", app, path, "it is no longer in the config")
+                continue
             if not info.auto_reload:
-                s.emit(ReloadEvent(app, path, "skipped", "auto-reload is off"))
+                self._not_reloaded(info.kernel, app, path, "auto-reload is off", level="INFO")
                 continue
             if not info.wanted:
-                s.emit(ReloadEvent(app, path, "skipped", "the app is stopped"))
+                self._not_reloaded(info.kernel, app, path, "the app is stopped", level="INFO")
                 continue
             if errors:
                 for file, line, msg in errors:
@@ -269,6 +293,9 @@ class Reloader:
                 s.mark_stale(app, problem(s.config.directory, errors[0]))
                 s.emit(ReloadEvent(app, path, "refused", f"{errors[0][0]}:{errors[0][1]}: {errors[0][2]}"))
                 continue
+            queued = self._latest.get(app)
+            if queued is not None:  # not reloaded yet: the next reload covers both batches
+                changes = queued[3] + [c for c in changes if c not in queued[3]]
             self._latest[app] = (handler, block, last, changes)
             self._flight.request(app, lambda app=app: self._reload(app))
         for job in handler.spec.jobs:
@@ -276,37 +303,105 @@ class Reloader:
             if info is not None and info.kind == "job":
                 await s.run_job(job, log_as=handler.owner or job)
 
+    def _not_reloaded(self, kernel: str, app: str, path: Optional[str], reason: str, *,
+                      level: str = "WARNING", outcome: str = "skipped") -> None:
+        """A reload that does not happen: said in the app's log, with its reason, and as an event."""
+        rel = os.path.relpath(path, self.session.config.directory) if path else "a file"
+        what = "not reloaded" if outcome == "skipped" else "the reload failed"
+        self.session.log(kernel, level, f"{what} after {rel} changed: {reason}", app=app)
+        self.session.emit(ReloadEvent(app, path or "", outcome, reason))  # type: ignore[arg-type]
+
+    def _bridge_purges(self, handler: _Handler) -> bool:
+        """Whether each of the handler's code blocks restarts a Tornado app with ``reload =
+        "dependents"``: those apps purge what the change invalidates (within their own
+        ``clear_cache``), so the handler's ``clear_cache`` would only purge more."""
+        apps = self.session.config.apps
+        return bool(handler.blocks) and all(
+            target is not None and getattr(apps.get(target), "kind", None) == "tornado"
+            and getattr(apps.get(target), "reload", "all") == "dependents"
+            for _block, target in handler.blocks)
+
     async def _run_block(self, handler: _Handler, block: Optional[str], change: FileChange) -> None:
         if block is None or handler.kernel is None:
             return
+        owner = handler.owner or handler.kernel
         kernel = self.session.kernel(handler.kernel)
-        if kernel is None:
+        if kernel is None or kernel.state not in ("idle", "busy"):
+            state = kernel.state if kernel is not None else "not started"
+            self.session.log(handler.kernel, "WARNING", f"code block {block!r} did not run: kernel "
+                             f"{handler.kernel!r} is {state}", app=handler.owner)
             return
         code = block.replace("{event}", repr(change.as_event_dict()))
-        await kernel.execute(code, app=handler.owner, what=f"code block of {handler.owner!r}")
+        # Sent with stop_on_error=False (kernel.execute): if it raises, what is
+        # queued behind it (the other blocks, a restart) still runs.
+        reply = await kernel.execute(code, app=handler.owner, what=f"code block {block!r} of {owner!r}")
+        if reply.get("status") != "ok":
+            m = _RESTART_CALL.search(block)
+            hint = ""
+            if m and m.group(1) not in self.session.config.apps:
+                hint = (f" No app named {m.group(1)!r} runs in this launcher (it is skipped, or not in the "
+                        "config): remove the block from the handler or add that app.")
+            self.session.log(handler.kernel, "WARNING",
+                             f"code block {block!r} raised {reply.get('ename')}: {reply.get('evalue')}; "
+                             f"the handler's other blocks still ran.{hint}", app=handler.owner)
+
+    def _starting(self, info: Any, kernel: Any) -> bool:
+        """Whether ``info``'s app is on its way up: its start (or its kernel's) is still under way."""
+        if info.state == "starting":
+            return True
+        return info.wanted and info.state == "stopped" and (
+            kernel is None or kernel.state in ("stopped", "starting", "restarting"))
 
     async def _reload(self, app: str) -> None:
         s = self.session
-        handler, block, change, changes = self._latest.pop(app)
+        latest = self._latest.pop(app, None)
+        if latest is None:
+            return  # two requests in one tick: the run before this one took the latest change
+        handler, block, change, changes = latest
         info = s.apps.get(app)
-        if info is None or s.closing:
+        path = change.dest_path or change.src_path
+        if s.closing:
+            return
+        if info is None:
+            self._not_reloaded(handler.kernel or "", app, path, "it is no longer in the config")
             return
         kernel_name = handler.kernel or info.kernel
         kernel = s.kernel(kernel_name)
+        if self._starting(info, kernel):
+            # A change that arrives while the app starts is applied once it serves:
+            # the start may have imported the file before the save.
+            t0 = time.monotonic()
+            settled = await s.settle(app, s.wait_for_state(app, ("running", "failed")), "starting")
+            if settled is None:
+                self._not_reloaded(info.kernel, app, path, "the app did not finish starting")
+                return
+            s.log(info.kernel, "DEBUG", f"reload waited {time.monotonic() - t0:.1f} s for the app to start",
+                  app=app)
+            kernel = s.kernel(kernel_name)
         if kernel is None or kernel.state not in ("idle", "busy"):
+            state = kernel.state if kernel is not None else "not started"
+            self._not_reloaded(info.kernel, app, path, f"kernel {kernel_name!r} is {state}")
             return
-        path = change.dest_path or change.src_path
         rel = os.path.relpath(path, s.config.directory) if path else "?"
         more = f" and {len(changes) - 1} more" if len(changes) > 1 else ""
         async with s.app_lock(app):
             s.emit(ReloadEvent(app, path, "reloading"))
+            event = change.as_event_dict()
+            # every file of the batch: the bridge re-imports what they invalidate
+            event["paths"] = changed_paths(changes)
             if block is None:
-                code = bridge.call_code(app, "handle_watchdog_event", change.as_event_dict())
+                code = bridge.call_code(app, "handle_watchdog_event", event)
             else:
-                code = block.replace("{event}", repr(change.as_event_dict()))
+                code = block.replace("{event}", repr(event))
+            t0 = time.monotonic()
+            blocked_before = s.loop_blocked(app)
             reply, state = await s.run_and_settle(app, code, kernel=kernel_name, what=f"reload of {app!r}")
+            if blocked_before or s.loop_blocked_during(app, t0):
+                loop = "its own loop" if info.threaded else "the kernel's loop"
+                s.log(info.kernel, "INFO", f"reload waited {time.monotonic() - t0:.1f} s for {loop}", app=app)
             if reply.get("status") != "ok":
-                s.emit(ReloadEvent(app, path, "failed", describe_error(reply)))
+                self._not_reloaded(info.kernel, app, path, describe_error(reply),
+                                   level="ERROR", outcome="failed")
                 return
         elapsed = (time.monotonic() - change.time) * 1000.0
         if state is not None and protocol.serves_old_code(state.state, state.reason):
@@ -314,11 +409,14 @@ class Reloader:
             s.emit(ReloadEvent(app, path, "refused", state.reason[len(protocol.OLD_CODE):]))
         elif state is not None and state.state == "running":
             s.clear_stale(app)
-            s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; serving again in {elapsed:.0f} ms",
+            what = reimported(state.reload)
+            s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; {what}serving again in {elapsed:.0f} ms",
                   app=app)
-            s.emit(ReloadEvent(app, path, "done", elapsed_ms=elapsed))
+            s.emit(ReloadEvent(app, path, "done", what.rstrip("; ") or None, elapsed_ms=elapsed))
         else:
-            s.emit(ReloadEvent(app, path, "failed", state.reason if state else "did not settle"))
+            reason = state.reason if state and state.reason else (
+                f"the app is {state.state}" if state else "the app did not come back in time")
+            self._not_reloaded(info.kernel, app, path, reason, level="ERROR", outcome="failed")
 
 
 # ---------------------------------------------------------------- templates and static files

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from . import bridge
 from .bridge import protocol
-from .bridge.protocol import LineFilter
+from .bridge.protocol import KERNEL_LOOP, LineFilter
 from .config import AppConfig, Config
 from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, ProcessTable,
                           controllers)
-from .events import AppState, Event, KernelState, LogRecord, SessionState, Subscriber
+from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked, SessionState, Subscriber
 from .kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
 from .process import Process
 
@@ -59,6 +59,10 @@ STARTUP_TIMEOUT = 60.0
 #: this long between SIGTERM and SIGKILL.
 APP_STOP_TIMEOUT = 1.5
 SHUTDOWN_PROCESS_TIMEOUT = 3.0
+
+
+#: app states in which a blocked loop or a silent kernel is shown as "not responding"
+_LIVE = ("running", "starting", "stopping")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -101,6 +105,10 @@ class AppInfo:
     start_code_ran: bool = False
     #: has auto_reload been given its initial value (the user's toggle wins after)?
     reload_initialized: bool = False
+    #: the loop the app runs on is blocked: the sentence saying where (None: it runs)
+    hung: Optional[str] = None
+    #: when (monotonic) that loop last ran again after being blocked
+    unblocked_at: Optional[float] = None
     #: where the running app's templates and static files are (the bridge says; the Reloader watches them)
     template_paths: Tuple[str, ...] = ()
     static_paths: Tuple[str, ...] = ()
@@ -218,11 +226,33 @@ class Session:
         return self._locks.setdefault(name, asyncio.Lock())
 
     def app_state(self, info: AppInfo) -> AppState:
-        """The :class:`AppState` event that describes ``info`` now ("stale" when it serves old code)."""
+        """The :class:`AppState` event that describes ``info`` now: "stale" when it serves old
+        code, "not responding" (with where) while a live app's loop or kernel does not answer."""
         state = "stale" if info.stale and info.state == "running" else info.state
-        return AppState(info.name, info.kernel, state, info.reason, info.elapsed_ms, info.urls,
+        reason = info.reason
+        if info.state in _LIVE:
+            kinfo = self.kernels.get(info.kernel)
+            if kinfo is not None and kinfo.state == NOT_RESPONDING:
+                state, reason = NOT_RESPONDING, kinfo.reason
+            elif info.hung is not None:
+                state, reason = NOT_RESPONDING, info.hung
+        return AppState(info.name, info.kernel, state, reason, info.elapsed_ms, info.urls,
                         info.threaded, info.auto_reload, live_reload=info.live_reload,
                         template_paths=info.template_paths, static_paths=info.static_paths)
+
+    def loop_blocked(self, app: str) -> bool:
+        """Whether the loop ``app`` runs on is blocked now (or its kernel does not answer)."""
+        info = self.apps.get(app)
+        if info is None:
+            return False
+        kinfo = self.kernels.get(info.kernel)
+        return info.hung is not None or (kinfo is not None and kinfo.state == NOT_RESPONDING)
+
+    def loop_blocked_during(self, app: str, since: float) -> bool:
+        """Whether the loop ``app`` runs on was blocked at some time after ``since`` (monotonic)."""
+        info = self.apps.get(app)
+        return info is not None and (self.loop_blocked(app) or (
+            info.unblocked_at is not None and info.unblocked_at >= since))
 
     def publish(self, info: AppInfo) -> None:
         """Tell the views about ``info`` as it is now."""
@@ -269,15 +299,56 @@ class Session:
                 info.template_paths, info.static_paths = event.template_paths, event.static_paths
             elif event.state in ("stopped", "failed"):
                 info.urls = ()
-            self.publish(info)
+            if event.reload is not None:  # what this start re-imported: for this event only
+                self.emit(dataclasses.replace(self.app_state(info), reload=event.reload))
+            else:
+                self.publish(info)
             for states, fut in list(self._waiters.get(info.name, ())):
                 if event.state in states and not fut.done():
                     fut.set_result(event)
             return
+        if isinstance(event, LoopBlocked):
+            self._loop_blocked(event)
+            return
         if isinstance(event, KernelState):
             kinfo = self.kernels.get(event.kernel)
             if kinfo is not None:
+                was = kinfo.state
                 kinfo.state, kinfo.reason, kinfo.pid = event.state, event.reason, event.pid
+                if (was == NOT_RESPONDING) != (event.state == NOT_RESPONDING):
+                    self.emit(event)
+                    for info in self._apps_of(event.kernel):
+                        if info.state in _LIVE:
+                            if event.state != NOT_RESPONDING:
+                                info.unblocked_at = time.monotonic()
+                            self.publish(info)
+                    return
+        self.emit(event)
+
+    def _loop_blocked(self, event: LoopBlocked) -> None:
+        """A loop in a kernel is blocked, or runs again: its apps say so, and where."""
+        own = event.loop != KERNEL_LOOP
+        whose = "its own loop (threaded)" if own else "the kernel's loop"
+        for name in event.apps:
+            info = self.apps.get(name)
+            if info is None or info.kernel != event.kernel:
+                continue
+            if event.blocked:
+                where = f" in {event.where}" if event.where else ""
+                fix = (f"Interrupt (the app's or kernel's button, or `tornado-launcher interrupt {event.kernel}`) "
+                       "raises an exception there" + (" at its next Python line" if own else ""))
+                info.hung = f"{whose} has been blocked for {event.seconds:.0f} s{where}"
+                if info.state in _LIVE:
+                    self.log(event.kernel, "WARNING", f"not responding: {info.hung}. {fix}.", app=name)
+            elif info.hung is not None:
+                info.hung = None
+                info.unblocked_at = time.monotonic()
+                why = f" ({event.where})" if event.where else ""
+                if info.state in _LIVE:
+                    self.log(event.kernel, "INFO", f"responding again after {event.seconds:.1f} s{why}", app=name)
+            else:
+                continue
+            self.publish(info)
         self.emit(event)
 
     def wait_for_state(self, app: str, states: Iterable[str]) -> asyncio.Future:
@@ -363,10 +434,13 @@ class Session:
         self._runtime_dir = make_runtime_dir()
         for w in self.config.warnings:
             self.log(self._first_kernel(), "WARNING", str(w))
+        # Watch files (and give auto-reload its first value) before any app starts: a
+        # save that lands while an app starts is then reloaded once it serves
+        # (the Reloader waits for the start), never lost between the two.
+        await self._restart_reload()
         await asyncio.gather(*(self._start_kernel(name) for name in self.kernels),
                              *(self.start_app(n) for n, a in self.apps.items()
                                if self._controller(a).starts_with_session and a.wanted))
-        await self._restart_reload()
         self.emit(SessionState("running"))
 
     def _first_kernel(self) -> str:
@@ -400,14 +474,17 @@ class Session:
             await kernel.start()
         except KernelStartError as e:
             self.log(name, "ERROR", str(e))
-            for info in self._apps_of(name):
-                info.state, info.reason = "failed", str(e)
-                self.publish(info)
+            self._fail_apps(name, str(e))
             if getattr(kernel, "reattaches", False) and not self._closing:
                 # a kernel started elsewhere may come later: attach then (its restart waits for it)
                 self.spawn(self._restart_kernel(name), f"waiting for kernel {name!r}")
             return
         await self._setup_kernel(name)
+
+    def _fail_apps(self, kernel: str, reason: str) -> None:
+        """No app of ``kernel`` can run: each is "failed" with ``reason`` (and whoever waits for it hears so)."""
+        for info in self._apps_of(kernel):
+            self.receive(AppState(info.name, kernel, "failed", reason, threaded=info.threaded))
 
     def _apps_of(self, kernel: str) -> List[AppInfo]:
         return [a for a in self.apps.values() if a.kernel == kernel]
@@ -436,9 +513,7 @@ class Session:
                        "kernel's Python: check that `import tornado.httpserver` works there (reinstall tornado "
                        "if not), then restart the kernel.")
             self.log(name, "ERROR", msg)
-            for info in self._apps_of(name):  # no app of this kernel can run: each says why
-                info.state, info.reason = "failed", msg
-                self.publish(info)
+            self._fail_apps(name, msg)  # no app of this kernel can run: each says why
             return
         if self._reloader is not None:
             await self._reloader.kernel_ready(name)  # a watcher in the kernel (remote_files)

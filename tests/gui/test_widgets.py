@@ -346,3 +346,20 @@ def test_file_open_event_opens_the_config(qtbot):
     f = FileOpenFilter(w)
     assert f.eventFilter(QApplication.instance(), QFileOpenEvent("/tmp/x/jaffle.hcl"))
     assert opened == [(("open", "/tmp/x/jaffle.hcl"), "open config")]
+
+
+def test_last_restart_tooltip_names_what_was_reimported(qtbot):
+    from tornado_launcher.events import AppState
+    from tornado_launcher.gui.apps import AppsModel
+
+    m = AppsModel()
+    reload = {"reimported": 3, "modules": ["acme.handlers", "acme.routes", "acme.app"], "purged": 3,
+              "mode": "dependents", "note": None}
+    m.update_from_event(AppState("web", "k", "running", elapsed_ms=12.0, urls=("http://127.0.0.1:1/",),
+                                 reload=reload))
+    tip = m.data(m.index(0, AppsModel.ELAPSED), Qt.ItemDataRole.ToolTipRole)
+    assert "re-imported 3 modules: acme.handlers, acme.routes, acme.app" in tip
+    full = dict(reload, mode="all", note="acme/data.json is not a Python module")
+    m.update_from_event(AppState("web", "k", "running", elapsed_ms=40.0, reload=full))
+    tip = m.data(m.index(0, AppsModel.ELAPSED), Qt.ItemDataRole.ToolTipRole)
+    assert "all of them: acme/data.json is not a Python module" in tip

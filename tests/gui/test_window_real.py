@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt
 
 import socket
 
-from helpers import PLAIN_APP, free_port, kernel_processes, write_project
+from helpers import HANG_APP, PLAIN_APP, free_port, kernel_processes, line_of, write_project
 from tornado_launcher.events import KernelState
 from tornado_launcher.gui.apps import AppsModel
 from tornado_launcher.gui.window import MainWindow
@@ -331,3 +331,56 @@ def test_command_line_overlays_and_variables_apply_to_their_config(run, qtbot, q
         w.close()
         qtbot.waitUntil(lambda: w.closed, timeout=60_000)
         w.deleteLater()
+
+
+def test_not_responding_badge_and_interrupt_for_a_blocked_handler_and_a_stopped_kernel(window, run, project,
+                                                                                        qtbot, tmp_path):
+    """Issue 13 items 2 and 3 in the window: a handler spinning on the kernel's loop turns the
+    app's badge to "not responding" with where it is stuck; the app row's Interrupt ends it (the
+    request gets a 500) and the app serves again; a SIGSTOPped kernel's badge says so until SIGCONT."""
+    import threading
+
+    port = free_port()
+    path = project(port, watchdog=False)
+    (tmp_path / "proj" / "web.py").write_text(HANG_APP)
+    url = f"http://127.0.0.1:{port}/"
+    assert run(window.open_config(str(path)), 90_000)
+    wait(qtbot, window, lambda: row(window) and row(window).state == "running", 60_000)
+    wait(qtbot, window, serves(url, "v1"), 30_000)
+    buttons = window.apps_view.buttons("web")
+    assert not buttons["interrupt"].isEnabled()
+
+    spun = {}
+    t = threading.Thread(target=lambda: spun.setdefault("reply", get(url + "spin?seconds=40")), daemon=True)
+    t0 = time.monotonic()
+    t.start()
+    where = f"proj/web.py:{line_of(HANG_APP, 'while time.monotonic() < end:')} in get"
+    wait(qtbot, window, lambda: row(window).state == "not responding", 10_000)
+    assert time.monotonic() - t0 < 4
+    m = window.apps_model
+    status = m.index(m.row_of("web"), AppsModel.STATUS)
+    assert m.data(status) == "not responding"
+    assert where in m.data(status, Qt.ItemDataRole.ToolTipRole)
+    assert where in m.data(m.index(m.row_of("web"), AppsModel.URL))  # why, at a glance
+    assert buttons["interrupt"].isEnabled()
+    qtbot.mouseClick(buttons["interrupt"], Qt.MouseButton.LeftButton)
+    wait(qtbot, window, lambda: "reply" in spun, 10_000)
+    assert spun["reply"][0] == 500
+    wait(qtbot, window, lambda: row(window).state == "running", 10_000)
+    wait(qtbot, window, serves(url, "v1"), 10_000)
+    assert not buttons["interrupt"].isEnabled()
+
+    kernels = window.kernels_model
+    pid = kernels.get("py_kernel").pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait(qtbot, window, lambda: kernels.get("py_kernel").state == "not responding", 10_000)
+        kstatus = kernels.index(kernels.row_of("py_kernel"), 1)
+        assert kernels.data(kstatus) == "not responding"
+        assert f"kernel process {pid} is stopped" in kernels.data(kstatus, Qt.ItemDataRole.ToolTipRole)
+        wait(qtbot, window, lambda: row(window).state == "not responding", 5_000)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait(qtbot, window, lambda: kernels.get("py_kernel").state in ("idle", "busy"), 10_000)
+    wait(qtbot, window, lambda: row(window).state == "running", 10_000)
+    wait(qtbot, window, serves(url, "v1"), 10_000)

@@ -1101,3 +1101,11 @@ def test_top_level_logger_is_validated(logger, where, fragment):
     errs = refused(HEAD + "logger {\n  %s\n}\n" % logger + WEB)
     assert len(errs) == 1, "\n".join(map(str, errs))
     assert (errs[0].line, errs[0].col) == where and fragment in errs[0].message, str(errs[0])
+
+
+def test_reload_option_of_tornado_apps():
+    assert loads(HEAD + WEB).apps["web"].reload == "dependents"
+    cfg = loads(HEAD + WEB.replace("options {", 'options {\n    reload = "all"'))
+    assert cfg.apps["web"].reload == "all"
+    (e,) = refused(HEAD + WEB.replace("options {", 'options {\n    reload = "some"'))
+    assert e.line == 6 and '`reload` is "dependents"' in e.message and '"some"' in e.message

@@ -191,7 +191,10 @@ async def test_actions_go_through_the_tables(ctl, project):
     for action in ("stop", "start", "restart"):
         await ctl.all_action(action)
         assert s.calls[-1] == (f"{action}_all",)
-    assert set(APP_ACTIONS) == {"start", "stop", "restart"}
+    # an app row's Interrupt goes to the app's kernel (a handler blocking its loop)
+    await ctl.app_action("web", "interrupt")
+    assert s.calls[-1] == ("interrupt_kernel", s.apps["web"].kernel)
+    assert set(APP_ACTIONS) == {"start", "stop", "restart", "interrupt"}
     with pytest.raises(KeyError):
         ctl.app_action("web", "explode")
     with pytest.raises(KeyError):

@@ -22,9 +22,19 @@ parent header (that is whatever cell ran last).  The kinds::
      "origin": "bridge" | "stdout" | "stderr"}
     {"type": "state", "app": str, "state": "stopped|starting|running|stopping|failed",
      "reason": str | None, "elapsed_ms": float | None, "urls": [str], "threaded": bool,
-     "template_paths": [str], "static_paths": [str]}   # the last two: absolute dirs, when running
+     "template_paths": [str], "static_paths": [str],   # absolute dirs, when running
+     "reload": None | {"reimported": int, "modules": [str], "purged": int,
+                       "mode": "dependents" | "all", "note": str | None}}
 
-``app`` None in a log record is the kernel's own log.
+    {"type": "hang", "loop": "<kernel>" | app name, "apps": [str], "blocked": bool,
+     "seconds": float, "where": str | None}   # a loop stopped beating / beats again
+
+``app`` None in a log record is the kernel's own log.  A ``hang`` record
+with ``blocked`` true says the loop ``loop`` (:data:`KERNEL_LOOP` for the
+kernel's own, else a threaded app's) has not run for ``seconds`` and is stuck
+at ``where`` (``"pkg/mod.py:31 in get"``); ``apps`` are the apps held up.
+The next one for that loop, ``blocked`` false, says it ran again after
+``seconds`` (``where``: why, when it ended instead).
 """
 
 import keyword
@@ -47,13 +57,17 @@ MODULE_NAME = "tornado_launcher_bridge"
 HELLO = "hello"
 LOG = "log"
 STATE = "state"
+HANG = "hang"
+#: the ``loop`` of a hang record about the kernel's own loop (not an app name: those are identifiers)
+KERNEL_LOOP = "<kernel>"
 #: file changes seen by a watcher running in the kernel (``remote_files``), compile-checked there
 FILES = "files"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
     STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths",
-            "public_ports"),
+            "reload", "public_ports"),
+    HANG: ("loop", "apps", "blocked", "seconds", "where"),
     FILES: ("handler", "changes", "errors"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
@@ -85,6 +99,27 @@ def is_identifier(name):
     spelled as Python reads it (NFKC-normalised: Python reads ``ﬁx`` as ``fix``)."""
     return (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
             and unicodedata.normalize("NFKC", name) == name)
+
+
+def parse_entry_path(text):
+    """``"pkg.mod:func"`` / ``"pkg.mod.func"`` -> ``(module, attribute path, explicit)``, None if
+    malformed: the one rule for an app's ``main`` (and ``app_class`` with ``port``).
+
+    ``explicit`` is True for the ``:`` form (no guessing where the module ends).
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    text = text.strip()
+    if ":" in text:
+        module, _, attr = text.partition(":")
+        explicit = True
+    else:
+        module, _, attr = text.rpartition(".")
+        explicit = False
+    parts = module.split(".") + attr.split(".")
+    if not module or not attr or not all(is_identifier(p) for p in parts):
+        return None
+    return module, attr, explicit
 
 
 def validate_name(name):
@@ -164,16 +199,34 @@ def log_record(app, level, message, logger, time, traceback=None, origin="bridge
             "time": time, "traceback": traceback, "origin": origin}
 
 
+#: at most this many module names travel in a state record's ``reload["modules"]``
+RELOAD_MODULES_SHOWN = 30
+
+
 def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False,
-                 template_paths=(), static_paths=(), public_ports=()):
+                 template_paths=(), static_paths=(), reload=None, public_ports=()):
     """An app's state; every command on an app ends in one, even when it changed nothing.
     ``template_paths`` / ``static_paths``: where a running app's templates and static
     files are (the launcher watches them).  ``public_ports``: the ports of ``urls`` bound
-    beyond loopback (the launcher shows a remote kernel's URLs with its host)."""
+    beyond loopback (the launcher shows a remote kernel's URLs with its host).
+
+    ``reload`` (with "running" after a start): what the start re-imported:
+    ``reimported`` (how many project modules were executed), ``modules``
+    (their names, the first :data:`RELOAD_MODULES_SHOWN`), ``purged`` (how many
+    modules were dropped before it), ``mode`` ("dependents": the changed
+    modules and their importers; "all": every project module or
+    ``clear_cache``) and ``note`` (why a partial reload became a full one).
+    """
     return {"type": STATE, "app": app, "state": state, "reason": reason,
             "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded,
-            "template_paths": list(template_paths), "static_paths": list(static_paths),
+            "template_paths": list(template_paths), "static_paths": list(static_paths), "reload": reload,
             "public_ports": list(public_ports)}
+
+
+def hang_record(loop, apps, blocked, seconds, where=None):
+    """Loop ``loop`` is blocked (``blocked``) at ``where`` for ``seconds``, or runs again after ``seconds``."""
+    return {"type": HANG, "loop": loop, "apps": list(apps), "blocked": bool(blocked),
+            "seconds": seconds, "where": where}
 
 
 def files_record(handler, changes, errors=()):
@@ -211,7 +264,12 @@ def decode(data):
                         "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded")),
                         "template_paths": tuple(rec.get("template_paths") or ()),
                         "static_paths": tuple(rec.get("static_paths") or ()),
+                        "reload": rec.get("reload") if isinstance(rec.get("reload"), dict) else None,
                         "public_ports": tuple(p for p in rec.get("public_ports") or () if isinstance(p, int))})
+        elif kind == HANG and rec.get("loop"):
+            out.append({"type": HANG, "loop": rec["loop"], "apps": tuple(rec.get("apps") or ()),
+                        "blocked": bool(rec.get("blocked")), "seconds": float(rec.get("seconds") or 0.0),
+                        "where": rec.get("where")})
         elif kind == HELLO:
             out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})
         elif kind == FILES and isinstance(rec.get("handler"), int):

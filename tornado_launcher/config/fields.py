@@ -70,6 +70,23 @@ class Fields:
             return MISSING
         return v
 
+    def integer(self, body: dict, path: tuple, key: str, low: int, high: int, example: str) -> Any:
+        """An integer from ``low`` to ``high`` (a bool or a float is not one); MISSING if absent or wrong."""
+        v = self.get(body, path, key)
+        if v is MISSING:
+            return v
+        if isinstance(v, str) and v.strip().isdigit():
+            v = int(v.strip())  # "${PORT}" interpolates to a string
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            self.report.error(
+                path + (key,),
+                "`%s` must be a whole number from %d to %d such as `%s = %s`, not %s"
+                % (key, low, high, key, example, show(v)),
+                "value",
+            )
+            return MISSING
+        return v
+
     def boolean(self, body: dict, path: tuple, key: str, default: bool) -> bool:
         v = self.get(body, path, key)
         if v is MISSING:

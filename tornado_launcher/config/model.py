@@ -168,8 +168,12 @@ class AppConfig:
     options: Dict[str, Any] = field(default_factory=dict)
     disabled: bool = False
     line: int = 0
-    # tornado kind
+    # tornado kind: exactly one of app_class / main / script (the entry point)
     app_class: Optional[str] = None
+    main: Optional[str] = None  # "pkg.mod.main" or "pkg.mod:main", run as its own entry point
+    script: Optional[str] = None  # absolute (written relative to the config file), run as __main__
+    port: Optional[int] = None  # app_class is an Application / subclass / factory: we listen here
+    address: str = "127.0.0.1"
     argv: List[str] = field(default_factory=list)
     threaded: bool = False
     clear_cache: List[str] = field(default_factory=list)
@@ -178,6 +182,9 @@ class AppConfig:
     drain_timeout: float = 2.0
     #: HTML pages of the app reload themselves in the browser after a reload
     live_reload: bool = False
+    #: what a reload for changed files re-imports: "dependents" (the changed modules, their
+    #: importers, the app's entry module) or "all" (every module of ``clear_cache``)
+    reload: str = "dependents"
     # watchdog kind
     handlers: List[WatchHandler] = field(default_factory=list)
 

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from typing import Any, Callable, Collection, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-from ..bridge.protocol import LEVEL_NAMES, is_identifier, is_project_dir
+from ..bridge.protocol import LEVEL_NAMES, is_identifier, is_project_dir, parse_entry_path
 from .fields import Fields
 from .interpolate import EXEC_TIMEOUT, Environment, interpolate
 from .merge import merge
@@ -47,7 +47,12 @@ _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
 _LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
-_TORNADO_KEYS = ("app_class", "argv", "args", "threaded", "clear_cache", "drain_timeout", "live_reload")
+_TORNADO_KEYS = ("app_class", "main", "script", "port", "address", "argv", "args", "threaded", "clear_cache",
+                 "drain_timeout", "live_reload", "reload")
+#: the keys that say how an app starts: exactly one per tornado app
+_ENTRY_KEYS = ("app_class", "main", "script")
+#: what a TornadoBridgeApp's reload for changed files purges (``AppConfig.reload``)
+RELOAD_MODES = ("dependents", "all")
 _WATCHDOG_KEYS = ("handlers",)
 _PROCESS_KEYS = ("command", "tty", "env", "logger", "disabled")
 _JOB_KEYS = ("command", "logger")
@@ -535,24 +540,7 @@ class BlockReader(Fields):
         what = 'the options of app "%s"' % app.name
         if app.custom_class is None:
             self.keys(options, path, _TORNADO_KEYS, what)
-        app_class = self.string(options, path, "app_class", "(a dotted class name)")
-        if app_class is MISSING:
-            if "app_class" not in options:
-                self.report.error(
-                    path,
-                    'app "%s" needs `options { app_class = "my_module.app.ExampleApp" }`: '
-                    "the Tornado application class" % app.name,
-                    "label",
-                )
-        elif not is_dotted(app_class):
-            self.report.error(
-                path + ("app_class",),
-                "`app_class` must be a fully qualified class name such as `my_module.app.ExampleApp`, not %s"
-                % show(app_class),
-                "value",
-            )
-        else:
-            app.app_class = app_class
+        self.entry_point(app, options, path)
         if "argv" in options and "args" in options:
             self.report.error(
                 path + ("args",),
@@ -568,6 +556,17 @@ class BlockReader(Fields):
         drain = self.seconds(options, path, "drain_timeout")
         if drain is not None:
             app.drain_timeout = drain
+        mode = self.string(options, path, "reload", '(what a save re-imports)')
+        if mode is not MISSING:
+            if mode in RELOAD_MODES:
+                app.reload = mode
+            else:
+                self.report.error(
+                    path + ("reload",),
+                    '`reload` is "dependents" (re-import what a change invalidates) or "all" '
+                    "(re-import every module of `clear_cache`), not %s" % show(mode),
+                    "value",
+                )
         clear = self.strings(options, path, "clear_cache", '["my_module"]')
         app.clear_cache = self.default_clear() if clear is MISSING else clear
         for i, module in enumerate(app.clear_cache if clear is not MISSING else []):
@@ -577,6 +576,72 @@ class BlockReader(Fields):
                     "`clear_cache` holds module names such as `my_module`, not %s" % show(module),
                     "value",
                 )
+
+    def entry_point(self, app: AppConfig, options: dict, path: tuple) -> None:
+        """``app_class`` / ``main`` / ``script`` (exactly one), and ``port`` / ``address``."""
+        given = [k for k in _ENTRY_KEYS if k in options]
+        if not given:
+            self.report.error(
+                path,
+                'app "%s" needs one of `app_class = "my_module.app.ExampleApp"`, `main = "my_module.main"` '
+                'or `script = "server.py"` in its options: how the app starts' % app.name,
+                "label",
+            )
+        for extra in given[1:]:
+            self.report.error(
+                path + (extra,),
+                'app "%s" gives both `%s` and `%s`: keep one entry point' % (app.name, given[0], extra),
+            )
+        port = self.integer(options, path, "port", 0, 65535, "8888")
+        if port is not MISSING:
+            app.port = port
+        address = self.string(options, path, "address", "(an interface such as \"127.0.0.1\")")
+        if address is not MISSING:
+            app.address = address
+            if "port" not in options:
+                self.report.error(path + ("address",), "`address` goes with `port`: add `port = 8888` or remove it")
+        app_class = self.string(options, path, "app_class", "(a dotted class name)")
+        if app_class is not MISSING:
+            ok = is_dotted(app_class) or ("port" in options and parse_entry_path(app_class) is not None)
+            if not ok:
+                self.report.error(
+                    path + ("app_class",),
+                    "`app_class` must be a fully qualified class name such as `my_module.app.ExampleApp`, not %s"
+                    % show(app_class),
+                    "value",
+                )
+            else:
+                app.app_class = app_class
+        main = self.string(options, path, "main", "(a dotted function name)")
+        if main is not MISSING:
+            if parse_entry_path(main) is None:
+                self.report.error(
+                    path + ("main",),
+                    "`main` must name a function such as `my_module.main` or `my_module:main`, not %s" % show(main),
+                    "value",
+                )
+            else:
+                app.main = main.strip()
+        script = self.string(options, path, "script", "(a file relative to the config file)")
+        if script is not MISSING:
+            full = os.path.normpath(os.path.join(self.report.directory_of(path + ("script",)), os.path.expanduser(script)))
+            if not script.strip():
+                self.report.error(path + ("script",), '`script` must name a Python file such as "server.py"', "value")
+            elif not os.path.isfile(full):
+                self.report.error(
+                    path + ("script",),
+                    "`script` %s does not exist (looked for %s): give a path relative to the config file"
+                    % (show(script), full),
+                    "value",
+                )
+            else:
+                app.script = full
+        if "port" in options and "app_class" not in options and (main is not MISSING or script is not MISSING):
+            self.report.error(
+                path + ("port",),
+                "`port` is for an `app_class` that is a tornado.web.Application (or a function returning one): "
+                "a `main` or `script` listens itself, remove `port`",
+            )
 
     def default_clear(self) -> List[str]:
         if self._clear_cache is None:

@@ -30,6 +30,7 @@ APP_STATE_LABELS = {
     "stopping": "stopping…",
     "failed": "failed",
     "stale": "stale: serving old code",
+    "not responding": "not responding",
 }
 KERNEL_STATE_LABELS = {
     "starting": "starting…",
@@ -38,6 +39,7 @@ KERNEL_STATE_LABELS = {
     "dead": "dead",
     "restarting": "restarting…",
     "stopped": "stopped",
+    "not responding": "not responding",
 }
 BADGE_COLORS = {  # (light, dark)
     "stopped": ("#6e7781", "#6e7681"),
@@ -50,7 +52,10 @@ BADGE_COLORS = {  # (light, dark)
     "stale": ("#bc4c00", "#db6d28"),
     "failed": ("#cf222e", "#da3633"),
     "dead": ("#cf222e", "#da3633"),
+    "not responding": ("#953800", "#bd561d"),
 }
+#: states whose reason is shown in the URL column (why, at a glance)
+_SHOW_REASON = ("failed", "stale", "not responding")
 
 
 @dataclass
@@ -67,6 +72,8 @@ class AppRow:
     auto_reload: bool = True
     live_reload: bool = False
     disabled: bool = False
+    #: what the last start re-imported, one line per fact (the "Last restart" tooltip)
+    last_reload: Optional[str] = None
 
     @classmethod
     def from_info(cls, info: "AppInfo") -> "AppRow":
@@ -170,6 +177,18 @@ class _RowsModel(QAbstractTableModel):
         return i, self.rows[i]
 
 
+def describe_reload(reload: dict) -> str:
+    """``"re-imported 3 modules: acme.handlers, acme.routes, acme.app"`` (and why it was all of them)."""
+    n = reload.get("reimported") or 0
+    names = list(reload.get("modules") or ())
+    text = f"re-imported {n} module{'' if n == 1 else 's'}"
+    if names:
+        text += ": " + ", ".join(names) + (", …" if n > len(names) else "")
+    if reload.get("mode") == "all" and reload.get("note"):
+        text += f"\nall of them: {reload['note']}"
+    return text
+
+
 class AppsModel(_RowsModel):
     NAME, KERNEL, STATUS, ACTIONS, URL, ELAPSED, THREADED, AUTO, LIVE = range(9)
     HEADERS = ["App", "Kernel", "Status", "", "URL", "Last restart", "Threaded", "Auto-reload", "Live reload"]
@@ -190,6 +209,8 @@ class AppsModel(_RowsModel):
         if ev.elapsed_ms is not None:
             row.elapsed_ms = ev.elapsed_ms
             row.restarted_at = ev.time
+        if getattr(ev, "reload", None):
+            row.last_reload = describe_reload(ev.reload)
         row.threaded = bool(ev.threaded)
         row.auto_reload = bool(ev.auto_reload)
         row.live_reload = bool(getattr(ev, "live_reload", False))
@@ -227,9 +248,11 @@ class AppsModel(_RowsModel):
             if col == self.STATUS:
                 return APP_STATE_LABELS.get(row.state, row.state)
             if col == self.URL:
+                if row.state == "not responding" and row.reason:
+                    return row.reason.splitlines()[0]  # its URL would not answer: say where it is stuck
                 if row.urls:
                     return row.urls[0]
-                if row.state in ("failed", "stale") and row.reason:
+                if row.state in _SHOW_REASON and row.reason:
                     return row.reason.splitlines()[0]  # why, at a glance (full text in the tooltip)
                 return "" if row.kind == "tornado" else "—"
             if col == self.ELAPSED:
@@ -256,7 +279,8 @@ class AppsModel(_RowsModel):
             if col == self.URL and row.reason:
                 return row.reason
             if col == self.ELAPSED and row.restarted_at:
-                return f"request to serving, at {format_time(row.restarted_at)}"
+                text = f"request to serving, at {format_time(row.restarted_at)}"
+                return text + ("\n" + row.last_reload if row.last_reload else "")
             if col == self.THREADED:
                 return ("Run the app's IOLoop in its own thread (unchecked: on the kernel's loop). "
                         "Changing it restarts a running app.")
@@ -267,11 +291,11 @@ class AppsModel(_RowsModel):
                         "broke when a save does not start")
             if col == self.NAME:
                 return f"{row.name} ({row.kind} app in kernel {row.kernel})"
-        if role == R.ForegroundRole and col == self.URL and row.urls:
+        if role == R.ForegroundRole and col == self.URL and row.urls and row.state != "not responding":
             return QColor("#58a6ff") if is_dark() else QColor("#0b57d0")
-        if role == R.ForegroundRole and col == self.URL and row.state in ("failed", "stale") and row.reason:
+        if role == R.ForegroundRole and col == self.URL and row.state in _SHOW_REASON and row.reason:
             return QColor("#ff7b72") if is_dark() else QColor("#cf222e")
-        if role == R.FontRole and col == self.URL and row.urls:
+        if role == R.FontRole and col == self.URL and row.urls and row.state != "not responding":
             f = QFont()
             f.setUnderline(True)
             return f
@@ -393,20 +417,24 @@ class AppsView(_RowButtonsView):
         for col, width in ((AppsModel.NAME, 110), (AppsModel.KERNEL, 90), (AppsModel.STATUS, 180),
                            (AppsModel.ELAPSED, 90), (AppsModel.THREADED, 115), (AppsModel.AUTO, 95),
                            (AppsModel.LIVE, 95),
-                           (AppsModel.ACTIONS, 92)):
+                           (AppsModel.ACTIONS, 120)):
             self.setColumnWidth(col, width)
         self.clicked.connect(self._on_clicked)
         self._watch(model)
 
     def _button_specs(self, row) -> list:
         return [("start", "start", f"Start {row.name}"), ("stop", "stop", f"Stop {row.name}"),
-                ("restart", "restart", f"Restart {row.name} (Ctrl+R)")]
+                ("restart", "restart", f"Restart {row.name} (Ctrl+R)"),
+                ("interrupt", "interrupt", f"Interrupt {row.name}: an exception where its loop is blocked "
+                                           f"(kernel {row.kernel})")]
 
     def _enable(self, row, buttons: dict) -> None:
         s = row.state
         buttons["start"].setEnabled(s in ("stopped", "failed"))
-        buttons["stop"].setEnabled(s in ("running", "starting", "stale", "failed"))
-        buttons["restart"].setEnabled(s in ("running", "stale", "failed", "stopped"))
+        buttons["stop"].setEnabled(s in ("running", "starting", "stale", "failed", "not responding"))
+        buttons["restart"].setEnabled(s in ("running", "stale", "failed", "stopped", "not responding"))
+        # only when there is something to interrupt: its loop is blocked
+        buttons["interrupt"].setEnabled(s == "not responding" and row.kind == "tornado")
 
 
     def selected_apps(self) -> list[str]:
@@ -491,10 +519,11 @@ class KernelsView(_RowButtonsView):
 
     def _button_specs(self, row) -> list:
         return [("restart", "restart", f"Restart kernel {row.name} (its apps start again)"),
-                ("interrupt", "interrupt", f"Interrupt kernel {row.name} (KeyboardInterrupt in the running cell)"),
+                ("interrupt", "interrupt", f"Interrupt kernel {row.name} (KeyboardInterrupt in the running cell; "
+                                           "an exception where a handler blocks its loop)"),
                 ("console", "console", f"Open the console of kernel {row.name}")]
 
     def _enable(self, row, buttons: dict) -> None:
         buttons["restart"].setEnabled(row.state not in ("restarting", "starting"))
-        buttons["interrupt"].setEnabled(row.state in ("busy", "idle"))
+        buttons["interrupt"].setEnabled(row.state in ("busy", "idle", "not responding"))
 

@@ -42,6 +42,8 @@ APP_ACTIONS: Dict[str, Callable[[SessionAPI, str], Awaitable[Any]]] = {
     "start": lambda s, name: s.start_app(name),
     "stop": lambda s, name: s.stop_app(name),
     "restart": lambda s, name: s.restart_app(name),
+    # a blocked handler: the interrupt goes to the app's kernel (the bridge raises it there)
+    "interrupt": lambda s, name: s.interrupt_kernel(s.apps[name].kernel),
 }
 #: a kernel's buttons (the console button opens a tab: the window's own business)
 KERNEL_ACTIONS: Dict[str, Callable[[SessionAPI, str], Awaitable[Any]]] = {

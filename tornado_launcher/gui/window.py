@@ -507,7 +507,7 @@ class MainWindow(QMainWindow):
         elif ev.outcome == "refused":
             self.statusBar().showMessage(f"{ev.app}: {name} did not compile; still serving the old code", 10_000)
         elif ev.outcome == "skipped":
-            self.statusBar().showMessage(f"{ev.app}: {name} changed (auto-reload is off)", 5000)
+            self.statusBar().showMessage(f"{ev.app}: {name} changed ({ev.detail or 'not reloaded'})", 5000)
         elif ev.outcome == "reloading":
             self.statusBar().showMessage(f"{ev.app}: {name} changed, reloading…", 3000)
 

@@ -19,15 +19,19 @@ Layering (each module imports only those above it):
 
 ``state``        the kernel-wide state: the kernel's loop and thread, settings, app registry, current run
 ``records``      records out: the queue and the sender thread on the comm
+``hang``         a monitor thread that notices a blocked loop and where it is stuck; Interrupt there
 ``attribution``  which app a log record or printed line belongs to; the logging handler, stream proxies
 ``servers``      the servers and listening sockets one run of an app opened; the socket pool
 ``drain``        closing listening sockets without losing the backlog; draining accepted connections
-``patches``      what the bridge patches in tornado and threading, and the originals (``Patches``)
+``options``      ``tornado.options`` per app: each app's own options and values, routed by its scope
+``patches``      what the bridge patches in tornado, asyncio, logging and threading, and the originals (``Patches``)
+``graph``        the project's import graph, compiled code by content, what a change invalidates
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``ports``        who holds a port: the sentence for "Address already in use"
 ``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
 ``run``          one start of one app: its servers, loop, thread, context
-``entry``        constructing and starting the user's application object
+``entry``        how a run enters the user's code: the contract class; ``Entry`` (main, script, Application)
+``scope``        ``AppScope``: one start of an app from its own entry point, what it started, how it ended
 ``assets``       an app's template and static directories; forgetting Tornado's caches of them
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
 ``filewatch``    files watched in the kernel (``remote_files``): watchdog, else a scan; compile check; ``files`` records
@@ -43,8 +47,9 @@ state changes happen on the kernel's loop thread.
 #: the modules shipped into the kernel, in execution order, relative to
 #: ``tornado_launcher/bridge/`` ("protocol" first; this package's own
 #: ``__init__`` next)
-MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records",
-           "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.patches",
-           "kernelside.imports", "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry",
-           "kernelside.assets", "kernelside.apps", "kernelside.filewatch",
+MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.hang",
+           "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
+           "kernelside.patches", "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live",
+           "kernelside.run", "kernelside.entry", "kernelside.scope", "kernelside.assets", "kernelside.apps",
+           "kernelside.filewatch",
            "kernelside.tornado_app", "kernelside.api")

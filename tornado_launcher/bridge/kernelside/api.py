@@ -15,7 +15,7 @@ import types
 import tornado
 
 from .. import protocol
-from . import assets, attribution, filewatch, imports, live, patches, state
+from . import assets, attribution, filewatch, hang, imports, live, patches, state
 from .apps import BridgeApp, WatchdogApp
 from .records import emit, format_exc, log_record, one_line, outbox
 from .tornado_app import TornadoBridgeApp
@@ -162,7 +162,7 @@ def install(settings=None):
         return
     kernel.bind_loop()
     patches.apply()
-    patches.guard_kernel_loop_stop(kernel.loop)
+    patches.guard_loop(kernel.loop)
     attribution.install_routing()
     try:
         import comm as _comm_mod
@@ -172,5 +172,6 @@ def install(settings=None):
         outbox.comm = None
         sys.__stderr__.write("tornado-launcher: cannot open the events comm: %s\n" % exc)
     outbox.start_sender()
+    hang.monitor.start()
     _register_aliases()
     kernel.installed = True

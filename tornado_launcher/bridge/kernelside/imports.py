@@ -1,9 +1,12 @@
 """Imports for the project: fresh source every time, purging, dotted paths.
 
 :data:`finder` is first on ``sys.meta_path`` once :func:`install_finder` gave
-it the project directory: the project's modules are compiled from source on
-every import (no stale ``.pyc``), dependencies keep their cache.
-:func:`purge_modules` drops modules (and submodules) before a restart.
+it the project directory: the project's modules are executed from their
+current source on every import (no stale ``.pyc``; the code compiled from a
+given content is kept by ``graph``, so re-executing an unchanged module does
+not compile it again), dependencies keep their cache.  ``graph`` records
+what each one imports.  :func:`purge_modules` drops modules (and submodules)
+before a restart; :func:`modules_for_paths` maps changed files to modules.
 """
 
 import importlib
@@ -14,6 +17,7 @@ import os
 import sys
 
 from ..protocol import is_project_dir
+from .graph import graph, widen_regex_cache
 
 #: the bridge's own package ("tornado_launcher_bridge" in a kernel): never purged
 _OWN = __name__.rpartition(".")[0].rpartition(".")[0]
@@ -28,11 +32,18 @@ def norm(path):
 
 
 class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
-    """Compiles from the source file on every import and writes no bytecode."""
+    """Executes the source file's current content on every import; writes no bytecode.
+
+    The code object comes from ``graph.cache`` (keyed by the content's
+    digest); ``graph`` records the module's imports as it executes.
+    """
 
     def get_code(self, fullname):
         path = self.get_filename(fullname)
-        return self.source_to_code(self.get_data(path), path)
+        return graph.cache.get(path, self.get_data(path)).code
+
+    def exec_module(self, module):
+        graph.execute(module, self.get_filename(module.__name__))
 
     def set_data(self, *args, **kwargs):
         pass
@@ -49,8 +60,15 @@ class _FreshSourceFinder(importlib.abc.MetaPathFinder):
     def __init__(self, project_dir):
         self.project_dir = norm(project_dir) if project_dir else None
         self._excluded = {}
+        self._files = {}  # path as given -> whether it is a project file
 
     def _is_project_file(self, path):
+        known = self._files.get(path)
+        if known is None:
+            known = self._files[path] = self._is_project_path(path)
+        return known
+
+    def _is_project_path(self, path):
         path = norm(path)
         root = self.project_dir
         if not path.startswith(root.rstrip(os.sep) + os.sep):
@@ -101,6 +119,8 @@ def install_finder(project_dir):
         return
     finder.project_dir = norm(project_dir)
     finder._excluded.clear()
+    finder._files.clear()
+    widen_regex_cache()
     if finder in sys.meta_path:
         sys.meta_path.remove(finder)
     sys.meta_path.insert(0, finder)
@@ -109,29 +129,81 @@ def install_finder(project_dir):
         sys.path.append(project_dir)
 
 
-def project_modules():
+def loaded_project_modules():
+    """name -> module of every loaded module whose file is in the project."""
     if finder.project_dir is None:
-        return []
-    names = []
+        return {}
+    out = {}
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
         if _is_own(name) or not path or not isinstance(path, str):
             continue
         try:
             if finder._is_project_file(path):
-                names.append(name)
+                out[name] = module
         except Exception:
             pass
-    return names
+    return out
 
 
-def purge_modules(names):
+def project_modules():
+    return list(loaded_project_modules())
+
+
+_norms = {}  # a module file as given -> norm() of it
+
+
+def modules_for_paths(paths, loaded):
+    """``(names, others)``: the modules in ``loaded`` whose file is one of ``paths``, and
+    the paths that are no Python source (data a module may read: the graph cannot know)."""
+    by_file = {}
+    for name, module in loaded.items():
+        try:
+            path = module.__file__
+            real = _norms.get(path)
+            if real is None:
+                real = _norms[path] = norm(path)
+            by_file[real] = name
+        except Exception:
+            pass
+    names, others = set(), []
+    for path in paths:
+        if not isinstance(path, str) or not path:
+            continue
+        name = by_file.get(norm(path))
+        if name is not None:
+            names.add(name)
+        elif not path.endswith((".py", ".pyc")) and os.path.isfile(path):
+            others.append(path)  # (a temporary file gone by now is not one)
+    return names, others
+
+
+def matches(name, prefixes):
+    """Whether module ``name`` is one of ``prefixes`` or inside one (``clear_cache``'s rule)."""
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def purge_modules(names, submodules=True):
+    """Drop ``names`` (and, with ``submodules``, what is inside them) from ``sys.modules``;
+    the purged names.
+
+    A purged submodule is also taken off its parent package when that stays
+    loaded: ``from pkg import sub`` reads the attribute first and would get
+    the old module.
+    """
     purged = []
     for name in names:
         for mod in list(sys.modules):
-            if (mod == name or mod.startswith(name + ".")) and not _is_own(mod):
-                sys.modules.pop(mod, None)
+            if (mod == name or (submodules and mod.startswith(name + "."))) and not _is_own(mod):
+                module = sys.modules.pop(mod, None)
                 purged.append(mod)
+                parent, _, child = mod.rpartition(".")
+                owner = sys.modules.get(parent) if parent else None
+                if owner is not None and module is not None and getattr(owner, child, None) is module:
+                    try:
+                        delattr(owner, child)
+                    except Exception:
+                        pass
     importlib.invalidate_caches()
     return purged
 

@@ -11,25 +11,40 @@
   with 1012 when the next run serves);
 * ``tornado.autoreload`` stays off (the launcher reloads), ``enable_pretty_logging``
   only sets the level (no second handler);
-* ``Thread.start`` carries the app's run into threads the app starts;
-* the kernel loop's ``stop()`` is guarded too (:func:`guard_kernel_loop_stop`).
+* ``Thread.start`` carries the app's run (and scope, and context) into threads the app starts;
+* the kernel loop's ``stop()`` / ``run_forever()`` / ``run_until_complete()``
+  are guarded too, and a task factory tracks each app's tasks (:func:`guard_loop`);
+* for apps started from their own entry point (an :class:`~.scope.AppScope`):
+  ``asyncio.run(coro)`` makes ``coro`` the app's main task on the kernel's loop
+  (shared) or runs it on the app's own loop (threaded); ``IOLoop.start()`` on the
+  kernel's loop returns at once, the app's ``IOLoop.stop()`` means it ended on its
+  own; ``parse_command_line()`` and ``argparse`` read the app's argv;
+  ``logging.basicConfig`` in an app keeps the bridge's routing (only the level is honoured).
 
+One set of patches: each asks first whether scoped code runs (the entry-point
+apps), then whether a contract app's run does, else defers to the original.
 :data:`patches` holds the originals; applying twice never wraps our own wrappers.
 """
 
+import argparse
+import asyncio
+import contextvars
+import functools
 import logging
-import threading
-
 import socket
+import threading
+import weakref
 
 import tornado.autoreload
 import tornado.log
 import tornado.netutil
+import tornado.options
 import tornado.tcpserver
 import tornado.websocket
 from tornado.platform.asyncio import BaseAsyncIOLoop
 
 from .. import protocol
+from . import options as scoped_options
 from . import state
 from .attribution import attributed_run
 from .drain import accept_backlog, close_listening, peer
@@ -48,6 +63,12 @@ class Patches:
         self.add_sockets = None
         self.tcp_stop = None
         self.thread_start = None
+        self.asyncio_run = None
+        self.parse_command_line = None
+        self.parse_known_args = None
+        self.basic_config = None
+        #: loop -> the task factory it had before ours
+        self.factories = weakref.WeakKeyDictionary()
         self.bind_sockets = None
         self.bind_unix_socket = None
         self.websocket_init = None
@@ -59,6 +80,14 @@ patches = Patches()
 
 
 def _ioloop_start(self):
+    scope = state.current_scope()
+    if scope is not None and self.asyncio_loop is scope.loop:
+        scope.loop_started = True
+        if not scope.threaded:
+            return None  # the kernel's loop already runs: the app keeps serving on it
+        self.asyncio_loop.call_soon(scope.serving)
+        scope.release_argv()
+        return patches.ioloop_start(self)
     run = state.current_run.get()
     if run is not None:
         if self.asyncio_loop is state.kernel.loop:
@@ -72,6 +101,11 @@ def _ioloop_start(self):
 
 
 def _ioloop_stop(self):
+    scope = state.current_scope()
+    if scope is not None and not scope.threaded and self.asyncio_loop is scope.loop:
+        if not scope.stop_requested:
+            scope.loop.call_soon(scope.ended_by_app, None, "the app stopped its IOLoop")
+        return None
     run = state.current_run.get()
     if run is not None and self.asyncio_loop is state.kernel.loop:
         # the app's stop callback: never stop the kernel's loop, note that the app stopped
@@ -81,6 +115,9 @@ def _ioloop_stop(self):
 
 
 def _ioloop_close(self, all_fds=False):
+    scope = state.current_scope()
+    if scope is not None and self.asyncio_loop is scope.loop:
+        return None  # the scope closes its loop (threaded) or never (the kernel's)
     run = state.current_run.get()
     if run is not None and self.asyncio_loop is state.kernel.loop:
         return None
@@ -97,7 +134,11 @@ def _add_sockets(self, sockets):
     result = patches.add_sockets(self, sockets)
     run = state.current_run.get()
     if run is not None:
-        run.track_server(self, sockets)
+        run.track_server(self, sockets)  # a scope shares its run's servers
+    else:
+        scope = state.current_scope()
+        if scope is not None:
+            scope.servers.track(self, sockets)
     return result
 
 
@@ -178,6 +219,13 @@ def _pretty_logging(*args, **kwargs):
 
 
 def _thread_start(self, *args, **kwargs):
+    scope = state.scope_var.get()
+    if scope is not None and getattr(self, "_tl_entry_scope", None) is None \
+            and getattr(getattr(self, "_target", None), "__module__", "") != "concurrent.futures.thread":
+        self._tl_entry_scope = scope
+        scope.threads.add(self)
+        ctx = contextvars.copy_context()
+        self.run = functools.partial(ctx.run, self.run)  # the app's options, argv, logs in its threads
     run = state.current_run.get()
     if run is not None and getattr(self, "_tl_bridge_run", None) is None:
         target = getattr(self, "_target", None)
@@ -185,6 +233,114 @@ def _thread_start(self, *args, **kwargs):
         if getattr(target, "__module__", "") not in ("concurrent.futures.thread",):
             self._tl_bridge_run = run
     return patches.thread_start(self, *args, **kwargs)
+
+
+def _asyncio_run(main, *, debug=None):
+    scope = state.current_scope()
+    if scope is not None and scope.loop is not None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if not scope.threaded and running is scope.loop:
+            scope.adopt_main(main)
+            return None
+        if scope.threaded and running is None and threading.get_ident() == scope.thread_id:
+            return scope.run_until(scope.adopt_main(main))
+    return patches.asyncio_run(main, debug=debug)
+
+
+def _parse_command_line(self, args=None, final=True):
+    scope = state.current_scope()
+    if args is None and scope is not None:
+        args = scope.full_argv()
+    return patches.parse_command_line(self, args, final)
+
+
+def _parse_known_args(self, args=None, namespace=None):
+    scope = state.current_scope()
+    if args is None and scope is not None:
+        args = scope.full_argv()[1:]
+    return patches.parse_known_args(self, args, namespace)
+
+
+def _basic_config(**kwargs):
+    # logging.basicConfig(force=True) in an app would remove the bridge's root handler,
+    # and a StreamHandler would print every record a second time: honour the level only
+    if attributed_run() is None and state.current_scope() is None:
+        return patches.basic_config(**kwargs)
+    level = kwargs.get("level")
+    if level is not None:
+        try:
+            logging.getLogger().setLevel(level)
+        except (TypeError, ValueError):
+            pass
+    return None
+
+
+def _task_factory(loop, coro, context=None):
+    previous = patches.factories.get(loop)
+    if previous is not None:
+        task = previous(loop, coro, context=context) if context is not None else previous(loop, coro)
+    else:
+        task = asyncio.Task(coro, loop=loop, context=context)
+    scope = context.get(state.scope_var) if context is not None else state.scope_var.get()
+    if scope is not None:
+        scope.tasks.add(task)
+    return task
+
+
+def _kernel_scope(loop):
+    scope = state.current_scope()
+    if scope is not None and not scope.threaded and loop is scope.loop:
+        return scope
+    return None
+
+
+def guard_loop(loop):
+    """Track the apps' tasks on ``loop``; on a loop already running (the kernel's), an app's
+    ``run_forever`` / ``run_until_complete`` / ``stop`` behave as ``IOLoop.start`` /
+    ``asyncio.run`` / ``IOLoop.stop`` do, and never stop the kernel's loop."""
+    if loop in patches.factories:
+        return
+    patches.factories[loop] = loop.get_task_factory()
+    loop.set_task_factory(_task_factory)
+    if not loop.is_running():
+        return  # only a loop we do not own gets instance patches
+    run_forever, run_until_complete, stop = loop.run_forever, loop.run_until_complete, loop.stop
+
+    def guarded_run_forever():
+        scope = _kernel_scope(loop)
+        if scope is None:
+            return run_forever()
+        scope.loop_started = True
+        return None
+
+    def guarded_run_until_complete(future):
+        scope = _kernel_scope(loop)
+        if scope is None or not loop.is_running():
+            return run_until_complete(future)
+        scope.adopt_main(future)
+        return None
+
+    def guarded_stop():
+        scope = _kernel_scope(loop)
+        if scope is not None:
+            if not scope.stop_requested:
+                loop.call_soon(scope.ended_by_app, None, "the app stopped the event loop")
+            return None
+        run = state.current_run.get()
+        if run is not None:  # a contract app's asyncio.get_event_loop().stop()
+            run.stop_reached = True
+            return None
+        return stop()
+
+    try:
+        loop.run_forever = guarded_run_forever
+        loop.run_until_complete = guarded_run_until_complete
+        loop.stop = guarded_stop
+    except (AttributeError, TypeError):
+        pass  # a loop type that refuses instance attributes: IOLoop.stop is still guarded
 
 
 def apply():
@@ -214,20 +370,12 @@ def apply():
     tornado.log.enable_pretty_logging = _pretty_logging
     patches.thread_start = threading.Thread.start
     threading.Thread.start = _thread_start
-
-
-def guard_kernel_loop_stop(loop):
-    """An app calling ``asyncio.get_event_loop().stop()`` must not stop the kernel's loop either."""
-    original = loop.stop
-
-    def stop():
-        run = state.current_run.get()
-        if run is not None:
-            run.stop_reached = True
-            return None
-        return original()
-
-    try:
-        loop.stop = stop
-    except (AttributeError, TypeError):
-        pass  # a loop type that refuses instance attributes: IOLoop.stop is still guarded
+    patches.asyncio_run = asyncio.run
+    asyncio.run = _asyncio_run
+    patches.parse_command_line = tornado.options.OptionParser.parse_command_line
+    tornado.options.OptionParser.parse_command_line = _parse_command_line
+    patches.parse_known_args = argparse.ArgumentParser.parse_known_args
+    argparse.ArgumentParser.parse_known_args = _parse_known_args
+    patches.basic_config = logging.basicConfig
+    logging.basicConfig = _basic_config
+    scoped_options.install()

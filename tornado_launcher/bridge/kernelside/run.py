@@ -22,10 +22,12 @@ class Run:
         self.assets_forgotten = False  # its template/static caches were dropped (assets.forget)
         self.closing_websockets = []  # their protocols once sent a close frame (drain cuts them off)
         self.obj = None
+        self.scope = None  # an app started from its own entry point: its scope.AppScope
         self.loop = None
         self.io_loop = None
         self.thread = None
         self.loop_started = False
+        self.bridge_runs_loop = False  # threaded: the app's start() returned; the bridge runs its loop
         self.stop_reached = False
         self.stop_requested = False
         self.error = None

@@ -50,8 +50,9 @@ class Servers:
         return ports
 
     def urls(self):
-        """The URLs the open listening sockets serve (wildcard addresses as loopback)."""
-        urls = []
+        """URLs a browser can open for the open listening sockets: a wildcard bind
+        (``app.listen(8888)``) is ``localhost``."""
+        bound = []
         for server, socks in self._entries:
             scheme = "https" if getattr(server, "ssl_options", None) else "http"
             for sock in socks:
@@ -61,23 +62,22 @@ class Servers:
                     addr = sock.getsockname()
                 except OSError:
                     continue
-                if sock.family == socket.AF_INET:
-                    host = addr[0]
-                    if host in ("0.0.0.0", ""):
-                        host = "127.0.0.1"
-                elif sock.family == socket.AF_INET6:
-                    host = addr[0]
-                    if host in ("::", ""):
-                        host = "127.0.0.1" if any(
-                            s.family == socket.AF_INET and s.fileno() != -1 and s.getsockname()[1] == addr[1]
-                            for _, ss in self._entries for s in ss) else "[::1]"
-                    else:
-                        host = "[%s]" % host
+                bound.append((scheme, sock.family, addr[0], addr[1]))
+        v4_wild = {(s, p) for s, f, h, p in bound if f == socket.AF_INET and h in ("0.0.0.0", "")}
+        urls = []
+        for scheme, family, host, port in bound:
+            if family == socket.AF_INET:
+                host = "localhost" if host in ("0.0.0.0", "") else host
+            elif family == socket.AF_INET6:
+                if host in ("::", ""):
+                    host = "localhost" if (scheme, port) in v4_wild else "[::1]"
                 else:
-                    continue
-                url = "%s://%s:%d/" % (scheme, host, addr[1])
-                if url not in urls:
-                    urls.append(url)
+                    host = "[%s]" % host
+            else:
+                continue
+            url = "%s://%s:%d/" % (scheme, host, port)
+            if url not in urls:
+                urls.append(url)
         return urls
 
     def close(self):

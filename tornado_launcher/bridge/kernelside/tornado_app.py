@@ -7,6 +7,11 @@ bursts of file events fold into one restart) -> start (shared, threaded)
 -> stop (shared, threaded).  Constructing the user's object is ``entry``'s,
 tracking its servers ``servers``'/``run``'s, draining ``drain``'s.
 
+An app given by its own entry point (``main``, ``script``, or ``app_class``
+with ``port``: an Application, a subclass or a factory) runs in an
+:class:`~.scope.AppScope` bound to its run (``scope.start_entry`` / ``scope.stop_entry``);
+the command queue, restarts, the socket pool, the threaded toggle and the drain are the same.
+
 A restart starts the new run *before* the old one stops (:meth:`_replace`):
 the new servers get the app's pooled listening sockets (``servers.pool``) and
 accept on them, then the old servers stop accepting, the old websockets get
@@ -25,23 +30,102 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import assets, attribution, entry, imports, live, ports, state
+from . import assets, attribution, entry, imports, live, options, ports, state
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
+from .graph import graph, heap, prune_libraries
 from .records import format_exc, one_line
 from .run import Run
+from . import scope as scope_runs
 
 STOP_TIMEOUT = 5.0  # seconds an app's stop() may take before its servers are closed by force
 
 
-class TornadoBridgeApp(BridgeApp):
+class EntryPoints:
+    """The part of :class:`TornadoBridgeApp` about its entry point: ``main`` ("pkg.mod:main"),
+    ``script`` ("/abs/server.py") or ``app_class`` with ``port`` (and ``address``, default
+    127.0.0.1) for an Application, a subclass or a factory run in a :class:`scope.AppScope`;
+    else the contract class."""
+
+    def _init_entry_points(self):
+        self.main = self.spec.get("main")
+        self.script = self.spec.get("script")
+        self.port = self.spec.get("port")
+        self.address = self.spec.get("address")
+
+    def entry_point(self):
+        """The :class:`entry.Entry` this app starts from, None for a contract ``app_class``."""
+        if self.main:
+            return entry.Entry.main(self.main)
+        if self.script:
+            return entry.Entry.script(self.script)
+        if self.port is not None and self.app_class:
+            return entry.Entry.application(self.app_class, self.port, self.address)
+        return None
+
+    def _entry_modules(self, loaded):
+        """The loaded modules the app's entry points live in (re-executed on every reload)."""
+        out = []
+        for key in ("app_class", "main", "factory"):
+            dotted = self.spec.get(key)
+            if not isinstance(dotted, str):
+                continue
+            parts = dotted.replace(":", ".").split(".")
+            for i in range(len(parts), 0, -1):
+                name = ".".join(parts[:i])
+                if name in loaded:
+                    out.append(name)
+                    break
+        return out
+
+    async def _start_by_entry_point(self, run):
+        """Start ``run`` the way the app's entry point says; the exception (None: it serves)."""
+        try:
+            entry_point = self.entry_point()
+        except Exception as exc:
+            return exc
+        if entry_point is not None:
+            return await scope_runs.start_entry(self, run, entry_point)
+        options.forget_unloaded(None)  # a contract app's define()s are the kernel's: drop the purged ones
+        if self.threaded:
+            return await self._start_threaded(run)
+        return await self._start_shared(run)
+
+    async def _halt_scoped(self, run, drain):
+        await scope_runs.stop_entry(self, run, drain)
+        if not run.assets_forgotten:
+            forget_assets(run)
+        return True
+
+    def _entry_ended(self, run, outcome):
+        """The app ended on its own (its main returned or raised, it exited, it stopped its loop)."""
+        if self._run is not run or run.stop_requested or outcome is None or outcome.requested:
+            return
+        self._run = None
+        self.app = None
+        pool.release(self.name)  # its pooled listening sockets: the port is free
+        self._flush_prints()
+        if outcome.error is not None:
+            self._log("ERROR", "the app ended: %s" % outcome.reason, format_exc(outcome.error))
+            self._set_state("failed", reason=outcome.reason)
+        else:
+            self._log("INFO", "the app ended: %s" % outcome.reason)
+            self._set_state("stopped", reason=outcome.reason)
+
+
+class TornadoBridgeApp(EntryPoints, BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
     "clear_cache": [...] or None, "drain_timeout": seconds (default 2), "live_reload": bool,
-    "logger": {"level", "suppress_regex", "replace_regex"}}``.
-    ``clear_cache`` None means: every module loaded from the project directory.
+    "reload": "dependents" | "all", "logger": {"level", "suppress_regex", "replace_regex"}}``.
+    ``clear_cache`` None means: every module loaded from the project directory;
+    it is the most a restart purges.  ``reload`` "dependents" (the default): a
+    reload for changed files purges only the changed modules, the modules
+    that import them (transitively) and the app's entry module (see
+    ``graph``); "all": every module of ``clear_cache``, as a restart does.
+    Entry points other than a contract class (``main``, ``script``, ``port``): :class:`EntryPoints`.
 
     Subclass and override :meth:`make_app` to construct an application class
     that does not follow the usual contract.
@@ -52,6 +136,7 @@ class TornadoBridgeApp(BridgeApp):
     def __init__(self, name, spec=None, **kwargs):
         super().__init__(name, spec, **kwargs)
         self.app_class = self.spec.get("app_class")
+        self._init_entry_points()
         self.argv = [str(a) for a in (self.spec.get("argv") or self.spec.get("args") or [])]
         clear = self.spec.get("clear_cache")
         self.clear_cache = None if clear is None else [str(c) for c in clear]
@@ -59,6 +144,8 @@ class TornadoBridgeApp(BridgeApp):
         #: seconds the old run's accepted requests may take after a restart or stop
         self.drain_timeout = draining.DRAIN_TIMEOUT if timeout is None else max(0.0, float(timeout))
         self.live_reload = bool(self.spec.get("live_reload", False))
+        self.reload_mode = "all" if self.spec.get("reload") == "all" else "dependents"
+        self._reload_info = None  # what the current start purged (the "reload" of its running record)
         self.app = None  # the Tornado application object of the current run
         self._run = None
         self._pending = collections.deque()
@@ -87,7 +174,7 @@ class TornadoBridgeApp(BridgeApp):
         (an editor's atomic save renames a temporary file over the original)
         that is ``dest_path``; paths inside the project are shown relative to it.
         """
-        self._submit("reload", event_path(event))
+        self._submit("reload", (event_path(event), event_paths(event)))
 
     def set_threaded(self, flag):
         """Switch between the shared loop and an own thread; restarts a running app."""
@@ -108,8 +195,13 @@ class TornadoBridgeApp(BridgeApp):
 
     def _enqueue(self, cmd, arg, t0):
         last = self._pending[-1][0] if self._pending else None
-        if (cmd == "reload" and last in ("reload", "restart")) or (cmd == "restart" and last == "restart"):
-            return  # a burst of file events: the restart already queued serves them all
+        if cmd == "reload" and last == "reload":
+            # a burst of file events: the reload already queued serves them all
+            queued = self._pending[-1][1]
+            queued[1].extend(p for p in arg[1] if p not in queued[1])
+            return
+        if (cmd == "reload" and last == "restart") or (cmd == "restart" and last == "restart"):
+            return  # the full restart already queued serves it
         self._pending.append((cmd, arg, t0))
         if self._worker is None:
             self._worker = state.kernel.loop.create_task(self._work())
@@ -158,9 +250,14 @@ class TornadoBridgeApp(BridgeApp):
         self._purge()
         await self._replace(t0, self.threaded)
 
-    async def _do_reload(self, path, t0):
+    async def _do_reload(self, arg, t0):
+        path, paths = arg
         self._log("INFO", "%s changed: restarting" % (path,))
-        await self._do_restart(None, t0)
+        if self.reload_mode == "all" or self.state == "failed":
+            await self._do_restart(None, t0)
+            return
+        partial = self._purge(paths)
+        await self._replace(t0, self.threaded, retry_full=partial)
 
     async def _do_set_threaded(self, flag, t0):
         if flag == self.threaded:
@@ -178,43 +275,87 @@ class TornadoBridgeApp(BridgeApp):
             live.switched(self, flag)
         self._set_state(self.state, urls=self._run.urls() if self._run else ())
 
-    def _purge(self):
-        names = self.clear_cache if self.clear_cache is not None else imports.project_modules()
-        purged = imports.purge_modules(names)
+    def _purge(self, paths=None, note=None):
+        """Drop modules before a start; True if only a part was dropped.
+
+        ``paths`` None: every module of ``clear_cache`` (or of the project).
+        Else the files that changed: only what they invalidate (``graph.plan``),
+        within ``clear_cache``; a full purge where the graph cannot tell.
+        """
+        _t = time.perf_counter()
+        loaded = imports.loaded_project_modules()
+        names = None
+        if paths is not None:
+            changed, others = imports.modules_for_paths(paths, loaded)
+            if others:
+                note = "%s is not a Python module" % event_path({"src_path": others[0]})
+            else:
+                changed |= graph.changed_modules(loaded)
+                names, why = graph.plan(changed, loaded, self._entry_modules(loaded))
+                if why:
+                    note = why
+                    names = None
+        partial = names is not None
+        if not partial:
+            names = self.clear_cache if self.clear_cache is not None else list(loaded)
+        elif self.clear_cache is not None:
+            names = [n for n in names if imports.matches(n, self.clear_cache)]
+        purged = imports.purge_modules(sorted(names), submodules=not partial)
+        heap.purged(len(purged))
+        pruned = prune_libraries([n for n in purged if n in loaded], loaded)
+        self._reload_info = {"purged": len(purged), "mode": "dependents" if partial else "all", "note": note,
+                             "mark": graph.executed_count}
+        if note:
+            self._log("INFO", "%s: purging every module" % (note,))
         if purged:
-            self._log("DEBUG", "purged %d modules: %s" % (len(purged), ", ".join(sorted(purged)[:20])))
+            self._log("DEBUG", "purged %d modules in %.1f ms: %s" % (
+                len(purged), (time.perf_counter() - _t) * 1000.0, ", ".join(sorted(purged)[:20])))
+        for lib, n in pruned:
+            self._log("DEBUG", "took %d objects of purged modules out of library %s" % (n, lib))
+        return partial
 
     # -- start
     async def _start(self, t0, report=True):
         """Start a new run; return ``(run, exc)`` (``exc`` None once it serves).
         ``report``: send its "running"/"failed" (a restart decides itself)."""
+        if self._reload_info is None:
+            self._reload_info = {"purged": 0, "mode": self.reload_mode, "note": None, "mark": graph.executed_count}
         self._set_state("starting")
         run = Run(self, self.threaded)
         self._run = run
         attribution.update_levels()
-        if self.threaded:
-            exc = await self._start_threaded(run)
-        else:
-            exc = await self._start_shared(run)
+        exc = await self._start_by_entry_point(run)
         if report:
-            if exc is None:
-                self._running(run, t0)
-            else:
-                self._failed(run, exc)
-            pool.release(self.name, keep=run.pool_keys if exc is None else ())
+            self._report(run, exc, t0)
         return run, exc
 
-    async def _replace(self, t0, threaded):
-        """Restart (in ``threaded`` mode): the new run serves before the old one stops."""
+    def _report(self, run, exc, t0):
+        """"running", or "failed" once the port is free (the pooled sockets closed first,
+        so whoever hears "failed" may bind the port at once)."""
+        if exc is None:
+            self._running(run, t0)
+            pool.release(self.name, keep=run.pool_keys)
+        else:
+            pool.release(self.name)
+            self._failed(run, exc)
+
+    async def _replace(self, t0, threaded, retry_full=False):
+        """Restart (in ``threaded`` mode): the new run serves before the old one stops.
+        ``retry_full``: only a part of the modules was purged; if the new run does not
+        start, purge them all and try once more."""
         old = self._run
         if old is None:
             self.threaded = threaded
-            await self._start(t0)
+            if not retry_full:
+                await self._start(t0)
+                return
+            run, exc = await self._start_or_retry(t0)
+            self._report(run, exc, t0)
             return
         was = self.threaded
         self.threaded = threaded
         forget_assets(old)  # the new run reads the templates and static files afresh
-        run, exc = await self._start(t0, report=False)
+        run, exc = await (self._start_or_retry(t0) if retry_full else self._start(t0, report=False))
         if exc is not None and isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
             # bound outside tornado's bind_sockets (not pooled): the old order, stop then start
             self._run = old
@@ -225,8 +366,8 @@ class TornadoBridgeApp(BridgeApp):
             old = None
         if exc is not None:
             if old is None:
-                self._failed(run, exc)
                 pool.release(self.name)
+                self._failed(run, exc)
                 return
             self._kept_old(old, was, exc)
             return
@@ -237,8 +378,20 @@ class TornadoBridgeApp(BridgeApp):
             await self._halt(old, drain=False, code=None)  # websockets got their 1012 in the hand-over
         pool.release(self.name, keep=run.pool_keys)
 
+    async def _start_or_retry(self, t0):
+        """Start after a partial purge; if that fails, purge everything and start once more."""
+        run, exc = await self._start(t0, report=False)
+        if exc is not None and not (isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE):
+            self._flush_prints()
+            self._log("WARNING", "the partial reload did not start (%s): retrying once with a full purge"
+                      % one_line(exc), format_exc(exc))
+            self._purge(note="the partial reload did not start (%s)" % one_line(exc))
+            run, exc = await self._start(t0, report=False)
+        return run, exc
+
     def _kept_old(self, old, was_threaded, exc):
         """The new code did not start: the old run keeps serving on the same sockets."""
+        self._reload_info = None
         self._run = old
         self.threaded = was_threaded
         self.app = old.obj
@@ -292,6 +445,7 @@ class TornadoBridgeApp(BridgeApp):
         await asyncio.sleep(0)
         return None
 
+    # -- start, an app's own entry point (both modes: the scope runs it)
     # -- start, threaded mode: the app on its own thread and loop
     async def _start_threaded(self, run):
         run.started_fut = state.kernel.loop.create_future()
@@ -319,6 +473,7 @@ class TornadoBridgeApp(BridgeApp):
                 if not run.loop_started and not run.stop_requested:
                     # start() returned without running the loop: serve until stopped
                     run.loop_started = True
+                    run.bridge_runs_loop = True
                     loop.call_soon(run.on_serving)
                     loop.run_forever()
             except (Exception, SystemExit) as exc:
@@ -369,9 +524,22 @@ class TornadoBridgeApp(BridgeApp):
                 self._set_state("stopped", reason="the app's loop ended")
 
     def _running(self, run, t0):
+        info, self._reload_info = self._reload_info, None
+        reload = None
+        if info is not None:
+            names = graph.executed_since(info.pop("mark"))
+            info["reimported"] = len(names)
+            info["modules"] = names[:protocol.RELOAD_MODULES_SHOWN]
+            reload = info
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
-                        assets=self._assets(run), public_ports=run.public_ports())
+                        assets=self._assets(run), reload=reload, public_ports=run.public_ports())
         live.serving(self, run)
+        if info is not None and info["reimported"] > 20:
+            # after a start that imported much, look at the new files now rather than at the next save
+            state.kernel.loop.call_later(0.05, warm_up)
+        heap.freeze()
+        if heap.due():
+            state.kernel.loop.call_later(1.0, heap.collect)
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
@@ -387,6 +555,7 @@ class TornadoBridgeApp(BridgeApp):
         if self._run is run:
             self._run = None
         self._flush_prints()
+        self._reload_info = None
         live.failed(self, run, error_place(exc))
         reason = ports.explain(exc) or one_line(exc)  # a port in use: which one, and who holds it
         self._log("ERROR", "%s: %s" % (what, reason), format_exc(exc))
@@ -423,6 +592,8 @@ class TornadoBridgeApp(BridgeApp):
                                               context=run.ctx.copy())
             except RuntimeError:
                 pass
+        if run.scope is not None:
+            return await self._halt_scoped(run, drain)
         if run.threaded:
             released = await self._stop_threaded(run)
         else:
@@ -485,6 +656,14 @@ class TornadoBridgeApp(BridgeApp):
             except Exception as exc:
                 self._log("ERROR", "stop() raised %s" % one_line(exc), format_exc(exc))
                 run.loop.stop()
+                return
+            # the bridge runs this loop (start() returned, or was a coroutine): its stop()
+            # closed the servers but does not stop the loop, as in shared mode that is done
+            run.loop.call_soon(stop_loop_when_closed)
+
+        def stop_loop_when_closed():
+            if run.bridge_runs_loop and not run.open_sockets():
+                run.loop.stop()
 
         if not run.released_fut.done():
             try:
@@ -526,8 +705,9 @@ class TornadoBridgeApp(BridgeApp):
 
     def _logger_names(self):
         names = []
-        if isinstance(self.app_class, str) and "." in self.app_class:
-            names.append(self.app_class.split(".", 1)[0])
+        for dotted in (self.app_class, self.main):
+            if isinstance(dotted, str) and "." in dotted:
+                names.append(dotted.split(".", 1)[0])
         if self._adopted_logger:
             names.append(self._adopted_logger)
         return names
@@ -561,6 +741,35 @@ def error_place(exc):
     if not filename:
         return one_line(exc)
     return "%s:%s: %s" % (event_path({"src_path": filename}), line, one_line(exc))
+
+
+def warm_up():
+    """Fill the caches a reload reads (which loaded modules are the project's, their real
+    paths, their files' stat baselines) while nothing waits for them."""
+    try:
+        loaded = imports.loaded_project_modules()
+        imports.modules_for_paths((), loaded)
+        graph.changed_modules(loaded)
+    except Exception:
+        pass
+
+
+def event_paths(event):
+    """Every file a file event (or the launcher's dict, with its ``paths``) says changed."""
+    if event is None:
+        return []
+    get = event.get if isinstance(event, dict) else (lambda k: getattr(event, k, None))
+    out = []
+    # a move (an atomic save) is about its destination: the source is the editor's temporary file
+    for p in [get("dest_path") or get("src_path")] + list(get("paths") or []):
+        if p:
+            try:
+                p = os.fsdecode(p)
+            except Exception:
+                continue
+            if p not in out:
+                out.append(p)
+    return out
 
 
 def event_path(event):

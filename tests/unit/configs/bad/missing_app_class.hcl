@@ -1,4 +1,4 @@
-# expect: 7:3 needs `options { app_class =
+# expect: 7:3 needs one of `app_class =
 kernel "py_kernel" {}
 
 app "web" {

@@ -1,4 +1,4 @@
-# expect: 4:5 needs `options { app_class =
+# expect: 4:5 needs one of `app_class =
 kernel "py_kernel" {}
 
 app "web" {

@@ -1,0 +1,562 @@
+"""One start of one app from its own entry point: an :class:`AppScope` (issue 10).
+
+``AppScope(name, argv, threaded, context, servers)``, on the kernel's loop::
+
+    serving = await scope.start(entry)   # True: it serves; False: it already ended
+                                         # (scope.outcome says why); raises what its start raised
+    scope.urls()                         # from the sockets it really bound
+    outcome = await scope.stop()         # everything it started is closed or cancelled; port free
+    scope.ended                          # concurrent.futures.Future -> Outcome, however it ends
+    scope.leftovers()                    # what could not be stopped (threads still alive)
+
+``Outcome(requested, error, reason)``: ``requested`` True when :meth:`AppScope.stop`
+ended it; otherwise the app ended on its own (its ``main()`` returned or raised,
+it stopped its IOLoop, it called ``sys.exit``); ``error`` is the exception
+(None for a clean end), ``reason`` a one-line sentence.
+
+Shared mode (the kernel's running loop): the app's synchronous code runs in
+the scope's context; ``asyncio.run(coro)`` makes ``coro`` its main task and
+returns None at once (a second call is chained after the first);
+``IOLoop.start()`` returns at once.  Threaded: a thread of its own with its own
+loop, where ``asyncio.run`` and ``IOLoop.start()`` really run.  ``sys.argv`` is
+``[argv0] + argv`` while its synchronous code and each step of its main task
+run.  ``sys.exit()`` after a main task or IOLoop start was handed over (e.g.
+``sys.exit(asyncio.run(main()))``) ends only the synchronous part.
+
+Tracking (the patches in ``patches`` fill it): servers (``TCPServer.add_sockets``,
+into the run's ``Servers``), tasks (a task factory on the app's loop), timers and
+``PeriodicCallback`` s (the handles' contexts), IOLoop handlers (IOStreams,
+sockets) and threads.  :meth:`AppScope.stop` closes servers and connections,
+cancels the main task (so ``await asyncio.Event().wait()`` ends) and the rest,
+and (threaded) stops and closes the loop.  Python 3.11 tasks do not expose their
+context, hence the task factory; the ready queue is never swept (it holds the
+steps of the just-cancelled tasks), nor timers that wake a future.
+"""
+
+import asyncio
+import builtins
+import collections
+import concurrent.futures
+import contextvars
+import inspect
+import os
+import socket
+import sys
+import threading
+import types
+import weakref
+
+import tornado.ioloop
+import tornado.iostream
+
+from . import drain as draining
+from . import options as scoped_options
+from . import patches as patching
+from . import state
+from .entry import load_main, make_application
+from .records import one_line
+from .servers import Servers
+
+STOP_TIMEOUT = 5.0
+
+Outcome = collections.namedtuple("Outcome", "requested error reason")
+
+
+def _restore_argv(saved):
+    """Put back what was there, unless someone (another app, another thread) set sys.argv since."""
+    previous, mine = saved
+    if sys.argv is mine:
+        sys.argv = previous
+
+
+@types.coroutine
+def _argv_steps(coro, scope):
+    """Drive ``coro`` with ``sys.argv`` set to the app's command line during each of its steps."""
+    value, error = None, None
+    while True:
+        saved = scope._set_argv()
+        try:
+            yielded = coro.send(value) if error is None else coro.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            _restore_argv(saved)
+        value, error = None, None
+        try:
+            value = yield yielded
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            error = exc
+
+
+class AppScope:
+    """One start of one app: its context, what it started, how it ended.  See the module docstring."""
+
+    def __init__(self, name, argv=(), threaded=False, context=None, servers=None):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.threaded = bool(threaded)
+        self.argv0 = name
+        self.loop = None  # the asyncio loop the app runs on
+        self.io_loop = None
+        self.thread = None
+        self.thread_id = None
+        self.servers = Servers() if servers is None else servers  # the run's, when the bridge starts it
+        self.tasks = weakref.WeakSet()
+        self.threads = weakref.WeakSet()
+        self.main_task = None
+        self.main_module = None  # a script's __main__
+        self.loop_started = False
+        self.stop_requested = False
+        self.outcome = None
+        self.ended = concurrent.futures.Future()
+        self._serving_fut = concurrent.futures.Future()
+        self._sys_path_added = None
+        self._argv_saved = None
+        self._main_saved = None  # the kernel's __main__ while a script's top level runs
+        self.application = None
+        # ``context``: the bridge's run context (its own ContextVars ride along)
+        self.ctx = context.copy() if context is not None else contextvars.copy_context()
+        self.ctx.run(state.scope_var.set, self)
+
+    def __repr__(self):
+        return "<AppScope %s %s>" % (self.name, "threaded" if self.threaded else "shared")
+
+    def full_argv(self):
+        return [self.argv0] + list(self.argv)
+
+    def _set_argv(self):
+        mine = self.full_argv()
+        saved, sys.argv = (sys.argv, mine), mine
+        return saved
+
+    def run_in(self, fn, *args):
+        """``fn(*args)`` in the app's context with ``sys.argv`` as its command line (threaded:
+        until the app's loop runs, so the kernel and other apps do not see it meanwhile)."""
+        def call():
+            self._argv_saved = self._set_argv()
+            try:
+                return fn(*args)
+            finally:
+                self.release_argv()
+        return self.ctx.copy().run(call)
+
+    def release_argv(self):
+        """The app's loop is about to run (threaded): the kernel gets its ``sys.argv`` and,
+        for a script, its ``__main__`` back (the script blocks in ``asyncio.run`` /
+        ``IOLoop.start()`` for as long as it serves)."""
+        saved, self._argv_saved = self._argv_saved, None
+        if saved is not None:
+            _restore_argv(saved)
+        self._release_main()
+
+    def _release_main(self):
+        saved, self._main_saved = self._main_saved, None
+        if saved is not None and sys.modules.get("__main__") is self.main_module:
+            sys.modules["__main__"] = saved
+
+    # -- start
+    async def start(self, entry):
+        """Start ``entry``; see the module docstring.  Call on the kernel's running loop."""
+        self.argv0 = entry.argv0() if entry.kind != "main" else self.argv0
+        scoped_options.begin(self, [entry.target] if entry.kind == "script" else ())
+        if self.threaded:
+            self.thread = threading.Thread(target=self._thread_main, args=(entry,),
+                                           name="tornado-launcher:%s" % self.name, daemon=True)
+            self.thread._tl_entry_scope = self
+            self.thread.start()
+            return await asyncio.wrap_future(self._serving_fut)
+        self.loop = asyncio.get_running_loop()
+        self.io_loop = tornado.ioloop.IOLoop.current()
+        self.thread_id = threading.get_ident()
+        try:
+            self.run_in(self._call, entry)
+        except SystemExit as exc:
+            if not self._handed_over():
+                self._close_now()
+                self._finish(False, None if exc.code in (None, 0) else exc, "the app exited with status %s" % (exc.code or 0))
+                if self.outcome.error is not None:
+                    raise
+                return False
+        except BaseException as exc:
+            self._close_now()
+            self._finish(False, exc, "start failed: %s" % one_line(exc))
+            raise
+        # let the main task's first step run (it usually listens there)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        if self.outcome is not None:
+            if self.outcome.error is not None and not isinstance(self.outcome.error, SystemExit):
+                raise self.outcome.error
+            return False
+        if not self._handed_over() and not self._open_sockets():
+            self._close_now()
+            self._finish(False, None, "%s returned without serving" % self._what(entry))
+            return False
+        self.serving()
+        return True
+
+    def _what(self, entry):
+        return {"main": "main()", "script": "the script", "callable": "the function"}.get(entry.kind, "the app")
+
+    def _handed_over(self):
+        return self.loop_started or (self.main_task is not None and not self.main_task.done())
+
+    def _call(self, entry):
+        if entry.kind == "script":
+            return self._run_script(entry.target)
+        if entry.kind == "application":
+            target = load_main(entry.target) if isinstance(entry.target, str) else entry.target
+            app = make_application(target)
+            if app is None:
+                raise TypeError("%s is not a tornado.web.Application, a subclass or a function returning one: "
+                                "for a class with start() and stop() remove `port` (it listens itself)"
+                                % (entry.target,))
+            self.application = app
+            app.listen(entry.port, address=entry.address)
+            return None
+        fn = load_main(entry.target) if entry.kind == "main" else entry.target
+        if entry.kind == "main":
+            self.argv0 = getattr(sys.modules.get(getattr(fn, "__module__", "")), "__file__", None) or self.argv0
+            self.release_argv()
+            self._argv_saved = self._set_argv()
+        if inspect.iscoroutinefunction(fn):
+            self.adopt_main(fn())
+            return None
+        result = fn()
+        if inspect.isawaitable(result):
+            self.adopt_main(result)
+        return None
+
+    def _run_script(self, path):
+        with open(path, "rb") as f:
+            source = f.read()
+        code = compile(source, path, "exec", dont_inherit=True)
+        mod = types.ModuleType("__main__")
+        mod.__dict__.update(__file__=path, __builtins__=builtins, __spec__=None, __loader__=None,
+                            __package__=None, __cached__=None)
+        self.main_module = mod
+        directory = os.path.dirname(path)
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+            self._sys_path_added = directory
+        self._main_saved = sys.modules.get("__main__")
+        sys.modules["__main__"] = mod
+        try:
+            exec(code, mod.__dict__)
+        finally:
+            self._release_main()
+
+    def adopt_main(self, awaitable):
+        """The app's main task: what asyncio.run() would run."""
+        previous = self.main_task
+        if inspect.iscoroutine(awaitable):
+            coro = awaitable
+        else:
+            async def wait(fut=awaitable):
+                return await fut
+            coro = wait()
+
+        async def main():
+            if previous is not None and not previous.done():
+                await previous  # asyncio.run() twice: one after the other
+            return await _argv_steps(coro, self)
+
+        task = self.ctx.copy().run(self.loop.create_task, main())
+        self.main_task = task
+        task.add_done_callback(self._main_done)
+        return task
+
+    def _main_done(self, task):
+        if task is not self.main_task or self.stop_requested or self.outcome is not None:
+            return
+        if not self.threaded:
+            if task.cancelled():
+                self.ended_by_app(None, "the app's main task was cancelled")
+            elif task.exception() is not None:
+                exc = task.exception()
+                self.ended_by_app(None if isinstance(exc, SystemExit) and exc.code in (None, 0) else exc,
+                                   "main() raised %s" % one_line(exc))
+            else:
+                self.ended_by_app(None, "main() returned")
+
+    def run_until(self, task):
+        """Threaded: run the app's loop until ``task`` is done (asyncio.run's blocking part)."""
+        self.loop.call_soon(self.serving)
+        self.loop_started = True
+        self.release_argv()
+        return self.loop.run_until_complete(task)
+
+    def _thread_main(self, entry):
+        self.thread_id = threading.get_ident()
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self.loop = loop
+        patching.guard_loop(loop)
+        error, reason = None, None
+        try:
+            self.io_loop = tornado.ioloop.IOLoop.current()
+            try:
+                self.run_in(self._call, entry)
+                if self.main_task is not None and not self.main_task.done():
+                    self.ctx.copy().run(self.run_until, self.main_task)
+                elif not self.loop_started and self._open_sockets() and not self.stop_requested:
+                    loop.call_soon(self.serving)  # an Application we listened for
+                    self.loop_started = True
+                    self.release_argv()
+                    loop.run_forever()
+                if self.main_task is not None and self.main_task.done() and not self.main_task.cancelled():
+                    self.main_task.result()
+                reason = "%s returned" % self._what(entry) if self.main_task is None else "main() returned"
+            except asyncio.CancelledError as exc:
+                if not self.stop_requested:
+                    error, reason = exc, "the app's main task was cancelled"
+            except SystemExit as exc:
+                if exc.code not in (None, 0):
+                    error = exc
+                reason = "the app exited with status %s" % (exc.code or 0)
+            except BaseException as exc:
+                error, reason = exc, "the app raised %s" % one_line(exc)
+        finally:
+            self._close_now()
+            self._finish_loop(loop)
+            self._finish(self.stop_requested, error, "stopped" if self.stop_requested else reason)
+
+    def _finish_loop(self, loop):
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        except Exception:
+            pass
+        try:
+            if self.io_loop is not None:
+                patching.patches.ioloop_close(self.io_loop, False)
+            else:
+                loop.close()
+        except Exception:
+            try:
+                loop.close()
+            except Exception:
+                pass
+        asyncio.set_event_loop(None)
+
+    def serving(self):
+        if self.main_task is not None and self.main_task.done():
+            return  # it failed or ended at once: _finish tells
+        if not self._serving_fut.done():
+            self._serving_fut.set_result(True)
+
+    def _finish(self, requested, error, reason):
+        if self.outcome is None:
+            self.outcome = Outcome(requested, error, reason)
+        scoped_options.end(self)
+        if self._sys_path_added is not None:
+            try:
+                sys.path.remove(self._sys_path_added)
+            except ValueError:
+                pass
+            self._sys_path_added = None
+        if not self._serving_fut.done():
+            if error is not None and not requested:
+                self._serving_fut.set_exception(error)
+            else:
+                self._serving_fut.set_result(False)
+        if not self.ended.done():
+            self.ended.set_result(self.outcome)
+
+    def ended_by_app(self, error, reason):
+        """Shared mode: the app ended on its own (main returned/raised, IOLoop.stop)."""
+        if self.stop_requested or self.outcome is not None:
+            return
+        self._close_now()
+        self._finish(False, error, reason)
+
+    # -- tracking
+    def _open_sockets(self):
+        return self.servers.open_sockets()
+
+    def urls(self):
+        return self.servers.urls()
+
+    # -- stop
+    def _close_now(self, exclude_main=False):
+        """On the app's loop thread: close servers and connections, cancel what the app scheduled."""
+        for server, socks in self.servers:
+            try:
+                server.stop()
+            except Exception:
+                pass
+            for s in socks:
+                try:
+                    s.close()
+                except Exception:
+                    pass
+            for conn in list(getattr(server, "_connections", ())):
+                try:
+                    conn.stream.close()
+                except Exception:
+                    pass
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            current = asyncio.current_task(loop)
+        except RuntimeError:
+            current = None
+        for task in list(self.tasks):
+            if task is not current and not task.done() and not (exclude_main and task is self.main_task):
+                task.cancel()
+        # timers and PeriodicCallbacks scheduled in the app's context.  Not the ready queue:
+        # it holds the steps of the tasks just cancelled (cancelling those would hang them),
+        # nor timers that wake a future (asyncio.sleep in a task's cleanup)
+        for handle in list(getattr(loop, "_scheduled", ())):
+            ctx = getattr(handle, "_context", None)
+            if ctx is None or ctx.get(state.scope_var) is not self or handle.cancelled():
+                continue
+            args = getattr(handle, "_args", None) or ()
+            if args and isinstance(args[0], asyncio.Future):
+                continue
+            owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+            if isinstance(owner, tornado.ioloop.PeriodicCallback):
+                owner.stop()
+            handle.cancel()
+        # IOStreams and sockets the app registered on the loop
+        io_loop = self.io_loop
+        selector = getattr(loop, "_selector", None)
+        for fd, (fileobj, handler) in list(getattr(io_loop, "handlers", {}).items()):
+            try:
+                key = selector.get_key(fd) if selector is not None else None
+            except (KeyError, ValueError):
+                key = None
+            handles = [h for h in (key.data if key is not None else ()) if h is not None]
+            if not any(getattr(h, "_context", None) is not None and h._context.get(state.scope_var) is self for h in handles):
+                continue
+            owner = getattr(handler, "__self__", None)
+            try:
+                if isinstance(owner, tornado.iostream.BaseIOStream):
+                    owner.close()
+                else:
+                    io_loop.remove_handler(fd)
+                    if isinstance(fileobj, socket.socket):
+                        fileobj.close()
+            except Exception:
+                pass
+
+    async def stop(self, timeout=STOP_TIMEOUT):
+        """Stop the app; on return its port is free and what it started is cancelled.  Returns
+        the :class:`Outcome` (an app that had already ended keeps its own)."""
+        if self.ended.done():
+            return self.ended.result()
+        self.stop_requested = True
+        if self.threaded:
+            def stop_in_thread():
+                self._close_now()
+                if self.loop.is_running() and (self.main_task is None or self.main_task.done()):
+                    self.loop.stop()
+            try:
+                self.loop.call_soon_threadsafe(stop_in_thread)
+            except (RuntimeError, AttributeError):
+                pass
+            try:
+                return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self.ended)), timeout)
+            except asyncio.TimeoutError:
+                for s in self._open_sockets():
+                    s.close()
+                self._finish(True, None, "stopped by force: the app's thread is blocked")
+                return self.outcome
+        self._close_now()
+        waiting = [t for t in list(self.tasks) if not t.done()]
+        if waiting:
+            await asyncio.wait(waiting, timeout=timeout)
+        self._close_now()  # what their cancellation handlers scheduled
+        self._finish(True, None, "stopped")
+        return self.outcome
+
+    def leftovers(self):
+        """What still runs after the end: threads the app started that are alive, tasks not done."""
+        return {"threads": [t.name for t in list(self.threads) if t.is_alive()],
+                "tasks": [repr(t) for t in list(self.tasks) if not t.done()]}
+
+
+# -- a scope bound to a bridge app's run (``TornadoBridgeApp`` calls these)
+STOP_FREE_TIMEOUT = 5.0  # seconds a threaded app's loop may take to close its listening sockets
+
+
+async def start_entry(app, run, entry_point):
+    """Start ``entry_point`` in a scope bound to ``run``; the exception (None once it serves)."""
+    scope = AppScope(app.name, app.argv, app.threaded, context=run.ctx, servers=run.servers)
+    run.scope = scope
+    run.loop = state.kernel.loop  # until the scope's own (threaded)
+    try:
+        serving = await scope.start(entry_point)
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        run.close_servers()
+        return exc
+    run.loop, run.io_loop, run.thread = scope.loop, scope.io_loop, scope.thread
+    if not serving:
+        # it ended before serving: "failed", so whoever pressed Start settles
+        outcome = scope.outcome
+        if outcome is not None and outcome.error is not None and not isinstance(outcome.error, SystemExit):
+            return outcome.error
+        reason = outcome.reason if outcome is not None else "the app ended"
+        return RuntimeError(reason if "without serving" in reason else reason + " before serving")
+    app.app = scope.application
+    scope.ended.add_done_callback(lambda f: state.kernel.call(app._entry_ended, run, f.result()))
+    return None
+
+
+async def stop_entry(app, run, drain):
+    """Stop a scoped run: free the port, drain (Stop) or drain in the background (restart),
+    then the scope stops everything else of it."""
+    scope = run.scope
+    loop = scope.loop
+    if scope.ended.done():
+        return  # it had ended on its own; everything was closed then
+    if scope.threaded:
+        released = state.kernel.loop.create_future()
+
+        def release():
+            try:
+                run.close_servers()
+            finally:
+                state.kernel.loop.call_soon_threadsafe(lambda: released.done() or released.set_result(None))
+        try:
+            loop.call_soon_threadsafe(release, context=scope.ctx.copy())
+            await asyncio.wait_for(released, STOP_FREE_TIMEOUT)
+        except (RuntimeError, asyncio.TimeoutError):
+            pass  # its loop is closed or blocked: scope.stop() frees the sockets by force
+    else:
+        run.in_ctx(run.close_servers)
+    busy = any(getattr(server, "_connections", None) for server in run.servers.servers())
+    if not busy:
+        await scope.stop()
+    elif drain:
+        await _drain_entry(app, run)
+    else:
+        # a restart: the old app answers what it accepted in the background (at most
+        # drain_timeout s) while the new one serves; then everything of it ends
+        run.drain_task = state.kernel.loop.create_task(_drain_entry(app, run))
+    leftovers = scope.leftovers()
+    if leftovers["threads"]:
+        app._log("WARNING", "threads the app started still run after its stop: %s"
+                 % ", ".join(leftovers["threads"]))
+
+
+async def _drain_entry(app, run):
+    scope = run.scope
+    try:
+        coro = draining.drain(run.servers.servers(), app, app.drain_timeout, run)
+        if scope.threaded:
+            await asyncio.wait_for(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, scope.loop)),
+                                   app.drain_timeout + 2.0)
+        else:
+            await run.ctx.copy().run(asyncio.ensure_future, coro)
+    except Exception:
+        pass
+    await scope.stop()
