@@ -234,6 +234,31 @@ def remote_urls(urls: tuple, public_ports: tuple, host: Optional[str]) -> tuple:
     return tuple(out)
 
 
+def shown_urls(kernel: str, rec: Dict[str, Any], host: Optional[str], hinted: set,
+               on_event: Callable[[Event], None]) -> tuple:
+    """A state record's URLs for kernel ``kernel`` on ``host`` (None: this machine): with that
+    host where the app listens beyond loopback (:func:`remote_urls`); once per app and port
+    (``hinted``) a log line says when one listens only on that machine's loopback."""
+    urls = rec["urls"]
+    if is_loopback(host) or not urls:
+        return urls
+    public = rec.get("public_ports") or ()
+    if rec["state"] == "running":
+        from urllib.parse import urlsplit
+
+        for url in urls:
+            port = urlsplit(url).port
+            if port not in public and (rec["app"], port) not in hinted:
+                hinted.add((rec["app"], port))
+                on_event(LogRecord(
+                    kernel, rec["app"], "WARNING",
+                    f"{url} listens only on the loopback of {host}, the kernel's machine: reach it "
+                    f"through a tunnel (`ssh -L {port}:127.0.0.1:{port} {host}`, then "
+                    f"http://127.0.0.1:{port}/ here), or make the app listen on 0.0.0.0",
+                    logger="tornado_launcher", origin="launcher"))
+    return remote_urls(urls, public, host)
+
+
 class KernelStartError(Exception):
     """A kernel could not be started; ``str()`` is a sentence for the user."""
 
@@ -685,28 +710,8 @@ class Kernel:
                 self.on_files(rec)
 
     def _shown_urls(self, rec: Dict[str, Any]) -> tuple:
-        """The URLs a state record's app serves, as a browser here reaches them: a kernel on
-        another host (``remote_host``) shows them with that host (:func:`remote_urls`), and
-        says once per app and port when one listens only on that machine's loopback."""
-        urls = rec["urls"]
-        host = self.remote_host
-        if is_loopback(host) or not urls:
-            return urls
-        public = rec.get("public_ports") or ()
-        if rec["state"] == "running":
-            from urllib.parse import urlsplit
-
-            for url in urls:
-                port = urlsplit(url).port
-                if port not in public and (rec["app"], port) not in self._hinted:
-                    self._hinted.add((rec["app"], port))
-                    self._on_event(LogRecord(
-                        self.name, rec["app"], "WARNING",
-                        f"{url} listens only on the loopback of {host}, the kernel's machine: reach it "
-                        f"through a tunnel (`ssh -L {port}:127.0.0.1:{port} {host}`, then "
-                        f"http://127.0.0.1:{port}/ here), or make the app listen on 0.0.0.0",
-                        logger="tornado_launcher", origin="launcher"))
-        return remote_urls(urls, public, host)
+        """The URLs a state record's app serves, as a browser here reaches them (:func:`shown_urls`)."""
+        return shown_urls(self.name, rec, self.remote_host, self._hinted, self._on_event)
 
     def _handle_hello(self, rec: Dict[str, Any]) -> None:
         """The bridge says who it is (at each install): kept in ``self.hello``."""
