@@ -57,10 +57,6 @@ class App:
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ephemeral_range() -> tuple:
@@ -72,14 +68,15 @@ def _ephemeral_range() -> tuple:
         return 32768, 65535  # Linux's default low bound; macOS/BSD use 49152-65535
 
 
-def restart_port() -> int:
-    """A free port OUTSIDE the OS's ephemeral range, for an app a test stops and starts again.
+def free_port() -> int:
+    """A free port OUTSIDE the OS's ephemeral range, as the ports users give their apps are.
 
-    A port from :func:`free_port` is an ephemeral one: while the app is stopped, any process on
-    the machine may be handed it (a ``bind(("", 0))``, or the local end of an outgoing
-    connection, e.g. a kernel's ZMQ or another test's HTTP request), and then the restart fails
-    with "address in use".  Below the ephemeral range only an explicit bind can take it, as with
-    the ports users give their apps (8888, 8765, ...).
+    A port the OS hands out for ``bind(("", 0))`` is an ephemeral one: while a test's app is not
+    listening on it (before its start, or stopped for a restart) any process on the machine may
+    be handed it (another ``bind(("", 0))``, the local end of an outgoing connection, or the
+    loopback port ipykernel binds for its subprocess pipe) and then the app's start fails with
+    "address in use" (seen in full runs: "held by this kernel").  Below the ephemeral range
+    only an explicit bind can take it.
     """
     import random
 
@@ -89,7 +86,13 @@ def restart_port() -> int:
         port = random.randint(floor, low - 1)
         if port_is_free(port):
             return port
-    return free_port()
+    with socket.socket() as s:  # a machine with no room below the range: the OS's pick
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+#: an app a test stops and starts again needs nothing more than any test port now
+restart_port = free_port
 
 
 def port_is_free(port: int) -> bool:

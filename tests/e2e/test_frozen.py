@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -25,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import free_port  # noqa: E402 (tests/ is on sys.path: conftest)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(os.environ.get("TL_FROZEN_APP") or ROOT / "dist" / "tornado-launcher" / "tornado-launcher")
@@ -44,10 +44,6 @@ pytestmark = [
 # ------------------------------------------------------------------ helpers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_app(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 60):

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tornado_launcher import bridge
+from helpers import free_port, port_is_free  # noqa: E402 (tests/ is on sys.path: conftest)
 
 APPS_DIR = Path(__file__).parent / "bridge_apps"
 pytestmark = pytest.mark.timeout(120)
@@ -35,20 +36,8 @@ pytestmark = pytest.mark.timeout(120)
 # harness
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:

@@ -13,6 +13,7 @@ import time
 import pytest
 import tornado.netutil
 
+from helpers import free_port
 from tornado_launcher.bridge.kernelside import ports
 
 HOLD = """
@@ -51,10 +52,6 @@ def bind_error(port, address="127.0.0.1"):
     return ei.value
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_names_address_port_and_the_holding_process():
