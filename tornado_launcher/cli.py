@@ -136,6 +136,8 @@ async def _kernel_problems(config) -> List[str]:
 
     out = []
     for name, k in config.kernels.items():
+        if getattr(k, "connection_file", None) or getattr(k, "gateway_url", None):
+            continue  # attached to a running kernel: its Python is checked by the bridge's hello
         if k.kernel_name and not (interpreter.is_frozen() and k.kernel_name in ("python3", "python")):
             continue  # a kernelspec: jupyter_client resolves it at start
         try:

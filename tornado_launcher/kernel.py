@@ -211,6 +211,54 @@ def installed_kernelspecs() -> List[str]:
     return names
 
 
+def is_loopback(host: Optional[str]) -> bool:
+    return not host or host == "localhost" or host.startswith("127.") or host in ("::1", "[::1]")
+
+
+def remote_urls(urls: tuple, public_ports: tuple, host: Optional[str]) -> tuple:
+    """``urls`` of an app in a kernel on ``host``: those on a port bound beyond loopback with
+    ``host`` instead of the bridge's loopback name; the others (only on that machine's
+    loopback) as they are. Unchanged when ``host`` is itself loopback (a tunnel, a
+    forwarded container port: the user forwards the app's port the same way)."""
+    if is_loopback(host):
+        return tuple(urls)
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = f"[{host}]" if ":" in host else host
+    out = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.port in public_ports and is_loopback(parts.hostname):
+            url = urlunsplit((parts.scheme, f"{name}:{parts.port}", parts.path, "", ""))
+        out.append(url)
+    return tuple(out)
+
+
+def shown_urls(kernel: str, rec: Dict[str, Any], host: Optional[str], hinted: set,
+               on_event: Callable[[Event], None]) -> tuple:
+    """A state record's URLs for kernel ``kernel`` on ``host`` (None: this machine): with that
+    host where the app listens beyond loopback (:func:`remote_urls`); once per app and port
+    (``hinted``) a log line says when one listens only on that machine's loopback."""
+    urls = rec["urls"]
+    if is_loopback(host) or not urls:
+        return urls
+    public = rec.get("public_ports") or ()
+    if rec["state"] == "running":
+        from urllib.parse import urlsplit
+
+        for url in urls:
+            port = urlsplit(url).port
+            if port not in public and (rec["app"], port) not in hinted:
+                hinted.add((rec["app"], port))
+                on_event(LogRecord(
+                    kernel, rec["app"], "WARNING",
+                    f"{url} listens only on the loopback of {host}, the kernel's machine: reach it "
+                    f"through a tunnel (`ssh -L {port}:127.0.0.1:{port} {host}`, then "
+                    f"http://127.0.0.1:{port}/ here), or make the app listen on 0.0.0.0",
+                    logger="tornado_launcher", origin="launcher"))
+    return remote_urls(urls, public, host)
+
+
 class KernelStartError(Exception):
     """A kernel could not be started; ``str()`` is a sentence for the user."""
 
@@ -276,6 +324,13 @@ class Kernel:
         self._generation = itertools.count(1)
         self._gen = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        #: the bridge's last ``hello`` record (pid, python, tornado, bridge version, project_dir)
+        self.hello: Optional[Dict[str, Any]] = None
+        #: the host of a kernel on another machine (None: this one); its apps' URLs name it
+        self.remote_host: Optional[str] = None
+        self._hinted: set = set()
+        #: who hears the ``files`` records of a watcher in the kernel (the Reloader, ``remote_files``)
+        self.on_files: Optional[Callable[[Dict[str, Any]], None]] = None
         #: heartbeat: missed pings in a row, when it was reported silent (monotonic), the recheck
         self._hb_missed = 0
         self._silent_since: Optional[float] = None
@@ -643,12 +698,24 @@ class Kernel:
             elif kind == protocol.STATE:
                 self._on_event(AppState(
                     rec["app"], self.name, rec["state"], rec["reason"],
-                    rec["elapsed_ms"], rec["urls"], rec["threaded"],
+                    rec["elapsed_ms"], self._shown_urls(rec), rec["threaded"],
                     template_paths=rec["template_paths"], static_paths=rec["static_paths"], reload=rec["reload"],
                 ))
             elif kind == protocol.HANG:
                 self._on_event(LoopBlocked(self.name, rec["loop"], rec["apps"], rec["blocked"],
                                            rec["seconds"], rec["where"]))
+            elif kind == protocol.HELLO:
+                self._handle_hello(rec)
+            elif kind == protocol.FILES and self.on_files is not None:
+                self.on_files(rec)
+
+    def _shown_urls(self, rec: Dict[str, Any]) -> tuple:
+        """The URLs a state record's app serves, as a browser here reaches them (:func:`shown_urls`)."""
+        return shown_urls(self.name, rec, self.remote_host, self._hinted, self._on_event)
+
+    def _handle_hello(self, rec: Dict[str, Any]) -> None:
+        """The bridge says who it is (at each install): kept in ``self.hello``."""
+        self.hello = rec
 
     # -------------------------------------------------------------- execution
     async def execute(

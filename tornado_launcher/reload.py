@@ -39,7 +39,7 @@ from . import bridge
 from .bridge import protocol
 from .events import ReloadEvent
 from .kernel import describe_error
-from .watch import FileChange, SingleFlight, Watcher
+from .watch import DEFAULT_IGNORES, FileChange, SingleFlight, Watcher
 
 if TYPE_CHECKING:
     from .session import Session
@@ -146,8 +146,80 @@ class Reloader:
             )
             self.handlers.append(_Handler(None, None, spec, [(None, n) for n in tornado_apps]))
             self._targets.update(tornado_apps)
-        self._watcher = Watcher([h.spec for h in self.handlers], self._on_change) if self.handlers else None
+        # remote_files: a handler whose kernel watches in place; the others are ours
+        self._remote: Dict[str, List[int]] = {}
+        self._local: List[int] = []
+        for i, h in enumerate(self.handlers):
+            kernel = self._watching_kernel(h)
+            if kernel is not None:
+                self._remote.setdefault(kernel, []).append(i)
+            else:
+                self._local.append(i)
+        self._watcher = (Watcher([self.handlers[i].spec for i in self._local], self._on_change)
+                         if self._local else None)
         self._assets = _Assets(session, self._watcher, set(tornado_apps)) if not watchdogs else None
+
+    def _watching_kernel(self, h: _Handler) -> Optional[str]:
+        """The kernel that watches ``h``'s files itself (its block says ``remote_files``), or None.
+        The implicit handler is watched in a kernel only when all its apps are in that one."""
+        config = self.session.config
+        names = {h.kernel} if h.kernel else {config.apps[n].kernel for _, n in h.blocks if n in config.apps}
+        if len(names) != 1:
+            return None
+        name = next(iter(names))
+        kc = config.kernels.get(name)
+        return name if kc is not None and getattr(kc, "remote_files", False) else None
+
+    # ------------------------------------------------ files watched in a kernel (remote_files)
+    def _to_remote(self, kernel: str, path: str) -> str:
+        base = self.session.config.directory
+        remote = getattr(self.session.config.kernels.get(kernel), "remote_dir", None)
+        if remote and (path == base or path.startswith(base.rstrip(os.sep) + os.sep)):
+            return remote.rstrip("/") + path[len(base.rstrip(os.sep)):].replace(os.sep, "/")
+        return path
+
+    def _to_local(self, kernel: str, path: Optional[str]) -> Optional[str]:
+        base = self.session.config.directory
+        remote = getattr(self.session.config.kernels.get(kernel), "remote_dir", None)
+        if path and remote and (path == remote or path.startswith(remote.rstrip("/") + "/")):
+            return base.rstrip(os.sep) + path[len(remote.rstrip("/")):]
+        return path
+
+    def _remote_specs(self, kernel: str) -> List[dict]:
+        out = []
+        for i in self._remote.get(kernel, ()):
+            spec = self.handlers[i].spec
+            out.append({"handler": i, "root": self._to_remote(kernel, spec.watch_path),
+                        "patterns": list(spec.patterns or ("*",)),
+                        "ignore_patterns": list(spec.ignore_patterns or ()) + list(DEFAULT_IGNORES),
+                        "case_sensitive": bool(spec.case_sensitive),
+                        "ignore_directories": bool(spec.ignore_directories)})
+        return out
+
+    async def kernel_ready(self, name: str) -> None:
+        """Kernel ``name`` has the bridge (started, restarted, re-attached): start its watcher."""
+        if name not in self._remote or self.session.closing:
+            return
+        kernel = self.session.kernel(name)
+        if kernel is None:
+            return
+        kernel.on_files = lambda rec, n=name: self._on_files(n, rec)
+        reply = await kernel.execute(bridge.watch_code(self._remote_specs(name)),
+                                     what="watching the project's files in the kernel")
+        if reply.get("status") == "ok":
+            self.session.log(name, "INFO", f"files watched in kernel {name!r} (remote_files): "
+                             + ", ".join(s["root"] for s in self._remote_specs(name)))
+
+    def _on_files(self, kernel: str, rec: dict) -> None:
+        index = rec["handler"]
+        if index not in self._remote.get(kernel, ()):
+            return  # a watch of an earlier config
+        now = time.monotonic()
+        changes = [FileChange(kind, self._to_local(kernel, src) or src, self._to_local(kernel, dest), is_dir, now)
+                   for kind, src, dest, is_dir in rec["changes"]]
+        errors = [(self._to_local(kernel, p) or p, line, msg) for p, line, msg in rec["errors"]]
+        if changes:
+            self.session.spawn(self._handle(self.handlers[index], changes, errors), "auto-reload")
 
     def targets(self, app: str) -> bool:
         """Whether some handler restarts ``app`` (its auto-reload starts on)."""
@@ -159,6 +231,10 @@ class Reloader:
             await self._watcher.start()
         if self._assets is not None:
             await self._assets.start()
+        for name in self._remote:
+            kernel = self.session.kernel(name)
+            if kernel is not None and kernel.state in ("idle", "busy"):
+                await self.kernel_ready(name)
 
     async def stop(self) -> None:
         """Stop watching; reloads already under way finish."""
@@ -166,22 +242,32 @@ class Reloader:
             self._assets.stop()
         if self._watcher is not None:
             await self._watcher.stop()
+        for name in self._remote:
+            kernel = self.session.kernel(name)
+            if kernel is None:
+                continue
+            kernel.on_files = None
+            if kernel.state in ("idle", "busy"):
+                await kernel.execute(bridge.watch_code([]), what="ending the watch in the kernel", timeout=5)
 
     # ---------------------------------------------------------------- changes
     def _on_change(self, index: int, changes: List[FileChange]) -> None:
-        if index >= len(self.handlers):  # a template/static directory the Reloader added
+        if index >= len(self._local):  # a template/static directory the Reloader added
             self.session.spawn(self._assets.changed(self._watcher.handler(index), changes), "asset refresh")
             return
-        self.session.spawn(self._handle(self.handlers[index], changes), "auto-reload")
+        self.session.spawn(self._handle(self.handlers[self._local[index]], changes), "auto-reload")
 
-    async def _handle(self, handler: _Handler, changes: List[FileChange]) -> None:
+    async def _handle(self, handler: _Handler, changes: List[FileChange],
+                      errors: Optional[List[Tuple[str, int, str]]] = None) -> None:
+        """One batch of changes; ``errors``: the compile check already made (in the kernel), else made here."""
         s = self.session
         if s.closing:
             return
         last = changes[-1]
-        py_files = sorted({p for c in changes for p in (c.dest_path or c.src_path,)
-                           if p and p.endswith(".py") and not c.is_directory and c.event_type != "deleted"})
-        errors = await asyncio.to_thread(compile_errors, py_files) if py_files else []
+        if errors is None:
+            py_files = sorted({p for c in changes for p in (c.dest_path or c.src_path,)
+                               if p and p.endswith(".py") and not c.is_directory and c.event_type != "deleted"})
+            errors = await asyncio.to_thread(compile_errors, py_files) if py_files else []
         kernel = s.kernel(handler.kernel) if handler.kernel else None
         if handler.spec.clear_cache and kernel is not None and not errors and not self._bridge_purges(handler):
             await kernel.execute(bridge.purge_code(handler.spec.clear_cache), what="clear_cache")

@@ -450,12 +450,21 @@ class Session:
         k = self._kernels.get(name)
         if k is None:
             kc = self.config.kernels[name]
-            k = Kernel(
-                name, cwd=self.config.directory, runtime_dir=self._runtime_dir or tempfile.gettempdir(),
-                on_event=self.receive,
-                on_death=lambda reason, n=name: self._on_death(n, reason),
-                kernel_name=kc.kernel_name, python=kc.python, startup_timeout=self.startup_timeout,
-            )
+            common = dict(cwd=self.config.directory, runtime_dir=self._runtime_dir or tempfile.gettempdir(),
+                          on_event=self.receive,
+                          on_death=lambda reason, n=name: self._on_death(n, reason),
+                          startup_timeout=self.startup_timeout)
+            if getattr(kc, "connection_file", None):
+                from .attached import AttachedKernel
+
+                k = AttachedKernel(name, connection_file=kc.connection_file, **common)
+            elif getattr(kc, "gateway_url", None):
+                from .gateway import GatewayKernel
+
+                k = GatewayKernel(name, gateway_url=kc.gateway_url, gateway_token=kc.gateway_token,
+                                  kernel_name=kc.kernel_name, **common)
+            else:
+                k = Kernel(name, kernel_name=kc.kernel_name, python=kc.python, **common)
             self._kernels[name] = k
         return k
 
@@ -466,6 +475,9 @@ class Session:
         except KernelStartError as e:
             self.log(name, "ERROR", str(e))
             self._fail_apps(name, str(e))
+            if getattr(kernel, "reattaches", False) and not self._closing:
+                # a kernel started elsewhere may come later: attach then (its restart waits for it)
+                self.spawn(self._restart_kernel(name), f"waiting for kernel {name!r}")
             return
         await self._setup_kernel(name)
 
@@ -485,19 +497,26 @@ class Session:
     async def _setup_kernel(self, name: str) -> None:
         """Install the bridge, create the apps, run their start code."""
         kernel = self._kernels[name]
-        settings = {"kernel": name, "project_dir": self.config.directory}
+        kc = self.config.kernels.get(name)
+        settings = {"kernel": name, "project_dir": getattr(kc, "remote_dir", None) or self.config.directory}
         for cell in bridge.install_cells(settings):
             reply = await kernel.execute(cell, what="installing the bridge")
             if reply.get("status") != "ok":
                 break
         if reply.get("status") != "ok":
-            msg = (f"could not install the bridge in kernel {name!r}: {describe_error(reply)}. "
-                   "The bridge needs only the standard library and tornado in the "
-                   "kernel's Python: check that `import tornado.httpserver` works there (reinstall tornado "
-                   "if not), then restart the kernel.")
+            evalue = str(reply.get("evalue") or "")
+            if evalue.startswith(protocol.INSTALL_REFUSED):  # the cell's own sentence names the fix
+                msg = f"could not install the bridge in kernel {name!r}: {evalue[len(protocol.INSTALL_REFUSED):].strip()}."
+            else:
+                msg = (f"could not install the bridge in kernel {name!r}: {describe_error(reply)}. "
+                       "The bridge needs only the standard library and tornado in the "
+                       "kernel's Python: check that `import tornado.httpserver` works there (reinstall tornado "
+                       "if not), then restart the kernel.")
             self.log(name, "ERROR", msg)
             self._fail_apps(name, msg)  # no app of this kernel can run: each says why
             return
+        if self._reloader is not None:
+            await self._reloader.kernel_ready(name)  # a watcher in the kernel (remote_files)
         for info in self._apps_of(name):
             info.start_code_ran = False
             await self._in_kernel(info).create(info)
@@ -585,7 +604,8 @@ class Session:
         try:
             await kernel.restart()
         except KernelStartError as e:
-            self.log(name, "ERROR", str(e))
+            if not self._closing:
+                self.log(name, "ERROR", str(e))
             return
         await self._setup_kernel(name)
 
@@ -605,8 +625,9 @@ class Session:
             self.log(name, "ERROR", msg)
             self.emit(KernelState(name, "dead", msg, None))
             return
-        self.log(name, "ERROR", f"{reason}; restarting the kernel and its apps "
-                 f"({len(recent)}/{MAX_RESTARTS} in {RESTART_WINDOW:.0f} s)")
+        what = ("attaching again as soon as it answers, then re-creating its apps"
+                if getattr(self._kernels.get(name), "reattaches", False) else "restarting the kernel and its apps")
+        self.log(name, "ERROR", f"{reason}; {what} ({len(recent)}/{MAX_RESTARTS} in {RESTART_WINDOW:.0f} s)")
         self.spawn(self._restart_kernel(name), f"restarting kernel {name!r}")
 
     # ---------------------------------------------------------------- reload

@@ -37,10 +37,11 @@ import os
 import sys
 
 from .kernelside import MODULES
+from . import protocol
 from .protocol import COMM_TARGET, MODULE_NAME, validate_name
 
 __all__ = ["COMM_TARGET", "MODULE_NAME", "source", "sources", "install_cells", "create_app_code", "call_code",
-           "purge_code", "refresh_assets_code", "report_problem_code", "validate_name"]
+           "purge_code", "refresh_assets_code", "report_problem_code", "watch_code", "validate_name"]
 
 KINDS = ("tornado", "watchdog")
 
@@ -101,6 +102,14 @@ def _literal(value) -> str:
 _INSTALL_TEMPLATE = '''\
 def __tornado_launcher_install(settings_json, packed):
     import base64, json, linecache, sys, types, zlib
+    if sys.version_info < %(min_python)r:
+        raise RuntimeError("%(prefix)s this kernel runs Python %%s at %%s, the bridge needs %(min_python_text)s or "
+                           "newer: run the kernel with a newer Python" %% (sys.version.split()[0], sys.executable))
+    try:
+        import tornado
+    except ImportError:
+        raise RuntimeError("%(prefix)s this kernel's Python (%%s) has no tornado: run `%%s -m pip install "
+                           "tornado` where the kernel runs, then restart it" %% (sys.executable, sys.executable)) from None
     mod = sys.modules.get("tornado_launcher_bridge")
     if mod is None or not hasattr(mod, "install"):
         modules = json.loads(zlib.decompress(base64.b64decode(packed)).decode("utf-8"))
@@ -130,6 +139,11 @@ def __tornado_launcher_install(settings_json, packed):
             for name in [n for n in sys.modules if n.split(".")[0] == "tornado_launcher_bridge"]:
                 del sys.modules[name]
             raise
+    have = getattr(sys.modules.get("tornado_launcher_bridge.protocol"), "BRIDGE_VERSION", None)
+    if have != %(version)d:
+        raise RuntimeError("%(prefix)s this kernel already runs the bridge of another tornado-launcher version "
+                           "(bridge %%s, this launcher's is %(version)d): restart the kernel, so that this "
+                           "launcher installs its own" %% (have,))
     mod.install(json.loads(settings_json))
 try:
     __tornado_launcher_install(%(settings)s, %(source)s)
@@ -177,7 +191,10 @@ def install_cells(settings: dict) -> list[str]:
     cells = [_PART % (" = " if i == 0 else " += ", repr(part)) for i, part in enumerate(parts[:-1])]
     joined = repr(parts[-1]) if len(parts) == 1 else \
         "''.join(globals().pop('__tornado_launcher_parts')) + %r" % parts[-1]
-    cells.append(_INSTALL_TEMPLATE % {"settings": _literal(settings), "source": joined})
+    cells.append(_INSTALL_TEMPLATE % {"settings": _literal(settings), "source": joined,
+                                      "version": protocol.BRIDGE_VERSION, "prefix": protocol.INSTALL_REFUSED,
+                                      "min_python": protocol.MIN_PYTHON,
+                                      "min_python_text": ".".join(map(str, protocol.MIN_PYTHON))})
     return cells
 
 
@@ -222,6 +239,17 @@ def refresh_assets_code(name: str, paths) -> str:
     payload = _literal({"name": name, "paths": [str(p) for p in paths]})
     return (_PRELUDE
             + f"    __tornado_launcher_bridge.refresh_assets_from_json({payload})\n"
+            + "finally:\n    del __tornado_launcher_bridge\n")
+
+
+def watch_code(handlers, backend=None) -> str:
+    """A cell that makes the kernel watch ``handlers`` itself (``remote_files``), replacing
+    what it watched; ``[]`` stops it.  Each handler: ``{"handler", "root", "patterns",
+    "ignore_patterns", "case_sensitive", "ignore_directories"}``, as JSON data.
+    ``backend``: None (watchdog if there, else a scan), "watchdog" or "scan"."""
+    payload = _literal({"handlers": list(handlers), "backend": backend})
+    return (_PRELUDE
+            + f"    __tornado_launcher_bridge.watch_files_from_json({payload})\n"
             + "finally:\n    del __tornado_launcher_bridge\n")
 
 

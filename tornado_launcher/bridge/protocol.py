@@ -44,6 +44,10 @@ import unicodedata
 
 #: bumped when a record's fields or a cell's entry point change meaning
 BRIDGE_VERSION = 1
+#: the oldest Python the bridge runs on (the launcher's own floor, pyproject's requires-python)
+MIN_PYTHON = (3, 10)
+#: how an install cell that refuses (Python too old, no tornado, another bridge) starts its sentence
+INSTALL_REFUSED = "tornado-launcher bridge:"
 #: target name of the comm the bridge opens in the kernel
 COMM_TARGET = "tornado_launcher.events"
 #: the name the bridge is registered under in the kernel's ``sys.modules``
@@ -56,12 +60,15 @@ STATE = "state"
 HANG = "hang"
 #: the ``loop`` of a hang record about the kernel's own loop (not an app name: those are identifiers)
 KERNEL_LOOP = "<kernel>"
+#: file changes seen by a watcher running in the kernel (``remote_files``), compile-checked there
+FILES = "files"
 FIELDS = {
     HELLO: ("pid", "python", "tornado", "kernel", "bridge", "project_dir"),
     LOG: ("app", "level", "logger", "message", "time", "traceback", "origin"),
     STATE: ("app", "state", "reason", "elapsed_ms", "urls", "threaded", "template_paths", "static_paths",
-            "reload"),
+            "reload", "public_ports"),
     HANG: ("loop", "apps", "blocked", "seconds", "where"),
+    FILES: ("handler", "changes", "errors"),
 }
 #: the states an app reports; "starting" and "stopping" are transitional
 APP_STATES = ("stopped", "starting", "running", "stopping", "failed")
@@ -197,10 +204,11 @@ RELOAD_MODULES_SHOWN = 30
 
 
 def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=False,
-                 template_paths=(), static_paths=(), reload=None):
+                 template_paths=(), static_paths=(), reload=None, public_ports=()):
     """An app's state; every command on an app ends in one, even when it changed nothing.
     ``template_paths`` / ``static_paths``: where a running app's templates and static
-    files are (the launcher watches them).
+    files are (the launcher watches them).  ``public_ports``: the ports of ``urls`` bound
+    beyond loopback (the launcher shows a remote kernel's URLs with its host).
 
     ``reload`` (with "running" after a start): what the start re-imported:
     ``reimported`` (how many project modules were executed), ``modules``
@@ -211,13 +219,22 @@ def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=Fal
     """
     return {"type": STATE, "app": app, "state": state, "reason": reason,
             "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded,
-            "template_paths": list(template_paths), "static_paths": list(static_paths), "reload": reload}
+            "template_paths": list(template_paths), "static_paths": list(static_paths), "reload": reload,
+            "public_ports": list(public_ports)}
 
 
 def hang_record(loop, apps, blocked, seconds, where=None):
     """Loop ``loop`` is blocked (``blocked``) at ``where`` for ``seconds``, or runs again after ``seconds``."""
     return {"type": HANG, "loop": loop, "apps": list(apps), "blocked": bool(blocked),
             "seconds": seconds, "where": where}
+
+
+def files_record(handler, changes, errors=()):
+    """One batch of file changes of watch handler ``handler`` (an index the launcher gave):
+    ``changes`` as ``[event_type, src_path, dest_path, is_directory]``, ``errors`` as
+    ``[path, line, message]`` for the changed Python files that do not compile."""
+    return {"type": FILES, "handler": handler, "changes": [list(c) for c in changes],
+            "errors": [list(e) for e in errors]}
 
 
 def batch(records):
@@ -247,11 +264,18 @@ def decode(data):
                         "urls": tuple(rec.get("urls") or ()), "threaded": bool(rec.get("threaded")),
                         "template_paths": tuple(rec.get("template_paths") or ()),
                         "static_paths": tuple(rec.get("static_paths") or ()),
-                        "reload": rec.get("reload") if isinstance(rec.get("reload"), dict) else None})
+                        "reload": rec.get("reload") if isinstance(rec.get("reload"), dict) else None,
+                        "public_ports": tuple(p for p in rec.get("public_ports") or () if isinstance(p, int))})
         elif kind == HANG and rec.get("loop"):
             out.append({"type": HANG, "loop": rec["loop"], "apps": tuple(rec.get("apps") or ()),
                         "blocked": bool(rec.get("blocked")), "seconds": float(rec.get("seconds") or 0.0),
                         "where": rec.get("where")})
         elif kind == HELLO:
             out.append({"type": HELLO, **{k: rec.get(k) for k in FIELDS[HELLO]}})
+        elif kind == FILES and isinstance(rec.get("handler"), int):
+            changes = [(str(c[0]), str(c[1]), c[2] if c[2] is None else str(c[2]), bool(c[3]))
+                       for c in rec.get("changes") or () if isinstance(c, list) and len(c) == 4]
+            errors = [(str(e[0]), int(e[1] or 1), str(e[2]))
+                      for e in rec.get("errors") or () if isinstance(e, list) and len(e) == 3]
+            out.append({"type": FILES, "handler": rec["handler"], "changes": changes, "errors": errors})
     return out

@@ -92,13 +92,28 @@ class KernelConfig:
     ``kernel_name`` is a Jupyter kernelspec name; ``python`` an interpreter
     (absolute, ``~`` expanded; relative paths are resolved against the
     config's directory).  At most one of the two is set; with neither, the
-    kernel runs the launcher's own Python.  ``line`` is where the block opens.
+    kernel runs the launcher's own Python.  ``connection_file`` (absolute,
+    resolved like ``python``) attaches to a kernel started elsewhere instead
+    of starting one (:mod:`tornado_launcher.attached`); it excludes both.
+    ``gateway_url`` starts the kernel through a Jupyter Kernel Gateway
+    (:mod:`tornado_launcher.gateway`): then ``kernel_name`` is a kernelspec
+    on that gateway (its default when unset) and ``gateway_token`` its auth
+    token (``${KG_AUTH_TOKEN}`` reads it from the environment).
+    ``remote_files``: the kernel is on another machine, so its files are
+    watched (and compile-checked) in the kernel; ``remote_dir``: the
+    project's directory as the kernel sees it (default: the config's).
+    ``line`` is where the block opens.
     """
 
     name: str
     kernel_name: Optional[str] = None
     pass_env: List[str] = field(default_factory=list)
     python: Optional[str] = None
+    connection_file: Optional[str] = None
+    gateway_url: Optional[str] = None
+    gateway_token: Optional[str] = None
+    remote_files: bool = False
+    remote_dir: Optional[str] = None
     line: int = 0
 
 

@@ -36,12 +36,14 @@ from .model import (
     WatchHandler,
     is_skipped_class,
 )
+from . import remote
 from .positions import Reporter
 from .source import TOP_BLOCKS, Source, check_top_items, drop_inner_duplicates, parse, report_duplicates
 from .text import did_you_mean, fixed_name, show, stringify
 from .variables import read_variables
 
-_KERNEL_KEYS = ("kernel_name", "pass_env", "python")
+_KERNEL_KEYS = ("kernel_name", "pass_env", "python", "connection_file", "gateway_url", "gateway_token",
+                "remote_files", "remote_dir")
 _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
@@ -198,12 +200,16 @@ class BlockReader(Fields):
             return None
         self.keys(body, path, _KERNEL_KEYS, 'kernel "%s"' % name)
         k = KernelConfig(name=name, line=self.report.where(path).line)
+        remote.gateway(self, body, path, k)
         kernel_name = self.string(body, path, "kernel_name", "(a Jupyter kernelspec name)")
         if kernel_name is not MISSING:
             k.kernel_name = kernel_name or None
-            if callable(self.kernelspecs):  # asked only when a kernel names a kernelspec
+            if k.gateway_url:
+                pass  # a kernelspec on the gateway: the gateway knows its own
+            elif callable(self.kernelspecs):  # asked only when a kernel names a kernelspec
                 self.kernelspecs = self.kernelspecs()
-            if k.kernel_name and self.kernelspecs is not None and k.kernel_name not in self.kernelspecs:
+            if k.kernel_name and not k.gateway_url and self.kernelspecs is not None \
+                    and k.kernel_name not in self.kernelspecs:
                 self.report.error(
                     path + ("kernel_name",),
                     'kernel "%s" uses the Jupyter kernelspec "%s", which is not installed%s (installed: %s): '
@@ -236,6 +242,8 @@ class BlockReader(Fields):
                         "launcher's own Python" % (show(python), problem, p),
                         "value",
                     )
+        remote.connection_file(self, body, path, k)
+        remote.remote(self, body, path, k)
         return k
 
     def check_label(self, kind: str, name: str, path: tuple) -> bool:

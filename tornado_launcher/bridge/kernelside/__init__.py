@@ -34,6 +34,7 @@ Layering (each module imports only those above it):
 ``scope``        ``AppScope``: one start of an app from its own entry point, what it started, how it ended
 ``assets``       an app's template and static directories; forgetting Tornado's caches of them
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
+``filewatch``    files watched in the kernel (``remote_files``): watchdog, else a scan; compile check; ``files`` records
 ``tornado_app``  ``TornadoBridgeApp``: command queue, shared start, threaded start, stop
 ``api``          what the launcher's cells call: ``install``, ``create_app_from_json``, ...
 
@@ -50,4 +51,5 @@ MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
            "kernelside.patches", "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live",
            "kernelside.run", "kernelside.entry", "kernelside.scope", "kernelside.assets", "kernelside.apps",
+           "kernelside.filewatch",
            "kernelside.tornado_app", "kernelside.api")

@@ -15,14 +15,15 @@ import types
 import tornado
 
 from .. import protocol
-from . import assets, attribution, hang, imports, live, patches, state
+from . import assets, attribution, filewatch, hang, imports, live, patches, state
 from .apps import BridgeApp, WatchdogApp
 from .records import emit, format_exc, log_record, one_line, outbox
 from .tornado_app import TornadoBridgeApp
 
 #: the names the install cell exports on ``tornado_launcher_bridge``
 EXPORTS = ("install", "create_app", "create_app_from_json", "call", "call_from_json", "purge_from_json",
-           "refresh_assets_from_json", "report_problem_from_json", "TornadoBridgeApp", "WatchdogApp")
+           "refresh_assets_from_json", "report_problem_from_json", "watch_files_from_json",
+           "TornadoBridgeApp", "WatchdogApp")
 
 
 def create_app(name, kind, spec, namespace=None):
@@ -80,6 +81,13 @@ def call_from_json(payload):
 def purge_from_json(payload):
     """A WatchdogApp handler's ``clear_cache``: drop those modules (and submodules)."""
     return imports.purge_modules(json.loads(payload)["names"])
+
+
+def watch_files_from_json(payload):
+    """Watch the launcher's handlers here (``remote_files``): ``{"handlers": [...], "backend"}``;
+    no handlers stops watching.  Returns the backend used ("watchdog", "scan" or None)."""
+    data = json.loads(payload)
+    return filewatch.watch(data.get("handlers") or [], data.get("backend"))
 
 
 def refresh_assets_from_json(payload):

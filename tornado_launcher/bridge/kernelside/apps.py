@@ -111,15 +111,17 @@ class BridgeApp:
         emit(log_record(self.name, "INFO" if origin == "stdout" else "WARNING", line,
                           logger=origin, origin=origin))
 
-    def _set_state(self, state, reason=None, elapsed_ms=None, urls=(), urgent=None, assets=None, reload=None):
+    def _set_state(self, state, reason=None, elapsed_ms=None, urls=(), urgent=None, assets=None, reload=None,
+                   public_ports=()):
         """Record and report a state; settled states are sent at once (see records.Outbox).
         ``assets``: ``assets.directories(run)`` of a running app; ``reload``: what its start
-        re-imported (``protocol.state_record``)."""
+        re-imported (``protocol.state_record``); ``public_ports``: those of ``urls`` that
+        listen beyond loopback."""
         self.state = state
         if urgent is None:
             urgent = state not in ("starting", "stopping")
         emit(protocol.state_record(self.name, state, reason, elapsed_ms, urls, self.threaded,
-                                   reload=reload, **(assets or {})), urgent)
+                                   reload=reload, public_ports=public_ports, **(assets or {})), urgent)
 
     def _logger_names(self):
         return ()

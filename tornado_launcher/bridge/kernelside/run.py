@@ -58,6 +58,9 @@ class Run:
     def urls(self):
         return self.servers.urls()
 
+    def public_ports(self):
+        return self.servers.public_ports()
+
     def close_servers(self):
         return self.servers.close()
 

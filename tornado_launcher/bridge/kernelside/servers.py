@@ -33,6 +33,22 @@ class Servers:
     def open_sockets(self):
         return [s for _, socks in self._entries for s in socks if s.fileno() != -1]
 
+    def public_ports(self):
+        """The ports of open listening sockets bound to an address other than loopback
+        (a wildcard or a specific one): reachable from another machine."""
+        ports = []
+        for _, socks in self._entries:
+            for sock in socks:
+                if sock.fileno() == -1 or sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                try:
+                    host, port = sock.getsockname()[:2]
+                except OSError:
+                    continue
+                if not (host.startswith("127.") or host == "::1") and port not in ports:
+                    ports.append(port)
+        return ports
+
     def urls(self):
         """URLs a browser can open for the open listening sockets: a wildcard bind
         (``app.listen(8888)``) is ``localhost``."""

@@ -532,7 +532,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             info["modules"] = names[:protocol.RELOAD_MODULES_SHOWN]
             reload = info
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
-                        assets=self._assets(run), reload=reload)
+                        assets=self._assets(run), reload=reload, public_ports=run.public_ports())
         live.serving(self, run)
         if info is not None and info["reimported"] > 20:
             # after a start that imported much, look at the new files now rather than at the next save
@@ -543,7 +543,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
-            self._set_state("running", urls=run.urls(), assets=self._assets(run))
+            self._set_state("running", urls=run.urls(), assets=self._assets(run), public_ports=run.public_ports())
 
     def _assets(self, run):
         try:
