@@ -59,27 +59,6 @@ class _Handler:
     blocks: List[Tuple[Optional[str], Optional[str]]]
 
 
-def compile_errors(paths: Sequence[str]) -> List[Tuple[str, int, str]]:
-    """``(path, line, message)`` for each file that does not compile.
-
-    Runs in a worker thread: reading files is blocking I/O.
-    """
-    errors = []
-    for path in paths:
-        try:
-            with open(path, "rb") as f:
-                source = f.read()
-        except OSError:
-            continue  # deleted or unreadable since the event: the import will tell
-        try:
-            compile(source, path, "exec", dont_inherit=True)
-        except SyntaxError as e:
-            errors.append((path, e.lineno or 1, e.msg or str(e)))
-        except ValueError as e:  # null bytes
-            errors.append((path, 1, str(e)))
-    return errors
-
-
 def problem(directory: str, error: Tuple[str, int, str]) -> str:
     """``file:line: message`` of a compile error, the file relative to ``directory`` when inside it."""
     path, line, msg = error
@@ -267,7 +246,7 @@ class Reloader:
         if errors is None:
             py_files = sorted({p for c in changes for p in (c.dest_path or c.src_path,)
                                if p and p.endswith(".py") and not c.is_directory and c.event_type != "deleted"})
-            errors = await asyncio.to_thread(compile_errors, py_files) if py_files else []
+            errors = await asyncio.to_thread(protocol.compile_errors, py_files) if py_files else []
         kernel = s.kernel(handler.kernel) if handler.kernel else None
         if handler.spec.clear_cache and kernel is not None and not errors and not self._bridge_purges(handler):
             await kernel.execute(bridge.purge_code(handler.spec.clear_cache), what="clear_cache")

@@ -279,3 +279,27 @@ def decode(data):
                       for e in rec.get("errors") or () if isinstance(e, list) and len(e) == 3]
             out.append({"type": FILES, "handler": rec["handler"], "changes": changes, "errors": errors})
     return out
+
+
+def compile_errors(paths):
+    """``[path, line, message]`` for each Python file in ``paths`` that does not compile.
+
+    The one compile check of a save, on either side: the launcher runs it in a
+    worker thread before a reload (blocking file reads), a kernel that watches
+    its own files runs it in its watcher thread.  A file deleted or unreadable
+    since the event is skipped: the import will tell.
+    """
+    errors = []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                source = f.read()
+        except OSError:
+            continue
+        try:
+            compile(source, path, "exec", dont_inherit=True)
+        except SyntaxError as e:
+            errors.append([path, e.lineno or 1, e.msg or str(e)])
+        except ValueError as e:  # null bytes
+            errors.append([path, 1, str(e)])
+    return errors

@@ -85,24 +85,6 @@ class Handler:
         return True
 
 
-def compile_errors(paths):
-    """``[path, line, message]`` for each Python file that does not compile."""
-    errors = []
-    for path in paths:
-        try:
-            with open(path, "rb") as f:
-                source = f.read()
-        except OSError:
-            continue
-        try:
-            compile(source, path, "exec", dont_inherit=True)
-        except SyntaxError as e:
-            errors.append([path, e.lineno or 1, e.msg or str(e)])
-        except ValueError as e:
-            errors.append([path, 1, str(e)])
-    return errors
-
-
 class FileWatch:
     """The handlers of one launcher, watched by watchdog or by scanning; one batcher thread."""
 
@@ -247,7 +229,7 @@ class FileWatch:
             for index, changes in sorted(by_handler.items()):
                 py = sorted({c[2] or c[1] for c in changes
                              if not c[3] and c[0] != "deleted" and (c[2] or c[1]).endswith(".py")})
-                emit(protocol.files_record(index, changes, compile_errors(py)), True)
+                emit(protocol.files_record(index, changes, protocol.compile_errors(py)), True)
 
 
 #: the one watch of this kernel (a new one replaces it)
