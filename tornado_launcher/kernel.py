@@ -41,6 +41,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
+import zmq
 
 from . import interpreter
 from .bridge import protocol
@@ -605,6 +606,26 @@ class Kernel:
         self._on_death(reason)
 
     # ---------------------------------------------------------------- routing
+    def _rearm_shell(self) -> None:
+        """After a send on the shell socket: wake the reader for replies the send may have hidden.
+
+        A zmq socket's FD is edge-triggered: any operation on the socket (a send too) takes in
+        the socket's pending commands, and with them the FD's readable edge for a reply that
+        had just arrived.  pyzmq's asyncio socket re-checks ``EVENTS`` after its own sends, but
+        jupyter_client's ``Session.send`` sends on a plain shadow of it, which that socket never
+        sees: the reply then sits unread while :meth:`_shell_loop` waits for an edge that never
+        comes (the kernel idle, every cell waiting for its reply).  Reading ``EVENTS`` through
+        the asyncio socket is pyzmq's own re-arm: it schedules the reader if a message waits.
+        """
+        kc = self._kc
+        socket = getattr(getattr(kc, "shell_channel", None), "socket", None)
+        if socket is None or socket.closed:
+            return
+        try:
+            socket.get(zmq.EVENTS)
+        except zmq.ZMQError:
+            pass  # closing: the shell loop ends with the channel
+
     async def _shell_loop(self, kc: Any) -> None:
         while True:
             try:
@@ -783,6 +804,7 @@ class Kernel:
         # other clients (a console) have queued in the kernel
         msg_id = self._kc.execute(code, silent=False, store_history=store_history, allow_stdin=False,
                                   stop_on_error=False)
+        self._rearm_shell()
         fut = loop.create_future()
         self._pending[msg_id] = fut
         self._routes[msg_id] = route
