@@ -45,7 +45,8 @@ import zmq
 
 from . import interpreter
 from .bridge import protocol
-from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked
+from .events import AppState, Event, KernelState, LogRecord, LoopBlocked
+from .heartbeat import HeartbeatWatch
 from .text import strip_ansi
 
 log = logging.getLogger(__name__)
@@ -82,15 +83,6 @@ def describe_error(reply: Dict[str, Any]) -> str:
 
 _PIPE_REJECTED = "Bad pipe message:"
 PIPE_LOGGER = "ipykernel.pipe"
-
-#: Heartbeat (jupyter_client's hb channel: a ping every HEARTBEAT_PERIOD s,
-#: answered by a zmq thread of ipykernel's even while its Python is busy).
-#: A stopped process is "not responding" at its first missed ping, another
-#: silent one after HEARTBEAT_MISSES in a row (one can be lost on a loaded machine).
-HEARTBEAT_PERIOD = 1.0
-HEARTBEAT_MISSES = 2
-#: while the heartbeat fails: how often to look whether it answers again
-HEARTBEAT_RECHECK = 0.5
 
 #: interpreters already found to have ipykernel and tornado, in this process
 _CHECKED: set = set()
@@ -283,7 +275,7 @@ class _FixedSpecManager(KernelSpecManager):
         return {}
 
 
-class Kernel:
+class Kernel(HeartbeatWatch):
     """A kernel process plus the client that talks to it.
 
     ``on_event`` receives every event (on the loop thread); ``on_death`` is
@@ -475,73 +467,6 @@ class Kernel:
                     f"Run `{argv}` in a terminal to see the whole error.")
         return (f"kernel {self.name!r} started but did not answer within {self.startup_timeout:g} s, "
                 f"so it was stopped. Run `{argv}` in a terminal to see where it hangs.")
-
-    # -------------------------------------------------------------- heartbeat
-    def _watch_heartbeat(self, kc: Any, gen: int) -> None:
-        """Hear of missed heartbeats: the hb channel's thread calls ``call_handlers``
-        on each (it pings every ``time_to_dead`` s whatever we do)."""
-        self._hb_missed = 0
-        self._silent_since = None
-        hb = kc.hb_channel
-        hb.time_to_dead = HEARTBEAT_PERIOD
-        loop = self._loop
-
-        def missed(since_last: float) -> None:  # hb thread
-            try:
-                loop.call_soon_threadsafe(self._hb_missed_ping, gen)
-            except RuntimeError:
-                pass  # loop closed
-
-        hb.call_handlers = missed
-
-    def _process_stopped(self) -> bool:
-        """Whether the kernel process is stopped (SIGSTOP, Ctrl+Z): state T in /proc."""
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as f:
-                return f.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
-        except (OSError, IndexError, TypeError):
-            return False
-
-    def _hb_missed_ping(self, gen: int) -> None:
-        if gen != self._gen or self._expect_exit or self.state not in ("idle", "busy"):
-            return
-        self._hb_missed += 1
-        if self._silent_since is None:
-            stopped = self._process_stopped()
-            if stopped or self._hb_missed >= HEARTBEAT_MISSES:
-                import time
-
-                silent = self._hb_missed * HEARTBEAT_PERIOD
-                self._silent_since = time.monotonic() - silent
-                if stopped:
-                    reason = (f"kernel process {self.pid} is stopped (SIGSTOP or Ctrl+Z) and answers nothing: "
-                              f"`kill -CONT {self.pid}` resumes it, or restart the kernel")
-                else:
-                    reason = (f"kernel {self.name!r} has not answered its heartbeat for {silent:.0f} s: the "
-                              "process is wedged (C code holding the GIL, swapping); restart the kernel if it "
-                              "does not come back")
-                self._log("WARNING", f"not responding: {reason}")
-                self._on_event(KernelState(self.name, NOT_RESPONDING, reason, self.pid))
-        if self._hb_timer is None:
-            self._hb_timer = asyncio.get_running_loop().call_later(HEARTBEAT_RECHECK, self._hb_recheck, gen)
-
-    def _hb_recheck(self, gen: int) -> None:
-        """While pings go unanswered: does it beat again?"""
-        self._hb_timer = None
-        kc = self._kc
-        if gen != self._gen or kc is None or self.state not in ("idle", "busy"):
-            return
-        if not kc.hb_channel.is_beating():
-            self._hb_timer = asyncio.get_running_loop().call_later(HEARTBEAT_RECHECK, self._hb_recheck, gen)
-            return
-        self._hb_missed = 0
-        since, self._silent_since = self._silent_since, None
-        if since is not None:
-            import time
-
-            took = time.monotonic() - since
-            self._log("INFO", f"responding again after {took:.1f} s")
-            self._on_event(KernelState(self.name, self.state, f"responding again after {took:.1f} s", self.pid))
 
     # ------------------------------------------------------------- raw output
     def _read_raw(self, stream: Any, level: str) -> None:
