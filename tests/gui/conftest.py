@@ -90,6 +90,20 @@ def run(qtbot, qloop):
 
 
 @pytest.fixture
+def window(qtbot, qloop, settings):
+    """The real window (modules with a fake session define their own ``window``)."""
+    from tornado_launcher.gui.window import MainWindow
+
+    w = MainWindow(settings)
+    w.show()
+    yield w
+    if not w.closed:
+        w.close()
+        qtbot.waitUntil(lambda: w.closed, timeout=60_000)
+    w.deleteLater()
+
+
+@pytest.fixture
 def settings(tmp_path):
     from tornado_launcher.gui.settings import Settings
 

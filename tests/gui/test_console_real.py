@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 
 import pytest
 from PySide6.QtCore import Qt
@@ -18,22 +17,10 @@ from PySide6.QtCore import Qt
 from conftest import wait_future
 from helpers import PLAIN_APP, free_port, write_project
 from tornado_launcher.gui.console import ConsoleWidget
-from tornado_launcher.gui.window import MainWindow
 
-from test_window_real import get, hcl, row, serves, wait
+from test_window_real import hcl, row, serves, wait
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def window(qtbot, qloop, settings):
-    w = MainWindow(settings)
-    w.show()
-    yield w
-    if not w.closed:
-        w.close()
-        qtbot.waitUntil(lambda: w.closed, timeout=60_000)
-    w.deleteLater()
 
 
 def text(c: ConsoleWidget) -> str:

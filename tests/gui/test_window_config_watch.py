@@ -8,22 +8,10 @@ import re
 
 import pytest
 
-from helpers import free_port, plain_project, web_app_hcl
-from test_window_real import get, port_is_free, row, serves, wait
-from tornado_launcher.gui.window import MainWindow
+from helpers import free_port, plain_project, port_is_free, web_app_hcl
+from test_window_real import get, row, serves, wait
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def window(qtbot, qloop, settings):
-    w = MainWindow(settings)
-    w.show()
-    yield w
-    if not w.closed:
-        w.close()
-        qtbot.waitUntil(lambda: w.closed, timeout=60_000)
-    w.deleteLater()
 
 
 def save(path, text: str) -> None:

@@ -17,9 +17,8 @@ import urllib.request
 import pytest
 from PySide6.QtCore import Qt
 
-import socket
 
-from helpers import HANG_APP, PLAIN_APP, free_port, kernel_processes, line_of, write_project
+from helpers import HANG_APP, PLAIN_APP, free_port, kernel_processes, line_of, port_is_free, write_project
 from tornado_launcher.events import KernelState
 from tornado_launcher.gui.apps import AppsModel
 from tornado_launcher.gui.window import MainWindow
@@ -58,19 +57,6 @@ def hcl(port: int, *, threaded: bool = False, watchdog: bool = True) -> str:
     '''
 
 
-def port_is_free(port: int) -> bool:
-    """A server could listen on it again (SO_REUSEADDR as Tornado uses it:
-    the TIME_WAIT of our own requests does not count)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            s.listen(1)
-        except OSError:
-            return False
-        return True
-
-
 def get(url: str) -> tuple:
     try:
         with urllib.request.urlopen(url, timeout=3) as r:
@@ -91,17 +77,6 @@ def project(tmp_path):
         write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": hcl(port, **kw)})
         return tmp_path / "jaffle.hcl"
     return make
-
-
-@pytest.fixture
-def window(qtbot, qloop, settings):
-    w = MainWindow(settings)
-    w.show()
-    yield w
-    if not w.closed:
-        w.close()
-        qtbot.waitUntil(lambda: w.closed, timeout=60_000)
-    w.deleteLater()
 
 
 def row(w, name="web"):
