@@ -256,13 +256,7 @@ class GatewayKernel(Kernel):
 
     async def _drop(self) -> None:
         """Close the websocket and its reader (the kernel on the gateway stays)."""
-        for t in self._tasks:
-            t.cancel()
-        self._tasks = []
-        for fut in self._pending.values():
-            if not fut.done():
-                fut.cancel()
-        self._pending.clear()
+        self._stop_routing()
         kc, self._kc = self._kc, None
         if kc is not None:
             kc.stop_channels()

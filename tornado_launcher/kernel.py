@@ -753,11 +753,8 @@ class Kernel(HeartbeatWatch):
             await self._km.interrupt_kernel()
 
     # --------------------------------------------------------------- shutdown
-    async def _teardown(self, now: bool) -> None:
-        if self._hb_timer is not None:
-            self._hb_timer.cancel()
-            self._hb_timer = None
-        self._silent_since = None
+    def _stop_routing(self) -> None:
+        """Cancel the reader tasks and every cell still waiting for its reply."""
         for t in self._tasks:
             t.cancel()
         self._tasks = []
@@ -765,6 +762,13 @@ class Kernel(HeartbeatWatch):
             if not fut.done():
                 fut.cancel()
         self._pending.clear()
+
+    async def _teardown(self, now: bool) -> None:
+        if self._hb_timer is not None:
+            self._hb_timer.cancel()
+            self._hb_timer = None
+        self._silent_since = None
+        self._stop_routing()
         if self._kc is not None:
             try:
                 self._kc.stop_channels()
