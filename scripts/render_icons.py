@@ -32,6 +32,7 @@ NAME = "tornado-launcher"
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 SMALL_MAX = 32  # sizes up to this use the small-size drawing
+PIXEL_TOLERANCE = 2  # per channel, out of 255: renderer rounding, not a changed picture
 
 # ICNS element types holding PNG data, by pixel size.  The @2x types carry
 # the same pixels as the 1x type of twice the size.
@@ -101,6 +102,56 @@ def outputs() -> dict[Path, bytes]:
     return out
 
 
+def _png_entries(path: Path, data: bytes) -> list[bytes]:
+    """The PNG images an output holds: itself, or the entries of an ICO / ICNS container."""
+    if path.suffix == ".png":
+        return [data]
+    if path.suffix == ".ico":
+        count = struct.unpack_from("<H", data, 4)[0]
+        entries = [struct.unpack_from("<II", data, 6 + 16 * i + 8) for i in range(count)]
+        return [data[offset:offset + size] for size, offset in entries]
+    pngs, pos = [], 8  # .icns: type, length, data
+    while pos < len(data):
+        length = struct.unpack_from(">I", data, pos + 4)[0]
+        pngs.append(data[pos + 8:pos + length])
+        pos += length
+    return pngs
+
+
+def _pixels(png: bytes):
+    from PySide6.QtGui import QImage
+
+    image = QImage()
+    if not image.loadFromData(png):
+        return None
+    image = image.convertToFormat(QImage.Format.Format_ARGB32)
+    return image.width(), image.height(), bytes(image.constBits())
+
+
+def same_picture(path: Path, old: bytes, new: bytes) -> bool:
+    """Byte-equal, or the same pixels within PIXEL_TOLERANCE per channel.
+
+    Qt's anti-aliasing moves by one step of 255 between Qt releases (6.11.2 -> 6.11.3 changed
+    about 20 pixels of 262,144 by 1), and its PNG encoder's bytes may change too: a committed
+    icon is stale when its picture changed, not when the renderer's rounding did.
+    """
+    if old == new:
+        return True
+    try:
+        olds, news = _png_entries(path, old), _png_entries(path, new)
+    except struct.error:
+        return False
+    if len(olds) != len(news):
+        return False
+    for a, b in zip(olds, news):
+        pa, pb = _pixels(a), _pixels(b)
+        if pa is None or pb is None or pa[:2] != pb[:2]:
+            return False
+        if any(abs(x - y) > PIXEL_TOLERANCE for x, y in zip(pa[2], pb[2])):
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report whether outputs are up to date")
@@ -113,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     stale = []
     for path, data in outputs().items():
-        if path.exists() and path.read_bytes() == data:
+        if path.exists() and same_picture(path, path.read_bytes(), data):
             continue
         stale.append(path)
         if not args.check:
