@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from .model import MISSING
 from .positions import Reporter
-from .text import did_you_mean, show
+from .text import did_you_mean, show, stringify
+
+#: an environment variable's name
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class Fields:
@@ -140,6 +143,33 @@ class Fields:
             )
             return None
         return float(v)
+
+    def environment(self, body: dict, path: tuple, example: str) -> Dict[str, str]:
+        """An ``env { NAME = "value" }`` block: names checked, values strings (numbers, bools spelled)."""
+        out: Dict[str, str] = {}
+        env = self.block(body, path, "env", example)
+        if env is MISSING:
+            return out
+        for key, value in env.items():
+            kp = path + ("env", key)
+            if kp in self.skip_paths:
+                continue
+            if not ENV_NAME.match(str(key)):
+                self.report.error(
+                    kp,
+                    "`env` name %s is not an environment variable name "
+                    "(letters, digits and `_`, not starting with a digit)" % show(str(key)),
+                )
+            elif isinstance(value, (dict, list)) or value is None:
+                self.report.error(
+                    kp,
+                    '`env` values are strings, numbers or true/false, not %s: `%s = "..."`'
+                    % (show(value), key),
+                    "value",
+                )
+            else:
+                out[str(key)] = stringify(value)
+        return out
 
     def block(self, body: dict, path: tuple, key: str, example: str) -> Any:
         v = body.get(key, MISSING)

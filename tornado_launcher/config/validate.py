@@ -39,11 +39,11 @@ from .model import (
 from . import remote
 from .positions import Reporter
 from .source import TOP_BLOCKS, Source, check_top_items, drop_inner_duplicates, parse, report_duplicates
-from .text import did_you_mean, fixed_name, show, stringify
+from .text import did_you_mean, fixed_name, show
 from .variables import read_variables
 
 _KERNEL_KEYS = ("kernel_name", "pass_env", "python", "connection_file", "gateway_url", "gateway_token",
-                "remote_files", "remote_dir")
+                "remote_files", "remote_dir", "kernel_username", "gateway_launch_timeout", "env")
 _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
@@ -59,7 +59,6 @@ _PROCESS_KEYS = ("command", "tty", "env", "logger", "disabled")
 _JOB_KEYS = ("command", "logger")
 #: process and job names: shown in the window's list, so printable and short
 _MAX_NAME = 64
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 _HANDLER_KEYS = (
     "watch_path",
@@ -296,27 +295,7 @@ class BlockReader(Fields):
             p.command = command
         p.tty = self.boolean(body, path, "tty", False)
         p.disabled = self.boolean(body, path, "disabled", False)
-        env = self.block(body, path, "env", 'env { NODE_ENV = "development" }')
-        if env is not MISSING:
-            for key, value in env.items():
-                kp = path + ("env", key)
-                if kp in self.skip_paths:
-                    continue
-                if not _ENV_NAME.match(str(key)):
-                    self.report.error(
-                        kp,
-                        "`env` name %s is not an environment variable name "
-                        "(letters, digits and `_`, not starting with a digit)" % show(str(key)),
-                    )
-                elif isinstance(value, (dict, list)) or value is None:
-                    self.report.error(
-                        kp,
-                        '`env` values are strings, numbers or true/false, not %s: `%s = "..."`'
-                        % (show(value), key),
-                        "value",
-                    )
-                else:
-                    p.env[str(key)] = stringify(value)
+        p.env.update(self.environment(body, path, 'env { NODE_ENV = "development" }'))
         logger = self.block(body, path, "logger", 'logger { level = "info" }')
         if logger is not MISSING:
             p.logger = self.logger(logger, path + ("logger",))
