@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -55,6 +56,43 @@ PING_TIMEOUT = 10.0
 RETRY_INTERVAL = 2.0
 #: Jupyter messaging protocol version we speak
 PROTOCOL_VERSION = "5.3"
+#: seconds between "waiting for the gateway to launch" lines
+PROGRESS_INTERVAL = 10.0
+#: the launch request's own timeout is the gateway's launch timeout plus this (as Jupyter's client pads it)
+LAUNCH_TIMEOUT_PAD = 10.0
+
+
+def local_user() -> str:
+    """This process's user name (a uid without a passwd entry, as in containers, is its number)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def gateway_reason(data: Any) -> Optional[str]:
+    """The gateway's own reason in a refusal: its ``message`` / ``reason``, else a traceback's last line.
+
+    Enterprise Gateway answers ``{"reason": "User 'root' is not authorized ...", "message": ""}``;
+    jupyter_server ``{"message": ..., "reason": ...}``; an unknown kernelspec a 500 whose traceback ends
+    in ``NoSuchKernel: No such kernel named x``.
+    """
+    if not isinstance(data, dict):
+        return None
+    parts = []
+    for key in ("message", "reason"):
+        text = data.get(key)
+        if isinstance(text, str) and text.strip() and text.strip() not in parts and text.strip() not in (
+                "Internal Server Error", "Unknown server error"):
+            parts.append(text.strip())
+    tb = data.get("traceback")
+    if isinstance(tb, str) and tb.strip():
+        parts.append(tb.strip().splitlines()[-1].strip())
+    elif isinstance(tb, list) and tb and isinstance(tb[-1], str):
+        parts.append(tb[-1].strip())
+    return "; ".join(parts) or None
 
 
 class GatewayError(Exception):
@@ -103,10 +141,14 @@ class GatewayKernel(Kernel):
     owned = True
 
     def __init__(self, name: str, *, gateway_url: str, gateway_token: Optional[str] = None,
-                 **kw: Any) -> None:
+                 kernel_username: Optional[str] = None, launch_timeout: float = 120.0,
+                 remote_dir: Optional[str] = None, **kw: Any) -> None:
         super().__init__(name, **kw)
         self.gateway_url = gateway_url.rstrip("/")
         self.gateway_token = gateway_token
+        self.kernel_username = kernel_username
+        self.launch_timeout = launch_timeout
+        self.remote_dir = remote_dir
         self.kernel_id: Optional[str] = None
         self.remote_host = urlsplit(self.gateway_url).hostname
         #: the gateway restarted our kernel itself: reconnect, do not restart it again
@@ -117,11 +159,12 @@ class GatewayKernel(Kernel):
     def _headers(self) -> Dict[str, str]:
         return {"Authorization": f"token {self.gateway_token}"} if self.gateway_token else {}
 
-    async def _call(self, method: str, path: str, body: Optional[dict] = None) -> Tuple[int, Any]:
+    async def _call(self, method: str, path: str, body: Optional[dict] = None,
+                    timeout: float = HTTP_TIMEOUT) -> Tuple[int, Any]:
         """One REST call; (status, decoded JSON or None). Raises GatewayError when nothing answers."""
         req = HTTPRequest(self.gateway_url + path, method=method, headers=self._headers(),
                           body=json.dumps(body) if body is not None else (b"" if method == "POST" else None),
-                          request_timeout=HTTP_TIMEOUT, connect_timeout=HTTP_TIMEOUT,
+                          request_timeout=timeout, connect_timeout=HTTP_TIMEOUT,
                           allow_nonstandard_methods=True)
         try:
             r = await AsyncHTTPClient().fetch(req, raise_error=False)
@@ -134,16 +177,47 @@ class GatewayKernel(Kernel):
         except ValueError:
             data = None
         if r.code in (401, 403):
+            why = gateway_reason(data)
+            if why and "KERNEL_USERNAME" in why:
+                fix = "give the kernel block the user the gateway expects, e.g. `kernel_username = \"alice\"`"
+            elif why and "not authorized" in why:
+                fix = ("the gateway does not let this user start kernels (`kernel_username`; Enterprise Gateway's "
+                       "`--EnterpriseGatewayApp.authorized_users` / `unauthorized_users`)")
+            else:
+                fix = "give the kernel block its token, e.g. `gateway_token = \"${KG_AUTH_TOKEN}\"`"
             raise GatewayError(
-                f"the gateway at {self.gateway_url} refused {method} {path} (HTTP {r.code}): give the kernel "
-                "block its token, e.g. `gateway_token = \"${KG_AUTH_TOKEN}\"`", r.code)
+                f"the gateway at {self.gateway_url} refused {method} {path} "
+                f"(HTTP {r.code}{': ' + why if why else ''}): {fix}", r.code)
         return r.code, data
 
+    def launch_env(self) -> Dict[str, str]:
+        """The environment a launch request carries, as Jupyter's own gateway client sends it.
+
+        Every ``KERNEL_*`` variable of the launcher's environment, then ``KERNEL_USERNAME``
+        (``kernel_username``, else ``$KERNEL_USERNAME``, else the local user: Enterprise Gateway
+        refuses a launch without it, and root unless told otherwise), ``KERNEL_WORKING_DIR``
+        (``remote_dir``), ``KERNEL_LAUNCH_TIMEOUT`` (the gateway's own bound), and the kernel
+        block's ``env`` last (it wins).
+        """
+        env = {k: v for k, v in os.environ.items() if k.startswith("KERNEL_")}
+        env["KERNEL_USERNAME"] = self.kernel_username or env.get("KERNEL_USERNAME") or local_user()
+        if self.remote_dir:
+            env["KERNEL_WORKING_DIR"] = self.remote_dir
+        env["KERNEL_LAUNCH_TIMEOUT"] = str(int(self.launch_timeout))
+        env.update(self.env)
+        return env
+
     async def _create(self) -> None:
-        code, data = await self._call("POST", "/api/kernels",
-                                      {"name": self.kernel_name} if self.kernel_name else {})
+        body: Dict[str, Any] = {"env": self.launch_env()}
+        if self.kernel_name:
+            body["name"] = self.kernel_name
+        code, data = await self._call("POST", "/api/kernels", body,
+                                      timeout=self.launch_timeout + LAUNCH_TIMEOUT_PAD)
+        if code == 599 or code == 408:
+            raise GatewayError(f"the gateway at {self.gateway_url} did not launch the kernel within "
+                               f"{self.launch_timeout:g} s: raise `gateway_launch_timeout`", code)
         if code != 201 or not isinstance(data, dict) or "id" not in data:
-            why = (data or {}).get("message") if isinstance(data, dict) else None
+            why = gateway_reason(data)
             raise GatewayError(f"the gateway at {self.gateway_url} did not start a kernel"
                                f"{' named ' + repr(self.kernel_name) if self.kernel_name else ''} "
                                f"(HTTP {code}{': ' + why if why else ''})", code)
@@ -154,6 +228,34 @@ class GatewayKernel(Kernel):
         scheme = "wss" if parts.scheme == "https" else "ws"
         path = parts.path + f"/api/kernels/{quote(self.kernel_id or '')}/channels"
         return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+    async def _launch(self, create: bool = True) -> None:
+        """A new kernel (``create``) and its websocket, answering within ``gateway_launch_timeout``.
+
+        A gateway may take minutes (Enterprise Gateway waits for a pod to be scheduled inside the
+        POST; a local kernel after it, until it answers): a line every :data:`PROGRESS_INTERVAL`
+        says how long it has been.
+        """
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+
+        async def launch() -> None:
+            if create:
+                await self._create()
+            await self._connect(max(1.0, self.launch_timeout - (loop.time() - t0)))
+
+        work = asyncio.ensure_future(launch())
+        try:
+            while True:
+                done, _ = await asyncio.wait({work}, timeout=PROGRESS_INTERVAL)
+                if done:
+                    return work.result()
+                self._log("INFO", f"kernel {self.name!r}: waiting for the gateway at {self.gateway_url} to launch "
+                                  f"the kernel ({loop.time() - t0:.0f} s of {self.launch_timeout:g} s, "
+                                  "`gateway_launch_timeout`)")
+        finally:
+            if not work.done():
+                work.cancel()
 
     # ----------------------------------------------------------- connection
     async def _connect(self, timeout: float) -> None:
@@ -233,7 +335,9 @@ class GatewayKernel(Kernel):
         self._on_death(reason)
 
     # ------------------------------------------------------------ lifecycle
-    def _sentence(self, why: str) -> str:
+    def _sentence(self, why: str, code: int = 599) -> str:
+        if code != 599:  # the gateway answered: its reason is in `why`, with the fix
+            return f"kernel {self.name!r} (gateway_url {self.gateway_url}): {why}"
         return (f"kernel {self.name!r} (gateway_url {self.gateway_url}): {why}. Check that the gateway runs "
                 "(`jupyter kernelgateway --KernelGatewayApp.ip=... --KernelGatewayApp.port=...`) and "
                 "`gateway_url` / `gateway_token`; the launcher tries again until it answers.")
@@ -245,11 +349,10 @@ class GatewayKernel(Kernel):
         self._expect_exit = False
         self._set_state("starting")
         try:
-            await self._create()
-            await self._connect(self.startup_timeout)
+            await self._launch()
         except GatewayError as e:
             await self._drop()
-            msg = self._sentence(str(e))
+            msg = self._sentence(str(e), e.code)
             self._set_state("dead", msg)
             raise KernelStartError(msg) from None
         self._set_state("idle")
@@ -275,31 +378,31 @@ class GatewayKernel(Kernel):
             self._gen = next(self._generation)
             self._expect_exit = False
             try:
-                if self.kernel_id is None:
-                    await self._create()
-                elif not self._gateway_restarted:
-                    code, _ = await self._call("POST", f"/api/kernels/{quote(self.kernel_id)}/restart")
+                create = self.kernel_id is None
+                if not create and not self._gateway_restarted:
+                    code, data = await self._call("POST", f"/api/kernels/{quote(self.kernel_id)}/restart",
+                                                  timeout=self.launch_timeout + LAUNCH_TIMEOUT_PAD)
                     if code == 404:
-                        await self._create()
+                        create = True
                     elif code >= 400:
+                        why = gateway_reason(data)
                         raise GatewayError(f"the gateway at {self.gateway_url} did not restart kernel "
-                                           f"{self.kernel_id} (HTTP {code})", code)
+                                           f"{self.kernel_id} (HTTP {code}{': ' + why if why else ''})", code)
                 self._gateway_restarted = False
                 try:
-                    await self._connect(self.startup_timeout)
+                    await self._launch(create)
                 except GatewayError as e:
                     if e.code != 404:
                         raise
                     await self._drop()
-                    await self._create()
-                    await self._connect(self.startup_timeout)
+                    await self._launch()
                 self._set_state("idle")
                 return
             except GatewayError as e:
                 await self._drop()
                 if str(e) != said:
                     said = str(e)
-                    self._set_state("dead", self._sentence(said))
+                    self._set_state("dead", self._sentence(said, e.code))
             try:
                 await asyncio.wait_for(stopping.wait(), RETRY_INTERVAL)
             except asyncio.TimeoutError:

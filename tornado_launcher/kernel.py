@@ -293,8 +293,11 @@ class Kernel(HeartbeatWatch):
         kernel_name: Optional[str] = None,
         python: Optional[str] = None,
         startup_timeout: float = 60.0,
+        env: Optional[Dict[str, str]] = None,
     ) -> None:
         self.name = name
+        #: the kernel block's ``env``: added to a local kernel's environment, sent with a gateway launch
+        self.env = dict(env or {})
         self.cwd = cwd
         self.runtime_dir = runtime_dir
         self.kernel_name = kernel_name
@@ -412,6 +415,7 @@ class Kernel(HeartbeatWatch):
             self._km = km = await self._make_manager()
             env = interpreter.child_env()
             env.setdefault("PYTHONUNBUFFERED", "1")
+            env.update(self.env)
             await km.start_kernel(
                 cwd=self.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )

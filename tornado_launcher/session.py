@@ -453,7 +453,7 @@ class Session:
             common = dict(cwd=self.config.directory, runtime_dir=self._runtime_dir or tempfile.gettempdir(),
                           on_event=self.receive,
                           on_death=lambda reason, n=name: self._on_death(n, reason),
-                          startup_timeout=self.startup_timeout)
+                          startup_timeout=self.startup_timeout, env=kc.env)
             if getattr(kc, "connection_file", None):
                 from .attached import AttachedKernel
 
@@ -462,7 +462,8 @@ class Session:
                 from .gateway import GatewayKernel
 
                 k = GatewayKernel(name, gateway_url=kc.gateway_url, gateway_token=kc.gateway_token,
-                                  kernel_name=kc.kernel_name, **common)
+                                  kernel_name=kc.kernel_name, kernel_username=kc.kernel_username,
+                                  launch_timeout=kc.gateway_launch_timeout, remote_dir=kc.remote_dir, **common)
             else:
                 k = Kernel(name, kernel_name=kc.kernel_name, python=kc.python, **common)
             self._kernels[name] = k

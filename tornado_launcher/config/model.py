@@ -102,6 +102,10 @@ class KernelConfig:
     ``remote_files``: the kernel is on another machine, so its files are
     watched (and compile-checked) in the kernel; ``remote_dir``: the
     project's directory as the kernel sees it (default: the config's).
+    For a gateway kernel, ``kernel_username`` (``KERNEL_USERNAME``: default
+    the local user), ``gateway_launch_timeout`` (seconds the gateway may take
+    to launch it; default :data:`GATEWAY_LAUNCH_TIMEOUT`) and ``env`` (sent
+    with the launch request, as Jupyter's gateway client sends it).
     ``line`` is where the block opens.
     """
 
@@ -114,7 +118,18 @@ class KernelConfig:
     gateway_token: Optional[str] = None
     remote_files: bool = False
     remote_dir: Optional[str] = None
+    kernel_username: Optional[str] = None
+    gateway_launch_timeout: float = 0.0
+    env: Dict[str, str] = field(default_factory=dict)
     line: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.gateway_launch_timeout:
+            self.gateway_launch_timeout = GATEWAY_LAUNCH_TIMEOUT
+
+
+#: seconds a gateway may take to launch a kernel (Enterprise Gateway schedules pods: minutes)
+GATEWAY_LAUNCH_TIMEOUT = 120.0
 
 
 @dataclass

@@ -65,6 +65,9 @@ def remote(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
                               "value")
         else:
             k.remote_dir = os.path.normpath(remote_dir)
+    if "env" in body and k.connection_file:
+        r.report.warn(path + ("env",), "`env` is not used with `connection_file`: the kernel was started "
+                      "elsewhere, with the environment it was given there")
     for key in ("remote_files", "remote_dir"):
         if key in body and not elsewhere:
             r.report.warn(path + (key,), "`%s` is used only with `connection_file` or `gateway_url`: "
@@ -105,6 +108,27 @@ def gateway(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
             r.report.warn(path + ("gateway_token",),
                              "`gateway_token` is used only with `gateway_url`: remove it, or add `gateway_url`")
         k.gateway_token = token
+    launch(r, body, path, k, bool(url is not MISSING and url))
+
+
+def launch(r: "BlockReader", body: dict, path: tuple, k: KernelConfig, gateway: bool) -> None:
+    """What a gateway launch carries: ``kernel_username``, ``gateway_launch_timeout``, ``env``."""
+    user = r.string(body, path, "kernel_username", '(e.g. "alice")')
+    if user is not MISSING and user:
+        k.kernel_username = user
+    timeout = r.seconds(body, path, "gateway_launch_timeout")
+    if timeout is not None:
+        if not 1 <= timeout <= 3600:
+            r.report.error(path + ("gateway_launch_timeout",),
+                           "`gateway_launch_timeout` must be between 1 and 3600 seconds, not %s "
+                           "(pods can take minutes to schedule: e.g. 300)" % show(timeout), "value")
+        else:
+            k.gateway_launch_timeout = timeout
+    k.env = r.environment(body, path, 'env { KERNEL_NAMESPACE = "dev" }')
+    for key in ("kernel_username", "gateway_launch_timeout"):
+        if key in body and not gateway:
+            r.report.warn(path + (key,), "`%s` is used only with `gateway_url`: remove it, or add "
+                          "`gateway_url`" % key)
 
 def connection_file(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
     """``connection_file``: attach to a kernel started elsewhere; it must exist and parse now."""
