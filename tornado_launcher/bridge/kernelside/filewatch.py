@@ -106,7 +106,9 @@ class FileWatch:
             used = self._start_watchdog()
         if used is None:
             used = "scan"
-            self._spawn(self._scan_main, "tornado-launcher-scan")
+            # the first picture before start() returns: a save made right after it is a change
+            before = [self._snapshot(h) for h in self.handlers]
+            self._spawn(lambda: self._scan_main(before), "tornado-launcher-scan")
         self.backend = used
         self._spawn(self._batch_main, "tornado-launcher-files")
         return self
@@ -192,8 +194,7 @@ class FileWatch:
                         continue
         return seen
 
-    def _scan_main(self):
-        before = [self._snapshot(h) for h in self.handlers]
+    def _scan_main(self, before):
         while not self._stopped.wait(SCAN_INTERVAL):
             for i, h in enumerate(self.handlers):
                 now = self._snapshot(h)
