@@ -38,6 +38,7 @@ from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAp
 from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked, SessionState, Subscriber
 from .kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
 from .process import Process
+from .provisioning import make_kernel
 
 if TYPE_CHECKING:
     from .reload import Reloader
@@ -449,23 +450,10 @@ class Session:
     def _kernel_for(self, name: str) -> Kernel:
         k = self._kernels.get(name)
         if k is None:
-            kc = self.config.kernels[name]
-            common = dict(cwd=self.config.directory, runtime_dir=self._runtime_dir or tempfile.gettempdir(),
-                          on_event=self.receive,
-                          on_death=lambda reason, n=name: self._on_death(n, reason),
-                          startup_timeout=self.startup_timeout, env=kc.env)
-            if getattr(kc, "connection_file", None):
-                from .attached import AttachedKernel
-
-                k = AttachedKernel(name, connection_file=kc.connection_file, **common)
-            elif getattr(kc, "gateway_url", None):
-                from .gateway import GatewayKernel
-
-                k = GatewayKernel(name, gateway_url=kc.gateway_url, gateway_token=kc.gateway_token,
-                                  kernel_name=kc.kernel_name, kernel_username=kc.kernel_username,
-                                  launch_timeout=kc.gateway_launch_timeout, remote_dir=kc.remote_dir, **common)
-            else:
-                k = Kernel(name, kernel_name=kc.kernel_name, python=kc.python, **common)
+            k = make_kernel(name, self.config.kernels[name], cwd=self.config.directory,
+                            runtime_dir=self._runtime_dir or tempfile.gettempdir(), on_event=self.receive,
+                            on_death=lambda reason, n=name: self._on_death(n, reason),
+                            startup_timeout=self.startup_timeout)
             self._kernels[name] = k
         return k
 
@@ -683,6 +671,8 @@ class Session:
             except (asyncio.TimeoutError, Exception):  # noqa: BLE001
                 pass
         await kernel.shutdown()
+        if kernel.tunnel is not None:
+            await kernel.tunnel.close()
 
     # ------------------------------------------------------------ re-read config
     async def apply_config(self, new: Config) -> None:
