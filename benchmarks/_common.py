@@ -390,8 +390,13 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def machine_line() -> str:
-    import pandas
     import tornado
+
+    try:
+        import pandas
+        pd = f", pandas {pandas.__version__}"
+    except ImportError:  # a benchmark that does not measure the pandas app
+        pd = ""
 
     try:
         import ipykernel
@@ -402,7 +407,7 @@ def machine_line() -> str:
     return (f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} · {platform.system()} "
             f"{platform.machine()}, {os.cpu_count()} cores, load avg {load} at start (machine shared "
             f"with other jobs) · Python {platform.python_version()}, tornado {tornado.version}, "
-            f"ipykernel {ipk}, pandas {pandas.__version__}")
+            f"ipykernel {ipk}{pd}")
 
 
 def quiet_engine_logging() -> None:

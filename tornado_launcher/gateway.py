@@ -33,6 +33,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -56,6 +57,8 @@ PING_TIMEOUT = 10.0
 RETRY_INTERVAL = 2.0
 #: Jupyter messaging protocol version we speak
 PROTOCOL_VERSION = "5.3"
+#: Linux's TCP_QUICKACK (None elsewhere): see :meth:`_Channels.quickack`
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 #: seconds between "waiting for the gateway to launch" lines
 PROGRESS_INTERVAL = 10.0
 #: the launch request's own timeout is the gateway's launch timeout plus this (as Jupyter's client pads it)
@@ -108,6 +111,8 @@ class _Channels:
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
+        stream = getattr(getattr(ws, "protocol", None), "stream", None)
+        self.sock = getattr(stream, "socket", None) if QUICKACK else None
         #: as jupyter_client's ``kc.session``: ``.session`` is the id our messages carry
         self.session = SimpleNamespace(session=uuid.uuid4().hex)
 
@@ -120,7 +125,23 @@ class _Channels:
             "parent_header": {}, "metadata": {}, "content": content, "buffers": [], "channel": channel,
         }
         self.ws.write_message(json.dumps(msg))
+        self.quickack()
         return msg_id
+
+    def quickack(self) -> None:
+        """Acknowledge what the gateway sends at once, not after Linux's 40 ms delayed ACK.
+
+        The gateway (jupyter_server's websocket) leaves Nagle on: after a small frame it holds the
+        next small one until ours is acknowledged, and a receiver that just sent (a cell, the
+        tunnel's bytes) delays its ACK, hoping to piggyback it: each answer then waited 40 ms.
+        ``TCP_QUICKACK`` is not sticky, so it is set again after every send and every receive.
+        """
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+            except OSError:
+                self.sock = None
 
     def execute(self, code: str, silent: bool = False, store_history: bool = True,
                 allow_stdin: bool = False, stop_on_error: bool = True) -> str:
@@ -270,6 +291,8 @@ class GatewayKernel(Kernel):
                                f"(HTTP {e.code})", e.code) from None
         except OSError as e:
             raise GatewayError(f"the gateway at {self.gateway_url} does not answer ({e})") from None
+        # small messages both ways (cells, the tunnel's bytes): no Nagle wait behind an unacknowledged one
+        ws.protocol.set_nodelay(True)
         channels = _Channels(ws)
         gen = self._gen
         loop = asyncio.get_running_loop()
@@ -288,10 +311,13 @@ class GatewayKernel(Kernel):
                                        f"within {timeout:g} s") from None
 
     async def _ws_loop(self, ws: Any, gen: int, ready: asyncio.Future) -> None:
+        channels = self._kc
         while True:
             text = await ws.read_message()
             if text is None:
                 break
+            if channels is not None:
+                channels.quickack()
             try:
                 msg = json.loads(text)
                 header = msg.get("header") or {}

@@ -327,6 +327,11 @@ class Kernel(HeartbeatWatch):
         self._hinted: set = set()
         #: who hears the ``files`` records of a watcher in the kernel (the Reloader, ``remote_files``)
         self.on_files: Optional[Callable[[Dict[str, Any]], None]] = None
+        #: handlers of the bridge's other comms, by target: ``handler("open" | "msg", comm_id, data)``
+        self.comm_handlers: Dict[str, Callable[[str, str, Dict[str, Any]], None]] = {}
+        self._comm_targets: Dict[str, str] = {}
+        #: apps on the kernel's machine reached through its connection (``tunnel``; tunnel.py)
+        self.tunnel: Any = None
         #: heartbeat: missed pings in a row, when it was reported silent (monotonic), the recheck
         self._hb_missed = 0
         self._silent_since: Optional[float] = None
@@ -594,6 +599,10 @@ class Kernel(HeartbeatWatch):
             handler(msg, msg["content"], self._routes.get(msg.get("parent_header", {}).get("msg_id")))
 
     def _handle_status(self, msg: Any, content: Any, route: Any) -> None:
+        parent = msg.get("parent_header") or {}
+        if parent.get("msg_type") == "comm_msg" and self._kc is not None \
+                and parent.get("session") == self._kc.session.session:
+            return  # our comm traffic (the tunnel's bytes) is not the kernel being busy
         state = content.get("execution_state")
         if state == "idle" and route is not None and not route["idle"].done():
             route["idle"].set_result(None)
@@ -631,11 +640,32 @@ class Kernel(HeartbeatWatch):
     _handle_display_data = _handle_execute_result
 
     def _handle_comm_open(self, msg: Any, content: Any, route: Any) -> None:
-        if content.get("target_name") == protocol.COMM_TARGET:
+        target = content.get("target_name")
+        if target == protocol.COMM_TARGET:
             self._handle_records(content.get("data") or {})
+        elif target in self.comm_handlers:
+            self._comm_targets[content.get("comm_id")] = target
+            self.comm_handlers[target]("open", content.get("comm_id"), content.get("data") or {})
 
     def _handle_comm_msg(self, msg: Any, content: Any, route: Any) -> None:
+        target = self._comm_targets.get(content.get("comm_id"))
+        if target is not None:
+            self.comm_handlers[target]("msg", content.get("comm_id"), content.get("data") or {})
+            return
         self._handle_records(content.get("data") or {})
+
+    def send_comm(self, comm_id: str, data: Dict[str, Any]) -> bool:
+        """A message to one of the bridge's comms in the kernel; False when the kernel is not running."""
+        kc = self._kc
+        if kc is None or self.state not in ("idle", "busy"):
+            return False
+        content = {"comm_id": comm_id, "data": data}
+        if hasattr(kc, "send"):  # a gateway's websocket (gateway._Channels)
+            kc.send("shell", "comm_msg", content)
+        else:
+            kc.shell_channel.send(kc.session.msg("comm_msg", content))
+            self._rearm_shell()
+        return True
 
     def _handle_records(self, data: Dict[str, Any]) -> None:
         for rec in protocol.decode(data):
@@ -660,7 +690,10 @@ class Kernel(HeartbeatWatch):
                 self.on_files(rec)
 
     def _shown_urls(self, rec: Dict[str, Any]) -> tuple:
-        """The URLs a state record's app serves, as a browser here reaches them (:func:`shown_urls`)."""
+        """The URLs a state record's app serves, as a browser here reaches them (:func:`shown_urls`;
+        through the kernel's connection when it has a ``tunnel``)."""
+        if self.tunnel is not None and rec["urls"] and rec["state"] == "running":
+            return self.tunnel.local_urls(rec["urls"])
         return shown_urls(self.name, rec, self.remote_host, self._hinted, self._on_event)
 
     def _handle_hello(self, rec: Dict[str, Any]) -> None:

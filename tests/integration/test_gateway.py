@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -181,3 +182,78 @@ def test_check_reads_gateway_blocks(tmp_path, monkeypatch):
     (tmp_path / "jaffle.hcl").write_text(gateway_hcl("ftp://x", 8000))
     msgs = [str(d) for d in check(str(tmp_path / "jaffle.hcl"))[1] if d.severity == "error"]
     assert len(msgs) == 1 and ":3:" in msgs[0] and "not an http(s) URL" in msgs[0]
+
+
+# -- the tunnel: apps reached through the kernel's connection (issue 24) ---------------
+
+TUNNEL_APP = '''
+import os
+import tornado.web, tornado.websocket
+
+BLOB = os.urandom(1 << 20)
+
+class Hello(tornado.web.RequestHandler):
+    def get(self):
+        self.write("through the kernel")
+
+class Blob(tornado.web.RequestHandler):
+    async def get(self):
+        for _ in range(int(self.get_argument("mb", "1"))):
+            self.write(BLOB)
+            await self.flush()
+
+class Echo(tornado.websocket.WebSocketHandler):
+    def on_message(self, message):
+        self.write_message("echo:" + message)
+
+def make_app():
+    return tornado.web.Application([(r"/", Hello), (r"/blob", Blob), (r"/ws", Echo)])
+'''
+
+
+def tunnel_project(root: Path, url: str, port: int) -> Path:
+    write_project(root, {"proj/__init__.py": "", "proj/web.py": TUNNEL_APP, "jaffle.hcl": f'''
+    kernel "gw" {{
+      gateway_url   = "{url}"
+      gateway_token = "${{GW_TOKEN}}"
+      tunnel        = true
+    }}
+
+    app "web" {{
+      class  = "jaffle.app.tornado.TornadoBridgeApp"
+      kernel = "gw"
+      options {{
+        app_class = "proj.web.make_app"
+        port      = {port}
+      }}
+    }}
+    '''})
+    return root / "jaffle.hcl"
+
+
+@pytest.mark.timeout(60)
+async def test_the_app_is_reached_through_the_kernels_connection(tmp_path, gateway, token_env):
+    from urllib.parse import urlsplit
+
+    from tornado.httpclient import AsyncHTTPClient
+    from tornado.websocket import websocket_connect
+
+    port = free_port()
+    async with running_session(tunnel_project(tmp_path, gateway, port), auto_reload=False) as (s, rec):
+        state = await rec.wait(running(), timeout=25)
+        (url,) = state.urls
+        local = urlsplit(url).port
+        # the app holds `port` on this same machine, so the tunnel's local port is another one
+        assert urlsplit(url).hostname == "127.0.0.1" and local != port
+        assert await fetch(url) == (200, "through the kernel")
+        body = (await AsyncHTTPClient().fetch(f"{url}blob?mb=8", request_timeout=30)).body
+        assert len(body) == 8 << 20
+        ws = await websocket_connect(f"ws://127.0.0.1:{local}/ws")
+        for i in range(20):
+            await ws.write_message(f"m{i}")
+            assert await asyncio.wait_for(ws.read_message(), 5) == f"echo:m{i}"
+        ws.close()
+        # a connection to a port the app does not serve ends, it does not hang
+        assert s._kernels["gw"].tunnel.local_port(free_port()) > 0
+    with socket.socket() as probe:  # the launcher's exit closed the local port
+        assert probe.connect_ex(("127.0.0.1", local)) != 0

@@ -50,6 +50,8 @@ MIN_PYTHON = (3, 10)
 INSTALL_REFUSED = "tornado-launcher bridge:"
 #: target name of the comm the bridge opens in the kernel
 COMM_TARGET = "tornado_launcher.events"
+#: target name of the comm that relays TCP connections to apps on the kernel's machine (``kernelside.tunnel``)
+TUNNEL_TARGET = "tornado_launcher.tunnel"
 #: the name the bridge is registered under in the kernel's ``sys.modules``
 MODULE_NAME = "tornado_launcher_bridge"
 

@@ -121,6 +121,8 @@ class KernelConfig:
     kernel_username: Optional[str] = None
     gateway_launch_timeout: float = 0.0
     env: Dict[str, str] = field(default_factory=dict)
+    #: apps' ports reached here through the kernel's connection (default: a kernel on another machine)
+    tunnel: bool = False
     line: int = 0
 
     def __post_init__(self) -> None:

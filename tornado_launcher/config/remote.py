@@ -50,13 +50,14 @@ def connection_problem(path: str) -> Optional[str]:
 
 
 def remote(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
-    """``remote_files`` / ``remote_dir``: a kernel elsewhere; implied for a gateway not on loopback."""
+    """``remote_files`` / ``remote_dir`` / ``tunnel``: a kernel elsewhere; implied for a gateway not on loopback."""
     from urllib.parse import urlsplit
 
     elsewhere = bool(k.connection_file or k.gateway_url)
     far = bool(k.gateway_url) and (urlsplit(k.gateway_url).hostname or "") not in (
         "127.0.0.1", "localhost", "::1")
     k.remote_files = r.boolean(body, path, "remote_files", far)
+    k.tunnel = r.boolean(body, path, "tunnel", far)
     remote_dir = r.string(body, path, "remote_dir", '(e.g. "/srv/project")')
     if remote_dir is not MISSING and remote_dir:
         if not remote_dir.startswith("/"):
@@ -68,10 +69,12 @@ def remote(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
     if "env" in body and k.connection_file:
         r.report.warn(path + ("env",), "`env` is not used with `connection_file`: the kernel was started "
                       "elsewhere, with the environment it was given there")
-    for key in ("remote_files", "remote_dir"):
+    for key in ("remote_files", "remote_dir", "tunnel"):
         if key in body and not elsewhere:
             r.report.warn(path + (key,), "`%s` is used only with `connection_file` or `gateway_url`: "
-                             "a kernel the launcher starts here sees this machine's files" % key)
+                             "a kernel the launcher starts here is on this machine" % key)
+    if not elsewhere:
+        k.tunnel = False
 
 def gateway(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
     """``gateway_url`` (+ ``gateway_token``): kernels started through a Jupyter Kernel Gateway."""
