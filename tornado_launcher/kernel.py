@@ -332,6 +332,8 @@ class Kernel(HeartbeatWatch):
         self._comm_targets: Dict[str, str] = {}
         #: apps on the kernel's machine reached through its connection (``tunnel``; tunnel.py)
         self.tunnel: Any = None
+        #: the project pushed to the kernel's filesystem (``sync``; sync.py)
+        self.sync: Any = None
         #: heartbeat: missed pings in a row, when it was reported silent (monotonic), the recheck
         self._hb_missed = 0
         self._silent_since: Optional[float] = None

@@ -4,7 +4,8 @@
 to a kernel object: started here (:class:`~tornado_launcher.kernel.Kernel`, a kernelspec or an
 interpreter), attached by connection file (:class:`~tornado_launcher.attached.AttachedKernel`)
 or launched by a gateway (:class:`~tornado_launcher.gateway.GatewayKernel`), with a
-:class:`~tornado_launcher.tunnel.Tunnel` when its apps are reached through its connection.
+:class:`~tornado_launcher.tunnel.Tunnel` when its apps are reached through its connection
+and a :class:`~tornado_launcher.sync.FileSync` when the project is pushed to it.
 """
 
 from __future__ import annotations
@@ -34,4 +35,8 @@ def make_kernel(name: str, kc: KernelConfig, **common: Any) -> Kernel:
         from .tunnel import Tunnel
 
         k.tunnel = Tunnel(k)
+    if kc.sync:
+        from .sync import FileSync
+
+        k.sync = FileSync(k, common["cwd"])
     return k

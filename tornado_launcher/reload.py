@@ -242,6 +242,8 @@ class Reloader:
         s = self.session
         if s.closing:
             return
+        if errors is None and not await self._push(handler, changes):
+            return
         last = changes[-1]
         if errors is None:
             py_files = sorted({p for c in changes for p in (c.dest_path or c.src_path,)
@@ -281,6 +283,25 @@ class Reloader:
             info = s.apps.get(job)
             if info is not None and info.kind == "job":
                 await s.run_job(job, log_as=handler.owner or job)
+
+    async def _push(self, handler: _Handler, changes: List[FileChange]) -> bool:
+        """``sync``: the batch reaches each kernel that holds a copy of the project, before it reloads.
+        False (logged, nothing reloaded) when a push failed: the kernel would run the old files."""
+        from .sync import SyncError
+
+        s = self.session
+        names = {handler.kernel} if handler.kernel else set()
+        names.update(s.config.apps[n].kernel for _, n in handler.blocks if n in s.config.apps)
+        for name in sorted(n for n in names if n):
+            kernel = s.kernel(name)
+            if kernel is None or kernel.sync is None or kernel.state not in ("idle", "busy"):
+                continue
+            try:
+                await kernel.sync.push_changes(changes)
+            except SyncError as e:
+                s.log(name, "ERROR", f"not reloaded: the change did not reach kernel {name!r}: {e}")
+                return False
+        return True
 
     def _not_reloaded(self, kernel: str, app: str, path: Optional[str], reason: str, *,
                       level: str = "WARNING", outcome: str = "skipped") -> None:
@@ -366,8 +387,11 @@ class Reloader:
         async with s.app_lock(app):
             s.emit(ReloadEvent(app, path, "reloading"))
             event = change.as_event_dict()
-            # every file of the batch: the bridge re-imports what they invalidate
-            event["paths"] = changed_paths(changes)
+            # every file of the batch: the bridge re-imports what they invalidate (as the kernel sees them)
+            event["paths"] = [self._to_remote(kernel_name, p) for p in changed_paths(changes)]
+            for key in ("src_path", "dest_path"):
+                if event.get(key):
+                    event[key] = self._to_remote(kernel_name, event[key])
             if block is None:
                 code = bridge.call_code(app, "handle_watchdog_event", event)
             else:

@@ -504,6 +504,11 @@ class Session:
             self.log(name, "ERROR", msg)
             self._fail_apps(name, msg)  # no app of this kernel can run: each says why
             return
+        problem = await kernel.sync.push_project() if kernel.sync is not None else None
+        if problem:  # its apps would run files that are not there
+            self.log(name, "ERROR", problem)
+            self._fail_apps(name, problem)
+            return
         if self._reloader is not None:
             await self._reloader.kernel_ready(name)  # a watcher in the kernel (remote_files)
         for info in self._apps_of(name):
@@ -671,8 +676,9 @@ class Session:
             except (asyncio.TimeoutError, Exception):  # noqa: BLE001
                 pass
         await kernel.shutdown()
-        if kernel.tunnel is not None:
-            await kernel.tunnel.close()
+        for rider in (kernel.tunnel, kernel.sync):
+            if rider is not None:
+                await rider.close()
 
     # ------------------------------------------------------------ re-read config
     async def apply_config(self, new: Config) -> None:

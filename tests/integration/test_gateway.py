@@ -257,3 +257,66 @@ async def test_the_app_is_reached_through_the_kernels_connection(tmp_path, gatew
         assert s._kernels["gw"].tunnel.local_port(free_port()) > 0
     with socket.socket() as probe:  # the launcher's exit closed the local port
         assert probe.connect_ex(("127.0.0.1", local)) != 0
+
+
+# -- sync: the project pushed to the kernel's filesystem (issue 24) ----------------------
+
+SYNC_APP = '''
+import os
+import tornado.web
+from proj import text
+
+class Where(tornado.web.RequestHandler):
+    def get(self):
+        self.write("%s from %s" % (text.MESSAGE, os.path.dirname(os.path.abspath(__file__))))
+
+def make_app():
+    return tornado.web.Application([(r"/", Where)])
+'''
+
+
+@pytest.mark.timeout(60)
+async def test_the_project_is_pushed_to_the_kernel_and_each_save_follows(tmp_path, gateway, token_env):
+    from tornado_launcher.events import LogRecord
+
+    local, remote = tmp_path / "laptop", tmp_path / "kernel-machine"
+    remote.mkdir()
+    port = free_port()
+    blob = os.urandom(300_000)
+    write_project(local, {"proj/__init__.py": "", "proj/web.py": SYNC_APP, "proj/text.py": 'MESSAGE = "v1"\n',
+                          ".git/HEAD": "ref: refs/heads/main\n", "proj/__pycache__/x.pyc": "",
+                          "jaffle.hcl": f'''
+    kernel "gw" {{
+      gateway_url   = "{gateway}"
+      gateway_token = "${{GW_TOKEN}}"
+      remote_dir    = "{remote}"
+      sync          = true
+      tunnel        = true
+    }}
+
+    app "web" {{
+      class  = "jaffle.app.tornado.TornadoBridgeApp"
+      kernel = "gw"
+      options {{
+        app_class = "proj.web.make_app"
+        port      = {port}
+      }}
+    }}
+    '''})
+    (local / "data.bin").write_bytes(blob)
+    async with running_session(local / "jaffle.hcl") as (s, rec):
+        state = await rec.wait(running(), timeout=30)
+        (url,) = state.urls
+        assert await fetch(url) == (200, f"v1 from {remote / 'proj'}")  # the kernel's copy serves
+        assert (remote / "data.bin").read_bytes() == blob
+        assert not (remote / ".git").exists() and not (remote / "proj" / "__pycache__").exists()
+        assert any("pushed the project to kernel 'gw'" in e.message for e in rec.events if isinstance(e, LogRecord))
+        (local / "proj" / "text.py").write_text('MESSAGE = "edited on the laptop"\n')
+        await wait_http(url, f"edited on the laptop from {remote / 'proj'}", timeout=15)
+        (local / "proj" / "extra.py").write_text("X = 1\n")
+        (local / "data.bin").unlink()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and ((remote / "data.bin").exists()
+                                               or not (remote / "proj" / "extra.py").exists()):
+            await asyncio.sleep(0.1)
+        assert not (remote / "data.bin").exists() and (remote / "proj" / "extra.py").read_text() == "X = 1\n"

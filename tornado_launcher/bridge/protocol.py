@@ -52,6 +52,8 @@ INSTALL_REFUSED = "tornado-launcher bridge:"
 COMM_TARGET = "tornado_launcher.events"
 #: target name of the comm that relays TCP connections to apps on the kernel's machine (``kernelside.tunnel``)
 TUNNEL_TARGET = "tornado_launcher.tunnel"
+#: target name of the comm that writes the project's files in a kernel elsewhere (``kernelside.files``)
+FILES_TARGET = "tornado_launcher.files"
 #: the name the bridge is registered under in the kernel's ``sys.modules``
 MODULE_NAME = "tornado_launcher_bridge"
 

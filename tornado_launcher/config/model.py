@@ -123,6 +123,8 @@ class KernelConfig:
     env: Dict[str, str] = field(default_factory=dict)
     #: apps' ports reached here through the kernel's connection (default: a kernel on another machine)
     tunnel: bool = False
+    #: the project pushed to the kernel's filesystem (``remote_dir``) at start and at each save
+    sync: bool = False
     line: int = 0
 
     def __post_init__(self) -> None:

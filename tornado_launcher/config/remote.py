@@ -56,8 +56,12 @@ def remote(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
     elsewhere = bool(k.connection_file or k.gateway_url)
     far = bool(k.gateway_url) and (urlsplit(k.gateway_url).hostname or "") not in (
         "127.0.0.1", "localhost", "::1")
-    k.remote_files = r.boolean(body, path, "remote_files", far)
+    k.sync = r.boolean(body, path, "sync", False)
+    k.remote_files = r.boolean(body, path, "remote_files", far and not k.sync)
     k.tunnel = r.boolean(body, path, "tunnel", far)
+    if k.sync and k.remote_files:
+        r.report.error(path + ("sync",), "`sync = true` pushes the project from this machine and watches it "
+                       "here; `remote_files = true` watches files already on the kernel's machine: keep one")
     remote_dir = r.string(body, path, "remote_dir", '(e.g. "/srv/project")')
     if remote_dir is not MISSING and remote_dir:
         if not remote_dir.startswith("/"):
@@ -69,12 +73,15 @@ def remote(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
     if "env" in body and k.connection_file:
         r.report.warn(path + ("env",), "`env` is not used with `connection_file`: the kernel was started "
                       "elsewhere, with the environment it was given there")
-    for key in ("remote_files", "remote_dir", "tunnel"):
+    for key in ("remote_files", "remote_dir", "tunnel", "sync"):
         if key in body and not elsewhere:
             r.report.warn(path + (key,), "`%s` is used only with `connection_file` or `gateway_url`: "
                              "a kernel the launcher starts here is on this machine" % key)
     if not elsewhere:
-        k.tunnel = False
+        k.tunnel = k.sync = False
+    elif k.sync and not k.remote_dir:
+        r.report.error(path + ("sync",), "`sync = true` needs `remote_dir`: where the project goes on the kernel's "
+                       'machine, e.g. `remote_dir = "/home/me/project"`')
 
 def gateway(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
     """``gateway_url`` (+ ``gateway_token``): kernels started through a Jupyter Kernel Gateway."""

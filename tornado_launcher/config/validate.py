@@ -43,7 +43,7 @@ from .text import did_you_mean, fixed_name, show
 from .variables import read_variables
 
 _KERNEL_KEYS = ("kernel_name", "pass_env", "python", "connection_file", "gateway_url", "gateway_token",
-                "remote_files", "remote_dir", "kernel_username", "gateway_launch_timeout", "env", "tunnel")
+                "remote_files", "remote_dir", "kernel_username", "gateway_launch_timeout", "env", "tunnel", "sync")
 _APP_KEYS = ("class", "kernel", "start", "logger", "options", "disabled")
 _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.

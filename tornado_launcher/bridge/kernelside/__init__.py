@@ -20,6 +20,7 @@ Layering (each module imports only those above it):
 ``state``        the kernel-wide state: the kernel's loop and thread, settings, app registry, current run
 ``records``      records out: the queue and the sender thread on the comm
 ``tunnel``       TCP connections to apps relayed on a comm of their own (kernels on another machine)
+``files``        the project's files written in the kernel's project directory, pushed on a comm (``sync``)
 ``hang``         a monitor thread that notices a blocked loop and where it is stuck; Interrupt there
 ``attribution``  which app a log record or printed line belongs to; the logging handler, stream proxies
 ``servers``      the servers and listening sockets one run of an app opened; the socket pool
@@ -48,7 +49,7 @@ state changes happen on the kernel's loop thread.
 #: the modules shipped into the kernel, in execution order, relative to
 #: ``tornado_launcher/bridge/`` ("protocol" first; this package's own
 #: ``__init__`` next)
-MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.tunnel",
+MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.tunnel", "kernelside.files",
            "kernelside.hang",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
            "kernelside.patches", "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live",

@@ -15,7 +15,7 @@ import types
 import tornado
 
 from .. import protocol
-from . import assets, attribution, filewatch, hang, imports, live, patches, state, tunnel
+from . import assets, attribution, files, filewatch, hang, imports, live, patches, state, tunnel
 from .apps import BridgeApp, WatchdogApp
 from .records import emit, format_exc, log_record, one_line, outbox
 from .tornado_app import TornadoBridgeApp
@@ -169,6 +169,7 @@ def install(settings=None):
 
         outbox.comm = _comm_mod.create_comm(target_name=protocol.COMM_TARGET, data=protocol.batch([_hello()]))
         tunnel.relay.open(_comm_mod)
+        files.files.open(_comm_mod)
     except Exception as exc:
         outbox.comm = None
         sys.__stderr__.write("tornado-launcher: cannot open the events comm: %s\n" % exc)
