@@ -130,6 +130,10 @@ class ControlServer:
         self._writers: set = set()
         self._unsubscribe = session.subscribe(self._on_event)
         self._closed = False
+        #: another launcher already serves this config (``start`` found it answering) ...
+        self.another_runs = False
+        #: ... and this is its pid (None: it did not say)
+        self.other_pid: Optional[int] = None
 
     # ------------------------------------------------------------ lifetime
     async def start(self) -> bool:
@@ -141,6 +145,8 @@ class ControlServer:
             return False
         if os.path.exists(path):
             if await _answers(path):
+                self.another_runs = True
+                self.other_pid = await _pid_of(path)
                 self._say("WARNING", f"another launcher already runs {self.config_paths[0]}; "
                           f"control commands reach that one ({path})")
                 return False
@@ -362,6 +368,23 @@ async def _answers(path: str) -> bool:
         return False
     w.close()
     return True
+
+
+async def _pid_of(path: str) -> Optional[int]:
+    """The pid the launcher at ``path`` reports in its status (None if it does not say)."""
+    try:
+        r, w = await asyncio.wait_for(asyncio.open_unix_connection(path, limit=1 << 24), 2)
+    except (OSError, asyncio.TimeoutError):
+        return None
+    try:
+        w.write(b'{"cmd": "status"}\n')
+        reply = json.loads(await asyncio.wait_for(r.readline(), 5))
+        pid = reply.get("pid") if isinstance(reply, dict) else None
+        return pid if isinstance(pid, int) else None
+    except (OSError, ValueError, asyncio.TimeoutError, asyncio.LimitOverrunError):
+        return None
+    finally:
+        w.close()
 
 
 def serve(session: Any, config_paths: Sequence[str]) -> ControlServer:

@@ -118,12 +118,36 @@ async def reread(session: Session, load: Reloader, printer: "Printer") -> Option
     return list(config.paths or [config.path])
 
 
+#: the signals that end `start` cleanly: Ctrl+C, `kill`, the terminal closed
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: exit status of a `start` refused because another launcher runs the config (as for a bad config)
+EXIT_REFUSED = 2
+
+
 async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[str]] = None,
-              reload_config: Optional[Reloader] = None) -> int:
-    """Run the session until SIGINT/SIGTERM; shut down cleanly; return 0.
+              reload_config: Optional[Reloader] = None, allow_second: bool = False) -> int:
+    """Run the session until SIGINT/SIGTERM/SIGHUP; shut down cleanly; return 0.
 
     With ``reload_config``, every file of the config is watched and a saved
-    edit is applied live (:mod:`tornado_launcher.config_watch`)."""
+    edit is applied live (:mod:`tornado_launcher.config_watch`).  When
+    another launcher already runs this config, returns :data:`EXIT_REFUSED`
+    before starting anything (a sentence on stderr), unless ``allow_second``.
+    Without ``stream``, lines go to stdout through an :class:`~tornado_launcher.output.Output`
+    (bounded, never blocking the loop, quiet once the reader is gone)."""
+    output = None
+    if stream is None:
+        from .output import Output
+
+        stream = output = Output(sys.stdout.fileno() if hasattr(sys.stdout, "fileno") else 1)
+    try:
+        return await _run(config, auto_reload, stream, reload_config, allow_second)
+    finally:
+        if output is not None:
+            output.close()
+
+
+async def _run(config: Config, auto_reload: bool, stream: IO[str], reload_config: Optional[Reloader],
+               allow_second: bool) -> int:
     session = Session(config, auto_reload=auto_reload)
     printer = Printer(stream, kinds={name: a.kind for name, a in session.apps.items()})
     session.subscribe(printer)
@@ -135,11 +159,14 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
     # --- control socket: `tornado-launcher status/restart/stop/...` from another terminal (control.py)
     from .control import ControlServer
     control = ControlServer(session, config.paths or [config.path])
-    await control.start()
+    if not await control.start() and control.another_runs and not allow_second:
+        control.close()
+        sys.stderr.write(second_start_refusal(config, control.other_pid))
+        return EXIT_REFUSED
     # ---
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         try:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # Windows: KeyboardInterrupt path below
@@ -168,7 +195,7 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
             session.kill()
             os._exit(130)
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             try:
                 loop.add_signal_handler(sig, kill_now)
             except (NotImplementedError, RuntimeError):
@@ -180,3 +207,14 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
                               "killing every kernel and process", origin="launcher"))
             session.kill()
     return 0
+
+
+def second_start_refusal(config: Config, pid: Optional[int]) -> str:
+    """What a second `start` of a config that a launcher already runs says (on stderr)."""
+    paths = config.paths or [config.path]
+    opts = " ".join(f"-c {p}" for p in paths)
+    end = f"`kill {pid}`" if pid else "`kill PID` (`tornado-launcher status --json` names it)"
+    return (f"tornado-launcher: a launcher (pid {pid or 'unknown'}) already runs {' + '.join(paths)}. Drive it with "
+            f"`tornado-launcher status {opts}` (or restart/stop/logs ... {opts}); end it with Ctrl+C in its "
+            f"terminal or {end}. To start a second one anyway, pass --allow-second (control commands "
+            "keep reaching the first).\n")
