@@ -44,6 +44,7 @@ from jupyter_client.manager import AsyncKernelManager
 import zmq
 
 from . import interpreter
+from .backlog import Backlog
 from .bridge import protocol
 from .events import AppState, Event, KernelState, LogRecord, LoopBlocked
 from .heartbeat import HeartbeatWatch
@@ -328,6 +329,8 @@ class Kernel(HeartbeatWatch):
         self._hb_missed = 0
         self._silent_since: Optional[float] = None
         self._hb_timer: Optional[asyncio.TimerHandle] = None
+        #: log records that arrive too late are dropped and counted (backlog.py)
+        self._backlog = Backlog()
 
     @property
     def connection_file(self) -> Optional[str]:
@@ -631,12 +634,20 @@ class Kernel(HeartbeatWatch):
             self._handle_records(content.get("data") or {})
 
     def _handle_comm_msg(self, msg: Any, content: Any, route: Any) -> None:
-        self._handle_records(content.get("data") or {})
+        behind = self._backlog.behind(msg.get("header"))
+        self._handle_records(content.get("data") or {}, behind)
+        if not behind:
+            said = self._backlog.said()
+            if said is not None:
+                self._on_event(LogRecord(self.name, None, "WARNING", said, logger="tornado_launcher",
+                                         origin="launcher"))
 
-    def _handle_records(self, data: Dict[str, Any]) -> None:
+    def _handle_records(self, data: Dict[str, Any], behind: bool = False) -> None:
         for rec in protocol.decode(data):
             kind = rec["type"]
-            if kind == protocol.LOG:
+            if kind == protocol.LOG and behind and not str(rec["message"]).startswith("tornado-launcher: "):
+                self._backlog.dropped += 1  # (the bridge's own notes, e.g. its drop count, are kept)
+            elif kind == protocol.LOG:
                 self._on_event(LogRecord(
                     self.name, rec["app"], rec["level"], rec["message"], logger=rec["logger"],
                     time=rec["time"], traceback=rec["traceback"], origin=rec["origin"],
