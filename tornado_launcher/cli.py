@@ -22,7 +22,7 @@ from . import __version__
 
 COMMANDS = ("gui", "start", "check")
 #: handled by control_client.py (kept here so `cli` stays import-light)
-CONTROL_COMMANDS = ("status", "restart", "stop", "interrupt", "logs")
+CONTROL_COMMANDS = ("status", "restart", "stop", "interrupt", "restart-kernel", "logs")
 DEFAULT_CONFIG = "jaffle.hcl"
 EXIT_INVALID = 2
 
@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run Tornado apps inside IPython kernels, from a jaffle.hcl.",
         epilog="Commands: gui (default) opens the window; start runs headless until Ctrl+C; "
         "check validates the config (exit 0 runnable, 2 not). CONFIG defaults to ./jaffle.hcl. "
-        "A running launcher: status [--json], restart APP..., stop APP..., interrupt KERNEL, logs APP [-f] "
+        "A running launcher: status [--json], restart APP..., stop APP..., interrupt KERNEL, restart-kernel KERNEL, "
+        "logs APP [-f] "
         "(each with -c CONFIG; exit 0 done, 1 failed, 3 none running). install-desktop [--user] adds the "
         "menu entry and .hcl association.",
     )

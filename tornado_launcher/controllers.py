@@ -160,6 +160,8 @@ class KernelAppController(Controller):
         """
         s = self.session
         kernel = s.kernel(info.kernel)
+        if not _ready(kernel) and method in ("start", "restart") and s.crash_guard.given_up(info.kernel):
+            return await self._revive(info)
         if not _ready(kernel):
             s.log(info.kernel, "WARNING", f"cannot {method} {info.name!r}: kernel {info.kernel!r} is "
                   f"{kernel.state if kernel else 'not started'}", app=info.name)
@@ -167,6 +169,20 @@ class KernelAppController(Controller):
         _reply, state = await s.run_and_settle(info.name, bridge.call_code(info.name, method, *args),
                                                settle=settle, what=f"{method}()")
         return state
+
+    async def _revive(self, info: "AppInfo") -> Optional[AppState]:
+        """The app's kernel died too often and was given up: asked to (re)start the app, restart the
+        kernel (which creates its apps and starts the wanted ones) and await this app's state."""
+        s = self.session
+        info.wanted = True
+        s.log(info.kernel, "INFO", f"restarting kernel {info.kernel!r} (given up after too many deaths) "
+              f"to start {info.name!r}", app=info.name)
+        settled = s.wait_for_state(info.name, RUNNING_OR_FAILED)
+        await s.restart_kernel(info.kernel)
+        if not _ready(s.kernel(info.kernel)):
+            settled.cancel()
+            return None
+        return await s.settle(info.name, settled, "its kernel's restart")
 
     async def run_start(self, info: "AppInfo") -> None:
         """The app block's `start` code the first time, `name.start()` after."""

@@ -15,7 +15,8 @@ import time
 from typing import IO, Callable, Dict, List, Optional, Tuple
 
 from .config import Config, Diagnostic
-from .events import AppState, Event, KernelState, LogRecord, ReloadEvent
+from .bridge import protocol
+from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, ReloadEvent
 from .session import Session
 from .text import ANSI as _ANSI
 
@@ -57,6 +58,8 @@ class Printer:
         self.stream.write(f"{self._c('2', stamp)} {self._c('1', source.ljust(self._width))} {lvl} {message}\n")
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, AppState) and event.state == NOT_RESPONDING:
+            return  # said in the log; when it answers again the app is as it was (no new "serving at")
         if isinstance(event, LogRecord):
             self._line(event.time, event.source, event.level, event.message)
             if event.traceback:
@@ -79,8 +82,11 @@ class Printer:
                 self._line(event.time, event.app, "INFO", self._c(_STATE_COLORS["running"], f"serving at {where}") + took)
             elif event.state in ("failed", "stale", "stopped"):
                 text = event.state if event.state != "stale" else "serving old code"
-                if event.reason:
-                    text += f": {event.reason}"
+                reason = event.reason
+                if reason and reason.startswith(protocol.OLD_CODE):  # the bridge's own words: said once
+                    reason = reason[len(protocol.OLD_CODE):]
+                if reason:
+                    text += f": {reason}"
                 level = "ERROR" if event.state == "failed" else ("WARNING" if event.state == "stale" else "INFO")
                 self._line(event.time, event.app, level, self._c(_STATE_COLORS[event.state], text))
         elif isinstance(event, KernelState):
@@ -89,8 +95,11 @@ class Printer:
             elif event.state == "starting":
                 self._line(event.time, event.kernel, "INFO", "kernel starting")
         elif isinstance(event, ReloadEvent):
-            if event.outcome == "refused":
+            if event.outcome == "refused" and event.stage == "compile":
                 self._line(event.time, event.app, "WARNING", f"not reloaded, the change does not compile: {event.detail}")
+            elif event.outcome == "refused":
+                self._line(event.time, event.app, "WARNING", "not reloaded, the new code compiled but failed when "
+                           f"it ran (at import or in its start): {event.detail}; still serving the previous code")
         self.stream.flush()
 
 
