@@ -35,6 +35,7 @@ from .bridge.protocol import KERNEL_LOOP, LineFilter
 from .config import AppConfig, Config
 from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, ProcessTable,
                           controllers)
+from .controllers import same_config as _same
 from .crashloop import MAX_RESTARTS, CrashLoopGuard
 from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked, SessionState, Subscriber
 from .kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
@@ -60,21 +61,6 @@ SHUTDOWN_PROCESS_TIMEOUT = 3.0
 
 #: app states in which a blocked loop or a silent kernel is shown as "not responding"
 _LIVE = ("running", "starting", "stopping")
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as configured: positions in the file (a moved block) do not count."""
-    if a is None or b is None:
-        return a is b
-
-    def plain(x: Any) -> Any:
-        if isinstance(x, dict):
-            return {k: plain(v) for k, v in x.items() if k not in ("line", "col")}
-        if isinstance(x, (list, tuple)):
-            return [plain(v) for v in x]
-        return x
-
-    return plain(dataclasses.asdict(a)) == plain(dataclasses.asdict(b))
 
 
 @dataclass
@@ -690,8 +676,8 @@ class Session:
         for name in list(self.apps):
             info = self.apps[name]
             entry = _configured(new, name)
-            if entry is not None and _same(entry, info.config) and info.kernel not in changed_kernels:
-                info.config = entry
+            if entry is not None and info.kernel not in changed_kernels and \
+                    await self._controller(info).reconfigure(info, entry):  # unchanged, or changed in place
                 unchanged.add(name)
                 continue
             await self._controller(info).retire(info, kernel_replaced=info.kernel in changed_kernels)
