@@ -202,6 +202,8 @@ async def _run(config: Config, auto_reload: bool, stream: IO[str], reload_config
             printer(LogRecord("launcher", None, "WARNING", "killing every kernel and process now",
                               origin="launcher"))
             session.kill()
+            if hasattr(stream, "close") and hasattr(stream, "dropped"):  # an Output: its lines out first
+                stream.close(timeout=0.5)
             os._exit(130)
 
         for sig in STOP_SIGNALS:
