@@ -14,6 +14,16 @@ lifecycle:
   second; a missed ping is handed to the loop, and when the heartbeat is
   still silent :data:`HEARTBEAT_GRACE` seconds later the kernel is reported
   gone (within 5 s of its end), its apps failed;
+* identity = the kernel's session id (the ``session`` of every message's
+  header: a new uuid in each ipykernel process), learnt from a
+  ``kernel_info_reply`` at attach.  A message from another session on shell
+  or iopub is a new process on the same ports (started again faster than the
+  heartbeat notices): gone, re-attached, the bridge installed again.  Since a
+  new process may send nothing by itself (its iopub ``starting`` status is
+  often lost while our SUB socket reconnects), a ``kernel_info_request`` is
+  sent whenever the shell socket connects again (a zmq socket monitor sees the
+  TCP/IPC reconnect) and after every missed heartbeat: its reply says who
+  answers;
 * gone, then back: the session's restart of an attached kernel is a
   re-attach.  A process on another machine sends no event when it comes
   back, so here (and only here) the launcher tries again every
@@ -32,7 +42,9 @@ import json
 import logging
 from typing import Any, Callable, Optional
 
+import zmq
 from jupyter_client.asynchronous.client import AsyncKernelClient
+from zmq.utils.monitor import parse_monitor_message
 from jupyter_client.channels import HBChannel
 from traitlets import Type
 
@@ -83,6 +95,9 @@ class AttachedKernel(Kernel):
         self._where = connection_file
         self._confirm: Optional[asyncio.TimerHandle] = None
         self._stopping: Optional[asyncio.Event] = None
+        #: the attached process's session id (its messages' header ``session``)
+        self._kernel_session: Optional[str] = None
+        self._monitor: Any = None
 
     @property
     def connection_file(self) -> Optional[str]:
@@ -121,16 +136,75 @@ class AttachedKernel(Kernel):
         kc.start_channels()
         try:
             await kc.wait_for_ready(timeout=timeout)
+            self._kernel_session = await self._session_of(kc, timeout)
         except (RuntimeError, asyncio.TimeoutError):
             hb.on_miss = None
             kc.stop_channels()
             return f"nothing answered at {self._where} within {timeout:g} s"
         self._kc = kc
+        self._monitor = kc.shell_channel.socket.get_monitor_socket(zmq.EVENT_CONNECTED)
         self._tasks = [
             asyncio.ensure_future(self._iopub_loop(kc)),
             asyncio.ensure_future(self._shell_loop(kc)),
+            asyncio.ensure_future(self._reconnects(self._monitor, gen)),
         ]
         return None
+
+    @staticmethod
+    async def _session_of(kc: Any, timeout: float) -> str:
+        """The session id of the process answering ``kc`` (from a kernel_info reply's header)."""
+        msg_id = kc.kernel_info()
+        while True:
+            msg = await asyncio.wait_for(kc.get_shell_msg(), timeout)
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return msg["header"]["session"]
+
+    # ------------------------------------------------------------- identity
+    def _probe(self) -> None:
+        """Ask who answers now: the reply's session is checked like every message's."""
+        kc = self._kc
+        if kc is not None and self.state in ("idle", "busy") and not self._expect_exit:
+            kc.kernel_info()
+
+    async def _reconnects(self, monitor: Any, gen: int) -> None:
+        """The shell socket connected again (the attached process went and one came): probe."""
+        while True:
+            try:
+                event = parse_monitor_message(await monitor.recv_multipart())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the monitor closed in teardown
+                return
+            if event.get("event") == zmq.EVENT_CONNECTED and gen == self._gen:
+                self._probe()
+
+    def _foreign(self, msg: Any) -> bool:
+        """Whether ``msg`` comes from another process than the one attached (then it is gone)."""
+        session = (msg.get("header") or {}).get("session")
+        if not session or self._kernel_session is None or session == self._kernel_session:
+            return False
+        if self.state in ("idle", "busy") and not self._expect_exit:
+            self._gone(f"kernel at {self._where} is a new process (started again; attached through "
+                       f"{self._connection_file})")
+        return True
+
+    async def _shell_loop(self, kc: Any) -> None:
+        while True:
+            try:
+                msg = await kc.get_shell_msg()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - channel closed during teardown
+                return
+            if self._foreign(msg):
+                return
+            fut = self._pending.pop(msg.get("parent_header", {}).get("msg_id"), None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg["content"])
+
+    def _handle(self, msg: Any) -> None:
+        if not self._foreign(msg):
+            super()._handle(msg)
 
     def _unreachable(self, why: str) -> str:
         return (f"kernel {self.name!r} (attached through {self._connection_file}): {why}. Start it, e.g. "
@@ -184,6 +258,7 @@ class AttachedKernel(Kernel):
     def _missed_beat(self, gen: int) -> None:
         if gen != self._gen or self._expect_exit or self.state not in ("idle", "busy"):
             return
+        self._probe()  # answered once it beats again: by the same process, or by a new one
         if self._confirm is None:
             self._confirm = asyncio.get_running_loop().call_later(HEARTBEAT_GRACE, self._confirm_gone, gen)
 
@@ -202,7 +277,8 @@ class AttachedKernel(Kernel):
         if gen != self._gen or self._expect_exit or kc is None or self.state not in ("idle", "busy"):
             return
         if kc.hb_channel.is_beating():
-            return  # a ping was lost, the kernel answers again
+            self._probe()  # it answers again: the reply's session says whether it is the same process
+            return
         self._gone(f"kernel at {self._where} stopped answering its heartbeat "
                    f"(attached through {self._connection_file})")
 
@@ -234,6 +310,7 @@ class AttachedKernel(Kernel):
         kc = self._kc
         if kc is not None and kc._hb_channel is not None:
             kc._hb_channel.on_miss = None
+        self._stop_monitor(kc)
         await super()._teardown(now)  # no manager: channels only, the process is left alone
 
     async def shutdown(self, now: bool = False) -> None:
@@ -245,6 +322,19 @@ class AttachedKernel(Kernel):
         await self._teardown(now=now)
         if attached or self.state != "dead":
             self._set_state("stopped", f"left running at {self._where} (the launcher did not start it)")
+
+    def _stop_monitor(self, kc: Any) -> None:
+        mon, self._monitor = self._monitor, None
+        if mon is None:
+            return
+        for t in self._tasks:  # the monitor's reader first: it must not read a closed socket
+            t.cancel()
+        try:
+            if kc is not None:
+                kc.shell_channel.socket.disable_monitor()
+        except Exception:  # noqa: BLE001 - the channel is closed already
+            pass
+        mon.close(linger=0)
 
     def kill_now(self) -> None:
         """Drop the connection only: the process is not ours to kill."""

@@ -22,7 +22,7 @@ from . import __version__
 
 COMMANDS = ("gui", "start", "check")
 #: handled by control_client.py (kept here so `cli` stays import-light)
-CONTROL_COMMANDS = ("status", "restart", "stop", "interrupt", "logs")
+CONTROL_COMMANDS = ("status", "restart", "stop", "interrupt", "restart-kernel", "logs")
 DEFAULT_CONFIG = "jaffle.hcl"
 EXIT_INVALID = 2
 
@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run Tornado apps inside IPython kernels, from a jaffle.hcl.",
         epilog="Commands: gui (default) opens the window; start runs headless until Ctrl+C; "
         "check validates the config (exit 0 runnable, 2 not). CONFIG defaults to ./jaffle.hcl. "
-        "A running launcher: status [--json], restart APP..., stop APP..., interrupt KERNEL, logs APP [-f] "
+        "A running launcher: status [--json], restart APP..., stop APP..., interrupt KERNEL, restart-kernel KERNEL, "
+        "logs APP [-f] "
         "(each with -c CONFIG; exit 0 done, 1 failed, 3 none running). install-desktop [--user] adds the "
         "menu entry and .hcl association.",
     )
@@ -44,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reload", action="store_true", help="start with auto-reload off for every app")
     p.add_argument("--variables", action="append", metavar="NAME=VALUE", default=[],
                    help="override a `variable` block (repeatable); typed by the variable's default")
+    p.add_argument("--allow-second", action="store_true",
+                   help="start: run even when another launcher already runs this config (by default start "
+                   "refuses with exit 2 and names that launcher's pid)")
     p.add_argument("--exec", action="store_true", dest="run_exec",
                    help="check: also run the config's ${exec('...')} commands (without it, check runs "
                    "nothing and says which it did not run; start and the window always run them)")
@@ -165,7 +169,7 @@ def _reload(paths: List[str], variables: List[str]):
     return check(target, values, kernelspecs=installed_kernelspecs)
 
 
-def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = ()) -> int:
+def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = (), allow_second: bool = False) -> int:
     from . import headless
 
     # the validation `check` does, so that a config `check` passes is one `start` starts
@@ -174,7 +178,7 @@ def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = ()) ->
         return EXIT_INVALID
     # warnings reach the terminal through the session's log, once
     try:
-        return asyncio.run(headless.run(config, auto_reload=auto_reload,
+        return asyncio.run(headless.run(config, auto_reload=auto_reload, allow_second=allow_second,
                                         reload_config=lambda: _reload(paths, list(variables))))
     except KeyboardInterrupt:  # a second Ctrl+C during shutdown
         return 130
@@ -209,7 +213,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if ns.command == "check":
         return cmd_check(ns.config or [DEFAULT_CONFIG], ns.variables, ns.run_exec)
     if ns.command == "start":
-        return cmd_start(ns.config or [DEFAULT_CONFIG], not ns.no_reload, ns.variables)
+        return cmd_start(ns.config or [DEFAULT_CONFIG], not ns.no_reload, ns.variables, ns.allow_second)
     paths = list(ns.config)
     if not paths and os.path.exists(DEFAULT_CONFIG):
         paths = [DEFAULT_CONFIG]

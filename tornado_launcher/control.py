@@ -11,7 +11,7 @@ The protocol is JSON lines.  The client sends one request::
 
     {"cmd": "status"}
     {"cmd": "restart" | "stop", "apps": ["web", ...]}
-    {"cmd": "interrupt", "kernel": "k"}
+    {"cmd": "interrupt" | "restart-kernel", "kernel": "k"}
     {"cmd": "logs", "app": "web", "follow": false, "lines": 200}
 
 and reads one reply ``{"ok": true|false, "error": "...", ...}``; ``logs``
@@ -130,6 +130,10 @@ class ControlServer:
         self._writers: set = set()
         self._unsubscribe = session.subscribe(self._on_event)
         self._closed = False
+        #: another launcher already serves this config (``start`` found it answering) ...
+        self.another_runs = False
+        #: ... and this is its pid (None: it did not say)
+        self.other_pid: Optional[int] = None
 
     # ------------------------------------------------------------ lifetime
     async def start(self) -> bool:
@@ -141,6 +145,8 @@ class ControlServer:
             return False
         if os.path.exists(path):
             if await _answers(path):
+                self.another_runs = True
+                self.other_pid = await _pid_of(path)
                 self._say("WARNING", f"another launcher already runs {self.config_paths[0]}; "
                           f"control commands reach that one ({path})")
                 return False
@@ -241,19 +247,25 @@ class ControlServer:
 
     async def _handle(self, req: Dict[str, Any], writer: asyncio.StreamWriter) -> Optional[Dict[str, Any]]:
         cmd = req.get("cmd")
+        problem = _bad_fields(req)
+        if problem is not None:
+            return {"ok": False, "error": problem}
         if cmd == "status":
             return self.status()
         if cmd in ("restart", "stop", "start"):
             return await self._act(cmd, req.get("apps") or [])
-        if cmd == "interrupt":
+        if cmd in ("interrupt", "restart-kernel"):
             name = req.get("kernel")
             if name not in self.session.kernels:
                 return {"ok": False, "error": f"no kernel named {name!r}; kernels: {_names(self.session.kernels)}"}
+            if cmd == "restart-kernel":
+                return await self._restart_kernel(name)
             k = self.session.kernels[name]
             if k.state not in ("idle", "busy"):  # Kernel.interrupt would do nothing: not "settled as asked"
                 why = f" ({k.reason})" if k.reason else ""
                 return {"ok": False, "error": f"kernel {name!r} is {k.state}{why}: there is nothing to interrupt; "
-                        "restart it from the window, or restart its apps"}
+                        f"restart it with `tornado-launcher restart-kernel {name}` (or from the window), "
+                        "or restart its apps"}
             try:
                 await self.session.interrupt_kernel(name)
             except Exception as e:
@@ -262,6 +274,20 @@ class ControlServer:
         if cmd == "logs":
             return await self._logs_request(req, writer)
         return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    async def _restart_kernel(self, name: str) -> Dict[str, Any]:
+        """A fresh kernel process (also one given up after too many deaths), its wanted apps started."""
+        try:
+            await self.session.restart_kernel(name)
+        except Exception as e:
+            return {"ok": False, "error": f"restarting kernel {name!r} failed: {e}"}
+        k = self.session.kernels[name]
+        apps = [{"name": a.name, "state": a.state, "reason": a.reason, "urls": list(a.urls)}
+                for a in self.session.apps.values() if a.kernel == name]
+        if k.state not in ("idle", "busy"):
+            return {"ok": False, "kernel": name, "state": k.state, "apps": apps,
+                    "error": f"kernel {name!r} is {k.state}" + (f": {k.reason}" if k.reason else "")}
+        return {"ok": True, "kernel": name, "state": k.state, "pid": k.pid, "apps": apps}
 
     def status(self) -> Dict[str, Any]:
         apps = []
@@ -336,6 +362,24 @@ class ControlServer:
                 self._followers.remove(queue)
 
 
+#: the fields a request may carry, and their types (a request is data from outside: checked first)
+_FIELDS = {"cmd": (str,), "apps": (list,), "app": (str,), "kernel": (str,), "follow": (bool,),
+           "lines": (int, type(None))}
+
+
+def _bad_fields(req: Dict[str, Any]) -> Optional[str]:
+    """Why a request's fields have the wrong types (a sentence), or None."""
+    for key, types in _FIELDS.items():
+        if key in req and not isinstance(req[key], types) or (types == (int, type(None)) and isinstance(
+                req.get(key), bool)):
+            want = {"apps": "a list of app names", "follow": "true or false", "lines": "a number or null"}.get(
+                key, "a string")
+            return f"bad request: {key!r} must be {want}, not {json.dumps(req[key])[:80]}"
+    if "apps" in req and not all(isinstance(n, str) for n in req["apps"]):
+        return "bad request: 'apps' must be a list of app names (strings)"
+    return None
+
+
 def _offer(q: asyncio.Queue, item: Any) -> None:
     """Queue ``item`` for a follower; one that fell behind (``logs -f | less``, paused) loses its
     oldest lines instead of the launcher's memory growing."""
@@ -362,6 +406,23 @@ async def _answers(path: str) -> bool:
         return False
     w.close()
     return True
+
+
+async def _pid_of(path: str) -> Optional[int]:
+    """The pid the launcher at ``path`` reports in its status (None if it does not say)."""
+    try:
+        r, w = await asyncio.wait_for(asyncio.open_unix_connection(path, limit=1 << 24), 2)
+    except (OSError, asyncio.TimeoutError):
+        return None
+    try:
+        w.write(b'{"cmd": "status"}\n')
+        reply = json.loads(await asyncio.wait_for(r.readline(), 5))
+        pid = reply.get("pid") if isinstance(reply, dict) else None
+        return pid if isinstance(pid, int) else None
+    except (OSError, ValueError, asyncio.TimeoutError, asyncio.LimitOverrunError):
+        return None
+    finally:
+        w.close()
 
 
 def serve(session: Any, config_paths: Sequence[str]) -> ControlServer:

@@ -1,4 +1,4 @@
-"""``tornado-launcher status|restart|stop|interrupt|logs``: talk to a running launcher.
+"""``tornado-launcher status|restart|stop|interrupt|restart-kernel|logs``: talk to a running launcher.
 
 Finds the launcher of a config as ``start`` finds the config (``./jaffle.hcl``
 or ``-c/--config``, repeatable for merged files) through its control socket
@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from .control import ControlError, socket_path
 
-COMMANDS = ("status", "restart", "stop", "interrupt", "logs")
+COMMANDS = ("status", "restart", "stop", "interrupt", "restart-kernel", "logs")
 EXIT_OK, EXIT_FAILED, EXIT_NOT_RUNNING = 0, 1, 3
 DEFAULT_CONFIG = "jaffle.hcl"
 #: seconds to wait for the launcher's answer (``--timeout``): a quick question, and an action that
@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         a.add_argument("apps", nargs="+", metavar="APP")
     i = sub.add_parser("interrupt", parents=[common], help="interrupt a kernel (KeyboardInterrupt)")
     i.add_argument("kernel", metavar="KERNEL")
+    rk = sub.add_parser("restart-kernel", parents=[common],
+                        help="a fresh kernel process with its apps (also a kernel given up after too many deaths)")
+    rk.add_argument("kernel", metavar="KERNEL")
     lg = sub.add_parser("logs", parents=[common], help="an app's (or kernel's) recent log lines")
     lg.add_argument("app", metavar="APP")
     lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl+C")
@@ -136,7 +139,7 @@ def main(argv: List[str]) -> int:
     paths = ns.config or [DEFAULT_CONFIG]
     timeout = ns.timeout
     if timeout is None:
-        timeout = ACTION_TIMEOUT if ns.command in ("restart", "stop") else QUICK_TIMEOUT
+        timeout = ACTION_TIMEOUT if ns.command in ("restart", "stop", "restart-kernel") else QUICK_TIMEOUT
     if timeout <= 0:
         timeout = None
     try:
@@ -161,6 +164,15 @@ def main(argv: List[str]) -> int:
             r = _reply(paths, {"cmd": "interrupt", "kernel": ns.kernel}, timeout)
             if r.get("ok"):
                 print(f"{ns.kernel}: interrupted")
+            return EXIT_OK if r.get("ok") else _fail(r)
+        if ns.command == "restart-kernel":
+            r = _reply(paths, {"cmd": "restart-kernel", "kernel": ns.kernel}, timeout)
+            if r.get("ok"):
+                print(f"{ns.kernel}: {r.get('state')}" + (f" (pid {r['pid']})" if r.get("pid") else ""))
+            for a in r.get("apps", ()):
+                where = f" at {', '.join(a['urls'])}" if a.get("urls") else ""
+                why = f": {a['reason']}" if a.get("reason") and a["state"] != "running" else ""
+                print(f"  {a['name']}: {a['state']}{where}{why}")
             return EXIT_OK if r.get("ok") else _fail(r)
         if ns.command == "logs":
             try:

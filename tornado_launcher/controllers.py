@@ -47,6 +47,21 @@ RUNNING_OR_FAILED = ("running", "failed")
 STOPPED_OR_FAILED = ("stopped", "failed")
 
 
+def same_config(a: Any, b: Any) -> bool:
+    """Equal as configured: positions in the file (a moved block) do not count."""
+    if a is None or b is None:
+        return a is b
+
+    def plain(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items() if k not in ("line", "col")}
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        return x
+
+    return plain(dataclasses.asdict(a)) == plain(dataclasses.asdict(b))
+
+
 def _ready(kernel: Optional["Kernel"]) -> bool:
     return kernel is not None and kernel.state in ("idle", "busy")
 
@@ -102,6 +117,14 @@ class Controller:
 
     def report_problem(self, info: "AppInfo", problem: Optional[str]) -> None:
         """Tell the app's pages that its last save did not reload (``problem``) or that this is over."""
+
+    async def reconfigure(self, info: "AppInfo", cfg: Any) -> bool:
+        """A re-read config has ``cfg`` for this block: apply it in place if this kind can (True),
+        else the session retires the block and brings it up anew (False).  Unchanged: in place."""
+        if same_config(cfg, info.config):
+            info.config = cfg
+            return True
+        return False
 
     async def retire(self, info: "AppInfo", *, kernel_replaced: bool) -> None:
         """The block changed or left the config: stop what runs of the old one.
@@ -160,6 +183,8 @@ class KernelAppController(Controller):
         """
         s = self.session
         kernel = s.kernel(info.kernel)
+        if not _ready(kernel) and method in ("start", "restart") and s.crash_guard.given_up(info.kernel):
+            return await self._revive(info)
         if not _ready(kernel):
             s.log(info.kernel, "WARNING", f"cannot {method} {info.name!r}: kernel {info.kernel!r} is "
                   f"{kernel.state if kernel else 'not started'}", app=info.name)
@@ -167,6 +192,20 @@ class KernelAppController(Controller):
         _reply, state = await s.run_and_settle(info.name, bridge.call_code(info.name, method, *args),
                                                settle=settle, what=f"{method}()")
         return state
+
+    async def _revive(self, info: "AppInfo") -> Optional[AppState]:
+        """The app's kernel died too often and was given up: asked to (re)start the app, restart the
+        kernel (which creates its apps and starts the wanted ones) and await this app's state."""
+        s = self.session
+        info.wanted = True
+        s.log(info.kernel, "INFO", f"restarting kernel {info.kernel!r} (given up after too many deaths) "
+              f"to start {info.name!r}", app=info.name)
+        settled = s.wait_for_state(info.name, RUNNING_OR_FAILED)
+        await s.restart_kernel(info.kernel)
+        if not _ready(s.kernel(info.kernel)):
+            settled.cancel()
+            return None
+        return await s.settle(info.name, settled, "its kernel's restart")
 
     async def run_start(self, info: "AppInfo") -> None:
         """The app block's `start` code the first time, `name.start()` after."""
@@ -289,6 +328,30 @@ class TornadoController(KernelAppController):
         if a.port is not None:
             spec.update(port=a.port, address=a.address)
         return spec
+
+    async def reconfigure(self, info: "AppInfo", cfg: "AppConfig") -> bool:
+        """Only ``threaded`` and/or the ``logger`` block changed: the mode is switched with the
+        hand-over (:meth:`set_threaded`: the sockets stay bound, no connection is refused) and the
+        logger is changed in the kernel (``set_logger``); nothing is stopped."""
+        old = info.config
+
+        def rest(c: "AppConfig") -> "AppConfig":  # all but the keys applied in place
+            options = {k: v for k, v in c.options.items() if k != "threaded"}
+            return dataclasses.replace(c, threaded=False, logger=None, options=options)
+
+        if type(cfg) is not type(old) or not same_config(rest(cfg), rest(old)):
+            return False
+        info.config = cfg
+        kernel = self.session.kernel(info.kernel)
+        if not same_config(cfg.logger, old.logger) and _ready(kernel):
+            lg = cfg.logger
+            logger = {"level": lg.level, "suppress_regex": list(lg.suppress_regex),
+                      "replace_regex": [list(p) for p in lg.replace_regex]}
+            await kernel.execute(bridge.call_code(info.name, "set_logger", logger), app=info.name,
+                                 what="set_logger()")
+        if cfg.threaded != old.threaded:
+            await self.set_threaded(info, cfg.threaded)
+        return True
 
     async def set_live_reload(self, info: "AppInfo", flag: bool) -> Optional[AppState]:
         """Switch live reload; a running app keeps running (the next page it serves has the script, or not)."""

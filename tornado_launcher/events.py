@@ -134,6 +134,9 @@ class ReloadEvent:
     #: event-to-serving, in ms, for outcome "done"
     elapsed_ms: Optional[float] = None
     time: float = field(default_factory=time.time)
+    #: for "refused": "compile" (a changed file does not compile) or "start" (it compiled, and the
+    #: new code failed when it ran: at import or in its start; ``detail`` is ``file:line: error``)
+    stage: str = "compile"
 
 
 @dataclass(frozen=True)

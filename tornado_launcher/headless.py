@@ -15,7 +15,8 @@ import time
 from typing import IO, Callable, Dict, List, Optional, Tuple
 
 from .config import Config, Diagnostic
-from .events import AppState, Event, KernelState, LogRecord, ReloadEvent
+from .bridge import protocol
+from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, ReloadEvent
 from .session import Session
 from .text import ANSI as _ANSI
 
@@ -57,6 +58,8 @@ class Printer:
         self.stream.write(f"{self._c('2', stamp)} {self._c('1', source.ljust(self._width))} {lvl} {message}\n")
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, AppState) and event.state == NOT_RESPONDING:
+            return  # said in the log; when it answers again the app is as it was (no new "serving at")
         if isinstance(event, LogRecord):
             self._line(event.time, event.source, event.level, event.message)
             if event.traceback:
@@ -79,8 +82,11 @@ class Printer:
                 self._line(event.time, event.app, "INFO", self._c(_STATE_COLORS["running"], f"serving at {where}") + took)
             elif event.state in ("failed", "stale", "stopped"):
                 text = event.state if event.state != "stale" else "serving old code"
-                if event.reason:
-                    text += f": {event.reason}"
+                reason = event.reason
+                if reason and reason.startswith(protocol.OLD_CODE):  # the bridge's own words: said once
+                    reason = reason[len(protocol.OLD_CODE):]
+                if reason:
+                    text += f": {reason}"
                 level = "ERROR" if event.state == "failed" else ("WARNING" if event.state == "stale" else "INFO")
                 self._line(event.time, event.app, level, self._c(_STATE_COLORS[event.state], text))
         elif isinstance(event, KernelState):
@@ -89,8 +95,11 @@ class Printer:
             elif event.state == "starting":
                 self._line(event.time, event.kernel, "INFO", "kernel starting")
         elif isinstance(event, ReloadEvent):
-            if event.outcome == "refused":
+            if event.outcome == "refused" and event.stage == "compile":
                 self._line(event.time, event.app, "WARNING", f"not reloaded, the change does not compile: {event.detail}")
+            elif event.outcome == "refused":
+                self._line(event.time, event.app, "WARNING", "not reloaded, the new code compiled but failed when "
+                           f"it ran (at import or in its start): {event.detail}; still serving the previous code")
         self.stream.flush()
 
 
@@ -118,12 +127,36 @@ async def reread(session: Session, load: Reloader, printer: "Printer") -> Option
     return list(config.paths or [config.path])
 
 
+#: the signals that end `start` cleanly: Ctrl+C, `kill`, the terminal closed
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: exit status of a `start` refused because another launcher runs the config (as for a bad config)
+EXIT_REFUSED = 2
+
+
 async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[str]] = None,
-              reload_config: Optional[Reloader] = None) -> int:
-    """Run the session until SIGINT/SIGTERM; shut down cleanly; return 0.
+              reload_config: Optional[Reloader] = None, allow_second: bool = False) -> int:
+    """Run the session until SIGINT/SIGTERM/SIGHUP; shut down cleanly; return 0.
 
     With ``reload_config``, every file of the config is watched and a saved
-    edit is applied live (:mod:`tornado_launcher.config_watch`)."""
+    edit is applied live (:mod:`tornado_launcher.config_watch`).  When
+    another launcher already runs this config, returns :data:`EXIT_REFUSED`
+    before starting anything (a sentence on stderr), unless ``allow_second``.
+    Without ``stream``, lines go to stdout through an :class:`~tornado_launcher.output.Output`
+    (bounded, never blocking the loop, quiet once the reader is gone)."""
+    output = None
+    if stream is None:
+        from .output import Output
+
+        stream = output = Output(sys.stdout.fileno() if hasattr(sys.stdout, "fileno") else 1)
+    try:
+        return await _run(config, auto_reload, stream, reload_config, allow_second)
+    finally:
+        if output is not None:
+            output.close()
+
+
+async def _run(config: Config, auto_reload: bool, stream: IO[str], reload_config: Optional[Reloader],
+               allow_second: bool) -> int:
     session = Session(config, auto_reload=auto_reload)
     printer = Printer(stream, kinds={name: a.kind for name, a in session.apps.items()})
     session.subscribe(printer)
@@ -135,11 +168,14 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
     # --- control socket: `tornado-launcher status/restart/stop/...` from another terminal (control.py)
     from .control import ControlServer
     control = ControlServer(session, config.paths or [config.path])
-    await control.start()
+    if not await control.start() and control.another_runs and not allow_second:
+        control.close()
+        sys.stderr.write(second_start_refusal(config, control.other_pid))
+        return EXIT_REFUSED
     # ---
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         try:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # Windows: KeyboardInterrupt path below
@@ -166,9 +202,11 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
             printer(LogRecord("launcher", None, "WARNING", "killing every kernel and process now",
                               origin="launcher"))
             session.kill()
+            if hasattr(stream, "close") and hasattr(stream, "dropped"):  # an Output: its lines out first
+                stream.close(timeout=0.5)
             os._exit(130)
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             try:
                 loop.add_signal_handler(sig, kill_now)
             except (NotImplementedError, RuntimeError):
@@ -180,3 +218,14 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
                               "killing every kernel and process", origin="launcher"))
             session.kill()
     return 0
+
+
+def second_start_refusal(config: Config, pid: Optional[int]) -> str:
+    """What a second `start` of a config that a launcher already runs says (on stderr)."""
+    paths = config.paths or [config.path]
+    opts = " ".join(f"-c {p}" for p in paths)
+    end = f"`kill {pid}`" if pid else "`kill PID` (`tornado-launcher status --json` names it)"
+    return (f"tornado-launcher: a launcher (pid {pid or 'unknown'}) already runs {' + '.join(paths)}. Drive it with "
+            f"`tornado-launcher status {opts}` (or restart/stop/logs ... {opts}); end it with Ctrl+C in its "
+            f"terminal or {end}. To start a second one anyway, pass --allow-second (control commands "
+            "keep reaching the first).\n")

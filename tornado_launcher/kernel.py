@@ -44,8 +44,10 @@ from jupyter_client.manager import AsyncKernelManager
 import zmq
 
 from . import interpreter
+from .backlog import Backlog
 from .bridge import protocol
 from .events import AppState, Event, KernelState, LogRecord, LoopBlocked
+from .comms import BridgeComms
 from .heartbeat import HeartbeatWatch
 from .text import strip_ansi
 
@@ -275,7 +277,7 @@ class _FixedSpecManager(KernelSpecManager):
         return {}
 
 
-class Kernel(HeartbeatWatch):
+class Kernel(BridgeComms, HeartbeatWatch):
     """A kernel process plus the client that talks to it.
 
     ``on_event`` receives every event (on the loop thread); ``on_death`` is
@@ -327,9 +329,8 @@ class Kernel(HeartbeatWatch):
         self._hinted: set = set()
         #: who hears the ``files`` records of a watcher in the kernel (the Reloader, ``remote_files``)
         self.on_files: Optional[Callable[[Dict[str, Any]], None]] = None
-        #: handlers of the bridge's other comms, by target: ``handler("open" | "msg", comm_id, data)``
-        self.comm_handlers: Dict[str, Callable[[str, str, Dict[str, Any]], None]] = {}
-        self._comm_targets: Dict[str, str] = {}
+        #: handlers of the bridge's other comms, by target (comms.py)
+        self._init_comms()
         #: apps on the kernel's machine reached through its connection (``tunnel``; tunnel.py)
         self.tunnel: Any = None
         #: the project pushed to the kernel's filesystem (``sync``; sync.py)
@@ -338,6 +339,8 @@ class Kernel(HeartbeatWatch):
         self._hb_missed = 0
         self._silent_since: Optional[float] = None
         self._hb_timer: Optional[asyncio.TimerHandle] = None
+        #: log records that arrive too late are dropped and counted (backlog.py)
+        self._backlog = Backlog()
 
     @property
     def connection_file(self) -> Optional[str]:
@@ -642,37 +645,28 @@ class Kernel(HeartbeatWatch):
     _handle_display_data = _handle_execute_result
 
     def _handle_comm_open(self, msg: Any, content: Any, route: Any) -> None:
-        target = content.get("target_name")
-        if target == protocol.COMM_TARGET:
+        if content.get("target_name") == protocol.COMM_TARGET:
             self._handle_records(content.get("data") or {})
-        elif target in self.comm_handlers:
-            self._comm_targets[content.get("comm_id")] = target
-            self.comm_handlers[target]("open", content.get("comm_id"), content.get("data") or {})
+        else:
+            self._route_comm_open(content)
 
     def _handle_comm_msg(self, msg: Any, content: Any, route: Any) -> None:
-        target = self._comm_targets.get(content.get("comm_id"))
-        if target is not None:
-            self.comm_handlers[target]("msg", content.get("comm_id"), content.get("data") or {})
+        if self._route_comm_msg(content):
             return
-        self._handle_records(content.get("data") or {})
+        behind = self._backlog.behind(msg.get("header"))
+        self._handle_records(content.get("data") or {}, behind)
+        if not behind:
+            said = self._backlog.said()
+            if said is not None:
+                self._on_event(LogRecord(self.name, None, "WARNING", said, logger="tornado_launcher",
+                                         origin="launcher"))
 
-    def send_comm(self, comm_id: str, data: Dict[str, Any]) -> bool:
-        """A message to one of the bridge's comms in the kernel; False when the kernel is not running."""
-        kc = self._kc
-        if kc is None or self.state not in ("idle", "busy"):
-            return False
-        content = {"comm_id": comm_id, "data": data}
-        if hasattr(kc, "send"):  # a gateway's websocket (gateway._Channels)
-            kc.send("shell", "comm_msg", content)
-        else:
-            kc.shell_channel.send(kc.session.msg("comm_msg", content))
-            self._rearm_shell()
-        return True
-
-    def _handle_records(self, data: Dict[str, Any]) -> None:
+    def _handle_records(self, data: Dict[str, Any], behind: bool = False) -> None:
         for rec in protocol.decode(data):
             kind = rec["type"]
-            if kind == protocol.LOG:
+            if kind == protocol.LOG and behind and not str(rec["message"]).startswith("tornado-launcher: "):
+                self._backlog.dropped += 1  # (the bridge's own notes, e.g. its drop count, are kept)
+            elif kind == protocol.LOG:
                 self._on_event(LogRecord(
                     self.name, rec["app"], rec["level"], rec["message"], logger=rec["logger"],
                     time=rec["time"], traceback=rec["traceback"], origin=rec["origin"],

@@ -409,7 +409,7 @@ class Reloader:
         elapsed = (time.monotonic() - change.time) * 1000.0
         if state is not None and protocol.serves_old_code(state.state, state.reason):
             # the new code did not start: the old run serves on (the session marked it stale)
-            s.emit(ReloadEvent(app, path, "refused", state.reason[len(protocol.OLD_CODE):]))
+            s.emit(ReloadEvent(app, path, "refused", state.reason[len(protocol.OLD_CODE):], stage="start"))
         elif state is not None and state.state == "running":
             s.clear_stale(app)
             what = reimported(state.reload)

@@ -35,6 +35,8 @@ from .bridge.protocol import KERNEL_LOOP, LineFilter
 from .config import AppConfig, Config
 from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, ProcessTable,
                           controllers)
+from .controllers import same_config as _same
+from .crashloop import MAX_RESTARTS, CrashLoopGuard
 from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked, SessionState, Subscriber
 from .kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
 from .process import Process
@@ -45,10 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: crash-loop guard: at most this many automatic kernel restarts ...
-MAX_RESTARTS = 5
-#: ... within this many seconds; then the kernel stays down and says why.
-RESTART_WINDOW = 60.0
 #: default of ``Session(settle_timeout=)``: how long an app may take to reach its
 #: next settled state (running/failed after a start, stopped after a stop)
 SETTLE_TIMEOUT = 30.0
@@ -64,21 +62,6 @@ SHUTDOWN_PROCESS_TIMEOUT = 3.0
 
 #: app states in which a blocked loop or a silent kernel is shown as "not responding"
 _LIVE = ("running", "starting", "stopping")
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as configured: positions in the file (a moved block) do not count."""
-    if a is None or b is None:
-        return a is b
-
-    def plain(x: Any) -> Any:
-        if isinstance(x, dict):
-            return {k: plain(v) for k, v in x.items() if k not in ("line", "col")}
-        if isinstance(x, (list, tuple)):
-            return [plain(v) for v in x]
-        return x
-
-    return plain(dataclasses.asdict(a)) == plain(dataclasses.asdict(b))
 
 
 @dataclass
@@ -159,6 +142,8 @@ class Session:
         self._closing = False
         self._reloader: Optional["Reloader"] = None
         self._rules = LineFilter(config.logger.suppress_regex, config.logger.replace_regex)
+        #: kernel deaths: restart, or give up after too many (crashloop.py)
+        self.crash_guard = CrashLoopGuard(self)
         self._build(config)
 
     # ------------------------------------------------------------ bookkeeping
@@ -292,14 +277,20 @@ class Session:
             info.state = event.state
             info.reason = event.reason
             info.threaded = event.threaded
+            cleared = False
             if event.state == "running":
                 info.urls = event.urls
                 info.elapsed_ms = event.elapsed_ms
                 if protocol.serves_old_code(event.state, event.reason):
                     info.stale = True  # a restart's new code did not start: the old run serves
+                elif event.reload is not None and info.stale:  # a start of the current code serves
+                    cleared = True
                 info.template_paths, info.static_paths = event.template_paths, event.static_paths
             elif event.state in ("stopped", "failed"):
                 info.urls = ()
+            if cleared:
+                info.stale = False
+                self._controller(info).report_problem(info, None)
             if event.reload is not None:  # what this start re-imported: for this event only
                 self.emit(dataclasses.replace(self.app_state(info), reload=event.reload))
             else:
@@ -452,7 +443,7 @@ class Session:
         if k is None:
             k = make_kernel(name, self.config.kernels[name], cwd=self.config.directory,
                             runtime_dir=self._runtime_dir or tempfile.gettempdir(), on_event=self.receive,
-                            on_death=lambda reason, n=name: self._on_death(n, reason),
+                            on_death=lambda reason, n=name: self.crash_guard.died(n, reason),
                             startup_timeout=self.startup_timeout)
             self._kernels[name] = k
         return k
@@ -466,7 +457,7 @@ class Session:
             self._fail_apps(name, str(e))
             if getattr(kernel, "reattaches", False) and not self._closing:
                 # a kernel started elsewhere may come later: attach then (its restart waits for it)
-                self.spawn(self._restart_kernel(name), f"waiting for kernel {name!r}")
+                self.spawn(self.respawn_kernel(name), f"waiting for kernel {name!r}")
             return
         await self._setup_kernel(name)
 
@@ -584,12 +575,13 @@ class Session:
         await self._kernels[name].interrupt()
 
     async def restart_kernel(self, name: str) -> None:
-        """A fresh kernel process with its apps, as they were wanted."""
-        kinfo = self.kernels[name]
-        kinfo.deaths.clear()
-        await self._restart_kernel(name)
+        """A fresh kernel process with its apps, as they were wanted (also one the crash-loop guard
+        gave up: asked by the user, its deaths so far are forgotten)."""
+        self.crash_guard.forget(name)
+        await self.respawn_kernel(name)
 
-    async def _restart_kernel(self, name: str) -> None:
+    async def respawn_kernel(self, name: str) -> None:
+        """Restart kernel ``name`` after its death (the crash-loop guard's call; counts stay)."""
         kernel = self._kernel_for(name)
         for info in self._apps_of(name):
             if info.state not in ("stopped", "failed"):
@@ -602,27 +594,6 @@ class Session:
                 self.log(name, "ERROR", str(e))
             return
         await self._setup_kernel(name)
-
-    def _on_death(self, name: str, reason: str) -> None:
-        if self._closing:
-            return
-        kinfo = self.kernels[name]
-        for info in self._apps_of(name):
-            info.state, info.reason, info.urls = "failed", f"kernel died: {reason}", ()
-            self.publish(info)
-        now = time.monotonic()
-        kinfo.deaths.append(now)
-        recent = [t for t in kinfo.deaths if now - t <= RESTART_WINDOW]
-        if len(recent) > MAX_RESTARTS:
-            msg = (f"kernel {name!r} died {len(recent)} times in {RESTART_WINDOW:.0f} s; not restarting it "
-                   f"again. Last: {reason}. Fix the cause, then restart the kernel.")
-            self.log(name, "ERROR", msg)
-            self.emit(KernelState(name, "dead", msg, None))
-            return
-        what = ("attaching again as soon as it answers, then re-creating its apps"
-                if getattr(self._kernels.get(name), "reattaches", False) else "restarting the kernel and its apps")
-        self.log(name, "ERROR", f"{reason}; {what} ({len(recent)}/{MAX_RESTARTS} in {RESTART_WINDOW:.0f} s)")
-        self.spawn(self._restart_kernel(name), f"restarting kernel {name!r}")
 
     # ---------------------------------------------------------------- reload
     async def _restart_reload(self) -> None:
@@ -702,8 +673,8 @@ class Session:
         for name in list(self.apps):
             info = self.apps[name]
             entry = _configured(new, name)
-            if entry is not None and _same(entry, info.config) and info.kernel not in changed_kernels:
-                info.config = entry
+            if entry is not None and info.kernel not in changed_kernels and \
+                    await self._controller(info).reconfigure(info, entry):  # unchanged, or changed in place
                 unchanged.add(name)
                 continue
             await self._controller(info).retire(info, kernel_replaced=info.kernel in changed_kernels)

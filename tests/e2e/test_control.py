@@ -311,3 +311,38 @@ def test_client_is_light():
             "assert not heavy, heavy\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+def _raw(path, request: bytes):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    with s:
+        s.connect(path)
+        s.sendall(request + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return json.loads(data)
+
+
+@pytest.mark.parametrize("request_, field", [
+    (b'{"cmd": "restart", "apps": 5}', "apps"),
+    (b'{"cmd": "restart", "apps": "web"}', "apps"),  # never split into letters
+    (b'{"cmd": "stop", "apps": [["web"]]}', "apps"),
+    (b'{"cmd": "logs", "app": ["x"]}', "app"),
+    (b'{"cmd": "logs", "app": "web", "lines": "3"}', "lines"),
+    (b'{"cmd": "interrupt", "kernel": {"k": 1}}', "kernel"),
+    (b'{"cmd": ["status"]}', "cmd"),
+])
+def test_wrong_typed_fields_get_a_sentence_not_a_traceback(launcher, request_, field):
+    before = len(launcher["out"])
+    reply = _raw(_socket_of(launcher), request_)
+    assert reply["ok"] is False and f"'{field}' must be" in reply["error"], reply
+    time.sleep(0.3)
+    assert not any("Traceback" in line for line in launcher["out"][before:]), said(launcher)
+    assert _get(launcher["url"])[0] == 200  # nothing was touched
+    _, apps = status(launcher)
+    assert apps["web"]["state"] == "running"

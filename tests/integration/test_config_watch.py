@@ -77,3 +77,53 @@ def test_headless_applies_saved_edits_and_survives_a_broken_one(tmp_path):
 
     asyncio.run(main())
     assert out.getvalue().count("re-read and applied") >= 2
+
+
+def probe_hcl(port: int, threaded: bool, level: str) -> str:
+    return (f'kernel "k" {{}}\napp "web" {{\n  class  = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "k"\n'
+            f'  start  = "web.start()"\n  logger {{\n    level = "{level}"\n  }}\n'
+            f'  options {{\n    app_class = "probeapp.web.App"\n    argv      = ["--port={port}"]\n'
+            f'    threaded  = {"true" if threaded else "false"}\n  }}\n}}\n')
+
+
+def test_config_edits_of_threaded_and_logger_level_drop_no_connection(tmp_path):
+    """Saving jaffle.hcl with `threaded` toggled or the logger level changed is applied in place
+    (the threaded toggle's hand-over; the level set in the kernel): under two probing clients
+    (fresh connections, keep-alive), 0 refused, 0 reset, 0 hung, 0 wrong answers."""
+    from prober import PROBE_APP, Probe, version_source
+
+    port = free_port()
+    path = tmp_path / "jaffle.hcl"
+    (tmp_path / "probeapp").mkdir()
+    (tmp_path / "probeapp" / "__init__.py").write_text("")
+    (tmp_path / "probeapp" / "web.py").write_text(PROBE_APP)
+    (tmp_path / "probeapp" / "version.py").write_text(version_source(1))
+    path.write_text(probe_hcl(port, False, "info"))
+    out = io.StringIO()
+    edits = [(True, "info"), (True, "debug"), (False, "debug"), (False, "warning"),
+             (True, "warning"), (True, "info"), (False, "info"), (False, "debug")]
+
+    async def main():
+        config, _ = check(str(path))
+        task = asyncio.ensure_future(headless.run(config, stream=out, auto_reload=False,
+                                                  reload_config=lambda: check(str(path))))
+        await until(lambda: fetch(f"http://127.0.0.1:{port}/") == (200, "v1"), 90, "probe app")
+        with Probe(port) as probe:
+            probe.serving(1)
+            for i, (threaded, level) in enumerate(edits, 1):
+                await asyncio.sleep(0.3)
+                save(path, probe_hcl(port, threaded, level))
+                await until(lambda i=i: out.getvalue().count("changed: re-read and applied") >= i, 60,
+                            f"edit {i} applied")
+            await asyncio.sleep(0.5)
+        counts = probe.summary()
+        print("\nconfig edits under probing:", counts)
+        for client in ("fresh", "keepalive"):
+            assert counts[client].get("answer", 0) > 50, (client, counts)
+        assert set(counts["fresh"]) | set(counts["keepalive"]) == {"answer"}, (counts, probe.problems)
+        text = out.getvalue()
+        assert "stopped" not in text, text[-3000:]  # the app was never stopped
+        os.kill(os.getpid(), __import__("signal").SIGINT)
+        assert await asyncio.wait_for(task, 60) == 0
+
+    asyncio.run(main())

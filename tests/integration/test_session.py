@@ -177,9 +177,9 @@ async def test_killed_kernel_comes_back_with_its_apps(tmp_path):
 
 
 async def test_crash_loop_guard_gives_up_and_says_why(tmp_path, monkeypatch):
-    from tornado_launcher import session as session_mod
+    from tornado_launcher import crashloop
 
-    monkeypatch.setattr(session_mod, "MAX_RESTARTS", 1)
+    monkeypatch.setattr(crashloop, "MAX_RESTARTS", 1)
     p1, p2 = free_port(), free_port()
     async with running_session(two_apps_project(tmp_path, p1, p2), auto_reload=False) as (s, rec):
         await rec.wait(running("shared_app"))

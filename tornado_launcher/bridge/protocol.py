@@ -37,6 +37,7 @@ The next one for that loop, ``blocked`` false, says it ran again after
 ``seconds`` (``where``: why, when it ended instead).
 """
 
+import builtins
 import keyword
 import os
 import re
@@ -126,8 +127,29 @@ def parse_entry_path(text):
     return module, attr, explicit
 
 
+#: an app or kernel name is at most this long (it prefixes every log line)
+MAX_NAME_LENGTH = 64
+#: names IPython puts in the kernel's namespace; an app named so would replace them
+_IPYTHON_NAMES = frozenset(("In", "Out", "get_ipython", "exit", "quit", "display"))
+_IPYTHON_PRIVATE = re.compile(r"_+|_i+|_i?\d+|_(?:ih|oh|dh|ii|iii)")
+
+
+def reserved_name(name):
+    """Why ``name`` (an identifier) cannot name an app, or None: too long, or it would shadow
+    something of the kernel's namespace (a dunder like ``__builtins__``, a builtin, IPython's names)."""
+    if len(name) > MAX_NAME_LENGTH:
+        return "is %d characters long; a name is at most %d" % (len(name), MAX_NAME_LENGTH)
+    if name.startswith("__") and name.endswith("__"):
+        return "is a dunder name: as a variable in the kernel it would replace Python's own %s" % name
+    if name in dir(builtins) or name in _IPYTHON_NAMES or _IPYTHON_PRIVATE.fullmatch(name):
+        return "would shadow the kernel's %r (a builtin or IPython's own)" % name
+    return None
+
+
 def validate_name(name):
     """Return ``name`` if it can name an app in the kernel, else raise ValueError with the fix."""
+    if is_identifier(name) and reserved_name(name):
+        raise ValueError("app name %r %s: rename it" % (name[:80], reserved_name(name)))
     if not is_identifier(name):
         normal = unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
         if normal != name and is_identifier(normal):

@@ -22,6 +22,10 @@ from .text import did_you_mean, show, stringify
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
+#: the longest a delay in seconds (debounce, throttle, drain_timeout, ...) may be
+MAX_SECONDS = 3600
+
+
 class Fields:
     """Readers over a :class:`~.positions.Reporter`.
 
@@ -139,6 +143,15 @@ class Fields:
             self.report.error(
                 path + (key,),
                 "`%s` must be a number of seconds >= 0, e.g. 0.5, not %s" % (key, show(v)),
+                "value",
+            )
+            return None
+        if float(v) > MAX_SECONDS:  # also inf (1e309): a save would then never reload, silently
+            self.report.error(
+                path + (key,),
+                "`%s` = %s is more than %d seconds (an hour): nothing would happen for that long; "
+                "use a few seconds at most, e.g. 0.5" % (key, "infinity" if v == float("inf") else show(v),
+                                                           MAX_SECONDS),
                 "value",
             )
             return None

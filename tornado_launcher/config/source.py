@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
+import stat
 import threading
 from typing import Any, List, Optional, Tuple, Union
 
@@ -70,8 +72,16 @@ def read(path: Any, max_size: int = MAX_SIZE) -> Tuple[bytes, str, str]:
     read or is over ``max_size`` bytes (refused before reading it: pyhcl would take seconds)."""
     shown = display(path)
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
+        # O_NONBLOCK: opening a FIFO nobody writes must not hang; it is refused below at once
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(path)
+            if not stat.S_ISREG(st.st_mode):
+                kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+                raise refuse(shown, 0, "is %s, not a config file: pass the path of a jaffle.hcl file "
+                             "(save the text to a file first)" % kind)
+            size = st.st_size
             if size > max_size:
                 raise too_large(shown, size, max_size)
             data = f.read(max_size + 1)  # a pipe or /proc file has no size until read
@@ -115,6 +125,8 @@ def to_text(data: Union[str, bytes], shown: str, absolute: str, max_size: int = 
         text = str(data)
         if text.startswith("\ufeff"):
             text = text[1:]
+    if "\r" in text:  # Windows (CR LF) and old Mac (CR only) line ends read as LF: same lines, same columns
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     nul = text.find("\x00")
     if nul >= 0:
         raise refuse(shown, hclpos.linecol(text, nul), BINARY)
@@ -162,6 +174,10 @@ _PYHCL_TOKENS = {
 }
 
 
+#: the longest number Python converts (sys.int_info.default_max_str_digits)
+_MAX_DIGITS = getattr(sys.int_info, "default_max_str_digits", 4300) or 4300
+
+
 def pyhcl_error(text: str, e: BaseException) -> Tuple[int, str]:
     """(offset, message) from a pyhcl exception.
 
@@ -177,6 +193,10 @@ def pyhcl_error(text: str, e: BaseException) -> Tuple[int, str]:
     elif hasattr(e, "pos") and isinstance(getattr(e, "pos"), int):  # json.JSONDecodeError
         offset = e.pos  # type: ignore[attr-defined]
         msg = getattr(e, "msg", msg)
+    digits = re.search(r"[0-9]{%d,}" % _MAX_DIGITS, text) if "integer string conversion" in msg else None
+    if digits is not None:  # Python's int() limit, met inside pyhcl's lexer: say where, in our words
+        return digits.start(), ("a number of %d digits: numbers in a config have at most %d digits"
+                                % (len(digits.group()), _MAX_DIGITS))
     msg = msg.split("; expected")[0]
     msg = re.sub(r"\b[A-Z]{3,}\b", lambda t: _PYHCL_TOKENS.get(t.group(), t.group().lower()), msg)
     return offset, "syntax error: " + msg[:1].lower() + msg[1:]

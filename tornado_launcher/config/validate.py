@@ -18,7 +18,7 @@ import re
 import unicodedata
 from typing import Any, Callable, Collection, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-from ..bridge.protocol import LEVEL_NAMES, is_identifier, is_project_dir, parse_entry_path
+from ..bridge.protocol import LEVEL_NAMES, is_identifier, is_project_dir, parse_entry_path, reserved_name
 from .fields import Fields
 from .interpolate import EXEC_TIMEOUT, Environment, interpolate
 from .merge import merge
@@ -167,6 +167,10 @@ class BlockReader(Fields):
 
     def check_name(self, kind: str, name: str, path: tuple, part: str = "label") -> None:
         if is_identifier(name):
+            why = reserved_name(name)
+            if why and (kind == "app" or why.startswith("is %d characters" % len(name))):
+                self.report.error(path, '%s name "%s" %s: rename it' % (kind, name[:40] + (
+                    "..." if len(name) > 40 else ""), why), part)
             return
         normal = unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
         if normal != name and is_identifier(normal):

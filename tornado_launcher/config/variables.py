@@ -147,6 +147,16 @@ def read_variables(raw: Any, fields: "Fields", overrides: Mapping[str, Any]) -> 
             continue
         fields.keys(body, path, _VARIABLE_KEYS, 'variable "%s"' % name, lenient=True)
         default = body.get("default", MISSING)
+        if isinstance(default, str) and "${" in default:  # not evaluated: it would reach the apps as text
+            fields.report.error(
+                path + ("default",),
+                "the `default` of variable `%s` is %s, but a variable's default is not interpolated (the apps "
+                "would get this text as written): write the value itself, and set it from outside with "
+                "J_VAR_%s=... or --variables %s=..., or write the `${...}` where the value is used"
+                % (name, hcl_literal(default), name, name),
+                "value",
+            )
+            default = MISSING
         vtype = variable_type(fields, name, body, default, path)
         value = default
         given = [("the environment variable J_VAR_%s" % name, os.environ.get("J_VAR_%s" % name))]

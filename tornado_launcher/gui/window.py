@@ -505,7 +505,8 @@ class MainWindow(QMainWindow):
             ms = f" in {ev.elapsed_ms:.0f} ms" if ev.elapsed_ms is not None else ""
             self.statusBar().showMessage(f"{ev.app}: reloaded {name}{ms}", 5000)
         elif ev.outcome == "refused":
-            self.statusBar().showMessage(f"{ev.app}: {name} did not compile; still serving the old code", 10_000)
+            what = "did not compile" if ev.stage == "compile" else f"failed when it ran ({ev.detail})"
+            self.statusBar().showMessage(f"{ev.app}: {name} {what}; still serving the old code", 10_000)
         elif ev.outcome == "skipped":
             self.statusBar().showMessage(f"{ev.app}: {name} changed ({ev.detail or 'not reloaded'})", 5000)
         elif ev.outcome == "reloading":

@@ -8,7 +8,9 @@ Run as ``python problemkernel.py -f {connection_file}`` from a kernelspec whose
 * ``fail``: writes one line to stderr and exits with status 3 before it opens
   a socket (a kernel whose startup raises: a bad import, a port in use);
 * ``broken-tornado``: a working ipykernel in which ``import tornado.httpserver``
-  raises (a damaged tornado install: ipykernel itself starts, the bridge cannot).
+  raises (a damaged tornado install: ipykernel itself starts, the bridge cannot);
+* ``quiet-start``: a working ipykernel that does not publish its iopub ``starting``
+  status, as when a client's SUB socket is still reconnecting and misses it.
 
 Standard library and ipykernel only; nothing of the launcher.
 """
@@ -42,6 +44,16 @@ def main():
         sys.exit(3)
     elif PROBLEM == "broken-tornado":
         sys.meta_path.insert(0, _BrokenTornado())
+    elif PROBLEM == "quiet-start":
+        from ipykernel.kernelbase import Kernel
+
+        publish = Kernel._publish_status
+
+        def quiet(self, status, channel, parent=None):
+            if status != "starting":
+                publish(self, status, channel, parent)
+
+        Kernel._publish_status = quiet
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance()

@@ -6,7 +6,7 @@ import sys
 import traceback
 
 from .. import protocol
-from . import state
+from . import attribution, state
 from .records import emit, log_record
 
 
@@ -71,10 +71,19 @@ class BridgeApp:
         self.log = AppLog(self)
         #: the app block's options as the config gave them (a user's subclass may take its own)
         self.options = dict(spec.get("options") or {})
-        logger = spec.get("logger") or {}
+        self._line_filter = protocol.LineFilter()
+        self._apply_logger(spec.get("logger") or {})
+
+    def set_logger(self, logger):
+        """The app block's ``logger`` changed (a config edit): its level and line rules apply from
+        now on, in place (a running server keeps running, its sockets stay bound)."""
+        self.spec["logger"] = dict(logger or {})
+        self._apply_logger(self.spec["logger"])
+        attribution.update_levels()
+
+    def _apply_logger(self, logger):
         level = str(logger.get("level") or "INFO").upper()
         self.level = protocol.level_number(level)
-        self._line_filter = protocol.LineFilter()
         suppress, replace = [], []
         for pattern in logger.get("suppress_regex") or []:
             try:
