@@ -167,7 +167,7 @@ def cmd_run(argv: List[str]) -> int:
         os.environ.setdefault("QT_API", "pyside6")
         from . import gui
 
-        return gui.run(None, auto_reload=not ns.no_reload, generated=(config.path, text))
+        return gui.run(None, auto_reload=not ns.no_reload, generated=(config.path, text, directory))
     sys.stdout.write(first + "\n")
     sys.stdout.flush()
     from . import headless
