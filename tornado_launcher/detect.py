@@ -87,6 +87,13 @@ def _dotted(node: ast.AST) -> Optional[str]:
     return None
 
 
+def _last_name(func: ast.AST) -> str:
+    """``listen`` for ``x.listen`` / ``make().listen`` / ``listen``."""
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
 def _is_main_test(node: ast.AST) -> bool:
     """``if __name__ == "__main__":`` (either order)."""
     if not (isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1
@@ -178,8 +185,7 @@ class Module:
         found: Dict[str, Tuple[int, str, bool]] = {}
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Call):
-                name = _dotted(node.func) or ""
-                last = name.rsplit(".", 1)[-1]
+                last = _last_name(node.func)
                 args = node.args
                 kw = {k.arg: k.value for k in node.keywords if k.arg}
                 if last == "define" and args and isinstance(args[0], ast.Constant) and args[0].value == "port":
@@ -316,7 +322,7 @@ class Reader:
         for node in _walk_own(fn):
             if isinstance(node, ast.Call):
                 name = _dotted(node.func) or ""
-                last = name.rsplit(".", 1)[-1]
+                last = _last_name(node.func)
                 if last in ("listen", "start", "run", "run_forever", "run_until_complete", "wait", "serve_forever",
                             "parse_command_line", "bind_sockets", "add_sockets", "start_server"):
                     serves = True
