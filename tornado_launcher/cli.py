@@ -254,7 +254,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def gui_main() -> int:
     """Entry point of the windowed launcher (no console on Windows)."""
     args = sys.argv[1:]
-    return main(args if args and args[0] in COMMANDS else ["gui"] + args)
+    return main(args if args and args[0] in COMMANDS + ZEROCONF_COMMANDS else ["gui"] + args)
 
 
 if __name__ == "__main__":

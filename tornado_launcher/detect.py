@@ -549,13 +549,14 @@ def classify(target: str, directory: str, *, python: Optional[str] = None, port_
     if looks_like_path and ":" not in text:
         path = os.path.abspath(os.path.join(directory, os.path.expanduser(text)))
         if os.path.isdir(path):
-            return _one_of(find_apps(path, python=python), text)
+            return _one_of(find_apps(path, python=python), path if text.rstrip("/\\") in ("", ".") else text)
         if not os.path.isfile(path):
             raise TargetError(f"{text}: no such file (looked for {path}): give the path of the app's script "
                               "(`tornado-launcher run server.py`) or its module and function (`app:main`)")
         return _script(path, _rel(path, directory), directory)
     if os.path.isdir(os.path.join(directory, text)) and not module_file(text, directory):
-        return _one_of(find_apps(os.path.join(directory, text), python=python), text)
+        folder = os.path.normpath(os.path.join(directory, text))
+        return _one_of(find_apps(folder, python=python), folder if text in ("", ".") else text)
     reader = Reader(directory, python, env)
     if ":" in text:
         modname, _, attr = text.partition(":")
