@@ -50,6 +50,7 @@ def test_open_folder_from_the_welcome_page_runs_without_writing(qtbot, window, t
     qtbot.waitUntil(lambda: get(f"http://127.0.0.1:{sp}/") == "script v1"
                     and get(f"http://127.0.0.1:{fp}/") == "factory v1", timeout=90_000)
     assert not (root / "jaffle.hcl").exists()
+    assert window.windowTitle().startswith("proj/jaffle.hcl (no config file)")
     assert window.session is not None and set(window.session.apps) == {"server", "webapp"}
     # reload on save, as a written config would
     (root / "handlers.py").write_text(zeroconf_apps.HANDLERS.replace("factory v1", "factory v2"))

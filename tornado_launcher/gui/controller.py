@@ -265,7 +265,7 @@ class WindowController:
             if self.session is not None:
                 self.view.show_banner(title + " The apps below keep running the previous config.", diags)
             else:
-                self.config_path = path
+                self.config_path, self.generated = path, generated
                 self.view.show_error_page(path, title, diags)
             if generated is None:
                 self.store.add_recent_config(path)

@@ -395,7 +395,8 @@ class MainWindow(QMainWindow):
 
     def session_opened(self, path: str) -> None:
         self.banner.hide()
-        self.setWindowTitle(f"{Path(path).parent.name}/{Path(path).name} — tornado-launcher")
+        unwritten = " (no config file)" if self.controller.generated else ""
+        self.setWindowTitle(f"{Path(path).parent.name}/{Path(path).name}{unwritten} — tornado-launcher")
         self._clear_session_views()
         self.sync_rows()
         self.stack.setCurrentIndex(self.SESSION)
