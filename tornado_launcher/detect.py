@@ -122,6 +122,8 @@ class Module:
         #: local name -> the dotted name it was imported as ("web" -> "tornado.web")
         self.imports: Dict[str, str] = {}
         self.main_block: Optional[ast.If] = None
+        #: the launcher's Python cannot parse it (the kernel's, newer, can): only the probe can tell
+        self.opaque = False
         self.imports_tornado = False
         for node in tree.body:
             self._top(node)
@@ -524,10 +526,38 @@ def _syntax_error(exc: SyntaxError, directory: str) -> TargetError:
     return TargetError(f"{where}:{exc.lineno or 1}{col}: {exc.msg} (the file does not compile): fix it and run again")
 
 
-def _script(path: str, shown: str, directory: str) -> Found:
+_COMPILES = "import sys; compile(open(sys.argv[1], 'rb').read(), sys.argv[1], 'exec')"
+
+
+def _compiles_in(python: Optional[str], path: str) -> bool:
+    """True when ``path`` compiles in ``python`` though not in the launcher's (a newer Python's syntax)."""
+    import sys
+
+    if not python or os.path.abspath(python) == os.path.abspath(sys.executable):
+        return False
+    from .interpreter import child_env
+
+    try:
+        return subprocess.run([python, "-c", _COMPILES, path], env=child_env(), stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=PROBE_TIMEOUT).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _opaque(path: str, module: Optional[str] = None) -> Module:
+    """A file only the kernel's Python can read: no names known (the probe tells)."""
+    mod = Module(path, ast.Module(body=[], type_ignores=[]), module)
+    mod.opaque = True
+    return mod
+
+
+def _script(path: str, shown: str, directory: str, python: Optional[str] = None) -> Found:
     try:
         mod = Module.read(path)
     except SyntaxError as exc:
+        if _compiles_in(python, path):
+            return Found(app_name(os.path.splitext(os.path.basename(path))[0]), SCRIPT, shown, path,
+                         "a script, run as __main__")
         raise _syntax_error(exc, directory) from None
     except (OSError, ValueError) as exc:
         raise TargetError(f"{shown} cannot be read ({exc}): give the path of the app's script") from None
@@ -553,7 +583,7 @@ def classify(target: str, directory: str, *, python: Optional[str] = None, port_
         if not os.path.isfile(path):
             raise TargetError(f"{text}: no such file (looked for {path}): give the path of the app's script "
                               "(`tornado-launcher run server.py`) or its module and function (`app:main`)")
-        return _script(path, _rel(path, directory), directory)
+        return _script(path, _rel(path, directory), directory, python)
     if os.path.isdir(os.path.join(directory, text)) and not module_file(text, directory):
         folder = os.path.normpath(os.path.join(directory, text))
         return _one_of(find_apps(folder, python=python), folder if text in ("", ".") else text)
@@ -598,13 +628,15 @@ def _load_module(reader: Reader, modname: str, target: str, directory: str, quie
     try:
         return Module.read(path, modname)
     except SyntaxError as exc:
+        if _compiles_in(reader.python, path):
+            return _opaque(path, modname)
         raise _syntax_error(exc, directory) from None
     except (OSError, ValueError) as exc:
         raise TargetError(f"{_rel(path, directory)} cannot be read ({exc})") from None
 
 
 def _found(reader: Reader, module: Module, attr: str, port_given: bool) -> Found:
-    if "." in attr:  # Class.method and the like: the probe tells
+    if "." in attr or module.opaque:  # Class.method and the like, a newer Python's syntax: the probe tells
         style, what = reader._probe(module, attr)
     else:
         style, what = reader.classify_name(module, attr, port_given=port_given)
@@ -644,6 +676,9 @@ def candidates(reader: Reader, module: Module) -> List[Tuple[str, str, str]]:
 def _whole_module(reader: Reader, module: Module, port_given: bool) -> Found:
     """``run app`` (a module): its one way in, or an error listing them."""
     rel = _rel(module.path, reader.directory)
+    if module.opaque:
+        raise TargetError(f"{rel} uses syntax the launcher's Python cannot read: name the function that starts "
+                          f"the app, `tornado-launcher run {module.module}:main`")
     found = candidates(reader, module)
     mains = [c for c in found if c[1] == MAIN]
     pick = mains[:1] if mains else (found if len(found) == 1 else [])

@@ -261,6 +261,12 @@ def cmd_init(argv: List[str]) -> int:
         sys.stdout.write(f"  {line}\n")
     sys.stdout.write("next: `tornado-launcher start` runs them here (Ctrl+C stops), "
                      "`tornado-launcher` opens them in the window\n")
+    from .interpreter import project_venv_python
+
+    venv = project_venv_python(directory)
+    problem = _check_python(venv) if venv else None
+    if problem:  # the project's venv is written as the kernels' python: `check` will say the same
+        sys.stderr.write(f"note: the kernels run the project's {os.path.relpath(venv, directory)}, but {problem}\n")
     return 0
 
 

@@ -165,3 +165,21 @@ def test_a_config_path_still_means_the_window(tmp_path):
 
     assert parse_args(["conf/jaffle.hcl"]).command == "gui"
     assert parse_args(["conf/jaffle.hcl"]).config == ["conf/jaffle.hcl"]
+
+
+def test_the_projects_venv_is_the_default_kernel_python(tmp_path):
+    """A .venv in the directory is the kernel's interpreter unless --python says otherwise; one without
+    ipykernel is one line naming it and the pip install (exit 2), as `check` says for a kernel block."""
+    root = zeroconf_apps.project(tmp_path, script_port=free_port())
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")], check=True, timeout=120)
+    r = cli(["run", "server.py"], root)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(root / ".venv" / "bin" / "python") in lines[0] and "lacks ipykernel" in lines[0] \
+        and "-m pip install ipykernel tornado" in lines[0], r.stderr
+    r = cli(["run", "server.py", "--python", str(root / "nope")], root)
+    assert r.returncode == 2 and "does not exist: give --python" in r.stderr, r.stderr
+    # init writes it into the kernel blocks, relative to the file
+    r = cli(["init"], root)
+    assert r.returncode == 0 and 'python = ".venv/bin/python"' in (root / "jaffle.hcl").read_text(), r.stderr
+    assert "note: the kernels run the project's .venv/bin/python, but" in r.stderr and "lacks ipykernel" in r.stderr
