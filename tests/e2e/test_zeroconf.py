@@ -96,6 +96,8 @@ def test_run_serves_reloads_answers_status_and_exits_0(tmp_path, style):
         assert launcher.interrupt() == 0, launcher.text()
         assert get(f"http://127.0.0.1:{port}/") is None
         assert "Traceback" not in launcher.text()
+        gone = cli(["status", "-c", file], root)
+        assert gone.returncode == 3 and f"tornado-launcher run {file}" in gone.stderr, gone.stderr
     finally:
         launcher.close()
 
