@@ -165,13 +165,12 @@ class Module:
         elif _is_main_test(node):
             self.main_block = node
         elif isinstance(node, (ast.If, ast.Try)):  # imports under `try:` / `if TYPE_CHECKING:`
-            for child in ast.iter_child_nodes(node):
+            inner = list(node.body) + list(node.orelse)
+            for handler in getattr(node, "handlers", ()):
+                inner += handler.body
+            for child in inner:
                 if isinstance(child, (ast.Import, ast.ImportFrom)):
                     self._top(child)
-                for h in getattr(node, "handlers", ()):
-                    for sub in h.body:
-                        if isinstance(sub, (ast.Import, ast.ImportFrom)):
-                            self._top(sub)
 
     def resolve(self, dotted: str) -> str:
         """A name as this module spells it -> the dotted name it stands for (``web.Application`` ->
@@ -194,8 +193,7 @@ class Module:
                     port = _int(kw.get("default", args[1] if len(args) > 1 else None))
                     if port:
                         found.setdefault("define", (port, f'define("port", default={port})', True))
-                elif last == "add_argument" and any(isinstance(a, ast.Constant) and a.value in ("--port", "-p")
-                                                    for a in args) and "--port" in [getattr(a, "value", None) for a in args]:
+                elif last == "add_argument" and "--port" in [getattr(a, "value", None) for a in args]:
                     port = _int(kw.get("default"))
                     if port:
                         found.setdefault("argparse", (port, f'add_argument("--port", default={port})', True))
@@ -551,7 +549,14 @@ def _opaque(path: str, module: Optional[str] = None) -> Module:
     return mod
 
 
-def _script(path: str, shown: str, directory: str, python: Optional[str] = None) -> Found:
+def _calls_at_top(mod: Module) -> bool:
+    """Whether the module's top level calls anything as a statement (``app.listen(8888)``,
+    ``IOLoop.current().start()``, ``asyncio.run(main())``): run as a script, that may start the app."""
+    return any(isinstance(n, ast.Expr) and isinstance(n.value, (ast.Call, ast.Await)) for n in mod.tree.body)
+
+
+def _script(path: str, shown: str, directory: str, python: Optional[str] = None,
+            port_given: bool = False) -> Found:
     try:
         mod = Module.read(path)
     except SyntaxError as exc:
@@ -561,8 +566,18 @@ def _script(path: str, shown: str, directory: str, python: Optional[str] = None)
         raise _syntax_error(exc, directory) from None
     except (OSError, ValueError) as exc:
         raise TargetError(f"{shown} cannot be read ({exc}): give the path of the app's script") from None
-    what = "a script, run as __main__" if mod.main_block is not None else \
-        "a script, run as __main__ (it has no `if __name__ == \"__main__\":` block: its top level starts the app)"
+    what = "a script, run as __main__"
+    if mod.main_block is None and not _calls_at_top(mod):
+        # only definitions: `python file.py` would start nothing; its main or factory would
+        rel = os.path.relpath(path, directory)
+        parts = rel[:-3].split(os.sep) if rel.endswith(".py") and not rel.startswith("..") else []
+        if parts and all(p.isidentifier() for p in parts):
+            mod.module = ".".join(parts)
+            if candidates(Reader(directory, python), mod):
+                return _whole_module(Reader(directory, python), mod, port_given)
+        raise TargetError(f"{shown} only defines things (no `if __name__ == \"__main__\":` block, no call at its "
+                          "top level, no `main` or Application factory): nothing in it starts an app; give the "
+                          "script that does, or `module:function`")
     return Found(app_name(os.path.splitext(os.path.basename(path))[0]), SCRIPT, shown, path, what,
                  mod.port, mod.port_from, mod.port_option, 1)
 
@@ -583,7 +598,7 @@ def classify(target: str, directory: str, *, python: Optional[str] = None, port_
         if not os.path.isfile(path):
             raise TargetError(f"{text}: no such file (looked for {path}): give the path of the app's script "
                               "(`tornado-launcher run server.py`) or its module and function (`app:main`)")
-        return _script(path, _rel(path, directory), directory, python)
+        return _script(path, _rel(path, directory), directory, python, port_given)
     if os.path.isdir(os.path.join(directory, text)) and not module_file(text, directory):
         folder = os.path.normpath(os.path.join(directory, text))
         return _one_of(find_apps(folder, python=python), folder if text in ("", ".") else text)

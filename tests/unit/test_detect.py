@@ -33,7 +33,7 @@ def kind(root, target, **kw):
     ('x = 1\n', None, False),
 ])
 def test_the_apps_own_port(tmp_path, source, port, option):
-    write(tmp_path, {"server.py": source})
+    write(tmp_path, {"server.py": source + "if __name__ == '__main__':\n    pass\n"})
     f = detect.classify("server.py", str(tmp_path))
     assert (f.style, f.port, f.port_option) == ("script", port, option)
 
@@ -168,3 +168,15 @@ def test_init_plans_distinct_ports(tmp_path):
                                                          ("c", [], 8890)]
     (tmp_path / "jaffle.hcl").write_text(text)
     assert set(load(str(tmp_path / "jaffle.hcl")).apps) == {"a", "b", "c"}
+
+
+def test_a_file_that_only_defines_things_is_read_as_its_module(tmp_path):
+    write(tmp_path, {
+        "factory.py": "import tornado.web\ndef make_app():\n    return tornado.web.Application([])\n",
+        "handlers.py": "import tornado.web\nclass H(tornado.web.RequestHandler):\n    pass\n",
+        "toplevel.py": "import tornado.ioloop\ntornado.ioloop.IOLoop.current().start()\n",
+    })
+    assert kind(tmp_path, "factory.py") == ("application", "factory:make_app")  # `python factory.py` starts nothing
+    assert kind(tmp_path, "toplevel.py") == ("script", "toplevel.py")
+    with pytest.raises(detect.TargetError, match=r"^handlers\.py only defines things .*nothing in it starts an app"):
+        detect.classify("handlers.py", str(tmp_path))
