@@ -279,6 +279,8 @@ class Reader:
     # ------------------------------------------------------ classification
     def is_application_class(self, module: Module, name: str, depth: int = 0) -> Optional[bool]:
         """True / False for a class of ``module``, None when the source cannot tell."""
+        if f"{module.module}.{name}" == _APPLICATION:
+            return True
         node = module.top.get(name)
         if isinstance(node, ast.ImportFrom) or (node is None and name in module.imports):
             return self.is_application_name(_absolute(module, module.imports.get(name, name)), depth + 1)
@@ -605,6 +607,9 @@ def classify(target: str, directory: str, *, python: Optional[str] = None, port_
     reader = Reader(directory, python, env)
     if ":" in text:
         modname, _, attr = text.partition(":")
+        if modname.endswith(".py"):  # path/to/app.py:main -> path.to.app:main
+            rel = os.path.relpath(os.path.abspath(os.path.join(directory, modname)), directory)
+            modname = rel[:-3].replace(os.sep, ".") if not rel.startswith("..") else modname
         if not modname or not attr or not all(p.isidentifier() for p in modname.split(".") + attr.split(".")):
             raise TargetError(f"{text!r} is not `module:function`: write e.g. `tornado-launcher run app:main` "
                               "or the script's path (`tornado-launcher run server.py`)")
@@ -614,24 +619,27 @@ def classify(target: str, directory: str, *, python: Optional[str] = None, port_
     if not all(p.isidentifier() for p in parts):
         raise TargetError(f"{text!r} is neither a file nor a module: give the app's script "
                           "(`tornado-launcher run server.py`) or `module:function` (`app:main`)")
-    module = None
-    for i in range(len(parts), 0, -1):
-        try:
-            module = _load_module(reader, ".".join(parts[:i]), text, directory, quiet=i > 1)
-        except TargetError:
-            if i == 1:
-                raise
-            continue
-        if module is not None:
-            attr = ".".join(parts[i:])
+    # the longest prefix that is a file of the project, else (asking the kernel's Python) one installed
+    split = next((i for i in range(len(parts), 0, -1) if module_file(".".join(parts[:i]), directory)), None)
+    if split is None:
+        for i in range(len(parts), 0, -1):
+            try:
+                module = _load_module(reader, ".".join(parts[:i]), text, directory)
+            except TargetError:
+                if i == 1:
+                    raise
+                continue
+            split = i
             break
-    assert module is not None
+    else:
+        module = _load_module(reader, ".".join(parts[:split]), text, directory)
+    attr = ".".join(parts[split:])
     if attr:
         return _found(reader, module, attr, port_given)
     return _whole_module(reader, module, port_given)
 
 
-def _load_module(reader: Reader, modname: str, target: str, directory: str, quiet: bool = False) -> Module:
+def _load_module(reader: Reader, modname: str, target: str, directory: str) -> Module:
     path = module_file(modname, directory)
     if path is None:
         origin = probe(reader.python, "--spec", modname, directory, reader.env).get("origin")

@@ -180,3 +180,11 @@ def test_a_file_that_only_defines_things_is_read_as_its_module(tmp_path):
     assert kind(tmp_path, "toplevel.py") == ("script", "toplevel.py")
     with pytest.raises(detect.TargetError, match=r"^handlers\.py only defines things .*nothing in it starts an app"):
         detect.classify("handlers.py", str(tmp_path))
+
+
+def test_a_file_and_function_and_an_installed_module(tmp_path):
+    write(tmp_path, {"web/app.py": "import asyncio\nasync def main():\n    await asyncio.Event().wait()\n"})
+    assert kind(tmp_path, "web/app.py:main") == ("main", "web.app:main")
+    # not a file of the project: the kernel's Python says where it is (tornado's own demo-less module here)
+    f = detect.classify("tornado.web:Application", str(tmp_path), python=sys.executable, port_given=True)
+    assert f.style == "application" and f.path.endswith(os.path.join("tornado", "web.py"))
