@@ -43,7 +43,7 @@ _SKIP_FILES = frozenset({"setup.py", "conftest.py", "noxfile.py", "fabfile.py", 
 _SKIP_DIRS = frozenset({"tests", "test", "docs", "doc", "examples", "migrations"}) | NON_PROJECT_DIRS
 _MAIN_NAMES = ("main", "run", "serve", "start", "run_server", "start_server")
 _FACTORY_NAMES = ("make_app", "create_app", "make_application", "create_application", "app_factory",
-                  "get_app", "get_application", "build_app", "application_factory", "make_application")
+                  "get_app", "get_application", "build_app", "application_factory")
 _APPLICATION = "tornado.web.Application"
 
 
@@ -65,10 +65,6 @@ class Found:
     #: the port is an option of the app's own (tornado.options / argparse): ``--port=N`` sets it
     port_option: bool = False
     line: int = 0
-
-    def short(self) -> str:
-        """``server.py`` / ``app:make_app``: how `run` is told about it."""
-        return self.entry
 
 
 # ---------------------------------------------------------------------------
@@ -804,9 +800,3 @@ def find_apps(directory: str, *, python: Optional[str] = None,
         out.append(f)
     return out
 
-
-def project_python(directory: str) -> Optional[str]:
-    """The project's own virtualenv's interpreter (``.venv`` / ``venv`` in ``directory``), if any."""
-    from .interpreter import project_venv_python
-
-    return project_venv_python(directory)
