@@ -5,8 +5,11 @@
 * ``tornado-launcher check [--exec] [CONFIG]`` validates: exit 0 runnable, 2 not;
   it runs no ``${exec()}`` command unless given ``--exec``.  ``start`` runs
   the same validation first and exits 2 with the same sentences;
+* ``tornado-launcher run TARGET`` / ``init [TARGET...]``: one app without a config, and
+  writing one (:mod:`tornado_launcher.zeroconf`);
 * ``--version``.
 
+The window needs a display: without one, ``gui`` says so in one line (exit 2).
 CONFIG defaults to ``./jaffle.hcl``.  Qt is imported only for the window.
 """
 
@@ -23,6 +26,8 @@ from . import __version__
 COMMANDS = ("gui", "start", "check")
 #: handled by control_client.py (kept here so `cli` stays import-light)
 CONTROL_COMMANDS = ("status", "restart", "stop", "interrupt", "restart-kernel", "logs")
+#: handled by zeroconf.py: `run TARGET`, `init [TARGET...]`
+ZEROCONF_COMMANDS = ("run", "init")
 DEFAULT_CONFIG = "jaffle.hcl"
 EXIT_INVALID = 2
 
@@ -32,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="tornado-launcher",
         description="Run Tornado apps inside IPython kernels, from a jaffle.hcl.",
         epilog="Commands: gui (default) opens the window; start runs headless until Ctrl+C; "
+        "run TARGET runs one app without a config (run -h); init writes a jaffle.hcl for the apps found here; "
         "check validates the config (exit 0 runnable, 2 not). CONFIG defaults to ./jaffle.hcl. "
         "A running launcher: status [--json], restart APP..., stop APP..., interrupt KERNEL, restart-kernel KERNEL, "
         "logs APP [-f] "
@@ -184,8 +190,34 @@ def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = (), al
         return 130
 
 
+#: QT_QPA_PLATFORM values that need no display server
+_HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "vkkhrdisplay")
+
+
+def no_display() -> Optional[str]:
+    """The line to print when the window cannot open for want of a display (else None): Linux and
+    the BSDs with neither DISPLAY nor WAYLAND_DISPLAY and no display-less Qt platform chosen."""
+    if sys.platform == "darwin" or sys.platform.startswith("win"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip()
+    if platform in _HEADLESS_PLATFORMS:
+        return None
+    if os.environ.get("DISPLAY") and platform != "wayland":
+        return None
+    if os.environ.get("WAYLAND_DISPLAY") and platform != "xcb":
+        return None
+    return ("tornado-launcher: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set): "
+            "run headless with `tornado-launcher start [jaffle.hcl]`, or `tornado-launcher run server.py` "
+            "for one app without a config")
+
+
 def cmd_gui(paths: List[str], auto_reload: bool, variables: List[str] = ()) -> int:
     from .config import ConfigError, parse_variables
+
+    problem = no_display()
+    if problem:
+        sys.stderr.write(problem + "\n")
+        return EXIT_INVALID
 
     try:
         values = parse_variables(list(variables))
@@ -208,6 +240,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv and argv[0] == "install-desktop":
         from . import desktop
         return desktop.main(argv[1:])
+    if argv and argv[0] in ZEROCONF_COMMANDS:  # run / init: no config file (zeroconf.py)
+        from . import zeroconf
+        return zeroconf.cmd_run(argv[1:]) if argv[0] == "run" else zeroconf.cmd_init(argv[1:])
     # ---
     ns = parse_args(argv)
     if ns.command == "check":
@@ -223,7 +258,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def gui_main() -> int:
     """Entry point of the windowed launcher (no console on Windows)."""
     args = sys.argv[1:]
-    return main(args if args and args[0] in COMMANDS else ["gui"] + args)
+    return main(args if args and args[0] in COMMANDS + ZEROCONF_COMMANDS else ["gui"] + args)
 
 
 if __name__ == "__main__":

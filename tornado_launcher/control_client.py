@@ -68,8 +68,10 @@ def _connect(paths: List[str], timeout: Optional[float] = None) -> socket.socket
         s.connect(path)
     except (FileNotFoundError, ConnectionRefusedError):
         s.close()
+        how = (f"`tornado-launcher run {paths[0]}`" if paths[0].endswith(".py")  # a `run` is named by its file
+               else f"`tornado-launcher start {' '.join(paths)}` or open it in the window")
         raise NotRunning(f"no launcher is running for {', '.join(paths)} (no control socket at {path}); "
-                         f"start one with `tornado-launcher start {' '.join(paths)}` or open it in the window")
+                         f"start one with {how}")
     except PermissionError:
         s.close()
         raise ControlError(f"{path} belongs to another user: only the user who runs a launcher can control it")

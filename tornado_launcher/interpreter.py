@@ -247,6 +247,19 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
+def project_venv_python(directory: str) -> str | None:
+    """The interpreter of the project's own virtualenv in ``directory`` (``.venv``, then ``venv``;
+    ``bin/python`` or ``Scripts\\python.exe``), if there is one and it is not the running program.
+    (A venv's ``python`` is a symlink to its base interpreter, which may be the launcher's own
+    too: only the frozen app compares the files; otherwise the paths, as the site-packages differ.)"""
+    me = sys.executable
+    for name in (".venv", "venv"):
+        found = _venv_python(os.path.join(os.path.abspath(directory), name))
+        if found and not (_same_file(found, me) if is_frozen() else os.path.abspath(found) == os.path.abspath(me)):
+            return found
+    return None
+
+
 def find_python(config_dir: str, explicit: str | None = None) -> str:
     """The interpreter kernels of the project in ``config_dir`` should run in.
 
@@ -272,10 +285,9 @@ def find_python(config_dir: str, explicit: str | None = None) -> str:
 
     me = sys.executable
     config_dir = os.path.abspath(config_dir)
-    for name in (".venv", "venv"):
-        found = _venv_python(os.path.join(config_dir, name))
-        if found and not _same_file(found, me):
-            return found
+    found = project_venv_python(config_dir)
+    if found:
+        return found
 
     path = child_env().get("PATH", "")
     names = ("python.exe", "python3.exe") if _WINDOWS else ("python3", "python")

@@ -22,7 +22,7 @@ __all__ = ["run"]
 
 def run(config_path: "str | None" = None, *, auto_reload: bool = True,
         settings_path: "str | None" = None, overlays: "list[str] | None" = None,
-        variables: "dict[str, str] | None" = None) -> int:
+        variables: "dict[str, str] | None" = None, generated: "tuple[str, str, str] | None" = None) -> int:
     """Open the window (on ``config_path``, or the welcome page), run until
     the user quits, and return the exit code (0 after a clean shutdown).
 
@@ -30,7 +30,9 @@ def run(config_path: "str | None" = None, *, auto_reload: bool = True,
     ``settings_path`` (an ini file) replaces the user's settings store.
     ``overlays`` (more config files, deep-merged over it) and ``variables``
     (``--variables``) apply to ``config_path`` only, also when it is re-read;
-    another config opened from the window is read as it is."""
+    another config opened from the window is read as it is.  ``generated``
+    ``(name, text, directory)``: run that config text, never written to disk
+    (``tornado-launcher run TARGET --gui``)."""
     from .app import run as _run
     return _run(config_path, auto_reload=auto_reload, settings_path=settings_path,
-                overlays=overlays, variables=variables)
+                overlays=overlays, variables=variables, generated=generated)

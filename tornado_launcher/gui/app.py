@@ -65,7 +65,7 @@ class FileOpenFilter(QObject):
 
 
 async def _main(config_path: Optional[str], settings: Settings, auto_reload: bool = True,
-                loader=None) -> int:
+                loader=None, generated=None) -> int:
     from .window import MainWindow
 
     loop = asyncio.get_running_loop()
@@ -80,7 +80,10 @@ async def _main(config_path: Optional[str], settings: Settings, auto_reload: boo
     file_open = FileOpenFilter(window)
     QApplication.instance().installEventFilter(file_open)
     window.show()
-    if config_path:
+    if generated:
+        name, text, directory = generated
+        window.spawn(window.controller.open_generated(name, text, directory), "run")
+    elif config_path:
         window.spawn(window.open_config(config_path), "open config")
     code = await finished
     window.deleteLater()
@@ -111,7 +114,7 @@ def _run_on_qasync(app: QApplication, coro) -> int:
 
 
 def run(config_path: Optional[str] = None, *, auto_reload: bool = True, settings_path: Optional[str] = None,
-        overlays=None, variables=None) -> int:
+        overlays=None, variables=None, generated=None) -> int:
     from ._compat import MainThreadGC
 
     app = make_app()
@@ -124,7 +127,7 @@ def run(config_path: Optional[str] = None, *, auto_reload: bool = True, settings
     keepalive.timeout.connect(lambda: None)
     try:
         loader = _loader_for(config_path, list(overlays or ()), dict(variables or {}))
-        return _run_on_qasync(app, _main(config_path, settings, auto_reload, loader))
+        return _run_on_qasync(app, _main(config_path, settings, auto_reload, loader, generated))
     except KeyboardInterrupt:
         return 130
     finally:

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Tuple
 
 from .. import control
@@ -130,6 +132,47 @@ def diagnostics_for(path: str, exc: BaseException) -> List[Diagnostic]:
                                    "please report this with the file")]
 
 
+@dataclass
+class FolderPlan:
+    """Open folder (or a dropped folder / .py file): the apps found and the jaffle.hcl for them."""
+
+    directory: str
+    targets: List[str] = field(default_factory=list)
+    #: one line per app (``scaffold.summary``)
+    apps: List[str] = field(default_factory=list)
+    text: str = ""
+    #: why nothing can run (no app found, a target that does not compile, ...)
+    error: str = ""
+    skipped: List[str] = field(default_factory=list)
+
+    @property
+    def config_path(self) -> str:
+        return os.path.join(self.directory, "jaffle.hcl")
+
+    @property
+    def exists(self) -> bool:
+        return os.path.exists(self.config_path)
+
+
+def plan_folder(path: str) -> FolderPlan:
+    """What `init` would write for the folder ``path`` (or for the one script ``path``); blocking."""
+    from ..scaffold import summary
+    from ..zeroconf import init_text
+
+    path = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(path):
+        plan = FolderPlan(path)
+    else:
+        plan = FolderPlan(os.path.dirname(path), [os.path.basename(path)])
+    try:
+        plans, plan.text = init_text(plan.directory, plan.targets, skipped=plan.skipped)
+    except ValueError as exc:
+        plan.error = str(exc)
+    else:
+        plan.apps = summary(plans)
+    return plan
+
+
 class WindowController:
     """One window's config and session: open, re-read, close, and the clicks."""
 
@@ -153,6 +196,8 @@ class WindowController:
         #: watches the running config's files: a saved edit is re-read as F5 does
         self.config_watcher: Any = None
         self.watch_config = watch_config
+        #: (text, directory) of a config that runs without a file (`open_generated`), else None
+        self.generated: Optional[Tuple[str, str]] = None
 
     # --------------------------------------------------------------- loading
     async def load(self, path: str) -> Tuple[Optional[Config], List[Diagnostic]]:
@@ -184,25 +229,57 @@ class WindowController:
                 return False
             return await self._open_config(path)
 
-    async def _open_config(self, path: str) -> bool:
+    async def open_generated(self, path: str, text: str, directory: Optional[str] = None) -> bool:
+        """Run ``text``, the jaffle.hcl of ``directory`` (default: ``path``'s) not written to disk,
+        under the name ``path`` (its control socket's): `run --gui` and Open folder's "Run without
+        writing".  Nothing is watched or added to the recent list; F5 reads the same text again."""
+        async with self._lock():
+            if self.closing:
+                return False
+            return await self._open_config(path, generated=(text, directory or os.path.dirname(path)))
+
+    async def _load_generated(self, path: str, generated: Tuple[str, str]) -> Tuple[Optional[Config], List[Diagnostic]]:
+        from ..config import loads
+
+        text, directory = generated
+        identity = path
+
+        def load() -> Config:
+            config = loads(text, os.path.join(directory, "jaffle.hcl"))
+            config.path, config.paths = identity, [identity]
+            return config
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, load), []
+        except ConfigError as exc:
+            return None, diagnostics_for(path, exc)
+
+    async def _open_config(self, path: str, generated: Optional[Tuple[str, str]] = None) -> bool:
         path = str(Path(path).expanduser().resolve())
-        config, diags = await self.load(path)
+        if generated is not None:
+            config, diags = await self._load_generated(path, generated)
+        else:
+            config, diags = await self.load(path)
         if config is None:
             title = f"{Path(path).name} could not be loaded: fix the line below and re-read."
             if self.session is not None:
                 self.view.show_banner(title + " The apps below keep running the previous config.", diags)
             else:
-                self.config_path = path
+                self.config_path, self.generated = path, generated
                 self.view.show_error_page(path, title, diags)
-            self.store.add_recent_config(path)
+            if generated is None:
+                self.store.add_recent_config(path)
             return False
         if self.session is not None:
             await self.close_session()
-        self.store.add_recent_config(path)
+        if generated is None:
+            self.store.add_recent_config(path)
         self.config_path = path
+        self.generated = generated
         session = self.session_factory(config, auto_reload=self.auto_reload)
         self.session = session
-        await self._watch(config)
+        if generated is None:
+            await self._watch(config)
         self._unsubscribe = session.subscribe(self.view.on_event)
         self._control = control.serve(session, list(config.paths) or [path])
         self.view.session_opened(path)
@@ -231,8 +308,11 @@ class WindowController:
         if self.config_path is None:
             return False
         if self.session is None:
-            return await self._open_config(self.config_path)
-        config, diags = await self.load(self.config_path)
+            return await self._open_config(self.config_path, self.generated)
+        if self.generated is not None:
+            config, diags = await self._load_generated(self.config_path, self.generated)
+        else:
+            config, diags = await self.load(self.config_path)
         if config is None:
             self.view.show_banner(
                 f"{Path(self.config_path).name} has errors; the apps keep running the previous config. "
@@ -254,7 +334,26 @@ class WindowController:
         async with self._lock():
             await self.close_session()
         self.config_path = None
+        self.generated = None
         self.view.show_welcome()
+
+    # ---------------------------------------------------------- open folder
+    async def plan_folder(self, path: str) -> FolderPlan:
+        """Detect the apps of a folder (or one .py file) off the loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, plan_folder, path)
+
+    async def write_and_open(self, plan: FolderPlan) -> bool:
+        """Write the folder's jaffle.hcl (never over an existing one) and open it."""
+        from ..zeroconf import write_config
+
+        if plan.exists:
+            return await self.open_config(plan.config_path)
+        await asyncio.get_running_loop().run_in_executor(None, write_config, plan.config_path, plan.text)
+        return await self.open_config(plan.config_path)
+
+    async def run_folder(self, plan: FolderPlan) -> bool:
+        """Run the folder's apps as its jaffle.hcl would, without writing it."""
+        return await self.open_generated(plan.config_path, plan.text, plan.directory)
 
     # ------------------------------------------------------- config watching
     async def _watch(self, config: Config) -> None:

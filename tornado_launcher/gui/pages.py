@@ -22,6 +22,8 @@ class WelcomePage(QWidget):
 
     #: a path, or "" for "show the open dialog"
     open_requested = Signal(str)
+    #: "Open folder…": find the apps of a project folder (no jaffle.hcl needed)
+    open_folder_requested = Signal()
     clear_recent_requested = Signal()
 
     def __init__(self, parent=None):
@@ -34,13 +36,18 @@ class WelcomePage(QWidget):
         f.setBold(True)
         title.setFont(f)
         subtitle = QLabel("Run Tornado apps inside IPython kernels, restart them in milliseconds.\n"
-                          "Open a jaffle.hcl (or drop one on this window) to start its kernels and apps.", self)
+                          "Open a project folder to find its apps and run them, or a jaffle.hcl "
+                          "(or drop either, or a .py file, on this window).", self)
         subtitle.setWordWrap(True)
         subtitle.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.open_button = QPushButton(icons.icon("open"), "Open config…", self)
-        self.open_button.setDefault(True)
         self.open_button.clicked.connect(lambda: self.open_requested.emit(""))
+        self.folder_button = QPushButton(icons.icon("open"), "Open folder…", self)
+        self.folder_button.setToolTip("Find the Tornado apps in a project folder: write a jaffle.hcl for them, "
+                                      "or run them without one")
+        self.folder_button.clicked.connect(self.open_folder_requested.emit)
+        self.folder_button.setDefault(True)
         self.demo_button = QPushButton(icons.icon("start"), "Open demo", self)
         self.demo_path = paths.demo_config()
         self.demo_button.setEnabled(self.demo_path is not None)
@@ -58,6 +65,7 @@ class WelcomePage(QWidget):
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
+        buttons.addWidget(self.folder_button)
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.demo_button)
         buttons.addStretch(1)

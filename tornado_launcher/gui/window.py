@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMenu, QProgres
 from ..api import SessionAPI
 from ..config import Diagnostic
 from ..events import AppState, KernelState, LogRecord, ReloadEvent, SessionState
-from . import editor, icons
+from . import editor, folder, icons
 from .apps import AppRow, AppsModel, AppsView, KernelRow, KernelsModel, KernelsView
 from .controller import WindowController, default_loader, default_session_factory
 from .console_tab import ConsoleTabs
@@ -57,6 +57,7 @@ async def engine_threads_done(timeout: float = 3.0) -> bool:
 
 class MainWindow(QMainWindow):
     WELCOME, ERROR, SESSION = range(3)
+    folder_dialog = None  # Open folder's dialog while it is shown
 
     #: emitted once everything is stopped and the window may go away
     shutdown_finished = Signal()
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget(self)
         self.welcome = WelcomePage(self)
         self.welcome.open_requested.connect(self._welcome_open)
+        self.welcome.open_folder_requested.connect(self.open_folder_dialog)
         self.welcome.clear_recent_requested.connect(self._clear_recent)
         self.error_page = ConfigErrorPanel(banner=False, parent=self)
         self.error_page.retry_requested.connect(lambda: self.config_path and self.spawn(self.open_config(self.config_path), "open config"))
@@ -172,6 +174,8 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         A = self._action
         self.open_action = A("&Open config…", self.open_dialog, QKeySequence.StandardKey.Open, "open", "Open a jaffle.hcl")
+        self.open_folder_action = A("Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O", "open",
+                                    "Find the Tornado apps in a project folder and run them")
         self.reread_action = A("Re-&read config", lambda: self.spawn(self.reread_config(), "re-read config"), "F5", "reread",
                                "Read the config again and apply what changed")
         self.close_config_action = A("&Close config", lambda: self.spawn(self.close_config(), "close config"), None, None,
@@ -190,6 +194,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.open_action)
+        file_menu.addAction(self.open_folder_action)
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addMenu(self.recent_menu)
@@ -352,6 +357,15 @@ class MainWindow(QMainWindow):
         if path:
             self.spawn(self.open_config(path), "open config")
 
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open folder", str(Path(self.config_path or "x").parent))
+        if path:
+            self.spawn(self.open_folder(path), "open folder")
+
+    async def open_folder(self, path: str) -> Optional[str]:
+        """Open folder (a folder or a .py file): :func:`.folder.open_folder`; returns the choice."""
+        return await folder.open_folder(self, path)
+
     # The config lifecycle is the controller's; these run it as the window's tasks.
     async def open_config(self, path: str) -> bool:
         """Load ``path`` and run it (see :meth:`WindowController.open_config`)."""
@@ -381,7 +395,8 @@ class MainWindow(QMainWindow):
 
     def session_opened(self, path: str) -> None:
         self.banner.hide()
-        self.setWindowTitle(f"{Path(path).parent.name}/{Path(path).name} — tornado-launcher")
+        unwritten = " (no config file)" if self.controller.generated else ""
+        self.setWindowTitle(f"{Path(path).parent.name}/{Path(path).name}{unwritten} — tornado-launcher")
         self._clear_session_views()
         self.sync_rows()
         self.stack.setCurrentIndex(self.SESSION)
@@ -585,11 +600,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------ drag and drop
     @staticmethod
     def _hcl_from_mime(mime) -> Optional[str]:
-        if mime.hasUrls():
-            for url in mime.urls():
-                if url.isLocalFile() and url.toLocalFile().endswith(".hcl"):
-                    return url.toLocalFile()
-        return None
+        return folder.dropped_path(mime)  # a .hcl, else a folder or a .py file
 
     def dragEnterEvent(self, event):
         if self._hcl_from_mime(event.mimeData()):
@@ -604,7 +615,7 @@ class MainWindow(QMainWindow):
         path = self._hcl_from_mime(event.mimeData())
         if path:
             event.acceptProposedAction()
-            self.spawn(self.open_config(path), "open config")
+            self.spawn((self.open_config if path.endswith(".hcl") else self.open_folder)(path), "open")
 
     # ----------------------------------------------------------- closing
     def closeEvent(self, event):
