@@ -115,7 +115,8 @@ def test_kernel_side_imports_only_stdlib_tornado_and_itself():
     import sys
 
     # ipykernel and what it depends on (comm, traitlets) are there in every kernel
-    allowed = set(sys.stdlib_module_names) | {"tornado", "comm", "ipykernel", "traitlets"}
+    # (and pyzmq, ipykernel's own dependency: bridge/boot.py builds the kernel's IOPub pipe with it)
+    allowed = set(sys.stdlib_module_names) | {"tornado", "comm", "ipykernel", "traitlets", "zmq"}
     side = {n: p for n, p in MODULES.items()
             if n.startswith("tornado_launcher.bridge.") and n != "tornado_launcher.bridge"}
     # optional: imported inside a function, under `except ImportError` (the in-kernel watcher
