@@ -97,8 +97,7 @@ class RejectedMessages:
         now = time.monotonic()
         with self._lock:
             first = self._count == 0
-            if first:
-                self._first = now - span
+            self._first = now - span if first else min(self._first, now - span)
             self._count += n
             self.total += n
             self._last = now
