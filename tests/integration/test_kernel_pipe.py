@@ -88,7 +88,8 @@ async def _as_nobody(script, *args, timeout=120):
     return out.decode().strip()
 
 
-async def test_our_kernel_has_no_tcp_port_and_its_pipe_is_private_and_works(tmp_path):
+async def test_our_kernel_has_no_tcp_port_and_its_pipe_is_private_and_works(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)  # as outside pytest: ipykernel captures fds
     rec = Recorder()
     runtime = make_runtime_dir()
     k = Kernel("k", cwd=str(tmp_path), runtime_dir=runtime, on_event=rec, on_death=lambda r: None)
@@ -106,6 +107,8 @@ async def test_our_kernel_has_no_tcp_port_and_its_pipe_is_private_and_works(tmp_
                                 "os.waitpid(pid, 0)\n")
         assert reply["status"] == "ok", reply
         await rec.wait(lambda e: isinstance(e, LogRecord) and e.message == "from the forked child", timeout=10)
+        assert "".join((await k.execute("import sys\nprint(sys.argv[0])", capture=True))["stdout"]).strip().endswith(
+            "ipykernel_launcher.py")  # what user code sees, as under ipykernel_launcher
 
         # the same user may still push wrong-key messages: counted in the kernel, one line per interval
         t0 = time.monotonic()

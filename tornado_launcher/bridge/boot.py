@@ -38,6 +38,11 @@ def main():
     # As ipykernel_launcher: the cwd leaves sys.path while ipykernel imports (its shell puts it back).
     if sys.path and (sys.path[0] == "" or os.path.abspath(sys.path[0]) == os.getcwd()):
         del sys.path[0]
+    import importlib.util
+
+    launcher = importlib.util.find_spec("ipykernel_launcher")
+    if launcher is not None and launcher.origin and sys.argv and sys.argv[0] == "-c":
+        sys.argv[0] = launcher.origin  # what user code sees as sys.argv[0], as under ipykernel_launcher
     from ipykernel import iostream, kernelapp
 
     replaced = ("_setup_pipe_in", "_setup_pipe_out", "_handle_pipe_msg", "_is_master_process")
