@@ -288,6 +288,9 @@ class TornadoController(KernelAppController):
             spec["script"] = a.script
         if a.port is not None:
             spec.update(port=a.port, address=a.address)
+        remote = getattr(self.session.kernel(info.kernel), "remote_host", None)
+        if remote:  # the name browsers reach a remote kernel's apps by: live reload accepts it as Host
+            spec["live_reload_names"] = [remote]
         return spec
 
     async def set_live_reload(self, info: "AppInfo", flag: bool) -> Optional[AppState]:

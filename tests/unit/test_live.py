@@ -187,11 +187,11 @@ def test_generations_tell_outdated_pages():
     assert hub.outdated("")
 
 
-def _refusal(peer, host, origin=None, hosts=(), port=8888):
+def _refusal(peer, host, origin=None, hosts=(), port=8888, names=()):
     headers = {"Host": host} if host is not None else {}
     if origin is not None:
         headers["Origin"] = origin
-    return live.Client(request(sock=Peer(peer, port), **headers)).refusal(live.networks(tuple(hosts)))
+    return live.Client(request(sock=Peer(peer, port), **headers)).refusal(live.networks(tuple(hosts)), names)
 
 
 @pytest.mark.parametrize("peer,host,origin,hosts,why", [
@@ -218,6 +218,14 @@ def _refusal(peer, host, origin=None, hosts=(), port=8888):
 ])
 def test_who_live_reload_answers(peer, host, origin, hosts, why):
     assert _refusal(peer, host, origin, hosts) == why
+
+
+def test_a_remote_kernels_host_name_is_a_named_clients_host_too():
+    # a gateway / attached kernel on kg.example: the launcher shows http://kg.example:8888/
+    assert _refusal("10.200.0.2", "kg.example:8888", hosts=("10.200.0.2",), names=("kg.example",)) is None
+    assert _refusal("10.200.0.2", "kg.example:8888", hosts=("10.200.0.2",)) == "host"
+    assert _refusal("10.200.0.3", "kg.example:8888", hosts=("10.200.0.2",), names=("kg.example",)) == "address"
+    assert _refusal("127.0.0.1", "kg.example:8888", names=("kg.example",)) == "host"  # loopback: loopback names
 
 
 def test_a_unix_socket_client_is_refused():

@@ -185,9 +185,10 @@ class Hub:
         The first refusal of each client address (and of a foreign Host or Origin) is
         told once in the app's log, with the way to open it."""
         app = state.apps.get(self.name)
-        hosts = (getattr(app, "spec", None) or {}).get("live_reload_hosts") or ()
+        spec = getattr(app, "spec", None) or {}
         client = Client(request)
-        why = client.refusal(networks(tuple(hosts)))
+        why = client.refusal(networks(tuple(spec.get("live_reload_hosts") or ())),
+                             [str(n).lower() for n in spec.get("live_reload_names") or ()])
         if why is not None:
             self._tell(app, client, why)
         return why is None
@@ -365,8 +366,10 @@ class Client:
         self.host = headers.get("Host")
         self.origin = headers.get("Origin")
 
-    def refusal(self, allowed=()):
-        """None when live reload may answer; else why not: "address", "host" or "origin"."""
+    def refusal(self, allowed=(), names=()):
+        """None when live reload may answer; else why not: "address", "host" or "origin".
+        ``allowed``: networks of clients beyond loopback; ``names``: host names such a client
+        may send as ``Host`` (a remote kernel's host, which the launcher shows in its URLs)."""
         if self.peer is None:
             return "address"  # a Unix socket (behind a proxy, perhaps): no address to trust
         loopback = self.peer.is_loopback
@@ -379,8 +382,8 @@ class Client:
         if loopback:
             if not _loopback_name(host[0]) or host[1] != self.port:
                 return "host"
-        elif not (_loopback_name(host[0]) or _ip(host[0]) is not None):
-            return "host"  # a name: it could be a rebinding site's (port forwarding may change the port)
+        elif not (_loopback_name(host[0]) or _ip(host[0]) is not None or host[0] in names):
+            return "host"  # another name: it could be a rebinding site's (port forwarding may change the port)
         if self.origin is not None:
             parts = urllib.parse.urlsplit(self.origin.strip())
             if parts.scheme != self.scheme or parts.path not in ("", "/") \
