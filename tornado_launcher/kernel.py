@@ -411,6 +411,9 @@ class Kernel(HeartbeatWatch):
         """Start the process and the client; wait until the kernel answers."""
         self._loop = asyncio.get_running_loop()
         self.rejected.bind(self._loop)
+        for name, (text, _) in list(self._partial.items()):  # a dead process's unfinished line: alone
+            self._stream_lines(name, None, text)
+        self._partial.clear()
         self._gen = next(self._generation)
         self._set_state("starting")
         self._expect_exit = False

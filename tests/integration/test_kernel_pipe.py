@@ -188,3 +188,24 @@ async def test_another_user_flooding_a_stock_kernels_pipe_port_cannot_touch_the_
         # one report per interval: never more than the flood's duration allows
         assert len(reports) <= took / kernel_pipe.INTERVAL + 2, (len(reports), took)
         print(f"\n{FLOOD} wrong-key messages from uid 65534 in {took:.1f} s -> {len(reports)} report line(s)")
+
+
+async def test_cell_output_lines_cut_between_two_chunks_are_whole_again(tmp_path):
+    # ipykernel sends what it has every 0.2 s (and on flush), cut anywhere: a line is one record
+    rec = Recorder()
+    runtime = make_runtime_dir()
+    k = Kernel("k", cwd=str(tmp_path), runtime_dir=runtime, on_event=rec, on_death=lambda r: None)
+    try:
+        await k.start()
+        code = ("import time\n"
+                "print('hello ', end='', flush=True); time.sleep(0.1); print('world', flush=True)\n"
+                "print('Bad pipe mes', end='', flush=True); time.sleep(0.1)\n"
+                "print(\"sage: %s [b'not-the-key', b'INJECTED']\", flush=True)\n"
+                "print('prompt> ', end='', flush=True)\n")
+        assert (await k.execute(code))["status"] == "ok"
+        await rec.wait(lambda e: isinstance(e, LogRecord) and e.message == "prompt> ", timeout=10)
+        lines = [e.message for e in rec.events if isinstance(e, LogRecord) and e.logger == "stdout"]
+        assert lines == ["hello world", "prompt> "], lines
+    finally:
+        await k.shutdown()
+        remove_runtime_dir(runtime)
