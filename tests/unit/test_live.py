@@ -228,11 +228,14 @@ def test_a_remote_kernels_host_name_is_a_named_clients_host_too():
     assert _refusal("127.0.0.1", "kg.example:8888", names=("kg.example",)) == "host"  # loopback: loopback names
 
 
-def test_a_unix_socket_client_is_refused():
+def test_a_unix_socket_client_is_refused(attachment):
     class Unix:
         family = socket.AF_UNIX
 
     assert live.Client(request(sock=Unix(), Host="localhost")).refusal() == "address"
+    assert not attachment.hub.admits(request(sock=Unix(), Host="localhost"))
+    assert state.apps["web"].logged == [("WARNING", "live reload is off for clients on a Unix socket (a proxy, "
+                                                    "perhaps): it answers only this machine's browser, over TCP")]
     assert live.Client(request()).peer == ipaddress.ip_address("127.0.0.1")
 
 
@@ -251,3 +254,15 @@ def test_a_refused_client_gets_the_page_untouched_and_the_log_says_so_once(attac
     app.spec = {"live_reload_hosts": ["10.200.0.2"]}
     req = request(sock=Peer("10.200.0.2"), Host="10.200.0.1:8888")
     assert transform(attachment, req=req).transform_first_chunk(200, html_headers(len(PAGE)), PAGE, True)[2] != PAGE
+
+
+def test_the_log_says_how_to_open_the_page_for_a_refused_host(attachment):
+    app = state.apps["web"]
+    app.spec = {"live_reload_hosts": ["10.200.0.2"]}
+    assert not attachment.hub.admits(request(sock=Peer("10.200.0.2"), Host="devbox.example:8888"))
+    assert not attachment.hub.admits(request(sock=Peer("127.0.0.1"), Host="evil.example:8888"))
+    assert not attachment.hub.admits(request(sock=Peer("127.0.0.1"), Host="localhost:8888", Origin="http://x.example"))
+    (named, rebound, origin) = [m for _, m in app.logged]
+    assert "Host header is a name" in named and "by its IP address" in named
+    assert "open the app as http://localhost:8888/" in rebound
+    assert "another origin" in origin and "x.example" not in origin  # nothing a client wrote goes in the log

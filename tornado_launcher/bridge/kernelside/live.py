@@ -182,8 +182,9 @@ class Hub:
 
     def admits(self, request):
         """Whether ``request`` comes from a client live reload answers (see :class:`Client`).
-        The first refusal of each client address (and of a foreign Host or Origin) is
-        told once in the app's log, with the way to open it."""
+        The first refusal of each client address for each reason is told once in the app's
+        log, with the way to open it (at most :data:`MAX_NAMED_REFUSALS` lines: a flood
+        writes no more; nothing a client sent goes into them)."""
         app = state.apps.get(self.name)
         spec = getattr(app, "spec", None) or {}
         client = Client(request)
@@ -194,17 +195,22 @@ class Hub:
         return why is None
 
     def _tell(self, app, client, why):
-        key = (why, str(client.peer)) if why == "address" else why
+        key = (why, str(client.peer))
         with self._lock:
             if key in self._refused or len(self._refused) >= MAX_NAMED_REFUSALS:
                 return
             self._refused.add(key)
         if app is None:
             return
-        if why == "address":
+        if why == "address" and client.peer is None:
+            text = ("live reload is off for clients on a Unix socket (a proxy, perhaps): it answers only "
+                    "this machine's browser, over TCP")
+        elif why == "address":
             text = ("live reload is off for %s: it answers only this machine's browser; to open it to "
-                    "that address, add live_reload_hosts = [\"%s\"] to the app's options"
-                    % (client.peer or "a client that is not on TCP", client.peer or ""))
+                    "that address, add live_reload_hosts = [\"%s\"] to the app's options" % (client.peer, client.peer))
+        elif why == "host" and not client.peer.is_loopback:
+            text = ("live reload refused a request from %s whose Host header is a name (it could be another "
+                    "site's, through DNS rebinding): open the app there by its IP address" % client.peer)
         elif why == "host":
             text = ("live reload refused a request from %s whose Host header is not localhost, 127.0.0.1 or "
                     "[::1] with the app's port %s (a page of another site through DNS rebinding, or a proxy): "
