@@ -15,7 +15,7 @@ pkgs=(libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-u
       libegl1 libfontconfig1 libgl1 libdbus-1-3 libglib2.0-0)
 if [[ "${1:-}" == "--test" ]]; then
   extra="[test,build]"
-  pkgs+=(xvfb xdotool chromium iproute2)
+  pkgs+=(xvfb xdotool chromium iproute2)  # iproute2: `ip netns` for the tests that make a second machine
 fi
 
 python=${PYTHON:-python3}

@@ -319,7 +319,7 @@ class TornadoController(KernelAppController):
         a = info.config
         spec.update(app_class=a.app_class, argv=list(a.argv), threaded=info.threaded,
                     clear_cache=list(a.clear_cache), drain_timeout=a.drain_timeout,
-                    live_reload=info.live_reload, reload=a.reload)
+                    live_reload=info.live_reload, live_reload_hosts=list(a.live_reload_hosts), reload=a.reload)
         # the entry point when it is not a start/stop class (issue 10); data, like the rest
         if a.main:
             spec["main"] = a.main
@@ -327,6 +327,9 @@ class TornadoController(KernelAppController):
             spec["script"] = a.script
         if a.port is not None:
             spec.update(port=a.port, address=a.address)
+        remote = getattr(self.session.kernel(info.kernel), "remote_host", None)
+        if remote:  # the name browsers reach a remote kernel's apps by: live reload accepts it as Host
+            spec["live_reload_names"] = [remote]
         return spec
 
     async def reconfigure(self, info: "AppInfo", cfg: "AppConfig") -> bool:

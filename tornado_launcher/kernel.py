@@ -9,9 +9,10 @@ What it guarantees:
 * IPC transport with socket files and the connection file in a private runtime
   directory (mode 0700): no kernel listens on TCP for us, and a kernel started
   in the project's directory and a launcher started elsewhere still meet.
-  (ipykernel's own subprocess-output pipe is a loopback TCP port we cannot
-  close; lines it prints about strangers' messages are marked, see
-  ``PIPE_LOGGER``.)
+  (ipykernel's own subprocess-output pipe is a loopback TCP port in stock
+  ipykernel: the kernels we start from a Python run ``bridge/boot.py``, whose
+  pipe is an IPC socket there too; rejected pipe messages are counted and
+  reported once per interval, see :mod:`.kernel_pipe`.)
 * Everything the kernel says becomes an event from :mod:`tornado_launcher.events`:
   structured records from the bridge's comm, cell output, and the process's raw
   stdout/stderr (crash output that never reaches iopub), read by two threads.
@@ -29,7 +30,6 @@ import asyncio
 import itertools
 import logging
 import os
-import shlex
 import shutil
 import stat
 import subprocess
@@ -49,6 +49,7 @@ from .bridge import protocol
 from .events import AppState, Event, KernelState, LogRecord, LoopBlocked
 from .comms import BridgeComms
 from .heartbeat import HeartbeatWatch
+from .kernel_pipe import PIPE_LOGGER, RejectedMessages, boot_argv, is_rejected_line, shown_argv
 from .text import strip_ansi
 
 log = logging.getLogger(__name__)
@@ -63,12 +64,10 @@ SHUTDOWN_TIMEOUT = 2.0
 #: the kernel forked may still hold its pipes: the threads are daemons).
 READER_JOIN_TIMEOUT = 1.0
 
-#: ipykernel's IOPub thread binds a zmq PULL socket on a random 127.0.0.1 TCP
-#: port for output from forked subprocesses, whatever the transport; a message
-#: without its random key is printed to the process's stderr with this prefix.
-#: Lines so marked are logged by logger PIPE_LOGGER, not as the kernel's words.
 #: times a cell of ours is sent again after the kernel aborted it unrun
 ABORTED_RETRIES = 3
+#: seconds a line of cell output without its newline waits for the rest before it is shown alone
+PARTIAL_LINE_WAIT = 0.3
 
 
 def describe_error(reply: Dict[str, Any]) -> str:
@@ -83,8 +82,6 @@ def describe_error(reply: Dict[str, Any]) -> str:
     return f"the kernel answered {reply.get('status') or 'nothing'!r} without naming an error; see the kernel's log"
 
 
-_PIPE_REJECTED = "Bad pipe message:"
-PIPE_LOGGER = "ipykernel.pipe"
 
 #: interpreters already found to have ipykernel and tornado, in this process
 _CHECKED: set = set()
@@ -319,6 +316,13 @@ class Kernel(BridgeComms, HeartbeatWatch):
         self._expect_exit = False
         #: the process's last stderr lines (a kernel that dies while starting says why there)
         self._last_err: deque = deque(maxlen=5)
+        #: messages ipykernel's pipe rejected, counted by the raw readers, reported per interval
+        self.rejected = RejectedMessages(self._report_rejected)
+        #: whether the process's own stdout/stderr are read here (not for attached/gateway kernels)
+        self._reads_raw = False
+        #: iopub stream text after its last newline, per stream name: (text, serial)
+        self._partial: Dict[str, Any] = {}
+        self._partial_serial = itertools.count()
         self._generation = itertools.count(1)
         self._gen = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -392,7 +396,7 @@ class Kernel(BridgeComms, HeartbeatWatch):
                         raise KernelStartError(f"kernel {self.name!r}: {problem}")
                 _CHECKED.add(python)
             spec = KernelSpec(
-                argv=interpreter.kernel_argv(python),
+                argv=boot_argv(interpreter.kernel_argv(python)),  # its subprocess pipe private
                 display_name=f"tornado-launcher ({python})",
                 language="python",
                 metadata={"debugger": False},
@@ -408,6 +412,8 @@ class Kernel(BridgeComms, HeartbeatWatch):
             # against each process's cwd, so kernel and launcher would not meet.
             km.ip = os.path.join(self.runtime_dir, self.name)
         km.connection_file = os.path.join(self.runtime_dir, f"{self.name}.json")
+        if "kernel_spec_manager" not in kw and km.kernel_spec is not None:
+            km.kernel_spec.argv = boot_argv(km.kernel_spec.argv)  # a stock ipykernel spec: as ours
         # The kernel is ours; jupyter_client's polling restarter stays off: we
         # learn of death from the process itself.
         km.autorestart = False
@@ -417,6 +423,10 @@ class Kernel(BridgeComms, HeartbeatWatch):
     async def start(self) -> None:
         """Start the process and the client; wait until the kernel answers."""
         self._loop = asyncio.get_running_loop()
+        self.rejected.bind(self._loop)
+        for name, (text, _) in list(self._partial.items()):  # a dead process's unfinished line: alone
+            self._stream_lines(name, None, text)
+        self._partial.clear()
         self._gen = next(self._generation)
         self._set_state("starting")
         self._expect_exit = False
@@ -448,6 +458,7 @@ class Kernel(BridgeComms, HeartbeatWatch):
                                               name=f"tl-kernel-{self.name}-wait"))
         for t in self._threads:
             t.start()
+        self._reads_raw = True
         self._kc = kc = km.client()
         kc.start_channels()
         try:
@@ -474,7 +485,7 @@ class Kernel(BridgeComms, HeartbeatWatch):
         if "{connection_file}" in words:  # run by hand, the kernel writes its own connection file
             i = words.index("{connection_file}")
             del words[i - 1 if i and words[i - 1] in ("-f", "--f") else i:i + 1]
-        argv = shlex.join(words)
+        argv = shown_argv(words)
         if code is not None:
             last = f": {self._last_err[-1]}" if self._last_err else ""
             return (f"kernel {self.name!r} exited with status {code} while starting{last}. "
@@ -490,7 +501,7 @@ class Kernel(BridgeComms, HeartbeatWatch):
         try:
             for raw in iter(stream.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if line:
+                if line and not self.rejected.take(line):  # rejected pipe messages: counted only
                     loop.call_soon_threadsafe(self._raw_line, line, level)
         except (OSError, ValueError, RuntimeError):
             pass  # stream closed, or the loop is gone at exit
@@ -499,19 +510,10 @@ class Kernel(BridgeComms, HeartbeatWatch):
         if level == "WARNING":
             self._last_err.append(line)
         # lines of a previous process (its last words) are still worth showing
-        if line.startswith(_PIPE_REJECTED):
-            # Not the kernel's own words: bytes someone sent to ipykernel's
-            # loopback pipe port without its key (any local user can connect).
-            what = line[len(_PIPE_REJECTED):].strip()
-            if what.startswith("%s"):  # ipykernel prints its format string as is
-                what = what[2:].strip()
-            self._on_event(LogRecord(
-                self.name, None, "WARNING",
-                "ipykernel's subprocess-output pipe (a loopback TCP port any local user can reach) "
-                f"rejected a message that did not come from this kernel: {what}",
-                logger=PIPE_LOGGER, origin="raw"))
-            return
         self._on_event(LogRecord(self.name, None, level, line, logger="kernel", origin="raw"))
+
+    def _report_rejected(self, text: str) -> None:
+        self._on_event(LogRecord(self.name, None, "WARNING", text, logger=PIPE_LOGGER, origin="raw"))
 
     def _wait_process(self, proc: subprocess.Popen, gen: int) -> None:
         """Thread: block until the kernel process ends, then tell the loop."""
@@ -620,10 +622,34 @@ class Kernel(BridgeComms, HeartbeatWatch):
             route["capture"][content.get("name", "stdout")].append(text)
             return
         app = route.get("app") if route else None
-        level = "WARNING" if content.get("name") == "stderr" else "INFO"
+        name = content.get("name", "stdout")
+        # a chunk may end inside a line (ipykernel flushes what fd capture read): the rest of the
+        # line comes with the next chunk, or is shown alone if none follows soon
+        text = self._partial.pop(name, ("", 0))[0] + text
+        text, _, tail = text.rpartition("\n") if not text.endswith("\n") else (text, "", "")
+        if tail:
+            serial = next(self._partial_serial)
+            self._partial[name] = (tail, serial)
+            asyncio.get_running_loop().call_later(PARTIAL_LINE_WAIT, self._flush_partial, name, app, serial)
+        self._stream_lines(name, app, text)
+
+    def _flush_partial(self, name: str, app: Optional[str], serial: int) -> None:
+        tail = self._partial.get(name)
+        if tail is not None and tail[1] == serial:
+            del self._partial[name]
+            self._stream_lines(name, app, tail[0])
+
+    def _stream_lines(self, name: str, app: Optional[str], text: str) -> None:
+        level = "WARNING" if name == "stderr" else "INFO"
         for line in text.splitlines():
-            if line.strip():
-                self._on_event(LogRecord(self.name, app, level, line, logger=content.get("name", ""), origin=content.get("name", "stdout")))
+            # ipykernel's lines about rejected pipe messages (its fd capture sends them here too):
+            # counted, never shown, so a stranger's bytes cannot land under an app
+            if is_rejected_line(line):
+                if not self._reads_raw:  # else the raw reader counted this line already
+                    self.rejected.bind(asyncio.get_running_loop())
+                    self.rejected.take(line)
+            elif line.strip():
+                self._on_event(LogRecord(self.name, app, level, line, logger=name, origin=name))
 
     def _handle_error(self, msg: Any, content: Any, route: Any) -> None:
         tb = "\n".join(content.get("traceback", []))

@@ -130,3 +130,5 @@ def test_spec_collects_every_bridge_source(tmp_path, monkeypatch):
     assert [name for name, _, _ in shipped][0] == "protocol"
     for name, _, source in shipped:
         assert source == (ROOT / "tornado_launcher" / "bridge").joinpath(*bridge._relpath(name)).read_text()
+    # and the kernels' boot program (kernel_pipe.boot_argv)
+    assert bridge.source("boot") == (ROOT / "tornado_launcher" / "bridge" / "boot.py").read_text()

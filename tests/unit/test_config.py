@@ -298,6 +298,18 @@ def test_live_reload_is_off_unless_asked_and_checked():
     assert (e.line, e.col) == (6, 19)
 
 
+def test_live_reload_hosts_are_client_addresses_or_networks():
+    assert loads(HEAD + WEB).apps["web"].live_reload_hosts == []
+    cfg = loads(HEAD + WEB.replace("options {", 'options {\n    live_reload_hosts = ["192.168.1.20", "10.0.0.0/8", "fe80::1"]'))
+    assert cfg.apps["web"].live_reload_hosts == ["192.168.1.20/32", "10.0.0.0/8", "fe80::1/128"]
+    (e,) = refused(HEAD + WEB.replace("options {", 'options {\n    live_reload_hosts = ["192.168.1.20", "phone.local"]'))
+    assert e.message == ('`live_reload_hosts` holds the IP addresses (or networks) of the clients that may use live '
+                         'reload, such as "192.168.1.20" or "192.168.1.0/24", not "phone.local"')
+    assert (e.line, e.col) == (6, 42)
+    (e,) = refused(HEAD + WEB.replace("options {", 'options {\n    live_reload_hosts = "192.168.1.20"'))
+    assert "live_reload_hosts" in e.message and (e.line, e.col) == (6, 25)
+
+
 @pytest.mark.parametrize(
     "value,expected", [("true", True), ("false", False), ('"true"', True), ('"0"', False)]
 )

@@ -32,8 +32,11 @@ def test_each_style_loads_and_reaches_the_spec(tmp_path):
     assert (c.app_class, c.port, c.main, c.script) == ("myapp.server.App", None, None, None)
 
     def spec(config):
-        info = type("Info", (), {"config": config, "threaded": False, "live_reload": False, "name": config.name})()
-        return TornadoController.spec(TornadoController.__new__(TornadoController), info)
+        info = type("Info", (), {"config": config, "threaded": False, "live_reload": False, "name": config.name,
+                                 "kernel": "k"})()
+        controller = TornadoController.__new__(TornadoController)
+        controller.session = type("Session", (), {"kernel": lambda self, name: None})()  # no kernel yet
+        return TornadoController.spec(controller, info)
 
     assert spec(m)["main"] == "myapp.server:main"
     assert spec(s)["script"] == str(tmp_path / "srv" / "server.py")

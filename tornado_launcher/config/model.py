@@ -201,6 +201,8 @@ class AppConfig:
     drain_timeout: float = 2.0
     #: HTML pages of the app reload themselves in the browser after a reload
     live_reload: bool = False
+    #: client addresses or networks (besides this machine's browser) live reload answers
+    live_reload_hosts: List[str] = field(default_factory=list)
     #: what a reload for changed files re-imports: "dependents" (the changed modules, their
     #: importers, the app's entry module) or "all" (every module of ``clear_cache``)
     reload: str = "dependents"

@@ -12,6 +12,7 @@ their own.  Every check runs, so the user sees all the errors at once.
 
 from __future__ import annotations
 
+import ipaddress
 import keyword
 import os
 import re
@@ -49,7 +50,7 @@ _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
 _LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
 _TORNADO_KEYS = ("app_class", "main", "script", "port", "address", "argv", "args", "threaded", "clear_cache",
-                 "drain_timeout", "live_reload", "reload")
+                 "drain_timeout", "live_reload", "live_reload_hosts", "reload")
 #: the keys that say how an app starts: exactly one per tornado app
 _ENTRY_KEYS = ("app_class", "main", "script")
 #: what a TornadoBridgeApp's reload for changed files purges (``AppConfig.reload``)
@@ -418,6 +419,9 @@ class BlockReader(Fields):
                 break
         app.threaded = self.boolean(options, path, "threaded", False)
         app.live_reload = self.boolean(options, path, "live_reload", False)
+        hosts = self.strings(options, path, "live_reload_hosts", '["192.168.1.20"]')
+        if hosts is not MISSING:
+            app.live_reload_hosts = self.client_networks(hosts, path + ("live_reload_hosts",))
         drain = self.seconds(options, path, "drain_timeout")
         if drain is not None:
             app.drain_timeout = drain
@@ -441,6 +445,21 @@ class BlockReader(Fields):
                     "`clear_cache` holds module names such as `my_module`, not %s" % show(module),
                     "value",
                 )
+
+    def client_networks(self, hosts: list, path: tuple) -> list:
+        """``live_reload_hosts``: IP addresses or networks (``192.168.1.0/24``), never names."""
+        out = []
+        for i, host in enumerate(hosts):
+            try:
+                out.append(str(ipaddress.ip_network(host.strip(), strict=False)))
+            except ValueError:
+                self.report.error(
+                    path + (i,),
+                    "`live_reload_hosts` holds the IP addresses (or networks) of the clients that may use "
+                    'live reload, such as "192.168.1.20" or "192.168.1.0/24", not %s' % show(host),
+                    "value",
+                )
+        return out
 
     def entry_point(self, app: AppConfig, options: dict, path: tuple) -> None:
         """``app_class`` / ``main`` / ``script`` (exactly one), and ``port`` / ``address``."""

@@ -26,6 +26,15 @@ compile (the launcher says so, :func:`report`) or the new code did not start
 (:func:`failed`): the page shows an overlay and keeps its content; ``ok``
 when that is over without a reload; ``off`` when live reload is switched off.
 
+Who may use it (:class:`Client`, :meth:`Hub.admits`): the script, the stream and the
+transform answer only the developer's own browser: a client on a loopback address
+whose ``Host`` names this machine (``localhost``, ``127.0.0.1``, ``[::1]``) with the
+app's port, or a client whose address the app's ``live_reload_hosts`` names (its
+``Host`` then an IP address or a loopback name: a name could be a rebinding site's);
+an ``Origin``, when sent, must be the page's own.  Any other client gets the pages
+exactly as without live reload and a 403 from the two routes.  The peer address is
+the socket's, never ``X-Forwarded-For`` (``xheaders``).
+
 Streams are finished when the page must reload or when their run stops for
 good, so they never hold up a drain.  The hubs (one per app name) outlive app
 objects and runs; all their methods may be called from any thread: a stream
@@ -33,11 +42,15 @@ is written on the loop that serves it.
 """
 
 import asyncio
+import functools
 import html
+import ipaddress
 import json
 import os
 import re
+import socket
 import threading
+import urllib.parse
 import weakref
 
 import tornado.iostream
@@ -56,6 +69,8 @@ TOKEN = os.urandom(4).hex()
 #: the overlay's element id in the page
 OVERLAY_ID = "__tornado_launcher_overlay__"
 MAX_PROBLEM = 4000
+#: refused client addresses an app's log names once each (then it names no more)
+MAX_NAMED_REFUSALS = 16
 
 SCRIPT = r"""/* tornado-launcher live reload: reloads this page when its app serves new code. */
 (function () {
@@ -158,11 +173,52 @@ class Hub:
         self.serving = 0  # the number of the run serving now (0: none yet)
         self.problem = None  # "file:line: message" while a save did not reload
         self._streams = set()
+        self._refused = set()  # what the app's log has told about refused clients
 
     @property
     def enabled(self):
         """Whether the app of this name has live reload on now (read at each request)."""
         return bool(getattr(state.apps.get(self.name), "live_reload", False))
+
+    def admits(self, request):
+        """Whether ``request`` comes from a client live reload answers (see :class:`Client`).
+        The first refusal of each client address for each reason is told once in the app's
+        log, with the way to open it (at most :data:`MAX_NAMED_REFUSALS` lines: a flood
+        writes no more; nothing a client sent goes into them)."""
+        app = state.apps.get(self.name)
+        spec = getattr(app, "spec", None) or {}
+        client = Client(request)
+        why = client.refusal(networks(tuple(spec.get("live_reload_hosts") or ())),
+                             [str(n).lower() for n in spec.get("live_reload_names") or ()])
+        if why is not None:
+            self._tell(app, client, why)
+        return why is None
+
+    def _tell(self, app, client, why):
+        key = (why, str(client.peer))
+        with self._lock:
+            if key in self._refused or len(self._refused) >= MAX_NAMED_REFUSALS:
+                return
+            self._refused.add(key)
+        if app is None:
+            return
+        if why == "address" and client.peer is None:
+            text = ("live reload is off for clients on a Unix socket (a proxy, perhaps): it answers only "
+                    "this machine's browser, over TCP")
+        elif why == "address":
+            text = ("live reload is off for %s: it answers only this machine's browser; to open it to "
+                    "that address, add live_reload_hosts = [\"%s\"] to the app's options" % (client.peer, client.peer))
+        elif why == "host" and not client.peer.is_loopback:
+            text = ("live reload refused a request from %s whose Host header is a name (it could be another "
+                    "site's, through DNS rebinding): open the app there by its IP address" % client.peer)
+        elif why == "host":
+            text = ("live reload refused a request from %s whose Host header is not localhost, 127.0.0.1 or "
+                    "[::1] with the app's port %s (a page of another site through DNS rebinding, or a proxy): "
+                    "open the app as http://localhost:%s/" % (client.peer, client.port, client.port))
+        else:
+            text = ("live reload refused a request from %s sent by a page of another origin than the app's"
+                    % client.peer)
+        app._log("WARNING", text)
 
     def number(self, run):
         with self._lock:
@@ -244,6 +300,104 @@ def hub_for(name):
         return hub
 
 
+# ----------------------------------------------------------- who may use it
+def _ip(text):
+    """``text`` as an IP address (an IPv4-mapped IPv6 one as IPv4; a zone id dropped), else None."""
+    try:
+        ip = ipaddress.ip_address(str(text).split("%", 1)[0])
+    except ValueError:
+        return None
+    return getattr(ip, "ipv4_mapped", None) or ip
+
+
+@functools.lru_cache(maxsize=64)
+def networks(hosts):
+    """The app's ``live_reload_hosts`` (addresses or networks, checked by the config) as networks."""
+    out = []
+    for host in hosts:
+        try:
+            out.append(ipaddress.ip_network(str(host), strict=False))
+        except ValueError:
+            pass
+    return tuple(out)
+
+
+def _host_and_port(text, scheme):
+    """``("localhost", 8888)`` from a Host header (or an origin's netloc); None if malformed."""
+    text = (text or "").strip().lower()
+    if not text or any(c in text for c in "/@?# \t"):
+        return None
+    host, port = text, None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            return None
+        host, rest = text[1:end], text[end + 1:]
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                return None
+            port = int(rest[1:])
+    elif ":" in text:
+        host, _, digits = text.rpartition(":")
+        if not digits.isdigit() or ":" in host:
+            return None
+        port = int(digits)
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    return host.rstrip("."), port
+
+
+def _loopback_name(host):
+    ip = _ip(host)
+    return host == "localhost" or (ip is not None and ip.is_loopback)
+
+
+class Client:
+    """Who sent one request, from its socket (never from ``X-Forwarded-*``: ``xheaders``
+    would let any client claim an address), its ``Host`` and its ``Origin``."""
+
+    def __init__(self, request):
+        self.peer = self.port = None
+        conn = getattr(request, "connection", None)
+        stream = getattr(conn, "stream", None)
+        sock = getattr(stream, "socket", None)
+        try:
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                self.peer = _ip(sock.getpeername()[0])
+                self.port = sock.getsockname()[1]
+        except OSError:
+            pass
+        self.scheme = "https" if isinstance(stream, tornado.iostream.SSLIOStream) else "http"
+        headers = request.headers
+        self.host = headers.get("Host")
+        self.origin = headers.get("Origin")
+
+    def refusal(self, allowed=(), names=()):
+        """None when live reload may answer; else why not: "address", "host" or "origin".
+        ``allowed``: networks of clients beyond loopback; ``names``: host names such a client
+        may send as ``Host`` (a remote kernel's host, which the launcher shows in its URLs)."""
+        if self.peer is None:
+            return "address"  # a Unix socket (behind a proxy, perhaps): no address to trust
+        loopback = self.peer.is_loopback
+        if not loopback and not any(self.peer in net for net in allowed
+                                    if net.version == self.peer.version):
+            return "address"
+        host = _host_and_port(self.host, self.scheme)
+        if host is None:
+            return "host"
+        if loopback:
+            if not _loopback_name(host[0]) or host[1] != self.port:
+                return "host"
+        elif not (_loopback_name(host[0]) or _ip(host[0]) is not None or host[0] in names):
+            return "host"  # another name: it could be a rebinding site's (port forwarding may change the port)
+        if self.origin is not None:
+            parts = urllib.parse.urlsplit(self.origin.strip())
+            if parts.scheme != self.scheme or parts.path not in ("", "/") \
+                    or _host_and_port(parts.netloc, parts.scheme) != host:
+                return "origin"
+        return None
+
+
 # ------------------------------------------------------------ the routes
 def _event(kind, data):
     return "event: %s\ndata: %s\n\n" % (kind, json.dumps(data))
@@ -252,6 +406,18 @@ def _event(kind, data):
 class _QuietHandler(tornado.web.RequestHandler):
     def _log(self):
         pass  # the launcher's own plumbing stays out of the app's access log
+
+    def prepare(self):
+        hub = self._hub()
+        if hub is None or not hub.admits(self.request):
+            self.set_status(403)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish("live reload answers only the developer's own browser on this machine "
+                        "(or the addresses in the app's live_reload_hosts)\n")
+
+    def _hub(self):
+        att = getattr(self.application, "_tl_live", None)
+        return att.hub if att is not None else None
 
 
 class ScriptHandler(_QuietHandler):
@@ -383,7 +549,9 @@ class LiveTransform(tornado.web.OutputTransform):
         self._tail = b""
         self._tag = b""
         self._etag_matched = False
-        self._skip = att is None or request.method == "HEAD" or not att.hub.enabled
+        # a client live reload does not answer gets the page as the app wrote it
+        self._skip = att is None or request.method == "HEAD" or not att.hub.enabled \
+            or not att.hub.admits(request)
         if self._skip:
             return
         self._suffix = "-tl" + att.generation
