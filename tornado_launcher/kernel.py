@@ -48,8 +48,9 @@ from .backlog import Backlog
 from .bridge import protocol
 from .events import AppState, Event, KernelState, LogRecord, LoopBlocked
 from .comms import BridgeComms
+from .streams import StreamLines
 from .heartbeat import HeartbeatWatch
-from .kernel_pipe import PIPE_LOGGER, RejectedMessages, boot_argv, is_rejected_line, shown_argv
+from .kernel_pipe import PIPE_LOGGER, RejectedMessages, boot_argv, shown_argv
 from .text import strip_ansi
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,6 @@ READER_JOIN_TIMEOUT = 1.0
 
 #: times a cell of ours is sent again after the kernel aborted it unrun
 ABORTED_RETRIES = 3
-#: seconds a line of cell output without its newline waits for the rest before it is shown alone
-PARTIAL_LINE_WAIT = 0.3
 
 
 def describe_error(reply: Dict[str, Any]) -> str:
@@ -274,7 +273,7 @@ class _FixedSpecManager(KernelSpecManager):
         return {}
 
 
-class Kernel(BridgeComms, HeartbeatWatch):
+class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
     """A kernel process plus the client that talks to it.
 
     ``on_event`` receives every event (on the loop thread); ``on_death`` is
@@ -320,9 +319,7 @@ class Kernel(BridgeComms, HeartbeatWatch):
         self.rejected = RejectedMessages(self._report_rejected)
         #: whether the process's own stdout/stderr are read here (not for attached/gateway kernels)
         self._reads_raw = False
-        #: iopub stream text after its last newline, per stream name: (text, serial)
-        self._partial: Dict[str, Any] = {}
-        self._partial_serial = itertools.count()
+        self._init_streams()
         self._generation = itertools.count(1)
         self._gen = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -424,9 +421,7 @@ class Kernel(BridgeComms, HeartbeatWatch):
         """Start the process and the client; wait until the kernel answers."""
         self._loop = asyncio.get_running_loop()
         self.rejected.bind(self._loop)
-        for name, (text, _) in list(self._partial.items()):  # a dead process's unfinished line: alone
-            self._stream_lines(name, None, text)
-        self._partial.clear()
+        self._flush_streams()
         self._gen = next(self._generation)
         self._set_state("starting")
         self._expect_exit = False
@@ -615,41 +610,6 @@ class Kernel(BridgeComms, HeartbeatWatch):
             route["idle"].set_result(None)
         if state in ("busy", "idle") and self.state in ("busy", "idle") and state != self.state:
             self._set_state(state)
-
-    def _handle_stream(self, msg: Any, content: Any, route: Any) -> None:
-        text = content.get("text", "")
-        if route is not None and route.get("capture") is not None:
-            route["capture"][content.get("name", "stdout")].append(text)
-            return
-        app = route.get("app") if route else None
-        name = content.get("name", "stdout")
-        # a chunk may end inside a line (ipykernel flushes what fd capture read): the rest of the
-        # line comes with the next chunk, or is shown alone if none follows soon
-        text = self._partial.pop(name, ("", 0))[0] + text
-        text, _, tail = text.rpartition("\n") if not text.endswith("\n") else (text, "", "")
-        if tail:
-            serial = next(self._partial_serial)
-            self._partial[name] = (tail, serial)
-            asyncio.get_running_loop().call_later(PARTIAL_LINE_WAIT, self._flush_partial, name, app, serial)
-        self._stream_lines(name, app, text)
-
-    def _flush_partial(self, name: str, app: Optional[str], serial: int) -> None:
-        tail = self._partial.get(name)
-        if tail is not None and tail[1] == serial:
-            del self._partial[name]
-            self._stream_lines(name, app, tail[0])
-
-    def _stream_lines(self, name: str, app: Optional[str], text: str) -> None:
-        level = "WARNING" if name == "stderr" else "INFO"
-        for line in text.splitlines():
-            # ipykernel's lines about rejected pipe messages (its fd capture sends them here too):
-            # counted, never shown, so a stranger's bytes cannot land under an app
-            if is_rejected_line(line):
-                if not self._reads_raw:  # else the raw reader counted this line already
-                    self.rejected.bind(asyncio.get_running_loop())
-                    self.rejected.take(line)
-            elif line.strip():
-                self._on_event(LogRecord(self.name, app, level, line, logger=name, origin=name))
 
     def _handle_error(self, msg: Any, content: Any, route: Any) -> None:
         tb = "\n".join(content.get("traceback", []))

@@ -21,7 +21,8 @@ import pytest
 from helpers import PLAIN_APP, Recorder, free_port, running_session, wait_http, write_project
 from tornado_launcher import kernel_pipe
 from tornado_launcher.events import LogRecord
-from tornado_launcher.kernel import PARTIAL_LINE_WAIT, PIPE_LOGGER, Kernel, make_runtime_dir, remove_runtime_dir
+from tornado_launcher.kernel import PIPE_LOGGER, Kernel, make_runtime_dir, remove_runtime_dir
+from tornado_launcher.streams import PARTIAL_LINE_WAIT
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 FLOOD = 50_000
