@@ -44,6 +44,7 @@ import tornado.websocket
 from tornado.platform.asyncio import BaseAsyncIOLoop
 
 from .. import protocol
+from . import appprocess
 from . import options as scoped_options
 from . import state
 from .attribution import attributed_run
@@ -82,12 +83,12 @@ patches = Patches()
 def _ioloop_start(self):
     scope = state.current_scope()
     if scope is not None and self.asyncio_loop is scope.loop:
-        scope.loop_started = True
         if not scope.threaded:
-            return None  # the kernel's loop already runs: the app keeps serving on it
+            return scope.blocking_start()  # the kernel's loop already runs: blocks the app's main only
+        scope.loop_started = True
         self.asyncio_loop.call_soon(scope.serving)
         scope.release_argv()
-        return patches.ioloop_start(self)
+        return scope.threaded_blocking(lambda: patches.ioloop_start(self))
     run = state.current_run.get()
     if run is not None:
         if self.asyncio_loop is state.kernel.loop:
@@ -103,9 +104,7 @@ def _ioloop_start(self):
 def _ioloop_stop(self):
     scope = state.current_scope()
     if scope is not None and not scope.threaded and self.asyncio_loop is scope.loop:
-        if not scope.stop_requested:
-            scope.loop.call_soon(scope.ended_by_app, None, "the app stopped its IOLoop")
-        return None
+        return scope.loop_stop_called("the app stopped its IOLoop")
     run = state.current_run.get()
     if run is not None and self.asyncio_loop is state.kernel.loop:
         # the app's stop callback: never stop the kernel's loop, note that the app stopped
@@ -243,8 +242,7 @@ def _asyncio_run(main, *, debug=None):
         except RuntimeError:
             running = None
         if not scope.threaded and running is scope.loop:
-            scope.adopt_main(main)
-            return None
+            return scope.blocking_run(main)
         if scope.threaded and running is None and threading.get_ident() == scope.thread_id:
             return scope.run_until(scope.adopt_main(main))
     return patches.asyncio_run(main, debug=debug)
@@ -313,22 +311,18 @@ def guard_loop(loop):
         scope = _kernel_scope(loop)
         if scope is None:
             return run_forever()
-        scope.loop_started = True
-        return None
+        return scope.blocking_start()
 
     def guarded_run_until_complete(future):
         scope = _kernel_scope(loop)
         if scope is None or not loop.is_running():
             return run_until_complete(future)
-        scope.adopt_main(future)
-        return None
+        return scope.blocking_until(future)
 
     def guarded_stop():
         scope = _kernel_scope(loop)
         if scope is not None:
-            if not scope.stop_requested:
-                loop.call_soon(scope.ended_by_app, None, "the app stopped the event loop")
-            return None
+            return scope.loop_stop_called("the app stopped the event loop")
         run = state.current_run.get()
         if run is not None:  # a contract app's asyncio.get_event_loop().stop()
             run.stop_reached = True
@@ -379,3 +373,4 @@ def apply():
     patches.basic_config = logging.basicConfig
     logging.basicConfig = _basic_config
     scoped_options.install()
+    appprocess.apply()  # signals, atexit, exits, singletons, one process: per app

@@ -143,6 +143,8 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
         timeout = self.spec.get("drain_timeout")
         #: seconds the old run's accepted requests may take after a restart or stop
         self.drain_timeout = draining.DRAIN_TIMEOUT if timeout is None else max(0.0, float(timeout))
+        stop = self.spec.get("stop_timeout")  # seconds a stop waits after the app's SIGTERM (scope.py)
+        self.stop_timeout = None if stop is None else max(0.0, float(stop))
         self.live_reload = bool(self.spec.get("live_reload", False))
         self.reload_mode = "all" if self.spec.get("reload") == "all" else "dependents"
         self._reload_info = None  # what the current start purged (the "reload" of its running record)
@@ -601,6 +603,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             released = True
             run.drain_task = state.kernel.loop.create_task(
                 draining.drain(run.servers.servers(), self, self.drain_timeout, run))
+        run.in_ctx(run.proc.run_atexit, self._log)  # what its code registered with atexit, once
         if not run.assets_forgotten:
             forget_assets(run)
         if drain and released:

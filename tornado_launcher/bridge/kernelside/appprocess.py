@@ -1,0 +1,377 @@
+"""What an app believes it owns as a process, kept per app (issues 18 and 25).
+
+An :class:`AppProcess` belongs to one start of one app (its scope, or a contract
+app's run) and holds what a process of its own would hold process-wide:
+
+* **signals**: ``signal.signal`` / ``getsignal`` / ``set_wakeup_fd`` and
+  ``loop.add_signal_handler`` / ``remove_signal_handler`` called by the app's
+  code (any thread, either mode) are recorded here and never change the
+  kernel's handlers; a stop delivers SIGTERM to the app from this record
+  (:meth:`AppProcess.terminate_action`);
+* **atexit**: ``atexit.register`` / ``unregister`` from the app's code; the
+  registrations run once, last first, when the app ends (:meth:`AppProcess.run_atexit`);
+* **exits**: ``SystemExit`` / ``KeyboardInterrupt`` escaping one of the app's
+  callbacks or tasks (``asyncio.Handle._run``) end the app, never the kernel's
+  loop; ``os._exit`` in the app's code raises ``SystemExit`` instead;
+* **singletons**: traitlets' ``SingletonConfigurable.instance()`` /
+  ``initialized()`` / ``clear_instance()`` seen from the app's code use the app's
+  own slots (:attr:`AppProcess.singletons`), so ``launch_instance()`` does not
+  meet the kernel's ``IPKernelApp``;
+* **one process**: ``TCPServer.start(n != 1)`` and ``tornado.process.fork_processes``
+  are refused with a sentence (they would fork the kernel).
+
+Whose code runs is the context's (``state.current_scope()``, else the run):
+the kernel's own code (cells, the bridge) has neither and gets the originals.
+"""
+
+import asyncio
+import atexit
+import os
+import signal
+
+from . import state
+
+#: the handler a fresh ``python`` process starts with, for :func:`signal.getsignal`
+_FRESH = {signal.SIGINT: signal.default_int_handler}
+for _name in ("SIGPIPE", "SIGXFSZ"):
+    if hasattr(signal, _name):
+        _FRESH[getattr(signal, _name)] = signal.SIG_IGN
+
+ONE_PROCESS = ("%s: the app runs as one process inside the kernel; remove `num_processes` (or pass 1) "
+               "or run it as a `process` block")
+
+
+class Originals:
+    def __init__(self):
+        self.applied = False
+        self.signal = self.getsignal = self.set_wakeup_fd = None
+        self.add_signal_handler = self.remove_signal_handler = None
+        self.atexit_register = self.atexit_unregister = None
+        self.os_exit = None
+        self.handle_run = None
+        self.tcp_start = None
+        self.fork_processes = None
+        self.singleton = None  # (instance, initialized, clear_instance) of SingletonConfigurable
+
+
+originals = Originals()
+
+
+def current():
+    """The :class:`AppProcess` of the app whose code runs here, None for the kernel's code."""
+    proc = getattr(state.current_scope(), "proc", None)
+    if proc is None:
+        proc = getattr(state.current_run.get(), "proc", None)
+    return proc
+
+
+def of_context(ctx):
+    proc = getattr(ctx.get(state.scope_var), "proc", None)
+    if proc is None:
+        proc = getattr(ctx.get(state.current_run), "proc", None)
+    return proc
+
+
+class AppProcess:
+    """The process-wide state of one start of one app (see the module docstring)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.handlers = {}  # signum -> what signal.signal() set
+        self.actions = {}  # signum -> ("signal", handler) | ("loop", loop, callback, args, context): the latest wins
+        self.wakeup_fd = -1
+        self.atexit = []  # [(func, args, kwargs)]
+        self.atexit_done = False
+        self.singletons = {}  # SingletonConfigurable subclass -> its _instance for this app
+        #: ``fn(exc)``: a SystemExit / KeyboardInterrupt escaped one of the app's callbacks
+        #: (set by the owner; None: let it propagate as before)
+        self.on_exit = None
+
+    # -- signals
+    def getsignal(self, signum):
+        return self.handlers.get(signum, _FRESH.get(signum, signal.SIG_DFL))
+
+    def terminate_action(self):
+        """What a SIGTERM does to the app: ``(signum, action)``, action as in :attr:`actions`,
+        ``(signum, ("ignored",))`` when it ignores SIGTERM, None: no handler (Ctrl+C's
+        KeyboardInterrupt then)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            action = self.actions.get(signum)
+            if action is None:
+                continue
+            if action[0] == "signal":
+                handler = action[1]
+                if handler == signal.SIG_IGN and signum == signal.SIGTERM:
+                    return signum, ("ignored",)
+                if not callable(handler) or handler is signal.default_int_handler:
+                    continue
+            return signum, action
+        return None
+
+    # -- atexit
+    def run_atexit(self, log=None):
+        """The app's atexit registrations, last first, once; then they are forgotten."""
+        if self.atexit_done:
+            return 0
+        self.atexit_done = True
+        calls, self.atexit = self.atexit, []
+        for func, args, kwargs in reversed(calls):
+            try:
+                func(*args, **kwargs)
+            except BaseException as exc:  # as atexit does: report it, run the others
+                if log is not None:
+                    log("ERROR", "atexit %s raised %s" % (getattr(func, "__qualname__", func), exc))
+        return len(calls)
+
+
+# -- the patches
+
+
+def _check_signum(signum):
+    signum = int(signum)
+    if signum not in signal.valid_signals():
+        raise ValueError("signal number out of range")
+    return signum
+
+
+def _signal(signalnum, handler):
+    proc = current()
+    if proc is None:
+        return originals.signal(signalnum, handler)
+    signalnum = _check_signum(signalnum)
+    if signalnum in (signal.SIGKILL, signal.SIGSTOP):
+        raise OSError(22, "Invalid argument")
+    if not callable(handler) and handler not in (signal.SIG_DFL, signal.SIG_IGN):
+        raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable object")
+    previous = proc.getsignal(signalnum)
+    proc.handlers[signalnum] = handler
+    proc.actions[signalnum] = ("signal", handler)
+    return previous
+
+
+def _getsignal(signalnum):
+    proc = current()
+    if proc is None:
+        return originals.getsignal(signalnum)
+    return proc.getsignal(_check_signum(signalnum))
+
+
+def _set_wakeup_fd(fd, **kwargs):
+    proc = current()
+    if proc is None:
+        return originals.set_wakeup_fd(fd, **kwargs)
+    previous, proc.wakeup_fd = proc.wakeup_fd, int(fd)
+    return previous
+
+
+def _add_signal_handler(self, sig, callback, *args):
+    proc = current()
+    if proc is None:
+        return originals.add_signal_handler(self, sig, callback, *args)
+    if asyncio.iscoroutine(callback) or asyncio.iscoroutinefunction(callback):
+        raise TypeError("coroutines cannot be used with add_signal_handler()")
+    sig = _check_signum(sig)
+    import contextvars
+    proc.actions[sig] = ("loop", self, callback, args, contextvars.copy_context())
+    return None
+
+
+def _remove_signal_handler(self, sig):
+    proc = current()
+    if proc is None:
+        return originals.remove_signal_handler(self, sig)
+    sig = _check_signum(sig)
+    action = proc.actions.get(sig)
+    if action is not None and action[0] == "loop":
+        del proc.actions[sig]
+        return True
+    return False
+
+
+def _atexit_register(func, *args, **kwargs):
+    proc = current()
+    if proc is None:
+        return originals.atexit_register(func, *args, **kwargs)
+    if not callable(func):
+        raise TypeError("the first argument must be callable")
+    proc.atexit.append((func, args, kwargs))
+    return func
+
+
+def _atexit_unregister(func):
+    proc = current()
+    if proc is None:
+        return originals.atexit_unregister(func)
+    proc.atexit = [c for c in proc.atexit if c[0] != func]
+    return None
+
+
+def _os_exit(status):
+    proc = current()
+    if proc is None:
+        return originals.os_exit(status)
+    exc = SystemExit(status)
+    exc._tl_os_exit = True  # the reason says os._exit, not sys.exit
+    raise exc
+
+
+def _handle_run(self):
+    try:
+        return originals.handle_run(self)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        ctx = getattr(self, "_context", None)
+        proc = of_context(ctx) if ctx is not None else None
+        if proc is None or proc.on_exit is None:
+            raise
+        proc.on_exit(exc)
+
+
+def _tcp_start(self, num_processes=1, max_restarts=None):
+    if num_processes != 1 and current() is not None:
+        raise RuntimeError(ONE_PROCESS % ("%s.start(%r)" % (type(self).__name__, num_processes)))
+    return originals.tcp_start(self, num_processes, max_restarts)
+
+
+def _fork_processes(num_processes, max_restarts=None):
+    if current() is not None:
+        raise RuntimeError(ONE_PROCESS % ("tornado.process.fork_processes(%r)" % (num_processes,)))
+    return originals.fork_processes(num_processes, max_restarts)
+
+
+def _mro_slots(cls):
+    base = _singleton_base()
+    return [c for c in cls.__mro__ if isinstance(c, type) and issubclass(c, base)]
+
+
+def _singleton_base():
+    from traitlets.config.configurable import SingletonConfigurable
+    return SingletonConfigurable
+
+
+_MISSING = object()
+
+
+def _in_app_slots(proc, cls, call):
+    """``call()`` with the app's ``_instance`` slots in place on ``cls``'s MRO, the kernel's
+    put back after (the app's code runs alone meanwhile: the kernel's loop thread runs it, or
+    is parked while its main thread runs)."""
+    classes = _mro_slots(cls)
+    kernel = {c: c.__dict__.get("_instance", _MISSING) for c in classes}
+    try:
+        for c in classes:
+            c._instance = proc.singletons.get(c)
+        return call()
+    finally:
+        for c in classes:
+            proc.singletons[c] = c.__dict__.get("_instance")
+            if kernel[c] is _MISSING:
+                try:
+                    delattr(c, "_instance")
+                except AttributeError:
+                    pass
+            else:
+                c._instance = kernel[c]
+
+
+def _patch_singletons():
+    try:
+        from traitlets.config.configurable import SingletonConfigurable
+    except ImportError:
+        return  # no traitlets in this kernel: nothing to scope
+    instance = SingletonConfigurable.__dict__["instance"].__func__
+    initialized = SingletonConfigurable.__dict__["initialized"].__func__
+    clear_instance = SingletonConfigurable.__dict__["clear_instance"].__func__
+    originals.singleton = (instance, initialized, clear_instance)
+
+    def scoped(original):
+        def method(cls, *args, **kwargs):
+            proc = current()
+            if proc is None:
+                return original(cls, *args, **kwargs)
+            return _in_app_slots(proc, cls, lambda: original(cls, *args, **kwargs))
+        method.__name__ = original.__name__
+        method.__doc__ = original.__doc__
+        return classmethod(method)
+
+    SingletonConfigurable.instance = scoped(instance)
+    SingletonConfigurable.initialized = scoped(initialized)
+    SingletonConfigurable.clear_instance = scoped(clear_instance)
+
+
+def apply():
+    if originals.applied:
+        return
+    originals.applied = True
+    originals.signal, originals.getsignal = signal.signal, signal.getsignal
+    originals.set_wakeup_fd = signal.set_wakeup_fd
+    signal.signal, signal.getsignal, signal.set_wakeup_fd = _signal, _getsignal, _set_wakeup_fd
+    from asyncio import unix_events
+    loop_cls = unix_events._UnixSelectorEventLoop
+    originals.add_signal_handler = loop_cls.add_signal_handler
+    originals.remove_signal_handler = loop_cls.remove_signal_handler
+    loop_cls.add_signal_handler = _add_signal_handler
+    loop_cls.remove_signal_handler = _remove_signal_handler
+    originals.atexit_register, originals.atexit_unregister = atexit.register, atexit.unregister
+    atexit.register, atexit.unregister = _atexit_register, _atexit_unregister
+    originals.os_exit = os._exit
+    os._exit = _os_exit
+    originals.handle_run = asyncio.events.Handle._run
+    asyncio.events.Handle._run = _handle_run
+    import tornado.process
+    import tornado.tcpserver
+    originals.tcp_start = tornado.tcpserver.TCPServer.start
+    tornado.tcpserver.TCPServer.start = _tcp_start
+    originals.fork_processes = tornado.process.fork_processes
+    tornado.process.fork_processes = _fork_processes
+    _patch_singletons()
+
+
+# -- saying how an app exited
+
+
+def exit_place(exc, project=None):
+    """``server.py:12``: where ``exc`` was raised (the innermost frame of its traceback that is
+    not the bridge's), relative to the project directory."""
+    tb = exc.__traceback__
+    where = None
+    while tb is not None:
+        path = tb.tb_frame.f_code.co_filename
+        if "tornado_launcher" not in path and not path.startswith("<frozen"):
+            where = (path, tb.tb_lineno)
+        tb = tb.tb_next
+    if where is None:
+        return None
+    path, line = where
+    project = project or state.kernel.settings.get("project_dir")
+    if project and os.path.isabs(path):
+        try:
+            rel = os.path.relpath(path, project)
+            if not rel.startswith(".."):
+                path = rel
+        except ValueError:
+            pass
+    return "%s:%d" % (path, line)
+
+
+def exit_status(exc):
+    """The status a process would exit with for ``exc`` (SystemExit / KeyboardInterrupt)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1  # sys.exit("message"): printed to stderr, status 1
+
+
+def describe_exit(exc):
+    """``exit status 1 (sys.exit in server.py:12)`` / ``interrupted (KeyboardInterrupt in ...)``."""
+    where = exit_place(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt%s)" % (" in " + where if where else "")
+    how = "os._exit" if getattr(exc, "_tl_os_exit", False) else "sys.exit"
+    text = "exit status %s (%s%s)" % (exit_status(exc), how, " in " + where if where else "")
+    if isinstance(exc.code, str):
+        text += ": " + exc.code
+    return text
