@@ -332,20 +332,24 @@ def apply():
 def exit_place(exc, project=None):
     """``server.py:12``: where ``exc`` was raised (the innermost frame of its traceback that is
     not the bridge's), relative to the project directory."""
+    project = project or state.kernel.settings.get("project_dir")
+    root = os.path.realpath(project) if project else None
     tb = exc.__traceback__
-    where = None
+    where = own = None
     while tb is not None:
         path = tb.tb_frame.f_code.co_filename
-        if "tornado_launcher" not in path and not path.startswith("<frozen"):
+        if "tornado_launcher" not in path and not path.startswith(("<frozen", "<tornado-launcher")):
             where = (path, tb.tb_lineno)
+            if root and os.path.isabs(path) and os.path.realpath(path).startswith(root + os.sep):
+                own = where
         tb = tb.tb_next
+    where = own or where
     if where is None:
         return None
     path, line = where
-    project = project or state.kernel.settings.get("project_dir")
-    if project and os.path.isabs(path):
+    if root and os.path.isabs(path):
         try:
-            rel = os.path.relpath(path, project)
+            rel = os.path.relpath(os.path.realpath(path), root)
             if not rel.startswith(".."):
                 path = rel
         except ValueError:

@@ -150,6 +150,32 @@ class ProcessMain:
         self._raise_pending()
         return result
 
+    def guard_own_loop(self, loop):
+        """Threaded: the app's own ``loop.run_forever()`` (not inside ``run_until_complete``)
+        is its serving, blocking call, as ``IOLoop.start()`` is."""
+        run_forever, run_until_complete = loop.run_forever, loop.run_until_complete
+        self.own_run_forever = run_forever  # the bridge's own serving loop (an Application)
+        nested = [0]
+
+        def guarded_run_until_complete(future):
+            nested[0] += 1
+            try:
+                return run_until_complete(future)
+            finally:
+                nested[0] -= 1
+
+        def guarded_run_forever():
+            if nested[0] or threading.get_ident() != self.thread_id:
+                return run_forever()
+            self.loop_started = True
+            loop.call_soon(self.serving)
+            self.release_argv()
+            return self.threaded_blocking(run_forever)
+        try:
+            loop.run_forever, loop.run_until_complete = guarded_run_forever, guarded_run_until_complete
+        except (AttributeError, TypeError):
+            pass
+
     def _raise_pending(self):
         exc, self.pending_raise = self.pending_raise, None
         if exc is not None:
@@ -193,6 +219,10 @@ class ProcessMain:
         """A SystemExit / KeyboardInterrupt escaped one of the app's callbacks or tasks (on its loop)."""
         task = self.main_task
         if task is not None and task.done() and not task.cancelled() and task.exception() is exc:
+            if self.threaded:
+                # run_until_complete leaves the loop running for these (asyncio expects them
+                # to have propagated out of run_forever already): stop it, its main raises it
+                self.loop.stop()
             return  # its main task's end: who waits for it tells
         if self.stop_requested:
             return

@@ -303,6 +303,7 @@ class AppScope(ProcessMain):
         asyncio.set_event_loop(loop)
         self.loop = loop
         patching.guard_loop(loop)
+        self.guard_own_loop(loop)
         error, reason = None, None
         try:
             self.io_loop = tornado.ioloop.IOLoop.current()
@@ -314,7 +315,7 @@ class AppScope(ProcessMain):
                     loop.call_soon(self.serving)  # an Application we listened for
                     self.loop_started = True
                     self.release_argv()
-                    loop.run_forever()
+                    self.own_run_forever()
                 if self.main_task is not None and self.main_task.done() and not self.main_task.cancelled():
                     self.main_task.result()
                 reason = "%s returned" % self._what(entry) if self.main_task is None else "main() returned"
