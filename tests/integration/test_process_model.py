@@ -27,14 +27,14 @@ def project(tmp_path, apps, threaded):
     shutil.copytree(APPS, root, ignore=shutil.ignore_patterns("__pycache__"))
     ports, outs = {}, {}
     blocks = ['kernel "k" {}\n']
-    for name, (entry, how) in apps.items():
+    for name, (entry, how, *stop_timeout) in apps.items():
         ports[name] = free_port()
         outs[name] = tmp_path / "out" / name
         outs[name].mkdir(parents=True)
         argv = [f"--port={ports[name]}", f"--out={outs[name]}"] + ([f"--how={how}"] if how else [])
         blocks.append(f'app "{name}" {{\n  class  = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "k"\n'
                       f'  start  = "{name}.start()"\n  options {{\n    {entry}\n    argv = {json.dumps(argv)}\n'
-                      f'    threaded = {"true" if threaded else "false"}\n    stop_timeout = 10\n  }}\n}}\n')
+                      f'    threaded = {"true" if threaded else "false"}\n    stop_timeout = {(stop_timeout or [10])[0]}\n  }}\n}}\n')
     (root / "jaffle.hcl").write_text("\n".join(blocks))
     return root / "jaffle.hcl", ports, outs
 
@@ -75,6 +75,7 @@ SIGNAL_APPS = {
     "forever": ('main = "papps.teardown:main"', "forever"),
     "run_sync": ('main = "papps.teardown:main"', "run_sync"),
     "atexits": ('main = "papps.atexits:main"', ""),
+    "child": ('main = "papps.child:main"', ""),
 }
 
 
@@ -103,6 +104,8 @@ async def test_signals_teardown_and_atexit_are_the_apps_and_stop_is_a_sigterm(tm
             assert said(outs[name]) == ["enter", "listening"], (name, notes(outs[name]))
         assert said(outs["signals"]) == ["installed previous=0 mine=True"]
         assert said(outs["loop_signals"]) == []
+        # SIGCHLD still reaches the app that set a handler (tornado.process.Subprocess)
+        assert await fetch(f"http://127.0.0.1:{ports['child']}/") == (200, "child exited 3")
         # the kernel stays responsive while the apps' mains are blocked
         assert await cell(s, "print(6 * 7)") == "42"
 
@@ -120,6 +123,10 @@ async def test_signals_teardown_and_atexit_are_the_apps_and_stop_is_a_sigterm(tm
             assert s.apps[name].state == "stopped", (name, s.apps[name])
             assert port_is_free(ports[name]), name
             how = "its SIGTERM handler" if "signals" in name else "a KeyboardInterrupt in its main"
+            if name == "child":  # after its stop, another start's Subprocess reaps again
+                await s.start_app(name)
+                assert await fetch(f"http://127.0.0.1:{ports['child']}/") == (200, "child exited 3")
+                await s.stop_app(name)
             await rec.wait(log_with(name, "stopped by " + how + " in"), start=start, timeout=10)
         sig = notes(outs["signals"])
         assert [w for w, _ in sig][-3:] == ["sigterm 15", "after-start", "finally"], sig
@@ -203,3 +210,23 @@ async def test_one_process_own_singletons_and_exits_end_only_the_app(tmp_path, t
         assert await cell(s, "import os\nprint(os.getpid())") == pid
         assert not [e for e in rec.events if getattr(e, "state", None) in ("dead", "restarting")
                     and not isinstance(e, AppState)]
+
+
+@MODES
+async def test_a_stop_that_the_app_ignores_is_forced_after_stop_timeout(tmp_path, threaded):
+    config, ports, outs = project(tmp_path, {"stuck": ('main = "papps.stuck:main"', "", 1),
+                                             "other": ('main = "papps.teardown:main"', "start")}, threaded)
+    async with running_session(config, auto_reload=False) as (s, rec):
+        for name in ("stuck", "other"):
+            await rec.wait(state_of(name, "running"))
+        start = len(rec.events)
+        await asyncio.wait_for(s.stop_app("stuck"), 15)
+        assert s.apps["stuck"].state == "stopped" and port_is_free(ports["stuck"])
+        await rec.wait(log_with("stuck", "did not stop within 1 s after its SIGTERM handler: forced"), start=start)
+        # its handler ran, then Ctrl+C's KeyboardInterrupt reached its teardown, which never ends
+        assert said(outs["stuck"]) == ["sigterm ignored", "teardown blocks"]
+        # the kernel and its other apps go on
+        assert await cell(s, "print(6 * 7)") == "42"
+        assert await fetch(f"http://127.0.0.1:{ports['other']}/") == (200, "teardown start")
+        await s.start_app("stuck")
+        assert await fetch(f"http://127.0.0.1:{ports['stuck']}/") == (200, "stuck")

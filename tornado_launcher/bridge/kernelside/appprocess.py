@@ -28,6 +28,7 @@ import asyncio
 import atexit
 import os
 import signal
+import weakref
 
 from . import state
 
@@ -86,6 +87,9 @@ class AppProcess:
         #: ``fn(exc)``: a SystemExit / KeyboardInterrupt escaped one of the app's callbacks
         #: (set by the owner; None: let it propagate as before)
         self.on_exit = None
+        #: ``fn(signum, handler)``: run one of its handlers where its signal handlers run
+        #: (set by the owner; None: its handlers are recorded, never run)
+        self.deliver = None
 
     # -- signals
     def getsignal(self, signum):
@@ -107,6 +111,17 @@ class AppProcess:
                     continue
             return signum, action
         return None
+
+    def ended(self):
+        """The app is over: tornado's Subprocess, whose SIGCHLD handler was this app's (it
+        reaps on the app's IOLoop), sets itself up again for the next app that uses it."""
+        action = self.actions.get(signal.SIGCHLD) or ("",)
+        handler = action[1] if action[0] == "signal" else action[2] if action[0] == "loop" else None
+        if getattr(handler, "__module__", None) == "tornado.process":
+            process = __import__("sys").modules.get("tornado.process")
+            if process is not None and getattr(process.Subprocess, "_initialized", False):
+                process.Subprocess._initialized = False
+        _sigchld["procs"].discard(self)
 
     # -- atexit
     def run_atexit(self, log=None):
@@ -146,7 +161,48 @@ def _signal(signalnum, handler):
     previous = proc.getsignal(signalnum)
     proc.handlers[signalnum] = handler
     proc.actions[signalnum] = ("signal", handler)
+    if signalnum == signal.SIGCHLD and callable(handler):
+        _want_sigchld(proc)
     return previous
+
+
+# SIGCHLD is the one signal the kernel does not own and apps rely on (tornado.process.Subprocess
+# reaps its children from it): from the install on, the kernel's handler passes it on to every
+# app that set one (installed at once: a child may end before an app's handler is recorded)
+_sigchld = {"installed": False, "previous": None, "procs": weakref.WeakSet()}
+
+
+def _want_sigchld(proc):
+    _sigchld["procs"].add(proc)
+
+
+def _install_sigchld():
+    # on the kernel's loop (its wakeup fd wakes it whichever thread the signal hit), as
+    # asyncio's own add_signal_handler does it
+    loop = state.kernel.loop
+    try:
+        _sigchld["previous"] = originals.getsignal(signal.SIGCHLD)
+        originals.add_signal_handler(loop, signal.SIGCHLD, _dispatch_sigchld)
+        _sigchld["installed"] = True
+    except (ValueError, OSError, RuntimeError, TypeError, AttributeError):
+        pass  # not the main thread, or not a selector loop: SIGCHLD is not passed on then
+
+
+def _dispatch_sigchld(signum=signal.SIGCHLD, frame=None):
+    for proc in list(_sigchld["procs"]):
+        action = proc.actions.get(signum) or ("",)
+        try:
+            if action[0] == "loop":  # loop.add_signal_handler (tornado.process.Subprocess)
+                _, loop, callback, args, ctx = action
+                loop.call_soon_threadsafe(callback, *args, context=ctx)
+            elif action[0] == "signal" and callable(action[1]) and proc.deliver is not None:
+                # on the kernel's loop, not inside this handler: an app's main thread may be running
+                state.kernel.loop.call_soon_threadsafe(proc.deliver, signum, action[1])
+        except RuntimeError:
+            pass  # its loop is closed
+    previous = _sigchld["previous"]
+    if callable(previous):
+        previous(signum, frame)
 
 
 def _getsignal(signalnum):
@@ -173,6 +229,8 @@ def _add_signal_handler(self, sig, callback, *args):
     sig = _check_signum(sig)
     import contextvars
     proc.actions[sig] = ("loop", self, callback, args, contextvars.copy_context())
+    if sig == signal.SIGCHLD:
+        _want_sigchld(proc)
     return None
 
 
@@ -324,6 +382,7 @@ def apply():
     originals.fork_processes = tornado.process.fork_processes
     tornado.process.fork_processes = _fork_processes
     _patch_singletons()
+    _install_sigchld()
 
 
 # -- saying how an app exited

@@ -34,6 +34,7 @@ class ProcessMain:
     def _init_process(self, stop_timeout):
         self.proc = appprocess.AppProcess(self.name)
         self.proc.on_exit = self._exit_raised
+        self.proc.deliver = self.deliver_signal
         self.stop_timeout = STOP_TIMEOUT if stop_timeout is None else max(0.0, float(stop_timeout))
         self.stop_deadline = None  # monotonic: a resumed main must hand back by then (during a stop)
         self.stop_note = None  # how the last stop went, for the app's log
@@ -247,22 +248,28 @@ class ProcessMain:
             except RuntimeError:
                 return None
             return what
-        handler = action[1]
+        return what if self.deliver_signal(signum, action[1]) else None
 
+    def deliver_signal(self, signum, handler):
+        """Run one of the app's ``signal.signal`` handlers where a process runs them: on the
+        thread that runs its loop (shared: the kernel's, with its main thread parked).  An
+        exception it raises is raised in its main.  False if its loop is gone."""
         def call():
             try:
                 handler(signum, None)
             except BaseException as exc:  # raised in the main, where the signal interrupted it
-                if not self.raise_in_main(exc):
+                if not self.raise_in_main(exc) and self.stop_requested:
                     self._set_main_over()
+        if self.ended.done():
+            return False
         if self.threaded:
             try:
                 self.loop.call_soon_threadsafe(call, context=self.ctx.copy())
             except RuntimeError:
-                return None
+                return False
         else:
             self.ctx.copy().run(call)
-        return what
+        return True
 
     async def _stop_gracefully(self):
         """The SIGTERM part of a stop: True if the app ended on its own within ``stop_timeout``."""

@@ -93,7 +93,16 @@ class MainThread:
         self.waiting = None
         if self.ident is None:
             self.thread.start()
+            self.ident = self.thread.ident
         self._app_turn.release()
+        me = threading.get_ident()
+        hang.running_for[me] = self.ident  # a blocked loop is blocked where the main runs
+        try:
+            return self._wait(deadline)
+        finally:
+            hang.running_for.pop(me, None)
+
+    def _wait(self, deadline):
         while True:
             timeout = -1 if deadline is None else max(0.0, deadline - time.monotonic())
             try:

@@ -15,10 +15,11 @@
 * the kernel loop's ``stop()`` / ``run_forever()`` / ``run_until_complete()``
   are guarded too, and a task factory tracks each app's tasks (:func:`guard_loop`);
 * for apps started from their own entry point (an :class:`~.scope.AppScope`):
-  ``asyncio.run(coro)`` makes ``coro`` the app's main task on the kernel's loop
-  (shared) or runs it on the app's own loop (threaded); ``IOLoop.start()`` on the
-  kernel's loop returns at once, the app's ``IOLoop.stop()`` means it ended on its
-  own; ``parse_command_line()`` and ``argparse`` read the app's argv;
+  the blocking calls (``asyncio.run``, ``IOLoop.start/stop``, the kernel loop's
+  ``run_forever`` / ``run_until_complete`` / ``stop``) are the scope's
+  (``appstop.ProcessMain``: they block the app's main, never the kernel's loop);
+  signals, atexit, exits, singletons and multi-process starts are ``appprocess``'
+  patches (applied from :func:`apply`); ``parse_command_line()`` and ``argparse`` read the app's argv;
   ``logging.basicConfig`` in an app keeps the bridge's routing (only the level is honoured).
 
 One set of patches: each asks first whether scoped code runs (the entry-point

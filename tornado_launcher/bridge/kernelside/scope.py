@@ -14,14 +14,14 @@ ended it; otherwise the app ended on its own (its ``main()`` returned or raised,
 it stopped its IOLoop, it called ``sys.exit``); ``error`` is the exception
 (None for a clean end), ``reason`` a one-line sentence.
 
-Shared mode (the kernel's running loop): the app's synchronous code runs in
-the scope's context; ``asyncio.run(coro)`` makes ``coro`` its main task and
-returns None at once (a second call is chained after the first);
-``IOLoop.start()`` returns at once.  Threaded: a thread of its own with its own
+Shared mode (the kernel's running loop): the app's synchronous main runs in
+the scope's context on a thread of its own, in lockstep with the kernel's loop
+(``mainthread``), where ``asyncio.run(coro)`` (``coro`` is its main task on the
+kernel's loop) and ``IOLoop.start()`` block it until the app stops; a coroutine
+``main`` is the main task.  Threaded: a thread of its own with its own
 loop, where ``asyncio.run`` and ``IOLoop.start()`` really run.  ``sys.argv`` is
 ``[argv0] + argv`` while its synchronous code and each step of its main task
-run.  ``sys.exit()`` after a main task or IOLoop start was handed over (e.g.
-``sys.exit(asyncio.run(main()))``) ends only the synchronous part.
+run.  Stop is a SIGTERM, exits end only the app (``appstop``, ``appprocess``).
 
 Tracking (the patches in ``patches`` fill it): servers (``TCPServer.add_sockets``,
 into the run's ``Servers``), tasks (a task factory on the app's loop), timers and
@@ -365,6 +365,7 @@ class AppScope(ProcessMain):
         if self.outcome is None:
             self.outcome = Outcome(requested, error, reason)
         self._run_atexit()
+        self.proc.ended()
         scoped_options.end(self)
         if self._sys_path_added is not None:
             try:
