@@ -230,3 +230,23 @@ async def test_a_stop_that_the_app_ignores_is_forced_after_stop_timeout(tmp_path
         assert await fetch(f"http://127.0.0.1:{ports['other']}/") == (200, "teardown start")
         await s.start_app("stuck")
         assert await fetch(f"http://127.0.0.1:{ports['stuck']}/") == (200, "stuck")
+
+
+async def test_interrupt_reaches_a_shared_main_that_blocks_the_kernel(tmp_path):
+    # shared mode only: the kernel's loop waits for the app's main thread (threaded mode: the
+    # app's own thread, test_faults.py's case)
+    config, ports, outs = project(tmp_path, {"spin": ('main = "papps.spin:main"', "")}, False)
+    async with running_session(config, auto_reload=False) as (s, rec):
+        await rec.wait(state_of("spin", "running"))
+        await asyncio.sleep(1.5)  # the bridge takes SIGINT at its loop's next beats
+        (outs["spin"] / "spin").write_text("")
+        restart = asyncio.ensure_future(s.restart_app("spin"))
+        # the hang monitor reports where the main thread is, not where the loop thread waits
+        await rec.wait(log_with("spin", "not responding", "papps/spin.py:"), timeout=20)
+        await s.interrupt_kernel("k")
+        ev = await asyncio.wait_for(restart, 20)
+        # the new run failed with the Interrupt; the old one still serves
+        assert ev.state == "running" and "Interrupted" in (ev.reason or ""), ev
+        assert await fetch(f"http://127.0.0.1:{ports['spin']}/") == (200, "spin")
+        assert said(outs["spin"]) == ["spinning", "interrupted Interrupted"]
+        assert await cell(s, "print(6 * 7)") == "42"
