@@ -104,7 +104,8 @@ class MainThread:
 
     def _wait(self, deadline):
         while True:
-            timeout = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+            # None, not -1: threading.Semaphore reads a negative timeout as "already passed"
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 if self._loop_turn.acquire(timeout=timeout):
                     return True
