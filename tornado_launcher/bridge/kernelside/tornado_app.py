@@ -34,6 +34,7 @@ from . import assets, attribution, entry, imports, live, options, ports, state
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
+from .appprocess import describe_exit, exit_status
 from .graph import graph, heap, prune_libraries
 from .records import format_exc, one_line
 from .run import Run
@@ -324,6 +325,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             self._reload_info = {"purged": 0, "mode": self.reload_mode, "note": None, "mark": graph.executed_count}
         self._set_state("starting")
         run = Run(self, self.threaded)
+        run.proc.on_exit = lambda exc: self._contract_exit(run, exc)  # an entry point's scope has its own
         self._run = run
         attribution.update_levels()
         exc = await self._start_by_entry_point(run)
@@ -631,9 +633,10 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
                 self._log("ERROR", "stop() raised %s" % one_line(exc), format_exc(exc))
         # FIFO after the callback the app's stop() added: when ours runs, theirs ran
         run.io_loop.add_callback(lambda: fifo.done() or fifo.set_result(None))
-        deadline = time.monotonic() + STOP_TIMEOUT
+        timeout = self._stop_wait()
+        deadline = time.monotonic() + timeout
         try:
-            await asyncio.wait_for(asyncio.shield(fifo), STOP_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(fifo), timeout)
         except asyncio.TimeoutError:
             pass
         if raised:
@@ -647,7 +650,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             run.close_servers()  # servers its stop() forgot
             return
         n = run.close_servers()
-        self._log("WARNING", "stop() did not finish within %g s: closed %d server(s) by force" % (STOP_TIMEOUT, n))
+        self._log("WARNING", "stop() did not finish within %g s: closed %d server(s) by force" % (timeout, n))
 
     async def _stop_threaded(self, run):
         def call_stop():
@@ -674,7 +677,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             except RuntimeError:
                 pass  # loop already closed
             try:
-                await asyncio.wait_for(asyncio.shield(run.released_fut), STOP_TIMEOUT)
+                await asyncio.wait_for(asyncio.shield(run.released_fut), self._stop_wait())
                 return True
             except asyncio.TimeoutError:
                 pass
@@ -688,7 +691,8 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
                 pass
             try:
                 await asyncio.wait_for(asyncio.shield(run.released_fut), 1.0)
-                self._log("WARNING", "stop() did not finish within %g s: stopped the app's loop by force" % STOP_TIMEOUT)
+                self._log("WARNING", "stop() did not finish within %g s: stopped the app's loop by force"
+                          % self._stop_wait())
                 return True
             except asyncio.TimeoutError:
                 pass
@@ -701,6 +705,24 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             self._log("WARNING", "stop() did not finish and the app's thread is blocked: closed its sockets, abandoned the thread")
             return False
         return True
+
+    def _stop_wait(self):
+        """Seconds a contract app's ``stop()`` may take: the app's ``stop_timeout``."""
+        return STOP_TIMEOUT if self.stop_timeout is None else self.stop_timeout
+
+    def _contract_exit(self, run, exc):
+        """A contract app's callback raised SystemExit / KeyboardInterrupt (on its loop): the
+        app ends, as its own process would, never the kernel."""
+        state.kernel.call(self._submit, "exited", (run, exc))
+
+    async def _do_exited(self, arg, t0):
+        run, exc = arg
+        if self._run is not run or run.stop_requested:
+            return
+        reason = describe_exit(exc)
+        self._log("ERROR" if exit_status(exc) else "INFO", "the app ended: %s" % reason)
+        await self._stop(drain=False)
+        self._set_state("failed" if exit_status(exc) else "stopped", reason=reason)
 
     # -- logging helpers
     def _flush_prints(self):
