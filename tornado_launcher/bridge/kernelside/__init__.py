@@ -52,7 +52,7 @@ state changes happen on the kernel's loop thread.
 #: ``__init__`` next)
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.hang",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
-           "kernelside.appprocess", "kernelside.patches", "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live",
-           "kernelside.run", "kernelside.entry", "kernelside.mainthread", "kernelside.appstop", "kernelside.scope", "kernelside.assets", "kernelside.apps",
-           "kernelside.filewatch",
-           "kernelside.tornado_app", "kernelside.api")
+           "kernelside.appprocess", "kernelside.patches", "kernelside.graph", "kernelside.imports",
+           "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry", "kernelside.mainthread",
+           "kernelside.appstop", "kernelside.scope", "kernelside.assets", "kernelside.apps",
+           "kernelside.filewatch", "kernelside.tornado_app", "kernelside.api")

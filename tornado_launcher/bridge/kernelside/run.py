@@ -39,6 +39,7 @@ class Run:
         self.loop_closing = False
         self.close_all_fds = False
         self.proc = AppProcess(app.name)  # its signals, atexit, singletons (an entry point's: its scope's)
+        self.proc.on_exit = lambda exc: app._contract_exit(self, exc)  # a contract app's exit ends it
         self.ctx = contextvars.copy_context()
         self.ctx.run(state.current_run.set, self)
 

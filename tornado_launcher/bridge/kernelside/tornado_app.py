@@ -115,7 +115,36 @@ class EntryPoints:
             self._set_state("stopped", reason=outcome.reason)
 
 
-class TornadoBridgeApp(EntryPoints, BridgeApp):
+def stop_timeout(spec):
+    """The app's ``stop_timeout``: seconds a stop waits after its SIGTERM (scope.py), None: the default."""
+    stop = spec.get("stop_timeout")
+    return None if stop is None else max(0.0, float(stop))
+
+
+class ProcessEnds:
+    """The part of :class:`TornadoBridgeApp` about how a contract app ends as a process would
+    (issue 25): an exit from one of its callbacks, the bound on its ``stop()``."""
+
+    def _stop_wait(self):
+        """Seconds a contract app's ``stop()`` may take: the app's ``stop_timeout``."""
+        return STOP_TIMEOUT if self.stop_timeout is None else self.stop_timeout
+
+    def _contract_exit(self, run, exc):
+        """A contract app's callback raised SystemExit / KeyboardInterrupt (on its loop): the
+        app ends, as its own process would, never the kernel."""
+        state.kernel.call(self._submit, "exited", (run, exc))
+
+    async def _do_exited(self, arg, t0):
+        run, exc = arg
+        if self._run is not run or run.stop_requested:
+            return
+        reason = describe_exit(exc)
+        self._log("ERROR" if exit_status(exc) else "INFO", "the app ended: %s" % reason)
+        await self._stop(drain=False)
+        self._set_state("failed" if exit_status(exc) else "stopped", reason=reason)
+
+
+class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
@@ -144,8 +173,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
         timeout = self.spec.get("drain_timeout")
         #: seconds the old run's accepted requests may take after a restart or stop
         self.drain_timeout = draining.DRAIN_TIMEOUT if timeout is None else max(0.0, float(timeout))
-        stop = self.spec.get("stop_timeout")  # seconds a stop waits after the app's SIGTERM (scope.py)
-        self.stop_timeout = None if stop is None else max(0.0, float(stop))
+        self.stop_timeout = stop_timeout(self.spec)
         self.live_reload = bool(self.spec.get("live_reload", False))
         self.reload_mode = "all" if self.spec.get("reload") == "all" else "dependents"
         self._reload_info = None  # what the current start purged (the "reload" of its running record)
@@ -325,7 +353,6 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             self._reload_info = {"purged": 0, "mode": self.reload_mode, "note": None, "mark": graph.executed_count}
         self._set_state("starting")
         run = Run(self, self.threaded)
-        run.proc.on_exit = lambda exc: self._contract_exit(run, exc)  # an entry point's scope has its own
         self._run = run
         attribution.update_levels()
         exc = await self._start_by_entry_point(run)
@@ -691,8 +718,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
                 pass
             try:
                 await asyncio.wait_for(asyncio.shield(run.released_fut), 1.0)
-                self._log("WARNING", "stop() did not finish within %g s: stopped the app's loop by force"
-                          % self._stop_wait())
+                self._log("WARNING", "stop() did not finish within %g s: stopped its loop by force" % self._stop_wait())
                 return True
             except asyncio.TimeoutError:
                 pass
@@ -705,24 +731,6 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             self._log("WARNING", "stop() did not finish and the app's thread is blocked: closed its sockets, abandoned the thread")
             return False
         return True
-
-    def _stop_wait(self):
-        """Seconds a contract app's ``stop()`` may take: the app's ``stop_timeout``."""
-        return STOP_TIMEOUT if self.stop_timeout is None else self.stop_timeout
-
-    def _contract_exit(self, run, exc):
-        """A contract app's callback raised SystemExit / KeyboardInterrupt (on its loop): the
-        app ends, as its own process would, never the kernel."""
-        state.kernel.call(self._submit, "exited", (run, exc))
-
-    async def _do_exited(self, arg, t0):
-        run, exc = arg
-        if self._run is not run or run.stop_requested:
-            return
-        reason = describe_exit(exc)
-        self._log("ERROR" if exit_status(exc) else "INFO", "the app ended: %s" % reason)
-        await self._stop(drain=False)
-        self._set_state("failed" if exit_status(exc) else "stopped", reason=reason)
 
     # -- logging helpers
     def _flush_prints(self):
