@@ -70,6 +70,7 @@ KERNEL_SIDE = ("import signal as __s, atexit as __ax, os as __os\n"
 
 SIGNAL_APPS = {
     "signals": ('main = "papps.signals:main"', ""),
+    "signals_exit": ('main = "papps.signals:main"', "exit"),
     "loop_signals": ('script = "papps/loop_signals.py"', ""),
     "teardown": ('main = "papps.teardown:main"', "start"),
     "forever": ('main = "papps.teardown:main"', "forever"),
@@ -132,6 +133,7 @@ async def test_signals_teardown_and_atexit_are_the_apps_and_stop_is_a_sigterm(tm
         assert [w for w, _ in sig][-3:] == ["sigterm 15", "after-start", "finally"], sig
         installed_on = [t for w, t in sig if w.startswith("installed")]
         assert installed_on[0] == installed_on[1] == [t for w, t in sig if w == "finally"][-1]
+        assert said(outs["signals_exit"])[1:] == ["sigterm 15", "finally"]  # its sys.exit left start()
         assert said(outs["loop_signals"]) == ["main-task-end", "asyncio.run-returned 7"]
         for name in ("teardown", "forever", "run_sync"):
             seen = notes(outs[name])

@@ -26,6 +26,7 @@ the kernel's own code (cells, the bridge) has neither and gets the originals.
 
 import asyncio
 import atexit
+import contextvars
 import os
 import signal
 import weakref
@@ -227,7 +228,6 @@ def _add_signal_handler(self, sig, callback, *args):
     if asyncio.iscoroutine(callback) or asyncio.iscoroutinefunction(callback):
         raise TypeError("coroutines cannot be used with add_signal_handler()")
     sig = _check_signum(sig)
-    import contextvars
     proc.actions[sig] = ("loop", self, callback, args, contextvars.copy_context())
     if sig == signal.SIGCHLD:
         _want_sigchld(proc)

@@ -225,9 +225,11 @@ class ProcessMain:
                 # to have propagated out of run_forever already): stop it, its main raises it
                 self.loop.stop()
             return  # its main task's end: who waits for it tells
-        if self.stop_requested:
+        if self.raise_in_main(exc):
             return
-        if not self.raise_in_main(exc):
+        if self.stop_requested:
+            self._set_main_over()  # an exit during its stop (a SIGTERM handler's sys.exit): it ended
+        else:
             status = appprocess.exit_status(exc)
             self.ended_by_app(exc if status else None, appprocess.describe_exit(exc))
 

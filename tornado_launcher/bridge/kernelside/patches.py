@@ -306,7 +306,7 @@ def guard_loop(loop):
     loop.set_task_factory(_task_factory)
     if not loop.is_running():
         return  # only a loop we do not own gets instance patches
-    run_forever, run_until_complete, stop = loop.run_forever, loop.run_until_complete, loop.stop
+    run_forever, run_until_complete, stop, close = loop.run_forever, loop.run_until_complete, loop.stop, loop.close
 
     def guarded_run_forever():
         scope = _kernel_scope(loop)
@@ -330,10 +330,16 @@ def guard_loop(loop):
             return None
         return stop()
 
+    def guarded_close():
+        if _kernel_scope(loop) is not None:
+            return None  # an app's teardown closes "its" loop: the kernel's goes on
+        return close()
+
     try:
         loop.run_forever = guarded_run_forever
         loop.run_until_complete = guarded_run_until_complete
         loop.stop = guarded_stop
+        loop.close = guarded_close
     except (AttributeError, TypeError):
         pass  # a loop type that refuses instance attributes: IOLoop.stop is still guarded
 

@@ -1,5 +1,7 @@
-"""A server that stops gracefully on SIGTERM (signal.signal), with teardown after IOLoop.start()."""
+"""A server that stops gracefully on SIGTERM (signal.signal), with teardown after IOLoop.start().
+``--how=exit``: its handler calls sys.exit(0) instead (raised where its main blocks)."""
 import signal
+import sys
 
 import tornado.ioloop
 
@@ -14,6 +16,8 @@ def main():
 
     def on_term(signum, frame):
         note(a.out, "sigterm %d" % signum)
+        if a.how == "exit":
+            sys.exit(0)
         loop.add_callback_from_signal(shutdown)
 
     def shutdown():

@@ -47,4 +47,5 @@ def main():
         finally:
             note(a.out, "finally")
     tornado.ioloop.IOLoop.current().close()
+    asyncio.get_event_loop().close()
     note(a.out, "closed")
