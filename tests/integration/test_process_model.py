@@ -169,6 +169,7 @@ EXIT_APPS = {
     "os_exit": ('main = "papps.exits:main"', "os_exit"),
     "interrupt": ('main = "papps.exits:main"', "interrupt"),
     "contract_exit": ('app_class = "papps.contract.ExitingApp"', ""),
+    "exit_sync": ('main = "papps.exits:sync_main"', ""),
 }
 
 CHILDREN = ("import os as __os\nprint(sum(len(open('/proc/self/task/%s/children' % t).read().split())"
@@ -205,7 +206,8 @@ async def test_one_process_own_singletons_and_exits_end_only_the_app(tmp_path, t
                              ("exit_callback", "exit status 4 (sys.exit"),
                              ("os_exit", "exit status 5 (os._exit"),
                              ("interrupt", "interrupted (KeyboardInterrupt in papps/exits.py:"),
-                             ("contract_exit", "exit status 2 (sys.exit")):
+                             ("contract_exit", "exit status 2 (sys.exit"),
+                             ("exit_sync", "exit status 6 (sys.exit in papps/exits.py:")):
             ev = await rec.wait(lambda e, n=name: isinstance(e, AppState) and e.app == n
                                 and e.state in ("failed", "stopped") and e.reason, timeout=20)
             assert reason in ev.reason, (name, ev)

@@ -23,3 +23,15 @@ async def main():
             raise KeyboardInterrupt
         loop.create_task(interrupt())
     await asyncio.Event().wait()
+
+
+def sync_main():
+    """A synchronous main: IOLoop.start() returns once a callback stops the loop, then sys.exit(6)."""
+    import tornado.ioloop
+
+    a = args()
+    application("exits").listen(a.port, address="127.0.0.1")
+    loop = tornado.ioloop.IOLoop.current()
+    loop.call_later(0.3, loop.stop)
+    loop.start()
+    sys.exit(6)
