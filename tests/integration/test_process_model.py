@@ -170,6 +170,7 @@ EXIT_APPS = {
     "interrupt": ('main = "papps.exits:main"', "interrupt"),
     "contract_exit": ('app_class = "papps.contract.ExitingApp"', ""),
     "exit_sync": ('main = "papps.exits:sync_main"', ""),
+    "forker": ('main = "papps.forker:main"', ""),
 }
 
 CHILDREN = ("import os as __os\nprint(sum(len(open('/proc/self/task/%s/children' % t).read().split())"
@@ -188,6 +189,9 @@ async def test_one_process_own_singletons_and_exits_end_only_the_app(tmp_path, t
             assert ev.state == "failed" and call in ev.reason and "`process` block" in ev.reason, ev
             assert said(outs[name]) == ["started"]
         assert await cell(s, CHILDREN) == "0"
+        # a forked child's os._exit ends that child (the refusal is the kernel's only)
+        await rec.wait(state_of("forker", "running"))
+        assert await fetch(f"http://127.0.0.1:{ports['forker']}/", timeout=20) == (200, "child exit code 3")
         # traitlets' launch_instance(): the app's own Application slot, the kernel's untouched
         await rec.wait(state_of("jupyterish", "running", "failed"))
         assert s.apps["jupyterish"].state == "running", s.apps["jupyterish"]

@@ -58,9 +58,15 @@ class Originals:
 
 originals = Originals()
 
+#: the kernel's pid: in a process forked from it (multiprocessing's fork, os.fork) every call
+#: is the original (its os._exit must end that child, not raise in a copy of the kernel)
+_KERNEL_PID = os.getpid()
+
 
 def current():
     """The :class:`AppProcess` of the app whose code runs here, None for the kernel's code."""
+    if os.getpid() != _KERNEL_PID:
+        return None
     proc = getattr(state.current_scope(), "proc", None)
     if proc is None:
         proc = getattr(state.current_run.get(), "proc", None)
@@ -68,6 +74,8 @@ def current():
 
 
 def of_context(ctx):
+    if os.getpid() != _KERNEL_PID:
+        return None
     proc = getattr(ctx.get(state.scope_var), "proc", None)
     if proc is None:
         proc = getattr(ctx.get(state.current_run), "proc", None)
