@@ -171,6 +171,8 @@ EXIT_APPS = {
     "contract_exit": ('app_class = "papps.contract.ExitingApp"', ""),
     "exit_sync": ('main = "papps.exits:sync_main"', ""),
     "forker": ('main = "papps.forker:main"', ""),
+    "selfkill": ('main = "papps.selfkill:main"', ""),
+    "selfkill_handled": ('main = "papps.selfkill:main"', "handler"),
 }
 
 CHILDREN = ("import os as __os\nprint(sum(len(open('/proc/self/task/%s/children' % t).read().split())"
@@ -205,13 +207,22 @@ async def test_one_process_own_singletons_and_exits_end_only_the_app(tmp_path, t
         assert said(outs["jupyterish"]) == ["instance-is-mine True"] * 2
         await s.stop_app("jupyterish")
         assert await cell(s, kernel_app) == "True IPKernelApp"
-        # sys.exit / SystemExit / os._exit / KeyboardInterrupt end the app, never the kernel
+        # an app that sends itself SIGTERM: its handler, else it ends; never the kernel
+        for name in ("selfkill", "selfkill_handled"):
+            await rec.wait(state_of(name, "running"))
+            await fetch(f"http://127.0.0.1:{ports[name]}/term")
+        ev = await rec.wait(lambda e: isinstance(e, AppState) and e.app == "selfkill_handled"
+                            and e.state == "stopped" and e.reason, timeout=20)
+        assert ev.reason == "main() returned", ev
+        assert said(outs["selfkill_handled"]) == ["finally"]
+        # sys.exit / SystemExit / os._exit / KeyboardInterrupt / a signal end the app, never the kernel
         for name, reason in (("exit_main", "exit status 3 (sys.exit in papps/exits.py:"),
                              ("exit_callback", "exit status 4 (sys.exit"),
                              ("os_exit", "exit status 5 (os._exit"),
                              ("interrupt", "interrupted (KeyboardInterrupt in papps/exits.py:"),
                              ("contract_exit", "exit status 2 (sys.exit"),
-                             ("exit_sync", "exit status 6 (sys.exit in papps/exits.py:")):
+                             ("exit_sync", "exit status 6 (sys.exit in papps/exits.py:"),
+                             ("selfkill", "terminated by SIGTERM (os.kill in papps/selfkill.py:")):
             ev = await rec.wait(lambda e, n=name: isinstance(e, AppState) and e.app == n
                                 and e.state in ("failed", "stopped") and e.reason, timeout=20)
             assert reason in ev.reason, (name, ev)

@@ -29,6 +29,7 @@ import atexit
 import contextvars
 import os
 import signal
+import sys
 import weakref
 
 from . import state
@@ -50,6 +51,7 @@ class Originals:
         self.add_signal_handler = self.remove_signal_handler = None
         self.atexit_register = self.atexit_unregister = None
         self.os_exit = None
+        self.os_kill = self.raise_signal = None
         self.handle_run = None
         self.tcp_start = None
         self.fork_processes = None
@@ -99,6 +101,9 @@ class AppProcess:
         #: ``fn(signum, handler)``: run one of its handlers where its signal handlers run
         #: (set by the owner; None: its handlers are recorded, never run)
         self.deliver = None
+        #: ``fn(signum, how)``: the app sent itself a signal (``os.kill(os.getpid(), ...)``,
+        #: ``signal.raise_signal``); None: the kernel's own behaviour
+        self.on_signal = None
 
     # -- signals
     def getsignal(self, signum):
@@ -281,6 +286,56 @@ def _os_exit(status):
     raise exc
 
 
+class Terminated(SystemExit):
+    """An app that sent itself a signal whose default action ends a process: it ends."""
+
+    def __init__(self, signum, how, where):
+        super().__init__(128 + signum)
+        self.signum, self.how, self.where = signum, how, where
+
+
+#: signals whose default action is not to end a process (ignore, stop, continue): nothing happens
+_HARMLESS = {getattr(signal, n) for n in ("SIGCHLD", "SIGWINCH", "SIGURG", "SIGCONT", "SIGSTOP", "SIGTSTP",
+                                          "SIGTTIN", "SIGTTOU") if hasattr(signal, n)}
+
+
+def default_action(signum, how, where):
+    """What a signal's default action is for an app: None (nothing), or the exception that ends it."""
+    if signum == signal.SIGINT:
+        exc = KeyboardInterrupt()
+        exc.where = where
+        return exc
+    if signum in _HARMLESS:
+        return None
+    return Terminated(signum, how, where)
+
+
+def _caller_place():
+    frame = sys._getframe(2)
+    while frame is not None and ("tornado_launcher" in frame.f_code.co_filename
+                                 or frame.f_code.co_filename.startswith("<tornado-launcher")):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return _relative(frame.f_code.co_filename, frame.f_lineno)
+
+
+def _os_kill(pid, sig):
+    proc = current()
+    if proc is None or proc.on_signal is None or pid != _KERNEL_PID:
+        return originals.os_kill(pid, sig)
+    sig = _check_signum(sig) if sig else 0
+    if sig:  # 0 only asks whether the process exists: it does
+        proc.on_signal(sig, "os.kill", _caller_place())
+
+
+def _raise_signal(signalnum):
+    proc = current()
+    if proc is None or proc.on_signal is None:
+        return originals.raise_signal(signalnum)
+    proc.on_signal(_check_signum(signalnum), "signal.raise_signal", _caller_place())
+
+
 def _handle_run(self):
     try:
         return originals.handle_run(self)
@@ -381,6 +436,8 @@ def apply():
     atexit.register, atexit.unregister = _atexit_register, _atexit_unregister
     originals.os_exit = os._exit
     os._exit = _os_exit
+    originals.os_kill, originals.raise_signal = os.kill, signal.raise_signal
+    os.kill, signal.raise_signal = _os_kill, _raise_signal
     originals.handle_run = asyncio.events.Handle._run
     asyncio.events.Handle._run = _handle_run
     import tornado.process
@@ -413,7 +470,13 @@ def exit_place(exc, project=None):
     where = own or where
     if where is None:
         return None
-    path, line = where
+    return _relative(*where)
+
+
+def _relative(path, line):
+    """``papps/exits.py:12``: relative to the project directory when inside it."""
+    project = state.kernel.settings.get("project_dir")
+    root = os.path.realpath(project) if project else None
     if root and os.path.isabs(path):
         try:
             rel = os.path.relpath(os.path.realpath(path), root)
@@ -438,7 +501,9 @@ def exit_status(exc):
 
 def describe_exit(exc):
     """``exit status 1 (sys.exit in server.py:12)`` / ``interrupted (KeyboardInterrupt in ...)``."""
-    where = exit_place(exc)
+    where = getattr(exc, "where", None) or exit_place(exc)
+    if isinstance(exc, Terminated):
+        return "terminated by %s (%s%s)" % (signal.Signals(exc.signum).name, exc.how, " in " + where if where else "")
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (KeyboardInterrupt%s)" % (" in " + where if where else "")
     how = "os._exit" if getattr(exc, "_tl_os_exit", False) else "sys.exit"

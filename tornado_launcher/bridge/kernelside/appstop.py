@@ -35,6 +35,7 @@ class ProcessMain:
         self.proc = appprocess.AppProcess(self.name)
         self.proc.on_exit = self._exit_raised
         self.proc.deliver = self.deliver_signal
+        self.proc.on_signal = self._signal_from_self
         self.stop_timeout = STOP_TIMEOUT if stop_timeout is None else max(0.0, float(stop_timeout))
         self.stop_deadline = None  # monotonic: a resumed main must hand back by then (during a stop)
         self.stop_note = None  # how the last stop went, for the app's log
@@ -295,6 +296,35 @@ class ProcessMain:
             return False
         self.stop_note = ("INFO", "stopped by %s in %.0f ms" % (how, (time.monotonic() - t0) * 1000.0))
         return True
+
+    def _signal_from_self(self, signum, how, where):
+        """The app sent itself a signal (any thread): taken on its loop, as a handler would be."""
+        try:
+            self.loop.call_soon_threadsafe(self.signal_self, signum, how, where, context=self.ctx.copy())
+        except (RuntimeError, AttributeError):
+            pass  # its loop is gone: it has ended
+
+    def signal_self(self, signum, how, where):
+        """A signal the app sent itself, as its process would take it: its handler, else the
+        default action (SIGINT: KeyboardInterrupt; SIGTERM, SIGHUP, ...: it ends, "terminated
+        by SIGTERM"; SIGCHLD, SIGWINCH, ...: nothing), never the kernel's."""
+        action = self.proc.actions.get(signum)
+        if action is not None and action[0] == "loop":
+            _, loop, callback, args, ctx = action
+            try:
+                loop.call_soon_threadsafe(callback, *args, context=ctx)
+            except RuntimeError:
+                pass
+            return
+        handler = action[1] if action is not None else signal.SIG_DFL
+        if handler == signal.SIG_IGN:
+            return
+        if callable(handler) and handler is not signal.default_int_handler:
+            self.deliver_signal(signum, handler)
+            return
+        exc = appprocess.default_action(signum, how, where)
+        if exc is not None:
+            self._exit_raised(exc)
 
     def _run_atexit(self):
         def log(level, message):
