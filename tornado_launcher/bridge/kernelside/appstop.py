@@ -24,6 +24,7 @@ import time
 
 from . import appprocess
 from .mainthread import MainThread
+from .records import one_line
 
 STOP_TIMEOUT = 5.0  # seconds a stop waits for the app to end on its own (the app's `stop_timeout`)
 
@@ -85,7 +86,7 @@ class ProcessMain:
             status = appprocess.exit_status(error)
             self.ended_by_app(error if status else None, appprocess.describe_exit(error))
         elif error is not None:
-            self.ended_by_app(error, "main() raised %s" % _one_line(error))
+            self.ended_by_app(error, "main() raised %s" % one_line(error))
         else:
             self.ended_by_app(None, "main() returned")
 
@@ -334,11 +335,3 @@ class ProcessMain:
             self.ctx.copy().run(self.proc.run_atexit, log)
         except Exception:
             pass
-
-    def on_app_thread(self):
-        return threading.get_ident() == self.thread_id
-
-
-def _one_line(exc):
-    from .records import one_line
-    return one_line(exc)
