@@ -173,6 +173,8 @@ EXIT_APPS = {
     "forker": ('main = "papps.forker:main"', ""),
     "selfkill": ('main = "papps.selfkill:main"', ""),
     "selfkill_handled": ('main = "papps.selfkill:main"', "handler"),
+    "alarm": ('main = "papps.alarm:main"', ""),
+    "alarm_handled": ('main = "papps.alarm:main"', "handler"),
 }
 
 CHILDREN = ("import os as __os\nprint(sum(len(open('/proc/self/task/%s/children' % t).read().split())"
@@ -222,13 +224,19 @@ async def test_one_process_own_singletons_and_exits_end_only_the_app(tmp_path, t
                              ("interrupt", "interrupted (KeyboardInterrupt in papps/exits.py:"),
                              ("contract_exit", "exit status 2 (sys.exit"),
                              ("exit_sync", "exit status 6 (sys.exit in papps/exits.py:"),
-                             ("selfkill", "terminated by SIGTERM (os.kill in papps/selfkill.py:")):
+                             ("selfkill", "terminated by SIGTERM (os.kill in papps/selfkill.py:"),
+                             ("alarm", "terminated by SIGALRM (signal.alarm)")):
             ev = await rec.wait(lambda e, n=name: isinstance(e, AppState) and e.app == n
                                 and e.state in ("failed", "stopped") and e.reason, timeout=20)
             assert reason in ev.reason, (name, ev)
             assert ev.state == "failed", ev
             assert port_is_free(ports[name]), name
         assert await cell(s, "import os\nprint(os.getpid())") == pid
+        for _ in range(100):  # its alarm(1) fires about 1 s after its start
+            if said(outs["alarm_handled"]):
+                break
+            await asyncio.sleep(0.1)
+        assert said(outs["alarm_handled"]) == ["alarm 14"] and s.apps["alarm_handled"].state == "running"
         assert not [e for e in rec.events if getattr(e, "state", None) in ("dead", "restarting")
                     and not isinstance(e, AppState)]
 

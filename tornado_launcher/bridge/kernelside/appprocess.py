@@ -30,6 +30,8 @@ import contextvars
 import os
 import signal
 import sys
+import threading
+import time
 import weakref
 
 from . import state
@@ -52,6 +54,7 @@ class Originals:
         self.atexit_register = self.atexit_unregister = None
         self.os_exit = None
         self.os_kill = self.raise_signal = None
+        self.alarm = self.setitimer = self.getitimer = None
         self.handle_run = None
         self.tcp_start = None
         self.fork_processes = None
@@ -104,6 +107,7 @@ class AppProcess:
         #: ``fn(signum, how)``: the app sent itself a signal (``os.kill(os.getpid(), ...)``,
         #: ``signal.raise_signal``); None: the kernel's own behaviour
         self.on_signal = None
+        self._alarm = None  # (threading.Timer, deadline, interval): its ITIMER_REAL / alarm()
 
     # -- signals
     def getsignal(self, signum):
@@ -136,6 +140,40 @@ class AppProcess:
             if process is not None and getattr(process.Subprocess, "_initialized", False):
                 process.Subprocess._initialized = False
         _sigchld["procs"].discard(self)
+        self.set_timer(0.0, 0.0)
+
+    # -- its real-time timer: signal.alarm / setitimer(ITIMER_REAL) deliver SIGALRM to the app
+    def timer(self):
+        """``(seconds left, interval)`` of its timer."""
+        if self._alarm is None:
+            return 0.0, 0.0
+        _, deadline, interval = self._alarm
+        return max(0.0, deadline - time.monotonic()), interval
+
+    def set_timer(self, seconds, interval):
+        """Arm (or with 0, disarm) its timer; the previous ``(seconds left, interval)``."""
+        previous = self.timer()
+        if self._alarm is not None:
+            self._alarm[0].cancel()
+            self._alarm = None
+        if seconds > 0:
+            timer = []
+
+            def fire():
+                if self._alarm is None or self._alarm[0] is not timer[0]:
+                    return  # disarmed or re-armed meanwhile
+                self._alarm = None
+                if interval > 0:
+                    self.set_timer(interval, interval)
+                if self.on_signal is not None:
+                    self.on_signal(signal.SIGALRM, "signal.alarm", None)
+            t = threading.Timer(seconds, fire)
+            timer.append(t)
+            t.daemon = True
+            t._tl_entry_scope = t._tl_bridge_run = False  # the bridge's timer, not one of the app's threads
+            self._alarm = (t, time.monotonic() + seconds, interval)
+            t.start()
+        return previous
 
     # -- atexit
     def run_atexit(self, log=None):
@@ -329,6 +367,31 @@ def _os_kill(pid, sig):
         proc.on_signal(sig, "os.kill", _caller_place())
 
 
+def _alarm(seconds):
+    proc = current()
+    if proc is None or proc.on_signal is None:
+        return originals.alarm(seconds)
+    left, _ = proc.set_timer(float(int(seconds)), 0.0)
+    return int(left + 0.999999) if left else 0
+
+
+def _setitimer(which, seconds, interval=0.0):
+    proc = current()
+    if proc is None or proc.on_signal is None:
+        return originals.setitimer(which, seconds, interval)
+    if which != signal.ITIMER_REAL:
+        raise OSError(22, "only ITIMER_REAL is emulated for an app inside the kernel "
+                          "(ITIMER_VIRTUAL / ITIMER_PROF would signal the kernel)")
+    return proc.set_timer(float(seconds), float(interval))
+
+
+def _getitimer(which):
+    proc = current()
+    if proc is None or proc.on_signal is None or which != signal.ITIMER_REAL:
+        return originals.getitimer(which)
+    return proc.timer()
+
+
 def _raise_signal(signalnum):
     proc = current()
     if proc is None or proc.on_signal is None:
@@ -438,6 +501,8 @@ def apply():
     os._exit = _os_exit
     originals.os_kill, originals.raise_signal = os.kill, signal.raise_signal
     os.kill, signal.raise_signal = _os_kill, _raise_signal
+    originals.alarm, originals.setitimer, originals.getitimer = signal.alarm, signal.setitimer, signal.getitimer
+    signal.alarm, signal.setitimer, signal.getitimer = _alarm, _setitimer, _getitimer
     originals.handle_run = asyncio.events.Handle._run
     asyncio.events.Handle._run = _handle_run
     import tornado.process
@@ -501,9 +566,10 @@ def exit_status(exc):
 
 def describe_exit(exc):
     """``exit status 1 (sys.exit in server.py:12)`` / ``interrupted (KeyboardInterrupt in ...)``."""
-    where = getattr(exc, "where", None) or exit_place(exc)
-    if isinstance(exc, Terminated):
+    if isinstance(exc, Terminated):  # where it sent the signal, not where its main received it
+        where = exc.where
         return "terminated by %s (%s%s)" % (signal.Signals(exc.signum).name, exc.how, " in " + where if where else "")
+    where = getattr(exc, "where", None) or exit_place(exc)
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (KeyboardInterrupt%s)" % (" in " + where if where else "")
     how = "os._exit" if getattr(exc, "_tl_os_exit", False) else "sys.exit"
