@@ -318,7 +318,7 @@ class TornadoController(KernelAppController):
         spec = super().spec(info)
         a = info.config
         spec.update(app_class=a.app_class, argv=list(a.argv), threaded=info.threaded,
-                    clear_cache=list(a.clear_cache), drain_timeout=a.drain_timeout,
+                    clear_cache=list(a.clear_cache), drain_timeout=a.drain_timeout, stop_timeout=a.stop_timeout,
                     live_reload=info.live_reload, live_reload_hosts=list(a.live_reload_hosts), reload=a.reload)
         # the entry point when it is not a start/stop class (issue 10); data, like the rest
         if a.main:

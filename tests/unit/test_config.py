@@ -290,6 +290,16 @@ def test_drain_timeout_option():
     assert e.message == '`drain_timeout` must be a number of seconds >= 0, e.g. 0.5, not "soon"'
 
 
+def test_stop_timeout_option():
+    assert loads(HEAD + WEB).apps["web"].stop_timeout == 5.0
+    cfg = loads(HEAD + WEB.replace("options {", "options {\n    stop_timeout = 1.5"))
+    assert cfg.apps["web"].stop_timeout == 1.5
+    text = HEAD + WEB.replace("options {", 'options {\n    stop_timeout = -1')
+    (e,) = refused(text)
+    assert e.message == '`stop_timeout` must be a number of seconds >= 0, e.g. 0.5, not -1'
+    assert e.line == [i for i, l in enumerate(text.splitlines(), 1) if "stop_timeout" in l][0] and e.col > 1
+
+
 def test_live_reload_is_off_unless_asked_and_checked():
     assert loads(HEAD + WEB).apps["web"].live_reload is False
     assert loads(HEAD + WEB.replace("options {", "options {\n    live_reload = true")).apps["web"].live_reload is True

@@ -199,6 +199,9 @@ class AppConfig:
     #: seconds the old code may take to answer the requests it accepted, after a
     #: restart or stop, before its connections are closed
     drain_timeout: float = 2.0
+    #: seconds a stop waits for the app to end on its own after its SIGTERM handler (or a
+    #: KeyboardInterrupt in its main) ran, before what is left is closed by force
+    stop_timeout: float = 5.0
     #: HTML pages of the app reload themselves in the browser after a reload
     live_reload: bool = False
     #: client addresses or networks (besides this machine's browser) live reload answers

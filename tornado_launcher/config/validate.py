@@ -50,7 +50,7 @@ _LOGGER_KEYS = ("level", "suppress_regex", "replace_regex")
 #: Jaffle logger settings we accept and do not use.
 _LOGGER_IGNORED = ("name", "colors", "color", "format", "datefmt", "handlers")
 _TORNADO_KEYS = ("app_class", "main", "script", "port", "address", "argv", "args", "threaded", "clear_cache",
-                 "drain_timeout", "live_reload", "live_reload_hosts", "reload")
+                 "drain_timeout", "stop_timeout", "live_reload", "live_reload_hosts", "reload")
 #: the keys that say how an app starts: exactly one per tornado app
 _ENTRY_KEYS = ("app_class", "main", "script")
 #: what a TornadoBridgeApp's reload for changed files purges (``AppConfig.reload``)
@@ -425,6 +425,9 @@ class BlockReader(Fields):
         drain = self.seconds(options, path, "drain_timeout")
         if drain is not None:
             app.drain_timeout = drain
+        stop = self.seconds(options, path, "stop_timeout")
+        if stop is not None:
+            app.stop_timeout = stop
         mode = self.string(options, path, "reload", '(what a save re-imports)')
         if mode is not MISSING:
             if mode in RELOAD_MODES:

@@ -26,6 +26,7 @@ Layering (each module imports only those above it):
 ``servers``      the servers and listening sockets one run of an app opened; the socket pool
 ``drain``        closing listening sockets without losing the backlog; draining accepted connections
 ``options``      ``tornado.options`` per app: each app's own options and values, routed by its scope
+``appprocess``   what an app owns as a process, per app: signals, atexit, exits, traitlets singletons, one process
 ``patches``      what the bridge patches in tornado, asyncio, logging and threading, and the originals (``Patches``)
 ``graph``        the project's import graph, compiled code by content, what a change invalidates
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
@@ -33,6 +34,8 @@ Layering (each module imports only those above it):
 ``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        how a run enters the user's code: the contract class; ``Entry`` (main, script, Application)
+``mainthread``   shared mode: an app's synchronous main on its own thread, in lockstep with the kernel's loop
+``appstop``      how an app's main blocks and how it ends: the blocking calls, stop as a SIGTERM, exits
 ``scope``        ``AppScope``: one start of an app from its own entry point, what it started, how it ended
 ``assets``       an app's template and static directories; forgetting Tornado's caches of them
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
@@ -52,7 +55,7 @@ state changes happen on the kernel's loop thread.
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.tunnel", "kernelside.files",
            "kernelside.hang",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
-           "kernelside.patches", "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live",
-           "kernelside.run", "kernelside.entry", "kernelside.scope", "kernelside.assets", "kernelside.apps",
-           "kernelside.filewatch",
-           "kernelside.tornado_app", "kernelside.api")
+           "kernelside.appprocess", "kernelside.patches", "kernelside.graph", "kernelside.imports",
+           "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry", "kernelside.mainthread",
+           "kernelside.appstop", "kernelside.scope", "kernelside.assets", "kernelside.apps",
+           "kernelside.filewatch", "kernelside.tornado_app", "kernelside.api")

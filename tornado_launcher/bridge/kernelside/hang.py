@@ -224,10 +224,15 @@ def _ours(path):
     return path.startswith("<tornado_launcher") or protocol.MODULE_NAME in path
 
 
+#: thread id -> the thread that runs in its place while it waits (the kernel's loop thread while
+#: an app's main thread runs in lockstep with it, ``mainthread.MainThread.step``)
+running_for = {}
+
+
 def where_blocked(thread_id):
     """``"acme/handlers.py:31 in get"``: the innermost frame of the project's code in that thread
     (else the innermost frame), the path relative to the project directory; None if unknown."""
-    frame = sys._current_frames().get(thread_id)
+    frame = sys._current_frames().get(running_for.get(thread_id, thread_id))
     if frame is None:
         return None
     project = state.kernel.settings.get("project_dir")

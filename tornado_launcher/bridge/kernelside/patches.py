@@ -15,10 +15,11 @@
 * the kernel loop's ``stop()`` / ``run_forever()`` / ``run_until_complete()``
   are guarded too, and a task factory tracks each app's tasks (:func:`guard_loop`);
 * for apps started from their own entry point (an :class:`~.scope.AppScope`):
-  ``asyncio.run(coro)`` makes ``coro`` the app's main task on the kernel's loop
-  (shared) or runs it on the app's own loop (threaded); ``IOLoop.start()`` on the
-  kernel's loop returns at once, the app's ``IOLoop.stop()`` means it ended on its
-  own; ``parse_command_line()`` and ``argparse`` read the app's argv;
+  the blocking calls (``asyncio.run``, ``IOLoop.start/stop``, the kernel loop's
+  ``run_forever`` / ``run_until_complete`` / ``stop``) are the scope's
+  (``appstop.ProcessMain``: they block the app's main, never the kernel's loop);
+  signals, atexit, exits, singletons and multi-process starts are ``appprocess``'
+  patches (applied from :func:`apply`); ``parse_command_line()`` and ``argparse`` read the app's argv;
   ``logging.basicConfig`` in an app keeps the bridge's routing (only the level is honoured).
 
 One set of patches: each asks first whether scoped code runs (the entry-point
@@ -44,6 +45,7 @@ import tornado.websocket
 from tornado.platform.asyncio import BaseAsyncIOLoop
 
 from .. import protocol
+from . import appprocess
 from . import options as scoped_options
 from . import state
 from .attribution import attributed_run
@@ -82,12 +84,12 @@ patches = Patches()
 def _ioloop_start(self):
     scope = state.current_scope()
     if scope is not None and self.asyncio_loop is scope.loop:
-        scope.loop_started = True
         if not scope.threaded:
-            return None  # the kernel's loop already runs: the app keeps serving on it
+            return scope.blocking_start()  # the kernel's loop already runs: blocks the app's main only
+        scope.loop_started = True
         self.asyncio_loop.call_soon(scope.serving)
         scope.release_argv()
-        return patches.ioloop_start(self)
+        return scope.threaded_blocking(lambda: patches.ioloop_start(self))
     run = state.current_run.get()
     if run is not None:
         if self.asyncio_loop is state.kernel.loop:
@@ -103,9 +105,7 @@ def _ioloop_start(self):
 def _ioloop_stop(self):
     scope = state.current_scope()
     if scope is not None and not scope.threaded and self.asyncio_loop is scope.loop:
-        if not scope.stop_requested:
-            scope.loop.call_soon(scope.ended_by_app, None, "the app stopped its IOLoop")
-        return None
+        return scope.loop_stop_called("the app stopped its IOLoop")
     run = state.current_run.get()
     if run is not None and self.asyncio_loop is state.kernel.loop:
         # the app's stop callback: never stop the kernel's loop, note that the app stopped
@@ -243,8 +243,7 @@ def _asyncio_run(main, *, debug=None):
         except RuntimeError:
             running = None
         if not scope.threaded and running is scope.loop:
-            scope.adopt_main(main)
-            return None
+            return scope.blocking_run(main)
         if scope.threaded and running is None and threading.get_ident() == scope.thread_id:
             return scope.run_until(scope.adopt_main(main))
     return patches.asyncio_run(main, debug=debug)
@@ -307,38 +306,40 @@ def guard_loop(loop):
     loop.set_task_factory(_task_factory)
     if not loop.is_running():
         return  # only a loop we do not own gets instance patches
-    run_forever, run_until_complete, stop = loop.run_forever, loop.run_until_complete, loop.stop
+    run_forever, run_until_complete, stop, close = loop.run_forever, loop.run_until_complete, loop.stop, loop.close
 
     def guarded_run_forever():
         scope = _kernel_scope(loop)
         if scope is None:
             return run_forever()
-        scope.loop_started = True
-        return None
+        return scope.blocking_start()
 
     def guarded_run_until_complete(future):
         scope = _kernel_scope(loop)
         if scope is None or not loop.is_running():
             return run_until_complete(future)
-        scope.adopt_main(future)
-        return None
+        return scope.blocking_until(future)
 
     def guarded_stop():
         scope = _kernel_scope(loop)
         if scope is not None:
-            if not scope.stop_requested:
-                loop.call_soon(scope.ended_by_app, None, "the app stopped the event loop")
-            return None
+            return scope.loop_stop_called("the app stopped the event loop")
         run = state.current_run.get()
         if run is not None:  # a contract app's asyncio.get_event_loop().stop()
             run.stop_reached = True
             return None
         return stop()
 
+    def guarded_close():
+        if _kernel_scope(loop) is not None:
+            return None  # an app's teardown closes "its" loop: the kernel's goes on
+        return close()
+
     try:
         loop.run_forever = guarded_run_forever
         loop.run_until_complete = guarded_run_until_complete
         loop.stop = guarded_stop
+        loop.close = guarded_close
     except (AttributeError, TypeError):
         pass  # a loop type that refuses instance attributes: IOLoop.stop is still guarded
 
@@ -379,3 +380,4 @@ def apply():
     patches.basic_config = logging.basicConfig
     logging.basicConfig = _basic_config
     scoped_options.install()
+    appprocess.apply()  # signals, atexit, exits, singletons, one process: per app

@@ -5,6 +5,7 @@ import contextvars
 import weakref
 
 from . import live, state
+from .appprocess import AppProcess
 from .drain import count_requests
 from .servers import Servers
 
@@ -37,6 +38,8 @@ class Run:
         self.drain_task = None  # shared: the drain of its connections on the kernel's loop
         self.loop_closing = False
         self.close_all_fds = False
+        self.proc = AppProcess(app.name)  # its signals, atexit, singletons (an entry point's: its scope's)
+        self.proc.on_exit = lambda exc: app._contract_exit(self, exc)  # a contract app's exit ends it
         self.ctx = contextvars.copy_context()
         self.ctx.run(state.current_run.set, self)
 

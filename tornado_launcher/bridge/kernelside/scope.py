@@ -14,14 +14,14 @@ ended it; otherwise the app ended on its own (its ``main()`` returned or raised,
 it stopped its IOLoop, it called ``sys.exit``); ``error`` is the exception
 (None for a clean end), ``reason`` a one-line sentence.
 
-Shared mode (the kernel's running loop): the app's synchronous code runs in
-the scope's context; ``asyncio.run(coro)`` makes ``coro`` its main task and
-returns None at once (a second call is chained after the first);
-``IOLoop.start()`` returns at once.  Threaded: a thread of its own with its own
+Shared mode (the kernel's running loop): the app's synchronous main runs in
+the scope's context on a thread of its own, in lockstep with the kernel's loop
+(``mainthread``), where ``asyncio.run(coro)`` (``coro`` is its main task on the
+kernel's loop) and ``IOLoop.start()`` block it until the app stops; a coroutine
+``main`` is the main task.  Threaded: a thread of its own with its own
 loop, where ``asyncio.run`` and ``IOLoop.start()`` really run.  ``sys.argv`` is
 ``[argv0] + argv`` while its synchronous code and each step of its main task
-run.  ``sys.exit()`` after a main task or IOLoop start was handed over (e.g.
-``sys.exit(asyncio.run(main()))``) ends only the synchronous part.
+run.  Stop is a SIGTERM, exits end only the app (``appstop``, ``appprocess``).
 
 Tracking (the patches in ``patches`` fill it): servers (``TCPServer.add_sockets``,
 into the run's ``Servers``), tasks (a task factory on the app's loop), timers and
@@ -43,6 +43,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import types
 import weakref
 
@@ -53,11 +54,11 @@ from . import drain as draining
 from . import options as scoped_options
 from . import patches as patching
 from . import state
+from .appprocess import describe_exit, exit_status
+from .appstop import STOP_TIMEOUT, ProcessMain
 from .entry import load_main, make_application
 from .records import one_line
 from .servers import Servers
-
-STOP_TIMEOUT = 5.0
 
 Outcome = collections.namedtuple("Outcome", "requested error reason")
 
@@ -91,10 +92,10 @@ def _argv_steps(coro, scope):
             error = exc
 
 
-class AppScope:
+class AppScope(ProcessMain):
     """One start of one app: its context, what it started, how it ended.  See the module docstring."""
 
-    def __init__(self, name, argv=(), threaded=False, context=None, servers=None):
+    def __init__(self, name, argv=(), threaded=False, context=None, servers=None, stop_timeout=None):
         self.name = name
         self.argv = [str(a) for a in argv]
         self.threaded = bool(threaded)
@@ -120,6 +121,7 @@ class AppScope:
         # ``context``: the bridge's run context (its own ContextVars ride along)
         self.ctx = context.copy() if context is not None else contextvars.copy_context()
         self.ctx.run(state.scope_var.set, self)
+        self._init_process(stop_timeout)
 
     def __repr__(self):
         return "<AppScope %s %s>" % (self.name, "threaded" if self.threaded else "shared")
@@ -173,10 +175,10 @@ class AppScope:
         self.thread_id = threading.get_ident()
         try:
             self.run_in(self._call, entry)
-        except SystemExit as exc:
+        except (SystemExit, KeyboardInterrupt) as exc:
             if not self._handed_over():
                 self._close_now()
-                self._finish(False, None if exc.code in (None, 0) else exc, "the app exited with status %s" % (exc.code or 0))
+                self._finish(False, exc if exit_status(exc) else None, describe_exit(exc))
                 if self.outcome.error is not None:
                     raise
                 return False
@@ -202,11 +204,12 @@ class AppScope:
         return {"main": "main()", "script": "the script", "callable": "the function"}.get(entry.kind, "the app")
 
     def _handed_over(self):
-        return self.loop_started or (self.main_task is not None and not self.main_task.done())
+        return self.loop_started or (self.main_task is not None and not self.main_task.done()) \
+            or self._main_blocked()
 
     def _call(self, entry):
         if entry.kind == "script":
-            return self._run_script(entry.target)
+            return self._in_main(self._run_script, entry.target)
         if entry.kind == "application":
             target = load_main(entry.target) if isinstance(entry.target, str) else entry.target
             app = make_application(target)
@@ -225,7 +228,7 @@ class AppScope:
         if inspect.iscoroutinefunction(fn):
             self.adopt_main(fn())
             return None
-        result = fn()
+        result = self._in_main(fn)
         if inspect.isawaitable(result):
             self.adopt_main(result)
         return None
@@ -272,13 +275,18 @@ class AppScope:
     def _main_done(self, task):
         if task is not self.main_task or self.stop_requested or self.outcome is not None:
             return
-        if not self.threaded:
-            if task.cancelled():
+        if not self.threaded and not self._main_blocked():  # a main thread waiting for it goes on
+            pending, self.pending_raise = self.pending_raise, None
+            if pending is not None:
+                self.ended_by_app(pending if exit_status(pending) else None, describe_exit(pending))
+            elif task.cancelled():
                 self.ended_by_app(None, "the app's main task was cancelled")
             elif task.exception() is not None:
                 exc = task.exception()
-                self.ended_by_app(None if isinstance(exc, SystemExit) and exc.code in (None, 0) else exc,
-                                   "main() raised %s" % one_line(exc))
+                if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+                    self.ended_by_app(exc if exit_status(exc) else None, describe_exit(exc))
+                else:
+                    self.ended_by_app(exc, "main() raised %s" % one_line(exc))
             else:
                 self.ended_by_app(None, "main() returned")
 
@@ -287,7 +295,7 @@ class AppScope:
         self.loop.call_soon(self.serving)
         self.loop_started = True
         self.release_argv()
-        return self.loop.run_until_complete(task)
+        return self.threaded_blocking(lambda: self.loop.run_until_complete(task))
 
     def _thread_main(self, entry):
         self.thread_id = threading.get_ident()
@@ -295,6 +303,7 @@ class AppScope:
         asyncio.set_event_loop(loop)
         self.loop = loop
         patching.guard_loop(loop)
+        self.guard_own_loop(loop)
         error, reason = None, None
         try:
             self.io_loop = tornado.ioloop.IOLoop.current()
@@ -306,17 +315,17 @@ class AppScope:
                     loop.call_soon(self.serving)  # an Application we listened for
                     self.loop_started = True
                     self.release_argv()
-                    loop.run_forever()
+                    self.own_run_forever()
                 if self.main_task is not None and self.main_task.done() and not self.main_task.cancelled():
                     self.main_task.result()
                 reason = "%s returned" % self._what(entry) if self.main_task is None else "main() returned"
             except asyncio.CancelledError as exc:
                 if not self.stop_requested:
                     error, reason = exc, "the app's main task was cancelled"
-            except SystemExit as exc:
-                if exc.code not in (None, 0):
+            except (SystemExit, KeyboardInterrupt) as exc:
+                if exit_status(exc) and not (self.stop_requested and isinstance(exc, KeyboardInterrupt)):
                     error = exc
-                reason = "the app exited with status %s" % (exc.code or 0)
+                reason = describe_exit(exc)
             except BaseException as exc:
                 error, reason = exc, "the app raised %s" % one_line(exc)
         finally:
@@ -355,6 +364,8 @@ class AppScope:
     def _finish(self, requested, error, reason):
         if self.outcome is None:
             self.outcome = Outcome(requested, error, reason)
+        self._run_atexit()
+        self.proc.ended()
         scoped_options.end(self)
         if self._sys_path_added is not None:
             try:
@@ -450,10 +461,17 @@ class AppScope:
 
     async def stop(self, timeout=STOP_TIMEOUT):
         """Stop the app; on return its port is free and what it started is cancelled.  Returns
-        the :class:`Outcome` (an app that had already ended keeps its own)."""
+        the :class:`Outcome` (an app that had already ended keeps its own).  First a SIGTERM
+        (:meth:`_stop_gracefully`, up to ``stop_timeout``), then what is left is forced."""
         if self.ended.done():
             return self.ended.result()
         self.stop_requested = True
+        self.stop_note = None
+        tried = await self._stop_gracefully() or self.stop_note is not None
+        if self.ended.done():
+            return self.ended.result()
+        if tried:
+            timeout = 1.0  # the app had its stop_timeout: what is left gets a second
         if self.threaded:
             def stop_in_thread():
                 self._close_now()
@@ -470,10 +488,19 @@ class AppScope:
                     s.close()
                 self._finish(True, None, "stopped by force: the app's thread is blocked")
                 return self.outcome
+        if self._main_blocked() and self.pending_raise is None:
+            # its SIGTERM handler did not end it: Ctrl+C's KeyboardInterrupt where its main blocks
+            self.stop_deadline = time.monotonic() + timeout
+            self.raise_in_main(KeyboardInterrupt())
         self._close_now()
         waiting = [t for t in list(self.tasks) if not t.done()]
+        if self._main_blocked() and self._main_over is not None:
+            waiting.append(self._main_over)
         if waiting:
             await asyncio.wait(waiting, timeout=timeout)
+        if self.main_thread is not None and not self.main_thread.over and self.log is not None:
+            self.log("WARNING", "the app's main did not end: its thread is left %s" % (
+                "running" if self.main_thread.detached else "waiting"))
         self._close_now()  # what their cancellation handlers scheduled
         self._finish(True, None, "stopped")
         return self.outcome
@@ -490,8 +517,11 @@ STOP_FREE_TIMEOUT = 5.0  # seconds a threaded app's loop may take to close its l
 
 async def start_entry(app, run, entry_point):
     """Start ``entry_point`` in a scope bound to ``run``; the exception (None once it serves)."""
-    scope = AppScope(app.name, app.argv, app.threaded, context=run.ctx, servers=run.servers)
+    scope = AppScope(app.name, app.argv, app.threaded, context=run.ctx, servers=run.servers,
+                     stop_timeout=getattr(app, "stop_timeout", None))
+    scope.log = app._log
     run.scope = scope
+    run.proc = scope.proc
     run.loop = state.kernel.loop  # until the scope's own (threaded)
     try:
         serving = await scope.start(entry_point)
@@ -502,7 +532,8 @@ async def start_entry(app, run, entry_point):
     if not serving:
         # it ended before serving: "failed", so whoever pressed Start settles
         outcome = scope.outcome
-        if outcome is not None and outcome.error is not None and not isinstance(outcome.error, SystemExit):
+        if outcome is not None and outcome.error is not None \
+                and not isinstance(outcome.error, (SystemExit, KeyboardInterrupt)):
             return outcome.error
         reason = outcome.reason if outcome is not None else "the app ended"
         return RuntimeError(reason if "without serving" in reason else reason + " before serving")
@@ -536,6 +567,7 @@ async def stop_entry(app, run, drain):
     busy = any(getattr(server, "_connections", None) for server in run.servers.servers())
     if not busy:
         await scope.stop()
+        _log_stop(app, scope)
     elif drain:
         await _drain_entry(app, run)
     else:
@@ -560,3 +592,10 @@ async def _drain_entry(app, run):
     except Exception:
         pass
     await scope.stop()
+    _log_stop(app, scope)
+
+
+def _log_stop(app, scope):
+    """How the stop went: "stopped by its SIGTERM handler in 40 ms" / "did not stop within 5 s: forced"."""
+    if scope.stop_note is not None:
+        app._log(*scope.stop_note)

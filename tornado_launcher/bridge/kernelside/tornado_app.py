@@ -34,6 +34,7 @@ from . import assets, attribution, entry, imports, live, options, ports, state
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
+from .appprocess import describe_exit, exit_status
 from .graph import graph, heap, prune_libraries
 from .records import format_exc, one_line
 from .run import Run
@@ -114,7 +115,36 @@ class EntryPoints:
             self._set_state("stopped", reason=outcome.reason)
 
 
-class TornadoBridgeApp(EntryPoints, BridgeApp):
+def stop_timeout(spec):
+    """The app's ``stop_timeout``: seconds a stop waits after its SIGTERM (scope.py), None: the default."""
+    stop = spec.get("stop_timeout")
+    return None if stop is None else max(0.0, float(stop))
+
+
+class ProcessEnds:
+    """The part of :class:`TornadoBridgeApp` about how a contract app ends as a process would
+    (issue 25): an exit from one of its callbacks, the bound on its ``stop()``."""
+
+    def _stop_wait(self):
+        """Seconds a contract app's ``stop()`` may take: the app's ``stop_timeout``."""
+        return STOP_TIMEOUT if self.stop_timeout is None else self.stop_timeout
+
+    def _contract_exit(self, run, exc):
+        """A contract app's callback raised SystemExit / KeyboardInterrupt (on its loop): the
+        app ends, as its own process would, never the kernel."""
+        state.kernel.call(self._submit, "exited", (run, exc))
+
+    async def _do_exited(self, arg, t0):
+        run, exc = arg
+        if self._run is not run or run.stop_requested:
+            return
+        reason = describe_exit(exc)
+        self._log("ERROR" if exit_status(exc) else "INFO", "the app ended: %s" % reason)
+        await self._stop(drain=False)
+        self._set_state("failed" if exit_status(exc) else "stopped", reason=reason)
+
+
+class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
     """Runs a Tornado application class in this kernel, on the kernel's loop or its own thread.
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
@@ -143,6 +173,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
         timeout = self.spec.get("drain_timeout")
         #: seconds the old run's accepted requests may take after a restart or stop
         self.drain_timeout = draining.DRAIN_TIMEOUT if timeout is None else max(0.0, float(timeout))
+        self.stop_timeout = stop_timeout(self.spec)
         self.live_reload = bool(self.spec.get("live_reload", False))
         self.reload_mode = "all" if self.spec.get("reload") == "all" else "dependents"
         self._reload_info = None  # what the current start purged (the "reload" of its running record)
@@ -601,6 +632,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             released = True
             run.drain_task = state.kernel.loop.create_task(
                 draining.drain(run.servers.servers(), self, self.drain_timeout, run))
+        run.in_ctx(run.proc.run_atexit, self._log)  # what its code registered with atexit, once
         if not run.assets_forgotten:
             forget_assets(run)
         if drain and released:
@@ -628,9 +660,10 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
                 self._log("ERROR", "stop() raised %s" % one_line(exc), format_exc(exc))
         # FIFO after the callback the app's stop() added: when ours runs, theirs ran
         run.io_loop.add_callback(lambda: fifo.done() or fifo.set_result(None))
-        deadline = time.monotonic() + STOP_TIMEOUT
+        timeout = self._stop_wait()
+        deadline = time.monotonic() + timeout
         try:
-            await asyncio.wait_for(asyncio.shield(fifo), STOP_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(fifo), timeout)
         except asyncio.TimeoutError:
             pass
         if raised:
@@ -644,7 +677,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             run.close_servers()  # servers its stop() forgot
             return
         n = run.close_servers()
-        self._log("WARNING", "stop() did not finish within %g s: closed %d server(s) by force" % (STOP_TIMEOUT, n))
+        self._log("WARNING", "stop() did not finish within %g s: closed %d server(s) by force" % (timeout, n))
 
     async def _stop_threaded(self, run):
         def call_stop():
@@ -671,7 +704,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             except RuntimeError:
                 pass  # loop already closed
             try:
-                await asyncio.wait_for(asyncio.shield(run.released_fut), STOP_TIMEOUT)
+                await asyncio.wait_for(asyncio.shield(run.released_fut), self._stop_wait())
                 return True
             except asyncio.TimeoutError:
                 pass
@@ -685,7 +718,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
                 pass
             try:
                 await asyncio.wait_for(asyncio.shield(run.released_fut), 1.0)
-                self._log("WARNING", "stop() did not finish within %g s: stopped the app's loop by force" % STOP_TIMEOUT)
+                self._log("WARNING", "stop() did not finish within %g s: stopped its loop by force" % self._stop_wait())
                 return True
             except asyncio.TimeoutError:
                 pass

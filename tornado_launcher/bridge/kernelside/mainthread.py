@@ -1,0 +1,147 @@
+"""An app's synchronous main in shared mode: its own thread, in lockstep with the kernel's loop.
+
+``python server.py`` blocks in ``IOLoop.start()`` / ``asyncio.run()`` until the
+server stops, then runs what follows (``finally``, ``with`` exits, ``loop.close()``).
+Inside the kernel the loop already runs, so the call cannot block the loop's
+thread.  :class:`MainThread` runs the app's main on a thread of its own, and
+only one of the two threads runs at any moment, like a coroutine made of two
+threads:
+
+* the loop thread starts (or resumes) the main thread and waits until it hands
+  back (:meth:`MainThread.step`);
+* the main thread's blocking call hands back a future to wait for
+  (:meth:`MainThread.hand_back`): the app's stop for ``IOLoop.start()`` /
+  ``run_forever()``, the main task for ``asyncio.run()`` /
+  ``run_until_complete()`` (``IOLoop.run_sync`` is ``start()`` +
+  ``stop()``), and waits for its turn;
+* when the future is done the loop thread resumes it with the result (or the
+  exception) and waits again; when the main returns or raises, it is over.
+
+The loop thread is parked whenever the app's code runs, so asyncio's
+one-thread assumptions hold; the main thread's running loop and event loop are
+the kernel's (``IOLoop.current()``, ``get_running_loop()``).  A resume during a
+stop waits at most until the stop's deadline: a main that does not hand back by
+then is left running on its own (detached; the stop is forced).
+"""
+
+import asyncio
+import contextvars
+import threading
+import time
+
+from . import hang
+
+
+class MainThread:
+    """See the module docstring.  ``fn`` runs in a copy of the current context."""
+
+    def __init__(self, scope, fn, name):
+        self.scope = scope
+        self.loop = scope.loop
+        self.fn = fn
+        self.ctx = contextvars.copy_context()
+        self._app_turn = threading.Semaphore(0)
+        self._loop_turn = threading.Semaphore(0)
+        self._resume = (None, None)
+        self.waiting = None  # the future its blocking call waits for
+        self.over = False
+        self.result = None
+        self.error = None
+        self.detached = False
+        self.ident = None
+        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self.thread._tl_entry_scope = scope
+        self.thread._tl_main_thread = self
+
+    # -- the main thread's side
+    def _main(self):
+        self.ident = threading.get_ident()
+        self._app_turn.acquire()
+        asyncio.set_event_loop(self.loop)
+        asyncio.events._set_running_loop(self.loop)
+        try:
+            self.result = self.ctx.run(self.fn)
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            asyncio.events._set_running_loop(None)
+            self.over = True
+            self.waiting = None
+            self._loop_turn.release()
+
+    def hand_back(self, future):
+        """In the main thread: give the loop thread its turn until ``future`` is done; its result,
+        or raise its exception."""
+        self.waiting = future
+        self.scope.release_argv()
+        self._loop_turn.release()
+        self._app_turn.acquire()
+        self.scope._argv_saved = self.scope._set_argv()
+        value, error = self._resume
+        self._resume = (None, None)
+        if error is not None:
+            raise error
+        return value
+
+    def here(self):
+        return threading.get_ident() == self.ident and not self.detached
+
+    # -- the loop thread's side
+    def step(self, value=None, error=None, deadline=None):
+        """Let the main run until it hands back or ends; False if ``deadline`` (monotonic) passed first."""
+        self._resume = (value, error)
+        self.waiting = None
+        if self.ident is None:
+            self.thread.start()
+            self.ident = self.thread.ident
+        self._app_turn.release()
+        me = threading.get_ident()
+        hang.running_for[me] = self.ident  # a blocked loop is blocked where the main runs
+        try:
+            return self._wait(deadline)
+        finally:
+            hang.running_for.pop(me, None)
+
+    def _wait(self, deadline):
+        while True:
+            # None, not -1: threading.Semaphore reads a negative timeout as "already passed"
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                if self._loop_turn.acquire(timeout=timeout):
+                    return True
+            except BaseException as exc:
+                # the kernel's Interrupt (or a KeyboardInterrupt) while the app's main runs:
+                # that is where the kernel is blocked; raise it there
+                if self.ident is not None:
+                    hang._raise_in_thread(self.ident, type(exc))
+                continue
+            if deadline is not None:
+                self.detached = True
+                return False
+
+    def resume_when_done(self, on_step):
+        """After a hand-back: resume the main when its future is done, then ``on_step(ok)``."""
+        future = self.waiting
+
+        def ready(fut):
+            if self.detached or self.over:
+                return
+            value = error = None
+            if fut.cancelled():
+                error = asyncio.CancelledError()
+            elif fut.exception() is not None:
+                error = fut.exception()
+            else:
+                value = fut.result()
+            pending = self.scope.pending_raise
+            if pending is not None:
+                self.scope.pending_raise = None
+                error, value = pending, None
+            on_step(self.step(value, error, self.scope.stop_deadline))
+
+        future.add_done_callback(ready)
+
+
+def current_main_thread():
+    """The :class:`MainThread` whose thread this is, if any."""
+    return getattr(threading.current_thread(), "_tl_main_thread", None)
