@@ -199,6 +199,54 @@ class WebSocketWatch:
         self._thread.join(timeout)
 
 
+class WebSocketTalk:
+    """A websocket client that talks: :meth:`next` is the next event the server sent,
+    ``("message", text)`` or ``("closed", code, reason)``; :meth:`ask` sends a message first.
+    Runs its own loop on a thread; the calling thread blocks."""
+
+    def __init__(self, url: str, timeout: float = 5.0):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.ws = self._call(self._connect(url), timeout)
+
+    async def _connect(self, url):
+        from tornado.websocket import websocket_connect
+
+        return await websocket_connect(url)
+
+    def _call(self, coro, timeout):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _next(self):
+        msg = await self.ws.read_message()
+        if msg is None:
+            return ("closed", self.ws.close_code, self.ws.close_reason)
+        return ("message", msg)
+
+    def next(self, timeout: float = 5.0) -> tuple:
+        return self._call(self._next(), timeout)
+
+    def ask(self, text: str, timeout: float = 5.0) -> tuple:
+        async def ask():
+            try:
+                await self.ws.write_message(text)
+            except Exception:
+                pass  # closed: the close event is what it reads next
+            return await self._next()
+        return self._call(ask(), timeout)
+
+    def close(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.ws.close)
+        except Exception:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(2)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
 #: The app the prober tests and the benchmark reload: ``GET /`` answers its version,
 #: ``/poll?seconds=S`` a long-poll, ``/sse`` an event stream, ``/ws`` a websocket.
 #: ``VERSION`` comes from ``probeapp/version.py``, the file the edits rewrite.

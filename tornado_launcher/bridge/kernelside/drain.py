@@ -173,8 +173,11 @@ def waiting_for_request(conn):
 
 
 def close_websockets(run, code, reason):
-    """Send a close frame to every open websocket ``run``'s handlers accepted.
+    """Send a close frame to every open websocket ``run``'s handlers accepted; one they
+    upgrade later is closed with the same frame instead of opening (:func:`refusal`), and the
+    messages held meanwhile (:func:`hold_message`) are dropped: the old code answers no more.
     Call on the loop that serves them; :func:`drain` cuts off those still open at its bound."""
+    run.ws_closing = (code, reason)
     for handler in list(getattr(run, "websockets", ())):
         proto = getattr(handler, "ws_connection", None)
         if proto is None:
@@ -184,6 +187,59 @@ def close_websockets(run, code, reason):
             handler.close(code, reason)
         except Exception:
             pass
+    wake_held(run)
+
+
+def refusal(run):
+    """The (code, reason) a websocket upgraded now in ``run`` is closed with before its
+    ``open()`` runs (None: it opens): its run was closed, or a successor run accepts."""
+    if run.ws_closing is not None:
+        return run.ws_closing
+    if run.ws_frozen:
+        return (WS_RESTART, "the app restarts: reconnect for the new code")
+    return None
+
+
+def hold_message(run, proto, opcode, data, handle):
+    """A message for a websocket of ``run`` while a successor run accepts (``run.ws_frozen``):
+    wait, then drop it if the hand-over closed the websocket, else ``handle`` it (the
+    successor did not start: :func:`thaw_websockets`).  Returns the awaitable tornado's
+    frame loop waits on, so the next frame is read only after this one."""
+
+    async def held():
+        while run.ws_frozen and not proto.is_closing():
+            wake = asyncio.get_running_loop().create_future()
+            run.ws_held.append(wake)
+            await wake
+        if proto.is_closing():
+            return  # 1012 sent (or the client left): no answer from the old code
+        result = handle(proto, opcode, data)
+        if result is not None:
+            await result
+
+    return asyncio.ensure_future(held())
+
+
+def wake_held(run):
+    """Let the held messages of ``run`` look again (on the loop that serves its websockets)."""
+    held, run.ws_held = run.ws_held, []
+    for fut in held:
+        if not fut.done():
+            fut.set_result(None)
+
+
+def thaw_websockets(run):
+    """The successor did not start: ``run``'s websockets answer again, held messages first."""
+    def thaw():
+        run.ws_frozen = False
+        wake_held(run)
+    if not run.threaded or run.loop is None:  # shared: we are on its loop (the kernel's)
+        thaw()
+        return
+    try:
+        run.loop.call_soon_threadsafe(thaw)
+    except RuntimeError:
+        run.ws_frozen = False  # its loop is closed: nothing is held on it
 
 
 def open_websockets(run):

@@ -8,7 +8,9 @@
 * ``netutil.bind_sockets`` / ``bind_unix_socket`` in an app's run answer from
   the app's :data:`servers.pool` (the socket stays bound across restarts);
 * ``WebSocketHandler`` instances are noted in the run that made them (closed
-  with 1012 when the next run serves);
+  with 1012 when the next run serves); from the moment the next run may accept,
+  their messages wait (dropped once closed, answered if the next run does not
+  start) and an upgrade in the old run is closed instead of opening (``drain``);
 * ``tornado.autoreload`` stays off (the launcher reloads), ``enable_pretty_logging``
   only sets the level (no second handler);
 * ``Thread.start`` carries the app's run (and scope, and context) into threads the app starts;
@@ -47,7 +49,7 @@ from .. import protocol
 from . import options as scoped_options
 from . import state
 from .attribution import attributed_run
-from .drain import accept_backlog, close_listening, peer
+from .drain import accept_backlog, close_listening, hold_message, peer, refusal
 from .records import kernel_log
 from .servers import pool
 
@@ -72,6 +74,8 @@ class Patches:
         self.bind_sockets = None
         self.bind_unix_socket = None
         self.websocket_init = None
+        self.websocket_protocol = None
+        self.ws_handle_message = None
         #: the kernel's own code tried tornado.autoreload.start() (warned once)
         self.autoreload_warned = False
 
@@ -165,6 +169,37 @@ def _websocket_init(self, *args, **kwargs):
     run = state.current_run.get()
     if run is not None:
         run.websockets.add(self)
+        self._tl_bridge_run = run
+
+
+def _websocket_protocol(self):
+    # the upgrade (no await from here to open()): in a run whose websockets were closed, or
+    # whose successor accepts, the websocket gets the close frame instead of the old open()
+    proto = patches.websocket_protocol(self)
+    run = getattr(self, "_tl_bridge_run", None)
+    if proto is not None and run is not None and refusal(run) is not None:
+        self.open = functools.partial(_refused_open, run, proto)
+        self.on_close = _refused_on_close
+    return proto
+
+
+def _refused_open(run, proto, *args, **kwargs):
+    run.closing_websockets.append(proto)  # the drain cuts it off at its bound
+    proto.close(*refusal(run))
+
+
+def _refused_on_close():
+    pass  # the old app never saw this websocket open
+
+
+def _ws_handle_message(self, opcode, data):
+    run = getattr(getattr(self, "handler", None), "_tl_bridge_run", None)
+    if run is not None and opcode in (0x1, 0x2) and not self.client_terminated:
+        if run.ws_closing is not None and self.server_terminated:
+            return None  # after the hand-over's close frame the old code answers nothing
+        if run.ws_frozen:
+            return hold_message(run, self, opcode, data, patches.ws_handle_message)
+    return patches.ws_handle_message(self, opcode, data)
 
 
 def _tcp_stop(self):
@@ -365,6 +400,10 @@ def apply():
         tornado.netutil.bind_unix_socket = _bind_unix_socket
     patches.websocket_init = tornado.websocket.WebSocketHandler.__init__
     tornado.websocket.WebSocketHandler.__init__ = _websocket_init
+    patches.websocket_protocol = tornado.websocket.WebSocketHandler.get_websocket_protocol
+    tornado.websocket.WebSocketHandler.get_websocket_protocol = _websocket_protocol
+    patches.ws_handle_message = tornado.websocket.WebSocketProtocol13._handle_message
+    tornado.websocket.WebSocketProtocol13._handle_message = _ws_handle_message
     tornado.autoreload.start = _autoreload_start
     tornado.autoreload._reload = _autoreload_reload
     tornado.log.enable_pretty_logging = _pretty_logging

@@ -21,6 +21,9 @@ class Run:
         self.websockets = weakref.WeakSet()  # WebSocketHandlers made in this run
         self.assets_forgotten = False  # its template/static caches were dropped (assets.forget)
         self.closing_websockets = []  # their protocols once sent a close frame (drain cuts them off)
+        self.ws_frozen = False  # a successor run accepts: its websockets hold what they receive (drain.hold_message)
+        self.ws_closing = None  # (code, reason) its websockets were closed with; a later one is refused with it
+        self.ws_held = []  # futures the held messages wait on (on this run's loop)
         self.obj = None
         self.scope = None  # an app started from its own entry point: its scope.AppScope
         self.loop = None
@@ -45,6 +48,11 @@ class Run:
 
     def track_server(self, server, sockets):
         server._tl_bridge_run = self
+        outgoing = getattr(self.app, "_outgoing", None)
+        if outgoing is not None and outgoing is not self:
+            # this run may accept from now on: the run it replaces answers no websocket message
+            # until the hand-over closes them (or the restart fails: drain.thaw_websockets)
+            outgoing.ws_frozen = True
         count_requests(server)
         self.servers.track(server, sockets)
         live.on_server(self, server)

@@ -355,7 +355,9 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
         was = self.threaded
         self.threaded = threaded
         forget_assets(old)  # the new run reads the templates and static files afresh
+        self._outgoing = old  # read by Run.track_server: once the new run may accept, old websockets hold
         run, exc = await (self._start_or_retry(t0) if retry_full else self._start(t0, report=False))
+        self._outgoing = None
         if exc is not None and isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
             # bound outside tornado's bind_sockets (not pooled): the old order, stop then start
             self._run = old
@@ -393,6 +395,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
         """The new code did not start: the old run keeps serving on the same sockets."""
         self._reload_info = None
         self._run = old
+        draining.thaw_websockets(old)  # its websockets answer again, the messages they held first
         self.threaded = was_threaded
         self.app = old.obj
         pool.release(self.name, keep=old.pool_keys)
@@ -538,8 +541,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             # after a start that imported much, look at the new files now rather than at the next save
             state.kernel.loop.call_later(0.05, warm_up)
         heap.freeze()
-        if heap.due():
-            state.kernel.loop.call_later(1.0, heap.collect)
+        heap.schedule(state.kernel.loop)
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
