@@ -272,6 +272,45 @@ def test_websocket_never_answers_with_old_code_once_the_new_code_serves(probe_ke
     assert port_is_free(port)
 
 
+def test_no_request_is_answered_by_old_code_once_the_new_code_serves(probe_kernel):
+    """The same window for HTTP (seen by benchmarks/soak.py): both runs accept from the one
+    listen queue until the hand-over, so a client that already got the new code's answer
+    could get the old code's next.  Forced as above (the kernel's loop blocked while the
+    new code imports): once "v2" answered, every new connection gets "v2" (those the old
+    server accepts wait for the hand-over and go to the new server), and a keep-alive
+    connection of the old code gets at most one answer more, which ends it."""
+    k = probe_kernel
+    name = "probe_http_window"
+    port = free_port()
+    start_probe_app(k, name, port, threaded=True)
+    version_file = k.project_dir / "probeapp" / "version.py"
+    kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    kept.request("GET", "/")
+    assert kept.getresponse().read() == b"v1"
+    version_file.write_text(version_source(2, slow_import("v2 imports", 0.8)))
+    m = k.mark()
+    k.call(name, "restart")
+    k.wait_for(lambda x: x["type"] == "log" and x["message"] == "v2 imports", m)
+    blocked = block_kernel_loop(k, 3.0)
+    wait_for_http(port, "v2")
+    kept.request("GET", "/")
+    resp = kept.getresponse()
+    body = resp.read()
+    assert body == b"v2" or (body == b"v1" and resp.will_close), (body, resp.will_close)
+    kept.close()
+    answers = [http_version(port) for _ in range(40)]
+    assert answers == ["v2"] * 40, answers
+    blocked.join(10)
+    r = k.wait_state(name, ("running", "failed"), m)
+    assert r["state"] == "running" and r["reason"] is None, r
+    version_file.write_text(version_source(3))
+    m = k.mark()
+    k.call(name, "restart")
+    assert k.wait_state(name, ("running", "failed"), m)["reason"] is None
+    k.stop_and_wait(name)
+    assert port_is_free(port)
+
+
 @MODES
 def test_failed_start_keeps_the_old_code_serving(probe_kernel, threaded):
     """An edit that does not start (import error, exception in start) leaves the old code

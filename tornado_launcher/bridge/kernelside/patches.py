@@ -10,7 +10,9 @@
 * ``WebSocketHandler`` instances are noted in the run that made them (closed
   with 1012 when the next run serves); from the moment the next run may accept,
   their messages wait (dropped once closed, answered if the next run does not
-  start) and an upgrade in the old run is closed instead of opening (``drain``);
+  start) and an upgrade in the old run is closed instead of opening, and
+  ``TCPServer._handle_connection`` of the old run's HTTP servers holds what they
+  accept for the next run (``drain.freeze``);
 * ``tornado.autoreload`` stays off (the launcher reloads), ``enable_pretty_logging``
   only sets the level (no second handler);
 * ``Thread.start`` carries the app's run (and scope, and context) into threads the app starts;
@@ -49,7 +51,7 @@ from .. import protocol
 from . import options as scoped_options
 from . import state
 from .attribution import attributed_run
-from .drain import accept_backlog, close_listening, hold_message, peer, refusal
+from .drain import WS_RESTART, accept_backlog, close_listening, hold_message, holds, peer, refusal
 from .records import kernel_log
 from .servers import pool
 
@@ -76,6 +78,7 @@ class Patches:
         self.websocket_init = None
         self.websocket_protocol = None
         self.ws_handle_message = None
+        self.handle_connection = None
         #: the kernel's own code tried tornado.autoreload.start() (warned once)
         self.autoreload_warned = False
 
@@ -185,7 +188,7 @@ def _websocket_protocol(self):
 
 def _refused_open(run, proto, *args, **kwargs):
     run.closing_websockets.append(proto)  # the drain cuts it off at its bound
-    proto.close(*refusal(run))
+    proto.close(*(refusal(run) or (WS_RESTART, "the app restarted: reconnect for the new code")))
 
 
 def _refused_on_close():
@@ -197,9 +200,19 @@ def _ws_handle_message(self, opcode, data):
     if run is not None and opcode in (0x1, 0x2) and not self.client_terminated:
         if run.ws_closing is not None and self.server_terminated:
             return None  # after the hand-over's close frame the old code answers nothing
-        if run.ws_frozen:
+        if run.frozen and not run.handed_over:
             return hold_message(run, self, opcode, data, patches.ws_handle_message)
     return patches.ws_handle_message(self, opcode, data)
+
+
+def _handle_connection(self, connection, address):
+    # a connection an old run's server accepted once its successor may accept: the
+    # hand-over gives it to the successor (drain.pass_held)
+    run = getattr(self, "_tl_bridge_run", None)
+    if run is not None and holds(run, self):
+        run.held_connections.append((patches.handle_connection, self, connection, address))
+        return None
+    return patches.handle_connection(self, connection, address)
 
 
 def _tcp_stop(self):
@@ -392,6 +405,8 @@ def apply():
     tornado.tcpserver.TCPServer.add_sockets = _add_sockets
     patches.tcp_stop = tornado.tcpserver.TCPServer.stop
     tornado.tcpserver.TCPServer.stop = _tcp_stop
+    patches.handle_connection = tornado.tcpserver.TCPServer._handle_connection
+    tornado.tcpserver.TCPServer._handle_connection = _handle_connection
     patches.bind_sockets = tornado.netutil.bind_sockets
     tornado.netutil.bind_sockets = _bind_sockets
     tornado.tcpserver.bind_sockets = _bind_sockets
