@@ -37,8 +37,14 @@ _VERSION = re.compile(r"v(\d+)\Z")
 class Probe:
     """Two client threads (fresh connections, keep-alive) requesting ``GET /`` back to back."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", pause: float = 0.001):
+    def __init__(self, port: int, host: str = "127.0.0.1", pause: float = 0.001, slow: Optional[float] = None):
         self.host, self.port, self.pause = host, port, pause
+        #: an answer that took this long (but less than HUNG) counts as ``slow`` (None: an answer)
+        self.slow = slow
+        #: (perf_counter when sent, when seen, client, outcome, detail) of every non-answer, for a driver that
+        #: tells the moments the app was meant to be down (benchmarks/soak.py)
+        self.events: List[tuple] = []
+        self._paused = threading.Event()
         self.live = 0  # the version known to serve now (0: none yet)
         self.counts: Dict[str, Dict[str, int]] = {"fresh": {}, "keepalive": {}}
         self.problems: List[tuple] = []  # (client, outcome, detail) of every non-answer, first 50
@@ -64,6 +70,13 @@ class Probe:
         for t in self._threads:
             t.join(HUNG + 3)
 
+    def pause_clients(self) -> None:
+        """Stop requesting (the keep-alive connection is closed) until :meth:`resume_clients`."""
+        self._paused.set()
+
+    def resume_clients(self) -> None:
+        self._paused.clear()
+
     def total(self, outcome: str) -> int:
         with self._lock:
             return sum(c.get(outcome, 0) for c in self.counts.values())
@@ -73,24 +86,29 @@ class Probe:
             return {k: dict(v) for k, v in self.counts.items()}
 
     # -- client side
-    def _note(self, client: str, outcome: str, detail=None) -> None:
+    def _note(self, client: str, outcome: str, detail=None, sent: Optional[float] = None) -> None:
         with self._lock:
             c = self.counts[client]
             c[outcome] = c.get(outcome, 0) + 1
-            if outcome != "answer" and len(self.problems) < 50:
-                self.problems.append((client, outcome, detail))
+            if outcome != "answer":
+                self.events.append((sent, time.perf_counter(), client, outcome, detail))
+                if len(self.problems) < 50:
+                    self.problems.append((client, outcome, detail))
 
-    def _check(self, client: str, status: int, body: str, live: int, closing: bool, took: float) -> None:
+    def _check(self, client: str, status: int, body: str, live: int, closing: bool, took: float,
+               sent: Optional[float] = None) -> None:
         m = _VERSION.match(body)
         if took >= HUNG:
-            self._note(client, "hung", (status, body, round(took, 3)))
+            self._note(client, "hung", (status, body, round(took, 3)), sent)
+        elif self.slow is not None and took >= self.slow:
+            self._note(client, "slow", (status, body, round(took, 3)), sent)
         elif status != 200 or m is None:
-            self._note(client, "wrong", (status, body[:80], live))
+            self._note(client, "wrong", (status, body[:80], live), sent)
         else:
             v = int(m.group(1))
             self.versions_seen[client].add(v)
             if v < live and not (client == "keepalive" and closing and v >= live - 1):
-                self._note(client, "wrong", (status, body, "serving v%d when sent" % live))
+                self._note(client, "wrong", (status, body, "serving v%d when sent" % live), sent)
             else:
                 if v < live:
                     with self._lock:
@@ -99,6 +117,9 @@ class Probe:
 
     def _fresh(self) -> None:
         while not self._stop.is_set():
+            if self._paused.is_set():
+                time.sleep(0.005)
+                continue
             live, t0 = self.live, time.perf_counter()
             try:
                 with socket.create_connection((self.host, self.port), timeout=HUNG + 1) as s:
@@ -112,20 +133,26 @@ class Probe:
                 took = time.perf_counter() - t0
                 head, _, body = data.partition(b"\r\n\r\n")
                 if not head.startswith(b"HTTP/1."):
-                    self._note("fresh", "reset", ("closed without an answer", data[:40]))
+                    self._note("fresh", "reset", ("closed without an answer", data[:40]), t0)
                 else:
-                    self._check("fresh", int(head.split()[1]), body.decode("latin-1"), live, True, took)
+                    self._check("fresh", int(head.split()[1]), body.decode("latin-1"), live, True, took, t0)
             except ConnectionRefusedError:
-                self._note("fresh", "refused")
+                self._note("fresh", "refused", None, t0)
             except (ConnectionResetError, BrokenPipeError) as exc:
-                self._note("fresh", "reset", repr(exc))
+                self._note("fresh", "reset", repr(exc), t0)
             except (socket.timeout, TimeoutError):
-                self._note("fresh", "hung", round(time.perf_counter() - t0, 3))
+                self._note("fresh", "hung", round(time.perf_counter() - t0, 3), t0)
             time.sleep(self.pause)
 
     def _keepalive(self) -> None:
         conn: Optional[http.client.HTTPConnection] = None
         while not self._stop.is_set():
+            if self._paused.is_set():
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                time.sleep(0.005)
+                continue
             if conn is None:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=HUNG + 1)
             live, t0 = self.live, time.perf_counter()
@@ -134,21 +161,21 @@ class Probe:
                 resp = conn.getresponse()
                 body = resp.read().decode("latin-1")
                 took = time.perf_counter() - t0
-                self._check("keepalive", resp.status, body, live, resp.will_close, took)
+                self._check("keepalive", resp.status, body, live, resp.will_close, took, t0)
                 if resp.will_close:
                     conn.close()
                     conn = None
             except ConnectionRefusedError:
-                self._note("keepalive", "refused")
+                self._note("keepalive", "refused", None, t0)
                 conn.close()
                 conn = None
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected,
                     http.client.BadStatusLine) as exc:
-                self._note("keepalive", "reset", repr(exc))
+                self._note("keepalive", "reset", repr(exc), t0)
                 conn.close()
                 conn = None
             except (socket.timeout, TimeoutError):
-                self._note("keepalive", "hung", round(time.perf_counter() - t0, 3))
+                self._note("keepalive", "hung", round(time.perf_counter() - t0, 3), t0)
                 conn.close()
                 conn = None
             time.sleep(self.pause)
@@ -197,6 +224,54 @@ class WebSocketWatch:
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
+
+
+class WebSocketTalk:
+    """A websocket client that talks: :meth:`next` is the next event the server sent,
+    ``("message", text)`` or ``("closed", code, reason)``; :meth:`ask` sends a message first.
+    Runs its own loop on a thread; the calling thread blocks."""
+
+    def __init__(self, url: str, timeout: float = 5.0):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.ws = self._call(self._connect(url), timeout)
+
+    async def _connect(self, url):
+        from tornado.websocket import websocket_connect
+
+        return await websocket_connect(url)
+
+    def _call(self, coro, timeout):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _next(self):
+        msg = await self.ws.read_message()
+        if msg is None:
+            return ("closed", self.ws.close_code, self.ws.close_reason)
+        return ("message", msg)
+
+    def next(self, timeout: float = 5.0) -> tuple:
+        return self._call(self._next(), timeout)
+
+    def ask(self, text: str, timeout: float = 5.0) -> tuple:
+        async def ask():
+            try:
+                await self.ws.write_message(text)
+            except Exception:
+                pass  # closed: the close event is what it reads next
+            return await self._next()
+        return self._call(ask(), timeout)
+
+    def close(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.ws.close)
+        except Exception:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(2)
+        if not self._thread.is_alive():
+            self.loop.close()
 
 
 #: The app the prober tests and the benchmark reload: ``GET /`` answers its version,

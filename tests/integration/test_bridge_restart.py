@@ -93,12 +93,41 @@ def restart(k, name) -> dict:
     return r
 
 
-@pytest.mark.parametrize("threaded", [
-    pytest.param(False, marks=pytest.mark.skip(reason=(
-        "open bug: in shared mode about one probe per 200 bare restarts waits 1-2 s (2.05 s once) for its "
-        "answer, the listening socket bound throughout; cause not found (issue 12's note). Reloads by "
-        "file edits under the prober (test_reload_prober.py) lose nothing in both modes."))),
-    True], ids=["shared", "threaded"])
+def test_a_burst_of_restarts_collects_the_heap_once(restart_kernel):
+    """Issue 19 item 3, forced.  Once enough purged modules are frozen garbage
+    (``graph.Heap.due``), a start schedules a full collection 1 s later.  Each start of a
+    burst used to schedule its own: 20 restarts in that second queued 20 full passes that
+    then ran back to back on the kernel's loop, stalling a shared-mode app's requests 0.5-2 s
+    (the probe test below, about once per 200 restarts).  One collection, whatever the burst."""
+    k = restart_kernel
+    name = "heap_burst"
+    port = free_port()
+    k.create(name, "tapp.plain.PlainApp", ["--port", str(port)], threaded=False)
+    k.start_and_wait(name)
+    k.execute("import sys as _s, time as _t\n"
+              "_heap = _s.modules['tornado_launcher_bridge.kernelside.graph'].heap")
+    deadline = time.monotonic() + 5  # a collection an earlier test's restarts scheduled runs first
+    while k.evaluate("getattr(_heap, '_pending', None) is not None") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    k.execute("_heap_collects = []\n"
+              "_heap.collect = (lambda collect: lambda: (_heap_collects.append(_t.monotonic()), collect())[1])"
+              "(type(_heap).collect.__get__(_heap))\n"
+              "_heap.frozen_garbage = _heap.COLLECT_AFTER")
+    try:
+        for _ in range(20):
+            restart(k, name)
+        deadline = time.monotonic() + 10
+        while not k.evaluate("len(_heap_collects)") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)  # whatever else the burst scheduled is due by now
+        assert k.evaluate("len(_heap_collects)") == 1
+        assert k.evaluate("_heap.frozen_garbage") < k.evaluate("_heap.COLLECT_AFTER")
+    finally:
+        k.execute("del _heap.collect")
+    k.stop_and_wait(name)
+
+
+@MODES
 def test_restarts_under_probing_never_hang_a_request(restart_kernel, threaded):
     """100 restarts while a client probes every 2 ms: every probe is answered."""
     k = restart_kernel
@@ -127,16 +156,15 @@ def test_restarts_under_probing_never_hang_a_request(restart_kernel, threaded):
     for outcome, _ in p.results:
         counts[outcome] = counts.get(outcome, 0) + 1
     hung = [(o, round(d, 3)) for o, d in p.results if d >= 2.0]  # the issue's "hung": over 2 s
-    # Answered 1-2 s late: a SYN the client had to resend after its 1 s initial RTO.  Seen in
-    # shared mode about once per 200 restarts under a 2 ms prober, although the listening
-    # socket now stays bound across restarts; the cause is not found yet (issue 12's note).
+    # Answered 1-2 s late: once seen in shared mode about once per 200 restarts.  The cause
+    # (issue 19 item 3): every start of a burst scheduled its own full heap collection, and
+    # those ran back to back on the kernel's loop (test_a_burst_of_restarts_collects_the_heap_once).
     late = [(o, round(d, 3)) for o, d in p.results if 1.0 <= d < 2.0]
     print("\n%s: %d restarts, %d probes %s, late %s, fds %d -> %d" % (
         name, restarts, len(p.results), counts, late, fds_before, fds_after))
     assert counts.get("answer", 0) > 100, counts
     assert not hung, "probes that hung >= 2 s: %s (outcomes %s)" % (hung, counts)
-    assert len(late) <= max(1, restarts // 100), "probes answered 1-2 s late: %s" % (late,)
-    assert all(o == "answer" for o, _ in late), late
+    assert not late, "probes answered 1-2 s late: %s" % (late,)
     # The listening socket stays bound across restarts and the new app accepts on it before
     # the old one stops (issue 12): no probe is refused, reset, closed unanswered or late.
     assert set(counts) == {"answer"}, counts

@@ -128,9 +128,10 @@ async def test_syntax_error_keeps_old_code_serving_until_fixed(tmp_path):
         assert s.apps["web"].stale
         # the old version still serves
         assert await fetch(f"http://127.0.0.1:{port}/") == (200, "v1")
+        n = len(rec.events)  # the new code answers HTTP a moment before its "running" arrives
         web.write_text(version("fixed"))
         await wait_http(f"http://127.0.0.1:{port}/", "fixed", timeout=10)
-        await rec.wait(is_running())
+        await rec.wait(is_running(), start=n)
         assert not s.apps["web"].stale
 
 
@@ -151,9 +152,10 @@ async def test_failing_import_then_next_save_retries(tmp_path):
         assert err.message == "restart failed, still serving the previous code: " + where
         assert str(web) in (err.traceback or ""), err.traceback
         assert await fetch(f"http://127.0.0.1:{port}/") == (200, "v1")
+        n = len(rec.events)  # the new code answers HTTP a moment before its "running" arrives
         web.write_text(version("back"))
         await wait_http(f"http://127.0.0.1:{port}/", "back", timeout=10)
-        await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "running")
+        await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "running", start=n)
         assert not s.apps["web"].stale
 
 

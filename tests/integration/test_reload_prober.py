@@ -19,7 +19,7 @@ import time
 import pytest
 
 from helpers import free_port, port_is_free, running_session, write_project
-from prober import PROBE_APP, Probe, WebSocketWatch, version_source
+from prober import PROBE_APP, Probe, WebSocketTalk, WebSocketWatch, version_source
 from test_bridge import BridgeKernel
 from tornado_launcher.bridge import protocol
 from tornado_launcher.events import AppState, ReloadEvent
@@ -171,6 +171,142 @@ def test_threaded_toggle_loses_no_request(probe_kernel):
             time.sleep(0.02)
         time.sleep(0.1)
     assert_nothing_lost(probe, name)
+    k.stop_and_wait(name)
+    assert port_is_free(port)
+
+
+def http_version(port):
+    """What ``GET /`` answers now ("" when nothing answers)."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/")
+        return conn.getresponse().read().decode()
+    except OSError:
+        return ""
+    finally:
+        conn.close()
+
+
+def wait_for_http(port, version, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while http_version(port) != version:
+        assert time.monotonic() < deadline, "%s never answered" % version
+        time.sleep(0.005)
+
+
+def slow_import(name, seconds):
+    """Lines for ``version.py``: its import logs ``name`` then takes ``seconds`` (on the new
+    run's thread in threaded mode)."""
+    return ('import logging, time\nlogging.getLogger("probeapp").info(%r)\ntime.sleep(%r)' % (name, seconds))
+
+
+def block_kernel_loop(k, seconds):
+    """A cell that blocks the kernel's loop (what a shared-mode app or a long cell does), sent
+    from a thread; returns the thread."""
+    t = threading.Thread(target=k.execute, args=("import time; time.sleep(%r)" % seconds,), daemon=True)
+    t.start()
+    return t
+
+
+def test_websocket_never_answers_with_old_code_once_the_new_code_serves(probe_kernel):
+    """Issue 19 item 1, forced.  Threaded mode: the new run serves on its own thread as soon
+    as it runs its loop; the kernel's loop then hands over on the old run's loop.  Here the
+    kernel's loop is blocked (a long cell) while the new code imports, so the new code serves
+    HTTP seconds before the hand-over.  A message the old websocket gets in that window is
+    never answered by the old code: it is closed with 1012; a websocket opened in the window is
+    the new code's or is closed with 1012 before the old code opens it.  When the new code
+    does not start, the old code answers the messages it held."""
+    k = probe_kernel
+    name = "probe_ws_window"
+    port = free_port()
+    start_probe_app(k, name, port, threaded=True)
+    url = "ws://127.0.0.1:%d/ws" % port
+    version_file = k.project_dir / "probeapp" / "version.py"
+    old = WebSocketTalk(url)
+    fresh = []
+    try:
+        assert old.next() == ("message", "v1")
+        assert old.ask("before") == ("message", "v1")
+        version_file.write_text(version_source(2, slow_import("v2 imports", 0.8)))
+        m = k.mark()
+        k.call(name, "restart")
+        k.wait_for(lambda x: x["type"] == "log" and x["message"] == "v2 imports", m)
+        blocked = block_kernel_loop(k, 3.0)
+        wait_for_http(port, "v2")  # the new code serves HTTP; the kernel's loop has not heard it yet
+        answer = old.ask("after the new code served", timeout=8)
+        assert answer[:2] == ("closed", 1012), answer
+        for _ in range(3):  # accepted by the old server or the new one, whichever is first
+            talk = WebSocketTalk(url)
+            fresh.append(talk)
+            first = talk.next(timeout=8)
+            assert first == ("message", "v2") or first[:2] == ("closed", 1012), first
+        blocked.join(10)
+        r = k.wait_state(name, ("running", "failed"), m)
+        assert r["state"] == "running" and r["reason"] is None, r
+        assert http_version(port) == "v2"
+
+        # the new code listens, then fails to start: the old code keeps its websockets and
+        # answers what they held meanwhile
+        kept = WebSocketTalk(url)
+        fresh.append(kept)
+        assert kept.next() == ("message", "v2")
+        version_file.write_text(version_source(3, slow_import("v3 imports", 0.5) + "\nFAIL_IN_START = True"))
+        m = k.mark()
+        k.call(name, "restart")
+        k.wait_for(lambda x: x["type"] == "log" and x["message"] == "v3 imports", m)
+        blocked = block_kernel_loop(k, 2.0)
+        time.sleep(1.0)  # v3 imported, listened and failed; the kernel's loop has not heard it yet
+        assert kept.ask("held while v3 starts", timeout=8) == ("message", "v2")
+        blocked.join(10)
+        r = k.wait_state(name, ("running", "failed"), m)
+        assert r["state"] == "running" and protocol.serves_old_code(r["state"], r["reason"]), r
+        assert kept.ask("after") == ("message", "v2")
+    finally:
+        for talk in [old] + fresh:
+            talk.close()
+    version_file.write_text(version_source(4))
+    m = k.mark()
+    k.call(name, "restart")  # leave no failing module imported for the next test's first start
+    assert k.wait_state(name, ("running", "failed"), m)["reason"] is None
+    k.stop_and_wait(name)
+    assert port_is_free(port)
+
+
+def test_no_request_is_answered_by_old_code_once_the_new_code_serves(probe_kernel):
+    """The same window for HTTP (seen by benchmarks/soak.py): both runs accept from the one
+    listen queue until the hand-over, so a client that already got the new code's answer
+    could get the old code's next.  Forced as above (the kernel's loop blocked while the
+    new code imports): once "v2" answered, every new connection gets "v2" (those the old
+    server accepts wait for the hand-over and go to the new server), and a keep-alive
+    connection of the old code gets at most one answer more, which ends it."""
+    k = probe_kernel
+    name = "probe_http_window"
+    port = free_port()
+    start_probe_app(k, name, port, threaded=True)
+    version_file = k.project_dir / "probeapp" / "version.py"
+    kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    kept.request("GET", "/")
+    assert kept.getresponse().read() == b"v1"
+    version_file.write_text(version_source(2, slow_import("v2 imports", 0.8)))
+    m = k.mark()
+    k.call(name, "restart")
+    k.wait_for(lambda x: x["type"] == "log" and x["message"] == "v2 imports", m)
+    blocked = block_kernel_loop(k, 3.0)
+    wait_for_http(port, "v2")
+    kept.request("GET", "/")
+    resp = kept.getresponse()
+    body = resp.read()
+    assert body == b"v2" or (body == b"v1" and resp.will_close), (body, resp.will_close)
+    kept.close()
+    answers = [http_version(port) for _ in range(40)]
+    assert answers == ["v2"] * 40, answers
+    blocked.join(10)
+    r = k.wait_state(name, ("running", "failed"), m)
+    assert r["state"] == "running" and r["reason"] is None, r
+    version_file.write_text(version_source(3))
+    m = k.mark()
+    k.call(name, "restart")
+    assert k.wait_state(name, ("running", "failed"), m)["reason"] is None
     k.stop_and_wait(name)
     assert port_is_free(port)
 

@@ -173,8 +173,11 @@ def waiting_for_request(conn):
 
 
 def close_websockets(run, code, reason):
-    """Send a close frame to every open websocket ``run``'s handlers accepted.
+    """Send a close frame to every open websocket ``run``'s handlers accepted; one they
+    upgrade later is closed with the same frame instead of opening (:func:`refusal`), and the
+    messages held meanwhile (:func:`hold_message`) are dropped: the old code answers no more.
     Call on the loop that serves them; :func:`drain` cuts off those still open at its bound."""
+    run.ws_closing = (code, reason)
     for handler in list(getattr(run, "websockets", ())):
         proto = getattr(handler, "ws_connection", None)
         if proto is None:
@@ -184,6 +187,133 @@ def close_websockets(run, code, reason):
             handler.close(code, reason)
         except Exception:
             pass
+    wake_held(run)
+
+
+def refusal(run):
+    """The (code, reason) a websocket upgraded now in ``run`` is closed with before its
+    ``open()`` runs (None: it opens): its run was closed, or a successor run accepts."""
+    if run.ws_closing is not None:
+        return run.ws_closing
+    if run.frozen:
+        return (WS_RESTART, "the app restarts: reconnect for the new code")
+    return None
+
+
+# -- a successor run may accept: the old run answers nothing that came after
+def freeze(run):
+    """A run that replaces ``run`` may accept from now on (any thread).  Until the hand-over
+    (or :func:`thaw`): ``run``'s websockets hold the messages they get (:func:`hold_message`),
+    its HTTP servers hold the connections they accept (the hand-over passes them to the new
+    run, :func:`pass_held`) and end keep-alive connections with their next answer."""
+    if run.frozen:
+        return
+    for server in run.servers.servers():
+        params = getattr(server, "conn_params", None)
+        if params is not None and server not in run.keep_alive:
+            run.keep_alive[server] = params.no_keep_alive
+            params.no_keep_alive = True
+    run.frozen = True
+
+
+def holds(run, server):
+    """Whether a connection ``server`` (of ``run``) accepts now waits for the hand-over."""
+    return run.frozen and not run.handed_over and isinstance(server, tornado.httpserver.HTTPServer)
+
+
+def hold_message(run, proto, opcode, data, handle):
+    """A message for a websocket of ``run`` while frozen: wait, then drop it if the hand-over
+    closed the websocket, else ``handle`` it (the successor did not start: :func:`thaw`).
+    Returns the awaitable tornado's frame loop waits on, so the next frame is read after it."""
+
+    async def held():
+        while run.frozen and not run.handed_over and not proto.is_closing():
+            wake = asyncio.get_running_loop().create_future()
+            run.ws_held.append(wake)
+            await wake
+        if proto.is_closing():
+            return  # 1012 sent (or the client left): no answer from the old code
+        result = handle(proto, opcode, data)
+        if result is not None:
+            await result
+
+    return asyncio.ensure_future(held())
+
+
+def wake_held(run):
+    """Let the held messages of ``run`` look again (on the loop that serves its websockets)."""
+    held, run.ws_held = run.ws_held, []
+    for fut in held:
+        if not fut.done():
+            fut.set_result(None)
+
+
+def successor_server(successor, connection):
+    """The HTTP server of ``successor`` listening where ``connection`` was accepted, or None."""
+    try:
+        local = connection.getsockname()
+    except OSError:
+        return None
+    for server in successor.servers.servers():
+        if not isinstance(server, tornado.httpserver.HTTPServer):
+            continue
+        for sock in list(getattr(server, "_sockets", {}).values()):
+            try:
+                name = sock.getsockname()
+            except OSError:
+                continue
+            if sock.family != connection.family:
+                continue
+            if name == local or (sock.family in (socket.AF_INET, socket.AF_INET6)
+                                 and name[1] == local[1] and name[0] in ("0.0.0.0", "::", "")):
+                return server
+    return None
+
+
+def pass_held(run, successor):
+    """The hand-over (on ``run``'s loop, its servers no longer accepting): the connections
+    they held go to ``successor``'s server on the same address (on its loop), else the old code
+    answers them.  Held websocket messages are dropped (their websockets got the close frame)."""
+    run.handed_over = True
+    held, run.held_connections = run.held_connections, []
+    for handle, server, connection, address in held:
+        target = successor_server(successor, connection) if successor is not None else None
+        try:
+            if target is None:
+                run.in_ctx(handle, server, connection, address)
+            elif successor.loop is run.loop:
+                successor.in_ctx(handle, target, connection, address)
+            else:
+                successor.loop.call_soon_threadsafe(handle, target, connection, address, context=successor.ctx.copy())
+        except Exception:
+            connection.close()
+    wake_held(run)
+
+
+def thaw(run):
+    """The successor did not start: ``run`` answers again, what it held first.  From the kernel's loop."""
+    def on_its_loop():
+        run.frozen = False
+        for server, was in run.keep_alive.items():
+            server.conn_params.no_keep_alive = was
+        run.keep_alive = {}
+        held, run.held_connections = run.held_connections, []
+        for handle, server, connection, address in held:
+            try:
+                run.in_ctx(handle, server, connection, address)
+            except Exception:
+                connection.close()
+        wake_held(run)
+    if not run.threaded or run.loop is None:  # shared: we are on its loop (the kernel's)
+        on_its_loop()
+        return
+    try:
+        run.loop.call_soon_threadsafe(on_its_loop)
+    except RuntimeError:  # its loop is closed: nothing waits on it
+        run.frozen = False
+        for handle, server, connection, address in run.held_connections:
+            connection.close()
+        run.held_connections = []
 
 
 def open_websockets(run):

@@ -471,6 +471,7 @@ class Heap:
 
     def __init__(self):
         self.frozen_garbage = 0
+        self._pending = None  # the scheduled collect (one at most)
 
     def purged(self, n):
         self.frozen_garbage += n
@@ -478,11 +479,19 @@ class Heap:
     def due(self):
         return self.frozen_garbage >= self.COLLECT_AFTER
 
+    def schedule(self, loop, delay=1.0):
+        """When due, collect ``delay`` s from now on ``loop``: one collect pending at most.
+        (A collect per start would queue one full pass per restart of that second, which
+        then ran back to back: the loop blocked for a second or two, issue 19.)"""
+        if self.due() and self._pending is None:
+            self._pending = loop.call_later(delay, self.collect)
+
     def freeze(self):
         if gc.isenabled():
             gc.freeze()
 
     def collect(self):
+        self._pending = None
         self.frozen_garbage = 0
         gc.unfreeze()
         gc.collect()

@@ -8,7 +8,11 @@
 * ``netutil.bind_sockets`` / ``bind_unix_socket`` in an app's run answer from
   the app's :data:`servers.pool` (the socket stays bound across restarts);
 * ``WebSocketHandler`` instances are noted in the run that made them (closed
-  with 1012 when the next run serves);
+  with 1012 when the next run serves); from the moment the next run may accept,
+  their messages wait (dropped once closed, answered if the next run does not
+  start) and an upgrade in the old run is closed instead of opening, and
+  ``TCPServer._handle_connection`` of the old run's HTTP servers holds what they
+  accept for the next run (``drain.freeze``);
 * ``tornado.autoreload`` stays off (the launcher reloads), ``enable_pretty_logging``
   only sets the level (no second handler);
 * ``Thread.start`` carries the app's run (and scope, and context) into threads the app starts;
@@ -49,7 +53,7 @@ from . import appprocess
 from . import options as scoped_options
 from . import state
 from .attribution import attributed_run
-from .drain import accept_backlog, close_listening, peer
+from .drain import WS_RESTART, accept_backlog, close_listening, hold_message, holds, peer, refusal
 from .records import kernel_log
 from .servers import pool
 
@@ -74,6 +78,9 @@ class Patches:
         self.bind_sockets = None
         self.bind_unix_socket = None
         self.websocket_init = None
+        self.websocket_protocol = None
+        self.ws_handle_message = None
+        self.handle_connection = None
         #: the kernel's own code tried tornado.autoreload.start() (warned once)
         self.autoreload_warned = False
 
@@ -165,6 +172,47 @@ def _websocket_init(self, *args, **kwargs):
     run = state.current_run.get()
     if run is not None:
         run.websockets.add(self)
+        self._tl_bridge_run = run
+
+
+def _websocket_protocol(self):
+    # the upgrade (no await from here to open()): in a run whose websockets were closed, or
+    # whose successor accepts, the websocket gets the close frame instead of the old open()
+    proto = patches.websocket_protocol(self)
+    run = getattr(self, "_tl_bridge_run", None)
+    if proto is not None and run is not None and refusal(run) is not None:
+        self.open = functools.partial(_refused_open, run, proto)
+        self.on_close = _refused_on_close
+    return proto
+
+
+def _refused_open(run, proto, *args, **kwargs):
+    run.closing_websockets.append(proto)  # the drain cuts it off at its bound
+    proto.close(*(refusal(run) or (WS_RESTART, "the app restarted: reconnect for the new code")))
+
+
+def _refused_on_close():
+    pass  # the old app never saw this websocket open
+
+
+def _ws_handle_message(self, opcode, data):
+    run = getattr(getattr(self, "handler", None), "_tl_bridge_run", None)
+    if run is not None and opcode in (0x1, 0x2) and not self.client_terminated:
+        if run.ws_closing is not None and self.server_terminated:
+            return None  # after the hand-over's close frame the old code answers nothing
+        if run.frozen and not run.handed_over:
+            return hold_message(run, self, opcode, data, patches.ws_handle_message)
+    return patches.ws_handle_message(self, opcode, data)
+
+
+def _handle_connection(self, connection, address):
+    # a connection an old run's server accepted once its successor may accept: the
+    # hand-over gives it to the successor (drain.pass_held)
+    run = getattr(self, "_tl_bridge_run", None)
+    if run is not None and holds(run, self):
+        run.held_connections.append((patches.handle_connection, self, connection, address))
+        return None
+    return patches.handle_connection(self, connection, address)
 
 
 def _tcp_stop(self):
@@ -358,6 +406,8 @@ def apply():
     tornado.tcpserver.TCPServer.add_sockets = _add_sockets
     patches.tcp_stop = tornado.tcpserver.TCPServer.stop
     tornado.tcpserver.TCPServer.stop = _tcp_stop
+    patches.handle_connection = tornado.tcpserver.TCPServer._handle_connection
+    tornado.tcpserver.TCPServer._handle_connection = _handle_connection
     patches.bind_sockets = tornado.netutil.bind_sockets
     tornado.netutil.bind_sockets = _bind_sockets
     tornado.tcpserver.bind_sockets = _bind_sockets
@@ -366,6 +416,10 @@ def apply():
         tornado.netutil.bind_unix_socket = _bind_unix_socket
     patches.websocket_init = tornado.websocket.WebSocketHandler.__init__
     tornado.websocket.WebSocketHandler.__init__ = _websocket_init
+    patches.websocket_protocol = tornado.websocket.WebSocketHandler.get_websocket_protocol
+    tornado.websocket.WebSocketHandler.get_websocket_protocol = _websocket_protocol
+    patches.ws_handle_message = tornado.websocket.WebSocketProtocol13._handle_message
+    tornado.websocket.WebSocketProtocol13._handle_message = _ws_handle_message
     tornado.autoreload.start = _autoreload_start
     tornado.autoreload._reload = _autoreload_reload
     tornado.log.enable_pretty_logging = _pretty_logging

@@ -6,7 +6,7 @@ import weakref
 
 from . import live, state
 from .appprocess import AppProcess
-from .drain import count_requests
+from .drain import count_requests, freeze
 from .servers import Servers
 
 
@@ -22,6 +22,12 @@ class Run:
         self.websockets = weakref.WeakSet()  # WebSocketHandlers made in this run
         self.assets_forgotten = False  # its template/static caches were dropped (assets.forget)
         self.closing_websockets = []  # their protocols once sent a close frame (drain cuts them off)
+        self.frozen = False  # a successor run may accept: hold what comes in (drain.freeze)
+        self.handed_over = False  # its servers stopped accepting for a successor (what they held was passed on)
+        self.ws_closing = None  # (code, reason) its websockets were closed with; a later one is refused with it
+        self.ws_held = []  # futures the held websocket messages wait on (on this run's loop)
+        self.held_connections = []  # (handle, server, connection, address) its servers accepted while frozen
+        self.keep_alive = {}  # server -> its no_keep_alive before the freeze
         self.obj = None
         self.scope = None  # an app started from its own entry point: its scope.AppScope
         self.loop = None
@@ -48,6 +54,11 @@ class Run:
 
     def track_server(self, server, sockets):
         server._tl_bridge_run = self
+        outgoing = getattr(self.app, "_outgoing", None)
+        if outgoing is not None and outgoing is not self:
+            # this run may accept from now on: the run it replaces answers nothing new until
+            # the hand-over (or the restart fails: drain.thaw)
+            freeze(outgoing)
         count_requests(server)
         self.servers.track(server, sockets)
         live.on_server(self, server)

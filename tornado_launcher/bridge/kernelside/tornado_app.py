@@ -386,10 +386,13 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         was = self.threaded
         self.threaded = threaded
         forget_assets(old)  # the new run reads the templates and static files afresh
+        self._outgoing = old  # read by Run.track_server: once the new run may accept, old websockets hold
         run, exc = await (self._start_or_retry(t0) if retry_full else self._start(t0, report=False))
+        self._outgoing = None
         if exc is not None and isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
             # bound outside tornado's bind_sockets (not pooled): the old order, stop then start
             self._run = old
+            draining.thaw(old)  # what it held since the new run listened: its own to answer
             await self._halt(old, drain=False, code=draining.WS_RESTART)
             self._run = None
             self._purge()
@@ -403,7 +406,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
             self._kept_old(old, was, exc)
             return
         if old is not None:
-            await self._hand_over(old)
+            await hand_over(old, run)
         self._running(run, t0)
         if old is not None:
             await self._halt(old, drain=False, code=None)  # websockets got their 1012 in the hand-over
@@ -424,6 +427,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         """The new code did not start: the old run keeps serving on the same sockets."""
         self._reload_info = None
         self._run = old
+        draining.thaw(old)  # it answers again, what it held first
         self.threaded = was_threaded
         self.app = old.obj
         pool.release(self.name, keep=old.pool_keys)
@@ -432,35 +436,6 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         live.failed(self, None, where)
         self._log("ERROR", "restart failed, still serving the previous code: %s" % where, format_exc(exc))
         self._set_state("running", reason=protocol.OLD_CODE + where, urls=old.urls(), assets=self._assets(old))
-
-    async def _hand_over(self, old):
-        """The new run serves: the old servers stop accepting on the pooled sockets (the
-        queue is the new run's now), the old websockets get 1012.  On the old run's loop."""
-        def hand_over():
-            for server in old.servers.servers():
-                try:
-                    stop_accepting(server)
-                    # from now on an old answer ends its keep-alive connection
-                    server.conn_params.no_keep_alive = True
-                except Exception:
-                    pass
-            draining.close_websockets(old, draining.WS_RESTART, "the app restarted: reconnect for the new code")
-
-        if not old.threaded:
-            old.in_ctx(hand_over)
-            return
-        done = state.kernel.loop.create_future()
-
-        def on_old_loop():
-            try:
-                hand_over()
-            finally:
-                state.kernel.loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
-        try:
-            old.loop.call_soon_threadsafe(on_old_loop, context=old.ctx.copy())
-            await asyncio.wait_for(asyncio.shield(done), 1.0)
-        except (RuntimeError, asyncio.TimeoutError):
-            pass  # its loop is gone or blocked: its stop closes what is left
 
     # -- start, shared mode: the app on the kernel's loop
     async def _start_shared(self, run):
@@ -569,8 +544,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
             # after a start that imported much, look at the new files now rather than at the next save
             state.kernel.loop.call_later(0.05, warm_up)
         heap.freeze()
-        if heap.due():
-            state.kernel.loop.call_later(1.0, heap.collect)
+        heap.schedule(state.kernel.loop)
 
     def _report_urls(self, run):
         if self._run is run and self.state == "running":
@@ -744,6 +718,38 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         if self._adopted_logger:
             names.append(self._adopted_logger)
         return names
+
+
+async def hand_over(old, new):
+    """The new run serves: the old servers stop accepting on the pooled sockets (the
+    queue is the new run's now) and pass what they held since the new run listened to it
+    (``drain.pass_held``), the old websockets get 1012.  On the old run's loop."""
+    def on_old_loop():
+        for server in old.servers.servers():
+            try:
+                stop_accepting(server)
+                # from now on an old answer ends its keep-alive connection
+                server.conn_params.no_keep_alive = True
+            except Exception:
+                pass
+        draining.close_websockets(old, draining.WS_RESTART, "the app restarted: reconnect for the new code")
+        draining.pass_held(old, new)
+
+    if not old.threaded:
+        old.in_ctx(on_old_loop)
+        return
+    done = state.kernel.loop.create_future()
+
+    def then_tell():
+        try:
+            on_old_loop()
+        finally:
+            state.kernel.loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+    try:
+        old.loop.call_soon_threadsafe(then_tell, context=old.ctx.copy())
+        await asyncio.wait_for(asyncio.shield(done), 1.0)
+    except (RuntimeError, asyncio.TimeoutError):
+        pass  # its loop is gone or blocked: its stop closes what is left
 
 
 def forget_assets(run):
