@@ -47,13 +47,14 @@ _IMPORT_FUNCS = ("import_module", "__import__", "reload")
 
 
 class Compiled:
-    __slots__ = ("digest", "code", "imports", "dynamic")
+    __slots__ = ("digest", "code", "imports", "dynamic", "data")
 
-    def __init__(self, digest, code, imports, dynamic):
+    def __init__(self, digest, code, imports, dynamic, data=None):
         self.digest = digest
         self.code = code
         self.imports = imports  # [(level, module or "", (names...))]
         self.dynamic = dynamic
+        self.data = data  # the source bytes (what a hot patch compares the saved file with)
 
 
 def digest_of(data):
@@ -158,9 +159,22 @@ class CodeCache:
             self.reused += 1
             return entry
         code, imports, dynamic = compile_and_scan(data, path)
-        entry = Compiled(digest, code, imports, dynamic)
+        entry = Compiled(digest, code, imports, dynamic, data)
         self._by_path[path] = entry
         self.compiled += 1
+        return entry
+
+    def entry(self, path):
+        """The :class:`Compiled` last executed (or patched) from ``path``, or None."""
+        return self._by_path.get(path)
+
+    def put(self, path, data, code):
+        """``code`` (compiled by the caller from ``data``) is now what ``path`` holds."""
+        imports = []
+        dynamic = False
+        if any(hint in data for hint in _DYNAMIC_HINTS) or not scan_code(code, imports):
+            imports, dynamic = scan(compile(data, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True))
+        entry = self._by_path[path] = Compiled(digest_of(data), code, imports, dynamic, data)
         return entry
 
     def clear(self):
@@ -361,6 +375,20 @@ class Graph:
             if users is None:
                 users = self.importers[dep] = set()
             users.add(name)
+
+    def patched(self, name, module, path, data, code, st):
+        """``module`` was patched in place to ``data`` (compiled to ``code``; ``st`` the file's
+        stat before it was read): it now counts as executed from it; its imports are added."""
+        entry = self.cache.put(path, data, code)
+        deps = set(self.deps.get(name) or ())
+        old = set(deps)
+        deps.update(resolve(name, getattr(module, "__path__", None) is not None, entry.imports))
+        deps.discard(name)
+        self._link(name, old, deps)
+        self.deps[name] = deps
+        if entry.dynamic:
+            self.dynamic.add(name)
+        self.files[name] = (path, st.st_mtime_ns, st.st_size, entry.digest)
 
     def executed_since(self, count):
         n = self.executed_count - count
