@@ -183,7 +183,8 @@ class AppConfig:
     #: HTML pages of the app reload themselves in the browser after a reload
     live_reload: bool = False
     #: what a reload for changed files re-imports: "dependents" (the changed modules, their
-    #: importers, the app's entry module) or "all" (every module of ``clear_cache``)
+    #: importers, the app's entry module), "all" (every module of ``clear_cache``) or "patch"
+    #: (the change applied to the live functions in place when that is safe, else "dependents")
     reload: str = "dependents"
     # watchdog kind
     handlers: List[WatchHandler] = field(default_factory=list)
