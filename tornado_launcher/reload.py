@@ -307,12 +307,13 @@ class Reloader:
 
     def _bridge_purges(self, handler: _Handler) -> bool:
         """Whether each of the handler's code blocks restarts a Tornado app with ``reload =
-        "dependents"``: those apps purge what the change invalidates (within their own
-        ``clear_cache``), so the handler's ``clear_cache`` would only purge more."""
+        "dependents"`` or ``"patch"``: those apps purge what the change invalidates (within their
+        own ``clear_cache``), so the handler's ``clear_cache`` would only purge more (and a
+        purge ahead of a patch would leave nothing to patch)."""
         apps = self.session.config.apps
         return bool(handler.blocks) and all(
             target is not None and getattr(apps.get(target), "kind", None) == "tornado"
-            and getattr(apps.get(target), "reload", "all") == "dependents"
+            and getattr(apps.get(target), "reload", "all") in ("dependents", "patch")
             for _block, target in handler.blocks)
 
     async def _run_block(self, handler: _Handler, block: Optional[str], change: FileChange) -> None:

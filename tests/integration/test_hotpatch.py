@@ -306,3 +306,27 @@ def test_log_line_and_record_name_what_was_patched(kernel):
     assert record["reload"]["fallback"].startswith("module-level statement changed"), record
     assert request(p.port, "/") == (200, "v1 101")
     p.stop()
+
+
+def test_after_a_reload_that_did_not_start_a_module_executed_again_is_reloaded_not_patched(kernel):
+    """Save 1 changes a constant of h.py (a reload) and breaks web.py: the new start fails, the old
+    run serves on with the OLD h objects while sys.modules holds a new h.  Save 2 edits a body in h.py:
+    patching that new h would change nothing the app runs, so it must reload (and, web.py still
+    broken, keep serving the old code), as "dependents" does."""
+    p = Pkg(kernel, {"h.py": COUNTER}, "failed")
+    p.start()
+    assert request(p.port, "/")[1] == "v0 1"
+    record, _ = p.save([("h.py", 'HITS = {"n": 0}', 'HITS = {"n": 10}'),
+                        ("web.py", "    def start(self):\n", "    def start(self):\n        raise RuntimeError('boom')\n")])
+    assert record["reason"] and "boom" in record["reason"], record  # serving old code
+    assert request(p.port, "/")[1] == "v0 2"
+    record, _ = p.save([("h.py", '"v0 %d"', '"v1 %d"')])
+    assert outcome(record) != "patched" and "boom" in record["reason"], record
+    assert request(p.port, "/")[1] == "v0 3"  # the old run, its old objects
+    record, _ = p.save([("web.py", "        raise RuntimeError('boom')\n", "")])
+    assert outcome(record) != "patched" and not record["reason"], record
+    assert request(p.port, "/")[1] == "v1 11"
+    record, _ = p.save([("h.py", '"v1 %d"', '"v2 %d"')])  # serving the last start's code: patched again
+    assert outcome(record) == "patched", record
+    assert request(p.port, "/")[1] == "v2 12"
+    p.stop()

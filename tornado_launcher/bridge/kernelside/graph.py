@@ -47,7 +47,7 @@ _IMPORT_FUNCS = ("import_module", "__import__", "reload")
 
 
 class Compiled:
-    __slots__ = ("digest", "code", "imports", "dynamic", "data")
+    __slots__ = ("digest", "code", "imports", "dynamic", "data", "resolved")
 
     def __init__(self, digest, code, imports, dynamic, data=None):
         self.digest = digest
@@ -55,6 +55,7 @@ class Compiled:
         self.imports = imports  # [(level, module or "", (names...))]
         self.dynamic = dynamic
         self.data = data  # the source bytes (what a hot patch compares the saved file with)
+        self.resolved = None  # (module name, is_package, the absolute names of its imports)
 
 
 def digest_of(data):
@@ -256,6 +257,7 @@ class Graph:
         self.libraries = set()
         self.executed = collections.deque(maxlen=20000)  # names, in execution order
         self.executed_count = 0
+        self.when = {}  # name -> executed_count after its last execution
         self._tls = threading.local()
 
     def forget(self):
@@ -282,6 +284,8 @@ class Graph:
             keys = self._lib_keys.get(name)
             if keys is None:
                 keys = self._lib_keys[name] = container_keys(module)
+        if not keys:
+            return ()  # no module-level container: nothing a registry could fill
         return fingerprint(module, keys)
 
     def execute(self, module, path):
@@ -292,13 +296,18 @@ class Graph:
             data = f.read()
         compiled = self.cache.get(path, data)
         is_package = getattr(module, "__path__", None) is not None
-        static = resolve(name, is_package, compiled.imports)
+        resolved = compiled.resolved
+        if resolved is None or resolved[0] != name or resolved[1] != is_package:
+            resolved = compiled.resolved = (name, is_package, frozenset(resolve(name, is_package, compiled.imports)))
+        static = resolved[2]
         before = {}
         modules = sys.modules
         for dep in static:
             m = modules.get(dep)
             if m is not None:
-                before[dep] = self._fp(dep, m)
+                fp = self._fp(dep, m)
+                if fp:  # a module without containers cannot be filled: not compared (a route list
+                    before[dep] = fp  # importing 1,000 modules would cost 2,000 fingerprints)
         stack = self._stack()
         if stack:
             self.deps.setdefault(stack[-1], set()).add(name)
@@ -340,6 +349,8 @@ class Graph:
             ref = before.get(dep)
             if ref is None and dep in runtime and dep in self.own_fp:
                 ref = self.own_fp[dep][1]  # loaded while we executed: compare with its own end
+            if not ref:
+                continue
             if ref is not None and self._fp(dep, m) != ref:
                 mutated.add(dep)
         self._link(name, old_deps, deps)
@@ -363,8 +374,11 @@ class Graph:
         self.own_fp[name] = (keys, fingerprint(module, keys))
         self.executed.append(name)
         self.executed_count += 1
+        self.when[name] = self.executed_count
 
     def _link(self, name, old, new):
+        if old == new:
+            return  # re-executed with the same imports: the reverse graph already says so
         for dep in old:
             if dep not in new:
                 users = self.importers.get(dep)
@@ -394,7 +408,10 @@ class Graph:
         n = self.executed_count - count
         if n <= 0:
             return []
-        names = list(self.executed)
+        executed = self.executed
+        if n <= 64:  # the usual reload: read the few from the right end, not the whole history
+            return [executed[-i] for i in range(min(n, len(executed)), 0, -1)]
+        names = list(executed)
         return names[-n:] if n <= len(names) else names
 
     def changed_modules(self, loaded):

@@ -21,6 +21,7 @@ import asyncio
 import os
 import threading
 import time
+import weakref
 
 from . import hotpatch, imports, live, state
 from .graph import graph
@@ -111,11 +112,22 @@ def _handler_base():
         return None
 
 
+_serving = {}  # app name -> (weak reference to its run, graph.executed_count when it began serving)
+
+
+def serving(app, run):
+    """``run`` of ``app`` serves now (its "running" record): the modules executed so far are its."""
+    _serving[app.name] = (weakref.ref(run), graph.executed_count)
+
+
 def plan(app, paths):
     """``(plans, reads)`` for the saved ``paths``, or :class:`hotpatch.Refused`.
     ``reads``: ``(name, module, path, data, code, stat)`` to record once applied."""
     if app._run is None or app.state != "running":
         raise hotpatch.Refused("the app is not running")
+    began = _serving.get(app.name)
+    if began is None or began[0]() is not app._run:
+        raise hotpatch.Refused("the running code is not the last start's")
     loaded = imports.loaded_project_modules()
     names, others = imports.modules_for_paths(paths, loaded)
     if others:
@@ -132,6 +144,10 @@ def plan(app, paths):
         rec = graph.files.get(name)
         if rec is None:
             raise hotpatch.Refused("%s was not imported by the launcher" % name)
+        if graph.when.get(name, 0) > began[1]:
+            # executed again after the app began serving (a reload that did not start, another
+            # app's start, an import inside a handler): the app may hold the module's older objects
+            raise hotpatch.Refused("%s was executed again after the app started" % name)
         path = rec[0]
         entry = graph.cache.entry(path)
         if entry is None or entry.data is None or entry.digest != rec[3]:

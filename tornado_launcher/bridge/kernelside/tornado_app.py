@@ -252,8 +252,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
 
     async def _do_reload(self, arg, t0):
         path, paths = arg
-        why = await patching.try_patch(self, paths, t0) if self.reload_mode == "patch" else ""
-        if why is None:
+        if (why := await patching.try_patch(self, paths, t0) if self.reload_mode == "patch" else "") is None:
             return  # patched in place (patching.py); else reloaded as "dependents", saying why
         self._log("INFO", "%s changed: restarting%s" % (path, " (%s)" % why if why else ""))
         if self.reload_mode == "all" or self.state == "failed":
@@ -537,6 +536,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
                         assets=self._assets(run), reload=reload, public_ports=run.public_ports())
         live.serving(self, run)
+        patching.serving(self, run)
         if info is not None and info["reimported"] > 20:
             # after a start that imported much, look at the new files now rather than at the next save
             state.kernel.loop.call_later(0.05, warm_up)
