@@ -1104,7 +1104,7 @@ def test_top_level_logger_is_validated(logger, where, fragment):
 
 
 def test_reload_option_of_tornado_apps():
-    assert loads(HEAD + WEB).apps["web"].reload == "dependents"
+    assert loads(HEAD + WEB).apps["web"].reload == "patch"
     cfg = loads(HEAD + WEB.replace("options {", 'options {\n    reload = "all"'))
     assert cfg.apps["web"].reload == "all"
     cfg = loads(HEAD + WEB.replace("options {", 'options {\n    reload = "patch"'))

@@ -185,7 +185,7 @@ class AppConfig:
     #: what a reload for changed files re-imports: "dependents" (the changed modules, their
     #: importers, the app's entry module), "all" (every module of ``clear_cache``) or "patch"
     #: (the change applied to the live functions in place when that is safe, else "dependents")
-    reload: str = "dependents"
+    reload: str = "patch"
     # watchdog kind
     handlers: List[WatchHandler] = field(default_factory=list)
 
