@@ -218,6 +218,9 @@ CASES = [
          [("h.py", '"gc1"', '"gc2"')], "patched"),
     Edit("not-imported", main('    def get(self):\n        self.write("ni")\n'),
          [("spare.py", 'X = 1', 'X = 2')], "not imported yet", files={"spare.py": 'X = 1\n'}),
+    Edit("imported-inside-handler", main('    def get(self):\n        from . import lazy\n        self.write(lazy.word())\n'),
+         [("lazy.py", '"lz1"', '"lz2"')], "executed again after the app started",
+         files={"lazy.py": 'def word():\n    return "lz1"\n'}),
     Edit("websocket-on-message", 'import tornado.websocket\n\n\nclass Echo(tornado.websocket.WebSocketHandler):\n'
          '    def on_message(self, m):\n        self.write_message("e1:" + m)\n\n\n'
          + main('    def get(self):\n        self.write("ws")\n').replace('ROUTES = [(r"/", Main)]',

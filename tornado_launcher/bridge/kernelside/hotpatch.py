@@ -29,9 +29,6 @@ import types
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _KIND_FLAGS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async generator
-#: methods a class's creation runs or that the type machinery reads when the class is made
-_CREATION = ("__init_subclass__", "__set_name__", "__class_getitem__", "__slots__", "__eq__", "__hash__",
-             "__new__", "__prepare__", "__mro_entries__")
 #: the constructor methods a class named at startup runs
 _CONSTRUCTORS = ("__init__", "__new__", "__post_init__", "__init_subclass__", "__set_name__", "__call__")
 MAX_IMPORTERS = 200
@@ -389,7 +386,7 @@ class Analysis:
         code = self.codes.get((qual, _first_line(new)))
         if code is None:
             raise Refused("the new code of %s was not found" % qual)
-        live = _get_raw(owner, old.name)
+        live = _get(owner, old.name)  # a class's __dict__ entry: staticmethod, property, ...
         fn = find_function(live, qual, _first_line(old), self.path)
         if fn is None:
             raise Refused("the function object of %s was not found (wrapped beyond reach)" % qual)
@@ -420,9 +417,9 @@ class Analysis:
             raise Refused("the new %s needs a closure" % qual)
         closure = (types.CellType(owner),) if code.co_freevars else None
         defaults, kwdefaults = _defaults(node, qual)
-        if any(x.annotation is not None for a in (node.args,) for x in a.args + a.kwonlyargs) or node.returns:
-            annotations = None  # evaluated at def time: a fresh start would have them; we do not guess
-            raise Refused("the new %s has annotations" % qual)
+        a = node.args
+        if node.returns or any(x.annotation is not None for x in a.posonlyargs + a.args + a.kwonlyargs):
+            raise Refused("the new %s has annotations" % qual)  # evaluated at def time: not guessed
         fn = types.FunctionType(code, self.module.__dict__, node.name, defaults, closure)
         fn.__kwdefaults__ = kwdefaults
         fn.__qualname__ = qual
@@ -458,11 +455,6 @@ def _get(owner, name):
     if isinstance(owner, types.ModuleType):
         return owner.__dict__.get(name)
     return owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
-
-
-def _get_raw(owner, name):
-    """The object a def bound (a class's ``__dict__`` entry: staticmethod, property, ...)."""
-    return _get(owner, name)
 
 
 def _positions_same(old, new):

@@ -24,7 +24,7 @@ import time
 import weakref
 
 from . import hotpatch, imports, live, state
-from .graph import graph
+from .graph import graph, heap
 
 PAUSE_TIMEOUT = 1.0  # seconds the other loops may take to reach a pause; else reload
 
@@ -262,4 +262,5 @@ async def try_patch(app, paths, t0, show=shown):
     app._set_state("running", elapsed_ms=round(took, 3), urls=run.urls(), assets=app._assets(run),
                    reload=info, public_ports=run.public_ports())
     live.refreshed(app)
+    heap.freeze()  # as after a start: the next patches' collections do not walk what this one left
     return None
