@@ -102,6 +102,8 @@ async def test_patch_keeps_state_websocket_and_says_so(tmp_path, runtime):  # no
             assert code == 0, err
             last = {a["name"]: a for a in json.loads(out)["apps"]}["web"]["last_reload"]
             assert last["kind"] == "patched" and last["detail"].startswith("patched proj/handlers.py"), last
+            code, out, err = await ctl("status", cwd=root)
+            assert code == 0 and " ms (patched, state kept)" in out, (out, err)
 
             # a change that cannot be patched: reloaded, with the reason, the counter starts again
             n = len(rec.events)

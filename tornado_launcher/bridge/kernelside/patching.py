@@ -18,6 +18,7 @@ the app reloads as ``"dependents"`` does, the reason in its log and record.
 """
 
 import asyncio
+import gc
 import os
 import threading
 import time
@@ -262,5 +263,25 @@ async def try_patch(app, paths, t0, show=shown):
     app._set_state("running", elapsed_ms=round(took, 3), urls=run.urls(), assets=app._assets(run),
                    reload=info, public_ports=run.public_ports())
     live.refreshed(app)
-    heap.freeze()  # as after a start: the next patches' collections do not walk what this one left
+    _settle_heap_soon()
     return None
+
+
+_settling = []
+
+
+def _settle_heap_soon(delay=0.2):
+    """After a patch, off the save-to-served path: collect what is not frozen, then freeze it
+    (as after a start, ``graph.Heap``), so the next patches' collections do not walk what this
+    one and the requests since left.  Collected first: frozen cyclic garbage would stay."""
+    if _settling:
+        return
+    heap.purged(1)
+
+    def settle():
+        _settling.clear()
+        gc.collect()
+        heap.freeze()
+        if heap.due():
+            heap.collect()
+    _settling.append(state.kernel.loop.call_later(delay, settle))
