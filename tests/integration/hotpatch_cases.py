@@ -221,6 +221,12 @@ CASES = [
     Edit("imported-inside-handler", main('    def get(self):\n        from . import lazy\n        self.write(lazy.word())\n'),
          [("lazy.py", '"lz1"', '"lz2"')], "executed again after the app started",
          files={"lazy.py": 'def word():\n    return "lz1"\n'}),
+    Edit("lru-cache", '@functools.lru_cache(maxsize=None)\ndef config():\n    return "lc1"\n\n\n'
+         + main('    def get(self):\n        self.write(config())\n'),
+         [("h.py", '"lc1"', '"lc2"')], "patched"),
+    Edit("cached-property", 'class Box:\n    @functools.cached_property\n    def value(self):\n        return "cp1"\n\n\n'
+         'BOX = Box()\n\n\n' + main('    def get(self):\n        self.write(BOX.value)\n'),
+         [("h.py", '"cp1"', '"cp2"')], "not found"),
     Edit("websocket-on-message", 'import tornado.websocket\n\n\nclass Echo(tornado.websocket.WebSocketHandler):\n'
          '    def on_message(self, m):\n        self.write_message("e1:" + m)\n\n\n'
          + main('    def get(self):\n        self.write("ws")\n').replace('ROUTES = [(r"/", Main)]',

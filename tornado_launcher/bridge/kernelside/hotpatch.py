@@ -67,6 +67,8 @@ class Plan:
             elif kind == "del":
                 _, owner, name = action
                 delattr(owner, name)
+            elif kind == "call":  # a cache in front of a patched function: its results are the old code's
+                action[1]()
 
 
 _KEEP = object()
@@ -247,6 +249,25 @@ def _functions_in(obj, depth=0, seen=None):
         yield from _functions_in(func, depth + 1, seen)
 
 
+def _caches(obj):
+    """``cache_clear`` of the caches wrapping ``obj`` (``functools.lru_cache`` / ``cache``)."""
+    out = []
+    for _ in range(8):
+        clear = getattr(obj, "cache_clear", None)
+        if callable(clear):
+            out.append(clear)
+        inner = getattr(obj, "__func__", None)
+        if inner is None:
+            try:
+                inner = obj.__dict__.get("__wrapped__")
+            except Exception:
+                inner = None
+        if inner is None:
+            break
+        obj = inner
+    return out
+
+
 def find_function(obj, qualname, first_line, path):
     """The live function object of the ``def`` at ``qualname`` / ``first_line`` reachable from ``obj``."""
     for fn in _functions_in(obj):
@@ -403,6 +424,8 @@ class Analysis:
         if new_doc != ast.get_docstring(old, clean=False):
             doc = new_doc
         self.plan.actions.append(("code", fn, code, defaults, kwdefaults, doc))
+        for clear in _caches(live):
+            self.plan.actions.append(("call", clear))
 
     def _added(self, owner, node, prefix, is_class):
         qual = prefix + node.name

@@ -17,6 +17,7 @@ When a change cannot be patched, :func:`try_patch` answers the reason and
 the app reloads as ``"dependents"`` does, the reason in its log and record.
 """
 
+import ast
 import asyncio
 import gc
 import os
@@ -41,7 +42,6 @@ class _Cache:
         hit = self.by_path.get(path)
         if hit is not None and hit[0] == key:
             return hit[1]
-        import ast
         names = hotpatch.startup_names(ast.parse(data, path), roots)
         self.by_path[path] = (key, names)
         return names
@@ -123,7 +123,7 @@ def serving(app, run):
 
 def plan(app, paths):
     """``(plans, reads)`` for the saved ``paths``, or :class:`hotpatch.Refused`.
-    ``reads``: ``(name, module, path, data, code, stat)`` to record once applied."""
+    ``reads``: ``(name, module, path, data, stat)`` to record once applied."""
     if app._run is None or app.state != "running":
         raise hotpatch.Refused("the app is not running")
     began = _serving.get(app.name)
@@ -229,9 +229,22 @@ def shown(path):
     return path
 
 
+_lock = []  # one asyncio.Lock (made on the kernel's loop): one patch at a time, kernel-wide
+
+
 async def try_patch(app, paths, t0, show=shown):
     """Patch ``app``'s saved ``paths`` in place; None when done (its "running" record sent),
-    else the reason a reload is needed."""
+    else the reason a reload is needed.
+
+    One at a time: every app with auto-reload gets the same save, and the second finds the
+    module already patched ("no change") rather than applying the same plan twice."""
+    if not _lock:
+        _lock.append(asyncio.Lock())
+    async with _lock[0]:
+        return await _try_patch(app, paths, t0, show)
+
+
+async def _try_patch(app, paths, t0, show):
     try:
         plans, reads = plan(app, paths)
     except hotpatch.Refused as exc:
@@ -245,7 +258,7 @@ async def try_patch(app, paths, t0, show=shown):
                 p.apply()
         try:
             ok = await paused(apply_all)
-        except Exception as exc:
+        except Exception as exc:  # applied in part: the reload that follows makes it whole
             return "applying the patch failed (%s: %s)" % (type(exc).__name__, exc)
         if not ok:
             return "an app's loop did not pause within %g s" % PAUSE_TIMEOUT
@@ -254,9 +267,10 @@ async def try_patch(app, paths, t0, show=shown):
     changes = [c for p in plans for c in p.changes]
     files = [os.path.basename(p.path) for p in plans]
     took = (time.perf_counter() - t0) * 1000.0
-    shown = ", ".join(show(p.path) for p in plans) or (show(paths[0]) if paths else "?")
-    app._log("INFO", "patched %s: %s in %.0f ms (state kept)" % (shown, ", ".join(changes) or "no change",
-                                                                 (time.perf_counter() - t1) * 1000.0))
+    where = ", ".join(show(p.path) for p in plans) or (show(paths[0]) if paths else "?")
+    # the launcher's line says "patched X: names in N ms (state kept)", N from the save
+    app._log("INFO", "%s changed: patched in place: %s (applied in %.1f ms)" % (
+        where, ", ".join(changes) or "no change", (time.perf_counter() - t1) * 1000.0))
     run = app._run
     info = {"kind": "patched", "mode": "patch", "patched": changes[:60], "files": files, "reimported": 0,
             "modules": [], "purged": 0, "note": None}
