@@ -43,6 +43,7 @@ except Exception:  # pragma: no cover - another implementation
 
 _CONTAINERS = (list, dict, set)
 _BIG = 5000  # containers larger than this are fingerprinted by length only
+_LIST_ENDS = 16  # a longer list is fingerprinted by its length and its first and last items
 _IMPORT_FUNCS = ("import_module", "__import__", "reload")
 
 
@@ -208,8 +209,13 @@ def resolve(name, is_package, imports):
 def _fingerprint_one(obj):
     try:
         n = len(obj)
+        ident = id(obj)
         if n > _BIG:
-            return (id(obj), n)
+            return (ident, n)
+        if isinstance(obj, list) and n > _LIST_ENDS * 2:
+            # a registry list grows at its end: its length and its ends, not a walk of a route
+            # table of 1,000 entries at every execution of the module that holds it
+            obj = obj[:_LIST_ENDS] + obj[-_LIST_ENDS:]
         values = obj.values() if isinstance(obj, dict) else obj
         total = 0
         for v in values:
@@ -218,7 +224,7 @@ def _fingerprint_one(obj):
                 total += len(v)
         if isinstance(obj, dict):
             total += sum(map(id, obj))
-        return (id(obj), n, total)
+        return (ident, n, total)
     except Exception:
         return None
 
