@@ -376,7 +376,8 @@ def test_reload_column_says_patched_or_why_it_reloaded(qtbot):
                                  reload=patched))
     cell = m.index(0, AppsModel.ELAPSED)
     assert m.data(cell, Qt.ItemDataRole.DisplayRole) == "patched 2 ms"
-    assert "patched: MainHandler.get, EchoSocket.on_message (state kept)" in m.data(cell, Qt.ItemDataRole.ToolTipRole)
+    tip = m.data(cell, Qt.ItemDataRole.ToolTipRole)
+    assert "patched handlers.py: MainHandler.get, EchoSocket.on_message (state kept)" in tip
     fallback = {"kind": "reloaded", "fallback": "class attribute changed", "reimported": 3,
                 "modules": ["acme.handlers", "acme.routes", "acme.app"], "purged": 3, "mode": "dependents",
                 "note": None}

@@ -181,9 +181,11 @@ class _RowsModel(QAbstractTableModel):
 
 def describe_reload(reload: dict) -> str:
     """``"re-imported 3 modules: acme.handlers, acme.routes, acme.app"`` (and why it was all of them),
-    ``"patched: Main.get (state kept)"``, or why a ``reload = "patch"`` app reloaded instead."""
+    ``"patched handlers.py: Main.get (state kept)"``, or why a ``reload = "patch"`` app reloaded instead."""
     if reload.get("kind") == "patched":
-        return "patched: " + (", ".join(reload.get("patched") or ()) or "no change") + " (state kept)"
+        files = ", ".join(reload.get("files") or ())
+        return (f"patched {files}: " if files else "patched: ") + (
+            ", ".join(reload.get("patched") or ()) or "no change") + " (state kept)"
     n = reload.get("reimported") or 0
     names = list(reload.get("modules") or ())
     text = f"re-imported {n} module{'' if n == 1 else 's'}"
