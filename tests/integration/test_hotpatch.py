@@ -361,3 +361,54 @@ def test_patch_pauses_every_app_loop_of_the_kernel(kernel):
     assert request(a.port, "/")[1].startswith("v10 ") and request(b.port, "/")[1].startswith("v0 ")
     a.stop()
     b.stop()
+
+
+MAIN = HEAD + '''import sys
+import tornado.ioloop
+
+
+class Main(tornado.web.RequestHandler):
+    def get(self):
+        self.write(word())
+
+
+def word():
+    return "mw1"
+
+
+def make_app():
+    return tornado.web.Application([(r"/", Main)])
+
+
+def main():
+    make_app().listen(int(sys.argv[1]), "127.0.0.1")
+    tornado.ioloop.IOLoop.current().start()
+'''
+
+
+def test_an_app_started_from_its_own_main(kernel):
+    """``main = "pkg.app:main"``: a helper of a handler is patched; what main() runs is reloaded."""
+    name = "hp%d_main" % next(_counter)
+    root = kernel.project_dir / name
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "app.py").write_text(MAIN)
+    port = free_port()
+    kernel.create(name, None, [str(port)], threaded=kernel.threaded, clear_cache=[name], reload="patch",
+                  main=name + ".app:main")
+    kernel.start_and_wait(name)
+    assert request(port, "/") == (200, "mw1")
+
+    def save(old, new):
+        path = root / "app.py"
+        path.write_text(path.read_text().replace(old, new))
+        m = kernel.mark()
+        kernel.call(name, "handle_watchdog_event", {"event_type": "modified", "src_path": str(path),
+                                                    "dest_path": None, "is_directory": False})
+        return kernel.wait_state(name, ("running", "failed"), m)
+    assert outcome(save('"mw1"', '"mw2"')) == "patched"
+    assert request(port, "/") == (200, "mw2")
+    record = save('[(r"/", Main)]', '[(r"/", Main), (r"/x", Main)]')
+    assert "make_app runs when the module is imported or the app starts" in outcome(record), record
+    assert request(port, "/x") == (200, "mw2")
+    kernel.stop_and_wait(name)

@@ -23,6 +23,7 @@ import gc
 import os
 import threading
 import time
+import types
 import weakref
 
 from . import hotpatch, imports, live, state
@@ -124,6 +125,8 @@ def serving(app, run):
 def plan(app, paths):
     """``(plans, reads)`` for the saved ``paths``, or :class:`hotpatch.Refused`.
     ``reads``: ``(name, module, path, data, stat)`` to record once applied."""
+    if not hasattr(types.CodeType, "co_qualname"):
+        raise hotpatch.Refused("hot patch needs Python 3.11 or newer in the kernel")
     if app._run is None or app.state != "running":
         raise hotpatch.Refused("the app is not running")
     began = _serving.get(app.name)
@@ -134,6 +137,9 @@ def plan(app, paths):
     if others:
         raise hotpatch.Refused("%s is not a Python module" % os.path.basename(others[0]))
     known = {imports.norm(getattr(loaded[n], "__file__", "") or "") for n in names}
+    script = app.spec.get("script")
+    if isinstance(script, str) and any(isinstance(p, str) and imports.norm(p) == imports.norm(script) for p in paths):
+        raise hotpatch.Refused("the app's script changed (it runs as __main__)")
     for p in paths:
         if isinstance(p, str) and p.endswith(".py") and os.path.isfile(p) and imports.norm(p) not in known:
             raise hotpatch.Refused("%s is not imported yet" % os.path.basename(p))
