@@ -124,7 +124,8 @@ def serving(app, run):
 
 def plan(app, paths):
     """``(plans, reads)`` for the saved ``paths``, or :class:`hotpatch.Refused`.
-    ``reads``: ``(name, module, path, data, stat)`` to record once applied."""
+    ``reads``: ``(name, module, path, data, stat)`` to record once applied; ``already``:
+    ``(path, names)`` of the files the last patch (of this or another app) already applied."""
     if not hasattr(types.CodeType, "co_qualname"):
         raise hotpatch.Refused("hot patch needs Python 3.11 or newer in the kernel")
     if app._run is None or app.state != "running":
@@ -145,7 +146,7 @@ def plan(app, paths):
             raise hotpatch.Refused("%s is not imported yet" % os.path.basename(p))
     roots = _entry_roots(app, loaded)
     base = _handler_base()
-    plans, reads = [], []
+    plans, reads, already = [], [], []
     for name in sorted(names):
         module = loaded[name]
         rec = graph.files.get(name)
@@ -166,12 +167,19 @@ def plan(app, paths):
         except OSError:
             raise hotpatch.Refused("%s cannot be read" % os.path.basename(path)) from None
         if data == entry.data:
-            continue  # saved unchanged (or the second event of one save)
+            # saved unchanged, the second event of one save, or patched by another app's reload
+            done = _applied.get(path)
+            if done is not None and done[0] == entry.digest:
+                already.append((path, done[1]))
+            continue
         startup = _startup_names(name, loaded, roots)
         p = hotpatch.analyze(module, path, entry.data, data, startup, base)
         plans.append(p)
         reads.append((name, module, path, data, st))
-    return plans, reads
+    return plans, reads, already
+
+
+_applied = {}  # path -> (digest, the names its last patch changed): another app's save of it says them too
 
 
 def _other_loops():
@@ -252,7 +260,7 @@ async def try_patch(app, paths, t0, show=shown):
 
 async def _try_patch(app, paths, t0, show):
     try:
-        plans, reads = plan(app, paths)
+        plans, reads, already = plan(app, paths)
     except hotpatch.Refused as exc:
         return str(exc)
     except Exception as exc:  # a bug of ours must not cost the user the save: reload
@@ -270,10 +278,12 @@ async def _try_patch(app, paths, t0, show):
             return "an app's loop did not pause within %g s" % PAUSE_TIMEOUT
         for (name, module, path, data, st), p in zip(reads, plans):
             graph.patched(name, module, path, data, p.code_object, st)
-    changes = [c for p in plans for c in p.changes]
-    files = [os.path.basename(p.path) for p in plans]
+            _applied[path] = (graph.cache.entry(path).digest, list(p.changes))
+    done = [(p.path, p.changes) for p in plans] + already
+    changes = [c for _path, names in done for c in names]
+    files = [os.path.basename(path) for path, _names in done]
     took = (time.perf_counter() - t0) * 1000.0
-    where = ", ".join(show(p.path) for p in plans) or (show(paths[0]) if paths else "?")
+    where = ", ".join(show(path) for path, _names in done) or (show(paths[0]) if paths else "?")
     # the launcher's line says "patched X: names in N ms (state kept)", N from the save
     app._log("INFO", "%s changed: patched in place: %s (applied in %.1f ms)" % (
         where, ", ".join(changes) or "no change", (time.perf_counter() - t1) * 1000.0))
