@@ -206,7 +206,8 @@ class ControlServer:
             for f in self._followers:
                 _offer(f, d)
         elif kind == "ReloadEvent" and event.outcome == "done":
-            self._last_reload[event.app] = {"time": event.time, "path": event.path, "elapsed_ms": event.elapsed_ms}
+            self._last_reload[event.app] = {"time": event.time, "path": event.path, "elapsed_ms": event.elapsed_ms,
+                                            "kind": event.kind, "detail": event.detail}
 
     # ----------------------------------------------------------- requests
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

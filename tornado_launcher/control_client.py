@@ -113,7 +113,8 @@ def _print_status(st: Dict[str, Any]) -> None:
         last = a.get("last_reload")
         if last:
             took = f" in {last['elapsed_ms']:.0f} ms" if last.get("elapsed_ms") is not None else ""
-            flags.append(f"last reload {time.strftime('%H:%M:%S', time.localtime(last['time']))}{took}")
+            kind = " (patched, state kept)" if last.get("kind") == "patched" else ""
+            flags.append(f"last reload {time.strftime('%H:%M:%S', time.localtime(last['time']))}{took}{kind}")
         rows.append((a["name"], a["kind"], a["state"], a["kernel"] or "-", extra, ", ".join(flags)))
     widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
     for r in rows:

@@ -133,6 +133,8 @@ class ReloadEvent:
     detail: Optional[str] = None
     #: event-to-serving, in ms, for outcome "done"
     elapsed_ms: Optional[float] = None
+    #: for outcome "done": "patched" (applied in place, state kept) or "reloaded"
+    kind: Optional[str] = None
     time: float = field(default_factory=time.time)
     #: for "refused": "compile" (a changed file does not compile) or "start" (it compiled, and the
     #: new code failed when it ran: at import or in its start; ``detail`` is ``file:line: error``)

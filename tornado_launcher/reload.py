@@ -76,6 +76,21 @@ def changed_paths(changes: Sequence[FileChange]) -> List[str]:
     return out
 
 
+def reload_line(rel: str, reload: Optional[dict], elapsed: float) -> Tuple[str, str, str]:
+    """``(log line, detail, kind)`` of a reload that serves: patched in place, reloaded after a
+    refused patch (with the reason), or reloaded."""
+    reload = reload or {}
+    if reload.get("kind") == "patched":
+        names = ", ".join(reload.get("patched") or ()) or "no change"
+        detail = f"patched {rel}: {names} in {elapsed:.0f} ms (state kept)"
+        return detail, detail, "patched"
+    what = reimported(reload)
+    if reload.get("fallback"):
+        line = f"reloaded {rel} ({reload['fallback']}): {what}serving again in {elapsed:.0f} ms"
+        return line, line, "reloaded"
+    return f"reloaded: {rel} changed; {what}serving again in {elapsed:.0f} ms", what.rstrip("; ") or None, "reloaded"
+
+
 def reimported(reload: Optional[dict]) -> str:
     """``"re-imported 3 modules; "`` from a running record's ``reload`` ("" without one)."""
     if not reload:
@@ -313,12 +328,13 @@ class Reloader:
 
     def _bridge_purges(self, handler: _Handler) -> bool:
         """Whether each of the handler's code blocks restarts a Tornado app with ``reload =
-        "dependents"``: those apps purge what the change invalidates (within their own
-        ``clear_cache``), so the handler's ``clear_cache`` would only purge more."""
+        "dependents"`` or ``"patch"``: those apps purge what the change invalidates (within their
+        own ``clear_cache``), so the handler's ``clear_cache`` would only purge more (and a
+        purge ahead of a patch would leave nothing to patch)."""
         apps = self.session.config.apps
         return bool(handler.blocks) and all(
             target is not None and getattr(apps.get(target), "kind", None) == "tornado"
-            and getattr(apps.get(target), "reload", "all") == "dependents"
+            and getattr(apps.get(target), "reload", "all") in ("dependents", "patch")
             for _block, target in handler.blocks)
 
     async def _run_block(self, handler: _Handler, block: Optional[str], change: FileChange) -> None:
@@ -412,10 +428,9 @@ class Reloader:
             s.emit(ReloadEvent(app, path, "refused", state.reason[len(protocol.OLD_CODE):], stage="start"))
         elif state is not None and state.state == "running":
             s.clear_stale(app)
-            what = reimported(state.reload)
-            s.log(info.kernel, "INFO", f"reloaded: {rel}{more} changed; {what}serving again in {elapsed:.0f} ms",
-                  app=app)
-            s.emit(ReloadEvent(app, path, "done", what.rstrip("; ") or None, elapsed_ms=elapsed))
+            line, detail, kind = reload_line(rel + more, state.reload, elapsed)
+            s.log(info.kernel, "INFO", line, app=app)
+            s.emit(ReloadEvent(app, path, "done", detail, elapsed_ms=elapsed, kind=kind))
         else:
             reason = state.reason if state and state.reason else (
                 f"the app is {state.state}" if state else "the app did not come back in time")

@@ -363,3 +363,26 @@ def test_last_restart_tooltip_names_what_was_reimported(qtbot):
     m.update_from_event(AppState("web", "k", "running", elapsed_ms=40.0, reload=full))
     tip = m.data(m.index(0, AppsModel.ELAPSED), Qt.ItemDataRole.ToolTipRole)
     assert "all of them: acme/data.json is not a Python module" in tip
+
+
+def test_reload_column_says_patched_or_why_it_reloaded(qtbot):
+    from tornado_launcher.events import AppState
+    from tornado_launcher.gui.apps import AppsModel
+
+    m = AppsModel()
+    patched = {"kind": "patched", "mode": "patch", "patched": ["MainHandler.get", "EchoSocket.on_message"],
+               "files": ["handlers.py"], "reimported": 0, "modules": [], "purged": 0, "note": None}
+    m.update_from_event(AppState("web", "k", "running", elapsed_ms=2.0, urls=("http://127.0.0.1:1/",),
+                                 reload=patched))
+    cell = m.index(0, AppsModel.ELAPSED)
+    assert m.data(cell, Qt.ItemDataRole.DisplayRole) == "patched 2 ms"
+    tip = m.data(cell, Qt.ItemDataRole.ToolTipRole)
+    assert "patched handlers.py: MainHandler.get, EchoSocket.on_message (state kept)" in tip
+    fallback = {"kind": "reloaded", "fallback": "class attribute changed", "reimported": 3,
+                "modules": ["acme.handlers", "acme.routes", "acme.app"], "purged": 3, "mode": "dependents",
+                "note": None}
+    m.update_from_event(AppState("web", "k", "running", elapsed_ms=12.0, reload=fallback))
+    assert m.data(cell, Qt.ItemDataRole.DisplayRole) == "reloaded 12 ms"
+    assert "reloaded (class attribute changed): re-imported 3 modules" in m.data(cell, Qt.ItemDataRole.ToolTipRole)
+    m.update_from_event(AppState("web", "k", "running", elapsed_ms=30.0))  # a restart
+    assert m.data(cell, Qt.ItemDataRole.DisplayRole) == "30 ms"

@@ -1126,8 +1126,10 @@ def test_top_level_logger_is_validated(logger, where, fragment):
 
 
 def test_reload_option_of_tornado_apps():
-    assert loads(HEAD + WEB).apps["web"].reload == "dependents"
+    assert loads(HEAD + WEB).apps["web"].reload == "patch"
     cfg = loads(HEAD + WEB.replace("options {", 'options {\n    reload = "all"'))
     assert cfg.apps["web"].reload == "all"
+    cfg = loads(HEAD + WEB.replace("options {", 'options {\n    reload = "patch"'))
+    assert cfg.apps["web"].reload == "patch"
     (e,) = refused(HEAD + WEB.replace("options {", 'options {\n    reload = "some"'))
     assert e.line == 6 and '`reload` is "dependents"' in e.message and '"some"' in e.message

@@ -241,7 +241,10 @@ def state_record(app, state, reason=None, elapsed_ms=None, urls=(), threaded=Fal
     (their names, the first :data:`RELOAD_MODULES_SHOWN`), ``purged`` (how many
     modules were dropped before it), ``mode`` ("dependents": the changed
     modules and their importers; "all": every project module or
-    ``clear_cache``) and ``note`` (why a partial reload became a full one).
+    ``clear_cache``) and ``note`` (why a partial reload became a full one);
+    ``kind``: "patched" (``reload = "patch"`` applied the change in place: ``patched``
+    names the functions, ``files`` the modules; nothing was re-imported) or
+    "reloaded" (``fallback``: why a ``"patch"`` app reloaded instead, else None).
     """
     return {"type": STATE, "app": app, "state": state, "reason": reason,
             "elapsed_ms": elapsed_ms, "urls": list(urls), "threaded": threaded,

@@ -207,8 +207,9 @@ class AppConfig:
     #: client addresses or networks (besides this machine's browser) live reload answers
     live_reload_hosts: List[str] = field(default_factory=list)
     #: what a reload for changed files re-imports: "dependents" (the changed modules, their
-    #: importers, the app's entry module) or "all" (every module of ``clear_cache``)
-    reload: str = "dependents"
+    #: importers, the app's entry module), "all" (every module of ``clear_cache``) or "patch"
+    #: (the change applied to the live functions in place when that is safe, else "dependents")
+    reload: str = "patch"
     # watchdog kind
     handlers: List[WatchHandler] = field(default_factory=list)
 

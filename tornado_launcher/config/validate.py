@@ -54,7 +54,7 @@ _TORNADO_KEYS = ("app_class", "main", "script", "port", "address", "argv", "args
 #: the keys that say how an app starts: exactly one per tornado app
 _ENTRY_KEYS = ("app_class", "main", "script")
 #: what a TornadoBridgeApp's reload for changed files purges (``AppConfig.reload``)
-RELOAD_MODES = ("dependents", "all")
+RELOAD_MODES = ("dependents", "all", "patch")
 _WATCHDOG_KEYS = ("handlers",)
 _PROCESS_KEYS = ("command", "tty", "env", "logger", "disabled")
 _JOB_KEYS = ("command", "logger")
@@ -435,8 +435,9 @@ class BlockReader(Fields):
             else:
                 self.report.error(
                     path + ("reload",),
-                    '`reload` is "dependents" (re-import what a change invalidates) or "all" '
-                    "(re-import every module of `clear_cache`), not %s" % show(mode),
+                    '`reload` is "dependents" (re-import what a change invalidates), "all" '
+                    '(re-import every module of `clear_cache`) or "patch" (apply a change to the running '
+                    'code in place when it is safe, else "dependents"), not %s' % show(mode),
                     "value",
                 )
         clear = self.strings(options, path, "clear_cache", '["my_module"]')

@@ -74,6 +74,8 @@ class AppRow:
     disabled: bool = False
     #: what the last start re-imported, one line per fact (the "Last restart" tooltip)
     last_reload: Optional[str] = None
+    #: "patched" (applied in place), "reloaded" (a ``reload = "patch"`` app fell back), else None
+    reload_kind: Optional[str] = None
 
     @classmethod
     def from_info(cls, info: "AppInfo") -> "AppRow":
@@ -178,7 +180,12 @@ class _RowsModel(QAbstractTableModel):
 
 
 def describe_reload(reload: dict) -> str:
-    """``"re-imported 3 modules: acme.handlers, acme.routes, acme.app"`` (and why it was all of them)."""
+    """``"re-imported 3 modules: acme.handlers, acme.routes, acme.app"`` (and why it was all of them),
+    ``"patched handlers.py: Main.get (state kept)"``, or why a ``reload = "patch"`` app reloaded instead."""
+    if reload.get("kind") == "patched":
+        files = ", ".join(reload.get("files") or ())
+        return (f"patched {files}: " if files else "patched: ") + (
+            ", ".join(reload.get("patched") or ()) or "no change") + " (state kept)"
     n = reload.get("reimported") or 0
     names = list(reload.get("modules") or ())
     text = f"re-imported {n} module{'' if n == 1 else 's'}"
@@ -186,6 +193,8 @@ def describe_reload(reload: dict) -> str:
         text += ": " + ", ".join(names) + (", …" if n > len(names) else "")
     if reload.get("mode") == "all" and reload.get("note"):
         text += f"\nall of them: {reload['note']}"
+    if reload.get("fallback"):
+        text = f"reloaded ({reload['fallback']}): " + text
     return text
 
 
@@ -209,8 +218,11 @@ class AppsModel(_RowsModel):
         if ev.elapsed_ms is not None:
             row.elapsed_ms = ev.elapsed_ms
             row.restarted_at = ev.time
+            row.reload_kind = None
         if getattr(ev, "reload", None):
             row.last_reload = describe_reload(ev.reload)
+            kind = ev.reload.get("kind")
+            row.reload_kind = kind if kind == "patched" or ev.reload.get("fallback") else None
         row.threaded = bool(ev.threaded)
         row.auto_reload = bool(ev.auto_reload)
         row.live_reload = bool(getattr(ev, "live_reload", False))
@@ -256,7 +268,9 @@ class AppsModel(_RowsModel):
                     return row.reason.splitlines()[0]  # why, at a glance (full text in the tooltip)
                 return "" if row.kind == "tornado" else "—"
             if col == self.ELAPSED:
-                return f"{row.elapsed_ms:.0f} ms" if row.elapsed_ms is not None else ""
+                if row.elapsed_ms is None:
+                    return ""
+                return f"{row.reload_kind + ' ' if row.reload_kind else ''}{row.elapsed_ms:.0f} ms"
             if col == self.THREADED:
                 return ("own thread" if row.threaded else "shared loop") if row.kind == "tornado" else "—"
             if col in (self.AUTO, self.LIVE) and row.kind != "tornado":

@@ -40,6 +40,8 @@ Layering (each module imports only those above it):
 ``assets``       an app's template and static directories; forgetting Tornado's caches of them
 ``apps``         what every bridge app shares (``BridgeApp``), ``WatchdogApp``
 ``filewatch``    files watched in the kernel (``remote_files``): watchdog, else a scan; compile check; ``files`` records
+``hotpatch``     hot patch, the analysis: can a saved module be applied to its live objects (a plan), or why not
+``patching``     hot patch, the application: the plans of a save, applied while every app loop is paused
 ``tornado_app``  ``TornadoBridgeApp``: command queue, shared start, threaded start, stop
 ``api``          what the launcher's cells call: ``install``, ``create_app_from_json``, ...
 
@@ -58,4 +60,5 @@ MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "
            "kernelside.appprocess", "kernelside.patches", "kernelside.graph", "kernelside.imports",
            "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry", "kernelside.mainthread",
            "kernelside.appstop", "kernelside.scope", "kernelside.assets", "kernelside.apps",
-           "kernelside.filewatch", "kernelside.tornado_app", "kernelside.api")
+           "kernelside.filewatch", "kernelside.hotpatch", "kernelside.patching",
+           "kernelside.tornado_app", "kernelside.api")

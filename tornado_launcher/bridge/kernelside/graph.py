@@ -43,17 +43,20 @@ except Exception:  # pragma: no cover - another implementation
 
 _CONTAINERS = (list, dict, set)
 _BIG = 5000  # containers larger than this are fingerprinted by length only
+_LIST_ENDS = 16  # a longer list is fingerprinted by its length and its first and last items
 _IMPORT_FUNCS = ("import_module", "__import__", "reload")
 
 
 class Compiled:
-    __slots__ = ("digest", "code", "imports", "dynamic")
+    __slots__ = ("digest", "code", "imports", "dynamic", "data", "resolved")
 
-    def __init__(self, digest, code, imports, dynamic):
+    def __init__(self, digest, code, imports, dynamic, data=None):
         self.digest = digest
         self.code = code
         self.imports = imports  # [(level, module or "", (names...))]
         self.dynamic = dynamic
+        self.data = data  # the source bytes (what a hot patch compares the saved file with)
+        self.resolved = None  # (module name, is_package, the absolute names of its imports)
 
 
 def digest_of(data):
@@ -158,9 +161,22 @@ class CodeCache:
             self.reused += 1
             return entry
         code, imports, dynamic = compile_and_scan(data, path)
-        entry = Compiled(digest, code, imports, dynamic)
+        entry = Compiled(digest, code, imports, dynamic, data)
         self._by_path[path] = entry
         self.compiled += 1
+        return entry
+
+    def entry(self, path):
+        """The :class:`Compiled` last executed (or patched) from ``path``, or None."""
+        return self._by_path.get(path)
+
+    def put(self, path, data, code):
+        """``code`` (compiled by the caller from ``data``) is now what ``path`` holds."""
+        imports = []
+        dynamic = False
+        if any(hint in data for hint in _DYNAMIC_HINTS) or not scan_code(code, imports):
+            imports, dynamic = scan(compile(data, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True))
+        entry = self._by_path[path] = Compiled(digest_of(data), code, imports, dynamic, data)
         return entry
 
     def clear(self):
@@ -193,8 +209,13 @@ def resolve(name, is_package, imports):
 def _fingerprint_one(obj):
     try:
         n = len(obj)
+        ident = id(obj)
         if n > _BIG:
-            return (id(obj), n)
+            return (ident, n)
+        if isinstance(obj, list) and n > _LIST_ENDS * 2:
+            # a registry list grows at its end: its length and its ends, not a walk of a route
+            # table of 1,000 entries at every execution of the module that holds it
+            obj = obj[:_LIST_ENDS] + obj[-_LIST_ENDS:]
         values = obj.values() if isinstance(obj, dict) else obj
         total = 0
         for v in values:
@@ -203,7 +224,7 @@ def _fingerprint_one(obj):
                 total += len(v)
         if isinstance(obj, dict):
             total += sum(map(id, obj))
-        return (id(obj), n, total)
+        return (ident, n, total)
     except Exception:
         return None
 
@@ -242,6 +263,7 @@ class Graph:
         self.libraries = set()
         self.executed = collections.deque(maxlen=20000)  # names, in execution order
         self.executed_count = 0
+        self.when = {}  # name -> executed_count after its last execution
         self._tls = threading.local()
 
     def forget(self):
@@ -268,6 +290,8 @@ class Graph:
             keys = self._lib_keys.get(name)
             if keys is None:
                 keys = self._lib_keys[name] = container_keys(module)
+        if not keys:
+            return ()  # no module-level container: nothing a registry could fill
         return fingerprint(module, keys)
 
     def execute(self, module, path):
@@ -278,13 +302,18 @@ class Graph:
             data = f.read()
         compiled = self.cache.get(path, data)
         is_package = getattr(module, "__path__", None) is not None
-        static = resolve(name, is_package, compiled.imports)
+        resolved = compiled.resolved
+        if resolved is None or resolved[0] != name or resolved[1] != is_package:
+            resolved = compiled.resolved = (name, is_package, frozenset(resolve(name, is_package, compiled.imports)))
+        static = resolved[2]
         before = {}
         modules = sys.modules
         for dep in static:
             m = modules.get(dep)
             if m is not None:
-                before[dep] = self._fp(dep, m)
+                fp = self._fp(dep, m)
+                if fp:  # a module without containers cannot be filled: not compared (a route list
+                    before[dep] = fp  # importing 1,000 modules would cost 2,000 fingerprints)
         stack = self._stack()
         if stack:
             self.deps.setdefault(stack[-1], set()).add(name)
@@ -326,6 +355,8 @@ class Graph:
             ref = before.get(dep)
             if ref is None and dep in runtime and dep in self.own_fp:
                 ref = self.own_fp[dep][1]  # loaded while we executed: compare with its own end
+            if not ref:
+                continue
             if ref is not None and self._fp(dep, m) != ref:
                 mutated.add(dep)
         self._link(name, old_deps, deps)
@@ -349,8 +380,11 @@ class Graph:
         self.own_fp[name] = (keys, fingerprint(module, keys))
         self.executed.append(name)
         self.executed_count += 1
+        self.when[name] = self.executed_count
 
     def _link(self, name, old, new):
+        if old == new:
+            return  # re-executed with the same imports: the reverse graph already says so
         for dep in old:
             if dep not in new:
                 users = self.importers.get(dep)
@@ -362,11 +396,28 @@ class Graph:
                 users = self.importers[dep] = set()
             users.add(name)
 
+    def patched(self, name, module, path, data, code, st):
+        """``module`` was patched in place to ``data`` (compiled to ``code``; ``st`` the file's
+        stat before it was read): it now counts as executed from it; its imports are added."""
+        entry = self.cache.put(path, data, code)
+        deps = set(self.deps.get(name) or ())
+        old = set(deps)
+        deps.update(resolve(name, getattr(module, "__path__", None) is not None, entry.imports))
+        deps.discard(name)
+        self._link(name, old, deps)
+        self.deps[name] = deps
+        if entry.dynamic:
+            self.dynamic.add(name)
+        self.files[name] = (path, st.st_mtime_ns, st.st_size, entry.digest)
+
     def executed_since(self, count):
         n = self.executed_count - count
         if n <= 0:
             return []
-        names = list(self.executed)
+        executed = self.executed
+        if n <= 64:  # the usual reload: read the few from the right end, not the whole history
+            return [executed[-i] for i in range(min(n, len(executed)), 0, -1)]
+        names = list(executed)
         return names[-n:] if n <= len(names) else names
 
     def changed_modules(self, loaded):

@@ -86,13 +86,34 @@ class _ScopedOptions(collections.abc.MutableMapping):
         return len(self._keys())
 
 
+def _file_of(mod):
+    f = getattr(mod, "__file__", None)
+    if isinstance(f, str):  # module files are absolute (sys.path entries are made so)
+        return os.path.normcase(f) if os.path.isabs(f) else os.path.normcase(os.path.abspath(f))
+    return None
+
+
+class _LoadedFiles:
+    """``fn in _loaded_files()``: whether a loaded module has file ``fn``.  Asked for the few files
+    that define options, so it remembers which module had each (a reload must not walk every
+    module of a 1,000-module project for them: only a file whose module was purged is looked for)."""
+
+    where = {}  # file -> the module name that had it
+
+    def __contains__(self, fn):
+        name = self.where.get(fn)
+        mod = sys.modules.get(name) if name is not None else None
+        if mod is not None and _file_of(mod) == fn:
+            return True
+        for name, mod in list(sys.modules.items()):
+            if _file_of(mod) == fn:
+                self.where[fn] = name
+                return True
+        return False
+
+
 def _loaded_files():
-    files = set()
-    for mod in list(sys.modules.values()):
-        f = getattr(mod, "__file__", None)
-        if isinstance(f, str):  # module files are absolute (sys.path entries are made so)
-            files.add(os.path.normcase(f) if os.path.isabs(f) else os.path.normcase(os.path.abspath(f)))
-    return files
+    return _LoadedFiles()
 
 
 def _called_by_define():

@@ -30,7 +30,7 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import assets, attribution, entry, imports, live, options, ports, state
+from . import assets, attribution, entry, imports, live, options, patching, ports, state
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
@@ -149,12 +149,12 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
 
     ``spec``: ``{"app_class": "pkg.mod.Cls", "argv": [...], "threaded": bool,
     "clear_cache": [...] or None, "drain_timeout": seconds (default 2), "live_reload": bool,
-    "reload": "dependents" | "all", "logger": {"level", "suppress_regex", "replace_regex"}}``.
+    "reload": "dependents" | "all" | "patch", "logger": {"level", "suppress_regex", "replace_regex"}}``.
     ``clear_cache`` None means: every module loaded from the project directory;
     it is the most a restart purges.  ``reload`` "dependents" (the default): a
     reload for changed files purges only the changed modules, the modules
     that import them (transitively) and the app's entry module (see
-    ``graph``); "all": every module of ``clear_cache``, as a restart does.
+    ``graph``); "all": every module of ``clear_cache``; "patch": in place if it can (``patching``).
     Entry points other than a contract class (``main``, ``script``, ``port``): :class:`EntryPoints`.
 
     Subclass and override :meth:`make_app` to construct an application class
@@ -175,7 +175,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         self.drain_timeout = draining.DRAIN_TIMEOUT if timeout is None else max(0.0, float(timeout))
         self.stop_timeout = stop_timeout(self.spec)
         self.live_reload = bool(self.spec.get("live_reload", False))
-        self.reload_mode = "all" if self.spec.get("reload") == "all" else "dependents"
+        self.reload_mode = {"all": "all", "patch": "patch"}.get(self.spec.get("reload"), "dependents")
         self._reload_info = None  # what the current start purged (the "reload" of its running record)
         self.app = None  # the Tornado application object of the current run
         self._run = None
@@ -283,11 +283,13 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
 
     async def _do_reload(self, arg, t0):
         path, paths = arg
-        self._log("INFO", "%s changed: restarting" % (path,))
+        if (why := await patching.try_patch(self, paths, t0) if self.reload_mode == "patch" else "") is None:
+            return  # patched in place (patching.py); else reloaded as "dependents", saying why
+        self._log("INFO", "%s changed: restarting%s" % (path, " (%s)" % why if why else ""))
         if self.reload_mode == "all" or self.state == "failed":
             await self._do_restart(None, t0)
             return
-        partial = self._purge(paths)
+        partial = self._purge(paths, fallback=why or None)
         await self._replace(t0, self.threaded, retry_full=partial)
 
     async def _do_set_threaded(self, flag, t0):
@@ -306,7 +308,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
             live.switched(self, flag)
         self._set_state(self.state, urls=self._run.urls() if self._run else ())
 
-    def _purge(self, paths=None, note=None):
+    def _purge(self, paths=None, note=None, fallback=None):
         """Drop modules before a start; True if only a part was dropped.
 
         ``paths`` None: every module of ``clear_cache`` (or of the project).
@@ -335,7 +337,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         heap.purged(len(purged))
         pruned = prune_libraries([n for n in purged if n in loaded], loaded)
         self._reload_info = {"purged": len(purged), "mode": "dependents" if partial else "all", "note": note,
-                             "mark": graph.executed_count}
+                             "mark": graph.executed_count, "kind": "reloaded", "fallback": fallback}
         if note:
             self._log("INFO", "%s: purging every module" % (note,))
         if purged:
@@ -540,6 +542,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
                         assets=self._assets(run), reload=reload, public_ports=run.public_ports())
         live.serving(self, run)
+        patching.serving(self, run)
         if info is not None and info["reimported"] > 20:
             # after a start that imported much, look at the new files now rather than at the next save
             state.kernel.loop.call_later(0.05, warm_up)
