@@ -165,8 +165,15 @@ def environ(pid: int) -> dict[str, str]:
     return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
 
 
+def is_kernel(args: list[str]) -> bool:
+    """A kernel process: `python -m ipykernel_launcher ...`, or the launcher's own boot of it
+    (`python -c <bridge/boot.py> ...`, issue 21: ipykernel's pipe kept private)."""
+    return "ipykernel_launcher" in args or (
+        len(args) > 2 and args[1] == "-c" and args[2].startswith("# tornado-launcher's kernel"))
+
+
 def kernels_of(pid: int) -> list[int]:
-    return [c for c in children(pid) if "ipykernel_launcher" in cmdline(c)]
+    return [c for c in children(pid) if is_kernel(cmdline(c))]
 
 
 def alive(pid: int) -> bool:
