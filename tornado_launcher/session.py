@@ -33,8 +33,8 @@ from . import bridge
 from .bridge import protocol
 from .bridge.protocol import KERNEL_LOOP, LineFilter
 from .config import AppConfig, Config
-from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, ProcessTable,
-                          controllers)
+from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, KernelSetups,
+                          ProcessTable, controllers)
 from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked, SessionState, Subscriber
 from .kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
 from .process import Process
@@ -156,6 +156,7 @@ class Session:
         self._locks: Dict[str, asyncio.Lock] = {}
         self._runtime_dir: Optional[str] = None
         self._closing = False
+        self.setups = KernelSetups()  # a kernel's (re)start and app setup under way: actions wait for it
         self._reloader: Optional["Reloader"] = None
         self._rules = LineFilter(config.logger.suppress_regex, config.logger.replace_regex)
         self._build(config)
@@ -527,15 +528,15 @@ class Session:
     # ------------------------------------------------------------ app actions
     async def start_app(self, name: str) -> Optional[AppState]:
         """Start app, process or job ``name``; the state it settled in (None: it did not)."""
-        info = self._app(name)
+        info = await self.setups.app(self, name)
         return await self._controller(info).start(info)
 
     async def stop_app(self, name: str) -> Optional[AppState]:
-        info = self._app(name)
+        info = await self.setups.app(self, name)
         return await self._controller(info).stop(info)
 
     async def restart_app(self, name: str) -> Optional[AppState]:
-        info = self._app(name)
+        info = await self.setups.app(self, name)
         return await self._controller(info).restart(info)
 
     async def set_threaded(self, name: str, flag: bool) -> Optional[AppState]:
@@ -595,6 +596,7 @@ class Session:
         kinfo.deaths.clear()
         await self._restart_kernel(name)
 
+    @KernelSetups.tracked
     async def _restart_kernel(self, name: str) -> None:
         kernel = self._kernel_for(name)
         for info in self._apps_of(name):

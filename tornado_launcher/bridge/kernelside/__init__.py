@@ -29,6 +29,10 @@ Layering (each module imports only those above it):
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``ports``        who holds a port: the sentence for "Address already in use"
 ``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
+``children``     child processes are the app's: tracked per run, stopped with it, a guard for the kernel's death
+``listeners``    asyncio servers (``start_server``, ``create_server``) of a run: pooled sockets, closed at its end
+``process_state`` process-wide state a run changed (logging, warnings, excepthooks, sys.path, os.environ): undone
+``leftovers``    the hooks where a run begins and ends: listeners closed, children stopped, state undone
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        how a run enters the user's code: the contract class; ``Entry`` (main, script, Application)
 ``scope``        ``AppScope``: one start of an app from its own entry point, what it started, how it ended
@@ -50,6 +54,7 @@ state changes happen on the kernel's loop thread.
 MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.hang",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
            "kernelside.patches", "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live",
+           "kernelside.children", "kernelside.listeners", "kernelside.process_state", "kernelside.leftovers",
            "kernelside.run", "kernelside.entry", "kernelside.scope", "kernelside.assets", "kernelside.apps",
            "kernelside.filewatch",
            "kernelside.tornado_app", "kernelside.api")
