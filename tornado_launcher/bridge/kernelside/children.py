@@ -25,6 +25,8 @@ forking *thread* ends (threaded mode's threads, pool workers) and needs code in 
 why not the kernel's process group: ``pty.fork`` and ``start_new_session`` leave it.
 """
 
+import contextvars
+import logging
 import os
 import select
 import signal
@@ -293,6 +295,7 @@ def terminate(children, grace=GRACE):
             guard.remove(c.pid)
         return [], []
     names = {c.pid: name_of(c.pid) for c in live}
+    closed_loop_note.pids.update(names)
     below = descendants([c.pid for c in live])
     for c in live:
         try:
@@ -325,6 +328,22 @@ def _reap(children):
             os.waitpid(c.pid, os.WNOHANG)
         except OSError:
             pass
+
+
+class _ClosedLoopNote:
+    """Drops asyncio's "Loop ... that handles pid N is closed" for the children we stopped: a
+    threaded app's loop is closed before its children are (its watcher thread says so)."""
+
+    def __init__(self):
+        self.pids = set()
+
+    def filter(self, record):
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (record.msg == "Loop %r that handles pid %r is closed" and len(args) == 2
+                    and args[1] in self.pids)
+
+
+closed_loop_note = _ClosedLoopNote()
 
 
 def sentence(stopped, killed, grace=GRACE):
@@ -416,8 +435,16 @@ def install():
             setattr(os, name, _wrap_pid(getattr(os, name)))
     if hasattr(os, "forkpty"):
         os.forkpty = _wrap_pid(os.forkpty, lambda result: result[0])
+    logging.getLogger("asyncio").addFilter(closed_loop_note)
     originals.system = os.system
     os.system = _system
+    try:  # asyncio's waitpid threads are asyncio's, as in a process: not the app's threads
+        from asyncio import unix_events
+        watcher = unix_events.ThreadedChildWatcher
+        add = watcher.add_child_handler
+        watcher.add_child_handler = lambda self, *a, **k: contextvars.Context().run(add, self, *a, **k)
+    except (ImportError, AttributeError):
+        pass
     try:
         import multiprocessing.process
         import multiprocessing.resource_tracker
