@@ -10,6 +10,7 @@ import os
 import pty
 import subprocess
 import sys
+import threading
 import time
 
 import tornado.web
@@ -49,6 +50,7 @@ async def main():
             os._exit(0)
     pids.append(("fork", pid))
     pids.append(("posix_spawn", os.posix_spawnp("sleep", ["sleep", "600"], os.environ)))
+    threading.Thread(target=os.system, args=("sleep 600",), daemon=True).start()  # blocks while it runs
     mp = multiprocessing.get_context("spawn").Process(target=_sleep_forever, daemon=False)
     mp.start()
     pids.append(("multiprocessing", mp.pid))
