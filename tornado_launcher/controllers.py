@@ -336,7 +336,7 @@ class KernelSetups:
 
     @staticmethod
     def tracked(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        """Decorates ``Session._restart_kernel(self, name)``: the setup of ``name`` is under way meanwhile."""
+        """Decorates ``Session._start_kernel`` / ``_restart_kernel(self, name)``: the setup of ``name`` is under way."""
         @functools.wraps(fn)
         async def wrapper(session: Any, name: str) -> None:
             done = session.setups._under_way[name] = asyncio.get_running_loop().create_future()

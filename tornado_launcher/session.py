@@ -469,6 +469,7 @@ class Session:
             self._kernels[name] = k
         return k
 
+    @KernelSetups.tracked
     async def _start_kernel(self, name: str) -> None:
         kernel = self._kernel_for(name)
         try:
