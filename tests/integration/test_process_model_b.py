@@ -206,7 +206,7 @@ PROBE = ("import json as _j, logging as _l, sys as _s, os as _o, threading as _t
          "print(_j.dumps([len(_l.getLogger().handlers), _l.getLogger('b_globals.noisy').level,"
          " _l.getLogger('b_globals.configured').level, len(_w.filters),"
          " _s.excepthook is _s.__excepthook__, _t.excepthook is _t.__excepthook__,"
-         " '/nonexistent/b_globals' in _s.path, _o.environ.get('B_GLOBALS')]))")
+         " '/nonexistent/b_globals' in _s.path, _o.environ.get('B_GLOBALS'), _o.environ.get('B_GLOBALS_ONCE')]))")
 
 
 async def probe(s):
@@ -229,10 +229,19 @@ async def test_process_wide_state_is_undone_at_stop_and_does_not_leak(tmp_path, 
         await running(rec, "glob")
         await s.stop_app("glob")
         before = await probe(s)
-        for i in range(3):  # start and stop the app that changes everything, three times
+        for i in range(3):  # start, restart and stop the app that changes everything, three times
             st = await s.start_app("glob")
             assert st.state == "running", st
-            assert (await probe(s))[7] == "set"
+            changed = await probe(s)
+            assert changed[0] == before[0] + 2 and changed[7:] == ["set", "1"], (before, changed)
+            st = await s.restart_app("glob")
+            assert st.state == "running", st
+            # its own handlers once (not doubled by the restart, once the old run has ended: it
+            # ends after the new one serves), and what only its first run set
+            deadline = time.monotonic() + 10
+            while await probe(s) != changed and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert await probe(s) == changed
             assert await fetch(url(gport)) == (200, "globals")
             st = await s.stop_app("glob")
             assert st.state == "stopped", st

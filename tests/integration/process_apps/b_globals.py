@@ -50,5 +50,6 @@ async def main():
     threading.excepthook = hook
     sys.path.append("/nonexistent/b_globals")
     os.environ["B_GLOBALS"] = "set"
+    os.environ.setdefault("B_GLOBALS_ONCE", "1")  # set by the first run only: a restart keeps it
     tornado.web.Application([(r"/", Main)]).listen(int(sys.argv[1]), address="127.0.0.1")
     await asyncio.Event().wait()

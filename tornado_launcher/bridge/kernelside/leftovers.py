@@ -6,7 +6,8 @@ when the run stops (a Stop, the old run of a restart) after its own stop and ser
 ``ended(app, run)`` (the same, scheduled) when it ended on its own or failed to start.  In order:
 its asyncio listeners closed (``listeners``: the port is free once the pool releases it), its
 child processes stopped (``children``: SIGTERM, SIGKILL after a grace; on a thread, the loop is
-never blocked), its process-wide changes undone (``process_state``).  Each says what it did in
+never blocked), its process-wide changes undone (``process_state``; on a restart they pass to the
+new run, but for handlers it added again).  Each says what it did in
 the app's log.  Idempotent per run.
 """
 
@@ -51,7 +52,8 @@ async def end(app, run):
         except asyncio.TimeoutError:
             pass
     try:
-        undone = process_state.undo(run)
+        successor = app._run if app._run is not None and app._run is not run else None
+        undone = process_state.hand_over(run, successor) if successor is not None else process_state.undo(run)
         if undone:
             app._log("DEBUG", "undid the app's changes to process-wide state: %s" % ", ".join(undone))
     except Exception as exc:

@@ -13,7 +13,8 @@ process exit would, without undoing another app's.
   began); else it is left (one of them may have made it).  A hook restored to the value of a
   run that already ended goes back to what was there before that run.
 
-:func:`undo` restores each recorded change whose target still holds the value the app set
+:func:`hand_over` (a restart) gives the old run's changes to the new run, but for a handler
+the new run added again; :func:`undo` (a stop) restores each recorded change whose target still holds the value the app set
 (a later change by someone else wins), newest first; handlers the app added are closed.  The
 bridge's own routing (``attribution.BridgeHandler`` on the root logger) is never removed; a
 ``dictConfig`` that drops it from the root gets it back at once.  Cost: a begin is two
@@ -197,6 +198,37 @@ def _restore_hook(journal, run, attr, owner, name):
     state.ended_hooks[id(current)] = (current, before)
     setattr(owner, name, before)
     return True
+
+
+def hand_over(old, new):
+    """A restart: ``new`` runs the app now and ``old`` ends.  What the old run changed stays,
+    now the app's next run's (undone when the app stops for good): a level, an environment
+    key or a ``sys.path`` entry its new code finds already there and does not set again must
+    not vanish.  Except a handler the new run added again (same logger, same class): the old
+    one goes, as a process restart would (else every restart doubles each log line)."""
+    with state.lock:
+        was, now = state.journals.pop(old, None), state.journals.get(new)
+    if was is None:
+        return []
+    if now is None:
+        state.journals[old] = was
+        return undo(old)
+    kind = lambda h: (type(h).__module__, type(h).__qualname__)  # noqa: E731 (a reload makes new classes)
+    again = {(id(e[1]), kind(e[2])) for e in now.entries if e[0] == "handler+"}
+    keep, dropped = [], 0
+    state.local.busy = True
+    try:
+        for entry in was.entries:
+            if entry[0] == "handler+" and (id(entry[1]), kind(entry[2])) in again:
+                dropped += bool(_undo_entry(entry))
+            else:
+                keep.append(entry)
+    finally:
+        state.local.busy = False
+    with state.lock:
+        now.entries[:0] = keep
+        now.excepthook, now.thread_hook, now.path = was.excepthook, was.thread_hook, was.path
+    return ["handler"] if dropped else []
 
 
 def undo(run):
