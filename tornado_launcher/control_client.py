@@ -160,7 +160,7 @@ def main(argv: List[str]) -> int:
             r = _reply(paths, {"cmd": ns.command, "apps": ns.apps}, timeout)
             for a in r.get("apps", ()):
                 where = f" at {', '.join(a['urls'])}" if a.get("urls") and a["state"] == "running" else ""
-                why = f": {a['reason']}" if a.get("reason") and not a["ok"] else ""
+                why = f": {a['reason']}" if a.get("reason") and (not a["ok"] or not where) else ""  # a worker says why
                 (sys.stdout if a["ok"] else sys.stderr).write(f"{a['name']}: {a['state']}{where}{why}\n")
             return EXIT_OK if r.get("ok") else _fail(r)
         if ns.command == "interrupt":

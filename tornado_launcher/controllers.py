@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
+import functools
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterable, List, Optional
 
 from . import bridge, interpreter
 from .bridge import protocol
@@ -391,6 +392,36 @@ class WatchdogController(KernelAppController):
 
 
 # ------------------------------------------------------------ beside the apps
+class KernelSetups:
+    """The kernels whose (re)start and app setup is under way.  An app action sent meanwhile
+    (``restart APP`` on the control socket while its kernel restarts) waits for it: until the
+    setup creates the apps, the bridge has no app of that name (it used to answer ``NameError``)."""
+
+    def __init__(self) -> None:
+        self._under_way: Dict[str, "asyncio.Future[None]"] = {}
+
+    @staticmethod
+    def tracked(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """Decorates ``Session._start_kernel`` / ``_restart_kernel(self, name)``: the setup of ``name`` is under way."""
+        @functools.wraps(fn)
+        async def wrapper(session: Any, name: str) -> None:
+            done = session.setups._under_way[name] = asyncio.get_running_loop().create_future()
+            try:
+                await fn(session, name)
+            finally:
+                if not done.done():
+                    done.set_result(None)
+        return wrapper
+
+    async def app(self, session: Any, name: str) -> "AppInfo":
+        """The app ``name`` once its kernel's setup under way (if any) is over."""
+        info = session._app(name)
+        under_way = self._under_way.get(info.kernel or "")
+        if under_way is not None and not under_way.done():
+            await asyncio.shield(under_way)
+        return session._app(name)
+
+
 def _filtered(rules: LineFilter, event: Event) -> Optional[Event]:
     """``event`` with a block's logger rules applied (None: suppressed)."""
     if not isinstance(event, LogRecord) or not rules:

@@ -33,8 +33,8 @@ from . import bridge
 from .bridge import protocol
 from .bridge.protocol import KERNEL_LOOP, LineFilter
 from .config import AppConfig, Config
-from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, ProcessTable,
-                          controllers)
+from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, KernelSetups,
+                          ProcessTable, controllers)
 from .controllers import same_config as _same
 from .crashloop import MAX_RESTARTS, CrashLoopGuard
 from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked, SessionState, Subscriber
@@ -140,6 +140,7 @@ class Session:
         self._locks: Dict[str, asyncio.Lock] = {}
         self._runtime_dir: Optional[str] = None
         self._closing = False
+        self.setups = KernelSetups()  # a kernel's (re)start and app setup under way: actions wait for it
         self._reloader: Optional["Reloader"] = None
         self._rules = LineFilter(config.logger.suppress_regex, config.logger.replace_regex)
         #: kernel deaths: restart, or give up after too many (crashloop.py)
@@ -448,6 +449,7 @@ class Session:
             self._kernels[name] = k
         return k
 
+    @KernelSetups.tracked
     async def _start_kernel(self, name: str) -> None:
         kernel = self._kernel_for(name)
         try:
@@ -512,15 +514,15 @@ class Session:
     # ------------------------------------------------------------ app actions
     async def start_app(self, name: str) -> Optional[AppState]:
         """Start app, process or job ``name``; the state it settled in (None: it did not)."""
-        info = self._app(name)
+        info = await self.setups.app(self, name)
         return await self._controller(info).start(info)
 
     async def stop_app(self, name: str) -> Optional[AppState]:
-        info = self._app(name)
+        info = await self.setups.app(self, name)
         return await self._controller(info).stop(info)
 
     async def restart_app(self, name: str) -> Optional[AppState]:
-        info = self._app(name)
+        info = await self.setups.app(self, name)
         return await self._controller(info).restart(info)
 
     async def set_threaded(self, name: str, flag: bool) -> Optional[AppState]:
@@ -580,6 +582,7 @@ class Session:
         self.crash_guard.forget(name)
         await self.respawn_kernel(name)
 
+    @KernelSetups.tracked
     async def respawn_kernel(self, name: str) -> None:
         """Restart kernel ``name`` after its death (the crash-loop guard's call; counts stay)."""
         kernel = self._kernel_for(name)

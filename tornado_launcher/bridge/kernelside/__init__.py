@@ -32,6 +32,10 @@ Layering (each module imports only those above it):
 ``imports``      fresh-source imports of the project; purging modules; dotted-path imports
 ``ports``        who holds a port: the sentence for "Address already in use"
 ``live``         browser live reload: the script in HTML pages, its event stream, one hub per app name
+``children``     child processes are the app's: tracked per run, stopped with it, a guard for the kernel's death
+``listeners``    asyncio servers (``start_server``, ``create_server``) of a run: pooled sockets, closed at its end
+``process_state`` process-wide state a run changed (logging, warnings, excepthooks, sys.path, os.environ): undone
+``leftovers``    the hooks where a run begins and ends: listeners closed, children stopped, state undone
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        how a run enters the user's code: the contract class; ``Entry`` (main, script, Application)
 ``mainthread``   shared mode: an app's synchronous main on its own thread, in lockstep with the kernel's loop
@@ -58,7 +62,8 @@ MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "
            "kernelside.hang",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
            "kernelside.appprocess", "kernelside.patches", "kernelside.graph", "kernelside.imports",
-           "kernelside.ports", "kernelside.live", "kernelside.run", "kernelside.entry", "kernelside.mainthread",
-           "kernelside.appstop", "kernelside.scope", "kernelside.assets", "kernelside.apps",
+           "kernelside.ports", "kernelside.live", "kernelside.children", "kernelside.listeners",
+           "kernelside.process_state", "kernelside.leftovers", "kernelside.run", "kernelside.entry",
+           "kernelside.mainthread", "kernelside.appstop", "kernelside.scope", "kernelside.assets", "kernelside.apps",
            "kernelside.filewatch", "kernelside.hotpatch", "kernelside.patching",
            "kernelside.tornado_app", "kernelside.api")

@@ -30,7 +30,7 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import assets, attribution, entry, imports, live, options, patching, ports, state
+from . import assets, attribution, entry, imports, leftovers, live, options, patching, ports, state
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
@@ -82,12 +82,20 @@ class EntryPoints:
 
     async def _start_by_entry_point(self, run):
         """Start ``run`` the way the app's entry point says; the exception (None: it serves)."""
+        leftovers.begin(run)
+        exc = await self._enter(run)
+        if exc is not None:
+            leftovers.ended(self, run)  # what it started before it failed
+        return exc
+
+    async def _enter(self, run):
         try:
             entry_point = self.entry_point()
         except Exception as exc:
             return exc
         if entry_point is not None:
-            return await scope_runs.start_entry(self, run, entry_point)
+            exc = await scope_runs.start_entry(self, run, entry_point)
+            return exc if exc is not None else await until_serving(run, self)
         options.forget_unloaded(None)  # a contract app's define()s are the kernel's: drop the purged ones
         if self.threaded:
             return await self._start_threaded(run)
@@ -97,6 +105,7 @@ class EntryPoints:
         await scope_runs.stop_entry(self, run, drain)
         if not run.assets_forgotten:
             forget_assets(run)
+        await leftovers.end(self, run)  # its listeners, children, process-wide changes
         return True
 
     def _entry_ended(self, run, outcome):
@@ -105,6 +114,7 @@ class EntryPoints:
             return
         self._run = None
         self.app = None
+        leftovers.ended(self, run)
         pool.release(self.name)  # its pooled listening sockets: the port is free
         self._flush_prints()
         if outcome.error is not None:
@@ -524,6 +534,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         # the app's thread ended while we believed it running (it stopped itself or crashed)
         if self._run is run and not run.stop_requested:
             self._run = None
+            leftovers.ended(self, run)
             pool.release(self.name)  # nothing serves: free the port
             self._flush_prints()
             if run.error is not None:
@@ -539,8 +550,8 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
             info["reimported"] = len(names)
             info["modules"] = names[:protocol.RELOAD_MODULES_SHOWN]
             reload = info
-        self._set_state("running", elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 3), urls=run.urls(),
-                        assets=self._assets(run), reload=reload, public_ports=run.public_ports())
+        self._set_state("running", getattr(run, "no_socket", None), round((time.perf_counter() - t0) * 1000.0, 3),
+                        run.urls(), assets=self._assets(run), reload=reload, public_ports=run.public_ports())
         live.serving(self, run)
         patching.serving(self, run)
         if info is not None and info["reimported"] > 20:
@@ -623,6 +634,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
             deadline = time.monotonic() + 0.2
             while run.thread is not None and run.thread.is_alive() and time.monotonic() < deadline:
                 await asyncio.sleep(0.001)
+        await leftovers.end(self, run)  # its listeners, children, process-wide changes
         return released
 
     # -- stop, per mode (the drain itself is drain.py's)
@@ -735,6 +747,7 @@ async def hand_over(old, new):
                 server.conn_params.no_keep_alive = True
             except Exception:
                 pass
+        leftovers.hand_over(old)  # its asyncio listeners too
         draining.close_websockets(old, draining.WS_RESTART, "the app restarted: reconnect for the new code")
         draining.pass_held(old, new)
 
@@ -753,6 +766,28 @@ async def hand_over(old, new):
         await asyncio.wait_for(asyncio.shield(done), 1.0)
     except (RuntimeError, asyncio.TimeoutError):
         pass  # its loop is gone or blocked: its stop closes what is left
+
+
+SERVE_WAIT = 5.0  # seconds an app from its own entry point may take to open its first listening socket
+
+
+async def until_serving(run, app):
+    """An app whose main runs but listens on nothing yet (it binds after an await): "running"
+    waits for its first listening socket, at most ``SERVE_WAIT`` s; it ending meanwhile is its
+    failure.  After that it runs without one (a worker): noted in ``run.no_socket``."""
+    scope = run.scope
+    deadline = time.monotonic() + SERVE_WAIT
+    while not run.open_sockets() and not scope.ended.done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    if scope.ended.done():
+        outcome = scope.ended.result()
+        if outcome.error is not None and not isinstance(outcome.error, SystemExit):
+            return outcome.error
+        return RuntimeError("%s before serving" % outcome.reason)
+    if not run.open_sockets():
+        run.no_socket = "no listening socket within %g s: it runs without serving (a worker?)" % SERVE_WAIT
+        app._log("INFO", run.no_socket)
+    return None
 
 
 def forget_assets(run):
