@@ -1,6 +1,7 @@
 """One start of one app: its servers, its loop, its thread, its context."""
 
 import asyncio
+import concurrent.futures
 import contextvars
 import weakref
 
@@ -44,6 +45,7 @@ class Run:
         self.drain_task = None  # shared: the drain of its connections on the kernel's loop
         self.loop_closing = False
         self.close_all_fds = False
+        self.bound = concurrent.futures.Future()  # set at its first tracked server (tornado_app.until_serving)
         self.proc = AppProcess(app.name)  # its signals, atexit, singletons (an entry point's: its scope's)
         self.proc.on_exit = lambda exc: app._contract_exit(self, exc)  # a contract app's exit ends it
         self.ctx = contextvars.copy_context()
@@ -61,6 +63,8 @@ class Run:
             freeze(outgoing)
         count_requests(server)
         self.servers.track(server, sockets)
+        if not self.bound.done():
+            self.bound.set_result(None)
         live.on_server(self, server)
         if self.app._run is self and self.app.state == "running":
             # a server started after "running" was reported: tell the new URLs

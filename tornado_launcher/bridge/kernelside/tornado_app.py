@@ -776,9 +776,11 @@ async def until_serving(run, app):
     waits for its first listening socket, at most ``SERVE_WAIT`` s; it ending meanwhile is its
     failure.  After that it runs without one (a worker): noted in ``run.no_socket``."""
     scope = run.scope
-    deadline = time.monotonic() + SERVE_WAIT
-    while not run.open_sockets() and not scope.ended.done() and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    if not run.open_sockets() and not scope.ended.done():
+        # its first server, or its end, whichever comes first (the wrappers are not cancelled:
+        # that would cancel the run's own futures)
+        await asyncio.wait({asyncio.wrap_future(run.bound), asyncio.wrap_future(scope.ended)},
+                           timeout=SERVE_WAIT, return_when=asyncio.FIRST_COMPLETED)
     if scope.ended.done():
         outcome = scope.ended.result()
         if outcome.error is not None and not isinstance(outcome.error, SystemExit):
