@@ -381,6 +381,19 @@ def serving(app: RealApp, ctx: Ctx, timeout: float = 60.0) -> Optional[str]:
     return None
 
 
+def teardown_ran(app: RealApp, ctx: Ctx, driver, settle: float) -> Optional[str]:
+    """What shows the app's teardown already ran, just after its first start served (None: nothing)."""
+    time.sleep(settle)  # test code: a teardown run by the start itself has happened by now
+    t = app.teardown
+    if t.present is not None and not wait_until(lambda: t.present(ctx), 20):
+        return f"what it removes at stop was already gone: it {t.what}"
+    if t.present is None and t.done is not None and t.done(ctx):
+        return f"it {t.what}"
+    if t.log is not None and log_matches(t.log, driver.log()):
+        return f"its log shows {t.log!r}"
+    return None
+
+
 def spawn_child(app: RealApp, ctx: Ctx, driver) -> Set[int]:
     """Make the app start a child process (if it has a way); the app's children then."""
     if app.spawn:
@@ -415,8 +428,9 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
             result.fail("serves", why)
             return result
         result.passed("serves")
-        if app.teardown.present and not wait_until(lambda: app.teardown.present(ctx), 20):
-            result.notes.append("what its teardown removes was not there while it served")
+        early = teardown_ran(app, ctx, driver, settle=1.0)
+        if early:
+            result.fail("teardown", f"ran while the app served, right after its start ({early}), not at its stop")
         children_seen |= spawn_child(app, ctx, driver)
         if app.spawn and not children_seen:
             result.notes.append("no child process seen after asking for one")
@@ -460,6 +474,11 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
             result.fail("teardown", f"not run at stop: its log has no line matching {app.teardown.log!r}")
         else:
             result.passed("teardown")
+        if app.teardown.done and app.teardown.present is None:  # a file it writes: gone for the next run
+            for marker in (ctx.tmp / "home").glob("*-done"):
+                marker.unlink()
+            for marker in (ctx.tmp / "home").glob("bokeh-unloaded"):
+                marker.unlink()
         # Ctrl+C: a new start, then SIGINT to the launcher (to the process, plain)
         why = driver.start() or serving(app, ctx)
         if why:
