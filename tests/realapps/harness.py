@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -264,8 +265,14 @@ class Launcher:
         entry = {"main": "main", "script": "script", "app_class": "app_class"}[app.style]
         target = str(Path(python).parent.parent / app.target) if app.style == "script" else app.target
         argv = ", ".join(json.dumps(a) for a in app.argv(ctx))
-        # the app does not start with the launcher: a census of the kernel before its first start
+        # the app does not start with the launcher: a census of the kernel before its first start;
+        # a second app in the kernel answers its Python threads (tl_census.py)
+        shutil.copy(HERE / "tl_census.py", ctx.tmp / "tl_census.py")
+        self.census_port = free_port()
         self.config.write_text(
+            f'app "tl_census" {{\n  class  = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "k"\n'
+            f'  start  = "tl_census.start()"\n  options {{\n    app_class = "tl_census.make_app"\n'
+            f'    port = {self.census_port}\n  }}\n}}\n\n' +
             f'kernel "k" {{\n  python = {json.dumps(python)}\n}}\n\n'
             f'app "{app.name}" {{\n  class    = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel   = "k"\n'
             f'  start    = "{app.name}.start()"\n  disabled = true\n  options {{\n'
@@ -298,13 +305,23 @@ class Launcher:
         self.kernel = wait_until(kernel_up, START_TIMEOUT, 0.5)
         if not self.kernel:
             return "the launcher's kernel did not come up: " + self.launcher_log()[-800:]
-        # the app exists in the kernel once its state is known
+        # the app exists in the kernel once its state is known; the census app serves
         wait_until(lambda: self.app_status().get("state") == "stopped", 30, 0.3)
+        try:
+            wait_until(lambda: self.python_threads(), 30, 0.3)
+        except Exception as e:
+            return f"the census app did not serve: {e}: " + self.launcher_log()[-800:]
         return None
 
     @property
     def kernel_pid(self) -> int:
         return self.kernel
+
+    def python_threads(self) -> List[Dict]:
+        """The kernel's Python threads (threading.enumerate), from the census app."""
+        status, text = http(f"http://127.0.0.1:{self.census_port}/", timeout=15)
+        assert status == 200, (status, text[:200])
+        return json.loads(text)
 
     def start(self) -> Optional[str]:
         return self._action("restart")  # "a stopped app is started"
@@ -381,6 +398,22 @@ def serving(app: RealApp, ctx: Ctx, timeout: float = 60.0) -> Optional[str]:
     return None
 
 
+def python_threads_left(driver, before: List[Dict]) -> Optional[str]:
+    """The Python threads of the kernel that were not there before the app's first start."""
+    known = {t["ident"] for t in before}
+    new: List[Dict] = []
+
+    def none_new():
+        nonlocal new
+        new = [t for t in driver.python_threads() if t["ident"] not in known]
+        return not new
+
+    if wait_until(none_new, 10):
+        return None
+    return "Python threads left in the kernel: " + "; ".join(f"{t['name']} ({t['class']}, at {t['where']})"
+                                                            for t in new)
+
+
 def teardown_ran(app: RealApp, ctx: Ctx, driver, settle: float) -> Optional[str]:
     """What shows the app's teardown already ran, just after its first start served (None: nothing)."""
     time.sleep(settle)  # test code: a teardown run by the start itself has happened by now
@@ -422,6 +455,7 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
                 result.fail("serves", why)
                 return result
             base_threads, base_sockets = threads_of(driver.kernel_pid), tcp_sockets_of(driver.kernel_pid)
+            base_py = driver.python_threads()
         # serves
         why = driver.start() or serving(app, ctx)
         if why:
@@ -453,10 +487,13 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
             left = wait_until(lambda: not children_of(kernel), 10) or children_of(kernel)
             if left is not True:
                 result.fail("stop", f"child processes left: {left}")
-            threads = wait_until(lambda: len(threads_of(kernel)) <= len(base_threads), 10) or threads_of(kernel)
-            if threads is not True:
-                result.fail("stop", f"{len(threads)} threads in the kernel, {len(base_threads)} before the start "
-                                    f"(now {sorted(threads)}; before {sorted(base_threads)})")
+            why = python_threads_left(driver, base_py)
+            if why:
+                result.fail("stop", why)
+            os_after_first_stop = len(threads_of(kernel))
+            if os_after_first_stop > len(base_threads):  # native pools of libraries it imported (BLAS, zmq)
+                result.notes.append(f"native threads: {len(base_threads)} before the first start, "
+                                    f"{os_after_first_stop} after its stop")
             socks = wait_until(lambda: not (set(tcp_sockets_of(kernel)) - set(base_sockets)), 10)
             if not socks:
                 extra = {i: d for i, d in tcp_sockets_of(kernel).items() if i not in base_sockets}
@@ -479,6 +516,26 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
                 marker.unlink()
             for marker in (ctx.tmp / "home").glob("bokeh-unloaded"):
                 marker.unlink()
+        if not plain and "stop" in result.outcomes:
+            # a second start/stop: nothing may pile up per run (native threads included)
+            why = driver.start() or serving(app, ctx)
+            if why:
+                result.fail("restart", "it did not start again after its stop: " + why)
+            else:
+                children_seen |= spawn_child(app, ctx, driver)
+                why = driver.stop()
+                if why:
+                    result.fail("stop", "second stop: " + why)
+                grown = wait_until(lambda: len(threads_of(kernel)) <= os_after_first_stop, 10)
+                if not grown:
+                    result.fail("stop", f"threads pile up per run: {os_after_first_stop} after the first stop, "
+                                        f"{len(threads_of(kernel))} after the second ({sorted(threads_of(kernel))})")
+                why = python_threads_left(driver, base_py)
+                if why:
+                    result.fail("stop", "second stop: " + why)
+                left = children_of(kernel)
+                if left:
+                    result.fail("stop", f"second stop: child processes left: {left}")
         # Ctrl+C: a new start, then SIGINT to the launcher (to the process, plain)
         why = driver.start() or serving(app, ctx)
         if why:
