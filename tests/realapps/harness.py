@@ -307,10 +307,14 @@ class Launcher:
             return "the launcher's kernel did not come up: " + self.launcher_log()[-800:]
         # the app exists in the kernel once its state is known; the census app serves
         wait_until(lambda: self.app_status().get("state") == "stopped", 30, 0.3)
-        try:
-            wait_until(lambda: self.python_threads(), 30, 0.3)
-        except Exception as e:
-            return f"the census app did not serve: {e}: " + self.launcher_log()[-800:]
+        def census_serves():
+            try:
+                return bool(self.python_threads())
+            except (OSError, AssertionError):
+                return False
+
+        if not wait_until(census_serves, 60, 0.3):
+            return "the census app did not serve: " + self.launcher_log()[-800:]
         return None
 
     @property
@@ -601,6 +605,8 @@ def main(argv: List[str]) -> int:
             print(r.report(), flush=True)
             if ns.keep:
                 print(f"  (kept {tmp})")
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
             failed += bool(r.failures)
     return 1 if failed else 0
 
