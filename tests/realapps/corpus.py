@@ -24,6 +24,7 @@ class Ctx:
     tmp: Path
     web: int
     extra: int
+    short: Path  # a short directory for XDG_RUNTIME_DIR (AF_UNIX paths are limited to 107 bytes)
 
     @property
     def root(self) -> Path:

@@ -175,7 +175,7 @@ def app_env(ctx: Ctx) -> Dict[str, str]:
     t = ctx.tmp
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON", "BOKEH", "DASK"))}
     env.update(HOME=str(t / "home"), XDG_CONFIG_HOME=str(t / "home/.config"), XDG_DATA_HOME=str(t / "home/.local/share"),
-               XDG_CACHE_HOME=str(t / "home/.cache"), XDG_RUNTIME_DIR=str(t / "xdg-runtime"),
+               XDG_CACHE_HOME=str(t / "home/.cache"), XDG_RUNTIME_DIR=str(ctx.short),
                JUPYTER_CONFIG_DIR=str(t / "jupyter-config"), JUPYTER_DATA_DIR=str(t / "jupyter-data"),
                JUPYTER_RUNTIME_DIR=str(ctx.runtime), JUPYTER_PLATFORM_DIRS="1", IPYTHONDIR=str(t / "ipython"),
                MPLCONFIGDIR=str(t / "mpl"), TMPDIR=str(t / "tmp"), BOKEH_BROWSER="none", BROWSER="true",
@@ -183,9 +183,8 @@ def app_env(ctx: Ctx) -> Dict[str, str]:
                NO_PROXY="*", no_proxy="*")
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
         env.pop(k, None)
-    for d in ("home", "xdg-runtime", "jupyter-config", "jupyter-data", "jupyter-runtime", "ipython", "tmp", "root"):
+    for d in ("home", "jupyter-config", "jupyter-data", "jupyter-runtime", "ipython", "tmp", "root"):
         (t / d).mkdir(parents=True, exist_ok=True)
-    os.chmod(t / "xdg-runtime", 0o700)
     return env
 
 
@@ -299,11 +298,13 @@ class Launcher:
                                      env=self.env, stdout=self.out, stderr=subprocess.STDOUT, start_new_session=True)
 
         def kernel_up():
+            if self.proc.poll() is not None:
+                return -1  # the launcher ended
             ks = self.status().get("kernels", [])
             return ks and ks[0]["state"] in ("idle", "busy") and ks[0]["pid"] and ks[0]["pid"]
 
         self.kernel = wait_until(kernel_up, START_TIMEOUT, 0.5)
-        if not self.kernel:
+        if not self.kernel or self.kernel == -1:
             return "the launcher's kernel did not come up: " + self.launcher_log()[-800:]
         # the app exists in the kernel once its state is known; the census app serves
         wait_until(lambda: self.app_status().get("state") == "stopped", 30, 0.3)
@@ -377,7 +378,7 @@ class Launcher:
 
 
 # ----------------------------------------------------------------------------- the checks
-def serving(app: RealApp, ctx: Ctx, timeout: float = 60.0) -> Optional[str]:
+def serving(app: RealApp, ctx: Ctx, timeout: float = 30.0) -> Optional[str]:
     """None once the app's page answers 200 with its text (and its other listener answers)."""
     last = "no answer"
 
@@ -443,7 +444,8 @@ def spawn_child(app: RealApp, ctx: Ctx, driver) -> Set[int]:
 def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
     started = time.monotonic()
     result = Result(app.name, mode)
-    ctx = Ctx(tmp, free_port(), free_port())
+    # sockets in XDG_RUNTIME_DIR (the launcher's control socket) need a short path: not under tmp
+    ctx = Ctx(tmp, free_port(), free_port(), Path(tempfile.mkdtemp(prefix="ra-", dir="/tmp")))
     env = app_env(ctx)
     if app.setup:
         app.setup(ctx)
@@ -460,8 +462,8 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
                 return result
             base_threads, base_sockets = threads_of(driver.kernel_pid), tcp_sockets_of(driver.kernel_pid)
             base_py = driver.python_threads()
-        # serves
-        why = driver.start() or serving(app, ctx)
+        # serves (the first start imports the app: a longer wait)
+        why = driver.start() or serving(app, ctx, 90.0)
         if why:
             result.fail("serves", why)
             return result
@@ -572,6 +574,7 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        shutil.rmtree(ctx.short, ignore_errors=True)
         result.seconds = time.monotonic() - started
         if result.failures and not plain:
             result.notes.append("app log tail: " + " | ".join(driver_log_tail(ctx)))

@@ -23,7 +23,8 @@ IDS = [a.name for a in CORPUS]
 @pytest.mark.parametrize("app", CORPUS, ids=IDS)
 def test_checks_hold_for_the_app_as_its_own_process(app, realapps_python, tmp_path):
     result = exercise(app, "plain", realapps_python, tmp_path)
-    assert not result.failures, result.report()
+    if result.failures:
+        pytest.fail(result.report(), pytrace=False)
 
 
 @pytest.mark.parametrize("mode", ["shared", "threaded"])
@@ -31,4 +32,5 @@ def test_checks_hold_for_the_app_as_its_own_process(app, realapps_python, tmp_pa
 def test_real_app_through_the_launcher(app, mode, realapps_python, tmp_path):
     result = exercise(app, mode, realapps_python, tmp_path)
     print(result.report())
-    assert not result.failures, result.report()
+    if result.failures:
+        pytest.fail(result.report(), pytrace=False)
