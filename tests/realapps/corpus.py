@@ -76,6 +76,7 @@ class RealApp:
     spawn: Optional[Callable[[Ctx], None]] = None   # makes the app start a child process
     extra_check: Optional[Callable[[Ctx], Optional[str]]] = None  # its other listener answers
     root_logger: bool = False  # adds handlers to the root logger
+    log_level: str = "info"    # the app block's `logger { level }`: its teardown may log at debug
     notes: str = ""
     env: Dict[str, str] = field(default_factory=dict)
 
@@ -214,7 +215,7 @@ CORPUS: List[RealApp] = [
                    "--persistent=True", f"--db={c.tmp / 'flower.db'}", "--state_save_interval=0", "--logging=debug"],
         "/", "Flower",
         Teardown("saves its state (--persistent) from its atexit", log=r"Saving state to"),
-        notes="celery's click CLI; SIGTERM handler raises SystemExit; atexit"),
+        log_level="debug", notes="celery's click CLI; SIGTERM handler raises SystemExit; atexit"),
     RealApp(
         "dask_scheduler", "distributed", "main", "distributed.cli.dask_scheduler:main",
         lambda c: ["--host", "127.0.0.1", "--port", str(c.extra), "--dashboard-address", f"127.0.0.1:{c.web}",
@@ -228,7 +229,8 @@ CORPUS: List[RealApp] = [
         lambda c: ["-p", str(c.web), "-i", "127.0.0.1", "-l", "debug"],
         "/healthcheck", "WORKING",
         Teardown("stops its server and its loop from its SIGTERM handler", log=r"Shutdown finally"),
-        root_logger=True, notes="logging.basicConfig (root handler); signal.signal; IOLoop.instance()"),
+        root_logger=True, log_level="debug",
+        notes="logging.basicConfig (root handler); signal.signal; IOLoop.instance(); `with` around its loop"),
 ]
 
 BY_NAME = {a.name: a for a in CORPUS}

@@ -274,7 +274,8 @@ class Launcher:
             f'    port = {self.census_port}\n  }}\n}}\n\n' +
             f'kernel "k" {{\n  python = {json.dumps(python)}\n}}\n\n'
             f'app "{app.name}" {{\n  class    = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel   = "k"\n'
-            f'  start    = "{app.name}.start()"\n  disabled = true\n  options {{\n'
+            f'  start    = "{app.name}.start()"\n  disabled = true\n'
+            f'  logger {{\n    level = "{app.log_level}"\n  }}\n  options {{\n'
             f'    {entry} = {json.dumps(target)}\n    argv = [{argv}]\n'
             f'    threaded = {"true" if threaded else "false"}\n  }}\n}}\n')
         self.proc: Optional[subprocess.Popen] = None
