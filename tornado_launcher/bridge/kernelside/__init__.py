@@ -19,6 +19,7 @@ Layering (each module imports only those above it):
 
 ``state``        the kernel-wide state: the kernel's loop and thread, settings, app registry, current run
 ``records``      records out: the queue and the sender thread on the comm
+``zmqctx``       zmq contexts an app made, destroyed when its run ends (as its process's exit would)
 ``hang``         a monitor thread that notices a blocked loop and where it is stuck; Interrupt there
 ``attribution``  which app a log record or printed line belongs to; the logging handler, stream proxies
 ``servers``      the servers and listening sockets one run of an app opened; the socket pool
@@ -47,7 +48,7 @@ state changes happen on the kernel's loop thread.
 #: the modules shipped into the kernel, in execution order, relative to
 #: ``tornado_launcher/bridge/`` ("protocol" first; this package's own
 #: ``__init__`` next)
-MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.hang",
+MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.zmqctx", "kernelside.hang",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
            "kernelside.patches", "kernelside.graph", "kernelside.imports", "kernelside.ports", "kernelside.live",
            "kernelside.run", "kernelside.entry", "kernelside.scope", "kernelside.assets", "kernelside.apps",

@@ -15,7 +15,7 @@ import types
 import tornado
 
 from .. import protocol
-from . import assets, attribution, filewatch, hang, imports, live, patches, state
+from . import assets, attribution, filewatch, hang, imports, live, patches, state, zmqctx
 from .apps import BridgeApp, WatchdogApp
 from .records import emit, format_exc, log_record, one_line, outbox
 from .tornado_app import TornadoBridgeApp
@@ -162,6 +162,7 @@ def install(settings=None):
         return
     kernel.bind_loop()
     patches.apply()
+    zmqctx.install()
     patches.guard_loop(kernel.loop)
     attribution.install_routing()
     try:

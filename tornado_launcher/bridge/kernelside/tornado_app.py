@@ -30,7 +30,7 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import assets, attribution, entry, imports, live, options, ports, state
+from . import assets, attribution, entry, imports, live, options, ports, state, zmqctx
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
@@ -601,6 +601,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             released = True
             run.drain_task = state.kernel.loop.create_task(
                 draining.drain(run.servers.servers(), self, self.drain_timeout, run))
+        zmqctx.close_for(run)  # after its stop(): the zmq contexts its code made
         if not run.assets_forgotten:
             forget_assets(run)
         if drain and released:
