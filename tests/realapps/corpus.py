@@ -122,6 +122,15 @@ def _bokeh_app(ctx: Ctx) -> None:
         "    open(os.path.join(os.environ['HOME'], 'bokeh-unloaded'), 'w').write('done')\n")
 
 
+def _panel_app(ctx: Ctx) -> None:
+    app = ctx.root / "hello"
+    app.mkdir(parents=True, exist_ok=True)
+    (app / "main.py").write_text("import panel as pn\npn.panel('hello from the corpus').servable()\n")
+    (app / "app_hooks.py").write_text(  # bokeh's teardown hook, which panel serve runs too
+        "import os\n\ndef on_server_unloaded(server_context):\n"
+        "    open(os.path.join(os.environ['HOME'], 'panel-unloaded'), 'w').write('done')\n")
+
+
 def _voila_notebook(ctx: Ctx) -> None:
     ctx.root.mkdir(parents=True, exist_ok=True)
     nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {}, "outputs": [],
@@ -200,6 +209,13 @@ CORPUS: List[RealApp] = [
         "/hello", "bokeh",
         Teardown("runs the app's on_server_unloaded hook", done=_files("home/bokeh-unloaded")),
         setup=_bokeh_app, notes="its console script; SIGTERM through loop.add_signal_handler; atexit"),
+    RealApp(
+        "panel", "panel", "main", "panel.command:main",
+        lambda c: ["serve", str(c.root / "hello"), f"--port={c.web}", "--address=127.0.0.1",
+                   f"--allow-websocket-origin=127.0.0.1:{c.web}"],
+        "/hello", "<title>Panel Application</title>",
+        Teardown("runs the app's on_server_unloaded hook", done=_files("home/panel-unloaded")),
+        setup=_panel_app, notes="bokeh's server under panel's CLI; SIGTERM through loop.add_signal_handler; atexit"),
     RealApp(
         "mitmweb", "mitmproxy", "main", "mitmproxy.tools.main:mitmweb",
         lambda c: ["--web-host", "127.0.0.1", "--web-port", str(c.web), "--listen-host", "127.0.0.1",

@@ -521,7 +521,7 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
         if app.teardown.done and app.teardown.present is None:  # a file it writes: gone for the next run
             for marker in (ctx.tmp / "home").glob("*-done"):
                 marker.unlink()
-            for marker in (ctx.tmp / "home").glob("bokeh-unloaded"):
+            for marker in (ctx.tmp / "home").glob("*-unloaded"):
                 marker.unlink()
         if not plain and "stop" in result.outcomes:
             # a second start/stop: nothing may pile up per run (native threads included)
