@@ -379,7 +379,7 @@ class Launcher:
 
 
 # ----------------------------------------------------------------------------- the checks
-def serving(app: RealApp, ctx: Ctx, timeout: float = 30.0) -> Optional[str]:
+def serving(app: RealApp, ctx: Ctx, timeout: float = 20.0) -> Optional[str]:
     """None once the app's page answers 200 with its text (and its other listener answers)."""
     last = "no answer"
 
@@ -464,7 +464,7 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
             base_threads, base_sockets = threads_of(driver.kernel_pid), tcp_sockets_of(driver.kernel_pid)
             base_py = driver.python_threads()
         # serves (the first start imports the app: a longer wait)
-        why = driver.start() or serving(app, ctx, 90.0)
+        why = driver.start() or serving(app, ctx, 60.0)
         if why:
             result.fail("serves", why)
             return result
@@ -523,9 +523,10 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
                 marker.unlink()
             for marker in (ctx.tmp / "home").glob("*-unloaded"):
                 marker.unlink()
+        again = None  # why it did not start again after its stop (None: it did)
         if not plain and "stop" in result.outcomes:
             # a second start/stop: nothing may pile up per run (native threads included)
-            why = driver.start() or serving(app, ctx)
+            why = again = driver.start() or serving(app, ctx)
             if why:
                 result.fail("restart", "it did not start again after its stop: " + why)
             else:
@@ -544,22 +545,22 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
                 if left:
                     result.fail("stop", f"second stop: child processes left: {left}")
         # Ctrl+C: a new start, then SIGINT to the launcher (to the process, plain)
-        why = driver.start() or serving(app, ctx)
-        if why:
+        why = again or driver.start() or serving(app, ctx)
+        if why:  # it does not serve: Ctrl+C must still leave nothing
             result.fail("ctrl_c", "it did not start again after the stop: " + why)
         else:
             children_seen |= spawn_child(app, ctx, driver)
-            tree = set(children_of(driver.root_pid())) | children_seen | {driver.root_pid()}
-            driver.interrupt()
-            if not driver.wait(60):
-                result.fail("ctrl_c", "still running 60 s after SIGINT")
-            left = [p for p in tree if wait_until(lambda p=p: not alive(p), 10) is False]
-            if left:
-                result.fail("ctrl_c", f"processes left: {[(p, open(f'/proc/{p}/cmdline').read()[:80]) for p in left if alive(p)]}")
-            busy = [p for p in app.ports(ctx) if not wait_until(lambda p=p: port_is_free(p), 10)]
-            if busy:
-                result.fail("ctrl_c", f"port(s) {busy} still bound")
-            result.passed("ctrl_c")
+        tree = set(children_of(driver.root_pid())) | children_seen | {driver.root_pid()}
+        driver.interrupt()
+        if not driver.wait(60):
+            result.fail("ctrl_c", "still running 60 s after SIGINT")
+        left = [p for p in tree if wait_until(lambda p=p: not alive(p), 10) is False]
+        if left:
+            result.fail("ctrl_c", f"processes left: {[(p, open(f'/proc/{p}/cmdline').read()[:80]) for p in left if alive(p)]}")
+        busy = [p for p in app.ports(ctx) if not wait_until(lambda p=p: port_is_free(p), 10)]
+        if busy:
+            result.fail("ctrl_c", f"port(s) {busy} still bound")
+        result.passed("ctrl_c")
         return result
     except Exception as e:  # a check that could not even run: its reason is the result
         result.notes.append(f"harness stopped: {type(e).__name__}: {e}")
