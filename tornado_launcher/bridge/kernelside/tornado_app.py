@@ -601,9 +601,7 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
             released = True
             run.drain_task = state.kernel.loop.create_task(
                 draining.drain(run.servers.servers(), self, self.drain_timeout, run))
-        zmqctx.close_for(run)  # after its stop(): the zmq contexts its code made
-        if not run.assets_forgotten:
-            forget_assets(run)
+        end_run(run)
         if drain and released:
             waiter = run.drained()
             if waiter is not None:
@@ -712,6 +710,14 @@ class TornadoBridgeApp(EntryPoints, BridgeApp):
         if self._adopted_logger:
             names.append(self._adopted_logger)
         return names
+
+
+def end_run(run):
+    """A contract run is over (its stop() returned): the zmq contexts its code made are destroyed,
+    Tornado's template/static caches of it dropped."""
+    zmqctx.close_for(run)
+    if not run.assets_forgotten:
+        forget_assets(run)
 
 
 def forget_assets(run):
