@@ -47,7 +47,7 @@ START_TIMEOUT = 90.0
 
 
 # ----------------------------------------------------------------------------- /proc
-def children_of(pid: int) -> Dict[int, str]:
+def children_of(pid: int, full: bool = False) -> Dict[int, str]:
     """Every descendant of ``pid``: {pid: command line}."""
     parents: Dict[int, int] = {}
     cmds: Dict[int, str] = {}
@@ -71,8 +71,22 @@ def children_of(pid: int) -> Dict[int, str]:
         p = todo.pop()
         for child, parent in parents.items():
             if parent == p and child not in out:
-                out[child] = cmds[child][:120]
+                out[child] = cmds[child] if full else cmds[child][:120]
                 todo.append(child)
+    return out
+
+
+#: the launcher's own child of the kernel (procB's children.GUARD_SOURCE: it kills the app's children
+#: if the kernel dies): not one of the app's
+GUARD_MARKS = ("kernel = int(sys.argv[1])", "pidfd_open(kernel)")
+
+
+def app_children(pid: int) -> Dict[int, str]:
+    """The kernel's descendants but the launcher's guard (and that guard's own children)."""
+    out = {}
+    for child, cmd in children_of(pid, full=True).items():
+        if not all(mark in cmd for mark in GUARD_MARKS):
+            out[child] = cmd[:120]
     return out
 
 
@@ -438,8 +452,8 @@ def spawn_child(app: RealApp, ctx: Ctx, driver) -> Set[int]:
     if app.spawn:
         app.spawn(ctx)
     if app.spawn or app.name == "kernel_gateway":
-        wait_until(lambda: children_of(driver.kernel_pid), 30, 0.3)
-    return set(children_of(driver.kernel_pid))
+        wait_until(lambda: app_children(driver.kernel_pid), 30, 0.3)
+    return set(app_children(driver.kernel_pid))
 
 
 def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
@@ -491,7 +505,7 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
         if busy:
             result.fail("stop", f"port(s) {busy} still bound after the stop")
         if not plain:
-            left = wait_until(lambda: not children_of(kernel), 10) or children_of(kernel)
+            left = wait_until(lambda: not app_children(kernel), 10) or app_children(kernel)
             if left is not True:
                 result.fail("stop", f"child processes left: {left}")
             why = python_threads_left(driver, base_py)
@@ -541,8 +555,8 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
                 why = python_threads_left(driver, base_py)
                 if why:
                     result.fail("stop", "second stop: " + why)
-                left = children_of(kernel)
-                if left:
+                left = wait_until(lambda: not app_children(kernel), 10) or app_children(kernel)
+                if left is not True:
                     result.fail("stop", f"second stop: child processes left: {left}")
         # Ctrl+C: a new start, then SIGINT to the launcher (to the process, plain)
         why = again or driver.start() or serving(app, ctx)
