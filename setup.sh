@@ -44,4 +44,10 @@ if [[ ! -x .venv/bin/python ]]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}"
+# 3. With --test: the real-app corpus's own virtualenv (tests/realapps), cached outside the checkout
+#    by the hash of its requirements (about a minute from PyPI the first time, then reused).
+if [[ "${1:-}" == "--test" ]]; then
+  .venv/bin/python tests/realapps/realapps_venv.py >/dev/null \
+    || echo "setup: the real-app corpus venv could not be built now; tests/realapps builds it on demand" >&2
+fi
 echo "setup: ready. .venv/bin/tornado-launcher --version: $(.venv/bin/tornado-launcher --version)"

@@ -21,6 +21,7 @@ Layering (each module imports only those above it):
 ``records``      records out: the queue and the sender thread on the comm
 ``tunnel``       TCP connections to apps relayed on a comm of their own (kernels on another machine)
 ``files``        the project's files written in the kernel's project directory, pushed on a comm (``sync``)
+``zmqctx``       zmq contexts an app made, destroyed when its run ends (as its process's exit would)
 ``hang``         a monitor thread that notices a blocked loop and where it is stuck; Interrupt there
 ``attribution``  which app a log record or printed line belongs to; the logging handler, stream proxies
 ``servers``      the servers and listening sockets one run of an app opened; the socket pool
@@ -58,8 +59,8 @@ state changes happen on the kernel's loop thread.
 #: the modules shipped into the kernel, in execution order, relative to
 #: ``tornado_launcher/bridge/`` ("protocol" first; this package's own
 #: ``__init__`` next)
-MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.tunnel", "kernelside.files",
-           "kernelside.hang",
+MODULES = ("protocol", "kernelside", "kernelside.state", "kernelside.records", "kernelside.zmqctx",
+           "kernelside.tunnel", "kernelside.files", "kernelside.hang",
            "kernelside.attribution", "kernelside.servers", "kernelside.drain", "kernelside.options",
            "kernelside.appprocess", "kernelside.patches", "kernelside.graph", "kernelside.imports",
            "kernelside.ports", "kernelside.live", "kernelside.children", "kernelside.listeners",

@@ -15,7 +15,8 @@ import types
 import tornado
 
 from .. import protocol
-from . import assets, attribution, files, filewatch, hang, imports, leftovers, live, patches, state, tunnel
+from . import (assets, attribution, files, filewatch, hang, imports, leftovers, live, patches, state, tunnel,
+               zmqctx)
 from .apps import BridgeApp, WatchdogApp
 from .records import emit, format_exc, log_record, one_line, outbox
 from .tornado_app import TornadoBridgeApp
@@ -163,6 +164,7 @@ def install(settings=None):
     kernel.bind_loop()
     patches.apply()
     leftovers.install(patches.patches.bind_sockets)
+    zmqctx.install()
     patches.guard_loop(kernel.loop)
     attribution.install_routing()
     try:

@@ -53,7 +53,7 @@ import tornado.iostream
 from . import drain as draining
 from . import options as scoped_options
 from . import patches as patching
-from . import state
+from . import state, zmqctx
 from .appprocess import describe_exit, exit_status
 from .appstop import STOP_TIMEOUT, ProcessMain
 from .entry import load_main, make_application
@@ -380,6 +380,7 @@ class AppScope(ProcessMain):
                 self._serving_fut.set_result(False)
         if not self.ended.done():
             self.ended.set_result(self.outcome)
+        zmqctx.close_for(self)  # after its own teardown: what its process's exit would end
 
     def ended_by_app(self, error, reason):
         """Shared mode: the app ended on its own (main returned/raised, IOLoop.stop)."""

@@ -30,7 +30,7 @@ import time
 import tornado.ioloop
 
 from .. import protocol
-from . import assets, attribution, entry, imports, leftovers, live, options, patching, ports, state
+from . import assets, attribution, entry, imports, leftovers, live, options, patching, ports, state, zmqctx
 from . import drain as draining
 from .servers import pool, stop_accepting
 from .apps import BridgeApp
@@ -621,8 +621,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
             run.drain_task = state.kernel.loop.create_task(
                 draining.drain(run.servers.servers(), self, self.drain_timeout, run))
         run.in_ctx(run.proc.run_atexit, self._log)  # what its code registered with atexit, once
-        if not run.assets_forgotten:
-            forget_assets(run)
+        end_run(run)
         if drain and released:
             waiter = run.drained()
             if waiter is not None:
@@ -790,6 +789,14 @@ async def until_serving(run, app):
         run.no_socket = "no listening socket within %g s: it runs without serving (a worker?)" % SERVE_WAIT
         app._log("INFO", run.no_socket)
     return None
+
+
+def end_run(run):
+    """A contract run is over (its stop() returned): the zmq contexts its code made are destroyed,
+    Tornado's template/static caches of it dropped."""
+    zmqctx.close_for(run)
+    if not run.assets_forgotten:
+        forget_assets(run)
 
 
 def forget_assets(run):
