@@ -19,6 +19,20 @@ from harness import exercise
 pytestmark = [pytest.mark.realapps, pytest.mark.timeout(420)]
 IDS = [a.name for a in CORPUS]
 
+#: (app, mode) -> why it fails today: open defects of issues 18 and 25, NOT fixed. Each still runs
+#: (xfail, not skip): its report is in the output, and one that starts to pass shows as XPASS, to be
+#: removed from here and from README's compatibility table.
+KNOWN_FAILURES = {
+    ("jupyter_server", "threaded"): "prints 'running at' but is never seen serving: stays 'starting'",
+    ("mitmweb", "threaded"): "the kernel dies on its second start/stop (RuntimeError: Event loop is closed)",
+    ("kernel_gateway", "shared"): "requests to it hang (it binds with bind_sockets + add_sockets)",
+    ("voila", "shared"): "its main's thread (tornado-launcher:voila main) is still alive after the stop",
+    ("dask_scheduler", "shared"): "it runs through asyncio.Runner, not yet run as a process main in the kernel",
+    ("dask_scheduler", "threaded"): "it runs through asyncio.Runner, not yet run as a process main in the kernel",
+    ("flower", "shared"): "its event-capture thread retries for ever and catches every exception: a thread is left",
+    ("flower", "threaded"): "its event-capture thread retries for ever and catches every exception: a thread is left",
+}
+
 
 @pytest.mark.parametrize("app", CORPUS, ids=IDS)
 def test_checks_hold_for_the_app_as_its_own_process(app, realapps_python, tmp_path):
@@ -29,7 +43,10 @@ def test_checks_hold_for_the_app_as_its_own_process(app, realapps_python, tmp_pa
 
 @pytest.mark.parametrize("mode", ["shared", "threaded"])
 @pytest.mark.parametrize("app", CORPUS, ids=IDS)
-def test_real_app_through_the_launcher(app, mode, realapps_python, tmp_path):
+def test_real_app_through_the_launcher(app, mode, realapps_python, tmp_path, request):
+    known = KNOWN_FAILURES.get((app.name, mode))
+    if known:
+        request.applymarker(pytest.mark.xfail(reason=f"open defect (issues 18/25): {known}", strict=False))
     result = exercise(app, mode, realapps_python, tmp_path)
     print(result.report())
     if result.failures:
