@@ -44,9 +44,9 @@ from typing import Any, Callable, Optional
 
 import zmq
 from jupyter_client.asynchronous.client import AsyncKernelClient
-from zmq.utils.monitor import parse_monitor_message
 from jupyter_client.channels import HBChannel
 from traitlets import Type
+from zmq.utils.monitor import parse_monitor_message
 
 from .kernel import Kernel, KernelStartError
 

@@ -296,7 +296,8 @@ class ControlServer:
             last = self._last_reload.get(name)
             apps.append({"name": name, "kind": a.kind, "state": a.state, "reason": a.reason,
                          "urls": list(a.urls), "kernel": a.kernel or None, "threaded": a.threaded,
-                         "auto_reload": a.auto_reload, "live_reload": a.live_reload, "disabled": a.disabled, "stale": a.stale,
+                         "auto_reload": a.auto_reload, "live_reload": a.live_reload, "disabled": a.disabled,
+                         "stale": a.stale,
                          "elapsed_ms": a.elapsed_ms, "last_reload": last,
                          "last_reload_ms": last["elapsed_ms"] if last else None})
         kernels = [{"name": name, "state": k.state, "reason": k.reason, "pid": k.pid}

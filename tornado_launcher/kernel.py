@@ -39,18 +39,18 @@ import threading
 from collections import deque
 from typing import Any, Callable, Dict, List, Optional
 
+import zmq
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
-import zmq
 
 from . import interpreter
 from .backlog import Backlog
 from .bridge import protocol
-from .events import AppState, Event, KernelState, LogRecord, LoopBlocked
 from .comms import BridgeComms
-from .streams import StreamLines
+from .events import AppState, Event, KernelState, LogRecord, LoopBlocked
 from .heartbeat import HeartbeatWatch
 from .kernel_pipe import PIPE_LOGGER, RejectedMessages, boot_argv, shown_argv
+from .streams import StreamLines
 from .text import strip_ansi
 
 log = logging.getLogger(__name__)
@@ -621,7 +621,8 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
         what = route.get("what") if route else None
         if what:
             summary = f"{what} failed: {summary}"
-        self._on_event(LogRecord(self.name, app, "ERROR", summary, logger="cell", traceback=strip_ansi(tb), origin="cell"))
+        self._on_event(LogRecord(self.name, app, "ERROR", summary, logger="cell", traceback=strip_ansi(tb),
+                                 origin="cell"))
 
     def _handle_execute_result(self, msg: Any, content: Any, route: Any) -> None:
         text = content.get("data", {}).get("text/plain", "")

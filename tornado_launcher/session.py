@@ -33,8 +33,15 @@ from . import bridge
 from .bridge import protocol
 from .bridge.protocol import KERNEL_LOOP, LineFilter
 from .config import AppConfig, Config
-from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, KernelSetups,
-                          ProcessTable, controllers)
+from .controllers import (
+    RUNNING_OR_FAILED,
+    Controller,
+    JobController,
+    KernelAppController,
+    KernelSetups,
+    ProcessTable,
+    controllers,
+)
 from .controllers import same_config as _same
 from .crashloop import MAX_RESTARTS, CrashLoopGuard
 from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked, SessionState, Subscriber
@@ -488,7 +495,8 @@ class Session:
         if reply.get("status") != "ok":
             evalue = str(reply.get("evalue") or "")
             if evalue.startswith(protocol.INSTALL_REFUSED):  # the cell's own sentence names the fix
-                msg = f"could not install the bridge in kernel {name!r}: {evalue[len(protocol.INSTALL_REFUSED):].strip()}."
+                why = evalue[len(protocol.INSTALL_REFUSED):].strip()
+                msg = f"could not install the bridge in kernel {name!r}: {why}."
             else:
                 msg = (f"could not install the bridge in kernel {name!r}: {describe_error(reply)}. "
                        "The bridge needs only the standard library and tornado in the "
