@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterable, List
 from . import bridge, interpreter
 from .bridge import protocol
 from .bridge.protocol import LineFilter
-from .events import AppState, Event, LogRecord
+from .events import KERNEL_READY, AppState, Event, LogRecord
 from .kernel import describe_error
 from .process import Process
 
@@ -64,7 +64,7 @@ def same_config(a: Any, b: Any) -> bool:
 
 
 def _ready(kernel: Optional["Kernel"]) -> bool:
-    return kernel is not None and kernel.state in ("idle", "busy")
+    return kernel is not None and kernel.state in KERNEL_READY
 
 
 def _error(reply: Dict[str, Any]) -> str:

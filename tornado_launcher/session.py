@@ -44,7 +44,19 @@ from .controllers import (
 )
 from .controllers import same_config as _same
 from .crashloop import MAX_RESTARTS, CrashLoopGuard
-from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked, SessionState, Subscriber
+from .events import (
+    KERNEL_READY,
+    NOT_RESPONDING,
+    AppState,
+    AppStateName,
+    Event,
+    KernelState,
+    KernelStateName,
+    LogRecord,
+    LoopBlocked,
+    SessionState,
+    Subscriber,
+)
 from .kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
 from .process import Process
 from .provisioning import make_kernel
@@ -79,7 +91,7 @@ class AppInfo:
     kernel: str
     kind: str
     config: AppConfig
-    state: str = "stopped"
+    state: AppStateName = AppStateName.STOPPED
     reason: Optional[str] = None
     urls: Tuple[str, ...] = ()
     elapsed_ms: Optional[float] = None
@@ -110,7 +122,7 @@ class KernelInfo:
     """What a view needs to show one kernel; kept current by the session."""
 
     name: str
-    state: str = "stopped"
+    state: KernelStateName = KernelStateName.STOPPED
     reason: Optional[str] = None
     pid: Optional[int] = None
     deaths: deque = field(default_factory=lambda: deque(maxlen=MAX_RESTARTS + 1))
@@ -464,7 +476,7 @@ class Session:
         except KernelStartError as e:
             self.log(name, "ERROR", str(e))
             self._fail_apps(name, str(e))
-            if getattr(kernel, "reattaches", False) and not self._closing:
+            if kernel.reattaches and not self._closing:
                 # a kernel started elsewhere may come later: attach then (its restart waits for it)
                 self.spawn(self.respawn_kernel(name), f"waiting for kernel {name!r}")
             return
@@ -487,7 +499,7 @@ class Session:
         """Install the bridge, create the apps, run their start code."""
         kernel = self._kernels[name]
         kc = self.config.kernels.get(name)
-        settings = {"kernel": name, "project_dir": getattr(kc, "remote_dir", None) or self.config.directory}
+        settings = {"kernel": name, "project_dir": (kc.remote_dir if kc is not None else None) or self.config.directory}
         for cell in bridge.install_cells(settings):
             reply = await kernel.execute(cell, what="installing the bridge")
             if reply.get("status") != "ok":
@@ -650,7 +662,7 @@ class Session:
 
     async def _stop_kernel(self, name: str) -> None:
         kernel = self._kernels[name]
-        if kernel.state in ("idle", "busy"):
+        if kernel.state in KERNEL_READY:
             # Let apps close their servers and say goodbye before the process goes.
             try:
                 await asyncio.wait_for(asyncio.gather(*(self._in_kernel(a).farewell(a)

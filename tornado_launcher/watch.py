@@ -60,6 +60,7 @@ from watchdog.events import (
 
 from . import watch_inotify
 from .bridge.protocol import NON_PROJECT_DIRS, is_project_dir
+from .events import WireStr
 
 __all__ = ["BACKENDS", "DEFAULT_IGNORES", "FileChange", "SingleFlight", "Watcher", "matches"]
 
@@ -107,6 +108,15 @@ _EVENT_FILTER = [
 ]
 
 
+class ChangeKind(WireStr):
+    """What happened to a file (:attr:`FileChange.event_type`): watchdog's and Jaffle's words."""
+
+    CREATED = "created"
+    MODIFIED = "modified"
+    MOVED = "moved"
+    DELETED = "deleted"
+
+
 @dataclass(frozen=True)
 class FileChange:
     """One file system change, as a handler's callback receives it.
@@ -118,11 +128,14 @@ class FileChange:
     in the callback is the watcher's own latency.
     """
 
-    event_type: str
+    event_type: ChangeKind
     src_path: str
     dest_path: Optional[str]
     is_directory: bool
     time: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event_type", ChangeKind.coerce(self.event_type))
 
     def as_event_dict(self, relative_to: Optional[str] = None) -> dict:
         """Jaffle's ``{event}``: ``event_type``, ``src_path``, ``dest_path``, ``is_directory``.
@@ -135,7 +148,7 @@ class FileChange:
             return os.path.relpath(p, relative_to) if p and relative_to else p
 
         return {
-            "event_type": self.event_type,
+            "event_type": str(self.event_type),  # a plain str for the handler's code
             "src_path": rel(self.src_path),
             "dest_path": rel(self.dest_path),
             "is_directory": self.is_directory,
