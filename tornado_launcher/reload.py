@@ -42,7 +42,7 @@ from .kernel import describe_error
 from .watch import DEFAULT_IGNORES, FileChange, SingleFlight, Watcher
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .api import SessionCore
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class Reloader:
     Made anew (and the old one stopped) whenever the config is re-read.
     """
 
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: "SessionCore") -> None:
         self.session = session
         self.handlers: List[_Handler] = []
         self._targets: set = set()
@@ -451,7 +451,7 @@ class _Assets:
     / ``static_paths``); one watched handler per directory, added while running.
     """
 
-    def __init__(self, session: "Session", watcher: Optional[Watcher], apps: set) -> None:
+    def __init__(self, session: "SessionCore", watcher: Optional[Watcher], apps: set) -> None:
         self.session = session
         self._watcher = watcher
         self._apps = apps

@@ -25,14 +25,12 @@ import dataclasses
 import logging
 import tempfile
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import bridge
 from .bridge import protocol
 from .bridge.protocol import KERNEL_LOOP, LineFilter
-from .config import AppConfig, Config
+from .config import Config
 from .controllers import (
     RUNNING_OR_FAILED,
     Controller,
@@ -43,15 +41,13 @@ from .controllers import (
     controllers,
 )
 from .controllers import same_config as _same
-from .crashloop import MAX_RESTARTS, CrashLoopGuard
+from .crashloop import CrashLoopGuard
 from .events import (
     KERNEL_READY,
     NOT_RESPONDING,
     AppState,
-    AppStateName,
     Event,
     KernelState,
-    KernelStateName,
     LogRecord,
     LoopBlocked,
     SessionState,
@@ -60,6 +56,7 @@ from .events import (
 from .kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
 from .process import Process
 from .provisioning import make_kernel
+from .status import AppInfo, KernelInfo
 
 if TYPE_CHECKING:
     from .reload import Reloader
@@ -81,51 +78,6 @@ SHUTDOWN_PROCESS_TIMEOUT = 3.0
 
 #: app states in which a blocked loop or a silent kernel is shown as "not responding"
 _LIVE = ("running", "starting", "stopping")
-
-
-@dataclass
-class AppInfo:
-    """What a view needs to show one app; kept current by the session."""
-
-    name: str
-    kernel: str
-    kind: str
-    config: AppConfig
-    state: AppStateName = AppStateName.STOPPED
-    reason: Optional[str] = None
-    urls: Tuple[str, ...] = ()
-    elapsed_ms: Optional[float] = None
-    threaded: bool = False
-    auto_reload: bool = False
-    #: its HTML pages reload themselves in the browser after a reload
-    live_reload: bool = False
-    disabled: bool = False
-    #: the last save did not compile: the previous version keeps serving
-    stale: bool = False
-    #: whether the user wants it running (restored after a kernel restart)
-    wanted: bool = False
-    #: has the app block's own `start` code run in this kernel process yet?
-    start_code_ran: bool = False
-    #: has auto_reload been given its initial value (the user's toggle wins after)?
-    reload_initialized: bool = False
-    #: the loop the app runs on is blocked: the sentence saying where (None: it runs)
-    hung: Optional[str] = None
-    #: when (monotonic) that loop last ran again after being blocked
-    unblocked_at: Optional[float] = None
-    #: where the running app's templates and static files are (the bridge says; the Reloader watches them)
-    template_paths: Tuple[str, ...] = ()
-    static_paths: Tuple[str, ...] = ()
-
-
-@dataclass
-class KernelInfo:
-    """What a view needs to show one kernel; kept current by the session."""
-
-    name: str
-    state: KernelStateName = KernelStateName.STOPPED
-    reason: Optional[str] = None
-    pid: Optional[int] = None
-    deaths: deque = field(default_factory=lambda: deque(maxlen=MAX_RESTARTS + 1))
 
 
 class Session:
