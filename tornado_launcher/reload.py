@@ -11,7 +11,7 @@ and, for each batch of changes:
    ``{event}`` replaced by the event as a Python dict literal built from data.
    A block that restarts an app (``web.handle_watchdog_event({event})``) is
    skipped when that app's auto-reload is off, and goes through a per-app
-   :class:`~tornado_launcher.watch.SingleFlight`: one restart at a time, one
+   :class:`~tornado_launcher.single_flight.SingleFlight`: one restart at a time, one
    queued behind it, the queued one using the latest change;
 3. reports how long it took from the file event to serving again.
 
@@ -39,7 +39,8 @@ from . import bridge
 from .bridge import protocol
 from .events import KERNEL_READY, ReloadEvent
 from .kernel import describe_error
-from .watch import DEFAULT_IGNORES, FileChange, SingleFlight, Watcher
+from .single_flight import SingleFlight
+from .watch import DEFAULT_IGNORES, FileChange, Watcher
 
 if TYPE_CHECKING:
     from .api import SessionCore
