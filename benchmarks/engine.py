@@ -33,10 +33,30 @@ from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (PYTHON, PYTHON_C, PollTimeout, app_hcl, boot_of, check_no_children, run_script,  # noqa: E402
-                     end_process, fd_count, free_port, is_200, machine_line, median, ms, new_boot, p90,
-                     poll, quiet_engine_logging, secs, spawn, table, thread_count, write_project)
-
+from _common import (  # noqa: E402
+    PYTHON,
+    PYTHON_C,
+    PollTimeout,
+    app_hcl,
+    boot_of,
+    end_process,
+    fd_count,
+    free_port,
+    is_200,
+    machine_line,
+    median,
+    ms,
+    new_boot,
+    p90,
+    poll,
+    quiet_engine_logging,
+    run_script,
+    secs,
+    spawn,
+    table,
+    thread_count,
+    write_project,
+)
 from _entry_styles import STYLES, write_styles_project  # noqa: E402
 
 from tornado_launcher.config import load  # noqa: E402

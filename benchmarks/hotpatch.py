@@ -38,8 +38,21 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (PYTHON, PollTimeout, child_env, end_process, free_port, median, ms, p90,  # noqa: E402
-                     poll, quiet_engine_logging, run_script, spawn, table)
+from _common import (  # noqa: E402
+    PYTHON,
+    PollTimeout,
+    child_env,
+    end_process,
+    free_port,
+    median,
+    ms,
+    p90,
+    poll,
+    quiet_engine_logging,
+    run_script,
+    spawn,
+    table,
+)
 from reload_scale import scale_hcl, write_scale_project  # noqa: E402
 
 PATCH_AIM, FALLBACK_AIM, RSS_AIM_MB = 8.0, 25.0, 5.0

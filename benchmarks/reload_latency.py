@@ -45,9 +45,26 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (PYTHON, PollTimeout, app_hcl, check_no_children, child_env, end_process, run_script,  # noqa: E402
-                     free_port, handlers_source, is_200, machine_line, median, ms, p90, poll,
-                     quiet_engine_logging, spawn, table, write_project)
+from _common import (  # noqa: E402
+    PYTHON,
+    PollTimeout,
+    app_hcl,
+    child_env,
+    end_process,
+    free_port,
+    handlers_source,
+    is_200,
+    machine_line,
+    median,
+    ms,
+    p90,
+    poll,
+    quiet_engine_logging,
+    run_script,
+    spawn,
+    table,
+    write_project,
+)
 
 FLOOR_MS, FLOOR_X = 100.0, 5.0
 AIM_MS, AIM_X = 30.0, 10.0

@@ -33,8 +33,18 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (PYTHON, ROOT, child_env, end_process, free_port, machine_line,  # noqa: E402
-                     quiet_engine_logging, run_script, spawn, table)
+from _common import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    child_env,
+    end_process,
+    free_port,
+    machine_line,
+    quiet_engine_logging,
+    run_script,
+    spawn,
+    table,
+)
 
 sys.path.insert(0, str(ROOT / "tests"))
 from prober import PROBE_APP, SERVE_PY, Probe, version_source  # noqa: E402
@@ -163,7 +173,8 @@ async def main(args: argparse.Namespace) -> int:
             rows.append([f"**{v}**" if v in ("shared", "threaded") else v, client,
                          str(c.get("answer", 0)), str(c.get("refused", 0)), str(c.get("reset", 0)),
                          str(c.get("hung", 0)), str(c.get("wrong", 0)),
-                         f"{r['missed']}" if client == "fresh" else "", f"{r['seconds']:.1f} s" if client == "fresh" else ""])
+                         f"{r['missed']}" if client == "fresh" else "",
+                         f"{r['seconds']:.1f} s" if client == "fresh" else ""])
     print(table(["variant", "client", "answered", "refused", "reset / closed unanswered", "hung ≥ 2 s",
                  "wrong", "edits missed", "run time"], rows))
     print("\nKeep-alive answers by the previous version that ended their connection (counted as answered): "

@@ -34,12 +34,27 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (PYTHON, PollTimeout, child_env, end_process, free_port, handlers_source,  # noqa: E402
-                     is_200, median, ms, p90, poll, quiet_engine_logging, run_script, spawn, table)
+from _common import (  # noqa: E402
+    PYTHON,
+    PollTimeout,
+    child_env,
+    end_process,
+    free_port,
+    handlers_source,
+    is_200,
+    median,
+    ms,
+    p90,
+    poll,
+    quiet_engine_logging,
+    run_script,
+    spawn,
+    table,
+)
 
 FLOOR_N, FLOOR_MS, FLOOR_X = 400, 50.0, 10.0
 AIM_MS = 30.0
@@ -339,8 +354,8 @@ async def run_tornado(n: int, runs: int, pause: float) -> Result:
 
 async def main(args: argparse.Namespace) -> int:
     quiet_engine_logging()
-    import platform
     import os
+    import platform
 
     import tornado
 

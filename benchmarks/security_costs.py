@@ -14,7 +14,6 @@ Floor: the boot adds no more than 10 % to the median start; the check costs unde
 from __future__ import annotations
 
 import argparse
-import asyncio
 import socket
 import sys
 import time

@@ -293,7 +293,8 @@ class Soak:
         out = {"launcher fds": fd_count(self.proc.pid), "launcher threads": thread_count(self.proc.pid),
                "launcher RSS kB": rss_kb(self.proc.pid)}
         if kpid:
-            out.update({"kernel fds": fd_count(kpid), "kernel threads": thread_count(kpid), "kernel RSS kB": rss_kb(kpid)})
+            out.update({"kernel fds": fd_count(kpid), "kernel threads": thread_count(kpid),
+                        "kernel RSS kB": rss_kb(kpid)})
         out["threaded"] = int(self.threaded)
         self.samples[name] = out
         probe.resume_clients()
@@ -416,9 +417,11 @@ def report(results: Dict[str, Dict], kinds: List[str], args) -> bool:
         s = r["samples"]
         if "from" not in s:
             continue
-        for key in ("launcher fds", "launcher threads", "launcher RSS kB", "kernel fds", "kernel threads", "kernel RSS kB"):
+        for key in ("launcher fds", "launcher threads", "launcher RSS kB",
+                    "kernel fds", "kernel threads", "kernel RSS kB"):
             if key in s["from"] and key in s["to"]:
-                rows.append([mode, key, str(s["from"][key]), str(s["to"][key]), "%+d" % (s["to"][key] - s["from"][key])])
+                rows.append([mode, key, str(s["from"][key]), str(s["to"][key]),
+                             "%+d" % (s["to"][key] - s["from"][key])])
     if rows:
         print(table(["mode", "", f"after op {MEASURE_FROM}", f"after op {len(kinds)}", "growth"], rows))
         print()

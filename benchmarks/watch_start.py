@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, missing_modules, pip_install_command  # noqa: E402
+from _common import missing_modules, pip_install_command  # noqa: E402
 
 from tornado_launcher import watch_inotify  # noqa: E402
 from tornado_launcher.watch import Watcher  # noqa: E402

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import tornado_launcher.gui  # noqa: E402  (PySide6 guard first)
+import tornado_launcher.gui  # noqa: E402, F401  (PySide6 guard first)
 
 FLOOD_APP = '''
 import logging
@@ -177,7 +177,8 @@ async def run(args) -> int:
                 while received < due:
                     received += 1
                     window.on_event(LogRecord(kernel="py_kernel", app="flood", level="INFO",
-                                               message=f"flood line {received} \x1b[32mgreen\x1b[0m and \x1b[1mbold\x1b[0m text"))
+                                               message=f"flood line {received} \x1b[32mgreen\x1b[0m and "
+                                                       "\x1b[1mbold\x1b[0m text"))
                 await asyncio.sleep(0.01)
         feeder = asyncio.ensure_future(feed())
 
@@ -225,9 +226,9 @@ def main() -> int:
     args = ap.parse_args()
 
     import qasync
-    from tornado_launcher.gui.app import make_app
 
     from tornado_launcher.gui._compat import MainThreadGC
+    from tornado_launcher.gui.app import make_app
 
     app = make_app()
     collector = MainThreadGC()  # as gui.run does: Python's GC on the GUI thread only

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import tornado_launcher.gui  # noqa: E402  (PySide6 guard first)
+import tornado_launcher.gui  # noqa: E402, F401  (PySide6 guard first)
 
 
 def _port_free(port: int) -> bool:
@@ -102,9 +102,9 @@ def main() -> int:
     args = ap.parse_args()
 
     import qasync
-    from tornado_launcher.gui.app import make_app
 
     from tornado_launcher.gui._compat import MainThreadGC
+    from tornado_launcher.gui.app import make_app
 
     app = make_app()
     collector = MainThreadGC()  # as gui.run does: Python's GC on the GUI thread only

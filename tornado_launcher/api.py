@@ -7,20 +7,24 @@ fake that drifts from the real signatures is a type error.  Signatures are
 those of ``session.py``; ``apps`` / ``kernels`` hold its real
 :class:`~tornado_launcher.session.AppInfo` / ``KernelInfo`` records.
 
-The session's methods for its controllers and its reloader (``kernel``,
-``run_and_settle``, ``publish``, ...) are not part of it.
+The session's methods for its controllers, its reloader and its crash-loop guard
+(``kernel``, ``run_and_settle``, ``publish``, ...) are :class:`SessionCore`: they
+are typed against it, not against the Session, so no module below the session
+imports it, not even for type checking.
 
 No Qt, no engine import at run time: a Protocol costs nothing to import.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Protocol
+import asyncio
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Protocol, Tuple
 
 if TYPE_CHECKING:  # for the annotations only: no cycle, no engine import
     from .config import Config
-    from .events import AppState, Subscriber
-    from .session import AppInfo, KernelInfo
+    from .events import AppState, Event, Subscriber
+    from .kernel import Kernel
+    from .status import AppInfo, KernelInfo
 
 
 class SessionAPI(Protocol):
@@ -62,3 +66,59 @@ class SessionAPI(Protocol):
     def connection_file(self, kernel: str) -> Optional[str]: ...
 
     async def apply_config(self, new: "Config") -> None: ...
+
+
+class SessionCore(Protocol):
+    """The Session members its controllers, its Reloader and its crash-loop guard use
+    (``controllers.py``, ``reload.py``, ``crashloop.py``; all on the loop thread)."""
+
+    config: "Config"
+    apps: "Dict[str, AppInfo]"
+    kernels: "Dict[str, KernelInfo]"
+    #: ``controllers.KernelSetups`` and ``crashloop.CrashLoopGuard`` (Any: they sit below this module's users)
+    setups: Any
+    crash_guard: Any
+
+    @property
+    def closing(self) -> bool: ...
+
+    def subscribe(self, callback: "Subscriber") -> Callable[[], None]: ...
+
+    def emit(self, event: "Event") -> None: ...
+
+    def log(self, source: str, level: str, message: str, *, app: Optional[str] = None,
+            traceback: Optional[str] = None) -> None: ...
+
+    def kernel(self, name: str) -> "Optional[Kernel]": ...
+
+    def app_lock(self, name: str) -> asyncio.Lock: ...
+
+    def app_state(self, info: "AppInfo") -> "AppState": ...
+
+    def loop_blocked(self, app: str) -> bool: ...
+
+    def loop_blocked_during(self, app: str, since: float) -> bool: ...
+
+    def publish(self, info: "AppInfo") -> None: ...
+
+    def mark_stale(self, app: str, problem: Optional[str] = None) -> None: ...
+
+    def clear_stale(self, app: str) -> None: ...
+
+    def receive(self, event: "Event") -> None: ...
+
+    def wait_for_state(self, app: str, states: Iterable[str]) -> asyncio.Future: ...
+
+    async def settle(self, app: str, fut: asyncio.Future, what: str = ...) -> "Optional[AppState]": ...
+
+    async def run_and_settle(self, app: str, code: str, *, kernel: Optional[str] = None,
+                             settle: Iterable[str] = ...,
+                             what: Optional[str] = None) -> "Tuple[Dict[str, Any], Optional[AppState]]": ...
+
+    async def run_job(self, name: str, *, log_as: Optional[str] = None) -> Optional[int]: ...
+
+    def spawn(self, coro: Any, what: str) -> "asyncio.Task": ...
+
+    async def restart_kernel(self, name: str) -> None: ...
+
+    async def respawn_kernel(self, name: str) -> None: ...

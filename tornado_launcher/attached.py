@@ -44,10 +44,11 @@ from typing import Any, Callable, Optional
 
 import zmq
 from jupyter_client.asynchronous.client import AsyncKernelClient
-from zmq.utils.monitor import parse_monitor_message
 from jupyter_client.channels import HBChannel
 from traitlets import Type
+from zmq.utils.monitor import parse_monitor_message
 
+from .events import KERNEL_READY
 from .kernel import Kernel, KernelStartError
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class AttachedKernel(Kernel):
     @property
     def connection_file(self) -> Optional[str]:
         """The kernel's connection file (the console tab attaches with it) while attached, or None."""
-        return self._connection_file if self._kc is not None and self.state in ("idle", "busy") else None
+        return self._connection_file if self._kc is not None and self.state in KERNEL_READY else None
 
     # ------------------------------------------------------------- attaching
     def _read_info(self) -> dict:
@@ -163,7 +164,7 @@ class AttachedKernel(Kernel):
     def _probe(self) -> None:
         """Ask who answers now: the reply's session is checked like every message's."""
         kc = self._kc
-        if kc is not None and self.state in ("idle", "busy") and not self._expect_exit:
+        if kc is not None and self.state in KERNEL_READY and not self._expect_exit:
             kc.kernel_info()
 
     async def _reconnects(self, monitor: Any, gen: int) -> None:
@@ -183,7 +184,7 @@ class AttachedKernel(Kernel):
         session = (msg.get("header") or {}).get("session")
         if not session or self._kernel_session is None or session == self._kernel_session:
             return False
-        if self.state in ("idle", "busy") and not self._expect_exit:
+        if self.state in KERNEL_READY and not self._expect_exit:
             self._gone(f"kernel at {self._where} is a new process (started again; attached through "
                        f"{self._connection_file})")
         return True
@@ -256,7 +257,7 @@ class AttachedKernel(Kernel):
 
     # ------------------------------------------------------------- liveness
     def _missed_beat(self, gen: int) -> None:
-        if gen != self._gen or self._expect_exit or self.state not in ("idle", "busy"):
+        if gen != self._gen or self._expect_exit or self.state not in KERNEL_READY:
             return
         self._probe()  # answered once it beats again: by the same process, or by a new one
         if self._confirm is None:
@@ -266,7 +267,7 @@ class AttachedKernel(Kernel):
         # A kernel run again on the same ports faster than the heartbeat notices says
         # "starting" on iopub: it is a new process, without the bridge.
         if content.get("execution_state") == "starting" and not msg.get("parent_header") \
-                and self.state in ("idle", "busy"):
+                and self.state in KERNEL_READY:
             self._gone(f"kernel at {self._where} started again (attached through {self._connection_file})")
             return
         super()._handle_status(msg, content, route)
@@ -274,7 +275,7 @@ class AttachedKernel(Kernel):
     def _confirm_gone(self, gen: int) -> None:
         self._confirm = None
         kc = self._kc
-        if gen != self._gen or self._expect_exit or kc is None or self.state not in ("idle", "busy"):
+        if gen != self._gen or self._expect_exit or kc is None or self.state not in KERNEL_READY:
             return
         if kc.hb_channel.is_beating():
             self._probe()  # it answers again: the reply's session says whether it is the same process
@@ -283,7 +284,7 @@ class AttachedKernel(Kernel):
                    f"(attached through {self._connection_file})")
 
     def _gone(self, reason: str) -> None:
-        if self._expect_exit or self.state not in ("idle", "busy"):
+        if self._expect_exit or self.state not in KERNEL_READY:
             return
         if self._confirm is not None:
             self._confirm.cancel()
@@ -300,7 +301,7 @@ class AttachedKernel(Kernel):
     async def interrupt(self) -> None:
         """``interrupt_request`` on the control channel: ipykernel sends itself SIGINT."""
         kc = self._kc
-        if kc is not None and self.state in ("idle", "busy"):
+        if kc is not None and self.state in KERNEL_READY:
             kc.control_channel.send(kc.session.msg("interrupt_request", {}))
 
     async def _teardown(self, now: bool) -> None:

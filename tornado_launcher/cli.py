@@ -133,7 +133,7 @@ def cmd_check(paths: List[str], variables: List[str] = (), run_exec: bool = Fals
     if notes:
         tail += f"; {notes} exec() command{'s' if notes != 1 else ''} not run (--exec runs them)"
     counts = [(len(config.kernels), "kernel"), (len(config.apps), "app"),
-              (len(getattr(config, "processes", {})), "process"), (len(getattr(config, "jobs", {})), "job")]
+              (len(config.processes), "process"), (len(config.jobs), "job")]
     what = ", ".join(f"{n} {word}{'' if n == 1 else ('es' if word == 'process' else 's')}"
                      for n, word in counts if n or word in ("kernel", "app"))
     sys.stdout.write(f"{path}: OK, {what}{tail}\n")
@@ -146,7 +146,7 @@ async def _kernel_problems(config) -> List[str]:
 
     out = []
     for name, k in config.kernels.items():
-        if getattr(k, "connection_file", None) or getattr(k, "gateway_url", None):
+        if k.connection_file or k.gateway_url:
             continue  # attached to a running kernel: its Python is checked by the bridge's hello
         if k.kernel_name and not (interpreter.is_frozen() and k.kernel_name in ("python3", "python")):
             continue  # a kernelspec: jupyter_client resolves it at start

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional
 
+from .events import KERNEL_READY
+
 #: ``handler(kind, comm_id, data)``; kind is "open" or "msg"
 CommHandler = Callable[[str, str, Dict[str, Any]], None]
 
@@ -46,7 +48,7 @@ class BridgeComms:
     def send_comm(self, comm_id: str, data: Dict[str, Any]) -> bool:
         """A message to one of the bridge's comms in the kernel; False when the kernel is not running."""
         kc = self._kc  # type: ignore[attr-defined]
-        if kc is None or self.state not in ("idle", "busy"):  # type: ignore[attr-defined]
+        if kc is None or self.state not in KERNEL_READY:  # type: ignore[attr-defined]
             return False
         content = {"comm_id": comm_id, "data": data}
         if hasattr(kc, "send"):  # a gateway's websocket (gateway._Channels)

@@ -22,7 +22,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, List, Optional, Sequence, Tuple
 
-from .watch import FileChange, SingleFlight, Watcher
+from .single_flight import SingleFlight
+from .watch import FileChange, Watcher
 
 log = logging.getLogger(__name__)
 

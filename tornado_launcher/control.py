@@ -46,6 +46,13 @@ LOG_LINES = 2000
 MAX_REQUEST = 64 * 1024
 
 
+
+def _ready(state: str) -> bool:
+    """The kernel has started and answers (:data:`~tornado_launcher.events.KERNEL_READY`)."""
+    from .events import KERNEL_READY  # here: at import time this module needs only the stdlib
+
+    return state in KERNEL_READY
+
 class ControlError(Exception):
     """A sentence for the user: the runtime directory or socket is not safe or usable."""
 
@@ -262,7 +269,7 @@ class ControlServer:
             if cmd == "restart-kernel":
                 return await self._restart_kernel(name)
             k = self.session.kernels[name]
-            if k.state not in ("idle", "busy"):  # Kernel.interrupt would do nothing: not "settled as asked"
+            if not _ready(k.state):  # Kernel.interrupt would do nothing: not "settled as asked"
                 why = f" ({k.reason})" if k.reason else ""
                 return {"ok": False, "error": f"kernel {name!r} is {k.state}{why}: there is nothing to interrupt; "
                         f"restart it with `tornado-launcher restart-kernel {name}` (or from the window), "
@@ -285,7 +292,7 @@ class ControlServer:
         k = self.session.kernels[name]
         apps = [{"name": a.name, "state": a.state, "reason": a.reason, "urls": list(a.urls)}
                 for a in self.session.apps.values() if a.kernel == name]
-        if k.state not in ("idle", "busy"):
+        if not _ready(k.state):
             return {"ok": False, "kernel": name, "state": k.state, "apps": apps,
                     "error": f"kernel {name!r} is {k.state}" + (f": {k.reason}" if k.reason else "")}
         return {"ok": True, "kernel": name, "state": k.state, "pid": k.pid, "apps": apps}
@@ -296,7 +303,8 @@ class ControlServer:
             last = self._last_reload.get(name)
             apps.append({"name": name, "kind": a.kind, "state": a.state, "reason": a.reason,
                          "urls": list(a.urls), "kernel": a.kernel or None, "threaded": a.threaded,
-                         "auto_reload": a.auto_reload, "live_reload": a.live_reload, "disabled": a.disabled, "stale": a.stale,
+                         "auto_reload": a.auto_reload, "live_reload": a.live_reload, "disabled": a.disabled,
+                         "stale": a.stale,
                          "elapsed_ms": a.elapsed_ms, "last_reload": last,
                          "last_reload_ms": last["elapsed_ms"] if last else None})
         kernels = [{"name": name, "state": k.state, "reason": k.reason, "pid": k.pid}

@@ -33,14 +33,15 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterable, List
 from . import bridge, interpreter
 from .bridge import protocol
 from .bridge.protocol import LineFilter
-from .events import AppState, Event, LogRecord
+from .events import KERNEL_READY, AppState, Event, LogRecord
 from .kernel import describe_error
 from .process import Process
 
 if TYPE_CHECKING:
+    from .api import SessionCore
     from .config import AppConfig, JobConfig, LoggerConfig, ProcessConfig
     from .kernel import Kernel
-    from .session import AppInfo, Session
+    from .status import AppInfo
 
 #: the states that end a start or restart request
 RUNNING_OR_FAILED = ("running", "failed")
@@ -64,7 +65,7 @@ def same_config(a: Any, b: Any) -> bool:
 
 
 def _ready(kernel: Optional["Kernel"]) -> bool:
-    return kernel is not None and kernel.state in ("idle", "busy")
+    return kernel is not None and kernel.state in KERNEL_READY
 
 
 def _error(reply: Dict[str, Any]) -> str:
@@ -84,7 +85,7 @@ class Controller:
     #: (apps in a kernel are started by the kernel's setup instead)
     starts_with_session = False
 
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: "SessionCore") -> None:
         self.session = session
 
     def info_fields(self, cfg: Any) -> Dict[str, Any]:
@@ -473,7 +474,7 @@ class ProcessController(Controller):
     in_bulk_actions = True
     starts_with_session = True
 
-    def __init__(self, session: "Session", table: ProcessTable) -> None:
+    def __init__(self, session: "SessionCore", table: ProcessTable) -> None:
         super().__init__(session)
         self.table = table
 
@@ -585,7 +586,7 @@ class JobController(ProcessController):
         self.session.publish(info)
 
 
-def controllers(session: "Session", table: ProcessTable) -> Dict[str, Controller]:
+def controllers(session: "SessionCore", table: ProcessTable) -> Dict[str, Controller]:
     """One controller per kind; the process and job ones keep their runtimes in ``table``."""
     return {c.kind: c for c in (TornadoController(session), WatchdogController(session),
                                 ProcessController(session, table), JobController(session, table))}

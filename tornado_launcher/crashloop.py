@@ -18,18 +18,17 @@ import time
 from typing import TYPE_CHECKING, Set
 
 from .events import KernelState
+from .status import MAX_RESTARTS  # (defined beside KernelInfo.deaths, which keeps that many + 1)
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .api import SessionCore
 
-#: at most this many automatic kernel restarts ...
-MAX_RESTARTS = 5
-#: ... within this many seconds; then the kernel stays down and says why.
+#: at most MAX_RESTARTS automatic kernel restarts within this many seconds; then the kernel stays down and says why.
 RESTART_WINDOW = 60.0
 
 
 class CrashLoopGuard:
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: "SessionCore") -> None:
         self.session = session
         self._given_up: Set[str] = set()
 

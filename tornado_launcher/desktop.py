@@ -130,7 +130,8 @@ def main(argv: List[str]) -> int:
     p = argparse.ArgumentParser(prog="tornado-launcher install-desktop",
                                 description="Add the menu entry, icon and .hcl file association for this installation.")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--user", action="store_true", help="for this user, under $XDG_DATA_HOME or ~/.local/share (default)")
+    where.add_argument("--user", action="store_true",
+                       help="for this user, under $XDG_DATA_HOME or ~/.local/share (default)")
     where.add_argument("--prefix", metavar="DIR", help="under DIR instead (e.g. /usr/local/share, for every user)")
     p.add_argument("--uninstall", action="store_true", help="remove what install-desktop wrote there")
     ns = p.parse_args(argv)

@@ -686,7 +686,8 @@ def candidates(reader: Reader, module: Module) -> List[Tuple[str, str, str]]:
                 out.append((name, APPLICATION, f"tornado.web.Application instance {name}"))
     if not out:
         for name, node in module.top.items():
-            if isinstance(node, ast.ClassDef) and not name.startswith("_") and reader.is_application_class(module, name):
+            if (isinstance(node, ast.ClassDef) and not name.startswith("_")
+                    and reader.is_application_class(module, name)):
                 out.append((name, APPLICATION, f"tornado.web.Application subclass {name}"))
     order = {MAIN: 0, APPLICATION: 1}
     return sorted(out, key=lambda c: order[c[1]])

@@ -11,22 +11,71 @@ No Qt, no jupyter_client here: just data.
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Optional, Union
+from typing import Callable, Literal, Optional, Type, TypeVar, Union
 
 from .bridge.protocol import LEVELS
 
-#: States of an app as the bridge and the session report them.
-#: ``stale`` is "serving old code": a save did not compile, the previous
-#: version keeps serving.  ``not responding``: the loop the app runs on is
-#: blocked (see :class:`LoopBlocked`), or its kernel does not answer; the
-#: reason says where.  Both are shown over the state the bridge reported.
-AppStateName = Literal["stopped", "starting", "running", "stopping", "failed", "stale", "not responding"]
 
-#: States of a kernel.  ``not responding``: its heartbeat does not answer
-#: (a stopped or wedged process); it goes back to idle/busy when it does.
-KernelStateName = Literal["starting", "idle", "busy", "dead", "restarting", "stopped", "not responding"]
+class WireStr(str, enum.Enum):
+    """An enum whose members are the very strings the wire, the logs and the views use.
+
+    A member *is* its value as a ``str`` (``==``, ``hash``, ``json.dumps``), and ``str()``,
+    ``format()`` and f-strings give the value on every Python (a plain ``(str, Enum)`` gives
+    ``Class.NAME`` there on 3.11), so nothing that prints or sends a state changes.
+    """
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+    __hash__ = str.__hash__
+
+    @classmethod
+    def coerce(cls: Type[_W], value: str) -> Union[_W, str]:
+        """``value`` as a member; a string this enum does not know passes through unchanged."""
+        try:
+            return cls(value)
+        except ValueError:
+            return value
+
+
+_W = TypeVar("_W", bound=WireStr)
+
+
+class AppStateName(WireStr):
+    """States of an app as the bridge and the session report them.
+
+    ``stale`` is "serving old code": a save did not compile, the previous
+    version keeps serving.  ``not responding``: the loop the app runs on is
+    blocked (see :class:`LoopBlocked`), or its kernel does not answer; the
+    reason says where.  Both are shown over the state the bridge reported.
+    """
+
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FAILED = "failed"
+    STALE = "stale"
+    NOT_RESPONDING = "not responding"
+
+
+class KernelStateName(WireStr):
+    """States of a kernel.  ``not responding``: its heartbeat does not answer
+    (a stopped or wedged process); it goes back to idle/busy when it does."""
+
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DEAD = "dead"
+    RESTARTING = "restarting"
+    STOPPED = "stopped"
+    NOT_RESPONDING = "not responding"
+
+
+#: a kernel in one of these states has started and answers: it can run code
+KERNEL_READY = frozenset({KernelStateName.IDLE, KernelStateName.BUSY})
 
 #: the AppState / KernelState name of a blocked loop or a silent kernel
 NOT_RESPONDING = "not responding"
@@ -92,6 +141,9 @@ class AppState:
     #: ``reload``: ``reimported``, ``modules``, ``purged``, ``mode``, ``note``)
     reload: Optional[dict] = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", AppStateName.coerce(self.state))
+
 
 @dataclass(frozen=True)
 class KernelState:
@@ -100,6 +152,9 @@ class KernelState:
     reason: Optional[str] = None
     pid: Optional[int] = None
     time: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", KernelStateName.coerce(self.state))
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
+from .events import KERNEL_READY
 from .kernel import Kernel, KernelStartError
 
 log = logging.getLogger(__name__)
@@ -349,7 +350,7 @@ class GatewayKernel(Kernel):
                             f"({ws.close_code or 'connection lost'})")
 
     def _gone(self, gen: int, why: str) -> None:
-        if gen != self._gen or self._expect_exit or self.state not in ("idle", "busy"):
+        if gen != self._gen or self._expect_exit or self.state not in KERNEL_READY:
             return
         reason = f"kernel {self.kernel_id} on the gateway: {why}"
         for fut in self._pending.values():
@@ -436,7 +437,7 @@ class GatewayKernel(Kernel):
         raise KernelStartError(f"kernel {self.name!r}: shut down while waiting for the gateway")
 
     async def interrupt(self) -> None:
-        if self.kernel_id and self.state in ("idle", "busy"):
+        if self.kernel_id and self.state in KERNEL_READY:
             try:
                 await self._call("POST", f"/api/kernels/{quote(self.kernel_id)}/interrupt")
             except GatewayError as e:

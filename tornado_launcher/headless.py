@@ -14,8 +14,8 @@ import sys
 import time
 from typing import IO, Callable, Dict, List, Optional, Tuple
 
-from .config import Config, Diagnostic
 from .bridge import protocol
+from .config import Config, Diagnostic
 from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, ReloadEvent
 from .session import Session
 from .text import ANSI as _ANSI
@@ -79,7 +79,8 @@ class Printer:
             elif event.state == "running":
                 took = f" (started in {event.elapsed_ms:.0f} ms)" if event.elapsed_ms is not None else ""
                 where = ", ".join(event.urls) if event.urls else "no listening socket"
-                self._line(event.time, event.app, "INFO", self._c(_STATE_COLORS["running"], f"serving at {where}") + took)
+                self._line(event.time, event.app, "INFO",
+                           self._c(_STATE_COLORS["running"], f"serving at {where}") + took)
             elif event.state in ("failed", "stale", "stopped"):
                 text = event.state if event.state != "stale" else "serving old code"
                 reason = event.reason
@@ -96,7 +97,8 @@ class Printer:
                 self._line(event.time, event.kernel, "INFO", "kernel starting")
         elif isinstance(event, ReloadEvent):
             if event.outcome == "refused" and event.stage == "compile":
-                self._line(event.time, event.app, "WARNING", f"not reloaded, the change does not compile: {event.detail}")
+                self._line(event.time, event.app, "WARNING",
+                           f"not reloaded, the change does not compile: {event.detail}")
             elif event.outcome == "refused":
                 self._line(event.time, event.app, "WARNING", "not reloaded, the new code compiled but failed when "
                            f"it ran (at import or in its start): {event.detail}; still serving the previous code")

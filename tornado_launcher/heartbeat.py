@@ -17,7 +17,7 @@ import asyncio
 import time
 from typing import Any
 
-from .events import NOT_RESPONDING, KernelState
+from .events import KERNEL_READY, NOT_RESPONDING, KernelState
 
 #: Heartbeat (jupyter_client's hb channel: a ping every HEARTBEAT_PERIOD s,
 #: answered by a zmq thread of ipykernel's even while its Python is busy).
@@ -58,7 +58,7 @@ class HeartbeatWatch:
             return False
 
     def _hb_missed_ping(self, gen: int) -> None:
-        if gen != self._gen or self._expect_exit or self.state not in ("idle", "busy"):
+        if gen != self._gen or self._expect_exit or self.state not in KERNEL_READY:
             return
         self._hb_missed += 1
         if self._silent_since is None:
@@ -82,7 +82,7 @@ class HeartbeatWatch:
         """While pings go unanswered: does it beat again?"""
         self._hb_timer = None
         kc = self._kc
-        if gen != self._gen or kc is None or self.state not in ("idle", "busy"):
+        if gen != self._gen or kc is None or self.state not in KERNEL_READY:
             return
         if not kc.hb_channel.is_beating():
             self._hb_timer = asyncio.get_running_loop().call_later(HEARTBEAT_RECHECK, self._hb_recheck, gen)

@@ -39,18 +39,18 @@ import threading
 from collections import deque
 from typing import Any, Callable, Dict, List, Optional
 
+import zmq
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
-import zmq
 
 from . import interpreter
 from .backlog import Backlog
 from .bridge import protocol
-from .events import AppState, Event, KernelState, LogRecord, LoopBlocked
 from .comms import BridgeComms
-from .streams import StreamLines
+from .events import KERNEL_READY, AppState, Event, KernelState, KernelStateName, LogRecord, LoopBlocked
 from .heartbeat import HeartbeatWatch
 from .kernel_pipe import PIPE_LOGGER, RejectedMessages, boot_argv, shown_argv
+from .streams import StreamLines
 from .text import strip_ansi
 
 log = logging.getLogger(__name__)
@@ -280,6 +280,9 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
     called with a reason when the process ends without being asked to.
     """
 
+    #: after its death the session waits for it to come back (an attached or gateway kernel)
+    reattaches = False
+
     def __init__(
         self,
         name: str,
@@ -303,7 +306,7 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
         self.startup_timeout = startup_timeout
         self._on_event = on_event
         self._on_death = on_death
-        self.state = "stopped"
+        self.state: KernelStateName = KernelStateName.STOPPED
         self.pid: Optional[int] = None
         self._km: Optional[AsyncKernelManager] = None
         self._kc: Any = None
@@ -348,12 +351,12 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
         """The running process's connection file (what ``jupyter console
         --existing`` takes: the console tab attaches with it), or None."""
         km = self._km
-        return km.connection_file if km is not None and self.state in ("idle", "busy") else None
+        return km.connection_file if km is not None and self.state in KERNEL_READY else None
 
     # ------------------------------------------------------------------ start
     def _set_state(self, state: str, reason: Optional[str] = None) -> None:
-        self.state = state
-        if state in ("idle", "busy") and self._silent_since is not None:
+        self.state = KernelStateName(state)
+        if state in KERNEL_READY and self._silent_since is not None:
             return  # still "not responding" for the views until the heartbeat answers
         self._on_event(KernelState(self.name, state, reason, self.pid))
 
@@ -608,7 +611,7 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
         state = content.get("execution_state")
         if state == "idle" and route is not None and not route["idle"].done():
             route["idle"].set_result(None)
-        if state in ("busy", "idle") and self.state in ("busy", "idle") and state != self.state:
+        if state in KERNEL_READY and self.state in KERNEL_READY and state != self.state:
             self._set_state(state)
 
     def _handle_error(self, msg: Any, content: Any, route: Any) -> None:
@@ -621,7 +624,8 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
         what = route.get("what") if route else None
         if what:
             summary = f"{what} failed: {summary}"
-        self._on_event(LogRecord(self.name, app, "ERROR", summary, logger="cell", traceback=strip_ansi(tb), origin="cell"))
+        self._on_event(LogRecord(self.name, app, "ERROR", summary, logger="cell", traceback=strip_ansi(tb),
+                                 origin="cell"))
 
     def _handle_execute_result(self, msg: Any, content: Any, route: Any) -> None:
         text = content.get("data", {}).get("text/plain", "")
@@ -700,7 +704,7 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
         ``result`` and ``traceback`` (for the console).  ``what`` names the
         action in error messages ("start code of app 'web'").
         """
-        if self._kc is None or self.state not in ("idle", "busy"):
+        if self._kc is None or self.state not in KERNEL_READY:
             return {"status": "error", "ename": "KernelNotRunning",
                     "evalue": f"kernel {self.name!r} is {self.state}", "traceback": []}
         loop = asyncio.get_running_loop()
@@ -713,7 +717,7 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
             reply = await self._execute_once(code, route, store_history, timeout)
             # ipykernel aborts every queued request, whoever sent it, after a
             # cell with stop_on_error fails (a console's, say): ours never ran, so send it again
-            if (reply.get("status") != "aborted" or self._kc is None or self.state not in ("idle", "busy")
+            if (reply.get("status") != "aborted" or self._kc is None or self.state not in KERNEL_READY
                     or attempt == ABORTED_RETRIES - 1):
                 break
             log.info("kernel %s: %s was aborted unrun after another client's error; sending it again",
@@ -768,7 +772,7 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
         return reply
 
     async def interrupt(self) -> None:
-        if self._km is not None and self.state in ("idle", "busy"):
+        if self._km is not None and self.state in KERNEL_READY:
             await self._km.interrupt_kernel()
 
     # --------------------------------------------------------------- shutdown

@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Callable, Dict, Optional
 
-from .events import AppState, Event, LogRecord
+from .events import AppState, AppStateName, Event, LogRecord
 
 #: status shells use for "command not found" / "found but not executable"
 _NOT_FOUND, _NOT_EXECUTABLE = 127, 126
@@ -121,7 +121,7 @@ class Process:
         self.tty = tty
         self.stop_timeout = stop_timeout
         self._on_event = on_event
-        self.state = "stopped"
+        self.state: AppStateName = AppStateName.STOPPED
         self.pid: Optional[int] = None
         self.returncode: Optional[int] = None
         self._proc: Optional[subprocess.Popen] = None
@@ -135,7 +135,7 @@ class Process:
 
     # ----------------------------------------------------------------- events
     def _state(self, state: str, reason: Optional[str] = None, elapsed_ms: Optional[float] = None) -> None:
-        self.state = state
+        self.state = AppStateName(state)
         self._on_event(AppState(self.name, "", state, reason, elapsed_ms))
 
     def _log(self, level: str, message: str, origin: str = "launcher") -> None:

@@ -11,7 +11,7 @@ and, for each batch of changes:
    ``{event}`` replaced by the event as a Python dict literal built from data.
    A block that restarts an app (``web.handle_watchdog_event({event})``) is
    skipped when that app's auto-reload is off, and goes through a per-app
-   :class:`~tornado_launcher.watch.SingleFlight`: one restart at a time, one
+   :class:`~tornado_launcher.single_flight.SingleFlight`: one restart at a time, one
    queued behind it, the queued one using the latest change;
 3. reports how long it took from the file event to serving again.
 
@@ -37,12 +37,13 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from . import bridge
 from .bridge import protocol
-from .events import ReloadEvent
+from .events import KERNEL_READY, ReloadEvent
 from .kernel import describe_error
-from .watch import DEFAULT_IGNORES, FileChange, SingleFlight, Watcher
+from .single_flight import SingleFlight
+from .watch import DEFAULT_IGNORES, FileChange, Watcher
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .api import SessionCore
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class Reloader:
     Made anew (and the old one stopped) whenever the config is re-read.
     """
 
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: "SessionCore") -> None:
         self.session = session
         self.handlers: List[_Handler] = []
         self._targets: set = set()
@@ -162,7 +163,7 @@ class Reloader:
             return None
         name = next(iter(names))
         kc = config.kernels.get(name)
-        return name if kc is not None and getattr(kc, "remote_files", False) else None
+        return name if kc is not None and kc.remote_files else None
 
     # ------------------------------------------------ files watched in a kernel (remote_files)
     def _to_remote(self, kernel: str, path: str) -> str:
@@ -227,7 +228,7 @@ class Reloader:
             await self._assets.start()
         for name in self._remote:
             kernel = self.session.kernel(name)
-            if kernel is not None and kernel.state in ("idle", "busy"):
+            if kernel is not None and kernel.state in KERNEL_READY:
                 await self.kernel_ready(name)
 
     async def stop(self) -> None:
@@ -241,7 +242,7 @@ class Reloader:
             if kernel is None:
                 continue
             kernel.on_files = None
-            if kernel.state in ("idle", "busy"):
+            if kernel.state in KERNEL_READY:
                 await kernel.execute(bridge.watch_code([]), what="ending the watch in the kernel", timeout=5)
 
     # ---------------------------------------------------------------- changes
@@ -309,7 +310,7 @@ class Reloader:
         names.update(s.config.apps[n].kernel for _, n in handler.blocks if n in s.config.apps)
         for name in sorted(n for n in names if n):
             kernel = s.kernel(name)
-            if kernel is None or kernel.sync is None or kernel.state not in ("idle", "busy"):
+            if kernel is None or kernel.sync is None or kernel.state not in KERNEL_READY:
                 continue
             try:
                 await kernel.sync.push_changes(changes)
@@ -342,7 +343,7 @@ class Reloader:
             return
         owner = handler.owner or handler.kernel
         kernel = self.session.kernel(handler.kernel)
-        if kernel is None or kernel.state not in ("idle", "busy"):
+        if kernel is None or kernel.state not in KERNEL_READY:
             state = kernel.state if kernel is not None else "not started"
             self.session.log(handler.kernel, "WARNING", f"code block {block!r} did not run: kernel "
                              f"{handler.kernel!r} is {state}", app=handler.owner)
@@ -394,7 +395,7 @@ class Reloader:
             s.log(info.kernel, "DEBUG", f"reload waited {time.monotonic() - t0:.1f} s for the app to start",
                   app=app)
             kernel = s.kernel(kernel_name)
-        if kernel is None or kernel.state not in ("idle", "busy"):
+        if kernel is None or kernel.state not in KERNEL_READY:
             state = kernel.state if kernel is not None else "not started"
             self._not_reloaded(info.kernel, app, path, f"kernel {kernel_name!r} is {state}")
             return
@@ -451,7 +452,7 @@ class _Assets:
     / ``static_paths``); one watched handler per directory, added while running.
     """
 
-    def __init__(self, session: "Session", watcher: Optional[Watcher], apps: set) -> None:
+    def __init__(self, session: "SessionCore", watcher: Optional[Watcher], apps: set) -> None:
         self.session = session
         self._watcher = watcher
         self._apps = apps
@@ -508,7 +509,7 @@ class _Assets:
                 s.emit(ReloadEvent(app, path, "skipped", "auto-reload is off"))
                 continue
             kernel = s.kernel(info.kernel)
-            if kernel is None or kernel.state not in ("idle", "busy"):
+            if kernel is None or kernel.state not in KERNEL_READY:
                 continue
             async with s.app_lock(app):
                 reply = await kernel.execute(bridge.refresh_assets_code(app, paths), app=app,

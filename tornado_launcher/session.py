@@ -25,22 +25,38 @@ import dataclasses
 import logging
 import tempfile
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import bridge
 from .bridge import protocol
 from .bridge.protocol import KERNEL_LOOP, LineFilter
-from .config import AppConfig, Config
-from .controllers import (RUNNING_OR_FAILED, Controller, JobController, KernelAppController, KernelSetups,
-                          ProcessTable, controllers)
+from .config import Config
+from .controllers import (
+    RUNNING_OR_FAILED,
+    Controller,
+    JobController,
+    KernelAppController,
+    KernelSetups,
+    ProcessTable,
+    controllers,
+)
 from .controllers import same_config as _same
-from .crashloop import MAX_RESTARTS, CrashLoopGuard
-from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, LoopBlocked, SessionState, Subscriber
+from .crashloop import CrashLoopGuard
+from .events import (
+    KERNEL_READY,
+    NOT_RESPONDING,
+    AppState,
+    Event,
+    KernelState,
+    LogRecord,
+    LoopBlocked,
+    SessionState,
+    Subscriber,
+)
 from .kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
 from .process import Process
 from .provisioning import make_kernel
+from .status import AppInfo, KernelInfo
 
 if TYPE_CHECKING:
     from .reload import Reloader
@@ -62,51 +78,6 @@ SHUTDOWN_PROCESS_TIMEOUT = 3.0
 
 #: app states in which a blocked loop or a silent kernel is shown as "not responding"
 _LIVE = ("running", "starting", "stopping")
-
-
-@dataclass
-class AppInfo:
-    """What a view needs to show one app; kept current by the session."""
-
-    name: str
-    kernel: str
-    kind: str
-    config: AppConfig
-    state: str = "stopped"
-    reason: Optional[str] = None
-    urls: Tuple[str, ...] = ()
-    elapsed_ms: Optional[float] = None
-    threaded: bool = False
-    auto_reload: bool = False
-    #: its HTML pages reload themselves in the browser after a reload
-    live_reload: bool = False
-    disabled: bool = False
-    #: the last save did not compile: the previous version keeps serving
-    stale: bool = False
-    #: whether the user wants it running (restored after a kernel restart)
-    wanted: bool = False
-    #: has the app block's own `start` code run in this kernel process yet?
-    start_code_ran: bool = False
-    #: has auto_reload been given its initial value (the user's toggle wins after)?
-    reload_initialized: bool = False
-    #: the loop the app runs on is blocked: the sentence saying where (None: it runs)
-    hung: Optional[str] = None
-    #: when (monotonic) that loop last ran again after being blocked
-    unblocked_at: Optional[float] = None
-    #: where the running app's templates and static files are (the bridge says; the Reloader watches them)
-    template_paths: Tuple[str, ...] = ()
-    static_paths: Tuple[str, ...] = ()
-
-
-@dataclass
-class KernelInfo:
-    """What a view needs to show one kernel; kept current by the session."""
-
-    name: str
-    state: str = "stopped"
-    reason: Optional[str] = None
-    pid: Optional[int] = None
-    deaths: deque = field(default_factory=lambda: deque(maxlen=MAX_RESTARTS + 1))
 
 
 class Session:
@@ -457,7 +428,7 @@ class Session:
         except KernelStartError as e:
             self.log(name, "ERROR", str(e))
             self._fail_apps(name, str(e))
-            if getattr(kernel, "reattaches", False) and not self._closing:
+            if kernel.reattaches and not self._closing:
                 # a kernel started elsewhere may come later: attach then (its restart waits for it)
                 self.spawn(self.respawn_kernel(name), f"waiting for kernel {name!r}")
             return
@@ -480,7 +451,7 @@ class Session:
         """Install the bridge, create the apps, run their start code."""
         kernel = self._kernels[name]
         kc = self.config.kernels.get(name)
-        settings = {"kernel": name, "project_dir": getattr(kc, "remote_dir", None) or self.config.directory}
+        settings = {"kernel": name, "project_dir": (kc.remote_dir if kc is not None else None) or self.config.directory}
         for cell in bridge.install_cells(settings):
             reply = await kernel.execute(cell, what="installing the bridge")
             if reply.get("status") != "ok":
@@ -488,7 +459,8 @@ class Session:
         if reply.get("status") != "ok":
             evalue = str(reply.get("evalue") or "")
             if evalue.startswith(protocol.INSTALL_REFUSED):  # the cell's own sentence names the fix
-                msg = f"could not install the bridge in kernel {name!r}: {evalue[len(protocol.INSTALL_REFUSED):].strip()}."
+                why = evalue[len(protocol.INSTALL_REFUSED):].strip()
+                msg = f"could not install the bridge in kernel {name!r}: {why}."
             else:
                 msg = (f"could not install the bridge in kernel {name!r}: {describe_error(reply)}. "
                        "The bridge needs only the standard library and tornado in the "
@@ -642,7 +614,7 @@ class Session:
 
     async def _stop_kernel(self, name: str) -> None:
         kernel = self._kernels[name]
-        if kernel.state in ("idle", "busy"):
+        if kernel.state in KERNEL_READY:
             # Let apps close their servers and say goodbye before the process goes.
             try:
                 await asyncio.wait_for(asyncio.gather(*(self._in_kernel(a).farewell(a)

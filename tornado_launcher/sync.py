@@ -105,7 +105,8 @@ class FileSync:
         """The project's files (absolute path, size), ignored directories pruned as the watcher does."""
         out = []
         for top, dirs, names in os.walk(self.root):
-            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d)) and self.wanted(os.path.join(top, d))]
+            dirs[:] = [d for d in dirs
+                       if not os.path.islink(os.path.join(top, d)) and self.wanted(os.path.join(top, d))]
             for name in names:
                 path = os.path.join(top, name)
                 if self.wanted(path) and os.path.isfile(path):

@@ -17,8 +17,8 @@ Three pieces, each small:
 * :class:`Watcher` turns raw watchdog events into batches of
   :class:`FileChange` and calls ``callback(handler_index, changes)`` on the
   loop thread.  Timers are ``loop.call_at`` handles; nothing polls or sleeps.
-* :class:`SingleFlight` keeps a burst of batches from becoming a burst of
-  restarts: at most one run per key, at most one queued behind it.
+* (:class:`~tornado_launcher.single_flight.SingleFlight`, in its own module, keeps a
+  burst of batches from becoming a burst of restarts.)
 
 Threads: the inotify backend runs one reader thread; watchdog runs its own
 (observer, emitters, the inotify reader).  The only code of ours that runs
@@ -28,7 +28,7 @@ handler settings and, for the virtualenv check, stats files) and hands the
 survivors to the loop with ``loop.call_soon_threadsafe``.  Filtering there,
 not on the loop, keeps floods the user never asked for (``pip install`` into
 ``.venv``, ``git`` rewriting ``.git``) off the loop.  All state of a
-:class:`Watcher` and a :class:`SingleFlight` lives on the loop thread.
+:class:`Watcher` lives on the loop thread.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Hashable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -60,8 +60,9 @@ from watchdog.events import (
 
 from . import watch_inotify
 from .bridge.protocol import NON_PROJECT_DIRS, is_project_dir
+from .events import WireStr
 
-__all__ = ["BACKENDS", "DEFAULT_IGNORES", "FileChange", "SingleFlight", "Watcher", "matches"]
+__all__ = ["BACKENDS", "DEFAULT_IGNORES", "ChangeKind", "FileChange", "Watcher", "matches"]
 
 #: how a Watcher watches: "inotify" (Linux: our pruned tree, see watch_inotify) or
 #: "watchdog" (its platform observer, recursive)
@@ -107,6 +108,15 @@ _EVENT_FILTER = [
 ]
 
 
+class ChangeKind(WireStr):
+    """What happened to a file (:attr:`FileChange.event_type`): watchdog's and Jaffle's words."""
+
+    CREATED = "created"
+    MODIFIED = "modified"
+    MOVED = "moved"
+    DELETED = "deleted"
+
+
 @dataclass(frozen=True)
 class FileChange:
     """One file system change, as a handler's callback receives it.
@@ -118,11 +128,14 @@ class FileChange:
     in the callback is the watcher's own latency.
     """
 
-    event_type: str
+    event_type: ChangeKind
     src_path: str
     dest_path: Optional[str]
     is_directory: bool
     time: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event_type", ChangeKind.coerce(self.event_type))
 
     def as_event_dict(self, relative_to: Optional[str] = None) -> dict:
         """Jaffle's ``{event}``: ``event_type``, ``src_path``, ``dest_path``, ``is_directory``.
@@ -135,7 +148,7 @@ class FileChange:
             return os.path.relpath(p, relative_to) if p and relative_to else p
 
         return {
-            "event_type": self.event_type,
+            "event_type": str(self.event_type),  # a plain str for the handler's code
             "src_path": rel(self.src_path),
             "dest_path": rel(self.dest_path),
             "is_directory": self.is_directory,
@@ -561,90 +574,3 @@ def _stop_observer(observer: Any) -> None:
     """Stop and join the observer (blocking: runs in an executor thread)."""
     observer.stop()
     observer.join()
-
-
-# ---------------------------------------------------------------- single flight
-
-
-class _Queued:
-    __slots__ = ("factory", "futures")
-
-    def __init__(self, factory: Callable[[], Awaitable]) -> None:
-        self.factory = factory
-        self.futures: list[asyncio.Future] = []
-
-
-class SingleFlight:
-    """Per-key runner: at most one run at a time per key and at most one queued
-    behind it; requests arriving while one is queued merge into it (the queued
-    run sees the latest state: it calls the factory of the latest request).
-
-    Each :meth:`request` gets its own future, resolved with the result (or
-    exception) of the run that covers it, so cancelling one caller's wait
-    cancels neither the run nor the others' waits.  A failed run never wedges
-    the key: the queued run starts all the same.  Exceptions nobody awaits
-    are logged at DEBUG, not warned about: the factory reports its own errors.
-
-    Loop thread only (create and use it from the loop it runs on).
-    """
-
-    def __init__(self) -> None:
-        self._running: dict[Hashable, asyncio.Task] = {}
-        self._queued: dict[Hashable, _Queued] = {}
-
-    def request(self, key: Hashable, factory: Callable[[], Awaitable]) -> asyncio.Future:
-        """Run ``factory()`` for ``key`` now, or once the current run has ended.
-
-        Returns a future resolved when the run that covers this request has
-        finished.  Must be called on the loop thread, from a running loop.
-        """
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        fut.add_done_callback(_quiet)
-        if key in self._running:
-            queued = self._queued.get(key)
-            if queued is None:
-                queued = self._queued[key] = _Queued(factory)
-            queued.factory = factory
-            queued.futures.append(fut)
-        else:
-            self._start(key, factory, [fut])
-        return fut
-
-    def busy(self, key: Hashable) -> bool:
-        """Whether a run for ``key`` is running (or queued)."""
-        return key in self._running or key in self._queued
-
-    def _start(self, key: Hashable, factory: Callable[[], Awaitable], futures: list) -> None:
-        self._running[key] = asyncio.get_running_loop().create_task(self._run(key, factory, futures))
-
-    async def _run(self, key: Hashable, factory: Callable[[], Awaitable], futures: list) -> None:
-        try:
-            result = await factory()
-        except asyncio.CancelledError:
-            for f in futures:
-                f.cancel()
-            del self._running[key]
-            queued = self._queued.pop(key, None)
-            for f in queued.futures if queued else ():
-                f.cancel()
-            raise
-        except Exception as e:
-            log.debug("single-flight run for %r failed", key, exc_info=True)
-            for f in futures:
-                if not f.done():
-                    f.set_exception(e)
-        else:
-            for f in futures:
-                if not f.done():
-                    f.set_result(result)
-        del self._running[key]
-        queued = self._queued.pop(key, None)
-        if queued is not None:
-            self._start(key, queued.factory, queued.futures)
-
-
-def _quiet(fut: asyncio.Future) -> None:
-    """Mark a future's exception as retrieved (it stays raised for awaiters)."""
-    if not fut.cancelled():
-        fut.exception()

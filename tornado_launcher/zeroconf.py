@@ -115,8 +115,8 @@ def plan_run(ns: argparse.Namespace, app_argv: List[str], directory: str):
                          f"`tornado-launcher run {ns.target} --port {port}`")
     if found.style != detect.APPLICATION and (ns.port is not None or ns.address is not None):
         flag = f"--port={ns.port}" if ns.port is not None else f"--address={ns.address}"
-        raise ValueError(f"{found.entry} is {_article(found.what)}: it listens by itself, so --port/--address are not the "
-                         f"launcher's to give; pass the app's own option after `--`: "
+        raise ValueError(f"{found.entry} is {_article(found.what)}: it listens by itself, "
+                         f"so --port/--address are not the launcher's to give; pass the app's own option after `--`: "
                          f"`tornado-launcher run {ns.target} -- {flag}`")
     if ns.port is not None and not 0 <= ns.port <= 65535:
         raise ValueError(f"--port {ns.port}: a port is 0 to 65535")

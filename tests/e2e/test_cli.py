@@ -9,8 +9,7 @@ import time
 import urllib.request
 
 import pytest
-
-from helpers import PLAIN_APP, ROOT, copy_demo, free_port, plain_project, web_app_hcl, write_project
+from helpers import copy_demo, free_port, plain_project, web_app_hcl
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 
@@ -34,7 +33,8 @@ def test_check_ok_and_default_config(tmp_path):
 
 
 def test_check_bad_config_exit_2_names_line(tmp_path):
-    (tmp_path / "jaffle.hcl").write_text('kernel "k" {}\n\napp "web" {\n  class = "jaffle.app.tornado.TornadoBridgeApp"\n'
+    (tmp_path / "jaffle.hcl").write_text('kernel "k" {}\n\napp "web" {\n'
+                                         '  class = "jaffle.app.tornado.TornadoBridgeApp"\n'
                                          '  kernel = "nope"\n  options { app_class = "a.B" }\n}\n')
     r = run(["check", str(tmp_path / "jaffle.hcl")])
     assert r.returncode == 2

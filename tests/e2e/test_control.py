@@ -7,8 +7,8 @@ to `nobody`).
 
 import json
 import os
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +18,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from helpers import PLAIN_APP, free_port, restart_port, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]

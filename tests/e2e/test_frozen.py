@@ -245,7 +245,8 @@ def test_bundle_contents():
 
 def test_check_demo(tmp_path):
     # `check` also verifies the kernel's interpreter: the user's python3 on PATH
-    for config in (ROOT / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl", BUNDLE / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl"):
+    for config in (ROOT / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl",
+                   BUNDLE / "tornado_launcher" / "resources" / "demo" / "jaffle.hcl"):
         r = run_app("check", str(config), env=app_env(tmp_path))
         assert r.returncode == 0, r.stdout + r.stderr
         assert "OK" in r.stdout
@@ -336,7 +337,8 @@ def test_start_names_the_fix_for_a_python_without_ipykernel(tmp_path):
                 if not line:
                     break
                 seen += line
-        assert f"{bare}/bin/python lacks ipykernel and tornado: run `{bare}/bin/python -m pip install ipykernel tornado`" in seen, seen
+        assert (f"{bare}/bin/python lacks ipykernel and tornado: "
+                f"run `{bare}/bin/python -m pip install ipykernel tornado`") in seen, seen
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)

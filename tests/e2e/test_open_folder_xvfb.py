@@ -17,7 +17,6 @@ import time
 import urllib.request
 
 import pytest
-
 import zeroconf_apps
 from helpers import free_port
 from test_window_xvfb import _alive, _cmdline, _descendants, _need, _read, xvfb  # noqa: F401 (fixture)

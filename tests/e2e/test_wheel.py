@@ -8,7 +8,6 @@ import sys
 import textwrap
 
 import pytest
-
 from helpers import ROOT, free_port
 
 WINDOW = r'''

@@ -15,7 +15,6 @@ import time
 import urllib.request
 
 import pytest
-
 import zeroconf_apps
 from helpers import free_port
 
@@ -80,7 +79,8 @@ def test_run_serves_reloads_answers_status_and_exits_0(tmp_path, style):
         args, file, edit, says = ["run", "syncapp:main", "--", f"--port={port}"], "syncapp.py", "syncapp.py", "main v"
     else:
         root = zeroconf_apps.project(tmp_path, factory_port=free_port())
-        args, file, edit, says = ["run", "webapp:make_app", "--port", str(port)], "webapp.py", "handlers.py", "factory v"
+        args, file, edit = ["run", "webapp:make_app", "--port", str(port)], "webapp.py", "handlers.py"
+        says = "factory v"
     launcher = Launcher(args, root)
     try:
         wait_for(lambda: get(f"http://127.0.0.1:{port}/") == says + "1", f"{style} serving\n{launcher.text()}")
@@ -138,7 +138,8 @@ def test_bad_targets_are_one_line_and_exit_2(tmp_path, case):
     args, expect = {
         "missing file": (["run", "nope.py"], r"^nope\.py: no such file .*`tornado-launcher run server\.py`"),
         "no such name": (["run", "webapp:nothing"], r"^webapp\.py has no top-level `nothing` .*make_app"),
-        "factory without port": (["run", "webapp:make_app"], r"needs a port.*`tornado-launcher run webapp:make_app --port \d+`"),
+        "factory without port": (["run", "webapp:make_app"],
+                                 r"needs a port.*`tornado-launcher run webapp:make_app --port \d+`"),
         "syntax error": (["run", "broken.py"], r"^broken\.py:3:\d+: .*does not compile"),
         "missing module": (["run", "nomod:main"], r"^nomod:main: no module `nomod`"),
         "port for a script": (["run", "server.py", "--port", "8000"], r"-- --port=8000"),

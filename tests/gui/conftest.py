@@ -19,7 +19,6 @@ import pytest  # noqa: E402
 
 import tornado_launcher.gui  # noqa: E402,F401  (applies the PySide6 None-refcount guard first)
 
-
 _LOOPS = []  # closed loops stay referenced: their Qt objects are never freed off the GUI thread
 
 

@@ -78,7 +78,8 @@ class FakeSession:
 
     def _set_app(self, name, state, reason=None, elapsed_ms=None):
         info = self.apps[name]
-        urls = (f"http://127.0.0.1:{self.ports[name]}/",) if state in ("running", "stale") and info.kind == "tornado" else ()
+        serving = state in ("running", "stale") and info.kind == "tornado"
+        urls = (f"http://127.0.0.1:{self.ports[name]}/",) if serving else ()
         self.apps[name] = replace(info, state=state, reason=reason, urls=urls,
                                   elapsed_ms=elapsed_ms if elapsed_ms is not None else info.elapsed_ms)
         i = self.apps[name]

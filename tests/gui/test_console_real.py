@@ -12,13 +12,12 @@ import os
 import signal
 
 import pytest
-from PySide6.QtCore import Qt
-
 from conftest import wait_future
 from helpers import PLAIN_APP, free_port, write_project
-from tornado_launcher.gui.console import ConsoleWidget
-
+from PySide6.QtCore import Qt
 from test_window_real import hcl, row, serves, wait
+
+from tornado_launcher.gui.console import ConsoleWidget
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -8,16 +8,14 @@ replaced (a native dialog cannot be driven here).
 
 from __future__ import annotations
 
-import os
 import urllib.request
 
 import pytest
+import zeroconf_apps
+from helpers import free_port
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
-
-import zeroconf_apps
-from helpers import free_port
 
 pytestmark = pytest.mark.timeout(180)
 

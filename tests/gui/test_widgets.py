@@ -246,8 +246,9 @@ def test_welcome_page_lists_recent_and_opens(qtbot, tmp_path):
 
 def test_demo_path_is_relative_to_the_package_or_bundle(monkeypatch, tmp_path):
     import sys
-    import tornado_launcher
     from pathlib import Path
+
+    import tornado_launcher
     from tornado_launcher.gui import paths
     assert paths.resources_dir().resolve() == Path(tornado_launcher.__file__).resolve().parent / "resources"
     assert paths.demo_config() is not None and paths.icon_file("tornado-launcher.svg") is not None
@@ -260,12 +261,14 @@ def test_demo_path_is_relative_to_the_package_or_bundle(monkeypatch, tmp_path):
 def test_editor_command_uses_visual_or_editor():
     assert editor_command("/a.py", 12, env={}) is None
     assert editor_command("/a.py", 12, env={"EDITOR": "vim"}) == ["vim", "+12", "/a.py"]
-    assert editor_command("/a.py", 12, env={"VISUAL": "code -w", "EDITOR": "vim"}) == ["code", "-w", "--goto", "/a.py:12"]
+    assert editor_command("/a.py", 12, env={"VISUAL": "code -w", "EDITOR": "vim"}) == [
+        "code", "-w", "--goto", "/a.py:12"]
     assert editor_command("/a.py", None, env={"EDITOR": "gedit"}) == ["gedit", "/a.py"]
 
 
 def test_dark_palette_switch_redraws_in_dark_colors(qtbot, qapp):
     from PySide6.QtGui import QColor, QPalette
+
     from tornado_launcher.gui import icons
     from tornado_launcher.gui.logview import is_dark
 
@@ -287,7 +290,8 @@ def test_dark_palette_switch_redraws_in_dark_colors(qtbot, qapp):
         assert light_color == "#cf222e"
         icons.clear_cache()
         img = icons.icon("restart").pixmap(24, 24).toImage()
-        colors = {img.pixelColor(x, y).lightness() for x in range(24) for y in range(24) if img.pixelColor(x, y).alpha() > 200}
+        colors = {img.pixelColor(x, y).lightness() for x in range(24) for y in range(24)
+                  if img.pixelColor(x, y).alpha() > 200}
         assert colors and max(colors) > 180  # drawn light on a dark theme
     finally:
         qapp.setPalette(old)

@@ -7,7 +7,6 @@ import os
 import re
 
 import pytest
-
 from helpers import free_port, plain_project, port_is_free, web_app_hcl
 from test_window_real import get, row, serves, wait
 

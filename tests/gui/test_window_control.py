@@ -16,13 +16,12 @@ import sys
 import tempfile
 
 import pytest
-from PySide6.QtCore import Qt
-
 from helpers import PLAIN_APP, restart_port, write_project
+from PySide6.QtCore import Qt
+from test_window_real import get, serves, wait
+
 from tornado_launcher.gui.apps import AppsModel
 from tornado_launcher.gui.window import MainWindow
-
-from test_window_real import get, serves, wait
 
 pytestmark = pytest.mark.timeout(180)
 

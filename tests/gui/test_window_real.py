@@ -15,10 +15,9 @@ import urllib.error
 import urllib.request
 
 import pytest
+from helpers import HANG_APP, PLAIN_APP, free_port, kernel_processes, line_of, port_is_free, write_project
 from PySide6.QtCore import Qt
 
-
-from helpers import HANG_APP, PLAIN_APP, free_port, kernel_processes, line_of, port_is_free, write_project
 from tornado_launcher.events import KernelState
 from tornado_launcher.gui.apps import AppsModel
 from tornado_launcher.gui.window import MainWindow
@@ -94,7 +93,8 @@ def wait(qtbot, w, pred, timeout=30_000):
         apps = {n: (a.state, a.reason, a.threaded) for n, a in (w.session.apps.items() if w.session else [])}
         w.merged.flush(force=True)
         tail = "\n".join(w.merged.plain_text().splitlines()[-40:])
-        raise AssertionError(f"condition not met in {timeout} ms\nrows: {rows}\nsession: {apps}\nlog:\n{tail}") from None
+        raise AssertionError(
+            f"condition not met in {timeout} ms\nrows: {rows}\nsession: {apps}\nlog:\n{tail}") from None
 
 
 def test_start_stop_threaded_console_and_quit(window, run, project, qtbot):
@@ -127,7 +127,8 @@ def test_start_stop_threaded_console_and_quit(window, run, project, qtbot):
                     and row(window).threaded, 30_000)
     wait(qtbot, window, serves(url, "v1"), 30_000)
     reply = run(window.session.execute(
-        "py_kernel", "import threading; sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())"))
+        "py_kernel",
+        "import threading; sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())"))
     threads_text = reply["result"] or ""
     m.setData(m.index(m.row_of("web"), AppsModel.THREADED), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
     wait(qtbot, window, lambda: not window.session.apps["web"].threaded and row(window).state == "running"
@@ -218,7 +219,8 @@ def test_killed_kernel_shows_dead_then_comes_back(window, run, project, qtbot):
 
 def test_bad_config_shows_its_line_and_a_bad_reread_keeps_serving(window, run, project, qtbot, tmp_path):
     bad = tmp_path / "bad.hcl"
-    bad.write_text('kernel "py_kernel" {}\n\napp "web" {\n  class = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "nope"\n}\n')
+    bad.write_text('kernel "py_kernel" {}\n\napp "web" {\n'
+                   '  class = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "nope"\n}\n')
     assert not run(window.open_config(str(bad)))
     assert window.stack.currentIndex() == window.ERROR
     msgs = window.error_page.messages

@@ -132,7 +132,8 @@ CASES = [
          '    def get(self):\n        self.write(self.label)\n\n\nROUTES = [(r"/", Main)]\n',
          [("h.py", '"ca1"', '"ca2"')], "class attribute changed"),
     Edit("bases", 'class Mixin:\n    def word(self):\n        return "mx"\n\n\n'
-         'class Main(tornado.web.RequestHandler):\n    def get(self):\n        self.write(getattr(self, "word", lambda: "none")())\n'
+         'class Main(tornado.web.RequestHandler):\n    def get(self):\n'
+         '        self.write(getattr(self, "word", lambda: "none")())\n'
          '\n\nROUTES = [(r"/", Main)]\n',
          [("h.py", 'class Main(tornado.web.RequestHandler)', 'class Main(Mixin, tornado.web.RequestHandler)')],
          "bases"),
@@ -146,12 +147,14 @@ CASES = [
          + main('    def get(self):\n        self.write(helper("s"))\n'),
          [("h.py", 'def helper(a):\n    return a', 'def helper(a, b="2"):\n    return a + b')], "signature"),
     Edit("became-async", main('    def get(self):\n        self.write("ba1")\n'),
-         [("h.py", '    def get(self):\n        self.write("ba1")', '    async def get(self):\n        self.write("ba2")')],
+         [("h.py", '    def get(self):\n        self.write("ba1")',
+           '    async def get(self):\n        self.write("ba2")')],
          "async def"),
     Edit("became-generator", 'def items():\n    return ["g1"]\n\n\n'
          + main('    def get(self):\n        self.write(",".join(items()))\n'),
          [("h.py", 'return ["g1"]', 'yield "g2"')], "generator"),
-    Edit("enum-method", 'class Color(enum.Enum):\n    RED = "r"\n\n    def describe(self):\n        return "e1" + self.value\n\n\n'
+    Edit("enum-method", 'class Color(enum.Enum):\n    RED = "r"\n\n'
+         '    def describe(self):\n        return "e1" + self.value\n\n\n'
          + main('    def get(self):\n        self.write(Color.RED.describe())\n'),
          [("h.py", '"e1"', '"e2"')], "patched"),
     Edit("enum-member", 'class Color(enum.Enum):\n    RED = "r"\n\n\n'
@@ -175,7 +178,8 @@ CASES = [
          [("h.py", '"is1"', '"is2"')], "patched"),
     Edit("class-added", main('    def get(self):\n        self.write("k1")\n'),
          [("h.py", 'class Main', 'class Extra:\n    pass\n\n\nclass Main')], "class Extra was added"),
-    Edit("function-removed", 'def unused():\n    return 1\n\n\n' + main('    def get(self):\n        self.write("fr")\n'),
+    Edit("function-removed", 'def unused():\n    return 1\n\n\n'
+         + main('    def get(self):\n        self.write("fr")\n'),
          [("h.py", 'def unused():\n    return 1\n\n\n', '')], "was removed"),
     Edit("runs-at-import", 'def compute():\n    return "ri1"\n\n\nVALUE = compute()\n\n\n'
          + main('    def get(self):\n        self.write(VALUE)\n'),
@@ -200,10 +204,12 @@ CASES = [
                                       '    def get(self):\n        self.write("sd")\n'),
          [("h.py", '        self.write("sd")\n', '        self.write("sd")\n\n    @tornado.web.authenticated\n'
            '    def post(self):\n        self.write("auth " + self.current_user)\n')], "patched", ["/", "POST /"]),
-    Edit("unknown-decorator-added", 'def mark(fn):\n    return fn\n\n\n' + main('    def get(self):\n        self.write("ud")\n'),
+    Edit("unknown-decorator-added", 'def mark(fn):\n    return fn\n\n\n'
+         + main('    def get(self):\n        self.write("ud")\n'),
          [("h.py", '        self.write("ud")\n', '        self.write("ud")\n\n    @mark\n'
            '    def post(self):\n        self.write("p")\n')], "decorator", ["/", "POST /"]),
-    Edit("two-files-patched", 'from .util import fmt\n\n\n' + main('    def get(self):\n        self.write(fmt() + "h1")\n'),
+    Edit("two-files-patched", 'from .util import fmt\n\n\n'
+         + main('    def get(self):\n        self.write(fmt() + "h1")\n'),
          [("util.py", '"u1"', '"u2"'), ("h.py", '"h1"', '"h2"')], "patched",
          files={"util.py": 'def fmt():\n    return "u1"\n'}),
     Edit("two-files-one-refused", 'from .util import fmt, WORD\n\n\n'
@@ -218,13 +224,15 @@ CASES = [
          [("h.py", '"gc1"', '"gc2"')], "patched"),
     Edit("not-imported", main('    def get(self):\n        self.write("ni")\n'),
          [("spare.py", 'X = 1', 'X = 2')], "not imported yet", files={"spare.py": 'X = 1\n'}),
-    Edit("imported-inside-handler", main('    def get(self):\n        from . import lazy\n        self.write(lazy.word())\n'),
+    Edit("imported-inside-handler",
+         main('    def get(self):\n        from . import lazy\n        self.write(lazy.word())\n'),
          [("lazy.py", '"lz1"', '"lz2"')], "executed again after the app started",
          files={"lazy.py": 'def word():\n    return "lz1"\n'}),
     Edit("lru-cache", '@functools.lru_cache(maxsize=None)\ndef config():\n    return "lc1"\n\n\n'
          + main('    def get(self):\n        self.write(config())\n'),
          [("h.py", '"lc1"', '"lc2"')], "patched"),
-    Edit("cached-property", 'class Box:\n    @functools.cached_property\n    def value(self):\n        return "cp1"\n\n\n'
+    Edit("cached-property", 'class Box:\n    @functools.cached_property\n'
+         '    def value(self):\n        return "cp1"\n\n\n'
          'BOX = Box()\n\n\n' + main('    def get(self):\n        self.write(BOX.value)\n'),
          [("h.py", '"cp1"', '"cp2"')], "not found"),
     Edit("websocket-on-message", 'import tornado.websocket\n\n\nclass Echo(tornado.websocket.WebSocketHandler):\n'

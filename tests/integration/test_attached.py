@@ -10,12 +10,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
+from helpers import PLAIN_APP, fetch, free_port, port_is_free, running_session, wait_http, write_project
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.connect import write_connection_file
 
-from helpers import PLAIN_APP, fetch, free_port, port_is_free, running_session, wait_http, write_project
 from tornado_launcher import interpreter
 from tornado_launcher.config import check
 from tornado_launcher.events import AppState, KernelState, ReloadEvent

@@ -24,9 +24,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import free_port, port_is_free  # noqa: E402 (tests/ is on sys.path: conftest)
 
 from tornado_launcher import bridge
-from helpers import free_port, port_is_free  # noqa: E402 (tests/ is on sys.path: conftest)
 
 APPS_DIR = Path(__file__).parent / "bridge_apps"
 pytestmark = pytest.mark.timeout(120)
@@ -314,13 +314,15 @@ def test_hello_and_install_is_idempotent(bridge_kernel, monkeypatch):
         k.execute(cell)
     k.wait_for(lambda r: r["type"] == "hello", m)
     assert k.evaluate("'__tornado_launcher_parts' in globals()") is False
-    assert k.evaluate("sum(isinstance(h, __import__('sys').modules['tornado_launcher_bridge.kernelside.attribution'].BridgeHandler) "
+    assert k.evaluate("sum(isinstance(h, __import__('sys')"
+                      ".modules['tornado_launcher_bridge.kernelside.attribution'].BridgeHandler) "
                       "for h in __import__('logging').getLogger().handlers)") == 1
     # ipykernel's console handler on "tornado" would copy every access line to the raw stderr
     assert k.evaluate("[repr(h) for h in __import__('logging').getLogger('tornado').handlers]") == []
     assert k.evaluate("__import__('sys').dont_write_bytecode") is False
     # the fresh-source finder answers for project files only
-    assert k.evaluate("[type(__import__('sys').modules['tornado_launcher_bridge.kernelside.imports'].finder.find_spec(n)).__name__ "
+    assert k.evaluate("[type(__import__('sys').modules['tornado_launcher_bridge.kernelside.imports']"
+                      ".finder.find_spec(n)).__name__ "
                       "for n in ('sys', 'json', 'tornado', 'tapp')]") == ["NoneType"] * 3 + ["ModuleSpec"]
     assert k.evaluate("type(__import__('tapp').__loader__).__name__") == "_FreshSourceLoader"
     assert k.evaluate("type(__import__('tornado').__loader__).__name__") == "SourceFileLoader"
@@ -539,7 +541,7 @@ def test_two_apps_keep_their_logs_apart_in_both_modes(bridge_kernel):
     m = k.mark()
     k.call("b", "set_threaded", False)
     k.wait_state("b", "running", m)
-    logs = _exercise_two_apps(k, ports)
+    _exercise_two_apps(k, ports)
     # errors in a request handler: the traceback goes to that app
     m = k.mark()
     assert http_get("http://127.0.0.1:%d/fail" % ports[0])[0] == 500
@@ -643,7 +645,8 @@ def test_watchdog_app_and_event(bridge_kernel):
     assert len(starts) == 1, starts
     k.stop_and_wait("wd")
     # Jaffle-style subclass import path works when jaffle is not installed
-    assert k.evaluate("__import__('jaffle.app.tornado', fromlist=['x']).TornadoBridgeApp.__name__") == "TornadoBridgeApp"
+    name = k.evaluate("__import__('jaffle.app.tornado', fromlist=['x']).TornadoBridgeApp.__name__")
+    assert name == "TornadoBridgeApp"
 
 
 def test_kernel_output_outside_apps(bridge_kernel):

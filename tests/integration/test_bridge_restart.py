@@ -17,7 +17,6 @@ import threading
 import time
 
 import pytest
-
 from test_bridge import BridgeKernel, free_port, http_get, make_project, port_is_free
 
 pytestmark = pytest.mark.timeout(180)
@@ -314,7 +313,8 @@ def test_watchdog_event_logs_the_saved_file(restart_kernel):
               "wdpath.handle_watchdog_event(_NS(src_path=%r, dest_path=%r))"
               % (project + "/tapp/.#x", project + "/tapp/custom.py"))
     k.wait_state("wdpath", "running", m)
-    assert [x["message"] for x in k.logs(m, "wdpath") if "changed" in x["message"]] == ["tapp/custom.py changed: restarting"]
+    changed = [x["message"] for x in k.logs(m, "wdpath") if "changed" in x["message"]]
+    assert changed == ["tapp/custom.py changed: restarting"]
     k.stop_and_wait("wdpath")
 
 

@@ -9,8 +9,8 @@ import os
 import urllib.request
 
 import pytest
-
 from helpers import free_port, plain_project, web_app_hcl
+
 from tornado_launcher import headless
 from tornado_launcher.config import check
 

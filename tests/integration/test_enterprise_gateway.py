@@ -15,9 +15,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from cached_venv import cached_venv
 from helpers import fetch, free_port, running_session, write_project
+
 from tornado_launcher import gateway as gateway_module
 from tornado_launcher.events import AppState, KernelState, LogRecord
 

@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import fetch, free_port, port_is_free, running_session, wait_http
 
-from helpers import Recorder, fetch, free_port, port_is_free, running_session, wait_http
 from tornado_launcher.events import AppState, LogRecord
 
 APPS = Path(__file__).parent / "entry_apps"
@@ -20,16 +20,19 @@ pytestmark = pytest.mark.timeout(240)
 
 #: name -> (file the app's code is in, options block lines, expected body with {port})
 STYLES = {
-    "async_main": ("eapps/async_options.py", 'main = "eapps.async_options:main"\n    argv = ["--port={port}", "--label=opt"]',
+    "async_main": ("eapps/async_options.py",
+                   'main = "eapps.async_options:main"\n    argv = ["--port={port}", "--label=opt"]',
                    "{v} opt {port}"),
-    "async_script": ("eapps/async_options.py", 'script = "eapps/async_options.py"\n    argv = ["--port={port}", "--label=scr"]',
+    "async_script": ("eapps/async_options.py",
+                     'script = "eapps/async_options.py"\n    argv = ["--port={port}", "--label=scr"]',
                      "{v} scr {port}"),
     "sync_main": ("eapps/sync_ioloop.py", 'main = "eapps.sync_ioloop.main"\n    argv = ["--port={port}"]', "{v} sync"),
     "factory": ("eapps/factory.py", 'app_class = "eapps.factory.make_app"\n    port = {port}', "{v} factory"),
     "subclass": ("eapps/subclass.py", 'app_class = "eapps.subclass.WebApp"\n    port = {port}', "{v} subclass"),
     "instance": ("eapps/instance.py", 'app_class = "eapps.instance.application"\n    port = {port}', "{v} instance"),
     "script": ("server.py", 'script = "server.py"\n    argv = ["{port}"]', "{v} script helper"),
-    "traitlets": ("eapps/traitlets_async.py", 'app_class = "eapps.traitlets_async.WebApp"\n    argv = ["--port={port}"]',
+    "traitlets": ("eapps/traitlets_async.py",
+                  'app_class = "eapps.traitlets_async.WebApp"\n    argv = ["--port={port}"]',
                   "{v} traitlets"),
 }
 

@@ -16,7 +16,6 @@ import shutil
 import stat
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest

@@ -7,14 +7,13 @@ settings (``startup_timeout``, ``settle_timeout``), shortened here.
 """
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import pytest
-
 from helpers import free_port, plain_project, running_session, web_app_hcl, write_project
+
 from tornado_launcher.events import AppState, KernelState, LogRecord
 
 PROBLEM_KERNEL = Path(__file__).resolve().parent / "problem_kernels" / "problemkernel.py"

@@ -19,7 +19,9 @@ import signal
 import time
 
 from helpers import HANG_APP, PLAIN_APP, fetch, free_port, line_of, running_session, wait_http, write_project
+
 from tornado_launcher.events import NOT_RESPONDING, AppState, KernelState, LogRecord, LoopBlocked
+
 
 def tornado_block(name: str, module: str, port: int, threaded: bool = False) -> str:
     return f'''

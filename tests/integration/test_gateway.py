@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import PLAIN_APP, fetch, free_port, running_session, wait_http, write_project
+
 from tornado_launcher import interpreter
 from tornado_launcher.config import check
 from tornado_launcher.events import AppState, KernelState, ReloadEvent

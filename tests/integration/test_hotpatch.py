@@ -24,7 +24,6 @@ import urllib.request
 
 import pytest
 import tornado.websocket
-
 from hotpatch_cases import CASES, HEAD
 from test_bridge import BridgeKernel, free_port, http_get, make_project
 
@@ -316,7 +315,8 @@ def test_after_a_reload_that_did_not_start_a_module_executed_again_is_reloaded_n
     p.start()
     assert request(p.port, "/")[1] == "v0 1"
     record, _ = p.save([("h.py", 'HITS = {"n": 0}', 'HITS = {"n": 10}'),
-                        ("web.py", "    def start(self):\n", "    def start(self):\n        raise RuntimeError('boom')\n")])
+                        ("web.py", "    def start(self):\n",
+                         "    def start(self):\n        raise RuntimeError('boom')\n")])
     assert record["reason"] and "boom" in record["reason"], record  # serving old code
     assert request(p.port, "/")[1] == "v0 2"
     record, _ = p.save([("h.py", '"v0 %d"', '"v1 %d"')])

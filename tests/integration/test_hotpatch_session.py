@@ -7,10 +7,10 @@ import asyncio
 import json
 
 import tornado.websocket
-
 from helpers import free_port, running_session, wait_http, write_project
 from test_control_session import ctl, runtime  # noqa: F401  (a fixture)
 from test_live_reload import EventStream, generation
+
 from tornado_launcher.control import ControlServer
 from tornado_launcher.events import LogRecord, ReloadEvent
 
@@ -110,7 +110,8 @@ async def test_patch_keeps_state_websocket_and_says_so(tmp_path, runtime):  # no
             path.write_text(path.read_text().replace('GREETING = "hello"', 'GREETING = "hi"'))
             done = await rec.wait(lambda e: isinstance(e, ReloadEvent) and e.outcome == "done"
                                   and e.kind == "reloaded")
-            lines = [e.message for e in rec.events[n:] if isinstance(e, LogRecord) and e.message.startswith("reloaded ")]
+            lines = [e.message for e in rec.events[n:]
+                     if isinstance(e, LogRecord) and e.message.startswith("reloaded ")]
             assert lines and lines[0].startswith(
                 "reloaded proj/handlers.py (module-level statement changed (line 5)): re-imported "), lines
             assert "v2 1" in await wait_http(url, "v2 ")

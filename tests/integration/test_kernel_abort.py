@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from helpers import Recorder
 from jupyter_client.asynchronous import AsyncKernelClient
 
-from helpers import Recorder
 from tornado_launcher import kernel as kernel_mod
 from tornado_launcher.kernel import Kernel, describe_error, make_runtime_dir, remove_runtime_dir
 

@@ -17,8 +17,8 @@ import sys
 import time
 
 import pytest
-
 from helpers import PLAIN_APP, Recorder, free_port, running_session, wait_http, write_project
+
 from tornado_launcher import kernel_pipe
 from tornado_launcher.events import LogRecord
 from tornado_launcher.kernel import PIPE_LOGGER, Kernel, make_runtime_dir, remove_runtime_dir
@@ -156,7 +156,8 @@ def stock_kernelspec(tmp_path, monkeypatch):
     monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
 
 
-@pytest.mark.skipif(not _as_nobody_available(), reason="needs root and setpriv to act as another user (CI runs as root)")
+@pytest.mark.skipif(not _as_nobody_available(),
+                    reason="needs root and setpriv to act as another user (CI runs as root)")
 async def test_another_user_flooding_a_stock_kernels_pipe_port_cannot_touch_the_apps_log(tmp_path, stock_kernelspec):
     port = free_port()
     files = {"proj/__init__.py": "", "proj/web.py": PLAIN_APP,

@@ -7,6 +7,7 @@ import os
 import signal
 
 from helpers import PLAIN_APP, free_port, plain_project, running_session, web_app_hcl
+
 from tornado_launcher.events import AppState, KernelState, ReloadEvent
 from tornado_launcher.headless import Printer
 

@@ -1,10 +1,10 @@
 """`process` blocks' runtime: real commands, real process groups, real HTTP."""
 
-import asyncio
 import os
 import sys
 
 from helpers import Recorder, fetch, free_port, port_is_free, wait_http
+
 from tornado_launcher.events import AppState, LogRecord
 from tornado_launcher.process import Process
 
@@ -88,7 +88,8 @@ async def test_exit_status_is_reported(tmp_path):
 
 async def test_sigterm_ignored_means_sigkill_after_timeout(tmp_path):
     rec = Recorder()
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(60)")
     p = Process("stubborn", f"{PY} -c \"{code}\"", cwd=str(tmp_path), on_event=rec, stop_timeout=0.5)
     await p.start()
     await rec.wait(lambda e: isinstance(e, LogRecord) and e.message == "ready")

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from helpers import Recorder, fetch, free_port, port_is_free, running_session  # noqa: F401
+
 from tornado_launcher.events import AppState, LogRecord
 
 APPS = Path(__file__).parent / "process_apps"
@@ -34,7 +34,8 @@ def project(tmp_path, apps, threaded):
         argv = [f"--port={ports[name]}", f"--out={outs[name]}"] + ([f"--how={how}"] if how else [])
         blocks.append(f'app "{name}" {{\n  class  = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "k"\n'
                       f'  start  = "{name}.start()"\n  options {{\n    {entry}\n    argv = {json.dumps(argv)}\n'
-                      f'    threaded = {"true" if threaded else "false"}\n    stop_timeout = {(stop_timeout or [10])[0]}\n  }}\n}}\n')
+                      f'    threaded = {"true" if threaded else "false"}\n'
+                      f'    stop_timeout = {(stop_timeout or [10])[0]}\n  }}\n}}\n')
     (root / "jaffle.hcl").write_text("\n".join(blocks))
     return root / "jaffle.hcl", ports, outs
 

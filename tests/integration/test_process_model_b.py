@@ -11,14 +11,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
 
 import pytest
-
 from helpers import fetch, free_port, port_is_free, running_session
+
 from tornado_launcher.events import AppState, LogRecord
 
 APPS = Path(__file__).parent / "process_apps"

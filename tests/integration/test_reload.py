@@ -5,6 +5,7 @@ import os
 import re
 
 from helpers import PLAIN_APP, fetch, free_port, plain_project, running_session, wait_http, web_app_hcl, write_project
+
 from tornado_launcher.events import AppState, LogRecord, ReloadEvent
 
 

@@ -6,8 +6,8 @@ import asyncio
 import re
 
 import pytest
-
 from helpers import fetch, free_port, running_session, wait_http, web_app_hcl, write_project
+
 from tornado_launcher.events import AppState, LogRecord, ReloadEvent
 
 #: renders a template with a static_url; `boot` is random per App instance, so a
@@ -47,7 +47,8 @@ class App:
         self.io_loop.add_callback(_stop)
 '''
 
-PAGE = '{% extends "base.html" %}{% block body %}page=TEXT boot={{ boot }} code={{ code }} css={{ static_url("app.css") }}{% end %}'
+PAGE = ('{% extends "base.html" %}{% block body %}'
+        'page=TEXT boot={{ boot }} code={{ code }} css={{ static_url("app.css") }}{% end %}')
 BASE = "<html>{% block body %}{% end %}</html>"
 
 

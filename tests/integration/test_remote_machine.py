@@ -18,11 +18,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
-
 from helpers import fetch, free_port, running_session, wait_http, write_project
+
 from tornado_launcher import interpreter
 from tornado_launcher.events import AppState, KernelState
 

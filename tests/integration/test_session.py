@@ -6,14 +6,23 @@ IPython kernels over IPC), and talks to the apps over loopback.
 
 import asyncio
 import os
-from contextlib import asynccontextmanager
 import signal
 import time
+from contextlib import asynccontextmanager
 
-import pytest
+from helpers import (
+    PLAIN_APP,
+    copy_demo,
+    fetch,
+    free_port,
+    plain_project,
+    port_is_free,
+    running_session,
+    wait_http,
+    web_app_hcl,
+    write_project,
+)
 
-from helpers import (PLAIN_APP, copy_demo, fetch, free_port, kernel_processes, port_is_free,
-                     plain_project, running_session, wait_http, web_app_hcl, write_project)
 from tornado_launcher import bridge
 from tornado_launcher.events import AppState, KernelState, LogRecord
 

@@ -1,10 +1,19 @@
 """The whole jaffle.hcl: processes, jobs, variables — through a real Session."""
 
-import os
 import sys
 
-from helpers import (PLAIN_APP, fetch, free_port, plain_project, port_is_free, running_session, wait_http,
-                     web_app_hcl, write_project)
+from helpers import (
+    PLAIN_APP,
+    fetch,
+    free_port,
+    plain_project,
+    port_is_free,
+    running_session,
+    wait_http,
+    web_app_hcl,
+    write_project,
+)
+
 from tornado_launcher.events import AppState, LogRecord
 
 PY = sys.executable

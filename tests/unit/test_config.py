@@ -5,7 +5,6 @@ lines: the file must be refused with an error at exactly that place whose
 message contains the text.  Each ``configs/good/*.hcl`` must load.
 """
 
-import os
 import random
 import re
 from pathlib import Path
@@ -310,9 +309,11 @@ def test_live_reload_is_off_unless_asked_and_checked():
 
 def test_live_reload_hosts_are_client_addresses_or_networks():
     assert loads(HEAD + WEB).apps["web"].live_reload_hosts == []
-    cfg = loads(HEAD + WEB.replace("options {", 'options {\n    live_reload_hosts = ["192.168.1.20", "10.0.0.0/8", "fe80::1"]'))
+    hosts = 'options {\n    live_reload_hosts = ["192.168.1.20", "10.0.0.0/8", "fe80::1"]'
+    cfg = loads(HEAD + WEB.replace("options {", hosts))
     assert cfg.apps["web"].live_reload_hosts == ["192.168.1.20/32", "10.0.0.0/8", "fe80::1/128"]
-    (e,) = refused(HEAD + WEB.replace("options {", 'options {\n    live_reload_hosts = ["192.168.1.20", "phone.local"]'))
+    (e,) = refused(HEAD + WEB.replace("options {",
+                                      'options {\n    live_reload_hosts = ["192.168.1.20", "phone.local"]'))
     assert e.message == ('`live_reload_hosts` holds the IP addresses (or networks) of the clients that may use live '
                          'reload, such as "192.168.1.20" or "192.168.1.0/24", not "phone.local"')
     assert (e.line, e.col) == (6, 42)

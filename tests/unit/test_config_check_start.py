@@ -166,11 +166,13 @@ def test_exec_is_not_run_when_not_allowed(tmp_path):
 
 
 def test_exec_not_run_still_checks_the_form():
-    text = KERNEL + WEB.replace('"myproj.app.Application"', '"myproj.app.Application"\n    argv = ["${exec(\'x\')} ${oops(}"]')
+    text = KERNEL + WEB.replace('"myproj.app.Application"',
+                                '"myproj.app.Application"\n    argv = ["${exec(\'x\')} ${oops(}"]')
     with pytest.raises(ConfigError, match="cannot be read"):
         loads(text, allow_exec=False)
     # an evaluation that only failed for the command's missing output is a note, not an error
-    text = KERNEL + WEB.replace('"myproj.app.Application"', '"myproj.app.Application"\n    argv = ["${fg(exec(\'x\'))}"]')
+    text = KERNEL + WEB.replace('"myproj.app.Application"',
+                                '"myproj.app.Application"\n    argv = ["${fg(exec(\'x\'))}"]')
     (note,) = loads(text, allow_exec=False).warnings
     assert note.severity == "note" and str(note).endswith("note: exec('x') not run (pass --exec to run it)")
     # and a mistake of its own in the same file still is one

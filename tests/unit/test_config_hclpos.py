@@ -3,8 +3,8 @@
 import hcl
 import pytest
 
-from tornado_launcher.config import positions as hclpos
 from tornado_launcher.config import ConfigError, loads
+from tornado_launcher.config import positions as hclpos
 
 TEXT = """kernel "py" {}
 app "web" {
@@ -54,7 +54,8 @@ def test_offset_in_value_maps_escapes_back():
 
 
 def test_code_error_column_survives_escaped_quotes():
-    text = 'kernel "k" {}\napp "a" {\n class = "x.Y"\n kernel = "k"\n start = "print(\\"a\\") )"\n options { app_class = "a.B" }\n}\n'
+    text = ('kernel "k" {}\napp "a" {\n class = "x.Y"\n kernel = "k"\n start = "print(\\"a\\") )"\n'
+            ' options { app_class = "a.B" }\n}\n')
     with pytest.raises(ConfigError) as ei:
         loads(text)
     (d,) = ei.value.diagnostics

@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import free_port, plain_project, web_app_hcl
+
 from tornado_launcher.config import ConfigError, load
-from tornado_launcher.gui.controller import (APP_ACTIONS, WindowController, default_loader,
-                                             diagnostics_for)
+from tornado_launcher.gui.controller import APP_ACTIONS, WindowController, default_loader, diagnostics_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gui"))
 from fake_session import FakeSession  # noqa: E402
@@ -98,7 +97,8 @@ def test_controller_imports_no_qt():
 
 async def test_a_bad_file_gives_the_loaders_diagnostics(ctl, tmp_path):
     bad = tmp_path / "bad.hcl"
-    bad.write_text('kernel "k" {}\napp "web" {\n  class = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "nope"\n}\n')
+    bad.write_text('kernel "k" {}\napp "web" {\n'
+                   '  class = "jaffle.app.tornado.TornadoBridgeApp"\n  kernel = "nope"\n}\n')
     config, diags = await ctl.load(str(bad))
     with pytest.raises(ConfigError) as raised:
         load(str(bad))

@@ -181,3 +181,89 @@ def test_children_get_child_env():
 
 if os.name != "posix":  # pragma: no cover - the suite runs on Linux
     pytestmark = pytest.mark.skip("POSIX layout")
+
+
+def _typing_imports(name, path):
+    """Package modules ``name`` imports under ``if TYPE_CHECKING:`` (for annotations only)."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if not (isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)):
+            continue
+        for imp in node.body:
+            if isinstance(imp, ast.ImportFrom):
+                if imp.level:
+                    parts = package.split(".")
+                    parts = parts[: len(parts) - (imp.level - 1)]
+                    mod = ".".join(parts + ([imp.module] if imp.module else []))
+                else:
+                    mod = imp.module or ""
+                subs = [f"{mod}.{a.name}" for a in imp.names if f"{mod}.{a.name}" in MODULES]
+                found.update(subs)
+                if len(subs) < len(imp.names):
+                    found.add(mod)
+            elif isinstance(imp, ast.Import):
+                found.update(a.name for a in imp.names)
+    return {m for m in found if m in MODULES and m != name}
+
+
+def _cycles(graph):
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+#: the engine: every module but the config package (its own small parser, a typing-only
+#: pair or two inside it: positions/source, remote/validate)
+ENGINE = {n: p for n, p in MODULES.items() if not n.startswith("tornado_launcher.config")}
+
+
+def test_no_import_cycle_in_the_engine_even_for_type_checking():
+    graph = {name: (_imports(name, path) | _typing_imports(name, path)) & set(ENGINE)
+             for name, path in ENGINE.items()}
+    cycles = _cycles(graph)
+    assert not cycles, (f"import cycles through `if TYPE_CHECKING:` imports: {cycles}; type the lower module "
+                        "against a Protocol (api.py) or move the record it names below both")
+
+
+def test_architecture_names_every_module():
+    """ARCHITECTURE.md is the map: each module of the package is named in it (``kernelside/x.py``,
+    ``gui/x.py``; a top-level or config module as `` `x.py` `` when no other module has that name)."""
+    text = (PKG.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    paths = [p for p in sorted(PKG.rglob("*.py"))
+             if p.name != "__init__.py" and "resources" not in p.relative_to(PKG).parts]  # resources: the demo
+    names = {}
+    for p in paths:
+        names.setdefault(p.name, []).append(p)
+    missing = []
+    for p in paths:
+        rel = p.relative_to(PKG).as_posix()
+        forms = [rel, f"{p.parent.name}/{p.name}"] + ([f"`{p.name}`"] if len(names[p.name]) == 1 else [])
+        if not any(re.search(r"(?<![\w/.])" + re.escape(f), text) for f in forms):
+            missing.append(rel)
+    assert not missing, f"ARCHITECTURE.md does not name these modules (one line each in its tables): {missing}"

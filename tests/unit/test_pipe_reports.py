@@ -28,7 +28,8 @@ async def test_rejected_messages_are_one_report_per_interval(monkeypatch):
     reports = []
     counter = kernel_pipe.RejectedMessages(reports.append)
     counter.bind(asyncio.get_running_loop())
-    lines = ["Bad pipe message: %s [b'not-the-key', b'INJECTED %s']"] * 1000 + ["%s %d %.3f" % (boot.REJECTED, 5000, 1.5)]
+    lines = (["Bad pipe message: %s [b'not-the-key', b'INJECTED %s']"] * 1000
+             + ["%s %d %.3f" % (boot.REJECTED, 5000, 1.5)])
     taken = await asyncio.to_thread(lambda: [counter.take(line) for line in lines])  # a reader thread
     assert all(taken) and not counter.take("an ordinary line") and not counter.take("x Bad pipe message:")
     while not reports:

@@ -18,7 +18,8 @@ import pytest
 from watchdog.utils import BaseThread
 
 from tornado_launcher import watch
-from tornado_launcher.watch import DEFAULT_IGNORES, FileChange, SingleFlight, Watcher, matches
+from tornado_launcher.single_flight import SingleFlight
+from tornado_launcher.watch import DEFAULT_IGNORES, FileChange, Watcher, matches
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -136,7 +136,8 @@ def test_new_moved_and_ignored_directories(tmp_path):
             for name in ("node_modules", "build", "__pycache__"):
                 os.makedirs(tmp_path / "app" / name / "inner")
             await asyncio.sleep(0.2)
-            assert not [d for d in w.watched_directories() if any(n in d for n in ("node_modules", "build", "__pycache__"))]
+            assert not [d for d in w.watched_directories()
+                        if any(n in d for n in ("node_modules", "build", "__pycache__"))]
             # a directory renamed within the tree: its watches follow, edits below it report the new path
             os.rename(tmp_path / "app" / "new", tmp_path / "app" / "renamed")
             await until(lambda: str(tmp_path / "app" / "renamed" / "deep") in w.watched_directories(),

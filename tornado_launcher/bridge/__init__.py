@@ -36,8 +36,8 @@ import json
 import os
 import sys
 
-from .kernelside import MODULES
 from . import protocol
+from .kernelside import MODULES
 from .protocol import COMM_TARGET, MODULE_NAME, validate_name
 
 __all__ = ["COMM_TARGET", "MODULE_NAME", "source", "sources", "install_cells", "create_app_code", "call_code",
@@ -109,7 +109,8 @@ def __tornado_launcher_install(settings_json, packed):
         import tornado
     except ImportError:
         raise RuntimeError("%(prefix)s this kernel's Python (%%s) has no tornado: run `%%s -m pip install "
-                           "tornado` where the kernel runs, then restart it" %% (sys.executable, sys.executable)) from None
+                           "tornado` where the kernel runs, then restart it"
+                           %% (sys.executable, sys.executable)) from None
     mod = sys.modules.get("tornado_launcher_bridge")
     if mod is None or not hasattr(mod, "install"):
         modules = json.loads(zlib.decompress(base64.b64decode(packed)).decode("utf-8"))

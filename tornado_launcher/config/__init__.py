@@ -67,6 +67,11 @@ __all__ = [
     "parse_variables",
     "default_clear_cache",
     "MAX_SIZE",
+    "EXEC_TIMEOUT",
+    "FILTERS",
+    "FUNCTIONS",
+    "TORNADO_CLASSES",
+    "WATCHDOG_CLASSES",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]

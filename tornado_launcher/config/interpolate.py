@@ -401,15 +401,16 @@ def interpolate(
     skipped = len(env.skipped_exec)
     try:
         result = render(value, env, directory_of(path))
-    except (InterpError, RecursionError) as e:
+    except (InterpError, RecursionError) as exc:
+        error = exc
         if len(env.skipped_exec) > skipped and on_skipped is not None:
             # a `${...}` calling a command not run is checked for form only; the others in full
             problem = _problem_without_exec(value, env, directory_of(path))
             if problem is None:
                 on_skipped(path, value, [command for command, _ in env.skipped_exec[skipped:]])
                 return value
-            e = InterpError(problem)
-        on_error(path, str(e) if isinstance(e, InterpError) else "this `${...}` is nested too deeply to read")
+            error = InterpError(problem)
+        on_error(path, str(error) if isinstance(error, InterpError) else "this `${...}` is nested too deeply to read")
         return value
     interpolated.add(tuple(path))
     if len(env.skipped_exec) > skipped and on_skipped is not None:

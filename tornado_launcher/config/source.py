@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import stat
+import sys
 import threading
 from typing import Any, List, Optional, Tuple, Union
 

@@ -20,6 +20,7 @@ import unicodedata
 from typing import Any, Callable, Collection, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ..bridge.protocol import LEVEL_NAMES, is_identifier, is_project_dir, parse_entry_path, reserved_name
+from . import remote
 from .fields import Fields
 from .interpolate import EXEC_TIMEOUT, Environment, interpolate
 from .merge import merge
@@ -37,7 +38,6 @@ from .model import (
     WatchHandler,
     is_skipped_class,
 )
-from . import remote
 from .positions import Reporter
 from .source import TOP_BLOCKS, Source, check_top_items, drop_inner_duplicates, parse, report_duplicates
 from .text import did_you_mean, fixed_name, show
@@ -229,7 +229,8 @@ class BlockReader(Fields):
         python = self.string(body, path, "python", "(a path to a Python interpreter)")
         if python is not MISSING and python:
             p = os.path.expanduser(python)
-            p = os.path.normpath(p if os.path.isabs(p) else os.path.join(self.report.directory_of(path + ("python",)), p))
+            base = self.report.directory_of(path + ("python",))
+            p = os.path.normpath(p if os.path.isabs(p) else os.path.join(base, p))
             k.python = p
             if k.kernel_name:
                 self.report.error(
@@ -512,7 +513,8 @@ class BlockReader(Fields):
                 app.main = main.strip()
         script = self.string(options, path, "script", "(a file relative to the config file)")
         if script is not MISSING:
-            full = os.path.normpath(os.path.join(self.report.directory_of(path + ("script",)), os.path.expanduser(script)))
+            base = self.report.directory_of(path + ("script",))
+            full = os.path.normpath(os.path.join(base, os.path.expanduser(script)))
             if not script.strip():
                 self.report.error(path + ("script",), '`script` must name a Python file such as "server.py"', "value")
             elif not os.path.isfile(full):

@@ -13,14 +13,22 @@ from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QStyle, QStyledItemDelegate,
-                               QTableView, QToolButton, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QTableView,
+    QToolButton,
+    QWidget,
+)
 
 from . import icons
 from .logview import format_time, is_dark
 
 if TYPE_CHECKING:
-    from ..session import AppInfo, KernelInfo
+    from ..status import AppInfo, KernelInfo
 
 
 APP_STATE_LABELS = {
@@ -122,7 +130,8 @@ class BadgeDelegate(QStyledItemDelegate):
         painter.setBrush(color)
         painter.drawRoundedRect(rect, h / 2, h / 2)
         painter.setPen(QColor("#ffffff"))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, fm.elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width()) - 8))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter,
+                         fm.elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width()) - 8))
         painter.restore()
 
     def sizeHint(self, option, index):

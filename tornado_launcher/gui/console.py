@@ -42,7 +42,7 @@ from jupyter_client.threaded import ThreadedKernelClient  # noqa: E402
 from qtconsole.client import QtKernelClient  # noqa: E402
 from qtconsole.rich_jupyter_widget import RichJupyterWidget  # noqa: E402
 
-from ..events import KernelState  # noqa: E402
+from ..events import KERNEL_READY, KernelState  # noqa: E402
 from .logview import is_dark  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class ConsoleWidget(RichJupyterWidget):
     def kernel_state(self, event: KernelState) -> None:
         """A KernelState of this console's kernel (from the session)."""
         state = event.state
-        if state in ("idle", "busy"):
+        if state in KERNEL_READY:
             self._attach()
             return
         if self.kernel_client is None:

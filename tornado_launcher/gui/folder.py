@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QListWidget, QPlainTextEdit, QPushButton,
-                               QVBoxLayout)
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QPlainTextEdit, QPushButton, QVBoxLayout
 
 from .controller import FolderPlan
 

@@ -15,19 +15,24 @@ from PySide6.QtSvg import QSvgRenderer
 
 from . import paths
 
-_HEAD = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">'
+_HEAD = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
+         'stroke-width="2" stroke-linecap="round" stroke-linejoin="round">')
 _SVG = {
     "open": '<path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z"/>',
-    "reread": '<path d="M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z"/><path d="M14 3v5h5"/><path d="M9 14a3 3 0 1 0 1-2.2"/><path d="M9 10v2h2"/>',
+    "reread": ('<path d="M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z"/><path d="M14 3v5h5"/>'
+               '<path d="M9 14a3 3 0 1 0 1-2.2"/><path d="M9 10v2h2"/>'),
     "start": '<path d="M7 4.5v15l12-7.5z" fill="#2da44e" stroke="#2da44e"/>',
     "stop": '<rect x="5.5" y="5.5" width="13" height="13" rx="2" fill="#cf222e" stroke="#cf222e"/>',
     "restart": '<path d="M20 12a8 8 0 1 1-2.34-5.66"/><path d="M20 4v5h-5"/>',
-    "start_all": '<path d="M4 5v14l8-7z" fill="#2da44e" stroke="#2da44e"/><path d="M12 5v14l8-7z" fill="#2da44e" stroke="#2da44e"/>',
-    "stop_all": '<rect x="3" y="7" width="8" height="10" rx="1.5" fill="#cf222e" stroke="#cf222e"/><rect x="13" y="7" width="8" height="10" rx="1.5" fill="#cf222e" stroke="#cf222e"/>',
+    "start_all": ('<path d="M4 5v14l8-7z" fill="#2da44e" stroke="#2da44e"/>'
+                  '<path d="M12 5v14l8-7z" fill="#2da44e" stroke="#2da44e"/>'),
+    "stop_all": ('<rect x="3" y="7" width="8" height="10" rx="1.5" fill="#cf222e" stroke="#cf222e"/>'
+                 '<rect x="13" y="7" width="8" height="10" rx="1.5" fill="#cf222e" stroke="#cf222e"/>'),
     "restart_all": '<path d="M19 12a7 7 0 1 1-2-4.95"/><path d="M19 3v5h-5"/><path d="M12 9v6M9 12h6"/>',
     "interrupt": '<path d="M13 2 4 14h7l-1 8 9-12h-7z"/>',
     "clear": '<path d="M4 7h16M10 11v6M14 11v6M6 7l1 12a2 2 0 0 0 2 2h6a2 2 0 0 0 2-2l1-12M9 7V4h6v3"/>',
-    "copy": '<rect x="9" y="9" width="11" height="11" rx="2"/><path d="M5 15H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1h10a1 1 0 0 1 1 1v1"/>',
+    "copy": ('<rect x="9" y="9" width="11" height="11" rx="2"/>'
+             '<path d="M5 15H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1h10a1 1 0 0 1 1 1v1"/>'),
     "save": '<path d="M12 3v12M7 10l5 5 5-5M4 19h16"/>',
     "follow": '<path d="M12 4v14M6 12l6 6 6-6M5 21h14"/>',
     "search": '<circle cx="11" cy="11" r="7"/><path d="m20 20-4-4"/>',

@@ -23,11 +23,32 @@ from collections import deque
 from pathlib import Path
 from typing import Iterable, Optional
 
-from PySide6.QtCore import QObject, QTimer, Qt, Signal
-from PySide6.QtGui import (QColor, QFont, QFontDatabase, QGuiApplication, QKeySequence, QPalette,
-                           QShortcut, QTextCharFormat, QTextCursor, QTextDocument)
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QTextEdit, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QGuiApplication,
+    QKeySequence,
+    QPalette,
+    QShortcut,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..events import LogRecord
 from . import ansi, editor, icons
@@ -212,7 +233,8 @@ class FindBar(QWidget):
         if event.key() == Qt.Key.Key_Escape:
             self.close_bar()
             return
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+        if (event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
             self.view.find(self.edit.text(), backward=True)
             return
         super().keyPressEvent(event)
@@ -252,7 +274,8 @@ class LogView(QWidget):
             self.level_combo.addItem(label, value)
         self.level_combo.setToolTip("Show only records at this level or above")
         self.level_combo.currentIndexChanged.connect(lambda _i: self.set_min_level(self.level_combo.currentData()))
-        self.follow_button = self._tool("follow", "Follow", "Keep the newest line in view (pause to read)", checkable=True)
+        self.follow_button = self._tool("follow", "Follow", "Keep the newest line in view (pause to read)",
+                                        checkable=True)
         self.follow_button.setChecked(True)
         self.follow_button.toggled.connect(self.set_follow)
         self.find_button = self._tool("search", "Find", "Find text (Ctrl+F)")
@@ -508,7 +531,8 @@ class LogView(QWidget):
                 selections.append(sel)
                 cursor = doc.find(needle, cursor, flags)
         self.text.setExtraSelections(selections)
-        self.find_bar.count.setText(f"{len(selections)}{'+' if len(selections) >= 2000 else ''} matches" if needle else "")
+        more = "+" if len(selections) >= 2000 else ""
+        self.find_bar.count.setText(f"{len(selections)}{more} matches" if needle else "")
         self.match_count = len(selections)
 
     def _open_link(self, href: str) -> None:

@@ -20,17 +20,28 @@ from typing import Callable, List, Optional
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMenu, QProgressBar,
-                               QSplitter, QStackedWidget, QSystemTrayIcon, QTabWidget, QToolBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QSplitter,
+    QStackedWidget,
+    QSystemTrayIcon,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..api import SessionAPI
 from ..config import Diagnostic
 from ..events import AppState, KernelState, LogRecord, ReloadEvent, SessionState
 from . import editor, folder, icons
 from .apps import AppRow, AppsModel, AppsView, KernelRow, KernelsModel, KernelsView
-from .controller import WindowController, default_loader, default_session_factory
 from .console_tab import ConsoleTabs
+from .controller import WindowController, default_loader, default_session_factory
 from .logview import LogHub, LogView
 from .pages import ConfigErrorPanel, WelcomePage
 from .settings import Settings
@@ -53,6 +64,19 @@ async def engine_threads_done(timeout: float = 3.0) -> bool:
             return True
         await asyncio.sleep(0.02)
     return False
+
+
+#: the fields of a session row the apps table copies on each update
+_ROW_KEYS = ("state", "reason", "urls", "elapsed_ms", "threaded", "auto_reload", "live_reload", "disabled",
+             "kernel", "kind")
+#: Settings > Log views: minimum, maximum and step of the lines kept per view
+_LINES_RANGE = (100, 1_000_000, 1000)
+
+
+def _with_keys(tip: str, shortcut) -> str:
+    """The tooltip, with the shortcut as this platform writes it: ``Open a jaffle.hcl (Ctrl+O)``."""
+    return tip + (f" ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+                  if shortcut else "")
 
 
 class MainWindow(QMainWindow):
@@ -112,7 +136,8 @@ class MainWindow(QMainWindow):
         self.welcome.open_folder_requested.connect(self.open_folder_dialog)
         self.welcome.clear_recent_requested.connect(self._clear_recent)
         self.error_page = ConfigErrorPanel(banner=False, parent=self)
-        self.error_page.retry_requested.connect(lambda: self.config_path and self.spawn(self.open_config(self.config_path), "open config"))
+        self.error_page.retry_requested.connect(
+            lambda: self.config_path and self.spawn(self.open_config(self.config_path), "open config"))
         self.error_page.dismissed.connect(self.show_welcome)
 
         self.session_page = QWidget(self)
@@ -165,31 +190,32 @@ class MainWindow(QMainWindow):
             a.setShortcut(QKeySequence(shortcut))
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         if tip:
-            a.setToolTip(tip + (f" ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})" if shortcut else ""))
+            a.setToolTip(_with_keys(tip, shortcut))
             a.setStatusTip(tip)
         a.triggered.connect(lambda _=False: slot())
         self.addAction(a)
         return a
 
     def _build_actions(self) -> None:
-        A = self._action
-        self.open_action = A("&Open config…", self.open_dialog, QKeySequence.StandardKey.Open, "open", "Open a jaffle.hcl")
+        A, Std = self._action, QKeySequence.StandardKey
+        self.open_action = A("&Open config…", self.open_dialog, Std.Open, "open", "Open a jaffle.hcl")
         self.open_folder_action = A("Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O", "open",
                                     "Find the Tornado apps in a project folder and run them")
-        self.reread_action = A("Re-&read config", lambda: self.spawn(self.reread_config(), "re-read config"), "F5", "reread",
-                               "Read the config again and apply what changed")
-        self.close_config_action = A("&Close config", lambda: self.spawn(self.close_config(), "close config"), None, None,
-                                     "Stop everything and go back to the welcome page")
+        self.reread_action = A("Re-&read config", lambda: self.spawn(self.reread_config(), "re-read config"), "F5",
+                               "reread", "Read the config again and apply what changed")
+        self.close_config_action = A("&Close config", lambda: self.spawn(self.close_config(), "close config"),
+                                     None, None, "Stop everything and go back to the welcome page")
         self.start_all_action = A("&Start all", lambda: self.all_action("start"), None, "start_all", "Start every app")
         self.stop_all_action = A("S&top all", lambda: self.all_action("stop"), None, "stop_all", "Stop every app")
         self.restart_all_action = A("Restart &all", lambda: self.all_action("restart"),
                                     "Ctrl+Shift+R", "restart_all", "Restart every app")
         self.restart_selected_action = A("&Restart selected", self.restart_selected, "Ctrl+R", "restart",
                                          "Restart the selected apps")
-        self.quit_action = A("&Quit", self.close, QKeySequence.StandardKey.Quit, "quit", "Stop apps and kernels, then quit")
+        self.quit_action = A("&Quit", self.close, Std.Quit, "quit", "Stop apps and kernels, then quit")
         self.quit_action.setShortcuts([QKeySequence("Ctrl+Q")] + ([QKeySequence(QKeySequence.StandardKey.Quit)]
                                       if QKeySequence(QKeySequence.StandardKey.Quit) != QKeySequence("Ctrl+Q") else []))
-        self.find_action = A("&Find in log", self._find_in_log, None, "search", "Find text in the current log view (Ctrl+F)")
+        self.find_action = A("&Find in log", self._find_in_log, None, "search",
+                             "Find text in the current log view (Ctrl+F)")
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
@@ -463,8 +489,7 @@ class MainWindow(QMainWindow):
             self.apps_model.set_rows(rows)
         else:
             for row in rows:
-                for key in ("state", "reason", "urls", "elapsed_ms", "threaded", "auto_reload", "live_reload", "disabled",
-                            "kernel", "kind"):
+                for key in _ROW_KEYS:
                     self.apps_model.set_value(row.name, key, getattr(row, key))
         kernels = dict(s.kernels)
         krows = [KernelRow.from_info(k) for k in kernels.values()]
@@ -582,7 +607,7 @@ class MainWindow(QMainWindow):
 
     def _ask_max_lines(self) -> None:
         from PySide6.QtWidgets import QInputDialog
-        value, ok = QInputDialog.getInt(self, "Log views", "Lines kept per log view:", self.max_lines, 100, 1_000_000, 1000)
+        value, ok = QInputDialog.getInt(self, "Log views", "Lines kept per log view:", self.max_lines, *_LINES_RANGE)
         if ok:
             self.set_max_lines(value)
 

@@ -2,9 +2,8 @@
 import asyncio
 import sys
 
-import tornado.web
-
 import script_helper
+import tornado.web
 
 VERSION = "v1"
 

@@ -17,14 +17,14 @@ servers serve gets, on its own port:
 * two routes ahead of the app's own: :data:`SCRIPT_PATH` (the script) and
   :data:`STREAM_PATH`, a server-sent-event stream.
 
-Each start of an app (a *run*) has a generation, ``<kernel token>.<n>``; the
-page carries the generation that served it.  The stream tells the page:
-``hello``; ``reload`` once a newer run of that app serves (also at once on
-connecting, so a page that missed the moment, or a kernel restarted, reloads
-on its reconnect) or its templates or static files were refreshed (:func:`refreshed`); ``failed`` with ``file:line: message`` when a save did not
-compile (the launcher says so, :func:`report`) or the new code did not start
-(:func:`failed`): the page shows an overlay and keeps its content; ``ok``
-when that is over without a reload; ``off`` when live reload is switched off.
+Each start of an app (a *run*) has a generation, ``<kernel token>.<n>``; the page carries
+the generation that served it. The stream tells the page: ``hello``; ``reload`` once a newer
+run of that app serves (also at once on connecting, so a page that missed the moment, or a
+kernel restarted, reloads on its reconnect) or its templates or static files were refreshed
+(:func:`refreshed`); ``failed`` with ``file:line: message`` when a save did not compile (the
+launcher says so, :func:`report`) or the new code did not start (:func:`failed`): the page
+shows an overlay and keeps its content; ``ok`` when that is over without a reload; ``off``
+when live reload is switched off.
 
 Who may use it (:class:`Client`, :meth:`Hub.admits`): the script, the stream and the
 transform answer only the developer's own browser: a client on a loopback address
@@ -106,7 +106,8 @@ SCRIPT = r"""/* tornado-launcher live reload: reloads this page when its app ser
       pre.style.whiteSpace = "pre-wrap"; pre.style.margin = "0"; pre.style.font = "inherit";
       var hint = document.createElement("div");
       hint.style.marginTop = "16px"; hint.style.opacity = "0.7";
-      hint.textContent = "This page is from the code that served it before. Fix the file and save: it reloads when the app serves again.";
+      hint.textContent = "This page is from the code that served it before. " +
+        "Fix the file and save: it reloads when the app serves again.";
       box.appendChild(title); box.appendChild(pre); box.appendChild(hint);
       (document.body || document.documentElement).appendChild(box);
     }

@@ -25,6 +25,7 @@ import tornado.options
 
 from .state import current_scope
 
+
 class _ScopedOptions(collections.abc.MutableMapping):
     """``options._options`` routed by context: an app's own options, else the kernel's."""
 

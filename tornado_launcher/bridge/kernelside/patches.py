@@ -49,9 +49,8 @@ import tornado.websocket
 from tornado.platform.asyncio import BaseAsyncIOLoop
 
 from .. import protocol
-from . import appprocess
+from . import appprocess, state
 from . import options as scoped_options
-from . import state
 from .attribution import attributed_run
 from .drain import WS_RESTART, accept_backlog, close_listening, hold_message, holds, peer, refusal
 from .records import kernel_log
@@ -246,7 +245,8 @@ def _autoreload_start(*args, **kwargs):
     if run is not None:
         if not run.app._autoreload_warned:
             run.app._autoreload_warned = True
-            run.app._log("WARNING", "autoreload is handled by tornado-launcher: tornado.autoreload stays off in the kernel")
+            run.app._log("WARNING",
+                         "autoreload is handled by tornado-launcher: tornado.autoreload stays off in the kernel")
     elif not patches.autoreload_warned:
         patches.autoreload_warned = True
         kernel_log("WARNING", "autoreload is handled by tornado-launcher: tornado.autoreload stays off in the kernel")

@@ -14,11 +14,12 @@ process exit would, without undoing another app's.
   run that already ended goes back to what was there before that run.
 
 :func:`hand_over` (a restart) gives the old run's changes to the new run, but for a handler
-the new run added again; :func:`undo` (a stop) restores each recorded change whose target still holds the value the app set
-(a later change by someone else wins), newest first; handlers the app added are closed.  The
-bridge's own routing (``attribution.BridgeHandler`` on the root logger) is never removed; a
-``dictConfig`` that drops it from the root gets it back at once.  Cost: a begin is two
-attribute reads and a copy of ``sys.path``; an end walks the run's own journal.
+the new run added again; :func:`undo` (a stop) restores each recorded change whose target
+still holds the value the app set (a later change by someone else wins), newest first;
+handlers the app added are closed. The bridge's own routing (``attribution.BridgeHandler``
+on the root logger) is never removed; a ``dictConfig`` that drops it from the root gets it
+back at once. Cost: a begin is two attribute reads and a copy of ``sys.path``; an end walks
+the run's own journal.
 """
 
 import logging

@@ -82,7 +82,8 @@ class Outbox:
                 batch.append(record)
             if self.dropped:
                 n, self.dropped = self.dropped, 0
-                batch.append(log_record(None, "WARNING", "tornado-launcher: %d log records dropped (too many at once)" % n))
+                batch.append(log_record(None, "WARNING",
+                                        "tornado-launcher: %d log records dropped (too many at once)" % n))
             comm = self.comm
             if comm is None:
                 continue

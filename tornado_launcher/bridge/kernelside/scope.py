@@ -447,7 +447,8 @@ class AppScope(ProcessMain):
             except (KeyError, ValueError):
                 key = None
             handles = [h for h in (key.data if key is not None else ()) if h is not None]
-            if not any(getattr(h, "_context", None) is not None and h._context.get(state.scope_var) is self for h in handles):
+            if not any(getattr(h, "_context", None) is not None and h._context.get(state.scope_var) is self
+                       for h in handles):
                 continue
             owner = getattr(handler, "__self__", None)
             try:

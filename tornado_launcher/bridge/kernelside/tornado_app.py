@@ -32,13 +32,13 @@ import tornado.ioloop
 from .. import protocol
 from . import assets, attribution, entry, imports, leftovers, live, options, patching, ports, state, zmqctx
 from . import drain as draining
-from .servers import pool, stop_accepting
-from .apps import BridgeApp
+from . import scope as scope_runs
 from .appprocess import describe_exit, exit_status
+from .apps import BridgeApp
 from .graph import graph, heap, prune_libraries
 from .records import format_exc, one_line
 from .run import Run
-from . import scope as scope_runs
+from .servers import pool, stop_accepting
 
 STOP_TIMEOUT = 5.0  # seconds an app's stop() may take before its servers are closed by force
 
@@ -260,7 +260,8 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
                 try:
                     await getattr(self, "_do_" + cmd)(arg, t0)
                 except Exception as exc:  # a bug of ours: say so, keep the kernel going
-                    self._log("ERROR", "tornado-launcher bridge error during %s: %s" % (cmd, one_line(exc)), format_exc(exc))
+                    self._log("ERROR", "tornado-launcher bridge error during %s: %s" % (cmd, one_line(exc)),
+                              format_exc(exc))
         finally:
             self._worker = None
 
@@ -716,7 +717,8 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
                     sock.close()
                 except Exception:
                     pass
-            self._log("WARNING", "stop() did not finish and the app's thread is blocked: closed its sockets, abandoned the thread")
+            self._log("WARNING", "stop() did not finish and the app's thread is blocked: "
+                                 "closed its sockets, abandoned the thread")
             return False
         return True
 
