@@ -187,7 +187,8 @@ CORPUS: List[RealApp] = [
         "/api", '"version"',
         Teardown("shuts its kernels down: their connection files go",
                  present=_files("jupyter-runtime/kernel-*.json"), done=_no_files("jupyter-runtime/kernel-*.json")),
-        spawn=_new_kernel(), notes="traitlets Application as app_class; a kernel prespawned at start, one more by the API"),
+        spawn=_new_kernel(),
+        notes="traitlets Application as app_class; a kernel prespawned at start, one more by the API"),
     RealApp(
         "voila", "voila", "main", "voila.app:main",
         lambda c: [str(c.root / "hello.ipynb"), "--no-browser", f"--port={c.web}", "--Voila.ip=127.0.0.1",

@@ -22,8 +22,8 @@ CLI: ``python tests/realapps/harness.py [APP ...] [--mode shared,threaded,plain]
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -188,7 +188,8 @@ def app_env(ctx: Ctx) -> Dict[str, str]:
     """Nothing outside the run's temporary directory: HOME, XDG, Jupyter's and TMPDIR."""
     t = ctx.tmp
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON", "BOKEH", "DASK"))}
-    env.update(HOME=str(t / "home"), XDG_CONFIG_HOME=str(t / "home/.config"), XDG_DATA_HOME=str(t / "home/.local/share"),
+    env.update(HOME=str(t / "home"), XDG_CONFIG_HOME=str(t / "home/.config"),
+               XDG_DATA_HOME=str(t / "home/.local/share"),
                XDG_CACHE_HOME=str(t / "home/.cache"), XDG_RUNTIME_DIR=str(ctx.short),
                JUPYTER_CONFIG_DIR=str(t / "jupyter-config"), JUPYTER_DATA_DIR=str(t / "jupyter-data"),
                JUPYTER_RUNTIME_DIR=str(ctx.runtime), JUPYTER_PLATFORM_DIRS="1", IPYTHONDIR=str(t / "ipython"),
@@ -570,7 +571,8 @@ def exercise(app: RealApp, mode: str, python: str, tmp: Path) -> Result:
             result.fail("ctrl_c", "still running 60 s after SIGINT")
         left = [p for p in tree if wait_until(lambda p=p: not alive(p), 10) is False]
         if left:
-            result.fail("ctrl_c", f"processes left: {[(p, open(f'/proc/{p}/cmdline').read()[:80]) for p in left if alive(p)]}")
+            shown = [(p, open(f"/proc/{p}/cmdline").read()[:80]) for p in left if alive(p)]
+            result.fail("ctrl_c", f"processes left: {shown}")
         busy = [p for p in app.ports(ctx) if not wait_until(lambda p=p: port_is_free(p), 10)]
         if busy:
             result.fail("ctrl_c", f"port(s) {busy} still bound")

@@ -12,7 +12,6 @@ about a minute from PyPI, then cached under ~/.cache/tornado-launcher/).
 """
 
 import pytest
-
 from corpus import CORPUS
 from harness import exercise
 

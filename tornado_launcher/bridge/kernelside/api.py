@@ -15,8 +15,7 @@ import types
 import tornado
 
 from .. import protocol
-from . import (assets, attribution, files, filewatch, hang, imports, leftovers, live, patches, state, tunnel,
-               zmqctx)
+from . import assets, attribution, files, filewatch, hang, imports, leftovers, live, patches, state, tunnel, zmqctx
 from .apps import BridgeApp, WatchdogApp
 from .records import emit, format_exc, log_record, one_line, outbox
 from .tornado_app import TornadoBridgeApp
