@@ -27,8 +27,6 @@ KNOWN_FAILURES = {
     ("mitmweb", "threaded"): "the kernel dies on its second start/stop (RuntimeError: Event loop is closed)",
     ("kernel_gateway", "shared"): "requests to it hang (it binds with bind_sockets + add_sockets)",
     ("voila", "shared"): "its main's thread (tornado-launcher:voila main) is still alive after the stop",
-    ("dask_scheduler", "shared"): "it runs through asyncio.Runner, not yet run as a process main in the kernel",
-    ("dask_scheduler", "threaded"): "it runs through asyncio.Runner, not yet run as a process main in the kernel",
     ("flower", "shared"): "its event-capture thread retries for ever and catches every exception: a thread is left",
     ("flower", "threaded"): "its event-capture thread retries for ever and catches every exception: a thread is left",
 }
