@@ -26,7 +26,6 @@ KNOWN_FAILURES = {
     ("jupyter_server", "threaded"): "prints 'running at' but is never seen serving: stays 'starting'",
     ("mitmweb", "threaded"): "the kernel dies on its second start/stop (RuntimeError: Event loop is closed)",
     ("kernel_gateway", "shared"): "requests to it hang (it binds with bind_sockets + add_sockets)",
-    ("voila", "shared"): "its main's thread (tornado-launcher:voila main) is still alive after the stop",
     ("flower", "shared"): "its event-capture thread retries for ever and catches every exception: a thread is left",
     ("flower", "threaded"): "its event-capture thread retries for ever and catches every exception: a thread is left",
 }

@@ -293,8 +293,9 @@ def _main_scope():
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
-    if not scope.threaded and running is scope.loop:
-        return scope
+    if not scope.threaded and (running is scope.loop or (running is None and scope.main_thread is not None
+                                                         and scope.main_thread.here())):
+        return scope  # (a shared main has no loop running once a blocking call returned)
     if scope.threaded and running is None and threading.get_ident() == scope.thread_id:
         return scope
     return None
