@@ -23,7 +23,6 @@ IDS = [a.name for a in CORPUS]
 #: (xfail, not skip): its report is in the output, and one that starts to pass shows as XPASS, to be
 #: removed from here and from README's compatibility table.
 KNOWN_FAILURES = {
-    ("jupyter_server", "threaded"): "prints 'running at' but is never seen serving: stays 'starting'",
     ("mitmweb", "threaded"): "the kernel dies on its second start/stop (RuntimeError: Event loop is closed)",
     ("kernel_gateway", "shared"): "requests to it hang: as a contract app_class its IOLoop.start() returns at once, "
                                   "so its start()'s finally: self.stop() stops its server at start",

@@ -15,6 +15,8 @@
   accept for the next run (``drain.freeze``);
 * ``tornado.autoreload`` stays off (the launcher reloads), ``enable_pretty_logging``
   only sets the level (no second handler);
+* ``asyncio.set_event_loop`` of a new loop in a threaded app's main before it blocks makes that
+  loop the app's (:meth:`~.scope.AppScope.adopt_loop`; jupyter_core's ``launch_instance``);
 * ``Thread.start`` carries the app's run (and scope, and context) into threads the app starts;
 * the kernel loop's ``stop()`` / ``run_forever()`` / ``run_until_complete()``
   are guarded too, and a task factory tracks each app's tasks (:func:`guard_loop`);
@@ -41,6 +43,7 @@ import threading
 import weakref
 
 import tornado.autoreload
+import tornado.ioloop
 import tornado.log
 import tornado.netutil
 import tornado.options
@@ -71,6 +74,7 @@ class Patches:
         self.thread_start = None
         self.asyncio_run = None
         self.runner_lazy_init = self.runner_run = self.runner_close = None  # asyncio.Runner's
+        self.set_event_loop = None
         self.parse_command_line = None
         self.parse_known_args = None
         self.basic_config = None
@@ -354,6 +358,19 @@ def _runner_close(self):
     return None
 
 
+def _set_event_loop(loop):
+    scope = state.current_scope()
+    adopt = scope is not None and scope.threaded and loop is not None and scope.loop is not None \
+        and loop is not scope.loop and threading.get_ident() == scope.thread_id and not scope.loop_started \
+        and scope.main_task is None and not loop.is_running() and not loop.is_closed()
+    if adopt:
+        scope.adopt_loop(loop)
+    result = patches.set_event_loop(loop)
+    if adopt:
+        scope.io_loop = tornado.ioloop.IOLoop.current()
+    return result
+
+
 def _parse_command_line(self, args=None, final=True):
     scope = state.current_scope()
     if args is None and scope is not None:
@@ -484,6 +501,8 @@ def apply():
     threading.Thread.start = _thread_start
     patches.asyncio_run = asyncio.run
     asyncio.run = _asyncio_run
+    patches.set_event_loop = asyncio.set_event_loop
+    asyncio.set_event_loop = _set_event_loop
     runner = getattr(asyncio, "Runner", None)  # Python 3.11+
     if runner is not None:
         patches.runner_lazy_init, patches.runner_run, patches.runner_close = \
