@@ -22,12 +22,9 @@ IDS = [a.name for a in CORPUS]
 #: (xfail, not skip): its report is in the output, and one that starts to pass shows as XPASS, to be
 #: removed from here and from README's compatibility table.
 KNOWN_FAILURES = {
-    ("jupyter_server", "threaded"): "prints 'running at' but is never seen serving: stays 'starting'",
     ("mitmweb", "threaded"): "the kernel dies on its second start/stop (RuntimeError: Event loop is closed)",
-    ("kernel_gateway", "shared"): "requests to it hang (it binds with bind_sockets + add_sockets)",
-    ("voila", "shared"): "its main's thread (tornado-launcher:voila main) is still alive after the stop",
-    ("dask_scheduler", "shared"): "it runs through asyncio.Runner, not yet run as a process main in the kernel",
-    ("dask_scheduler", "threaded"): "it runs through asyncio.Runner, not yet run as a process main in the kernel",
+    ("kernel_gateway", "shared"): "requests to it hang: as a contract app_class its IOLoop.start() returns at once, "
+                                  "so its start()'s finally: self.stop() stops its server at start",
     ("flower", "shared"): "its event-capture thread retries for ever and catches every exception: a thread is left",
     ("flower", "threaded"): "its event-capture thread retries for ever and catches every exception: a thread is left",
 }

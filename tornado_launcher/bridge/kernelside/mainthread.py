@@ -18,8 +18,9 @@ threads:
   exception) and waits again; when the main returns or raises, it is over.
 
 The loop thread is parked whenever the app's code runs, so asyncio's
-one-thread assumptions hold; the main thread's running loop and event loop are
-the kernel's (``IOLoop.current()``, ``get_running_loop()``).  A resume during a
+one-thread assumptions hold; the main thread's event loop is the kernel's (``IOLoop.current()``), and so is its
+running loop (``get_running_loop()``) until its first blocking call returns (none after,
+as in a process).  A resume during a
 stop waits at most until the stop's deadline: a main that does not hand back by
 then is left running on its own (detached; the stop is forced).
 """
@@ -76,6 +77,10 @@ class MainThread:
         self.scope.release_argv()
         self._loop_turn.release()
         self._app_turn.acquire()
+        # the blocking call returned: as in a process, no loop runs in the main now (jupyter_core's
+        # run_sync after IOLoop.start(), voila's stop, then runs the loop here, not on a thread
+        # of its own that would wait for the parked kernel loop)
+        asyncio.events._set_running_loop(None)
         self.scope._argv_saved = self.scope._set_argv()
         value, error = self._resume
         self._resume = (None, None)

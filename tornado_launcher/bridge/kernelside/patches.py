@@ -15,11 +15,13 @@
   accept for the next run (``drain.freeze``);
 * ``tornado.autoreload`` stays off (the launcher reloads), ``enable_pretty_logging``
   only sets the level (no second handler);
+* ``asyncio.set_event_loop`` of a new loop in a threaded app's main before it blocks makes that
+  loop the app's (:meth:`~.scope.AppScope.adopt_loop`; jupyter_core's ``launch_instance``);
 * ``Thread.start`` carries the app's run (and scope, and context) into threads the app starts;
 * the kernel loop's ``stop()`` / ``run_forever()`` / ``run_until_complete()``
   are guarded too, and a task factory tracks each app's tasks (:func:`guard_loop`);
 * for apps started from their own entry point (an :class:`~.scope.AppScope`):
-  the blocking calls (``asyncio.run``, ``IOLoop.start/stop``, the kernel loop's
+  the blocking calls (``asyncio.run`` and 3.11's ``asyncio.Runner``, ``IOLoop.start/stop``, the kernel loop's
   ``run_forever`` / ``run_until_complete`` / ``stop``) are the scope's
   (``appstop.ProcessMain``: they block the app's main, never the kernel's loop);
   signals, atexit, exits, singletons and multi-process starts are ``appprocess``'
@@ -41,6 +43,7 @@ import threading
 import weakref
 
 import tornado.autoreload
+import tornado.ioloop
 import tornado.log
 import tornado.netutil
 import tornado.options
@@ -69,6 +72,8 @@ class Patches:
         self.tcp_stop = None
         self.thread_start = None
         self.asyncio_run = None
+        self.runner_lazy_init = self.runner_run = self.runner_close = None  # asyncio.Runner's
+        self.set_event_loop = None
         self.parse_command_line = None
         self.parse_known_args = None
         self.basic_config = None
@@ -283,18 +288,87 @@ def _thread_start(self, *args, **kwargs):
     return patches.thread_start(self, *args, **kwargs)
 
 
-def _asyncio_run(main, *, debug=None):
+def _main_scope():
+    """The app's scope when its main (not a callback) calls ``asyncio.run`` here, else None."""
     scope = state.current_scope()
-    if scope is not None and scope.loop is not None:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if not scope.threaded and running is scope.loop:
-            return scope.blocking_run(main)
-        if scope.threaded and running is None and threading.get_ident() == scope.thread_id:
-            return scope.run_until(scope.adopt_main(main))
+    if scope is None or scope.loop is None:
+        return None
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if not scope.threaded and (running is scope.loop or (running is None and scope.main_thread is not None
+                                                         and scope.main_thread.here())):
+        return scope  # (a shared main has no loop running once a blocking call returned)
+    if scope.threaded and running is None and threading.get_ident() == scope.thread_id:
+        return scope
+    return None
+
+
+def _asyncio_run(main, *, debug=None):
+    scope = _main_scope()
+    if scope is not None:
+        return _scoped_run(scope, main)
     return patches.asyncio_run(main, debug=debug)
+
+
+def _scoped_run(scope, main):
+    if not scope.threaded:
+        return scope.blocking_run(main)
+    return scope.run_until(scope.adopt_main(main))
+
+
+# Python 3.11's asyncio.Runner (``with Runner() as r: r.run(main())``, dask's way) in an app's
+# main is asyncio.run: its loop is the scope's, run() is the scope's blocking run, close() closes
+# nothing of the scope's (the scope ends its own loop).
+def _runner_adopt(self):
+    """A Runner not yet initialised, made in an app's main: its loop is the scope's."""
+    if getattr(self, "_tl_scope", None) is None and getattr(getattr(self, "_state", None), "name", "") == "CREATED":
+        scope = _main_scope()
+        if scope is not None:
+            self._tl_scope = scope
+            self._loop = scope.loop
+            self._context = contextvars.copy_context()
+            self._state = type(self._state).INITIALIZED
+    return getattr(self, "_tl_scope", None)
+
+
+def _runner_lazy_init(self):
+    if _runner_adopt(self) is None:
+        return patches.runner_lazy_init(self)
+    if self._state.name == "CLOSED":
+        raise RuntimeError("Runner is closed")
+    return None
+
+
+def _runner_run(self, coro, *, context=None):
+    scope = _runner_adopt(self)
+    if scope is None:
+        return patches.runner_run(self, coro, context=context)
+    if self._state.name == "CLOSED":
+        raise RuntimeError("Runner is closed")
+    return _scoped_run(scope, coro)
+
+
+def _runner_close(self):
+    if getattr(self, "_tl_scope", None) is None:
+        return patches.runner_close(self)
+    self._state = type(self._state).CLOSED
+    self._loop = None
+    return None
+
+
+def _set_event_loop(loop):
+    scope = state.current_scope()
+    adopt = scope is not None and scope.threaded and loop is not None and scope.loop is not None \
+        and loop is not scope.loop and threading.get_ident() == scope.thread_id and not scope.loop_started \
+        and scope.main_task is None and not loop.is_running() and not loop.is_closed()
+    if adopt:
+        scope.adopt_loop(loop)
+    result = patches.set_event_loop(loop)
+    if adopt:
+        scope.io_loop = tornado.ioloop.IOLoop.current()
+    return result
 
 
 def _parse_command_line(self, args=None, final=True):
@@ -427,6 +501,13 @@ def apply():
     threading.Thread.start = _thread_start
     patches.asyncio_run = asyncio.run
     asyncio.run = _asyncio_run
+    patches.set_event_loop = asyncio.set_event_loop
+    asyncio.set_event_loop = _set_event_loop
+    runner = getattr(asyncio, "Runner", None)  # Python 3.11+
+    if runner is not None:
+        patches.runner_lazy_init, patches.runner_run, patches.runner_close = \
+            runner._lazy_init, runner.run, runner.close
+        runner._lazy_init, runner.run, runner.close = _runner_lazy_init, _runner_run, _runner_close
     patches.parse_command_line = tornado.options.OptionParser.parse_command_line
     tornado.options.OptionParser.parse_command_line = _parse_command_line
     patches.parse_known_args = argparse.ArgumentParser.parse_known_args

@@ -297,16 +297,25 @@ class AppScope(ProcessMain):
         self.release_argv()
         return self.threaded_blocking(lambda: self.loop.run_until_complete(task))
 
+    def adopt_loop(self, loop):
+        """Threaded: the app's main set a new loop on its thread before it blocked (jupyter_core's
+        ``ensure_event_loop`` in ``launch_instance``): as in its process, that loop is the app's."""
+        self.loop = loop
+        patching.guard_loop(loop)
+        self.guard_own_loop(loop)
+        self.io_loop = None  # the patch sets it once the loop is the thread's
+
     def _thread_main(self, entry):
         self.thread_id = threading.get_ident()
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self.loop = loop
+        first = loop
         patching.guard_loop(loop)
         self.guard_own_loop(loop)
         error, reason = None, None
         try:
-            self.io_loop = tornado.ioloop.IOLoop.current()
+            self.io_loop = first_io = tornado.ioloop.IOLoop.current()
             try:
                 self.run_in(self._call, entry)
                 if self.main_task is not None and not self.main_task.done():
@@ -330,7 +339,12 @@ class AppScope(ProcessMain):
                 error, reason = exc, "the app raised %s" % one_line(exc)
         finally:
             self._close_now()
-            self._finish_loop(loop)
+            if self.loop is not first:  # the app set its own loop: ours never ran
+                try:
+                    patching.patches.ioloop_close(first_io, False)
+                except Exception:
+                    first.close()
+            self._finish_loop(self.loop)
             self._finish(self.stop_requested, error, "stopped" if self.stop_requested else reason)
 
     def _finish_loop(self, loop):
