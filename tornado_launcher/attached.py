@@ -189,20 +189,6 @@ class AttachedKernel(Kernel):
                        f"{self._connection_file})")
         return True
 
-    async def _shell_loop(self, kc: Any) -> None:
-        while True:
-            try:
-                msg = await kc.get_shell_msg()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - channel closed during teardown
-                return
-            if self._foreign(msg):
-                return
-            fut = self._pending.pop(msg.get("parent_header", {}).get("msg_id"), None)
-            if fut is not None and not fut.done():
-                fut.set_result(msg["content"])
-
     def _handle(self, msg: Any) -> None:
         if not self._foreign(msg):
             super()._handle(msg)

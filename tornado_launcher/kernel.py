@@ -565,6 +565,11 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
         except zmq.ZMQError:
             pass  # closing: the shell loop ends with the channel
 
+    def _foreign(self, msg: Any) -> bool:
+        """A message from another kernel process than ours (an attached kernel run again): its
+        channels stop being read. Ours are never foreign: the process is ours."""
+        return False
+
     async def _shell_loop(self, kc: Any) -> None:
         while True:
             try:
@@ -572,6 +577,8 @@ class Kernel(BridgeComms, StreamLines, HeartbeatWatch):
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - channel closed during teardown
+                return
+            if self._foreign(msg):
                 return
             parent = msg.get("parent_header", {}).get("msg_id")
             fut = self._pending.pop(parent, None)

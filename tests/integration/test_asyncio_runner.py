@@ -5,7 +5,6 @@ task and raises KeyboardInterrupt where it blocks, its teardown runs, and it sta
 import sys
 
 import pytest
-
 from helpers import fetch, port_is_free, running_session  # noqa: F401
 from test_process_model import MODES, log_with, notes, project, said, state_of
 

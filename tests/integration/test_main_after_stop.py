@@ -3,7 +3,6 @@ jupyter_core's ``run_sync(kernel_manager.shutdown_all)()``) finds no loop runnin
 own process, in both modes: its teardown ends and its main's thread with it."""
 
 import pytest
-
 from helpers import fetch, port_is_free, running_session  # noqa: F401
 from test_process_model import MODES, cell, log_with, notes, project, said, state_of
 
@@ -25,6 +24,7 @@ async def test_a_coroutine_run_to_the_end_after_the_loop_stopped_ends_the_main(t
             assert port_is_free(ports["after_stop"])
             await rec.wait(log_with("after_stop", "stopped by its SIGTERM handler in"), start=start, timeout=10)
             assert said(outs["after_stop"])[-2:] == ["shutdown done", "finally"], notes(outs["after_stop"])
-            left = await cell(s, "import threading as __t\nprint([t.name for t in __t.enumerate() if 'after_stop' in t.name])")
+            left = await cell(s, "import threading as __t\n"
+                                 "print([t.name for t in __t.enumerate() if 'after_stop' in t.name])")
             assert left == "[]", left
             await s.start_app("after_stop")

@@ -3,7 +3,6 @@
 again, in both modes: in threaded mode that loop becomes the app's."""
 
 import pytest
-
 from helpers import fetch, port_is_free, running_session  # noqa: F401
 from test_process_model import MODES, log_with, notes, project, said, state_of
 
@@ -23,7 +22,8 @@ async def test_a_main_that_sets_its_own_loop_serves_stops_and_restarts(tmp_path,
             await s.stop_app("own_loop")
             assert s.apps["own_loop"].state == "stopped", s.apps["own_loop"]
             assert port_is_free(ports["own_loop"])
-            await rec.wait(log_with("own_loop", "stopped by a KeyboardInterrupt in its main in"), start=start, timeout=10)
+            await rec.wait(log_with("own_loop", "stopped by a KeyboardInterrupt in its main in"), start=start,
+                           timeout=10)
             assert said(outs["own_loop"])[-3:] == ["listening", "KeyboardInterrupt", "finally"], notes(outs["own_loop"])
             await s.start_app("own_loop")
             await rec.wait(state_of("own_loop", "running", "failed"), start=start)
