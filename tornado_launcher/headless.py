@@ -19,6 +19,7 @@ from .config import Config, Diagnostic
 from .events import NOT_RESPONDING, AppState, Event, KernelState, LogRecord, ReloadEvent
 from .session import Session
 from .text import ANSI as _ANSI
+from .workers import ensure_workers
 
 #: Seconds the session's shutdown may take before everything is SIGKILLed
 #: (its own deadlines end well before; this one catches what they miss).
@@ -159,6 +160,7 @@ async def run(config: Config, *, auto_reload: bool = True, stream: Optional[IO[s
 
 async def _run(config: Config, auto_reload: bool, stream: IO[str], reload_config: Optional[Reloader],
                allow_second: bool) -> int:
+    ensure_workers(asyncio.get_running_loop())  # a fixed pool: the thread count stays flat
     session = Session(config, auto_reload=auto_reload)
     printer = Printer(stream, kinds={name: a.kind for name, a in session.apps.items()})
     session.subscribe(printer)

@@ -57,7 +57,6 @@ from .kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, 
 from .process import Process
 from .provisioning import make_kernel
 from .status import AppInfo, KernelInfo
-from .workers import ensure_workers
 
 if TYPE_CHECKING:
     from .reload import Reloader
@@ -396,7 +395,6 @@ class Session:
     async def start(self) -> None:
         """Start every kernel and, in it, the apps that are not disabled."""
         self.emit(SessionState("starting"))
-        ensure_workers(asyncio.get_running_loop())  # a fixed pool: the thread count stays flat
         self._runtime_dir = make_runtime_dir()
         for w in self.config.warnings:
             self.log(self._first_kernel(), "WARNING", str(w))

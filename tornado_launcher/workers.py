@@ -6,7 +6,9 @@ threads one at a time as work overlaps, up to ``min(32, cores + 4)``, and keeps 
 then shows the launcher's thread count creeping up for hours (a soak read it as a leak: one
 more thread between operation 50 and 300). :func:`ensure_workers` gives the loop a pool of
 :data:`WORKERS` threads, every one started at once (each first task waits for all of them), so
-the count is what it is from the first second; it never blocks the loop.
+the count is what it is from the first second; it never blocks the loop. Headless only
+(``headless.run``): the window's qasync loop has its own executor of QThreads, all started
+when it is made, and must keep it (a QThread destroyed while running aborts the process).
 """
 
 from __future__ import annotations
