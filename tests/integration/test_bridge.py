@@ -451,6 +451,9 @@ def test_failed_start_then_fixed_start(bridge_kernel, threaded):
     assert r["state"] == "failed" and "ModuleNotFoundError" in r["reason"]
     # port in use
     with socket.socket() as blocker:
+        # SO_REUSEADDR as Tornado's: a connection on this port in TIME_WAIT (another test's probe)
+        # must not fail the test; a listening socket still holds the port against the app's bind
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
         k.create("bad", "tapp.plain.PlainApp", ["--port", str(port)], threaded=threaded)
