@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import textwrap
 import time
 from contextlib import asynccontextmanager
@@ -303,3 +304,38 @@ class App:
 def line_of(text: str, needle: str) -> int:
     """The 1-based number of the first line of ``text`` containing ``needle``."""
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def wait_for_gateway(url: str, proc: "subprocess.Popen", log: Path, what: str, token: str = "",
+                     timeout: float = 60.0) -> None:
+    """A gateway started by a test answers ``url`` (with ``token``), or the test fails with its log's end."""
+    import urllib.request
+
+    headers = {"Authorization": f"token {token}"} if token else {}
+    deadline = time.monotonic() + timeout
+    while True:  # tests only: the gateway is another process, nothing signals its readiness
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{what} did not start: " + log.read_text()[-3000:])
+            time.sleep(0.2)
+
+
+def end_gateway(proc: "subprocess.Popen", grace: float = 15.0) -> None:
+    """SIGTERM to a test's gateway (its process group when it leads one), SIGKILL after ``grace``."""
+    import signal
+
+    def send(sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig) if os.getpgid(proc.pid) == proc.pid else proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    send(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        proc.wait(10)

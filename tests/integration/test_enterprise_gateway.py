@@ -7,16 +7,14 @@ default), so the tests see its refusals as a user would."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from cached_venv import cached_venv
-from helpers import fetch, free_port, running_session, write_project
+from helpers import end_gateway, fetch, free_port, running_session, wait_for_gateway, write_project
 
 from tornado_launcher import gateway as gateway_module
 from tornado_launcher.events import AppState, KernelState, LogRecord
@@ -62,24 +60,11 @@ def enterprise_gateway(tmp_path_factory):
          "--EnterpriseGatewayApp.client_envs=GREETING", "--EnterpriseGatewayApp.list_kernels=True"],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # the fixture waits for the gateway to answer (tests only)
-        try:
-            urllib.request.urlopen(f"{url}/api/kernelspecs", timeout=2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("Enterprise Gateway did not start: " + (root / "eg.log").read_text()[-3000:])
-            time.sleep(0.2)
+    wait_for_gateway(f"{url}/api/kernelspecs", proc, root / "eg.log", "Enterprise Gateway")
     try:
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        end_gateway(proc)
 
 
 def kernels_on(url: str) -> list:

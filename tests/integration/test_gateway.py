@@ -14,7 +14,16 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import PLAIN_APP, fetch, free_port, running_session, wait_http, write_project
+from helpers import (
+    PLAIN_APP,
+    end_gateway,
+    fetch,
+    free_port,
+    running_session,
+    wait_for_gateway,
+    wait_http,
+    write_project,
+)
 
 from tornado_launcher import interpreter
 from tornado_launcher.config import check
@@ -42,27 +51,11 @@ def gateway(tmp_path_factory):
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "gateway.log", "wb"),
         start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    import urllib.request
-
-    while True:  # the fixture waits for the gateway to answer (tests only)
-        try:
-            urllib.request.urlopen(urllib.request.Request(f"{url}/api", headers={"Authorization": f"token {TOKEN}"}),
-                                   timeout=2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("the kernel gateway did not start: " + (root / "gateway.log").read_text()[-2000:])
-            time.sleep(0.2)
+    wait_for_gateway(f"{url}/api", proc, root / "gateway.log", "the kernel gateway", TOKEN)
     try:
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        end_gateway(proc, 10)
 
 
 def gateway_hcl(url: str, port: int, remote_files: bool = False) -> str:

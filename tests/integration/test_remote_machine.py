@@ -17,10 +17,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
-from helpers import fetch, free_port, running_session, wait_http, write_project
+from helpers import fetch, free_port, running_session, wait_for_gateway, wait_http, write_project
 
 from tornado_launcher import interpreter
 from tornado_launcher.events import AppState, KernelState
@@ -125,17 +124,7 @@ def far_gateway(request, machine, tmp_path):
     proc = subprocess.Popen(["ip", "netns", "exec", name, *argv],
                             cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "gateway.log", "wb"))
     url = f"http://{far_addr}:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # the fixture waits for the gateway (tests only)
-        try:
-            urllib.request.urlopen(urllib.request.Request(f"{url}/api", headers={"Authorization": f"token {TOKEN}"}),
-                                   timeout=2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("the gateway in the namespace did not start: "
-                                     + (root / "gateway.log").read_text()[-2000:])
-            time.sleep(0.2)
+    wait_for_gateway(f"{url}/api", proc, root / "gateway.log", "the gateway in the namespace", TOKEN)
     try:
         yield url, proc, name
     finally:
