@@ -2,6 +2,8 @@
 jupyter_core's ``run_sync(kernel_manager.shutdown_all)()``) finds no loop running there, as in its
 own process, in both modes: its teardown ends and its main's thread with it."""
 
+import asyncio
+
 import pytest
 from helpers import fetch, port_is_free, running_session  # noqa: F401
 from test_process_model import MODES, cell, log_with, notes, project, said, state_of
@@ -24,7 +26,14 @@ async def test_a_coroutine_run_to_the_end_after_the_loop_stopped_ends_the_main(t
             assert port_is_free(ports["after_stop"])
             await rec.wait(log_with("after_stop", "stopped by its SIGTERM handler in"), start=start, timeout=10)
             assert said(outs["after_stop"])[-2:] == ["shutdown done", "finally"], notes(outs["after_stop"])
-            left = await cell(s, "import threading as __t\n"
-                                 "print([t.name for t in __t.enumerate() if 'after_stop' in t.name])")
+            # its main's thread ends (threaded: the app's thread ends just after its loop is closed,
+            # which may be after "stopped"): 5 s at most, not left behind as voila's was
+            left = "?"
+            for _ in range(50):
+                left = await cell(s, "import threading as __t\n"
+                                     "print([t.name for t in __t.enumerate() if 'after_stop' in t.name])")
+                if left == "[]":
+                    break
+                await asyncio.sleep(0.1)
             assert left == "[]", left
             await s.start_app("after_stop")
