@@ -53,33 +53,7 @@ def _imports(name, path):
 
 
 def test_no_import_cycle_between_the_package_modules():
-    graph = {name: _imports(name, path) for name, path in MODULES.items()}
-    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
-
-    def visit(v):
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                cycles.append(sorted(comp))
-
-    for v in graph:
-        if v not in index:
-            visit(v)
+    cycles = _cycles({name: _imports(name, path) for name, path in MODULES.items()})
     assert not cycles, f"import cycles: {cycles}"
 
 
