@@ -38,17 +38,30 @@ class _Cache:
     def __init__(self):
         self.by_path = {}
 
-    def startup(self, path, data, digest, roots):
+    def startup(self, path, data, digest, roots, tree=None):
         key = (digest, tuple(sorted(roots)))
         hit = self.by_path.get(path)
         if hit is not None and hit[0] == key:
             return hit[1]
-        names = hotpatch.startup_names(ast.parse(data, path), roots)
+        names = hotpatch.startup_names(tree if tree is not None else ast.parse(data, path), roots)
         self.by_path[path] = (key, names)
         return names
 
 
 _startup = _Cache()
+#: path -> (digest, hotpatch.Parsed) of the source a patched module now runs: the next save of
+#: it compares against that without parsing it again (nor keying its statements)
+_parsed = {}
+
+
+def _old_parsed(path, entry):
+    hit = _parsed.get(path)
+    if hit is not None and hit[0] == entry.digest:
+        return hit[1]
+    try:
+        return hotpatch.Parsed(ast.parse(entry.data, path))
+    except SyntaxError:
+        raise hotpatch.Refused("the running code could not be read") from None
 
 
 def _entry_roots(app, loaded):
@@ -83,8 +96,8 @@ def _importers(name, limit):
     return seen
 
 
-def _startup_names(name, loaded, roots):
-    """What runs at import or start, from ``name``'s own source and its importers'."""
+def _startup_names(name, loaded, roots, tree=None):
+    """What runs at import or start, from ``name``'s own source (``tree``: parsed) and its importers'."""
     users = _importers(name, hotpatch.MAX_IMPORTERS)
     if users is None:
         raise hotpatch.Refused("imported by more than %d modules" % hotpatch.MAX_IMPORTERS)
@@ -96,7 +109,7 @@ def _startup_names(name, loaded, roots):
         entry = graph.cache.entry(rec[0]) if rec else None
         if entry is None or entry.data is None or entry.digest != rec[3]:
             raise hotpatch.Refused("the source %s was executed from is not known" % mod)
-        names |= _startup.startup(rec[0], entry.data, entry.digest, roots.get(mod, ()))
+        names |= _startup.startup(rec[0], entry.data, entry.digest, roots.get(mod, ()), tree if mod == name else None)
     for mod, r in roots.items():  # the entry module's start path, when it does not import this one
         if mod not in users and mod != name and mod in loaded:
             rec = graph.files.get(mod)
@@ -133,8 +146,7 @@ def plan(app, paths):
     began = _serving.get(app.name)
     if began is None or began[0]() is not app._run:
         raise hotpatch.Refused("the running code is not the last start's")
-    loaded = imports.loaded_project_modules()
-    names, others = imports.modules_for_paths(paths, loaded)
+    names, others, loaded = imports.project_modules_for_paths(paths)
     if others:
         raise hotpatch.Refused("%s is not a Python module" % os.path.basename(others[0]))
     known = {imports.norm(getattr(loaded[n], "__file__", "") or "") for n in names}
@@ -172,8 +184,9 @@ def plan(app, paths):
             if done is not None and done[0] == entry.digest:
                 already.append((path, done[1]))
             continue
-        startup = _startup_names(name, loaded, roots)
-        p = hotpatch.analyze(module, path, entry.data, data, startup, base)
+        old = _old_parsed(path, entry)
+        startup = _startup_names(name, loaded, roots, old.tree)
+        p = hotpatch.analyze(module, path, entry.data, data, startup, base, old)
         plans.append(p)
         reads.append((name, module, path, data, st))
     return plans, reads, already
@@ -246,6 +259,25 @@ def shown(path):
 _lock = []  # one asyncio.Lock (made on the kernel's loop): one patch at a time, kernel-wide
 
 
+def at_once(app, arg, t0, show=shown):
+    """The reload command ``arg`` (``(path, paths)``) of ``app`` patched at once, inside the
+    caller's callback on the kernel's loop (the cell or comm message that asked for it), rather
+    than in the app's command queue after it: None when patched (the "running" record sent);
+    ``(path, paths, reason)`` when refused (the queued reload needs no second analysis); ``arg``
+    as it was when the patch must wait for the queue (:func:`try_patch`).
+
+    Only when that callback is a pause as :func:`paused` makes one: no other loop runs the
+    code of an app of this kernel (no threaded app, no entry scope with a loop of its own), the
+    caller is no app's code (a handler that asks for its own reload gets the queue), no patch
+    is under way, the app has no command queued or running and no predecessor to wait for."""
+    if (app.reload_mode != "patch" or app._pending or app._worker is not None or app._predecessor is not None
+            or state.current_run.get() is not None or state.current_scope() is not None
+            or (_lock and _lock[0].locked()) or _other_loops()):
+        return arg
+    why = _patch(app, arg[1], t0, show, None)
+    return None if why is None else (arg[0], arg[1], why)
+
+
 async def try_patch(app, paths, t0, show=shown):
     """Patch ``app``'s saved ``paths`` in place; None when done (its "running" record sent),
     else the reason a reload is needed.
@@ -255,10 +287,14 @@ async def try_patch(app, paths, t0, show=shown):
     if not _lock:
         _lock.append(asyncio.Lock())
     async with _lock[0]:
-        return await _try_patch(app, paths, t0, show)
+        pause = paused if _other_loops() else None
+        why = _patch(app, paths, t0, show, pause)
+        return await why if asyncio.iscoroutine(why) else why
 
 
-async def _try_patch(app, paths, t0, show):
+def _patch(app, paths, t0, show, pause):
+    """The analysis, then (``pause`` None: the caller's callback is the pause) the patch applied
+    and reported; with ``pause``, a coroutine that applies it within ``pause(fn)``."""
     try:
         plans, reads, already = plan(app, paths)
     except hotpatch.Refused as exc:
@@ -266,19 +302,36 @@ async def _try_patch(app, paths, t0, show):
     except Exception as exc:  # a bug of ours must not cost the user the save: reload
         return "the patch analysis failed (%s: %s)" % (type(exc).__name__, exc)
     t1 = time.perf_counter()
+
+    def apply_all():
+        for p in plans:
+            p.apply()
+
+    if pause is not None and plans:
+        async def paused_then_done():
+            try:
+                ok = await pause(apply_all)
+            except Exception as exc:  # applied in part: the reload that follows makes it whole
+                return "applying the patch failed (%s: %s)" % (type(exc).__name__, exc)
+            if not ok:
+                return "an app's loop did not pause within %g s" % PAUSE_TIMEOUT
+            return _done(app, paths, t0, t1, plans, reads, already, show)
+        return paused_then_done()
     if plans:
-        def apply_all():
-            for p in plans:
-                p.apply()
         try:
-            ok = await paused(apply_all)
-        except Exception as exc:  # applied in part: the reload that follows makes it whole
+            apply_all()
+        except Exception as exc:
             return "applying the patch failed (%s: %s)" % (type(exc).__name__, exc)
-        if not ok:
-            return "an app's loop did not pause within %g s" % PAUSE_TIMEOUT
-        for (name, module, path, data, st), p in zip(reads, plans):
-            graph.patched(name, module, path, data, p.code_object, st)
-            _applied[path] = (graph.cache.entry(path).digest, list(p.changes))
+    return _done(app, paths, t0, t1, plans, reads, already, show)
+
+
+def _done(app, paths, t0, t1, plans, reads, already, show):
+    """The patch is applied: the graph learns the new sources, the app says "running" with it."""
+    for (name, module, path, data, st), p in zip(reads, plans):
+        graph.patched(name, module, path, data, p.code_object, st)
+        digest = graph.cache.entry(path).digest
+        _applied[path] = (digest, list(p.changes))
+        _parsed[path] = (digest, p.parsed)
     done = [(p.path, p.changes) for p in plans] + already
     changes = [c for _path, names in done for c in names]
     files = [os.path.basename(path) for path, _names in done]
