@@ -332,9 +332,10 @@ def decode(data):
 def compile_errors(paths):
     """``[path, line, message]`` for each Python file in ``paths`` that does not compile.
 
-    The one compile check of a save, on either side: the launcher runs it in a
-    worker thread before a reload (blocking file reads), a kernel that watches
-    its own files runs it in its watcher thread.  A file deleted or unreadable
+    The one compile check of a save, on either side: the launcher runs it before
+    a reload (in a worker thread, or on its loop when the files are a few KiB:
+    ``engine.reload.INLINE_CHECK_BYTES``), a kernel that watches its own files
+    runs it in its watcher thread.  A file deleted or unreadable
     since the event is skipped: the import will tell.
     """
     errors = []
