@@ -15,6 +15,23 @@ websockets stay.
 
 When a change cannot be patched, :func:`try_patch` answers the reason and
 the app reloads as ``"dependents"`` does, the reason in its log and record.
+
+The save-to-served path (issue 22: ≤ 8 ms median at any project size) and what
+keeps it short:
+
+* :func:`at_once`: when no other loop runs app code (shared mode, no threaded
+  app or entry scope with a loop of its own) and the app has nothing queued,
+  the patch is applied inside the call that asks for it (the launcher's
+  command, ``protocol.call_record``, or a cell), which is itself a callback of
+  the kernel's loop: a pause as :func:`paused` makes one.  Queued instead, it
+  waited for ipykernel to finish the cell and for the worker task's turn
+  (~2 ms).  Threaded apps, a call from app code, anything queued: the queue;
+* nothing per save grows with the project: the saved file's module comes from
+  an index kept between saves (``imports.project_modules_for_paths``), the
+  names of the loaded modules are looked up one by one (``imports.Loaded``),
+  and the old source's tree and statement keys are the last patch's new ones
+  (:data:`_parsed`, ``hotpatch.Parsed``): one parse, one compile and one walk
+  of the saved module per save.
 """
 
 import ast
