@@ -297,7 +297,7 @@ class Prober:
     of that answer (``CLOCK_MONOTONIC`` on Linux: the same clock in every process) and the
     number of probes.  Start it *before* the save: the answers before it are old ones."""
 
-    def __init__(self, interval: float = 0.0005) -> None:
+    def __init__(self, interval: float = 0.001) -> None:
         self.interval = interval
         self.proc: Optional[asyncio.subprocess.Process] = None
 
