@@ -17,7 +17,7 @@ in the body of ``Main.get``: a body edit, which ``"patch"`` applies in place.
    to wait for just before the save.  Before, it ran on the measured launcher's
    own loop, every 2 ms (``--probe-interval 0``): it shared that loop with the
    file event's path and added ~1 ms on average by its period.
-   "in kernel": the bridge's own part (from the save's cell to its "running"
+   "in kernel": the bridge's own part (from the save's command to its "running"
    record, the record's ``elapsed_ms``; the first save of each series left out).
 2. **The fallback**: ``"patch"`` with an edit it refuses (a module-level constant
    of the leaf): reloaded as ``"dependents"``.  Aim: median ≤ 25 ms at every N.
