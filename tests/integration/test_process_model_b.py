@@ -228,7 +228,7 @@ async def test_process_wide_state_is_undone_at_stop_and_does_not_leak(tmp_path, 
         await running(rec, "glob")
         await s.stop_app("glob")
         before = await probe(s)
-        for i in range(3):  # start, restart and stop the app that changes everything, three times
+        for _ in range(3):  # start, restart and stop the app that changes everything, three times
             st = await s.start_app("glob")
             assert st.state == "running", st
             changed = await probe(s)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import sys
 import textwrap
@@ -512,7 +513,7 @@ def test_throttle_leading_and_trailing(tmp_path):
     rec, start = run(main())
     times = [c[2] for c in rec.calls]
     assert times[0] - start < 0.03  # leading edge: at once
-    assert all(b - a >= 0.24 for a, b in zip(times, times[1:]))
+    assert all(b - a >= 0.24 for a, b in itertools.pairwise(times))
     assert 3 <= len(times) <= 4  # 0.6 s / 0.25 s, plus the trailing batch
 
 

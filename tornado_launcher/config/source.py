@@ -190,7 +190,7 @@ def pyhcl_error(text: str, e: BaseException) -> Tuple[int, str]:
     if m:
         offset = int(m.group(2) or m.group(1))
         msg = m.group(3)
-    elif hasattr(e, "pos") and isinstance(getattr(e, "pos"), int):  # json.JSONDecodeError
+    elif isinstance(getattr(e, "pos", None), int):  # json.JSONDecodeError
         offset = e.pos  # type: ignore[attr-defined]
         msg = getattr(e, "msg", msg)
     digits = re.search(r"[0-9]{%d,}" % _MAX_DIGITS, text) if "integer string conversion" in msg else None

@@ -311,7 +311,7 @@ def thaw(run):
         run.loop.call_soon_threadsafe(on_its_loop)
     except RuntimeError:  # its loop is closed: nothing waits on it
         run.frozen = False
-        for handle, server, connection, address in run.held_connections:
+        for _handle, _server, connection, _address in run.held_connections:
             connection.close()
         run.held_connections = []
 
@@ -378,7 +378,7 @@ def has_connections(run):
     for server, _ in run.servers:
         if getattr(server, "_connections", None):
             return True
-    for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+    for _fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
         if isinstance(getattr(handler, "__self__", None), tornado.iostream.BaseIOStream):
             return True
     return False
@@ -401,7 +401,7 @@ def drain_thread_loop(run, app):
     # streams no HTTPServer tracks (websockets, raw TCPServer connections): close them
     # while the loop still runs, so their close callbacks run in the old app
     streams = []
-    for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+    for _fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
         owner = getattr(handler, "__self__", None)
         if isinstance(owner, tornado.iostream.BaseIOStream) and owner not in streams:
             streams.append(owner)
@@ -416,7 +416,7 @@ def drain_thread_loop(run, app):
         pass
     # what else is registered on the app's private loop is the app's: close its sockets
     # (plain int fds may be owned elsewhere: those are only unregistered)
-    for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+    for fileobj, _handler in list(getattr(run.io_loop, "handlers", {}).values()):
         if isinstance(fileobj, socket.socket):
             try:
                 fileobj.close()

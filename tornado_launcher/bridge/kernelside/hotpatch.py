@@ -211,7 +211,7 @@ def _defaults(node, what):
     a = node.args
     defaults = _constants(a.defaults, what) or None
     kw = {}
-    for arg, d in zip(a.kwonlyargs, a.kw_defaults):
+    for arg, d in zip(a.kwonlyargs, a.kw_defaults, strict=True):
         if d is not None:
             kw[arg.arg] = _constants([d], what)[0]
     return defaults, (kw or None)
@@ -356,7 +356,7 @@ class Analysis:
                 if not olds and isinstance(news[0], ast.ClassDef):
                     raise Refused("class %s was added" % qual)
                 raise Refused("the definitions named %s changed" % qual)
-            for o, n in zip(olds, news):
+            for o, n in zip(olds, news, strict=True):
                 if isinstance(o, ast.ClassDef) or isinstance(n, ast.ClassDef):
                     self._class(owner, o, n, qual, request_time)
                 else:
@@ -488,7 +488,7 @@ def _positions_same(old, new):
 
 
 def _first_difference(old, new):
-    for o, n in zip(old, new):
+    for o, n in zip(old, new, strict=False):  # the shorter one's end: the rest is the difference
         if _dump(o) != _dump(n):
             return getattr(n, "lineno", None)
     if len(old) != len(new):

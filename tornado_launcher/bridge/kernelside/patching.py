@@ -276,7 +276,7 @@ async def _try_patch(app, paths, t0, show):
             return "applying the patch failed (%s: %s)" % (type(exc).__name__, exc)
         if not ok:
             return "an app's loop did not pause within %g s" % PAUSE_TIMEOUT
-        for (name, module, path, data, st), p in zip(reads, plans):
+        for (name, module, path, data, st), p in zip(reads, plans, strict=True):
             graph.patched(name, module, path, data, p.code_object, st)
             _applied[path] = (graph.cache.entry(path).digest, list(p.changes))
     done = [(p.path, p.changes) for p in plans] + already
