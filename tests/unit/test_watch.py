@@ -12,15 +12,13 @@ import sys
 import textwrap
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Optional
 
 import pytest
 from watchdog.utils import BaseThread
 
 from tornado_launcher.watching import watcher as watch
 from tornado_launcher.watching.single_flight import SingleFlight
-from tornado_launcher.watching.watcher import DEFAULT_IGNORES, FileChange, Watcher, matches
+from tornado_launcher.watching.watcher import DEFAULT_IGNORES, FileChange, Watcher, WatchSpec, matches
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -132,15 +130,7 @@ def test_file_change_as_event_dict():
 # ---------------------------------------------------------------- Watcher helpers
 
 
-@dataclass
-class Handler:
-    watch_path: str
-    patterns: list = field(default_factory=lambda: ["*"])
-    ignore_patterns: list = field(default_factory=list)
-    ignore_directories: bool = False
-    case_sensitive: bool = False
-    debounce: Optional[float] = None
-    throttle: Optional[float] = None
+Handler = WatchSpec
 
 
 class Recorder:
