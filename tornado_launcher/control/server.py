@@ -20,7 +20,7 @@ either side closes).  Every request maps to the Session's public methods;
 the server only keeps what the session does not: recent log lines per source
 and each app's last reload time.
 
-This module and :mod:`tornado_launcher.control.server.client` import no Qt and, at
+This module and :mod:`tornado_launcher.control.client` import no Qt and, at
 import time, nothing but the standard library.
 """
 

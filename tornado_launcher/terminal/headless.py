@@ -169,7 +169,7 @@ async def _run(config: Config, auto_reload: bool, stream: IO[str], reload_config
         from ..watching.config_watch import ConfigWatcher
 
         watcher = ConfigWatcher(config.paths or [config.path], lambda: reread(session, reload_config, printer))
-    # --- control socket: `tornado-launcher status/restart/stop/...` from another terminal (control.py)
+    # --- control socket: `tornado-launcher status/restart/stop/...` from another terminal (control/server.py)
     from ..control.server import ControlServer
     control = ControlServer(session, config.paths or [config.path])
     if not await control.start() and control.another_runs and not allow_second:
