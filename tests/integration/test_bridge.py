@@ -24,8 +24,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import free_port, port_is_free  # noqa: E402 (tests/ is on sys.path: conftest)
 
+from tests.helpers import free_port, port_is_free
 from tornado_launcher import bridge
 
 APPS_DIR = Path(__file__).parent / "bridge_apps"

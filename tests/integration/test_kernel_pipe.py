@@ -17,8 +17,8 @@ import sys
 import time
 
 import pytest
-from helpers import PLAIN_APP, Recorder, free_port, running_session, wait_http, write_project
 
+from tests.helpers import PLAIN_APP, Recorder, free_port, running_session, wait_http, write_project
 from tornado_launcher.engine.events import LogRecord
 from tornado_launcher.kernels import kernel_pipe
 from tornado_launcher.kernels.kernel import PIPE_LOGGER, Kernel, make_runtime_dir, remove_runtime_dir

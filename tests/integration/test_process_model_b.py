@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import fetch, free_port, port_is_free, running_session
 
+from tests.helpers import fetch, free_port, port_is_free, running_session
 from tornado_launcher.engine.events import AppState, LogRecord
 
 APPS = Path(__file__).parent / "process_apps"
