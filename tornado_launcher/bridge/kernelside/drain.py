@@ -383,6 +383,16 @@ def has_connections(run):
             return True
     return False
 
+def cancel_tasks(loop, timeout=1.0):
+    """Cancel the tasks still pending on an app's stopped loop and run it until they
+    unwound (``timeout`` s at most): the end of a threaded run's or scope's own loop."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
+
+
 def drain_thread_loop(run, app):
     """On the app's own thread, its loop stopped: serve or close what it accepted, bounded."""
     loop = run.loop

@@ -349,11 +349,7 @@ class AppScope(ProcessMain):
 
     def _finish_loop(self, loop):
         try:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for t in pending:
-                t.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
+            draining.cancel_tasks(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
         except Exception:
             pass

@@ -464,7 +464,6 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         await asyncio.sleep(0)
         return None
 
-    # -- start, an app's own entry point (both modes: the scope runs it)
     # -- start, threaded mode: the app on its own thread and loop
     async def _start_threaded(self, run):
         run.started_fut = state.kernel.loop.create_future()
@@ -513,11 +512,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
             # else nothing to drain: finish at once (the kernel hears of it when the
             # loop is closed, so no second thread competes for the GIL with the next start)
             try:
-                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-                for t in pending:
-                    t.cancel()
-                if pending:
-                    loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
+                draining.cancel_tasks(loop)
             except Exception:
                 pass
             run.loop_closing = True
