@@ -3,6 +3,11 @@
 Every log line prints as ``HH:MM:SS app LEVEL message``; a line when each app
 is serving, with its URL.  Colors on a terminal, none when ``NO_COLOR`` is set
 or the output is not a terminal.
+
+Signals: SIGINT, SIGTERM and SIGHUP are one clean shutdown (a second Ctrl+C kills every group at
+once). A second ``start`` of the same config is refused when its control socket answers (exit 2
+with the running launcher's pid) unless ``--allow-second``. Saved config edits are applied live
+(``reread``, through ``watching/config_watch.py``).
 """
 
 from __future__ import annotations

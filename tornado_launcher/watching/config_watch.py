@@ -12,6 +12,13 @@ time, and a burst of saves queues at most one more (:class:`SingleFlight`).
 an overlay), or None to keep the list.
 
 No Qt: the window and ``tornado-launcher start`` share it.  Loop thread only.
+
+Headless, ``headless.run(config, reload_config=loader)`` re-reads in a worker thread and either
+``session.apply_config``s the result or logs ``file:line:col`` diagnostics while everything
+keeps running; the window's controller (``watch_config=True``) calls the same ``reread_config``
+as F5 (the banner on errors, hidden on the next good save). Tests:
+``tests/integration/test_config_watch.py`` (headless), ``tests/unit/test_controller.py``,
+``tests/gui/test_window_config_watch.py`` (real window, real session).
 """
 
 from __future__ import annotations
