@@ -18,7 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import PLAIN_APP, free_port, restart_port, write_project
+
+from tests.helpers import PLAIN_APP, free_port, restart_port, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 

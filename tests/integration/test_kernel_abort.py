@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Recorder
 from jupyter_client.asynchronous import AsyncKernelClient
 
+from tests.helpers import Recorder
 from tornado_launcher.kernels import kernel as kernel_mod
 from tornado_launcher.kernels.kernel import Kernel, describe_error, make_runtime_dir, remove_runtime_dir
 

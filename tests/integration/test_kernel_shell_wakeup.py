@@ -17,8 +17,8 @@ import asyncio
 
 import pytest
 import zmq
-from helpers import Recorder
 
+from tests.helpers import Recorder
 from tornado_launcher.kernels.kernel import Kernel, make_runtime_dir, remove_runtime_dir
 
 pytestmark = pytest.mark.timeout(120)
