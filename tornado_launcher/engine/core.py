@@ -1,4 +1,4 @@
-"""The session core: the records, the events and the kernels' cells that every part of the session acts through.
+"""The session core: the records, events, waiters and locks every part of the session acts through.
 
 The engine's layers; each module imports only those below it (``tests/unit/test_house.py``
 forbids a cycle even under ``TYPE_CHECKING``)::
@@ -26,12 +26,14 @@ session made (``kernel(name)``), the current config, and:
 * "stale" (:meth:`Core.mark_stale` / :meth:`Core.clear_stale`, the app's pages told when its live
   reload is on), "not responding" (:meth:`Core.loop_blocked`), background tasks (:meth:`Core.spawn`).
 
-It decides nothing about kinds of apps, kernels' lifecycle or files: those are its users'.
+It decides nothing about kinds of apps, kernels' lifecycle or files: those are its users'; each
+user's docstring lists the members it takes (``api.SessionCore`` is their union).
 
 The walk from a save to the kernel goes down only::
 
     watcher thread -> Reloader._on_change -> core.spawn(Reloader._handle)
-      -> compile check (a thread) -> core.mark_stale on an error, else the app's SingleFlight
+      -> (sync = true: the batch pushed to the kernel's copy) -> compile check (a thread)
+      -> core.mark_stale on an error, else the app's SingleFlight
       -> Reloader._reload -> core.settle (an app still starting) -> core.app_lock(app)
       -> core.run_and_settle -> Kernel.execute(handle_watchdog_event cell)
     the kernel's records -> core.receive (the Kernel's on_event) -> AppInfo, waiters, events
