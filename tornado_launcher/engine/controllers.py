@@ -20,9 +20,9 @@ the :class:`Process` runtimes of ``process`` / ``job`` blocks, held in one :clas
 What they take from the session core (:class:`~tornado_launcher.engine.api.SessionCore`, never the
 Session): ``apps``, ``config`` (its directory: a process's cwd), ``kernel``, ``app_lock``, ``app_state``,
 ``publish``, ``clear_stale``, ``log``, ``emit`` and ``receive`` (a process's events),
-``wait_for_state``, ``settle``, ``call``, ``switch`` (a config edit of ``threaded``).  From the session, two callables only, for a
-kernel the crash-loop guard gave up: ``given_up(kernel)`` and ``restart_kernel(kernel)`` (starting one
-of its apps brings it back: :meth:`KernelAppController.call`).
+``wait_for_state``, ``settle``, ``call``, ``switch`` (a config edit of ``threaded``).  From the
+session, two callables only, for a kernel the crash-loop guard gave up: ``given_up(kernel)`` and
+``restart_kernel(kernel)`` (starting one of its apps brings it back: :meth:`KernelAppController.call`).
 
 Thread-safety: everything runs on the loop thread, like the session.
 """
