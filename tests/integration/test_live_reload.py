@@ -167,10 +167,10 @@ async def test_event_stream_says_reload_problem_and_fix(tmp_path):
             assert (await stream.wait("hello"))["generation"] == gen1
 
             # the launcher's word: a save that did not compile, then that it is over
-            s.mark_stale("web", "proj/web.py:7: invalid syntax")
+            s.core.mark_stale("web", "proj/web.py:7: invalid syntax")
             assert (await stream.wait("failed"))["message"] == "proj/web.py:7: invalid syntax"
             assert s.apps["web"].stale
-            s.clear_stale("web")
+            s.core.clear_stale("web")
             await stream.wait("ok")
 
             # a restart: "reload" once the new code serves; the stream ends, so the drain is not held up

@@ -135,7 +135,7 @@ async def test_restart_after_edit_serves_new_code_and_failed_start_recovers(tmp_
         st = await s.restart_app("shared_app")
         assert st.state == "running" and (st.reason or "").startswith("serving old code: proj/web.py:"), st
         assert "RuntimeError: boom at import" in st.reason
-        assert s.apps["shared_app"].stale and s.app_state(s.apps["shared_app"]).state == "stale"
+        assert s.apps["shared_app"].stale and s.core.app_state(s.apps["shared_app"]).state == "stale"
         await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "shared_app"
                        and e.level == "ERROR" and "boom at import" in (e.traceback or e.message))
         assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v3")
