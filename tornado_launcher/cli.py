@@ -94,7 +94,7 @@ def _validate(paths: List[str], variables: List[str], *, allow_exec: bool, show_
     from .config import ConfigError, check
 
     def _installed_kernelspecs() -> List[str]:  # asked only when a kernel names one
-        from .kernels.kernel import installed_kernelspecs
+        from .kernels.kernelspecs import installed_kernelspecs
         return installed_kernelspecs()
 
     path = paths[0] if len(paths) == 1 else " + ".join(paths)
@@ -166,7 +166,7 @@ async def _kernel_problems(config) -> List[str]:
 def _reload(paths: List[str], variables: List[str]):
     """A saved edit, read as `start` read the config: ``check``'s ``(config, diagnostics)``."""
     from .config import ConfigError, check
-    from .kernels.kernel import installed_kernelspecs
+    from .kernels.kernelspecs import installed_kernelspecs
 
     try:
         target, values = _load_args(paths, variables)

@@ -1,12 +1,12 @@
 """What the launcher and the in-kernel bridge must agree on, in one place.
 
-This module is imported by the launcher (``kernel.py``, ``config``, the
+This module is imported by the launcher (``kernels/connection.py``, ``config``, the
 session) *and* shipped into every kernel as part of the bridge's source, so it
 uses only the standard library and imports nothing of the launcher.
 
 It holds the comm target, the module name the bridge lives under in the
 kernel, the record kinds and their fields (with the encoders the kernel side
-uses and the decoder ``kernel.py`` uses), the log levels, the rule for app
+uses and the decoder ``kernels/connection.py`` uses), the log levels, the rule for app
 names, and the log line rules (``suppress_regex`` / ``replace_regex``) that
 both sides apply.
 

@@ -34,13 +34,13 @@ from .. import bridge
 from ..bridge import protocol
 from ..bridge.protocol import LineFilter
 from ..kernels import interpreter
-from ..kernels.kernel import describe_error
+from ..kernels.connection import describe_error
 from .events import KERNEL_READY, AppState, Event, LogRecord
 from .process import Process
 
 if TYPE_CHECKING:
     from ..config import AppConfig, JobConfig, LoggerConfig, ProcessConfig
-    from ..kernels.kernel import Kernel
+    from ..kernels.connection import KernelConnection
     from .api import SessionCore
     from .status import AppInfo
 
@@ -65,7 +65,7 @@ def same_config(a: Any, b: Any) -> bool:
     return plain(dataclasses.asdict(a)) == plain(dataclasses.asdict(b))
 
 
-def _ready(kernel: Optional["Kernel"]) -> bool:
+def _ready(kernel: Optional["KernelConnection"]) -> bool:
     return kernel is not None and kernel.state in KERNEL_READY
 
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import bridge
 from ..bridge import protocol
-from ..kernels.kernel import describe_error
+from ..kernels.connection import describe_error
 from ..watching.single_flight import SingleFlight
 from ..watching.watcher import DEFAULT_IGNORES, FileChange, Watcher
 from .events import KERNEL_READY, ReloadEvent

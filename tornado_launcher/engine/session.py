@@ -31,8 +31,9 @@ from .. import bridge
 from ..bridge import protocol
 from ..bridge.protocol import KERNEL_LOOP, LineFilter
 from ..config import Config
-from ..kernels.kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
+from ..kernels.connection import KernelConnection, KernelStartError, describe_error
 from ..kernels.provisioning import make_kernel
+from ..kernels.runtime_dir import make_runtime_dir, remove_runtime_dir
 from .controllers import (
     RUNNING_OR_FAILED,
     Controller,
@@ -70,7 +71,7 @@ SETTLE_TIMEOUT = 30.0
 STARTUP_TIMEOUT = 60.0
 #: Shutdown deadlines (Ctrl+C, SIGTERM, closing the window must be done in 5 s
 #: whatever the kernels do): apps get this long to close their servers, then
-#: each kernel gets kernel.SHUTDOWN_TIMEOUT before SIGKILL; processes get
+#: each kernel gets local.SHUTDOWN_TIMEOUT before SIGKILL; processes get
 #: this long between SIGTERM and SIGKILL.
 APP_STOP_TIMEOUT = 1.5
 SHUTDOWN_PROCESS_TIMEOUT = 3.0
@@ -102,7 +103,7 @@ class Session:
         self.startup_timeout = startup_timeout
         self.apps: Dict[str, AppInfo] = {}
         self.kernels: Dict[str, KernelInfo] = {}
-        self._kernels: Dict[str, Kernel] = {}
+        self._kernels: Dict[str, KernelConnection] = {}
         self._runs = ProcessTable()  # the Process runtimes of process and job blocks
         self._controllers: Dict[str, Controller] = controllers(self, self._runs)
         self._background: set = set()
@@ -171,8 +172,8 @@ class Session:
         """True once ``shutdown`` has begun: start nothing new."""
         return self._closing
 
-    def kernel(self, name: str) -> Optional[Kernel]:
-        """The :class:`Kernel` named ``name`` if the session made it (whatever its state), else None."""
+    def kernel(self, name: str) -> Optional[KernelConnection]:
+        """The :class:`KernelConnection` named ``name`` if the session made it (whatever its state), else None."""
         return self._kernels.get(name)
 
     def process(self, name: str) -> Optional[Process]:
@@ -410,7 +411,7 @@ class Session:
     def _first_kernel(self) -> str:
         return next(iter(self.kernels), "launcher")
 
-    def _kernel_for(self, name: str) -> Kernel:
+    def _kernel_for(self, name: str) -> KernelConnection:
         k = self._kernels.get(name)
         if k is None:
             k = make_kernel(name, self.config.kernels[name], cwd=self.config.directory,
