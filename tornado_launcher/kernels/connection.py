@@ -292,6 +292,7 @@ class KernelConnection(BridgeComms, StreamLines, HeartbeatWatch):
         raise KernelStartError(f"kernel {self.name!r}: shut down while waiting for it to answer")
 
     async def interrupt(self) -> None:
+        """SIGINT for the running cell, as the provisioner sends it; nothing unless the kernel is ready."""
         if self.state in KERNEL_READY:
             await self.provisioner.interrupt()
 
