@@ -143,12 +143,13 @@ def cmd_check(paths: List[str], variables: List[str] = (), run_exec: bool = Fals
 async def _kernel_problems(config) -> List[str]:
     """Each kernel's interpreter must exist and have ipykernel and tornado."""
     from .kernels import interpreter
+    from .kernels.kernelspecs import uses_kernelspec
 
     out = []
     for name, k in config.kernels.items():
         if k.connection_file or k.gateway_url:
             continue  # attached to a running kernel: its Python is checked by the bridge's hello
-        if k.kernel_name and not (interpreter.is_frozen() and k.kernel_name in ("python3", "python")):
+        if uses_kernelspec(k.kernel_name):
             continue  # a kernelspec: jupyter_client resolves it at start
         try:
             python = interpreter.find_python(config.directory, k.python)
