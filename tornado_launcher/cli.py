@@ -24,9 +24,9 @@ from typing import List, Optional
 from . import __version__
 
 COMMANDS = ("gui", "start", "check")
-#: handled by control_client.py (kept here so `cli` stays import-light)
+#: handled by control/client.py (kept here so `cli` stays import-light)
 CONTROL_COMMANDS = ("status", "restart", "stop", "interrupt", "restart-kernel", "logs")
-#: handled by zeroconf.py: `run TARGET`, `init [TARGET...]`
+#: handled by zeroconf/commands.py: `run TARGET`, `init [TARGET...]`
 ZEROCONF_COMMANDS = ("run", "init")
 DEFAULT_CONFIG = "jaffle.hcl"
 EXIT_INVALID = 2
@@ -241,7 +241,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv and argv[0] == "install-desktop":
         from . import desktop
         return desktop.main(argv[1:])
-    if argv and argv[0] in ZEROCONF_COMMANDS:  # run / init: no config file (zeroconf.py)
+    if argv and argv[0] in ZEROCONF_COMMANDS:  # run / init: no config file (zeroconf/commands.py)
         from .zeroconf import commands as zeroconf
         return zeroconf.cmd_run(argv[1:]) if argv[0] == "run" else zeroconf.cmd_init(argv[1:])
     # ---

@@ -14,7 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import free_port, port_is_free, write_project
+
+from tests.helpers import free_port, port_is_free, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 

@@ -13,9 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cached_venv import cached_venv
-from helpers import end_gateway, fetch, free_port, running_session, wait_for_gateway, write_project
 
+from tests.cached_venv import cached_venv
+from tests.helpers import end_gateway, fetch, free_port, running_session, wait_for_gateway, write_project
 from tornado_launcher.engine.events import AppState, KernelState, LogRecord
 from tornado_launcher.kernels import gateway as gateway_module
 

@@ -18,8 +18,7 @@ import os
 import signal
 import time
 
-from helpers import HANG_APP, PLAIN_APP, fetch, free_port, line_of, running_session, wait_http, write_project
-
+from tests.helpers import HANG_APP, PLAIN_APP, fetch, free_port, line_of, running_session, wait_http, write_project
 from tornado_launcher.engine.events import NOT_RESPONDING, AppState, KernelState, LogRecord, LoopBlocked
 
 

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import (
+
+from tests.helpers import (
     PLAIN_APP,
     end_gateway,
     fetch,
@@ -24,7 +25,6 @@ from helpers import (
     wait_http,
     write_project,
 )
-
 from tornado_launcher.config import check
 from tornado_launcher.engine.events import AppState, KernelState, ReloadEvent
 from tornado_launcher.kernels import interpreter

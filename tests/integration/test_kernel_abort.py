@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Recorder
 from jupyter_client.asynchronous import AsyncKernelClient
 
+from tests.helpers import Recorder
 from tornado_launcher.kernels import connection as connection_mod
 from tornado_launcher.kernels.connection import KernelConnection, describe_error
 from tornado_launcher.kernels.local import ProcessProvisioner

@@ -17,8 +17,8 @@ import sys
 import time
 
 import pytest
-from helpers import PLAIN_APP, Recorder, free_port, running_session, wait_http, write_project
 
+from tests.helpers import PLAIN_APP, Recorder, free_port, running_session, wait_http, write_project
 from tornado_launcher.engine.events import LogRecord
 from tornado_launcher.kernels import kernel_pipe
 from tornado_launcher.kernels.connection import KernelConnection
@@ -175,7 +175,7 @@ async def test_another_user_flooding_a_stock_kernels_pipe_port_cannot_touch_the_
         for _ in range(5):
             await wait_http(f"http://127.0.0.1:{port}/", "v1")
         for what in ("printed by app", "hello from app", "200 GET / "):  # all six requests' lines are in
-            await rec.wait(lambda e: sum(what in m for m in rec.logs("web")) >= 6)
+            await rec.wait(lambda e, what=what: sum(what in m for m in rec.logs("web")) >= 6)
         before = rec.logs("web")
         (pipe_port,) = [p for a, p in _tcp_listeners(k.pid) if a == "0100007F" and p != port]  # 127.0.0.1
 

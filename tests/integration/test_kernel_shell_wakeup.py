@@ -17,8 +17,8 @@ import asyncio
 
 import pytest
 import zmq
-from helpers import Recorder
 
+from tests.helpers import Recorder
 from tornado_launcher.kernels.connection import KernelConnection
 from tornado_launcher.kernels.local import ProcessProvisioner
 from tornado_launcher.kernels.runtime_dir import make_runtime_dir, remove_runtime_dir

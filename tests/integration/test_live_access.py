@@ -15,9 +15,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import free_port, running_session, write_project
-from live_pages import STATIC_BINARY, app_block, live_files
 
+from tests.helpers import free_port, running_session, write_project
+from tests.live_pages import STATIC_BINARY, app_block, live_files
 from tornado_launcher.engine.events import AppState, LogRecord
 
 TAG = re.compile(r'<script src="/__tornado_launcher__/live\.js"[^>]*></script>')

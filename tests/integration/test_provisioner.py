@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import fetch, free_port, plain_project, running_session, web_app_hcl
 
+from tests.helpers import fetch, free_port, plain_project, running_session, web_app_hcl
 from tornado_launcher.engine.events import AppState
 
 PROVISIONERS = Path(__file__).resolve().parent / "provisioners"

@@ -10,7 +10,7 @@ import signal
 import time
 from contextlib import asynccontextmanager
 
-from helpers import (
+from tests.helpers import (
     PLAIN_APP,
     copy_demo,
     fetch,
@@ -22,7 +22,6 @@ from helpers import (
     web_app_hcl,
     write_project,
 )
-
 from tornado_launcher import bridge
 from tornado_launcher.engine.events import AppState, KernelState, LogRecord
 

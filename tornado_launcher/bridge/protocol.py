@@ -35,6 +35,14 @@ kernel's own, else a threaded app's) has not run for ``seconds`` and is stuck
 at ``where`` (``"pkg/mod.py:31 in get"``); ``apps`` are the apps held up.
 The next one for that loop, ``blocked`` false, says it ran again after
 ``seconds`` (``where``: why, when it ended instead).
+
+Also: a ``state`` record carries ``public_ports`` (the ports of ``urls`` bound beyond loopback,
+for a remote kernel's URLs) and, after a hot patch, ``reload = {"kind": "patched", "patched":
+[names], "files"}``; ``{"type": "files", "handler", "changes": [[event_type, src, dest,
+is_dir]], "errors": [[path, line, message]]}`` is the in-kernel watcher's (``remote_files``).
+The kernel side encodes with ``hello_record`` / ``log_record`` / ``state_record`` / ``batch``;
+``kernels/kernel.py`` decodes with ``decode`` (defaults for missing fields, unknown kinds
+dropped); ``engine.events.LEVELS`` is ``LEVELS``.
 """
 
 import builtins

@@ -32,14 +32,14 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import bridge
 from ..bridge import protocol
+from ..config.model import WatchHandler
 from ..kernels.connection import describe_error
 from ..watching.single_flight import SingleFlight
-from ..watching.watcher import DEFAULT_IGNORES, FileChange, Watcher
+from ..watching.watcher import DEFAULT_IGNORES, FileChange, Watcher, WatchSpec
 from .events import KERNEL_READY, ReloadEvent
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ _RESTART_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?:handle_watchdo
 class _Handler:
     owner: Optional[str]  # the WatchdogApp's name; None for the implicit handler
     kernel: Optional[str]
-    spec: Any  # the config's WatchHandler (or an equivalent namespace)
+    spec: WatchHandler  # the config's (the implicit handler: one made here)
     #: (code block or None for "restart via the bridge", the app it restarts or None)
     blocks: List[Tuple[Optional[str], Optional[str]]]
 
@@ -134,11 +134,7 @@ class Reloader:
                 self.handlers.append(_Handler(app.name, app.kernel, spec, blocks))
         if not watchdogs:
             tornado_apps = [a.name for a in config.apps.values() if a.kind == "tornado"]
-            spec = SimpleNamespace(
-                watch_path=config.directory, patterns=["*.py"], ignore_patterns=[],
-                ignore_directories=True, case_sensitive=True, clear_cache=[], code_blocks=[],
-                jobs=[], debounce=None, throttle=None,
-            )
+            spec = WatchHandler(config.directory, patterns=["*.py"], ignore_directories=True, case_sensitive=True)
             self.handlers.append(_Handler(None, None, spec, [(None, n) for n in tornado_apps]))
             self._targets.update(tornado_apps)
         # remote_files: a handler whose kernel watches in place; the others are ours
@@ -150,7 +146,7 @@ class Reloader:
                 self._remote.setdefault(kernel, []).append(i)
             else:
                 self._local.append(i)
-        self._watcher = (Watcher([self.handlers[i].spec for i in self._local], self._on_change)
+        self._watcher = (Watcher([WatchSpec.of(self.handlers[i].spec) for i in self._local], self._on_change)
                          if self._local else None)
         self._assets = _Assets(session, self._watcher, set(tornado_apps)) if not watchdogs else None
 
@@ -458,6 +454,7 @@ class _Assets:
         self._apps = apps
         self._watched: set = set()
         self._users: Dict[str, set] = {}  # directory -> the apps that use it
+        self._kinds: Dict[str, str] = {}  # directory -> "templates" or "static"
         self._unsubscribe = None
 
     async def start(self) -> None:
@@ -485,13 +482,11 @@ class _Assets:
             if directory in self._watched or not os.path.isdir(directory):
                 continue
             self._watched.add(directory)
-            spec = SimpleNamespace(
-                watch_path=directory, patterns=["*"], ignore_patterns=["*.py"], ignore_directories=True,
-                case_sensitive=True, debounce=None, throttle=None, asset_kind=kind,
-            )
+            self._kinds[directory] = kind
+            spec = WatchSpec(directory, ignore_patterns=("*.py",), ignore_directories=True, case_sensitive=True)
             self.session.spawn(self._watcher.add(spec), f"watching {directory}")
 
-    async def changed(self, spec: Any, changes: List[FileChange]) -> None:
+    async def changed(self, spec: WatchSpec, changes: List[FileChange]) -> None:
         s = self.session
         if s.closing:
             return
@@ -500,7 +495,8 @@ class _Assets:
         path = last.dest_path or last.src_path
         rel = os.path.relpath(path, s.config.directory)
         more = f" and {len(changes) - 1} more" if len(changes) > 1 else ""
-        what = "templates refreshed" if spec.asset_kind == "templates" else "static files refreshed"
+        kind = self._kinds[spec.watch_path]
+        what = "templates refreshed" if kind == "templates" else "static files refreshed"
         for app in sorted(self._users.get(spec.watch_path, ())):
             info = s.apps.get(app)
             if info is None or info.state != "running":
@@ -513,7 +509,7 @@ class _Assets:
                 continue
             async with s.app_lock(app):
                 reply = await kernel.execute(bridge.refresh_assets_code(app, paths), app=app,
-                                             what=f"refresh of {app!r}'s {spec.asset_kind}")
+                                             what=f"refresh of {app!r}'s {kind}")
             if reply.get("status") != "ok":
                 s.emit(ReloadEvent(app, path, "failed", f"{reply.get('ename')}: {reply.get('evalue')}"))
                 continue

@@ -127,6 +127,7 @@ class Provisioner(ABC):
 
     def detach(self, kc: Any) -> None:
         """The channels ``kc`` are about to close (their readers are cancelled already)."""
+        return None  # a hook: most provisioners hold nothing on the channels
 
     def drops(self, channel: str, msg: Dict[str, Any]) -> bool:
         """Whether ``msg`` (read on ``channel``) is not from the kernel this connection knows, and

@@ -21,11 +21,10 @@ import hashlib
 import itertools
 import os
 import time
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
 from ..bridge import protocol
-from ..watching.watcher import FileChange, Watcher, matches
+from ..watching.watcher import FileChange, Watcher, WatchSpec, matches
 
 if TYPE_CHECKING:
     from ..kernels.connection import KernelConnection
@@ -165,8 +164,8 @@ class FileSync:
         if self._watcher is None:
             # every file of the project follows, not only those a reload handler watches (data,
             # templates, deletes); the Reloader pushes its own batch again before it reloads
-            spec = SimpleNamespace(watch_path=self.root, patterns=["*"], ignore_patterns=list(self.ignore_patterns),
-                                   ignore_directories=True, case_sensitive=True, debounce=None, throttle=None)
+            spec = WatchSpec(self.root, ("*",), tuple(self.ignore_patterns), ignore_directories=True,
+                             case_sensitive=True)
             self._watcher = Watcher([spec], lambda _i, changes: self._follow(changes))
             await self._watcher.start()
         return None

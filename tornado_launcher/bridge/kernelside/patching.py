@@ -15,6 +15,28 @@ websockets stay.
 
 When a change cannot be patched, :func:`try_patch` answers the reason and
 the app reloads as ``"dependents"`` does, the reason in its log and record.
+
+* Application (``patching.paused``): the swap (``__code__``, ``__defaults__``,
+  ``__kwdefaults__``, ``__doc__``; ``setattr``/``delattr`` for added/removed) runs on the
+  kernel's loop (a callback: no shared app's handler runs meanwhile) while every other running
+  loop of this kernel's apps (threaded runs, scopes) sits in a callback waiting for it to finish
+  (1 s for them to get there, else reload). A coroutine suspended in a patched function keeps
+  its frame, so its old code, until it ends; new calls get the new code. Then ``graph.patched``
+  records the new source, code and imports as executed, the app sends "running" with ``reload =
+  {"kind": "patched", "patched": [names], "files"}`` and ``live.refreshed`` reloads its pages.
+  Servers, websockets, module state stay. 0.2 s later (off the save-to-served path) the unfrozen
+  heap is collected and frozen (``graph.Heap``): without it, at 1,000 modules the collections
+  after each patch cost 3-5 ms more in the kernel; freezing at once, without the collection,
+  kept the requests' cyclic garbage (+14 MB over 500 patches; now +0.1 MB).
+* When the live objects may not be the running ones. ``patching.serving`` notes
+  ``graph.executed_count`` each time a run begins serving; a module executed after that (a
+  reload that did not start and kept the old run, a restart of another app purging shared
+  modules, a first import inside a handler) is reloaded, not patched.
+* The launcher: ``reload.reload_line`` makes the log line (``patched handlers.py:
+  MainHandler.get in 2 ms (state kept)`` / ``reloaded handlers.py (class attribute changed):
+  re-imported 3 modules; serving again in 12 ms``), ``ReloadEvent.kind`` carries it to ``status
+  --json`` (``last_reload.kind``) and the window's "Last restart" column (``patched 2 ms``,
+  names in its tooltip).
 """
 
 import ast
@@ -276,7 +298,7 @@ async def _try_patch(app, paths, t0, show):
             return "applying the patch failed (%s: %s)" % (type(exc).__name__, exc)
         if not ok:
             return "an app's loop did not pause within %g s" % PAUSE_TIMEOUT
-        for (name, module, path, data, st), p in zip(reads, plans):
+        for (name, module, path, data, st), p in zip(reads, plans, strict=True):
             graph.patched(name, module, path, data, p.code_object, st)
             _applied[path] = (graph.cache.entry(path).digest, list(p.changes))
     done = [(p.path, p.changes) for p in plans] + already
