@@ -7,11 +7,13 @@ Its :class:`~tornado_launcher.kernels.connection.KernelConnection` routes messag
 kernel; what differs is here:
 
 * attach = an ``AsyncKernelClient`` on the file's ports and key (re-read at
-  every attach: a kernel run again with ``-f`` may have written new ones);
+  every attach: a kernel run again with ``-f`` over a file it wrote itself picks new ports),
+  ``wait_for_ready(startup_timeout)``;
 * liveness = the heartbeat.  jupyter_client's heartbeat thread pings once a
   second; a missed ping reaches :meth:`AttachedProvisioner.missed_ping`, and when the heartbeat
   is still silent :data:`HEARTBEAT_GRACE` seconds later the kernel is reported
-  gone (within 5 s of its end), its apps failed;
+  gone (seen in ~3.5 s, within 5 s of its end): "dead", pending cells answered ``KernelDied``,
+  the session's ``on_death`` (apps failed, the crash-loop guard counts it);
 * identity = the kernel's session id (the ``session`` of every message's
   header: a new uuid in each ipykernel process), learnt from a
   ``kernel_info_reply`` at attach.  A message from another session on shell

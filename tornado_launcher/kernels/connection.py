@@ -31,7 +31,17 @@ What it guarantees:
   a silent heartbeat, a closed websocket) and the connection tells ``on_death`` once; the owner
   decides whether to restart (the session's crash-loop guard). A kernel that is not ours to
   start again (:attr:`KernelConnection.reattaches`) is waited for instead.
-* A cell of ours that another client's error aborted unrun is sent again (:data:`ABORTED_RETRIES`).
+* Cells and a second client (the console tab): every cell of ours goes with
+  ``stop_on_error=False`` (user code blocks too), so an error in ours never aborts what another
+  client queued, nor the restart queued behind it. After a cell sent with ``stop_on_error``
+  fails (qtconsole's do), ipykernel aborts every execute request already queued, whoever sent
+  it: an ``aborted`` cell of ours never ran, so it is sent again (:data:`ABORTED_RETRIES`), and
+  the log says so; :func:`describe_error` is the one wording of a failed reply (never
+  "None: None"). Cell output whose parent is another client's session is that client's to show
+  (``_handle`` drops it); the console attaches to :attr:`KernelConnection.connection_file` only
+  while the kernel is up.
+* Only a process of ours has raw stdout/stderr read here; for the others ipykernel's lines about
+  rejected pipe messages are counted on iopub (streams.py).
 
 Thread-safety: every public method must be called on the loop thread. Reader, waiter and
 heartbeat threads only call ``loop.call_soon_threadsafe``.

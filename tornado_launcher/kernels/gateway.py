@@ -7,10 +7,14 @@
 only the transport (:class:`_Channels`, the websocket as the connection's channels) and the
 lifecycle differ:
 
-* start: ``POST /api/kernels`` (``{"name": kernel_name}``), then the
+* start: ``POST /api/kernels`` (``{"name": kernel_name, "env": ...}``, the environment as
+  Jupyter's own gateway client builds it: :meth:`GatewayProvisioner.launch_env`), then the
   websocket ``/api/kernels/{id}/channels``: Jupyter messages as JSON text,
   each with a ``channel`` field (the gateway's legacy protocol: we ask for no
-  subprotocol); ready when a ``kernel_info_request`` on shell is answered;
+  subprotocol); ready when a ``kernel_info_request`` on shell is answered. The POST and the
+  first answer share ``gateway_launch_timeout`` (a progress line every :data:`PROGRESS_INTERVAL`
+  s: Enterprise Gateway blocks the POST until a pod runs). A refusal carries the gateway's own
+  words (:func:`gateway_reason`) and the key that fixes it;
 * liveness: the gateway watches its kernel (jupyter_server's restarter) and
   says so on iopub: a ``status`` of ``restarting`` (it restarted a dead kernel:
   the bridge is gone) or ``dead`` is the kernel's death for us; a closed
@@ -25,7 +29,14 @@ lifecycle differ:
   ``DELETE /api/kernels/{id}`` (the kernel is ours: we started it).
 
 Built on tornado's ``AsyncHTTPClient`` and ``websocket_connect`` (tornado is a
-dependency already). Every public method runs on the loop thread.
+dependency already). Every public method runs on the loop thread. ``kernel_name`` is a
+kernelspec *on the gateway* (not looked up here); write ``gateway_token = "${KG_AUTH_TOKEN}"``
+(interpolation reads the environment).
+
+Tests: ``tests/integration/test_gateway.py`` runs a real ``jupyter kernelgateway`` (token
+required, ``list_kernels=True``); ``test_enterprise_gateway.py`` a real Enterprise Gateway 3.3
+from its own cached virtualenv (``tests/cached_venv.py``); ``test_remote_machine.py`` one in a
+network namespace of its own.
 """
 
 from __future__ import annotations

@@ -12,6 +12,13 @@ first (``Provisioner.missed_ping``: for an attached kernel, whose process this m
 see, a silent heartbeat is its end; attached.py).  It uses the connection's ``_loop``, ``_gen``,
 ``_kc``, ``_expect_exit``, ``state``, ``pid``, ``name``, ``provisioner``, ``_log`` and
 ``_on_event``, and keeps its own ``_hb_missed``, ``_silent_since`` and ``_hb_timer``.
+
+A stopped process (``T`` in ``/proc/pid/stat``) is "not responding" at its first missed ping, a
+silent one at the :data:`HEARTBEAT_MISSES`-th; while silent, ``is_beating()`` is looked at every
+:data:`HEARTBEAT_RECHECK` s until it answers. The connection's ``state`` stays idle/busy (cells
+queue as before); the ``KernelState`` event and ``KernelInfo.state`` read "not responding", and
+so do its live apps. (The bridge's loop monitor, whose own thread did not run while the process
+was stopped, does not report its loops as blocked then.)
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """The URLs of apps in a kernel on another machine, as a browser here reaches them.
 
 The bridge reports the URLs an app serves as its kernel's machine sees them (a loopback name).
-For a kernel on another host (an attached kernel's connection file names it, a gateway's URL
-does) :func:`remote_urls` puts that host in the URLs of the ports the app binds beyond
-loopback (the state record's ``public_ports``); :func:`shown_urls` also says once per app and
+For a kernel on another host (its ``remote_host``: an attached kernel's connection file's tcp
+``ip`` unless loopback or a wildcard, a gateway URL's host) :func:`remote_urls` puts that host in
+the URLs of the ports the app binds beyond loopback (the state record's ``public_ports``, from
+the kernel side's ``Servers.public_ports``); a loopback ``remote_host`` (a tunnel, forwarded
+container ports) leaves the URLs as the bridge says them; :func:`shown_urls` also says once per app and
 port, in the log, that one listening only on that machine's loopback needs a tunnel. A kernel
 block with ``tunnel = true`` is reached through the kernel's connection instead (tunnel.py):
 its URLs name the local listening ports.
