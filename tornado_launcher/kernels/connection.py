@@ -94,7 +94,12 @@ class Provisioner(ABC):
 
     :class:`KernelConnection` calls it on the loop thread, with its ``kernel`` bound
     (:meth:`bind`); the connection has done what every kind shares (states, generations, the
-    retry loop, dropping the channels) before and after each call.
+    retry loop, dropping the channels) before and after each call. What a provisioner uses of
+    its kernel (same package): ``name``, ``pid``, ``remote_host``, ``_gen`` and ``_loop`` (the
+    attempt under way), ``_expect_exit``, ``_kc``; ``_open_zmq`` / ``_open_channels`` (with
+    ``_on_shell`` / ``_on_iopub`` for a transport of its own) and ``_tasks`` for readers of its
+    own; ``_died``, ``_drop_channels``, ``_log`` / ``_on_event``; ``rejected`` / ``_reads_raw``
+    for a process whose raw output it reads.
     """
 
     #: seconds between attempts while the kernel does not answer: a restart waits for it, and
