@@ -301,7 +301,7 @@ async def test_kernel_is_private_ipc_and_raw_output_reaches_its_log(tmp_path):
 
     write_project(tmp_path, {"jaffle.hcl": 'kernel "k" {}\n'})
     async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
-        runtime = s.kernel("k").runtime_dir
+        runtime = s.kernel("k").provisioner.runtime_dir
         assert stat.S_IMODE(os.stat(runtime).st_mode) & 0o777 == 0o700  # jupyter_client adds the sticky bit
         conn = os.path.join(runtime, "k.json")
         assert stat.S_IMODE(os.stat(conn).st_mode) == 0o600

@@ -286,7 +286,7 @@ class ControlServer:
             if cmd == "restart-kernel":
                 return await self._restart_kernel(name)
             k = self.session.kernels[name]
-            if not _ready(k.state):  # Kernel.interrupt would do nothing: not "settled as asked"
+            if not _ready(k.state):  # KernelConnection.interrupt would do nothing: not "settled as asked"
                 why = f" ({k.reason})" if k.reason else ""
                 return {"ok": False, "error": f"kernel {name!r} is {k.state}{why}: there is nothing to interrupt; "
                         f"restart it with `tornado-launcher restart-kernel {name}` (or from the window), "

@@ -51,7 +51,7 @@ app's lock, registers a waiter for the app's next ``running``/``failed`` state, 
 cell ``bridge.call_code("web", "restart")`` in the app's kernel. The cell returns at once; the
 bridge purges ``clear_cache``, starts the new run on the app's pooled listening sockets, stops
 the old run once the new one serves (see "A restart never closes the port"), and sends a
-``state`` record over the comm. ``Kernel`` turns it into an ``AppState`` event; the session
+``state`` record over the comm. ``KernelConnection`` turns it into an ``AppState`` event; the session
 resolves the waiter and re-emits the event to the views. A kernel that dies is seen by a thread
 blocked in ``Popen.wait()``: the session marks its apps failed, restarts it (at most 5 times in
 60 s) and re-creates the apps that were wanted running.
@@ -76,7 +76,7 @@ action to the controller of the app's kind (``engine/controllers.py``); there is
 ...`` in the session. The controllers and the ``Reloader`` act on the session only through a
 small public interface, typed as ``api.SessionCore``, so neither imports the session:
 
-* ``kernel(name) -> Kernel | None``, ``process(name) -> Process | None``, ``closing``;
+* ``kernel(name) -> KernelConnection | None``, ``process(name) -> Process | None``, ``closing``;
 * ``app_lock(name)``: one action at a time per app;
 * ``wait_for_state(app, states) -> Future`` (register before running the code), ``settle(app,
   fut) -> AppState | None`` (``SETTLE_TIMEOUT``, a warning when it does not come), and both in
@@ -97,7 +97,7 @@ Limits are declared settings (jupyter_client style), each ending in a sentence, 
 "did not answer within N s ... Run ``<argv>`` in a terminal"), ``settle_timeout`` (an app still
 ``starting``/``stopping`` N s after a command gets a warning in its log), ``MAX_RESTARTS`` in
 ``RESTART_WINDOW`` (the crash-loop guard). A kernel that exits before answering is not a death
-for the guard: ``Kernel.start`` reports it with the process's last stderr line. A bridge install
+for the guard: ``KernelConnection.start`` reports it with the process's last stderr line. A bridge install
 that raises fails every app of that kernel with the error and the fix; the kernel stays up.
 ``tests/integration/test_failure_paths.py`` drives each with a purpose-built misbehaving kernel
 (``problem_kernels/problemkernel.py`` behind kernelspecs in a private ``JUPYTER_PATH``) or app.
@@ -110,7 +110,7 @@ group at once (``start``'s second Ctrl+C, and its ``SHUTDOWN_DEADLINE`` backstop
 
 Faults (issue 13):
 
-* Every cell ``Kernel.execute`` sends goes with ``stop_on_error=False`` (user code blocks
+* Every cell ``KernelConnection.execute`` sends goes with ``stop_on_error=False`` (user code blocks
   included): a block that raises cannot make ipykernel abort the restart queued behind it. An
   ``aborted`` reply (a cell someone else sent with the default raised before ours) is logged
   with that reason. Every reload that does not happen is logged in the app's log with its reason
@@ -150,7 +150,7 @@ default the config's directory; also the bridge's ``project_dir``), the handler'
 the watcher's ``DEFAULT_IGNORES`` as data; ``kernelside/filewatch.py`` watches there, gathers
 changes until 50 ms are quiet, compiles the changed ``.py`` files there and sends one ``files``
 record per handler (``protocol.files_record``: handler index, changes, errors).
-``Kernel.on_files`` hands it to the Reloader, which maps paths back and runs the same
+``KernelConnection.on_files`` hands it to the Reloader, which maps paths back and runs the same
 ``_handle`` as for its own watcher with the kernel's compile errors: views see the same
 ``ReloadEvent``s. ``ReloadEvent.elapsed_ms`` then starts when the launcher received the record
 (the kernel's clock is not ours). Not done: template/static refresh (``_Assets``) for remote

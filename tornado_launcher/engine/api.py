@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Proto
 
 if TYPE_CHECKING:  # for the annotations only: no cycle, no engine import
     from ..config import Config
-    from ..kernels.kernel import Kernel
+    from ..kernels.connection import KernelConnection
     from .events import AppState, Event, Subscriber
     from .status import AppInfo, KernelInfo
 
@@ -78,7 +78,7 @@ class SessionCore(Protocol):
     kernels: "Dict[str, KernelInfo]"
     closing: bool
 
-    def kernel(self, name: str) -> "Optional[Kernel]": ...
+    def kernel(self, name: str) -> "Optional[KernelConnection]": ...
 
     def subscribe(self, callback: "Subscriber") -> Callable[[], None]: ...
 

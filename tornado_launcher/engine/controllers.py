@@ -37,7 +37,7 @@ from .. import bridge
 from ..bridge import protocol
 from ..bridge.protocol import LineFilter
 from ..kernels import interpreter
-from ..kernels.kernel import describe_error
+from ..kernels.connection import describe_error
 from .core import RUNNING_OR_FAILED, STOPPED_OR_FAILED
 from .core import ready as _ready
 from .events import AppState, Event, LogRecord

@@ -35,8 +35,8 @@ The walk from a save to the kernel goes down only::
       -> (sync = true: the batch pushed to the kernel's copy) -> compile check (a thread)
       -> core.mark_stale on an error, else the app's SingleFlight
       -> Reloader._reload -> core.settle (an app still starting) -> core.app_lock(app)
-      -> core.run_and_settle -> Kernel.execute(handle_watchdog_event cell)
-    the kernel's records -> core.receive (the Kernel's on_event) -> AppInfo, waiters, events
+      -> core.run_and_settle -> KernelConnection.execute(handle_watchdog_event cell)
+    the kernel's records -> core.receive (the KernelConnection's on_event) -> AppInfo, waiters, events
       -> back in Reloader._reload: core.clear_stale, core.log, core.emit(ReloadEvent)
 
 (a handler's ``jobs`` run through the JobController's ``run``, which the session hands the Reloader).
@@ -60,7 +60,7 @@ from .events import KERNEL_READY, NOT_RESPONDING, AppState, Event, KernelState, 
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..kernels.kernel import Kernel
+    from ..kernels.connection import KernelConnection
     from .status import AppInfo, KernelInfo
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ STOPPED_OR_FAILED = ("stopped", "failed")
 _LIVE = ("running", "starting", "stopping")
 
 
-def ready(kernel: Optional["Kernel"]) -> bool:
+def ready(kernel: Optional["KernelConnection"]) -> bool:
     """Whether ``kernel`` exists and has started and answers: it can run code."""
     return kernel is not None and kernel.state in KERNEL_READY
 
@@ -93,7 +93,7 @@ class Core:
         self.apps: Dict[str, AppInfo] = {}
         self.kernels: Dict[str, KernelInfo] = {}
         #: the kernel objects the session made, by name (whatever their state)
-        self.kernel_objects: Dict[str, Kernel] = {}
+        self.kernel_objects: Dict[str, KernelConnection] = {}
         #: True once the session's shutdown has begun: start nothing new
         self.closing = False
         self._subscribers: List[Subscriber] = []
@@ -109,7 +109,7 @@ class Core:
         self._rules = LineFilter(config.logger.suppress_regex, config.logger.replace_regex)
 
     # ------------------------------------------------------------ records
-    def kernel(self, name: str) -> Optional["Kernel"]:
+    def kernel(self, name: str) -> Optional["KernelConnection"]:
         """The kernel object named ``name`` if the session made it (whatever its state), else None."""
         return self.kernel_objects.get(name)
 

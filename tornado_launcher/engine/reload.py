@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional
 from .. import bridge
 from ..bridge import protocol
 from ..config.model import WatchHandler
-from ..kernels.kernel import describe_error
+from ..kernels.connection import describe_error
 from ..watching.single_flight import SingleFlight
 from ..watching.watcher import DEFAULT_IGNORES, FileChange, Watcher, WatchSpec
 from .events import KERNEL_READY, ReloadEvent

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 from .. import bridge
 from ..bridge import protocol
 from ..config import Config
-from ..kernels.kernel import Kernel, KernelStartError, describe_error, make_runtime_dir, remove_runtime_dir
+from ..kernels.connection import KernelConnection, KernelStartError, describe_error
 from ..kernels.provisioning import make_kernel
+from ..kernels.runtime_dir import make_runtime_dir, remove_runtime_dir
 from .controllers import Controller, JobController, KernelAppController, ProcessTable, controllers
 from .controllers import same_config as _same
 from .core import SETTLE_TIMEOUT, Core
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 STARTUP_TIMEOUT = 60.0
 #: Shutdown deadlines (Ctrl+C, SIGTERM, closing the window must be done in 5 s
 #: whatever the kernels do): apps get this long to close their servers, then
-#: each kernel gets kernel.SHUTDOWN_TIMEOUT before SIGKILL; processes get
+#: each kernel gets local.SHUTDOWN_TIMEOUT before SIGKILL; processes get
 #: this long between SIGTERM and SIGKILL.
 APP_STOP_TIMEOUT = 1.5
 SHUTDOWN_PROCESS_TIMEOUT = 3.0
@@ -79,7 +80,7 @@ class Session:
         self.startup_timeout = startup_timeout
         self.apps: Dict[str, AppInfo] = core.apps
         self.kernels: Dict[str, KernelInfo] = core.kernels
-        self._kernels: Dict[str, Kernel] = core.kernel_objects  # made by _kernel_for
+        self._kernels: Dict[str, KernelConnection] = core.kernel_objects  # made by _kernel_for
         self.receive = core.receive  # a kernel's events go to the core
         self._runs = ProcessTable()  # the Process runtimes of process and job blocks
         self._runtime_dir: Optional[str] = None
@@ -120,8 +121,8 @@ class Session:
         """A launcher message into a kernel's log (``app`` None) or an app's."""
         self.core.log(source, level, message, app=app, traceback=traceback)
 
-    def kernel(self, name: str) -> Optional[Kernel]:
-        """The :class:`Kernel` named ``name`` if the session made it (whatever its state), else None."""
+    def kernel(self, name: str) -> Optional[KernelConnection]:
+        """The :class:`~tornado_launcher.kernels.connection.KernelConnection` named ``name`` if the session made it (whatever its state), else None."""
         return self.core.kernel(name)
 
     def process(self, name: str) -> Optional[Process]:
@@ -144,7 +145,7 @@ class Session:
                                if self._controller(a).starts_with_session and a.wanted))
         self.core.emit(SessionState("running"))
 
-    def _kernel_for(self, name: str) -> Kernel:
+    def _kernel_for(self, name: str) -> KernelConnection:
         k = self._kernels.get(name)
         if k is None:
             k = make_kernel(name, self.config.kernels[name], cwd=self.config.directory,

@@ -77,7 +77,7 @@ def default_loader(path: str) -> Config:
     from ..config import load
 
     def kernelspecs() -> List[str]:  # asked only when a kernel names one; jupyter_client is heavy
-        from ..kernels.kernel import installed_kernelspecs
+        from ..kernels.kernelspecs import installed_kernelspecs
         return installed_kernelspecs()
 
     return load(path, kernelspecs=kernelspecs)

@@ -27,7 +27,7 @@ from ..bridge import protocol
 from ..watching.watcher import FileChange, Watcher, WatchSpec, matches
 
 if TYPE_CHECKING:
-    from ..kernels.kernel import Kernel
+    from ..kernels.connection import KernelConnection
 
 #: bytes of one file per message
 CHUNK = 1024 * 1024
@@ -46,7 +46,7 @@ class SyncError(Exception):
 class FileSync:
     """One kernel's copy of the project: the tree at start, then every change."""
 
-    def __init__(self, kernel: "Kernel", root: str, ignore_patterns: Iterable[str] = ()) -> None:
+    def __init__(self, kernel: "KernelConnection", root: str, ignore_patterns: Iterable[str] = ()) -> None:
         self.kernel = kernel
         self.root = os.path.realpath(root)
         self.ignore_patterns = tuple(ignore_patterns)

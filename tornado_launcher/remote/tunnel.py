@@ -48,7 +48,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..bridge import protocol
 
 if TYPE_CHECKING:
-    from ..kernels.kernel import Kernel
+    from ..kernels.connection import KernelConnection
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class _Conn:
 class Tunnel:
     """The local ports of one kernel's apps, relayed through that kernel's connection."""
 
-    def __init__(self, kernel: "Kernel") -> None:
+    def __init__(self, kernel: "KernelConnection") -> None:
         self.kernel = kernel
         self.comm_id: Optional[str] = None
         self.conns: Dict[str, _Conn] = {}
