@@ -122,7 +122,7 @@ class Session:
         self.core.log(source, level, message, app=app, traceback=traceback)
 
     def kernel(self, name: str) -> Optional[KernelConnection]:
-        """The :class:`~tornado_launcher.kernels.connection.KernelConnection` named ``name`` if the session made it (whatever its state), else None."""
+        """The kernel connection named ``name`` if the session made it (whatever its state), else None."""
         return self.core.kernel(name)
 
     def process(self, name: str) -> Optional[Process]:
