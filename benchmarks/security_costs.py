@@ -4,7 +4,7 @@ check (``live.Hub.admits``) per request beside a Tornado request's own cost.
 
 Run:  python benchmarks/security_costs.py [--starts N] [--quick]
 
-Kernel start: ``Kernel.start()`` to ready (kernel_info answered), the two command lines
+Kernel start: ``KernelConnection.start()`` to ready (kernel_info answered), the two command lines
 alternated so the machine's load falls on both.  Access check: ``Hub.admits`` on a real
 loopback connection's request, and a GET of a small page on a loopback Tornado server
 (the request it is added to), both timed over many calls.
@@ -26,15 +26,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import median, ms, run_script, table  # noqa: E402
 
 from tornado_launcher.bridge.kernelside import live, state  # noqa: E402
-from tornado_launcher.kernels import kernel as kernel_module  # noqa: E402
 from tornado_launcher.kernels import kernel_pipe  # noqa: E402
-from tornado_launcher.kernels.kernel import Kernel, make_runtime_dir, remove_runtime_dir  # noqa: E402
+from tornado_launcher.kernels import local as kernel_module  # noqa: E402
+from tornado_launcher.kernels.connection import KernelConnection  # noqa: E402
+from tornado_launcher.kernels.local import ProcessProvisioner  # noqa: E402
+from tornado_launcher.kernels.runtime_dir import make_runtime_dir, remove_runtime_dir  # noqa: E402
 
 
 async def kernel_start(boot: bool) -> float:
     kernel_module.boot_argv = kernel_pipe.boot_argv if boot else (lambda argv: list(argv))
     runtime = make_runtime_dir()
-    k = Kernel("k", cwd=str(Path.cwd()), runtime_dir=runtime, on_event=lambda e: None, on_death=lambda r: None)
+    k = KernelConnection("k", ProcessProvisioner(cwd=str(Path.cwd()), runtime_dir=runtime), on_event=lambda e: None,
+                         on_death=lambda r: None)
     try:
         t0 = time.perf_counter()
         await k.start()

@@ -80,7 +80,7 @@ def start_gateway(root: Path) -> tuple:
             return proc, url
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the kernel gateway did not start")
+                raise SystemExit("the kernel gateway did not start") from None
             time.sleep(0.2)
 
 

@@ -143,11 +143,11 @@ def same_picture(path: Path, old: bytes, new: bytes) -> bool:
         return False
     if len(olds) != len(news):
         return False
-    for a, b in zip(olds, news):
+    for a, b in zip(olds, news, strict=True):
         pa, pb = _pixels(a), _pixels(b)
         if pa is None or pb is None or pa[:2] != pb[:2]:
             return False
-        if any(abs(x - y) > PIXEL_TOLERANCE for x, y in zip(pa[2], pb[2])):
+        if any(abs(x - y) > PIXEL_TOLERANCE for x, y in zip(pa[2], pb[2], strict=True)):
             return False
     return True
 

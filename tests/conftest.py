@@ -1,15 +1,14 @@
-"""Test-wide plumbing: `helpers` importable, async tests, no process left behind."""
+"""Test-wide plumbing: async tests, no process left behind.
+
+``tests`` is a package (pytest's ``pythonpath`` puts the repository root on ``sys.path``): a test
+reaches shared code as ``tests.helpers``, ``tests.gui.fake_session``, ... and never edits ``sys.path``."""
 
 import asyncio
 import inspect
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from helpers import kernel_processes  # noqa: E402
+from tests.helpers import kernel_processes
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -319,7 +319,7 @@ def wait_for_gateway(url: str, proc: "subprocess.Popen", log: Path, what: str, t
             return
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{what} did not start: " + log.read_text()[-3000:])
+                raise AssertionError(f"{what} did not start: " + log.read_text()[-3000:]) from None
             time.sleep(0.2)
 
 

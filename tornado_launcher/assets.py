@@ -7,6 +7,10 @@ in a PyInstaller bundle they are unpacked under
 on disk (its kernel runs there), so a package that is not on the file system
 (a zip import) reports no demo rather than a path that does not exist.
 Nothing here imports Qt.
+
+One copy, no build step and no symlinks: the PNG/ICO/ICNS files are rendered from the SVGs
+beside them by ``scripts/render_icons.py`` and committed. The top-level ``resources/`` keeps a
+README that points here; ``gui/paths.py`` re-exports this module for the window.
 """
 
 from __future__ import annotations

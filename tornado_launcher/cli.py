@@ -24,9 +24,9 @@ from typing import List, Optional
 from . import __version__
 
 COMMANDS = ("gui", "start", "check")
-#: handled by control_client.py (kept here so `cli` stays import-light)
+#: handled by control/client.py (kept here so `cli` stays import-light)
 CONTROL_COMMANDS = ("status", "restart", "stop", "interrupt", "restart-kernel", "logs")
-#: handled by zeroconf.py: `run TARGET`, `init [TARGET...]`
+#: handled by zeroconf/commands.py: `run TARGET`, `init [TARGET...]`
 ZEROCONF_COMMANDS = ("run", "init")
 DEFAULT_CONFIG = "jaffle.hcl"
 EXIT_INVALID = 2
@@ -94,7 +94,7 @@ def _validate(paths: List[str], variables: List[str], *, allow_exec: bool, show_
     from .config import ConfigError, check
 
     def _installed_kernelspecs() -> List[str]:  # asked only when a kernel names one
-        from .kernels.kernel import installed_kernelspecs
+        from .kernels.kernelspecs import installed_kernelspecs
         return installed_kernelspecs()
 
     path = paths[0] if len(paths) == 1 else " + ".join(paths)
@@ -143,12 +143,13 @@ def cmd_check(paths: List[str], variables: List[str] = (), run_exec: bool = Fals
 async def _kernel_problems(config) -> List[str]:
     """Each kernel's interpreter must exist and have ipykernel and tornado."""
     from .kernels import interpreter
+    from .kernels.kernelspecs import uses_kernelspec
 
     out = []
     for name, k in config.kernels.items():
         if k.connection_file or k.gateway_url:
             continue  # attached to a running kernel: its Python is checked by the bridge's hello
-        if k.kernel_name and not (interpreter.is_frozen() and k.kernel_name in ("python3", "python")):
+        if uses_kernelspec(k.kernel_name):
             continue  # a kernelspec: jupyter_client resolves it at start
         try:
             python = interpreter.find_python(config.directory, k.python)
@@ -166,7 +167,7 @@ async def _kernel_problems(config) -> List[str]:
 def _reload(paths: List[str], variables: List[str]):
     """A saved edit, read as `start` read the config: ``check``'s ``(config, diagnostics)``."""
     from .config import ConfigError, check
-    from .kernels.kernel import installed_kernelspecs
+    from .kernels.kernelspecs import installed_kernelspecs
 
     try:
         target, values = _load_args(paths, variables)
@@ -240,7 +241,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv and argv[0] == "install-desktop":
         from . import desktop
         return desktop.main(argv[1:])
-    if argv and argv[0] in ZEROCONF_COMMANDS:  # run / init: no config file (zeroconf.py)
+    if argv and argv[0] in ZEROCONF_COMMANDS:  # run / init: no config file (zeroconf/commands.py)
         from .zeroconf import commands as zeroconf
         return zeroconf.cmd_run(argv[1:]) if argv[0] == "run" else zeroconf.cmd_init(argv[1:])
     # ---

@@ -16,7 +16,8 @@ import sys
 import time
 
 import pytest
-from helpers import free_port, plain_project, web_app_hcl
+
+from tests.helpers import free_port, plain_project, web_app_hcl
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 

@@ -9,7 +9,8 @@ import time
 import urllib.request
 
 import pytest
-from helpers import copy_demo, free_port, plain_project, web_app_hcl
+
+from tests.helpers import copy_demo, free_port, plain_project, web_app_hcl
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 
@@ -100,7 +101,7 @@ def test_start_serves_prints_and_exits_clean(tmp_path, sig):
 
 def test_killed_launcher_takes_its_kernel_along(tmp_path):
     """SIGKILL on the launcher: the kernel notices its parent is gone and exits."""
-    from helpers import kernel_processes
+    from tests.helpers import kernel_processes
 
     port = free_port()
     plain_project(tmp_path, web_app_hcl(port))

@@ -18,7 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import PLAIN_APP, free_port, restart_port, write_project
+
+from tests.helpers import PLAIN_APP, free_port, restart_port, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 
@@ -304,7 +305,7 @@ def test_another_user_is_refused_by_peer_credentials(launcher):
 
 
 def test_client_is_light():
-    code = ("import sys, tornado_launcher.cli, tornado_launcher.control.server.client\n"
+    code = ("import sys, tornado_launcher.cli, tornado_launcher.control.client\n"
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'jupyter_client', 'zmq', 'tornado')"
             " or m in ('tornado_launcher.engine.session', 'tornado_launcher.config')]\n"
             "assert not heavy, heavy\n")

@@ -21,8 +21,9 @@ import time
 import urllib.request
 
 import pytest
-from helpers import PLAIN_APP, free_port, restart_port, write_project
-from test_window_xvfb import _alive, _cmdline, _descendants, _need, _read, xvfb  # noqa: F401  (xvfb: a fixture)
+
+from tests.e2e.test_window_xvfb import _alive, _cmdline, _descendants, _need, _read, xvfb  # noqa: F401  (xvfb: a fixture)
+from tests.helpers import PLAIN_APP, free_port, restart_port, write_project
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -24,7 +24,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import free_port  # noqa: E402 (tests/ is on sys.path: conftest)
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(os.environ.get("TL_FROZEN_APP") or ROOT / "dist" / "tornado-launcher" / "tornado-launcher")

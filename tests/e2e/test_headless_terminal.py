@@ -14,7 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import free_port, port_is_free, write_project
+
+from tests.helpers import free_port, port_is_free, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 
@@ -95,7 +96,7 @@ def _ctl(project, *args, timeout=60):
 
 
 def _runtime_dirs_of(pid):
-    from tornado_launcher.kernels.kernel import RUNTIME_OWNER_FILE, RUNTIME_PREFIX
+    from tornado_launcher.kernels.runtime_dir import RUNTIME_OWNER_FILE, RUNTIME_PREFIX
 
     found = []
     for path in glob.glob(os.path.join(tempfile.gettempdir(), RUNTIME_PREFIX + "*")):

@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from helpers import PLAIN_APP, free_port, write_project
+from tests.helpers import PLAIN_APP, free_port, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 #: the guard allows this many automatic restarts (crashloop.MAX_RESTARTS) ...

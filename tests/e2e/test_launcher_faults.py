@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from helpers import PLAIN_APP, free_port, port_is_free, write_project
+from tests.helpers import PLAIN_APP, free_port, port_is_free, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 ENV = dict(os.environ, NO_COLOR="1", PYTHONUNBUFFERED="1")
@@ -113,7 +113,7 @@ def test_sigkilled_launcher_takes_a_process_block_group_along(tmp_path):
 def _runtime_dirs_of(pid):
     import tempfile
 
-    from tornado_launcher.kernels.kernel import RUNTIME_OWNER_FILE, RUNTIME_PREFIX
+    from tornado_launcher.kernels.runtime_dir import RUNTIME_OWNER_FILE, RUNTIME_PREFIX
 
     base = tempfile.gettempdir()
     found = []
@@ -170,7 +170,7 @@ class App:''').replace('[(r"/", Hello)]', '[(r"/", Hello), (r"/spin", Spin)]')
 
 
 def _start_with_a_kernel(tmp_path):
-    from helpers import kernel_processes, web_app_hcl
+    from tests.helpers import kernel_processes, web_app_hcl
 
     port = free_port()
     write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": SPIN_APP,

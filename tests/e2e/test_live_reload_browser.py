@@ -11,9 +11,9 @@ import os
 import time
 
 import pytest
-from helpers import free_port, running_session, write_project
-from live_pages import Browser, app_block, chromium_path, live_files
 
+from tests.helpers import free_port, running_session, write_project
+from tests.live_pages import Browser, app_block, chromium_path, live_files
 from tornado_launcher.engine.events import AppState
 
 CHROMIUM = chromium_path()

@@ -17,9 +17,10 @@ import time
 import urllib.request
 
 import pytest
-import zeroconf_apps
-from helpers import free_port
-from test_window_xvfb import _alive, _cmdline, _descendants, _need, _read, xvfb  # noqa: F401 (fixture)
+
+from tests import zeroconf_apps
+from tests.e2e.test_window_xvfb import _alive, _cmdline, _descendants, _need, _read, xvfb  # noqa: F401 (fixture)
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.timeout(240)
 

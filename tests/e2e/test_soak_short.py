@@ -9,14 +9,10 @@ out here: on this branch they still stop and start the app (issue 19 item 4, ano
 branch); the full soak runs them and prints what they cost.
 """
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-import soak  # noqa: E402
+from benchmarks import soak
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -12,7 +12,8 @@ import time
 import urllib.request
 
 import pytest
-from helpers import free_port, plain_project, web_app_hcl
+
+from tests.helpers import free_port, plain_project, web_app_hcl
 
 pytestmark = pytest.mark.timeout(180)
 

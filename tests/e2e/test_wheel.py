@@ -8,7 +8,8 @@ import sys
 import textwrap
 
 import pytest
-from helpers import ROOT, free_port
+
+from tests.helpers import ROOT, free_port
 
 WINDOW = r'''
 import json, os, sys

@@ -22,7 +22,8 @@ import time
 import urllib.request
 
 import pytest
-from helpers import ROOT, copy_demo, free_port
+
+from tests.helpers import ROOT, copy_demo, free_port
 
 pytestmark = pytest.mark.timeout(240)
 

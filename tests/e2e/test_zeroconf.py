@@ -15,8 +15,9 @@ import time
 import urllib.request
 
 import pytest
-import zeroconf_apps
-from helpers import free_port
+
+from tests import zeroconf_apps
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.timeout(180)
 EXE = [sys.executable, "-m", "tornado_launcher"]

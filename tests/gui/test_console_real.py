@@ -12,11 +12,11 @@ import os
 import signal
 
 import pytest
-from conftest import wait_future
-from helpers import PLAIN_APP, free_port, write_project
 from PySide6.QtCore import Qt
-from test_window_real import hcl, row, serves, wait
 
+from tests.gui.conftest import wait_future
+from tests.gui.test_window_real import hcl, row, serves, wait
+from tests.helpers import PLAIN_APP, free_port, write_project
 from tornado_launcher.gui.console import ConsoleWidget
 
 pytestmark = pytest.mark.timeout(240)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-import zeroconf_apps
-from helpers import free_port
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
+
+from tests import zeroconf_apps
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -7,8 +7,9 @@ import os
 import re
 
 import pytest
-from helpers import free_port, plain_project, port_is_free, web_app_hcl
-from test_window_real import get, row, serves, wait
+
+from tests.gui.test_window_real import get, row, serves, wait
+from tests.helpers import free_port, plain_project, port_is_free, web_app_hcl
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -16,10 +16,10 @@ import sys
 import tempfile
 
 import pytest
-from helpers import PLAIN_APP, restart_port, write_project
 from PySide6.QtCore import Qt
-from test_window_real import get, serves, wait
 
+from tests.gui.test_window_real import get, serves, wait
+from tests.helpers import PLAIN_APP, restart_port, write_project
 from tornado_launcher.gui.apps import AppsModel
 from tornado_launcher.gui.window import MainWindow
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_session import FakeSession, fake_config, tornado_app, watchdog_app
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
+from tests.gui.fake_session import FakeSession, fake_config, tornado_app, watchdog_app
 from tornado_launcher.config import ConfigError, Diagnostic, load
 from tornado_launcher.gui.apps import AppsModel
 from tornado_launcher.gui.window import MainWindow

@@ -5,8 +5,9 @@ task and raises KeyboardInterrupt where it blocks, its teardown runs, and it sta
 import sys
 
 import pytest
-from helpers import fetch, port_is_free, running_session  # noqa: F401
-from test_process_model import MODES, log_with, notes, project, said, state_of
+
+from tests.helpers import fetch, port_is_free, running_session  # noqa: F401
+from tests.integration.test_process_model import MODES, log_with, notes, project, said, state_of
 
 pytestmark = [pytest.mark.timeout(300),
               pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.Runner is new in Python 3.11")]

@@ -10,10 +10,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from helpers import PLAIN_APP, fetch, free_port, port_is_free, running_session, wait_http, write_project
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.connect import write_connection_file
 
+from tests.helpers import PLAIN_APP, fetch, free_port, port_is_free, running_session, wait_http, write_project
 from tornado_launcher.config import check
 from tornado_launcher.engine.events import AppState, KernelState, ReloadEvent
 from tornado_launcher.kernels import interpreter

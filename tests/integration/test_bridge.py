@@ -24,8 +24,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import free_port, port_is_free  # noqa: E402 (tests/ is on sys.path: conftest)
 
+from tests.helpers import free_port, port_is_free
 from tornado_launcher import bridge
 
 APPS_DIR = Path(__file__).parent / "bridge_apps"
@@ -506,11 +506,12 @@ def test_asyncio_loop_stop_in_stop_does_not_stop_the_kernel(bridge_kernel, threa
 
 def _exercise_two_apps(k, ports):
     m = k.mark()
-    for name, port in zip(("a", "b"), ports):
+    for name, port in zip(("a", "b"), ports, strict=True):
         assert http_get("http://127.0.0.1:%d/print?msg=from-%s" % (port, name)) == (200, "ok")
     for name in ("a", "b"):
-        k.wait_for(lambda r: r["type"] == "log" and r["message"].startswith("thread-printed from-%s" % name), m)
-        k.wait_for(lambda r: r["type"] == "log" and "/print?msg=from-%s" % name in r["message"], m)
+        printed, served = f"thread-printed from-{name}", f"/print?msg=from-{name}"
+        k.wait_for(lambda r, printed=printed: r["type"] == "log" and r["message"].startswith(printed), m)
+        k.wait_for(lambda r, served=served: r["type"] == "log" and served in r["message"], m)
     time.sleep(0.1)
     logs = k.logs(m)
     for name in ("a", "b"):

@@ -17,7 +17,8 @@ import threading
 import time
 
 import pytest
-from test_bridge import BridgeKernel, free_port, http_get, make_project, port_is_free
+
+from tests.integration.test_bridge import BridgeKernel, free_port, http_get, make_project, port_is_free
 
 pytestmark = pytest.mark.timeout(180)
 

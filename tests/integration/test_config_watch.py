@@ -9,8 +9,8 @@ import os
 import urllib.request
 
 import pytest
-from helpers import free_port, plain_project, web_app_hcl
 
+from tests.helpers import free_port, plain_project, web_app_hcl
 from tornado_launcher.config import check
 from tornado_launcher.terminal import headless
 
@@ -90,7 +90,7 @@ def test_config_edits_of_threaded_and_logger_level_drop_no_connection(tmp_path):
     """Saving jaffle.hcl with `threaded` toggled or the logger level changed is applied in place
     (the threaded toggle's hand-over; the level set in the kernel): under two probing clients
     (fresh connections, keep-alive), 0 refused, 0 reset, 0 hung, 0 wrong answers."""
-    from prober import PROBE_APP, Probe, version_source
+    from tests.prober import PROBE_APP, Probe, version_source
 
     port = free_port()
     path = tmp_path / "jaffle.hcl"

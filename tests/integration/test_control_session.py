@@ -15,10 +15,10 @@ import tempfile
 import time
 
 import pytest
-from helpers import PLAIN_APP, free_port, running_session, wait_http, write_project
-from test_failure_paths import problem_kernelspecs, project_on  # noqa: F401  (a fixture)
-from test_reload import watchdog_hcl
 
+from tests.helpers import PLAIN_APP, free_port, running_session, wait_http, write_project
+from tests.integration.test_failure_paths import problem_kernelspecs, project_on  # noqa: F401  (a fixture)
+from tests.integration.test_reload import watchdog_hcl
 from tornado_launcher.control.server import ControlServer, _offer, socket_path
 from tornado_launcher.engine.events import ReloadEvent
 

@@ -13,9 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cached_venv import cached_venv
-from helpers import end_gateway, fetch, free_port, running_session, wait_for_gateway, write_project
 
+from tests.cached_venv import cached_venv
+from tests.helpers import end_gateway, fetch, free_port, running_session, wait_for_gateway, write_project
 from tornado_launcher.engine.events import AppState, KernelState, LogRecord
 from tornado_launcher.kernels import gateway as gateway_module
 
@@ -110,7 +110,7 @@ async def test_the_launch_carries_the_user_the_environment_and_the_timeout(tmp_p
     async with running_session(hcl) as (s, rec):
         await rec.wait(running, timeout=45)
         assert await fetch(f"http://127.0.0.1:{port}/") == (200, "hello-from-the-block dev 90")
-        kernel_id = s._kernels["eg"].kernel_id
+        kernel_id = s._kernels["eg"].provisioner.kernel_id
         assert kernel_id in kernels_on(enterprise_gateway)
     assert kernel_id not in kernels_on(enterprise_gateway)  # DELETEd at exit
 

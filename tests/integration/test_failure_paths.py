@@ -12,13 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import free_port, plain_project, running_session, web_app_hcl, write_project
 
+from tests.helpers import free_port, plain_project, running_session, web_app_hcl, write_project
+from tests.integration.problem_kernels import problemkernel  # its sentences, not its code
 from tornado_launcher.engine.events import AppState, KernelState, LogRecord
 
-PROBLEM_KERNEL = Path(__file__).resolve().parent / "problem_kernels" / "problemkernel.py"
-sys.path.insert(0, str(PROBLEM_KERNEL.parent))
-import problemkernel  # noqa: E402  (its sentences, not its code)
+PROBLEM_KERNEL = Path(problemkernel.__file__)
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ import os
 import signal
 import time
 
-from helpers import HANG_APP, PLAIN_APP, fetch, free_port, line_of, running_session, wait_http, write_project
-
+from tests.helpers import HANG_APP, PLAIN_APP, fetch, free_port, line_of, running_session, wait_http, write_project
 from tornado_launcher.engine.events import NOT_RESPONDING, AppState, KernelState, LogRecord, LoopBlocked
 
 
@@ -118,7 +117,7 @@ async def test_sleeping_handler_on_the_kernels_loop_is_reported_with_where_and_a
         # the other app of that loop is held up too, and says so; the threaded one is not
         await rec.wait(state_of("api", NOT_RESPONDING), timeout=2, start=start)
         assert s.apps["api"].hung and where in s.apps["api"].hung
-        assert s.app_state(s.apps["web"]).state == NOT_RESPONDING
+        assert s.core.app_state(s.apps["web"]).state == NOT_RESPONDING
         assert s.apps["side"].hung is None
         assert (await fetch(f"http://127.0.0.1:{ports['side']}/", timeout=3)) == (200, "v1")
         # the threaded app sleeping on its own loop: reported for it alone, with its own file
@@ -134,7 +133,7 @@ async def test_sleeping_handler_on_the_kernels_loop_is_reported_with_where_and_a
         await rec.wait(log_with("web", "responding again after"), timeout=5, start=start)
         await rec.wait(log_with("web", "reload waited", "s for the kernel's loop"), timeout=15, start=start)
         await wait_http(f"http://127.0.0.1:{ports['web']}/", "v2", timeout=15)
-        assert s.app_state(s.apps["api"]).state == "running"
+        assert s.core.app_state(s.apps["api"]).state == "running"
         print(f"\nnot responding reported {took:.2f} s after the request; {ev.message}")
 
 
@@ -164,7 +163,7 @@ async def test_spinning_handlers_shared_and_threaded_are_interrupted_and_keep_se
         await rec.wait(log_with("side", "responding again after"), timeout=5, start=start)
         for app in ("web", "side"):
             assert (await fetch(f"http://127.0.0.1:{ports[app]}/", timeout=5)) == (200, "v1")
-            assert s.app_state(s.apps[app]).state == "running"
+            assert s.core.app_state(s.apps[app]).state == "running"
         tracebacks = [e.traceback or "" for e in rec.events[start:] if isinstance(e, LogRecord)]
         assert any("Interrupted" in t for t in tracebacks)
         print(f"\ninterrupt answered both spinning requests in {took:.2f} s")
@@ -186,7 +185,7 @@ async def test_stopped_kernel_is_not_responding_and_comes_back(tmp_path):
             took = time.monotonic() - t0
             assert took < 5, took
             assert f"kernel process {pid} is stopped" in ev.reason and "kill -CONT" in ev.reason
-            assert s.app_state(s.apps["web"]).state == NOT_RESPONDING
+            assert s.core.app_state(s.apps["web"]).state == NOT_RESPONDING
         finally:
             os.kill(pid, signal.SIGCONT)
         t1 = time.monotonic()
@@ -194,7 +193,7 @@ async def test_stopped_kernel_is_not_responding_and_comes_back(tmp_path):
                               timeout=10, start=start)
         assert "responding again after" in back.reason
         assert s.kernels["k"].state in ("idle", "busy")
-        assert s.app_state(s.apps["web"]).state == "running"
+        assert s.core.app_state(s.apps["web"]).state == "running"
         assert (await fetch(f"http://127.0.0.1:{port}/", timeout=5)) == (200, "v1")
         await asyncio.sleep(1.0)
         # the whole process was stopped, not its loop: no "loop blocked" report after SIGCONT

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import (
+
+from tests.helpers import (
     PLAIN_APP,
     end_gateway,
     fetch,
@@ -24,7 +25,6 @@ from helpers import (
     wait_http,
     write_project,
 )
-
 from tornado_launcher.config import check
 from tornado_launcher.engine.events import AppState, KernelState, ReloadEvent
 from tornado_launcher.kernels import interpreter
@@ -109,7 +109,7 @@ async def test_gateway_kernel_serves_reloads_and_is_shut_down_at_exit(tmp_path, 
         await rec.wait(running(), timeout=25)
         assert await fetch(f"http://127.0.0.1:{port}/") == (200, "v1")
         assert s._reloader._watcher is None  # the kernel behind the gateway watches the files
-        kernel_id = s._kernels["gw"].kernel_id
+        kernel_id = s._kernels["gw"].provisioner.kernel_id
         assert kernel_id in await kernels_on(gateway)
         assert s.kernels["gw"].pid not in (None, os.getpid())
         (tmp_path / "proj" / "web.py").write_text(PLAIN_APP.replace('"v1"', '"edited"'))
@@ -146,12 +146,12 @@ async def test_restart_button_restarts_the_kernel_through_the_gateway(tmp_path, 
     port = free_port()
     async with running_session(project(tmp_path, gateway, port), auto_reload=False) as (s, rec):
         await rec.wait(running(), timeout=25)
-        kernel_id, pid = s._kernels["gw"].kernel_id, s.kernels["gw"].pid
+        kernel_id, pid = s._kernels["gw"].provisioner.kernel_id, s.kernels["gw"].pid
         mark = len(rec.events)
         await s.restart_kernel("gw")
         await rec.wait(running(), start=mark, timeout=20)
         assert await fetch(f"http://127.0.0.1:{port}/") == (200, "v1")
-        assert s._kernels["gw"].kernel_id == kernel_id and s.kernels["gw"].pid != pid
+        assert s._kernels["gw"].provisioner.kernel_id == kernel_id and s.kernels["gw"].pid != pid
         assert await kernels_on(gateway) == [kernel_id]
 
 

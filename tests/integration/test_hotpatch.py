@@ -24,9 +24,9 @@ import urllib.request
 
 import pytest
 import tornado.websocket
-from hotpatch_cases import CASES, HEAD
-from test_bridge import BridgeKernel, free_port, http_get, make_project
 
+from tests.integration.hotpatch_cases import CASES, HEAD
+from tests.integration.test_bridge import BridgeKernel, free_port, http_get, make_project
 from tornado_launcher import bridge
 
 pytestmark = pytest.mark.timeout(300)

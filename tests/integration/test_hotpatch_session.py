@@ -8,10 +8,10 @@ import json
 
 import pytest
 import tornado.websocket
-from helpers import free_port, running_session, wait_http, write_project
-from test_control_session import ctl, runtime  # noqa: F401  (a fixture)
-from test_live_reload import EventStream, generation
 
+from tests.helpers import free_port, running_session, wait_http, write_project
+from tests.integration.test_control_session import ctl, runtime  # noqa: F401  (a fixture)
+from tests.integration.test_live_reload import EventStream, generation
 from tornado_launcher.bridge import protocol
 from tornado_launcher.control.server import ControlServer
 from tornado_launcher.engine.events import LogRecord, ReloadEvent

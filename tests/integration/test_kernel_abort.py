@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Recorder
 from jupyter_client.asynchronous import AsyncKernelClient
 
-from tornado_launcher.kernels import kernel as kernel_mod
-from tornado_launcher.kernels.kernel import Kernel, describe_error, make_runtime_dir, remove_runtime_dir
+from tests.helpers import Recorder
+from tornado_launcher.kernels import connection as connection_mod
+from tornado_launcher.kernels.connection import KernelConnection, describe_error
+from tornado_launcher.kernels.local import ProcessProvisioner
+from tornado_launcher.kernels.runtime_dir import make_runtime_dir, remove_runtime_dir
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -24,7 +26,8 @@ FAILING_CELL = "import time; time.sleep(1.0); 1/0"
 
 async def _with_console(tmp_path, body):
     runtime = make_runtime_dir()
-    k = Kernel("k", cwd=str(tmp_path), runtime_dir=runtime, on_event=Recorder(), on_death=lambda r: None)
+    k = KernelConnection("k", ProcessProvisioner(cwd=str(tmp_path), runtime_dir=runtime), on_event=Recorder(),
+                         on_death=lambda r: None)
     console = None
     try:
         await k.start()
@@ -61,7 +64,7 @@ async def test_our_cell_aborted_by_a_console_error_is_sent_again(tmp_path):
 
 
 async def test_without_the_retry_the_reason_is_a_sentence_not_none_none(tmp_path, monkeypatch):
-    monkeypatch.setattr(kernel_mod, "ABORTED_RETRIES", 1)
+    monkeypatch.setattr(connection_mod, "ABORTED_RETRIES", 1)
 
     async def body(k, console):
         console.execute(FAILING_CELL)

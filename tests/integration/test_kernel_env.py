@@ -1,8 +1,8 @@
 """The kernel block's `env` reaches a kernel the launcher starts here."""
 
 import pytest
-from helpers import running_session, write_project
 
+from tests.helpers import running_session, write_project
 from tornado_launcher.engine.events import KernelState
 
 

@@ -17,11 +17,14 @@ import sys
 import time
 
 import pytest
-from helpers import PLAIN_APP, Recorder, free_port, running_session, wait_http, write_project
 
+from tests.helpers import PLAIN_APP, Recorder, free_port, running_session, wait_http, write_project
 from tornado_launcher.engine.events import LogRecord
 from tornado_launcher.kernels import kernel_pipe
-from tornado_launcher.kernels.kernel import PIPE_LOGGER, Kernel, make_runtime_dir, remove_runtime_dir
+from tornado_launcher.kernels.connection import KernelConnection
+from tornado_launcher.kernels.kernel_pipe import PIPE_LOGGER
+from tornado_launcher.kernels.local import ProcessProvisioner
+from tornado_launcher.kernels.runtime_dir import make_runtime_dir, remove_runtime_dir
 from tornado_launcher.kernels.streams import PARTIAL_LINE_WAIT
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -93,7 +96,8 @@ async def test_our_kernel_has_no_tcp_port_and_its_pipe_is_private_and_works(tmp_
     monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)  # as outside pytest: ipykernel captures fds
     rec = Recorder()
     runtime = make_runtime_dir()
-    k = Kernel("k", cwd=str(tmp_path), runtime_dir=runtime, on_event=rec, on_death=lambda r: None)
+    k = KernelConnection("k", ProcessProvisioner(cwd=str(tmp_path), runtime_dir=runtime), on_event=rec,
+                         on_death=lambda r: None)
     try:
         await k.start()
         assert _tcp_listeners(k.pid) == []
@@ -171,7 +175,7 @@ async def test_another_user_flooding_a_stock_kernels_pipe_port_cannot_touch_the_
         for _ in range(5):
             await wait_http(f"http://127.0.0.1:{port}/", "v1")
         for what in ("printed by app", "hello from app", "200 GET / "):  # all six requests' lines are in
-            await rec.wait(lambda e: sum(what in m for m in rec.logs("web")) >= 6)
+            await rec.wait(lambda e, what=what: sum(what in m for m in rec.logs("web")) >= 6)
         before = rec.logs("web")
         (pipe_port,) = [p for a, p in _tcp_listeners(k.pid) if a == "0100007F" and p != port]  # 127.0.0.1
 
@@ -196,7 +200,8 @@ async def test_cell_output_lines_cut_between_two_chunks_are_whole_again(tmp_path
     # ipykernel sends what it has every 0.2 s (and on flush), cut anywhere: a line is one record
     rec = Recorder()
     runtime = make_runtime_dir()
-    k = Kernel("k", cwd=str(tmp_path), runtime_dir=runtime, on_event=rec, on_death=lambda r: None)
+    k = KernelConnection("k", ProcessProvisioner(cwd=str(tmp_path), runtime_dir=runtime), on_event=rec,
+                         on_death=lambda r: None)
     try:
         await k.start()
         code = ("import time\n"

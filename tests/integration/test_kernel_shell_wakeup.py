@@ -17,16 +17,19 @@ import asyncio
 
 import pytest
 import zmq
-from helpers import Recorder
 
-from tornado_launcher.kernels.kernel import Kernel, make_runtime_dir, remove_runtime_dir
+from tests.helpers import Recorder
+from tornado_launcher.kernels.connection import KernelConnection
+from tornado_launcher.kernels.local import ProcessProvisioner
+from tornado_launcher.kernels.runtime_dir import make_runtime_dir, remove_runtime_dir
 
 pytestmark = pytest.mark.timeout(120)
 
 
 async def test_a_reply_whose_edge_was_taken_still_arrives(tmp_path):
     runtime = make_runtime_dir()
-    k = Kernel("k", cwd=str(tmp_path), runtime_dir=runtime, on_event=Recorder(), on_death=lambda r: None)
+    k = KernelConnection("k", ProcessProvisioner(cwd=str(tmp_path), runtime_dir=runtime), on_event=Recorder(),
+                         on_death=lambda r: None)
     try:
         await k.start()
         assert (await k.execute("1", what="a warm-up cell"))["status"] == "ok"

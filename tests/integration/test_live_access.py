@@ -15,9 +15,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import free_port, running_session, write_project
-from live_pages import STATIC_BINARY, app_block, live_files
 
+from tests.helpers import free_port, running_session, write_project
+from tests.live_pages import STATIC_BINARY, app_block, live_files
 from tornado_launcher.engine.events import AppState, LogRecord
 
 TAG = re.compile(r'<script src="/__tornado_launcher__/live\.js"[^>]*></script>')
@@ -146,7 +146,7 @@ async def test_live_reload_answers_loopback_and_the_named_addresses_only(tmp_pat
         assert TAG.search(page["body"])
         assert (await get(port, SCRIPT, ns=ns, host=here))["status"] == 200
         problem = "proj/web.py:7: invalid syntax"
-        s.mark_stale("web", problem)
+        s.core.mark_stale("web", problem)
         gen = re.search(r'data-generation="([^"]+)"', page["body"]).group(1)
         failed = await get(port, STREAM.replace("=x", "=" + gen), ns=ns, host=here, until="failed")
         assert failed["status"] == 200

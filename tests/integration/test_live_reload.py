@@ -7,10 +7,10 @@ import json
 import re
 import time
 
-from helpers import free_port, running_session, write_project
-from live_pages import STATIC, STATIC_BINARY, app_block, live_files, raw_get, without_date
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
+from tests.helpers import free_port, running_session, write_project
+from tests.live_pages import STATIC, STATIC_BINARY, app_block, live_files, raw_get, without_date
 from tornado_launcher.engine.events import AppState
 
 TAG = re.compile(rb'<script src="/__tornado_launcher__/live\.js"[^>]*></script>')
@@ -167,10 +167,10 @@ async def test_event_stream_says_reload_problem_and_fix(tmp_path):
             assert (await stream.wait("hello"))["generation"] == gen1
 
             # the launcher's word: a save that did not compile, then that it is over
-            s.mark_stale("web", "proj/web.py:7: invalid syntax")
+            s.core.mark_stale("web", "proj/web.py:7: invalid syntax")
             assert (await stream.wait("failed"))["message"] == "proj/web.py:7: invalid syntax"
             assert s.apps["web"].stale
-            s.clear_stale("web")
+            s.core.clear_stale("web")
             await stream.wait("ok")
 
             # a restart: "reload" once the new code serves; the stream ends, so the drain is not held up

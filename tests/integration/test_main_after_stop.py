@@ -5,8 +5,9 @@ own process, in both modes: its teardown ends and its main's thread with it."""
 import asyncio
 
 import pytest
-from helpers import fetch, port_is_free, running_session  # noqa: F401
-from test_process_model import MODES, cell, log_with, notes, project, said, state_of
+
+from tests.helpers import fetch, port_is_free, running_session  # noqa: F401
+from tests.integration.test_process_model import MODES, cell, log_with, notes, project, said, state_of
 
 pytestmark = pytest.mark.timeout(300)
 APPS = {"after_stop": ('main = "papps.after_stop:main"', "", 5)}

@@ -6,8 +6,7 @@ import io
 import os
 import signal
 
-from helpers import PLAIN_APP, free_port, plain_project, running_session, web_app_hcl
-
+from tests.helpers import PLAIN_APP, free_port, plain_project, running_session, web_app_hcl
 from tornado_launcher.engine.events import AppState, KernelState, ReloadEvent
 from tornado_launcher.terminal.headless import Printer
 

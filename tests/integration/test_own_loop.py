@@ -3,8 +3,9 @@
 again, in both modes: in threaded mode that loop becomes the app's."""
 
 import pytest
-from helpers import fetch, port_is_free, running_session  # noqa: F401
-from test_process_model import MODES, log_with, notes, project, said, state_of
+
+from tests.helpers import fetch, port_is_free, running_session  # noqa: F401
+from tests.integration.test_process_model import MODES, log_with, notes, project, said, state_of
 
 pytestmark = pytest.mark.timeout(300)
 APPS = {"own_loop": ('main = "papps.own_loop:main"', "")}

@@ -3,8 +3,7 @@
 import os
 import sys
 
-from helpers import Recorder, fetch, free_port, port_is_free, wait_http
-
+from tests.helpers import Recorder, fetch, free_port, port_is_free, wait_http
 from tornado_launcher.engine.events import AppState, LogRecord
 from tornado_launcher.engine.process import Process
 

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import Recorder, fetch, free_port, port_is_free, running_session  # noqa: F401
 
+from tests.helpers import Recorder, fetch, free_port, port_is_free, running_session  # noqa: F401
 from tornado_launcher.engine.events import AppState, LogRecord
 
 APPS = Path(__file__).parent / "process_apps"

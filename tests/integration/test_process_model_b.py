@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import fetch, free_port, port_is_free, running_session
 
+from tests.helpers import fetch, free_port, port_is_free, running_session
 from tornado_launcher.engine.events import AppState, LogRecord
 
 APPS = Path(__file__).parent / "process_apps"
@@ -228,7 +228,7 @@ async def test_process_wide_state_is_undone_at_stop_and_does_not_leak(tmp_path, 
         await running(rec, "glob")
         await s.stop_app("glob")
         before = await probe(s)
-        for i in range(3):  # start, restart and stop the app that changes everything, three times
+        for _ in range(3):  # start, restart and stop the app that changes everything, three times
             st = await s.start_app("glob")
             assert st.state == "running", st
             changed = await probe(s)

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import fetch, free_port, plain_project, running_session, web_app_hcl
 
+from tests.helpers import fetch, free_port, plain_project, running_session, web_app_hcl
 from tornado_launcher.engine.events import AppState
 
 PROVISIONERS = Path(__file__).resolve().parent / "provisioners"
@@ -37,7 +37,7 @@ async def test_kernelspec_with_a_provisioner_serves(tmp_path, provisioned_kernel
     async with running_session(plain_project(tmp_path / "proj", hcl), auto_reload=False) as (s, rec):
         await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "running")
         assert await fetch(f"http://127.0.0.1:{port}/") == (200, "v1")
-        km = s._kernels["k"]._km
+        km = s._kernels["k"].provisioner.km
         assert type(km.provisioner).__name__ == ("MarkingProvisioner" if marked else "LocalProvisioner")
         out = await s.execute("k", "import os; print(os.environ.get('TL_PROVISIONED_BY'))")
         assert out["stdout"].strip() == str(marked)

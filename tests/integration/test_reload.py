@@ -4,8 +4,16 @@ import asyncio
 import os
 import re
 
-from helpers import PLAIN_APP, fetch, free_port, plain_project, running_session, wait_http, web_app_hcl, write_project
-
+from tests.helpers import (
+    PLAIN_APP,
+    fetch,
+    free_port,
+    plain_project,
+    running_session,
+    wait_http,
+    web_app_hcl,
+    write_project,
+)
 from tornado_launcher.engine.events import AppState, LogRecord, ReloadEvent
 
 

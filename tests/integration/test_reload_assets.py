@@ -6,8 +6,8 @@ import asyncio
 import re
 
 import pytest
-from helpers import fetch, free_port, running_session, wait_http, web_app_hcl, write_project
 
+from tests.helpers import fetch, free_port, running_session, wait_http, web_app_hcl, write_project
 from tornado_launcher.engine.events import AppState, LogRecord, ReloadEvent
 
 #: renders a template with a static_url; `boot` is random per App instance, so a

@@ -13,7 +13,8 @@ import itertools
 import textwrap
 
 import pytest
-from test_bridge import BridgeKernel, free_port, http_get, make_project
+
+from tests.integration.test_bridge import BridgeKernel, free_port, http_get, make_project
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -17,10 +17,10 @@ import threading
 import time
 
 import pytest
-from helpers import free_port, port_is_free, running_session, write_project
-from prober import PROBE_APP, Probe, WebSocketTalk, WebSocketWatch, version_source
-from test_bridge import BridgeKernel
 
+from tests.helpers import free_port, port_is_free, running_session, write_project
+from tests.integration.test_bridge import BridgeKernel
+from tests.prober import PROBE_APP, Probe, WebSocketTalk, WebSocketWatch, version_source
 from tornado_launcher.bridge import protocol
 from tornado_launcher.engine.events import AppState, ReloadEvent
 

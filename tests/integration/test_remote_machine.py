@@ -19,8 +19,8 @@ import sys
 import time
 
 import pytest
-from helpers import fetch, free_port, running_session, wait_for_gateway, wait_http, write_project
 
+from tests.helpers import fetch, free_port, running_session, wait_for_gateway, wait_http, write_project
 from tornado_launcher.engine.events import AppState, KernelState
 from tornado_launcher.kernels import interpreter
 
@@ -108,7 +108,7 @@ def far_gateway(request, machine, tmp_path):
         argv = [sys.executable, "-m", "kernel_gateway", f"--KernelGatewayApp.ip={far_addr}",
                 f"--KernelGatewayApp.port={port}", "--JupyterWebsocketPersonality.list_kernels=True"]
     else:
-        from cached_venv import cached_venv
+        from tests.cached_venv import cached_venv
 
         venv = cached_venv("enterprise-gateway", ["jupyter_enterprise_gateway==3.3.0"])
         spec = root / "share" / "kernels" / "python3"

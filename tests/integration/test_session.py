@@ -10,7 +10,7 @@ import signal
 import time
 from contextlib import asynccontextmanager
 
-from helpers import (
+from tests.helpers import (
     PLAIN_APP,
     copy_demo,
     fetch,
@@ -22,7 +22,6 @@ from helpers import (
     web_app_hcl,
     write_project,
 )
-
 from tornado_launcher import bridge
 from tornado_launcher.engine.events import AppState, KernelState, LogRecord
 
@@ -136,7 +135,7 @@ async def test_restart_after_edit_serves_new_code_and_failed_start_recovers(tmp_
         st = await s.restart_app("shared_app")
         assert st.state == "running" and (st.reason or "").startswith("serving old code: proj/web.py:"), st
         assert "RuntimeError: boom at import" in st.reason
-        assert s.apps["shared_app"].stale and s.app_state(s.apps["shared_app"]).state == "stale"
+        assert s.apps["shared_app"].stale and s.core.app_state(s.apps["shared_app"]).state == "stale"
         await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "shared_app"
                        and e.level == "ERROR" and "boom at import" in (e.traceback or e.message))
         assert await fetch(f"http://127.0.0.1:{p1}/") == (200, "v3")
@@ -302,7 +301,7 @@ async def test_kernel_is_private_ipc_and_raw_output_reaches_its_log(tmp_path):
 
     write_project(tmp_path, {"jaffle.hcl": 'kernel "k" {}\n'})
     async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
-        runtime = s.kernel("k").runtime_dir
+        runtime = s.kernel("k").provisioner.runtime_dir
         assert stat.S_IMODE(os.stat(runtime).st_mode) & 0o777 == 0o700  # jupyter_client adds the sticky bit
         conn = os.path.join(runtime, "k.json")
         assert stat.S_IMODE(os.stat(conn).st_mode) == 0o600

@@ -2,7 +2,7 @@
 
 import sys
 
-from helpers import (
+from tests.helpers import (
     PLAIN_APP,
     fetch,
     free_port,
@@ -13,7 +13,6 @@ from helpers import (
     web_app_hcl,
     write_project,
 )
-
 from tornado_launcher.engine.events import AppState, LogRecord
 
 PY = sys.executable

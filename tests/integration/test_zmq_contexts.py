@@ -13,7 +13,8 @@ import os
 import time
 
 import pytest
-from helpers import fetch, free_port, running_session, write_project
+
+from tests.helpers import fetch, free_port, running_session, write_project
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -35,7 +35,7 @@ def test_each_style_loads_and_reaches_the_spec(tmp_path):
         info = type("Info", (), {"config": config, "threaded": False, "live_reload": False, "name": config.name,
                                  "kernel": "k"})()
         controller = TornadoController.__new__(TornadoController)
-        controller.session = type("Session", (), {"kernel": lambda self, name: None})()  # no kernel yet
+        controller.core = type("Core", (), {"kernel": lambda self, name: None})()  # no kernel yet
         return TornadoController.spec(controller, info)
 
     assert spec(m)["main"] == "myapp.server:main"

@@ -12,13 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import free_port, plain_project, web_app_hcl
 
+from tests.gui.fake_session import FakeSession
+from tests.helpers import free_port, plain_project, web_app_hcl
 from tornado_launcher.config import ConfigError, load
 from tornado_launcher.gui.controller import APP_ACTIONS, WindowController, default_loader, diagnostics_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gui"))
-from fake_session import FakeSession  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,9 +4,9 @@ Real folders detected by the real detection; the session is tests/gui's FakeSess
 
 from __future__ import annotations
 
-import zeroconf_apps
-from helpers import free_port
-from test_controller import Store, View, ctl  # noqa: F401 (fixture)
+from tests import zeroconf_apps
+from tests.helpers import free_port
+from tests.unit.test_controller import Store, View, ctl  # noqa: F401 (fixture)
 
 
 async def test_plan_folder_lists_the_apps_and_the_text_init_writes(ctl, tmp_path):

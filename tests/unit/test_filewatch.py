@@ -1,4 +1,4 @@
-"""The kernel-side watcher's matching rule is the launcher's (`watch.matches`), and its scan
+"""The kernel-side watcher's matching rule is the launcher's (`watching.watcher.matches`), and its scan
 backend reports created / modified / deleted files, compile errors included."""
 
 import os

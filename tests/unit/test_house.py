@@ -212,14 +212,8 @@ def _cycles(graph):
     return cycles
 
 
-#: the engine: every module but the config package (its own small parser, a typing-only
-#: pair or two inside it: positions/source, remote/validate)
-ENGINE = {n: p for n, p in MODULES.items() if not n.startswith("tornado_launcher.config")}
-
-
-def test_no_import_cycle_in_the_engine_even_for_type_checking():
-    graph = {name: (_imports(name, path) | _typing_imports(name, path)) & set(ENGINE)
-             for name, path in ENGINE.items()}
+def test_no_import_cycle_even_for_type_checking():
+    graph = {name: _imports(name, path) | _typing_imports(name, path) for name, path in MODULES.items()}
     cycles = _cycles(graph)
     assert not cycles, (f"import cycles through `if TYPE_CHECKING:` imports: {cycles}; type the lower module "
                         "against a Protocol (api.py) or move the record it names below both")

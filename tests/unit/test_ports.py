@@ -12,8 +12,8 @@ import time
 
 import pytest
 import tornado.netutil
-from helpers import free_port
 
+from tests.helpers import free_port
 from tornado_launcher.bridge.kernelside import ports
 
 HOLD = """

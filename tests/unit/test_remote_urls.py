@@ -1,7 +1,9 @@
 """A remote kernel's app URLs name the kernel's host; a loopback-only one gets a hint."""
 
 from tornado_launcher.engine.events import AppState, LogRecord
-from tornado_launcher.kernels.kernel import Kernel, remote_urls
+from tornado_launcher.kernels.connection import KernelConnection
+from tornado_launcher.kernels.local import ProcessProvisioner
+from tornado_launcher.remote.urls import remote_urls
 
 
 def test_remote_urls_name_the_host_for_public_ports_only():
@@ -16,8 +18,8 @@ def test_remote_urls_name_the_host_for_public_ports_only():
 
 def test_kernel_on_another_host_shows_its_host_and_hints_once(tmp_path):
     events = []
-    k = Kernel("k", cwd=str(tmp_path), runtime_dir=str(tmp_path), on_event=events.append,
-               on_death=lambda reason: None)
+    k = KernelConnection("k", ProcessProvisioner(cwd=str(tmp_path), runtime_dir=str(tmp_path)),
+                         on_event=events.append, on_death=lambda reason: None)
     k.remote_host = "devbox"
     rec = {"type": "state", "app": "web", "state": "running", "reason": None, "elapsed_ms": 1.0,
            "urls": ("http://127.0.0.1:8000/", "http://127.0.0.1:9000/"), "threaded": False,

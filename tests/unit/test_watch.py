@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import sys
 import textwrap
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Optional
 
 import pytest
 from watchdog.utils import BaseThread
 
 from tornado_launcher.watching import watcher as watch
 from tornado_launcher.watching.single_flight import SingleFlight
-from tornado_launcher.watching.watcher import DEFAULT_IGNORES, FileChange, Watcher, matches
+from tornado_launcher.watching.watcher import DEFAULT_IGNORES, FileChange, Watcher, WatchSpec, matches
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -131,15 +130,7 @@ def test_file_change_as_event_dict():
 # ---------------------------------------------------------------- Watcher helpers
 
 
-@dataclass
-class Handler:
-    watch_path: str
-    patterns: list = field(default_factory=lambda: ["*"])
-    ignore_patterns: list = field(default_factory=list)
-    ignore_directories: bool = False
-    case_sensitive: bool = False
-    debounce: Optional[float] = None
-    throttle: Optional[float] = None
+Handler = WatchSpec
 
 
 class Recorder:
@@ -512,7 +503,7 @@ def test_throttle_leading_and_trailing(tmp_path):
     rec, start = run(main())
     times = [c[2] for c in rec.calls]
     assert times[0] - start < 0.03  # leading edge: at once
-    assert all(b - a >= 0.24 for a, b in zip(times, times[1:]))
+    assert all(b - a >= 0.24 for a, b in itertools.pairwise(times))
     assert 3 <= len(times) <= 4  # 0.6 s / 0.25 s, plus the trailing batch
 
 

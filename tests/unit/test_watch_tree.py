@@ -12,20 +12,14 @@ import time
 import pytest
 
 from tornado_launcher.watching import inotify as watch_inotify
-from tornado_launcher.watching.watcher import Watcher
+from tornado_launcher.watching.watcher import Watcher, WatchSpec
 
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.skipif(not watch_inotify.available(), reason="inotify is Linux's")]
 
 
-class Handler:
-    def __init__(self, watch_path, patterns=("*",), ignore_patterns=()):
-        self.watch_path = str(watch_path)
-        self.patterns = list(patterns)
-        self.ignore_patterns = list(ignore_patterns)
-        self.ignore_directories = False
-        self.case_sensitive = False
-        self.debounce = self.throttle = None
+def Handler(watch_path, patterns=("*",), ignore_patterns=()):
+    return WatchSpec(str(watch_path), tuple(patterns), tuple(ignore_patterns))
 
 
 def make_tree(root, files=100_000, dirs=3_000):

@@ -28,6 +28,37 @@ by the old code, idle keep-alive connections are closed, and whatever still
 runs 2 s later is cut off.  A restart starts the new app as soon as the old
 port is free (the old app drains in the background); a stop's ``stopped``
 comes after the drain.
+
+The cells: ``install_cells(settings)`` install the bridge (idempotent), open the comm
+``protocol.COMM_TARGET``, install log routing, the autoreload guard and the fresh-source import
+hook for the project directory; ``create_app_code(name, kind, spec)`` binds ``name`` in the
+kernel's namespace to a bridge app. App names are validated identifiers
+(``protocol.validate_name``, the one rule both sides apply), so the only user text in these
+cells is data; the ``start`` code of an app block is user code and runs as written.
+
+How the kernel side is shipped: the sources are the real files ``bridge/protocol.py`` and
+``bridge/kernelside/*.py``, carried as one zlib-compressed JSON list ``[name, is_package,
+source]`` in the order of ``kernelside.MODULES`` (protocol first); each is executed as a real
+module object registered in ``sys.modules`` under ``tornado_launcher_bridge``, with its own
+``linecache`` entry so tracebacks show the right file and line. The modules import each other
+relatively, so the same text imports unchanged in the launcher: each module can be read and
+tested on its own, and there is no second copy (one namespace was rejected: the modules' globals
+would clash and nothing would show which module uses which). The package exposes
+``api.EXPORTS``, all the cells call. The packed sources travel in as many cells as
+``CELL_BUDGET`` (48,000 characters) needs: each cell stays under 64 KiB, where pyzmq would send
+zero-copy and start a GC thread in both processes (asserted in
+``test_bridge.py::test_cells_carry_values_as_data``); all but the last cell put their part in
+the kernel variable ``__tornado_launcher_parts`` (the first anew), the last joins them, removes
+the variable and installs (``test_session.py`` starts a session with a small budget, so the
+split path runs for real). ``source(name)`` / ``sources()`` read the files from a source tree, a
+wheel or the PyInstaller bundle (``launcher.spec`` collects them as data;
+``tests/e2e/test_frozen_spec.py`` reads them back from the spec's layout).
+
+The install cell checks the far side first (one sentence each, prefixed
+``protocol.INSTALL_REFUSED``, shown by the session as is): Python older than
+``protocol.MIN_PYTHON``, no ``tornado`` in the kernel's Python, or a bridge of another
+``BRIDGE_VERSION`` already installed in the kernel (an attached kernel outlives launchers:
+"restart the kernel, so that this launcher installs its own").
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """What the launcher and the in-kernel bridge must agree on, in one place.
 
-This module is imported by the launcher (``kernel.py``, ``config``, the
+This module is imported by the launcher (``kernels/connection.py``, ``config``, the
 session) *and* shipped into every kernel as part of the bridge's source, so it
 uses only the standard library and imports nothing of the launcher.
 
 It holds the comm target, the module name the bridge lives under in the
 kernel, the record kinds and their fields (with the encoders the kernel side
-uses and the decoder ``kernel.py`` uses), the log levels, the rule for app
+uses and the decoder ``kernels/connection.py`` uses), the log levels, the rule for app
 names, and the log line rules (``suppress_regex`` / ``replace_regex``) that
 both sides apply.
 
@@ -36,6 +36,14 @@ kernel's own, else a threaded app's) has not run for ``seconds`` and is stuck
 at ``where`` (``"pkg/mod.py:31 in get"``); ``apps`` are the apps held up.
 The next one for that loop, ``blocked`` false, says it ran again after
 ``seconds`` (``where``: why, when it ended instead).
+
+Also: a ``state`` record carries ``public_ports`` (the ports of ``urls`` bound beyond loopback,
+for a remote kernel's URLs) and, after a hot patch, ``reload = {"kind": "patched", "patched":
+[names], "files"}``; ``{"type": "files", "handler", "changes": [[event_type, src, dest,
+is_dir]], "errors": [[path, line, message]]}`` is the in-kernel watcher's (``remote_files``).
+The kernel side encodes with ``hello_record`` / ``log_record`` / ``state_record`` / ``batch``;
+``kernels/connection.py`` decodes with ``decode`` (defaults for missing fields, unknown kinds
+dropped); ``engine.events.LEVELS`` is ``LEVELS``.
 
 Commands go the other way on the same comm (a ``comm_msg`` from the launcher to the
 hello's ``commands`` id): ``{"call": {"name": app, "method": str, "args": [...]}}``

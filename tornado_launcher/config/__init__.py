@@ -26,7 +26,56 @@ decode, parse, its shape), :mod:`.positions` (where things are, and the
 :class:`~.positions.Reporter` every diagnostic goes through), :mod:`.merge`,
 :mod:`.variables`, :mod:`.interpolate`, :mod:`.fields` (typed readers of one
 key) and :mod:`.validate` (one reader per block kind, and the one pass).
-This module is the public face: :func:`load`, :func:`loads`, :func:`check`."""
+This module is the public face: :func:`load`, :func:`loads`, :func:`check`.
+
+``exec()`` runs with a bound (``EXEC_TIMEOUT``, 10 s), so views load configs off the event loop
+(``asyncio.to_thread``). A ``Diagnostic(path, line, col, message, severity)`` reads
+``path:line:col: message`` (a warning: ``path:line:col: warning: message``); ``Config.warnings``
+holds what was skipped (unsupported classes and blocks) and the notes. Everything other modules
+use is imported from this package itself; the submodules are its inside.
+
+Inside, one pass (``validate.check_sources``): each file is parsed (``source.parse``: pyhcl for
+values, ``positions.scan`` for places) and its shape checked; files merge (``merge.merge``,
+which fills the reporter's ``origin``: key path → the file that supplied it);
+``variables.read_variables``; every string's ``${...}`` is evaluated
+(``interpolate.interpolate``); then the table ``validate.BLOCKS`` (job, process, kernel, app: in
+that order, since handlers name jobs and apps name kernels) drives one ``BlockReader`` method
+per block kind. Why this shape (against issue 9's proposal):
+
+* Positions and reporting are one module: a diagnostic is "key path → the file that supplied it
+  → line:col", so the ``Reporter`` (``where(path, part)``, ``ref(path, seen_from)`` for "line N"
+  / "other.hcl:N", ``directory_of(path)``, ``error``/``warn``/``error_at``) sits next to the
+  scanner whose ``Loc``s it reads; it replaced five near-synonyms (``locate``, ``where``,
+  ``at``, ``line``, ``place``). ``positions.Source`` (one file's text and places) lives there
+  too, below ``source.py``.
+* ``variables.py`` is split from ``interpolate.py``: typing and coercing
+  ``J_VAR_*``/``--variables`` values is a concept of its own; interpolation only reads the
+  result through its ``Environment``.
+* ``fields.py`` is split from ``validate.py``: the typed readers of one key (string, bool, list
+  of strings, seconds, block, regex, code that must compile) are shared by every block reader;
+  ``BlockReader(Fields)`` holds the block kinds only; ``remote.py``'s readers take a ``Fields``.
+* ``interpolate.Environment(variables, directory, exec_cache, allow_exec=True, exec_timeout)``
+  is explicit; with ``allow_exec=False`` an ``exec()`` evaluates to ``""`` without running and
+  is recorded in ``env.skipped_exec``; ``interpolate(..., on_skipped=)`` hears of each value
+  that had one.
+* What ``start`` would refuse is an error here, at its ``file:line:col``: a ``watch_path`` or
+  ``python`` that does not exist (or loops, or is the wrong kind of file), an unknown
+  kernelspec, a name Python reads as another. ``cli._validate`` is the one validation ``check``
+  and ``start`` share (config, then each kernel's interpreter), so ``start`` exits 2 with
+  ``check``'s lines before anything starts; the window's loader passes the same
+  ``kernel.installed_kernelspecs``.
+* App names must not shadow the kernel's own (``protocol.reserved_name``: dunders, builtins,
+  IPython's ``In``/``Out``/``_i1``...; both sides apply it) and are at most
+  ``protocol.MAX_NAME_LENGTH`` (64). ``fields.seconds`` refuses over ``MAX_SECONDS`` (3600, so
+  ``inf``); ``source.read`` refuses a non-regular file (a FIFO is opened ``O_NONBLOCK``: no
+  hang) and ``to_text`` reads CR and CRLF line ends as LF; a variable's ``default`` with ``${``
+  is refused.
+* App and kernel names and dotted class paths follow ``bridge.protocol.is_identifier`` (an
+  identifier, not a keyword, NFKC-normalised as Python reads it); logger levels are
+  ``protocol.LEVEL_NAMES``. ``clear_cache`` module names keep their own rule (``is_module``:
+  keywords allowed). Config validates ``suppress_regex``/``replace_regex``; applying them is
+  ``protocol.LineFilter``'s.
+"""
 
 from __future__ import annotations
 

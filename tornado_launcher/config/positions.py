@@ -23,14 +23,12 @@ parent when a path has no position of its own.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from .model import Diagnostic
-
-if TYPE_CHECKING:
-    from .source import Source
 
 Path = Tuple  # tuple of str (keys, labels) and int (list indexes)
 
@@ -629,6 +627,18 @@ class Where(NamedTuple):
     col: int
 
 
+class Source:
+    """One config file: its text, where it is, and (after ``source.parse``) its positions."""
+
+    def __init__(self, text: str, shown: str, absolute: str) -> None:
+        self.text = text
+        self.shown = shown
+        self.absolute = absolute
+        self.directory = os.path.dirname(absolute)
+        self.pos: Optional[Positions] = None
+        self.starts = line_starts(text)
+
+
 class Reporter:
     """Places and diagnostics for one check of one config (one file, or several merged).
 
@@ -638,7 +648,7 @@ class Reporter:
     before merging).  ``diagnostics`` collects everything reported, in order.
     """
 
-    def __init__(self, sources: Sequence["Source"]) -> None:
+    def __init__(self, sources: Sequence[Source]) -> None:
         self.sources = list(sources)
         self.origin: Dict[tuple, int] = {}
         self.diagnostics: List[Diagnostic] = []

@@ -2,22 +2,19 @@
 (attach to a running kernel), ``gateway_url`` / ``gateway_token`` (a Jupyter
 Kernel Gateway), ``remote_files`` / ``remote_dir`` (files watched in the kernel).
 
-Readers of :class:`~tornado_launcher.config.validate.BlockReader`'s kernel
-block, kept apart so that reader stays one concept in size.  JSON only: config
+Readers of the kernel block (``validate.BlockReader`` calls them), typed against the
+:class:`~.fields.Fields` they use, kept apart so that reader stays one concept in size.  JSON only: config
 imports no jupyter.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
+from .fields import Fields
 from .model import MISSING, KernelConfig
 from .text import show
-
-if TYPE_CHECKING:
-    from .validate import BlockReader
-
 
 #: what a kernel connection file must give (jupyter_client's ``write_connection_file`` writes them)
 CONNECTION_KEYS = ("ip", "shell_port", "iopub_port", "stdin_port", "control_port", "hb_port", "key")
@@ -49,7 +46,7 @@ def connection_problem(path: str) -> Optional[str]:
 
 
 
-def remote(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
+def remote(r: Fields, body: dict, path: tuple, k: KernelConfig) -> None:
     """``remote_files`` / ``remote_dir`` / ``tunnel``: a kernel elsewhere; implied for a gateway not on loopback."""
     from urllib.parse import urlsplit
 
@@ -83,7 +80,7 @@ def remote(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
         r.report.error(path + ("sync",), "`sync = true` needs `remote_dir`: where the project goes on the kernel's "
                        'machine, e.g. `remote_dir = "/home/me/project"`')
 
-def gateway(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
+def gateway(r: Fields, body: dict, path: tuple, k: KernelConfig) -> None:
     """``gateway_url`` (+ ``gateway_token``): kernels started through a Jupyter Kernel Gateway."""
     from urllib.parse import urlsplit
 
@@ -121,7 +118,7 @@ def gateway(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
     launch(r, body, path, k, bool(url is not MISSING and url))
 
 
-def launch(r: "BlockReader", body: dict, path: tuple, k: KernelConfig, gateway: bool) -> None:
+def launch(r: Fields, body: dict, path: tuple, k: KernelConfig, gateway: bool) -> None:
     """What a gateway launch carries: ``kernel_username``, ``gateway_launch_timeout``, ``env``."""
     user = r.string(body, path, "kernel_username", '(e.g. "alice")')
     if user is not MISSING and user:
@@ -140,7 +137,7 @@ def launch(r: "BlockReader", body: dict, path: tuple, k: KernelConfig, gateway: 
             r.report.warn(path + (key,), "`%s` is used only with `gateway_url`: remove it, or add "
                           "`gateway_url`" % key)
 
-def connection_file(r: "BlockReader", body: dict, path: tuple, k: KernelConfig) -> None:
+def connection_file(r: Fields, body: dict, path: tuple, k: KernelConfig) -> None:
     """``connection_file``: attach to a kernel started elsewhere; it must exist and parse now."""
     value = r.string(body, path, "connection_file", "(the path of a running kernel's connection file)")
     if value is MISSING or not value:

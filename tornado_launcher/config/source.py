@@ -20,7 +20,7 @@ from typing import Any, List, Optional, Tuple, Union
 
 from . import positions as hclpos
 from .model import ConfigError, Diagnostic
-from .positions import Reporter
+from .positions import Reporter, Source
 from .text import did_you_mean, os_reason
 
 #: Top-level blocks we read; any other one is skipped with a warning.
@@ -32,18 +32,6 @@ BINARY = "contains a NUL byte: this looks like a binary file, not a jaffle.hcl"
 #: per MB (measured: 1 MB 0.8 s, 4 MB 3.1 s, 20 MB 13.7 s), and a real
 #: jaffle.hcl is a few KB: a larger file is refused before it is read.
 MAX_SIZE = 1024 * 1024
-
-
-class Source:
-    """One config file: its text, where it is, and (after :func:`parse`) its positions."""
-
-    def __init__(self, text: str, shown: str, absolute: str) -> None:
-        self.text = text
-        self.shown = shown
-        self.absolute = absolute
-        self.directory = os.path.dirname(absolute)
-        self.pos: Optional[hclpos.Positions] = None
-        self.starts = hclpos.line_starts(text)
 
 
 def display(path: Any) -> str:
@@ -190,7 +178,7 @@ def pyhcl_error(text: str, e: BaseException) -> Tuple[int, str]:
     if m:
         offset = int(m.group(2) or m.group(1))
         msg = m.group(3)
-    elif hasattr(e, "pos") and isinstance(getattr(e, "pos"), int):  # json.JSONDecodeError
+    elif isinstance(getattr(e, "pos", None), int):  # json.JSONDecodeError
         offset = e.pos  # type: ignore[attr-defined]
         msg = getattr(e, "msg", msg)
     digits = re.search(r"[0-9]{%d,}" % _MAX_DIGITS, text) if "integer string conversion" in msg else None

@@ -38,8 +38,8 @@ from .model import (
     WatchHandler,
     is_skipped_class,
 )
-from .positions import Reporter
-from .source import TOP_BLOCKS, Source, check_top_items, drop_inner_duplicates, parse, report_duplicates
+from .positions import Reporter, Source
+from .source import TOP_BLOCKS, check_top_items, drop_inner_duplicates, parse, report_duplicates
 from .text import did_you_mean, fixed_name, show
 from .variables import read_variables
 

@@ -71,10 +71,11 @@ def _connect(paths: List[str], timeout: Optional[float] = None) -> socket.socket
         how = (f"`tornado-launcher run {paths[0]}`" if paths[0].endswith(".py")  # a `run` is named by its file
                else f"`tornado-launcher start {' '.join(paths)}` or open it in the window")
         raise NotRunning(f"no launcher is running for {', '.join(paths)} (no control socket at {path}); "
-                         f"start one with {how}")
+                         f"start one with {how}") from None
     except PermissionError:
         s.close()
-        raise ControlError(f"{path} belongs to another user: only the user who runs a launcher can control it")
+        raise ControlError(f"{path} belongs to another user: only the user who runs a launcher can control it"
+                           ) from None
     return s
 
 
@@ -118,7 +119,8 @@ def _print_status(st: Dict[str, Any]) -> None:
         rows.append((a["name"], a["kind"], a["state"], a["kernel"] or "-", extra, ", ".join(flags)))
     widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
     for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + ("  " + r[5] if r[5] else "").rstrip())
+        cells = "  ".join(str(c).ljust(w) for c, w in zip(r[:5], widths, strict=True))
+        print(cells + ("  " + r[5] if r[5] else "").rstrip())
     if st["kernels"]:
         print()
         print("KERNELS")

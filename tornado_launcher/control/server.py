@@ -20,8 +20,25 @@ either side closes).  Every request maps to the Session's public methods;
 the server only keeps what the session does not: recent log lines per source
 and each app's last reload time.
 
-This module and :mod:`tornado_launcher.control.server.client` import no Qt and, at
+This module and :mod:`tornado_launcher.control.client` import no Qt and, at
 import time, nothing but the standard library.
+
+``ControlServer(session, config_paths)``: ``await start()`` (False when another launcher already
+serves that config, or the runtime directory is unsafe), ``close()`` (sync, idempotent);
+``serve(session, paths)`` starts one in the background (the window's hook); headless ``run()``
+starts one before ``session.start()`` and closes it before shutdown. ``runtime_dir()`` is
+``$XDG_RUNTIME_DIR`` only if ours and short enough for ``sun_path``; the directory must be ours
+and 0700 (else refused with a sentence), the socket is created under umask 0177. Each request's
+field types are checked (``_bad_fields``: a sentence, never a traceback). The server keeps the
+last 2,000 log records per source and each app's last reload time (from ``ReloadEvent``s);
+everything else is read from ``session.apps`` / ``session.kernels`` and done through
+``start_app`` / ``stop_app`` / ``restart_app`` / ``interrupt_kernel``, so views see the changes
+as their own events (the window's table shows a command's result before the command exits: the
+reply is written after the session published the settled state). ``interrupt`` of a kernel that
+is not idle/busy is a failure with its state, not a silent no-op. A ``logs -f`` follower's queue
+is bounded (it loses its oldest lines when it falls behind). The client waits ``--timeout``
+seconds for an answer (15; restart/stop 120; ``logs -f`` for ever), then exits 1 with a
+sentence: a launcher whose loop is blocked never hangs it.
 """
 
 from __future__ import annotations
@@ -269,7 +286,7 @@ class ControlServer:
             if cmd == "restart-kernel":
                 return await self._restart_kernel(name)
             k = self.session.kernels[name]
-            if not _ready(k.state):  # Kernel.interrupt would do nothing: not "settled as asked"
+            if not _ready(k.state):  # KernelConnection.interrupt would do nothing: not "settled as asked"
                 why = f" ({k.reason})" if k.reason else ""
                 return {"ok": False, "error": f"kernel {name!r} is {k.state}{why}: there is nothing to interrupt; "
                         f"restart it with `tornado-launcher restart-kernel {name}` (or from the window), "

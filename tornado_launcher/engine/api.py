@@ -7,10 +7,10 @@ fake that drifts from the real signatures is a type error.  Signatures are
 those of ``session.py``; ``apps`` / ``kernels`` hold its real
 :class:`~tornado_launcher.engine.session.AppInfo` / ``KernelInfo`` records.
 
-The session's methods for its controllers, its reloader and its crash-loop guard
-(``kernel``, ``run_and_settle``, ``publish``, ...) are :class:`SessionCore`: they
-are typed against it, not against the Session, so no module below the session
-imports it, not even for type checking.
+What the session's controllers, its reloader and its crash-loop guard use
+(``kernel``, ``run_and_settle``, ``publish``, ...) is :class:`SessionCore`, the
+members of the session core (``core.Core``) they call: they are typed against it,
+so none of them imports the session, not even for type checking.
 
 No Qt, no engine import at run time: a Protocol costs nothing to import.
 """
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Proto
 
 if TYPE_CHECKING:  # for the annotations only: no cycle, no engine import
     from ..config import Config
-    from ..kernels.kernel import Kernel
+    from ..kernels.connection import KernelConnection
     from .events import AppState, Event, Subscriber
     from .status import AppInfo, KernelInfo
 
@@ -69,18 +69,16 @@ class SessionAPI(Protocol):
 
 
 class SessionCore(Protocol):
-    """The Session members its controllers, its Reloader and its crash-loop guard use
-    (``controllers.py``, ``reload.py``, ``crashloop.py``; all on the loop thread)."""
+    """What the session's controllers, its Reloader and its crash-loop guard take from the session
+    core (``core.Core``; ``controllers.py``, ``reload.py``, ``crashloop.py`` each say which of these
+    they use).  All on the loop thread."""
 
     config: "Config"
     apps: "Dict[str, AppInfo]"
     kernels: "Dict[str, KernelInfo]"
-    #: ``controllers.KernelSetups`` and ``crashloop.CrashLoopGuard`` (Any: they sit below this module's users)
-    setups: Any
-    crash_guard: Any
+    closing: bool
 
-    @property
-    def closing(self) -> bool: ...
+    def kernel(self, name: str) -> "Optional[KernelConnection]": ...
 
     def subscribe(self, callback: "Subscriber") -> Callable[[], None]: ...
 
@@ -89,23 +87,21 @@ class SessionCore(Protocol):
     def log(self, source: str, level: str, message: str, *, app: Optional[str] = None,
             traceback: Optional[str] = None) -> None: ...
 
-    def kernel(self, name: str) -> "Optional[Kernel]": ...
-
-    def app_lock(self, name: str) -> asyncio.Lock: ...
+    def receive(self, event: "Event") -> None: ...
 
     def app_state(self, info: "AppInfo") -> "AppState": ...
+
+    def publish(self, info: "AppInfo") -> None: ...
+
+    def app_lock(self, name: str) -> asyncio.Lock: ...
 
     def loop_blocked(self, app: str) -> bool: ...
 
     def loop_blocked_during(self, app: str, since: float) -> bool: ...
 
-    def publish(self, info: "AppInfo") -> None: ...
-
     def mark_stale(self, app: str, problem: Optional[str] = None) -> None: ...
 
     def clear_stale(self, app: str) -> None: ...
-
-    def receive(self, event: "Event") -> None: ...
 
     def wait_for_state(self, app: str, states: Iterable[str]) -> asyncio.Future: ...
 
@@ -115,10 +111,10 @@ class SessionCore(Protocol):
                              settle: Iterable[str] = ...,
                              what: Optional[str] = None) -> "Tuple[Dict[str, Any], Optional[AppState]]": ...
 
-    async def run_job(self, name: str, *, log_as: Optional[str] = None) -> Optional[int]: ...
+    async def call(self, info: "AppInfo", method: str, settle: Iterable[str],
+                   *args: Any) -> "Optional[AppState]": ...
+
+    async def switch(self, info: "AppInfo", name: str, flag: bool, *,
+                     in_bridge: bool = False) -> "Optional[AppState]": ...
 
     def spawn(self, coro: Any, what: str) -> "asyncio.Task": ...
-
-    async def restart_kernel(self, name: str) -> None: ...
-
-    async def respawn_kernel(self, name: str) -> None: ...

@@ -9,13 +9,16 @@ A given-up kernel comes back only when asked: the window's Restart kernel,
 of its apps (:meth:`~tornado_launcher.engine.session.Session.restart_kernel`,
 which also forgets the deaths counted so far).
 
-Uses the session's public methods only.
+What it takes from the session core (:class:`~tornado_launcher.engine.api.SessionCore`):
+``closing``, ``apps``, ``kernels`` (a kernel's ``deaths``), ``kernel`` (whether it ``reattaches``),
+``publish``, ``log``, ``receive`` (the "dead" KernelState) and ``spawn``.  From the session, one
+callable: ``respawn(kernel)``, the kernel's restart with its apps (the session's kernel lifecycle).
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Set
+from typing import TYPE_CHECKING, Awaitable, Callable, Set
 
 from .events import KernelState
 from .status import MAX_RESTARTS  # (defined beside KernelInfo.deaths, which keeps that many + 1)
@@ -28,8 +31,9 @@ RESTART_WINDOW = 60.0
 
 
 class CrashLoopGuard:
-    def __init__(self, session: "SessionCore") -> None:
-        self.session = session
+    def __init__(self, core: "SessionCore", *, respawn: Callable[[str], Awaitable[None]]) -> None:
+        self.core = core
+        self.respawn = respawn
         self._given_up: Set[str] = set()
 
     def given_up(self, kernel: str) -> bool:
@@ -39,13 +43,13 @@ class CrashLoopGuard:
     def forget(self, kernel: str) -> None:
         """Someone asked for the kernel: its deaths so far no longer count."""
         self._given_up.discard(kernel)
-        kinfo = self.session.kernels.get(kernel)
+        kinfo = self.core.kernels.get(kernel)
         if kinfo is not None:
             kinfo.deaths.clear()
 
     def died(self, name: str, reason: str) -> None:
         """Kernel ``name`` died (``reason``): its apps fail; restart it, or give up and say why."""
-        s = self.session
+        s = self.core
         if s.closing:
             return
         kinfo = s.kernels[name]
@@ -69,4 +73,4 @@ class CrashLoopGuard:
         what = ("attaching again as soon as it answers, then re-creating its apps"
                 if getattr(kernel, "reattaches", False) else "restarting the kernel and its apps")
         s.log(name, "ERROR", f"{reason}; {what} ({len(recent)}/{MAX_RESTARTS} in {RESTART_WINDOW:.0f} s)")
-        s.spawn(s.respawn_kernel(name), f"restarting kernel {name!r}")
+        s.spawn(self.respawn(name), f"restarting kernel {name!r}")

@@ -27,6 +27,9 @@ bridge reports them in its "running" state) are watched too: an edit there is
 not a restart but a refresh (see :class:`_Assets`): the app forgets Tornado's
 cached templates / static hashes of the changed files and serves them on the
 next request.
+
+The walk from a save to the kernel goes down only (see :mod:`tornado_launcher.engine.core`): watcher ->
+Reloader -> core -> kernel; the kernel's records come back through the core's ``receive``.
 """
 
 from __future__ import annotations
@@ -37,14 +40,14 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import bridge
 from ..bridge import protocol
-from ..kernels.kernel import describe_error
+from ..config.model import WatchHandler
+from ..kernels.connection import describe_error
 from ..watching.single_flight import SingleFlight
-from ..watching.watcher import DEFAULT_IGNORES, FileChange, Watcher
+from ..watching.watcher import DEFAULT_IGNORES, FileChange, Watcher, WatchSpec
 from .events import KERNEL_READY, ReloadEvent
 
 if TYPE_CHECKING:
@@ -62,7 +65,7 @@ _PLAIN_RELOAD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*handle_watchdog_eve
 class _Handler:
     owner: Optional[str]  # the WatchdogApp's name; None for the implicit handler
     kernel: Optional[str]
-    spec: Any  # the config's WatchHandler (or an equivalent namespace)
+    spec: WatchHandler  # the config's (the implicit handler: one made here)
     #: (code block or None for "restart via the bridge", the app it restarts or None)
     blocks: List[Tuple[Optional[str], Optional[str]]]
 
@@ -130,19 +133,23 @@ def reimported(reload: Optional[dict]) -> str:
 class Reloader:
     """The handlers of one config, their watcher, and the reloads they cause.
 
-    It acts on the session only through its public methods: ``closing``,
-    ``kernel``, ``apps``, ``app_lock``, ``run_and_settle``, ``mark_stale`` /
-    ``clear_stale``, ``run_job``, ``spawn``, ``emit`` and ``log``.
+    What it takes from the session core (:class:`~tornado_launcher.engine.api.SessionCore`, never
+    the Session): ``config``, ``closing``, ``apps``, ``kernel``, ``app_lock``, ``wait_for_state`` /
+    ``settle`` (a save while the app starts), ``run_and_settle``, ``loop_blocked`` /
+    ``loop_blocked_during``, ``mark_stale`` / ``clear_stale``, ``spawn``, ``emit``, ``log``, and
+    ``subscribe`` (:class:`_Assets`: the directories a running app reports).  From the session, one
+    callable: ``run_job(info, log_as=)``, the JobController's run of a handler's ``jobs``.
     Made anew (and the old one stopped) whenever the config is re-read.
     """
 
-    def __init__(self, session: "SessionCore") -> None:
-        self.session = session
+    def __init__(self, core: "SessionCore", *, run_job: Callable[..., Awaitable[Optional[int]]]) -> None:
+        self.core = core
+        self.run_job = run_job
         self.handlers: List[_Handler] = []
         self._targets: set = set()
         self._flight = SingleFlight()
         self._latest: Dict[str, Tuple[_Handler, Optional[str], FileChange, List[FileChange]]] = {}
-        config = session.config
+        config = core.config
         watchdogs = [a for a in config.apps.values() if a.kind == "watchdog" and not a.disabled]
         for app in watchdogs:
             for spec in app.handlers:
@@ -156,11 +163,7 @@ class Reloader:
                 self.handlers.append(_Handler(app.name, app.kernel, spec, blocks))
         if not watchdogs:
             tornado_apps = [a.name for a in config.apps.values() if a.kind == "tornado"]
-            spec = SimpleNamespace(
-                watch_path=config.directory, patterns=["*.py"], ignore_patterns=[],
-                ignore_directories=True, case_sensitive=True, clear_cache=[], code_blocks=[],
-                jobs=[], debounce=None, throttle=None,
-            )
+            spec = WatchHandler(config.directory, patterns=["*.py"], ignore_directories=True, case_sensitive=True)
             self.handlers.append(_Handler(None, None, spec, [(None, n) for n in tornado_apps]))
             self._targets.update(tornado_apps)
         # remote_files: a handler whose kernel watches in place; the others are ours
@@ -172,14 +175,14 @@ class Reloader:
                 self._remote.setdefault(kernel, []).append(i)
             else:
                 self._local.append(i)
-        self._watcher = (Watcher([self.handlers[i].spec for i in self._local], self._on_change)
+        self._watcher = (Watcher([WatchSpec.of(self.handlers[i].spec) for i in self._local], self._on_change)
                          if self._local else None)
-        self._assets = _Assets(session, self._watcher, set(tornado_apps)) if not watchdogs else None
+        self._assets = _Assets(core, self._watcher, set(tornado_apps)) if not watchdogs else None
 
     def _watching_kernel(self, h: _Handler) -> Optional[str]:
         """The kernel that watches ``h``'s files itself (its block says ``remote_files``), or None.
         The implicit handler is watched in a kernel only when all its apps are in that one."""
-        config = self.session.config
+        config = self.core.config
         names = {h.kernel} if h.kernel else {config.apps[n].kernel for _, n in h.blocks if n in config.apps}
         if len(names) != 1:
             return None
@@ -189,15 +192,15 @@ class Reloader:
 
     # ------------------------------------------------ files watched in a kernel (remote_files)
     def _to_remote(self, kernel: str, path: str) -> str:
-        base = self.session.config.directory
-        remote = getattr(self.session.config.kernels.get(kernel), "remote_dir", None)
+        base = self.core.config.directory
+        remote = getattr(self.core.config.kernels.get(kernel), "remote_dir", None)
         if remote and (path == base or path.startswith(base.rstrip(os.sep) + os.sep)):
             return remote.rstrip("/") + path[len(base.rstrip(os.sep)):].replace(os.sep, "/")
         return path
 
     def _to_local(self, kernel: str, path: Optional[str]) -> Optional[str]:
-        base = self.session.config.directory
-        remote = getattr(self.session.config.kernels.get(kernel), "remote_dir", None)
+        base = self.core.config.directory
+        remote = getattr(self.core.config.kernels.get(kernel), "remote_dir", None)
         if path and remote and (path == remote or path.startswith(remote.rstrip("/") + "/")):
             return base.rstrip(os.sep) + path[len(remote.rstrip("/")):]
         return path
@@ -215,16 +218,16 @@ class Reloader:
 
     async def kernel_ready(self, name: str) -> None:
         """Kernel ``name`` has the bridge (started, restarted, re-attached): start its watcher."""
-        if name not in self._remote or self.session.closing:
+        if name not in self._remote or self.core.closing:
             return
-        kernel = self.session.kernel(name)
+        kernel = self.core.kernel(name)
         if kernel is None:
             return
         kernel.on_files = lambda rec, n=name: self._on_files(n, rec)
         reply = await kernel.execute(bridge.watch_code(self._remote_specs(name)),
                                      what="watching the project's files in the kernel")
         if reply.get("status") == "ok":
-            self.session.log(name, "INFO", f"files watched in kernel {name!r} (remote_files): "
+            self.core.log(name, "INFO", f"files watched in kernel {name!r} (remote_files): "
                              + ", ".join(s["root"] for s in self._remote_specs(name)))
 
     def _on_files(self, kernel: str, rec: dict) -> None:
@@ -236,7 +239,7 @@ class Reloader:
                    for kind, src, dest, is_dir in rec["changes"]]
         errors = [(self._to_local(kernel, p) or p, line, msg) for p, line, msg in rec["errors"]]
         if changes:
-            self.session.spawn(self._handle(self.handlers[index], changes, errors), "auto-reload")
+            self.core.spawn(self._handle(self.handlers[index], changes, errors), "auto-reload")
 
     def targets(self, app: str) -> bool:
         """Whether some handler restarts ``app`` (its auto-reload starts on)."""
@@ -249,7 +252,7 @@ class Reloader:
         if self._assets is not None:
             await self._assets.start()
         for name in self._remote:
-            kernel = self.session.kernel(name)
+            kernel = self.core.kernel(name)
             if kernel is not None and kernel.state in KERNEL_READY:
                 await self.kernel_ready(name)
 
@@ -260,7 +263,7 @@ class Reloader:
         if self._watcher is not None:
             await self._watcher.stop()
         for name in self._remote:
-            kernel = self.session.kernel(name)
+            kernel = self.core.kernel(name)
             if kernel is None:
                 continue
             kernel.on_files = None
@@ -270,14 +273,14 @@ class Reloader:
     # ---------------------------------------------------------------- changes
     def _on_change(self, index: int, changes: List[FileChange]) -> None:
         if index >= len(self._local):  # a template/static directory the Reloader added
-            self.session.spawn(self._assets.changed(self._watcher.handler(index), changes), "asset refresh")
+            self.core.spawn(self._assets.changed(self._watcher.handler(index), changes), "asset refresh")
             return
-        self.session.spawn(self._handle(self.handlers[self._local[index]], changes), "auto-reload")
+        self.core.spawn(self._handle(self.handlers[self._local[index]], changes), "auto-reload")
 
     async def _handle(self, handler: _Handler, changes: List[FileChange],
                       errors: Optional[List[Tuple[str, int, str]]] = None) -> None:
         """One batch of changes; ``errors``: the compile check already made (in the kernel), else made here."""
-        s = self.session
+        s = self.core
         if s.closing:
             return
         if errors is None and not await self._push(handler, changes):
@@ -321,14 +324,14 @@ class Reloader:
         for job in handler.spec.jobs:
             info = s.apps.get(job)
             if info is not None and info.kind == "job":
-                await s.run_job(job, log_as=handler.owner or job)
+                await self.run_job(info, log_as=handler.owner or job)
 
     async def _push(self, handler: _Handler, changes: List[FileChange]) -> bool:
         """``sync``: the batch reaches each kernel that holds a copy of the project, before it reloads.
         False (logged, nothing reloaded) when a push failed: the kernel would run the old files."""
         from ..remote.sync import SyncError
 
-        s = self.session
+        s = self.core
         names = {handler.kernel} if handler.kernel else set()
         names.update(s.config.apps[n].kernel for _, n in handler.blocks if n in s.config.apps)
         for name in sorted(n for n in names if n):
@@ -345,17 +348,17 @@ class Reloader:
     def _not_reloaded(self, kernel: str, app: str, path: Optional[str], reason: str, *,
                       level: str = "WARNING", outcome: str = "skipped") -> None:
         """A reload that does not happen: said in the app's log, with its reason, and as an event."""
-        rel = os.path.relpath(path, self.session.config.directory) if path else "a file"
+        rel = os.path.relpath(path, self.core.config.directory) if path else "a file"
         what = "not reloaded" if outcome == "skipped" else "the reload failed"
-        self.session.log(kernel, level, f"{what} after {rel} changed: {reason}", app=app)
-        self.session.emit(ReloadEvent(app, path or "", outcome, reason))  # type: ignore[arg-type]
+        self.core.log(kernel, level, f"{what} after {rel} changed: {reason}", app=app)
+        self.core.emit(ReloadEvent(app, path or "", outcome, reason))  # type: ignore[arg-type]
 
     def _bridge_purges(self, handler: _Handler) -> bool:
         """Whether each of the handler's code blocks restarts a Tornado app with ``reload =
         "dependents"`` or ``"patch"``: those apps purge what the change invalidates (within their
         own ``clear_cache``), so the handler's ``clear_cache`` would only purge more (and a
         purge ahead of a patch would leave nothing to patch)."""
-        apps = self.session.config.apps
+        apps = self.core.config.apps
         return bool(handler.blocks) and all(
             target is not None and getattr(apps.get(target), "kind", None) == "tornado"
             and getattr(apps.get(target), "reload", "all") in ("dependents", "patch")
@@ -365,10 +368,10 @@ class Reloader:
         if block is None or handler.kernel is None:
             return
         owner = handler.owner or handler.kernel
-        kernel = self.session.kernel(handler.kernel)
+        kernel = self.core.kernel(handler.kernel)
         if kernel is None or kernel.state not in KERNEL_READY:
             state = kernel.state if kernel is not None else "not started"
-            self.session.log(handler.kernel, "WARNING", f"code block {block!r} did not run: kernel "
+            self.core.log(handler.kernel, "WARNING", f"code block {block!r} did not run: kernel "
                              f"{handler.kernel!r} is {state}", app=handler.owner)
             return
         code = block.replace("{event}", repr(change.as_event_dict()))
@@ -378,10 +381,10 @@ class Reloader:
         if reply.get("status") != "ok":
             m = _RESTART_CALL.search(block)
             hint = ""
-            if m and m.group(1) not in self.session.config.apps:
+            if m and m.group(1) not in self.core.config.apps:
                 hint = (f" No app named {m.group(1)!r} runs in this launcher (it is skipped, or not in the "
                         "config): remove the block from the handler or add that app.")
-            self.session.log(handler.kernel, "WARNING",
+            self.core.log(handler.kernel, "WARNING",
                              f"code block {block!r} raised {reply.get('ename')}: {reply.get('evalue')}; "
                              f"the handler's other blocks still ran.{hint}", app=handler.owner)
 
@@ -398,7 +401,7 @@ class Reloader:
         comm_id = (getattr(kernel, "hello", None) or {}).get("commands")
         if not comm_id or not hasattr(kernel, "send_comm"):
             return None
-        fut = self.session.wait_for_state(app, ("running", "failed"))
+        fut = self.core.wait_for_state(app, ("running", "failed"))
         if not kernel.send_comm(comm_id, protocol.call_record(app, "handle_watchdog_event", event)):
             fut.cancel()
             return None
@@ -412,7 +415,7 @@ class Reloader:
             kernel is None or kernel.state in ("stopped", "starting", "restarting"))
 
     async def _reload(self, app: str) -> None:
-        s = self.session
+        s = self.core
         latest = self._latest.pop(app, None)
         if latest is None:
             return  # two requests in one tick: the run before this one took the latest change
@@ -471,7 +474,7 @@ class Reloader:
                 return
         elapsed = (time.monotonic() - change.time) * 1000.0
         if state is not None and protocol.serves_old_code(state.state, state.reason):
-            # the new code did not start: the old run serves on (the session marked it stale)
+            # the new code did not start: the old run serves on (the core marked it stale)
             s.emit(ReloadEvent(app, path, "refused", state.reason[len(protocol.OLD_CODE):], stage="start"))
         elif state is not None and state.state == "running":
             s.clear_stale(app)
@@ -498,17 +501,18 @@ class _Assets:
     / ``static_paths``); one watched handler per directory, added while running.
     """
 
-    def __init__(self, session: "SessionCore", watcher: Optional[Watcher], apps: set) -> None:
-        self.session = session
+    def __init__(self, core: "SessionCore", watcher: Optional[Watcher], apps: set) -> None:
+        self.core = core
         self._watcher = watcher
         self._apps = apps
         self._watched: set = set()
         self._users: Dict[str, set] = {}  # directory -> the apps that use it
+        self._kinds: Dict[str, str] = {}  # directory -> "templates" or "static"
         self._unsubscribe = None
 
     async def start(self) -> None:
-        self._unsubscribe = self.session.subscribe(self._on_event)
-        for info in list(self.session.apps.values()):  # apps already running (a config re-read)
+        self._unsubscribe = self.core.subscribe(self._on_event)
+        for info in list(self.core.apps.values()):  # apps already running (a config re-read)
             if info.state == "running":
                 self._learn(info.name, info.template_paths, info.static_paths)
 
@@ -531,14 +535,12 @@ class _Assets:
             if directory in self._watched or not os.path.isdir(directory):
                 continue
             self._watched.add(directory)
-            spec = SimpleNamespace(
-                watch_path=directory, patterns=["*"], ignore_patterns=["*.py"], ignore_directories=True,
-                case_sensitive=True, debounce=None, throttle=None, asset_kind=kind,
-            )
-            self.session.spawn(self._watcher.add(spec), f"watching {directory}")
+            self._kinds[directory] = kind
+            spec = WatchSpec(directory, ignore_patterns=("*.py",), ignore_directories=True, case_sensitive=True)
+            self.core.spawn(self._watcher.add(spec), f"watching {directory}")
 
-    async def changed(self, spec: Any, changes: List[FileChange]) -> None:
-        s = self.session
+    async def changed(self, spec: WatchSpec, changes: List[FileChange]) -> None:
+        s = self.core
         if s.closing:
             return
         last = changes[-1]
@@ -546,7 +548,8 @@ class _Assets:
         path = last.dest_path or last.src_path
         rel = os.path.relpath(path, s.config.directory)
         more = f" and {len(changes) - 1} more" if len(changes) > 1 else ""
-        what = "templates refreshed" if spec.asset_kind == "templates" else "static files refreshed"
+        kind = self._kinds[spec.watch_path]
+        what = "templates refreshed" if kind == "templates" else "static files refreshed"
         for app in sorted(self._users.get(spec.watch_path, ())):
             info = s.apps.get(app)
             if info is None or info.state != "running":
@@ -559,7 +562,7 @@ class _Assets:
                 continue
             async with s.app_lock(app):
                 reply = await kernel.execute(bridge.refresh_assets_code(app, paths), app=app,
-                                             what=f"refresh of {app!r}'s {spec.asset_kind}")
+                                             what=f"refresh of {app!r}'s {kind}")
             if reply.get("status") != "ok":
                 s.emit(ReloadEvent(app, path, "failed", f"{reply.get('ename')}: {reply.get('evalue')}"))
                 continue

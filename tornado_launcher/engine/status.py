@@ -1,10 +1,9 @@
 """What the session knows, and the views show, of each app and each kernel.
 
-:class:`AppInfo` and :class:`KernelInfo` are plain records the
-:class:`~tornado_launcher.engine.session.Session` keeps current (its ``apps`` / ``kernels``);
-they live here, below the session, so that its controllers, its Reloader and the
-views name them without importing the session (no import cycle, not even for type
-checking).
+:class:`AppInfo` and :class:`KernelInfo` are plain records the session core
+(:class:`~tornado_launcher.engine.core.Core`) keeps current (its ``apps`` / ``kernels``, which
+the Session shows as its own); they live here, below the core, so that the core, its users and the
+views name them without importing any of them (no import cycle, not even for type checking).
 """
 
 from __future__ import annotations

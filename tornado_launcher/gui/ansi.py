@@ -131,7 +131,7 @@ def parse(text: str, style: Style = PLAIN) -> list[tuple[str, Style]]:
     return [(t, s) for t, s in out if t]
 
 
-def strip(text: str) -> str:
+def plain(text: str) -> str:
     """``text`` without any escape sequence."""
     return "".join(t for t, _ in parse(text))
 

@@ -228,13 +228,13 @@ class AppsModel(_RowsModel):
             row.elapsed_ms = ev.elapsed_ms
             row.restarted_at = ev.time
             row.reload_kind = None
-        if getattr(ev, "reload", None):
+        if ev.reload:
             row.last_reload = describe_reload(ev.reload)
             kind = ev.reload.get("kind")
             row.reload_kind = kind if kind == "patched" or ev.reload.get("fallback") else None
         row.threaded = bool(ev.threaded)
         row.auto_reload = bool(ev.auto_reload)
-        row.live_reload = bool(getattr(ev, "live_reload", False))
+        row.live_reload = bool(ev.live_reload)
         self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
         return row
 

@@ -18,7 +18,7 @@ launcher:
   the loop.
 * **No flood.**  The widget shows only what is typed in it (qtconsole's
   ``include_other_output``, off by default; the context menu turns it on).
-  The bridge's comm (``tornado_launcher.engine.events``) is the launcher's: the
+  The bridge's comm (``tornado_launcher.events``) is the launcher's: the
   client here has no comm manager, so it neither shows those messages nor
   answers an unknown comm with a ``comm_close`` that would close the bridge's.
 * **Restarts.**  The window hands every ``KernelState`` to
@@ -26,6 +26,23 @@ launcher:
   the console and the client let go; when the kernel is up again, the console
   attaches to the new connection file (new key, new sockets) and keeps its
   text.  Interrupt and restart (Ctrl+C / Ctrl+.) go through the session.
+
+The tab (``gui/console_tab.py``'s ``ConsoleTab``) is a plain container: qtconsole (with IPython
+and pygments, ~0.5 s) is imported and the widget built when the tab is first shown or asked for,
+not at window start (``tests/gui/test_window_fake.py`` checks that importing the window loads
+none of them). ``ConsoleTabs`` (the window's ``consoles``) adds a tab per kernel and forwards
+``KernelState``s. The console attaches to ``Kernel.connection_file`` only while the kernel is
+up. A second client and ipykernel's abort-on-error: after a cell sent with ``stop_on_error``
+fails (qtconsole's do), ipykernel aborts every execute request already queued, whoever sent it;
+the launcher's cells go with ``stop_on_error=False`` and an aborted one is sent again (see
+``kernels/``). ``Kernel._handle`` drops stream/error/result messages whose parent is another
+client's session, so the console shows what is typed there and the launcher's logs do not repeat
+it. ``TORNADO_LAUNCHER_OPEN_CONSOLE=1`` makes the window show the first kernel's console when a
+session opens (the frozen-app smoke test types a line there under Xvfb). The frozen app bundles
+qtconsole, qtpy, IPython, pygments, QtSvg and QtPrintSupport, never ipykernel (see
+``launcher.spec``). Tests: ``tests/gui/test_console_real.py`` (real kernel: type, complete, run,
+traceback, quiet, restart and death), ``tests/integration/test_kernel_abort.py``,
+``tests/e2e/test_frozen.py``.
 """
 
 from __future__ import annotations

@@ -17,6 +17,17 @@ must not import Qt (``gui/__init__.py`` does not either).
 Thread-safety: everything runs on the loop thread, except the loader, which
 runs in the default executor; its result comes back through the awaited
 future.
+
+Toggles replayed on a fresh session: threaded mode and live reload before the start (the app is
+created with them), auto-reload after it (the session gives auto-reload its first value while
+starting). The action tables are read against the session running when the call runs. Both this
+and ``MainWindow`` (``gui/window.py``: builds the widgets, wires their signals here, runs the
+coroutines as tasks with errors shown, renders events in ``_handle_<EventType>`` methods) are
+typed against ``api.SessionAPI``; ``tests/gui/fake_session.py``'s ``FakeSession`` implements it
+over the real ``AppInfo`` / ``KernelInfo`` and a real ``Config`` and checks its signatures
+against ``Session``'s at import. Open folder: ``plan_folder`` (off the loop) finds the apps
+``init`` would write; ``open_generated`` runs the text without a file (also ``run --gui``: not
+watched, not in the recent list).
 """
 
 from __future__ import annotations
@@ -66,7 +77,7 @@ def default_loader(path: str) -> Config:
     from ..config import load
 
     def kernelspecs() -> List[str]:  # asked only when a kernel names one; jupyter_client is heavy
-        from ..kernels.kernel import installed_kernelspecs
+        from ..kernels.kernelspecs import installed_kernelspecs
         return installed_kernelspecs()
 
     return load(path, kernelspecs=kernelspecs)

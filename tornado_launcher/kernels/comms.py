@@ -1,7 +1,7 @@
 """The bridge's comms other than its events: routed to their users, and messages sent to them.
 
-:class:`BridgeComms` is the part of :class:`~tornado_launcher.kernels.kernel.Kernel` that knows the
-comms the bridge opens besides ``protocol.COMM_TARGET`` (whose records the kernel decodes
+:class:`BridgeComms` is the part of :class:`~tornado_launcher.kernels.connection.KernelConnection` that
+knows the comms the bridge opens besides ``protocol.COMM_TARGET`` (whose records the kernel decodes
 itself): the tunnel's (``tunnel.py``) and the file push's (``sync.py``). A user registers a
 handler by target name in ``comm_handlers``; it hears ``("open", comm_id, data)`` when the
 bridge opens its comm (at every install) and ``("msg", comm_id, data)`` for each message.

@@ -1,15 +1,20 @@
 """A kernel started through a Jupyter Kernel Gateway (REST + websocket).
 
-:class:`GatewayKernel` is a :class:`~tornado_launcher.kernels.kernel.Kernel` whose
-process lives behind a gateway (``gateway_url``; ``kernel_name`` a kernelspec
-on that gateway; ``gateway_token`` sent as ``Authorization: token ...``).
-It shares the message routing with the local kernel; only the transport
-and the lifecycle differ:
+:class:`GatewayProvisioner` provisions a kernel whose process lives behind a gateway
+(``gateway_url``; ``kernel_name`` a kernelspec on that gateway; ``gateway_token`` sent as
+``Authorization: token ...``; Enterprise Gateway's ``KERNEL_*`` launch environment). Its
+:class:`~tornado_launcher.kernels.connection.KernelConnection` routes messages as for any kernel;
+only the transport (:class:`_Channels`, the websocket as the connection's channels) and the
+lifecycle differ:
 
-* start: ``POST /api/kernels`` (``{"name": kernel_name}``), then the
+* start: ``POST /api/kernels`` (``{"name": kernel_name, "env": ...}``, the environment as
+  Jupyter's own gateway client builds it: :meth:`GatewayProvisioner.launch_env`), then the
   websocket ``/api/kernels/{id}/channels``: Jupyter messages as JSON text,
   each with a ``channel`` field (the gateway's legacy protocol: we ask for no
-  subprotocol); ready when a ``kernel_info_request`` on shell is answered;
+  subprotocol); ready when a ``kernel_info_request`` on shell is answered. The POST and the
+  first answer share ``gateway_launch_timeout`` (a progress line every :data:`PROGRESS_INTERVAL`
+  s: Enterprise Gateway blocks the POST until a pod runs). A refusal carries the gateway's own
+  words (:func:`gateway_reason`) and the key that fixes it;
 * liveness: the gateway watches its kernel (jupyter_server's restarter) and
   says so on iopub: a ``status`` of ``restarting`` (it restarted a dead kernel:
   the bridge is gone) or ``dead`` is the kernel's death for us; a closed
@@ -19,12 +24,19 @@ and the lifecycle differ:
 * restart: ``POST /api/kernels/{id}/restart`` (on the user's request), a new
   websocket after the gateway's own restart, a new kernel when the gateway no
   longer has ours; an unreachable gateway is tried again every
-  :data:`RETRY_INTERVAL` s (nothing tells us it is back);
+  :data:`RETRY_INTERVAL` s (nothing tells us it is back: the connection's ``retry_interval``);
 * interrupt: ``POST /api/kernels/{id}/interrupt``; shutdown at exit:
   ``DELETE /api/kernels/{id}`` (the kernel is ours: we started it).
 
 Built on tornado's ``AsyncHTTPClient`` and ``websocket_connect`` (tornado is a
-dependency already). Every public method runs on the loop thread.
+dependency already). Every public method runs on the loop thread. ``kernel_name`` is a
+kernelspec *on the gateway* (not looked up here); write ``gateway_token = "${KG_AUTH_TOKEN}"``
+(interpolation reads the environment).
+
+Tests: ``tests/integration/test_gateway.py`` runs a real ``jupyter kernelgateway`` (token
+required, ``list_kernels=True``); ``test_enterprise_gateway.py`` a real Enterprise Gateway 3.3
+from its own cached virtualenv (``tests/cached_venv.py``); ``test_remote_machine.py`` one in a
+network namespace of its own.
 """
 
 from __future__ import annotations
@@ -44,15 +56,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from ..engine.events import KERNEL_READY
-from .kernel import Kernel, KernelStartError
+from .connection import KernelStartError, Provisioner
 
 log = logging.getLogger(__name__)
 
 #: seconds for one REST call to the gateway
 HTTP_TIMEOUT = 10.0
-#: seconds between websocket pings (a silent gateway closes the socket after PING_TIMEOUT)
+#: seconds between websocket pings
 PING_INTERVAL = 5.0
+#: seconds a ping may go unanswered before the socket is closed (a silent gateway)
 PING_TIMEOUT = 10.0
 #: seconds between attempts to reach a gateway that does not answer
 RETRY_INTERVAL = 2.0
@@ -108,7 +120,7 @@ class GatewayError(Exception):
 
 
 class _Channels:
-    """The websocket as the ``_kc`` the shared routing knows: ``execute`` and ``stop_channels``."""
+    """The websocket as the connection's channels (its ``_kc``): ``execute``, ``send`` and ``stop_channels``."""
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
@@ -155,27 +167,32 @@ class _Channels:
         self.ws.close()
 
 
-class GatewayKernel(Kernel):
+class GatewayProvisioner(Provisioner):
     """A kernel the launcher starts, restarts and shuts down through a Kernel Gateway."""
 
-    #: an unreachable gateway at start is waited for, as an attached kernel is
-    reattaches = True
-    owned = True
+    #: an unreachable gateway is waited for, as an attached kernel is
+    retry_interval = RETRY_INTERVAL
+    pid_from_hello = True
 
-    def __init__(self, name: str, *, gateway_url: str, gateway_token: Optional[str] = None,
-                 kernel_username: Optional[str] = None, launch_timeout: float = 120.0,
-                 remote_dir: Optional[str] = None, **kw: Any) -> None:
-        super().__init__(name, **kw)
+    def __init__(self, gateway_url: str, *, gateway_token: Optional[str] = None,
+                 kernel_name: Optional[str] = None, kernel_username: Optional[str] = None,
+                 launch_timeout: float = 120.0, remote_dir: Optional[str] = None,
+                 env: Optional[Dict[str, str]] = None) -> None:
         self.gateway_url = gateway_url.rstrip("/")
         self.gateway_token = gateway_token
+        self.kernel_name = kernel_name
         self.kernel_username = kernel_username
         self.launch_timeout = launch_timeout
         self.remote_dir = remote_dir
+        #: the kernel block's ``env``, sent with the launch (launch_env)
+        self.env = dict(env or {})
         self.kernel_id: Optional[str] = None
-        self.remote_host = urlsplit(self.gateway_url).hostname
         #: the gateway restarted our kernel itself: reconnect, do not restart it again
         self._gateway_restarted = False
-        self._stopping: Optional[asyncio.Event] = None
+
+    def bind(self, kernel: Any) -> None:
+        super().bind(kernel)
+        kernel.remote_host = urlsplit(self.gateway_url).hostname
 
     # ------------------------------------------------------------------ REST
     def _headers(self) -> Dict[str, str]:
@@ -251,6 +268,45 @@ class GatewayKernel(Kernel):
         path = parts.path + f"/api/kernels/{quote(self.kernel_id or '')}/channels"
         return urlunsplit((scheme, parts.netloc, path, "", ""))
 
+    # ------------------------------------------------------------ lifecycle
+    def _sentence(self, why: str, code: int = 599) -> str:
+        if code != 599:  # the gateway answered: its reason is in `why`, with the fix
+            return f"kernel {self.kernel.name!r} (gateway_url {self.gateway_url}): {why}"
+        return (f"kernel {self.kernel.name!r} (gateway_url {self.gateway_url}): {why}. Check that the gateway "
+                "runs (`jupyter kernelgateway --KernelGatewayApp.ip=... --KernelGatewayApp.port=...`) and "
+                "`gateway_url` / `gateway_token`; the launcher tries again until it answers.")
+
+    async def launch(self, restart: bool) -> None:
+        """A new kernel on the gateway (or, for a restart, ours restarted there) and its websocket."""
+        try:
+            if restart:
+                await self._restart()
+            else:
+                await self._launch()
+        except GatewayError as e:
+            raise KernelStartError(self._sentence(str(e), e.code)) from None
+
+    async def _restart(self) -> None:
+        """The gateway restarts our kernel (or starts a new one when it lost it); then reconnect."""
+        create = self.kernel_id is None
+        if not create and not self._gateway_restarted:
+            code, data = await self._call("POST", f"/api/kernels/{quote(self.kernel_id)}/restart",
+                                          timeout=self.launch_timeout + LAUNCH_TIMEOUT_PAD)
+            if code == 404:
+                create = True
+            elif code >= 400:
+                why = gateway_reason(data)
+                raise GatewayError(f"the gateway at {self.gateway_url} did not restart kernel "
+                                   f"{self.kernel_id} (HTTP {code}{': ' + why if why else ''})", code)
+        self._gateway_restarted = False
+        try:
+            await self._launch(create)
+        except GatewayError as e:
+            if e.code != 404:
+                raise
+            self.kernel._drop_channels()
+            await self._launch()
+
     async def _launch(self, create: bool = True) -> None:
         """A new kernel (``create``) and its websocket, answering within ``gateway_launch_timeout``.
 
@@ -272,9 +328,9 @@ class GatewayKernel(Kernel):
                 done, _ = await asyncio.wait({work}, timeout=PROGRESS_INTERVAL)
                 if done:
                     return work.result()
-                self._log("INFO", f"kernel {self.name!r}: waiting for the gateway at {self.gateway_url} to launch "
-                                  f"the kernel ({loop.time() - t0:.0f} s of {self.launch_timeout:g} s, "
-                                  "`gateway_launch_timeout`)")
+                self.kernel._log("INFO", f"kernel {self.kernel.name!r}: waiting for the gateway at "
+                                         f"{self.gateway_url} to launch the kernel ({loop.time() - t0:.0f} s of "
+                                         f"{self.launch_timeout:g} s, `gateway_launch_timeout`)")
         finally:
             if not work.done():
                 work.cancel()
@@ -295,11 +351,9 @@ class GatewayKernel(Kernel):
         # small messages both ways (cells, the tunnel's bytes): no Nagle wait behind an unacknowledged one
         ws.protocol.set_nodelay(True)
         channels = _Channels(ws)
-        gen = self._gen
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
-        self._kc = channels
-        self._tasks = [asyncio.ensure_future(self._ws_loop(ws, gen, ready))]
+        self.kernel._open_channels(channels, self._ws_loop(ws, channels, self.kernel._gen, ready))
         deadline = loop.time() + timeout
         while True:
             channels.send("shell", "kernel_info_request", {})
@@ -311,169 +365,68 @@ class GatewayKernel(Kernel):
                     raise GatewayError(f"the kernel on the gateway at {self.gateway_url} did not answer "
                                        f"within {timeout:g} s") from None
 
-    async def _ws_loop(self, ws: Any, gen: int, ready: asyncio.Future) -> None:
-        channels = self._kc
+    async def _ws_loop(self, ws: Any, channels: _Channels, gen: int, ready: asyncio.Future) -> None:
+        """The websocket's messages to the connection's routing, by their ``channel`` field."""
+        kernel = self.kernel
         while True:
             text = await ws.read_message()
             if text is None:
                 break
-            if channels is not None:
-                channels.quickack()
+            channels.quickack()
             try:
                 msg = json.loads(text)
                 header = msg.get("header") or {}
                 msg.setdefault("msg_type", header.get("msg_type"))
                 msg.setdefault("content", {})
                 channel = msg.get("channel")
-                parent = (msg.get("parent_header") or {}).get("msg_id")
                 if channel == "shell":
                     if msg["msg_type"] == "kernel_info_reply" and not ready.done():
                         ready.set_result(None)
                         continue
-                    fut = self._pending.pop(parent, None)
-                    if fut is not None and not fut.done():
-                        fut.set_result(msg["content"])
+                    kernel._on_shell(msg)
                 elif channel == "iopub":
+                    parent = (msg.get("parent_header") or {}).get("msg_id")
                     state = msg["content"].get("execution_state") if msg["msg_type"] == "status" else None
-                    if state in ("restarting", "dead") and not parent and gen == self._gen:
+                    if state in ("restarting", "dead") and not parent and gen == kernel._gen:
                         self._gateway_restarted = state == "restarting"
                         self._gone(gen, "the gateway restarted it after it died" if state == "restarting"
                                    else "the gateway reports it dead (its restart failed)")
                         continue
-                    self._handle(msg)
+                    kernel._on_iopub(msg)
             except Exception:  # noqa: BLE001 - one bad message must not stop routing
-                log.exception("kernel %s: could not handle a gateway message", self.name)
+                log.exception("kernel %s: could not handle a gateway message", kernel.name)
         if not ready.done():
             ready.set_exception(GatewayError(f"the gateway at {self.gateway_url} closed the kernel's websocket"))
-        if gen == self._gen:
-            self._gone(gen, f"the gateway at {self.gateway_url} closed the kernel's websocket "
-                            f"({ws.close_code or 'connection lost'})")
+        self._gone(gen, f"the gateway at {self.gateway_url} closed the kernel's websocket "
+                        f"({ws.close_code or 'connection lost'})")
 
     def _gone(self, gen: int, why: str) -> None:
-        if gen != self._gen or self._expect_exit or self.state not in KERNEL_READY:
-            return
-        reason = f"kernel {self.kernel_id} on the gateway: {why}"
-        for fut in self._pending.values():
-            if not fut.done():
-                fut.set_result({"status": "error", "ename": "KernelDied", "evalue": reason, "traceback": []})
-        self._pending.clear()
-        self._gen = next(self._generation)
-        self._set_state("dead", reason)
-        self._on_death(reason)
+        self.kernel._died(f"kernel {self.kernel_id} on the gateway: {why}", gen)
 
-    # ------------------------------------------------------------ lifecycle
-    def _sentence(self, why: str, code: int = 599) -> str:
-        if code != 599:  # the gateway answered: its reason is in `why`, with the fix
-            return f"kernel {self.name!r} (gateway_url {self.gateway_url}): {why}"
-        return (f"kernel {self.name!r} (gateway_url {self.gateway_url}): {why}. Check that the gateway runs "
-                "(`jupyter kernelgateway --KernelGatewayApp.ip=... --KernelGatewayApp.port=...`) and "
-                "`gateway_url` / `gateway_token`; the launcher tries again until it answers.")
-
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        self._gen = next(self._generation)
-        self._expect_exit = False
-        self._set_state("starting")
-        try:
-            await self._launch()
-        except GatewayError as e:
-            await self._drop()
-            msg = self._sentence(str(e), e.code)
-            self._set_state("dead", msg)
-            raise KernelStartError(msg) from None
-        self._set_state("idle")
-
-    async def _drop(self) -> None:
-        """Close the websocket and its reader (the kernel on the gateway stays)."""
-        self._stop_routing()
-        kc, self._kc = self._kc, None
-        if kc is not None:
-            kc.stop_channels()
-
-    async def restart(self) -> None:
-        """The gateway restarts our kernel (or starts a new one when it lost it); then reconnect."""
-        self._expect_exit = True
-        await self._drop()
-        self._loop = asyncio.get_running_loop()
-        if self._stopping is None:
-            self._stopping = asyncio.Event()
-        stopping = self._stopping
-        self._set_state("restarting")
-        said = None
-        while not stopping.is_set():
-            self._gen = next(self._generation)
-            self._expect_exit = False
-            try:
-                create = self.kernel_id is None
-                if not create and not self._gateway_restarted:
-                    code, data = await self._call("POST", f"/api/kernels/{quote(self.kernel_id)}/restart",
-                                                  timeout=self.launch_timeout + LAUNCH_TIMEOUT_PAD)
-                    if code == 404:
-                        create = True
-                    elif code >= 400:
-                        why = gateway_reason(data)
-                        raise GatewayError(f"the gateway at {self.gateway_url} did not restart kernel "
-                                           f"{self.kernel_id} (HTTP {code}{': ' + why if why else ''})", code)
-                self._gateway_restarted = False
-                try:
-                    await self._launch(create)
-                except GatewayError as e:
-                    if e.code != 404:
-                        raise
-                    await self._drop()
-                    await self._launch()
-                self._set_state("idle")
-                return
-            except GatewayError as e:
-                await self._drop()
-                if str(e) != said:
-                    said = str(e)
-                    self._set_state("dead", self._sentence(said, e.code))
-            try:
-                await asyncio.wait_for(stopping.wait(), RETRY_INTERVAL)
-            except asyncio.TimeoutError:
-                pass
-        raise KernelStartError(f"kernel {self.name!r}: shut down while waiting for the gateway")
-
+    # -------------------------------------------------------------- actions
     async def interrupt(self) -> None:
-        if self.kernel_id and self.state in KERNEL_READY:
+        if self.kernel_id:
             try:
                 await self._call("POST", f"/api/kernels/{quote(self.kernel_id)}/interrupt")
             except GatewayError as e:
-                self._log("WARNING", self._sentence(str(e)))
+                self.kernel._log("WARNING", self._sentence(str(e)))
 
-    async def _teardown(self, now: bool) -> None:
-        await self._drop()
+    async def stop(self, *, now: bool, restart: bool) -> bool:
+        """At shutdown, ``DELETE`` our kernel on the gateway (a restart keeps it: the gateway restarts it)."""
+        if restart:
+            return False
         kernel_id, self.kernel_id = self.kernel_id, None
         if kernel_id:
             try:
                 await self._call("DELETE", f"/api/kernels/{quote(kernel_id)}")
             except GatewayError as e:
-                self._log("WARNING", f"kernel {self.name!r}: could not shut down kernel {kernel_id} on the "
-                                     f"gateway: {e}; it keeps running there until the gateway ends it")
-
-    async def shutdown(self, now: bool = False) -> None:
-        """Shut our kernel down on the gateway (DELETE) and close the websocket. Idempotent."""
-        self._expect_exit = True
-        if self._stopping is not None:
-            self._stopping.set()
-        await self._teardown(now)
-        if self.state != "stopped":
-            self._set_state("stopped")
+                self.kernel._log("WARNING", f"kernel {self.kernel.name!r}: could not shut down kernel {kernel_id} "
+                                            f"on the gateway: {e}; it keeps running there until the gateway ends it")
+        return kernel_id is not None
 
     def kill_now(self) -> None:
-        """A second Ctrl+C: send the DELETE from a thread, without waiting (synchronous caller)."""
-        self._expect_exit = True
-        if self._stopping is not None:
-            self._stopping.set()
+        """Send the DELETE from a thread, without waiting (synchronous caller)."""
         kernel_id, self.kernel_id = self.kernel_id, None
-        kc, self._kc = self._kc, None
-        if kc is not None:
-            try:
-                kc.stop_channels()
-            except Exception:  # noqa: BLE001
-                pass
         if not kernel_id:
             return
         import urllib.request
@@ -487,11 +440,4 @@ class GatewayKernel(Kernel):
             except OSError:
                 pass
 
-        threading.Thread(target=delete, daemon=True, name=f"tl-gateway-{self.name}-delete").start()
-
-    def _handle_hello(self, rec: dict) -> None:
-        super()._handle_hello(rec)
-        pid = rec.get("pid")
-        if isinstance(pid, int) and pid != self.pid:
-            self.pid = pid
-            self._set_state(self.state, None)
+        threading.Thread(target=delete, daemon=True, name=f"tl-gateway-{self.kernel.name}-delete").start()

@@ -3,12 +3,22 @@
 jupyter_client's hb channel pings the kernel every ``time_to_dead`` seconds
 from a thread of its own; ipykernel answers from a zmq thread even while its
 Python is busy, so a missed ping means the process is stopped (SIGSTOP) or
-wedged.  :class:`HeartbeatWatch` is the part of :class:`~tornado_launcher.kernels.kernel.Kernel`
-that hears of missed pings (on the loop thread, through ``call_soon_threadsafe``)
-and reports :data:`~tornado_launcher.engine.events.NOT_RESPONDING` and the recovery
-as ``KernelState`` events.  It uses the kernel's ``_loop``, ``_gen``, ``_kc``,
-``_expect_exit``, ``state``, ``pid``, ``name``, ``_log`` and ``_on_event``, and
-keeps its own ``_hb_missed``, ``_silent_since`` and ``_hb_timer``.
+wedged.  :class:`HeartbeatWatch` is the part of
+:class:`~tornado_launcher.kernels.connection.KernelConnection` that hears of missed pings
+(on the loop thread, through ``call_soon_threadsafe``) and reports
+:data:`~tornado_launcher.engine.events.NOT_RESPONDING` and the recovery as ``KernelState``
+events, for every kernel reached over ZeroMQ.  A provisioner may read the silence its own way
+first (``Provisioner.missed_ping``: for an attached kernel, whose process this machine does not
+see, a silent heartbeat is its end; attached.py).  It uses the connection's ``_loop``, ``_gen``,
+``_kc``, ``_expect_exit``, ``state``, ``pid``, ``name``, ``provisioner``, ``_log`` and
+``_on_event``, and keeps its own ``_hb_missed``, ``_silent_since`` and ``_hb_timer``.
+
+A stopped process (``T`` in ``/proc/pid/stat``) is "not responding" at its first missed ping, a
+silent one at the :data:`HEARTBEAT_MISSES`-th; while silent, ``is_beating()`` is looked at every
+:data:`HEARTBEAT_RECHECK` s until it answers. The connection's ``state`` stays idle/busy (cells
+queue as before); the ``KernelState`` event and ``KernelInfo.state`` read "not responding", and
+so do its live apps. (The bridge's loop monitor, whose own thread did not run while the process
+was stopped, does not report its loops as blocked then.)
 """
 
 from __future__ import annotations
@@ -19,11 +29,11 @@ from typing import Any
 
 from ..engine.events import KERNEL_READY, NOT_RESPONDING, KernelState
 
-#: Heartbeat (jupyter_client's hb channel: a ping every HEARTBEAT_PERIOD s,
-#: answered by a zmq thread of ipykernel's even while its Python is busy).
-#: A stopped process is "not responding" at its first missed ping, another
-#: silent one after HEARTBEAT_MISSES in a row (one can be lost on a loaded machine).
+#: seconds between heartbeat pings (jupyter_client's hb channel; a zmq thread of
+#: ipykernel's answers even while its Python is busy)
 HEARTBEAT_PERIOD = 1.0
+#: missed pings in a row that make a silent process "not responding" (one can be lost on a
+#: loaded machine; a stopped process is "not responding" at its first)
 HEARTBEAT_MISSES = 2
 #: while the heartbeat fails: how often to look whether it answers again
 HEARTBEAT_RECHECK = 0.5
@@ -60,6 +70,8 @@ class HeartbeatWatch:
     def _hb_missed_ping(self, gen: int) -> None:
         if gen != self._gen or self._expect_exit or self.state not in KERNEL_READY:
             return
+        if self.provisioner.missed_ping(gen):
+            return  # its provisioner reads this silence itself
         self._hb_missed += 1
         if self._silent_since is None:
             stopped = self._process_stopped()

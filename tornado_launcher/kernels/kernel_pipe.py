@@ -14,6 +14,17 @@ capture a copy also comes back as the kernel's stderr output on iopub).  So:
   per :data:`INTERVAL` under the kernel (logger :data:`PIPE_LOGGER`), never under an
   app, never one by one, never with the senders' bytes (:func:`is_rejected_line`
   also drops the iopub copies).
+
+``tests/integration/test_kernel_pipe.py`` pins it: our kernel listens on no TCP port, another
+uid cannot connect to its pipe, a forked child's print arrives; a stock kernel flooded with
+50,000 messages by uid 65534 leaves the app's history as it was (issue 21: they once filled it).
+Facts (ipykernel 7.4 and its main branch at dfb3467b, 2026-08): ``IPKernelApp.init_iopub``
+hard-codes ``IOPubThread(..., pipe=True)``; no trait, argument or environment variable turns the
+pipe off; closing it from inside (private ``_pipe_in``, ``_pipe_flag``) is not safe: with the
+flag off a forked child would use the parent's zmq socket across ``fork``, with the socket
+closed each flush in a child lingers 3 s. With fd capture (ipykernel's default outside pytest) a
+copy of each stderr line comes back on iopub cut into chunks at any byte, with the parent header
+of the last cell.
 """
 
 from __future__ import annotations

@@ -1,36 +1,44 @@
 """Which kernel a ``kernel`` block makes, and what rides on it.
 
 :func:`make_kernel` is the one place that maps a :class:`~tornado_launcher.config.KernelConfig`
-to a kernel object: started here (:class:`~tornado_launcher.kernels.kernel.Kernel`, a kernelspec or an
-interpreter), attached by connection file (:class:`~tornado_launcher.kernels.attached.AttachedKernel`)
-or launched by a gateway (:class:`~tornado_launcher.kernels.gateway.GatewayKernel`), with a
+to a kernel: one :class:`~tornado_launcher.kernels.connection.KernelConnection` composed with the
+provisioner the block asks for, a process started here
+(:class:`~tornado_launcher.kernels.local.ProcessProvisioner`, a kernelspec or an interpreter), a
+kernel attached by connection file (:class:`~tornado_launcher.kernels.attached.AttachedProvisioner`)
+or one launched by a gateway (:class:`~tornado_launcher.kernels.gateway.GatewayProvisioner`); with a
 :class:`~tornado_launcher.remote.tunnel.Tunnel` when its apps are reached through its connection
 and a :class:`~tornado_launcher.remote.sync.FileSync` when the project is pushed to it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Callable
 
 from ..config import KernelConfig
-from .kernel import Kernel
+from ..engine.events import Event
+from .connection import KernelConnection, Provisioner
+from .local import ProcessProvisioner
 
 
-def make_kernel(name: str, kc: KernelConfig, **common: Any) -> Kernel:
-    """The kernel object for block ``kc``; ``common`` are the arguments every kernel takes."""
-    common["env"] = kc.env
+def make_kernel(name: str, kc: KernelConfig, *, cwd: str, runtime_dir: str, on_event: Callable[[Event], None],
+                on_death: Callable[[str], None], startup_timeout: float = 60.0) -> KernelConnection:
+    """The kernel for block ``kc``, its apps' files in ``cwd``, a local process's in ``runtime_dir``;
+    ``startup_timeout``: seconds a process started here, or an attached kernel, has to answer."""
+    provisioner: Provisioner
     if kc.connection_file:
-        from .attached import AttachedKernel
+        from .attached import AttachedProvisioner
 
-        k: Kernel = AttachedKernel(name, connection_file=kc.connection_file, **common)
+        provisioner = AttachedProvisioner(kc.connection_file, startup_timeout=startup_timeout)
     elif kc.gateway_url:
-        from .gateway import GatewayKernel
+        from .gateway import GatewayProvisioner
 
-        k = GatewayKernel(name, gateway_url=kc.gateway_url, gateway_token=kc.gateway_token,
-                          kernel_name=kc.kernel_name, kernel_username=kc.kernel_username,
-                          launch_timeout=kc.gateway_launch_timeout, remote_dir=kc.remote_dir, **common)
+        provisioner = GatewayProvisioner(kc.gateway_url, gateway_token=kc.gateway_token, kernel_name=kc.kernel_name,
+                                         kernel_username=kc.kernel_username, launch_timeout=kc.gateway_launch_timeout,
+                                         remote_dir=kc.remote_dir, env=kc.env)
     else:
-        k = Kernel(name, kernel_name=kc.kernel_name, python=kc.python, **common)
+        provisioner = ProcessProvisioner(cwd=cwd, runtime_dir=runtime_dir, kernel_name=kc.kernel_name,
+                                         python=kc.python, env=kc.env, startup_timeout=startup_timeout)
+    k = KernelConnection(name, provisioner, on_event=on_event, on_death=on_death)
     if kc.tunnel:
         from ..remote.tunnel import Tunnel
 
@@ -38,5 +46,5 @@ def make_kernel(name: str, kc: KernelConfig, **common: Any) -> Kernel:
     if kc.sync:
         from ..remote.sync import FileSync
 
-        k.sync = FileSync(k, common["cwd"])
+        k.sync = FileSync(k, cwd)
     return k

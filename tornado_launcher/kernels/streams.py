@@ -1,7 +1,7 @@
 """Cell output on iopub (``stream`` messages) as whole log lines.
 
-:class:`StreamLines` is the part of :class:`~tornado_launcher.kernels.kernel.Kernel` that turns the
-kernel's ``stream`` messages into :class:`~tornado_launcher.engine.events.LogRecord` lines. A chunk
+:class:`StreamLines` is the part of :class:`~tornado_launcher.kernels.connection.KernelConnection` that
+turns the kernel's ``stream`` messages into :class:`~tornado_launcher.engine.events.LogRecord` lines. A chunk
 may end inside a line (ipykernel flushes what its fd capture read): the rest of the line comes
 with the next chunk, or the piece is shown alone after :data:`PARTIAL_LINE_WAIT`. ipykernel's
 own lines about rejected pipe messages (its fd capture sends them here too) are counted by the

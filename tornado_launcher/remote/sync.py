@@ -21,14 +21,13 @@ import hashlib
 import itertools
 import os
 import time
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
 from ..bridge import protocol
-from ..watching.watcher import FileChange, Watcher, matches
+from ..watching.watcher import FileChange, Watcher, WatchSpec, matches
 
 if TYPE_CHECKING:
-    from ..kernels.kernel import Kernel
+    from ..kernels.connection import KernelConnection
 
 #: bytes of one file per message
 CHUNK = 1024 * 1024
@@ -47,7 +46,7 @@ class SyncError(Exception):
 class FileSync:
     """One kernel's copy of the project: the tree at start, then every change."""
 
-    def __init__(self, kernel: "Kernel", root: str, ignore_patterns: Iterable[str] = ()) -> None:
+    def __init__(self, kernel: "KernelConnection", root: str, ignore_patterns: Iterable[str] = ()) -> None:
         self.kernel = kernel
         self.root = os.path.realpath(root)
         self.ignore_patterns = tuple(ignore_patterns)
@@ -165,8 +164,8 @@ class FileSync:
         if self._watcher is None:
             # every file of the project follows, not only those a reload handler watches (data,
             # templates, deletes); the Reloader pushes its own batch again before it reloads
-            spec = SimpleNamespace(watch_path=self.root, patterns=["*"], ignore_patterns=list(self.ignore_patterns),
-                                   ignore_directories=True, case_sensitive=True, debounce=None, throttle=None)
+            spec = WatchSpec(self.root, ("*",), tuple(self.ignore_patterns), ignore_directories=True,
+                             case_sensitive=True)
             self._watcher = Watcher([spec], lambda _i, changes: self._follow(changes))
             await self._watcher.start()
         return None

@@ -12,6 +12,27 @@ Flow control: the kernel sends at most ``kernelside.tunnel.WINDOW`` bytes this s
 acknowledged; an acknowledgement goes back once the bytes are written to the client (its
 ``drain()``), so a slow client slows the app down instead of filling the launcher's memory.
 Everything runs on the launcher's loop.
+
+A kernel block with ``tunnel = true`` (default: a ``gateway_url`` not on loopback) gets a
+``Tunnel``: ``Kernel._shown_urls`` maps each running app's URL to a local listener on 127.0.0.1
+(the app's port number when it is free here), opened on first sight and closed when the kernel
+is stopped. Each accepted connection is ``open`` → ``data``... → ``eof`` on the comm the bridge
+opens at install (``Kernel.comm_handlers`` routes a comm target other than the events one;
+``Kernel.send_comm`` sends ``comm_msg`` on shell, or on the gateway's websocket). The client's
+bytes follow ``open`` at once (the kernel queues them until connected): one round trip through
+the kernel per request. The kernel's reader sends at most 4 MB not acknowledged (the launcher
+acknowledges every 512 KB written to its client), so a slow client slows the app, not the
+launcher's memory. Both sides' ``eof`` closes a connection; ``close`` only when a client leaves
+early. Status messages caused by our ``comm_msg``s are not the kernel being busy
+(``_handle_status`` skips them). Found: jupyter_server's kernel websocket leaves Nagle on, and a
+launcher that had just sent delayed its ACK by 40 ms, so every answer through a gateway waited
+40 ms: ``_Channels.quickack`` sets ``TCP_QUICKACK`` after each send and receive (a request
+through the tunnel went from 89 to ~5 ms). Measured by ``benchmarks/tunnel.py``; tested in
+``test_gateway.py`` (HTTP, 8 MB download, websocket echo, local port closed at exit) and, as
+another machine, in ``test_remote_machine.py``: a network namespace the test makes (veth pair, a
+private /30, removed at the end) with Kernel Gateway or Enterprise Gateway inside and an empty
+``remote_dir``; ``sync`` + ``tunnel`` serve, reload and come back after a kernel kill with only
+the gateway's port reachable.
 """
 
 from __future__ import annotations
@@ -27,7 +48,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..bridge import protocol
 
 if TYPE_CHECKING:
-    from ..kernels.kernel import Kernel
+    from ..kernels.connection import KernelConnection
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +77,7 @@ class _Conn:
 class Tunnel:
     """The local ports of one kernel's apps, relayed through that kernel's connection."""
 
-    def __init__(self, kernel: "Kernel") -> None:
+    def __init__(self, kernel: "KernelConnection") -> None:
         self.kernel = kernel
         self.comm_id: Optional[str] = None
         self.conns: Dict[str, _Conn] = {}

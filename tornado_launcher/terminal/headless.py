@@ -3,6 +3,11 @@
 Every log line prints as ``HH:MM:SS app LEVEL message``; a line when each app
 is serving, with its URL.  Colors on a terminal, none when ``NO_COLOR`` is set
 or the output is not a terminal.
+
+Signals: SIGINT, SIGTERM and SIGHUP are one clean shutdown (a second Ctrl+C kills every group at
+once). A second ``start`` of the same config is refused when its control socket answers (exit 2
+with the running launcher's pid) unless ``--allow-second``. Saved config edits are applied live
+(``reread``, through ``watching/config_watch.py``).
 """
 
 from __future__ import annotations
@@ -169,7 +174,7 @@ async def _run(config: Config, auto_reload: bool, stream: IO[str], reload_config
         from ..watching.config_watch import ConfigWatcher
 
         watcher = ConfigWatcher(config.paths or [config.path], lambda: reread(session, reload_config, printer))
-    # --- control socket: `tornado-launcher status/restart/stop/...` from another terminal (control.py)
+    # --- control socket: `tornado-launcher status/restart/stop/...` from another terminal (control/server.py)
     from ..control.server import ControlServer
     control = ControlServer(session, config.paths or [config.path])
     if not await control.start() and control.another_runs and not allow_second:

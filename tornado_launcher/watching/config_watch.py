@@ -12,6 +12,13 @@ time, and a burst of saves queues at most one more (:class:`SingleFlight`).
 an overlay), or None to keep the list.
 
 No Qt: the window and ``tornado-launcher start`` share it.  Loop thread only.
+
+Headless, ``headless.run(config, reload_config=loader)`` re-reads in a worker thread and either
+``session.apply_config``s the result or logs ``file:line:col`` diagnostics while everything
+keeps running; the window's controller (``watch_config=True``) calls the same ``reread_config``
+as F5 (the banner on errors, hidden on the next good save). Tests:
+``tests/integration/test_config_watch.py`` (headless), ``tests/unit/test_controller.py``,
+``tests/gui/test_window_config_watch.py`` (real window, real session).
 """
 
 from __future__ import annotations
@@ -19,34 +26,24 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Awaitable, Callable, Iterable, List, Optional, Sequence
 
 from .single_flight import SingleFlight
-from .watcher import FileChange, Watcher
+from .watcher import FileChange, Watcher, WatchSpec
 
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[], Awaitable[Optional[Sequence[str]]]]
 
 
-@dataclass(frozen=True)
-class _FilesIn:
-    """A :class:`Watcher` handler for some files of one directory."""
-
-    watch_path: str
-    patterns: Tuple[str, ...]
-    ignore_directories: bool = True
-    case_sensitive: bool = True
-
-
-def handlers_for(paths: Iterable[str]) -> List[_FilesIn]:
+def handlers_for(paths: Iterable[str]) -> List[WatchSpec]:
     """One handler per directory, matching exactly the given files."""
     by_dir: dict = {}
     for p in paths:
         p = os.path.realpath(p)
         by_dir.setdefault(os.path.dirname(p), []).append(glob.escape(os.path.basename(p)))
-    return [_FilesIn(d, tuple(sorted(names))) for d, names in sorted(by_dir.items())]
+    return [WatchSpec(d, tuple(sorted(names)), ignore_directories=True, case_sensitive=True)
+            for d, names in sorted(by_dir.items())]
 
 
 class ConfigWatcher:

@@ -42,7 +42,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -61,6 +61,9 @@ from watchdog.events import (
 from ..bridge.protocol import NON_PROJECT_DIRS, is_project_dir
 from ..engine.events import WireStr
 from . import inotify as watch_inotify
+
+if TYPE_CHECKING:
+    from ..config.model import WatchHandler
 
 __all__ = ["BACKENDS", "DEFAULT_IGNORES", "ChangeKind", "FileChange", "Watcher", "matches"]
 
@@ -231,20 +234,41 @@ def matches(
 # ---------------------------------------------------------------- watcher
 
 
+@dataclass(frozen=True)
+class WatchSpec:
+    """What the :class:`Watcher` reads of one handler: the directory it watches
+    (recursively), Jaffle's patterns (matched by :func:`matches`), and its timing:
+    ``debounce`` / ``throttle`` in seconds, None for the watcher's own (see
+    :class:`Watcher`).  A config ``handler`` block becomes one with :meth:`of`."""
+
+    watch_path: str
+    patterns: Sequence[str] = ("*",)
+    ignore_patterns: Sequence[str] = ()
+    ignore_directories: bool = False
+    case_sensitive: bool = False
+    debounce: Optional[float] = None
+    throttle: Optional[float] = None
+
+    @classmethod
+    def of(cls, handler: WatchHandler) -> WatchSpec:
+        return cls(handler.watch_path, tuple(handler.patterns), tuple(handler.ignore_patterns),
+                   handler.ignore_directories, handler.case_sensitive, handler.debounce, handler.throttle)
+
+
 class _State:
     """One handler's settings and its pending batch.  Loop thread only,
     except ``accepts``, which reads immutable settings (any thread)."""
 
-    def __init__(self, index: int, handler: Any) -> None:
+    def __init__(self, index: int, handler: WatchSpec) -> None:
         self.index = index
         self.handler = handler
         self.root = os.path.abspath(handler.watch_path)
-        self.patterns = tuple(getattr(handler, "patterns", None) or ("*",))
-        self.ignore_patterns = tuple(getattr(handler, "ignore_patterns", None) or ())
-        self.ignore_directories = bool(getattr(handler, "ignore_directories", False))
-        self.case_sensitive = bool(getattr(handler, "case_sensitive", False))
-        self.debounce = getattr(handler, "debounce", None)
-        self.throttle = getattr(handler, "throttle", None)
+        self.patterns = tuple(handler.patterns) or ("*",)
+        self.ignore_patterns = tuple(handler.ignore_patterns)
+        self.ignore_directories = handler.ignore_directories
+        self.case_sensitive = handler.case_sensitive
+        self.debounce = handler.debounce
+        self.throttle = handler.throttle
         # the batch, keyed so that repeats of one change collapse into one entry
         self.pending: dict[tuple, FileChange] = {}
         self.timer: Optional[asyncio.TimerHandle] = None
@@ -338,10 +362,8 @@ class _Dispatch(FileSystemEventHandler):
 class Watcher:
     """Watch the handlers' directories; call ``callback`` with batches of changes.
 
-    ``handlers`` are config handler objects (duck-typed): ``watch_path``
-    (directory), ``patterns`` (default ``["*"]``), ``ignore_patterns``,
-    ``ignore_directories``, ``case_sensitive``, ``debounce`` and ``throttle``
-    (seconds or None).  ``callback(handler_index, changes)`` is called on the
+    ``handlers``: one :class:`WatchSpec` each (a config ``handler`` block's:
+    ``WatchSpec.of``).  ``callback(handler_index, changes)`` is called on the
     loop thread, never on a watchdog thread, with a non-empty
     ``list[FileChange]``, one entry per distinct change (repeats, and the
     close that ends a write, fold into it), ordered by each one's latest event:
@@ -377,7 +399,7 @@ class Watcher:
 
     def __init__(
         self,
-        handlers: Sequence[Any],
+        handlers: Sequence[WatchSpec],
         callback: Callable[[int, list[FileChange]], None],
         *,
         loop: Optional[asyncio.AbstractEventLoop] = None,
@@ -463,8 +485,8 @@ class Watcher:
             if any(p.startswith(prefix) for p in paths):
                 dispatch.dispatch(event)
 
-    async def add(self, handler: Any) -> int:
-        """Watch one more handler (same duck type as the constructor's) and return
+    async def add(self, handler: WatchSpec) -> int:
+        """Watch one more handler and return
         its index, as the callback will receive it.  Loop thread; the watch is in
         place when this returns."""
         state = _State(len(self._states), handler)
@@ -485,8 +507,8 @@ class Watcher:
             await self._loop.run_in_executor(None, schedule)
         return state.index
 
-    def handler(self, index: int) -> Any:
-        """The handler object the callback's ``index`` stands for."""
+    def handler(self, index: int) -> WatchSpec:
+        """The handler the callback's ``index`` stands for."""
         return self._states[index].handler
 
     def watched_directories(self) -> list[str]:

@@ -340,7 +340,7 @@ class Reader:
     def classify_name(self, module: Module, attr: str, *, port_given: bool,
                       depth: int = 0) -> Tuple[str, str]:
         """(style, what) for ``attr`` of ``module``; raises TargetError when it cannot run."""
-        rel = _rel(module.path, self.directory)
+        rel = relative(module.path, self.directory)
         node = module.top.get(attr)
         if node is None:
             raise TargetError(f"{rel} has no top-level `{attr}`{_found_names(module)}")
@@ -387,7 +387,7 @@ class Reader:
     # ------------------------------------------------------------- probing
     def _probe(self, module: Module, attr: str) -> Tuple[str, str]:
         """Import the module in the kernel's interpreter to see what ``attr`` is."""
-        rel = _rel(module.path, self.directory)
+        rel = relative(module.path, self.directory)
         result = probe(self.python, module.module or "", attr, self.directory, self.env)
         kind = result.get("kind")
         if kind == "error":
@@ -418,7 +418,8 @@ def _walk_own(fn: ast.AST) -> Iterator[ast.AST]:
                 stack.append(child)
 
 
-def _rel(path: str, directory: str) -> str:
+def relative(path: str, directory: str) -> str:
+    """``path`` relative to ``directory`` when it is inside it, else as given."""
     try:
         rel = os.path.relpath(path, directory)
     except ValueError:
@@ -517,7 +518,7 @@ def app_name(text: str, taken: Tuple[str, ...] = ()) -> str:
 
 
 def _syntax_error(exc: SyntaxError, directory: str) -> TargetError:
-    where = _rel(exc.filename or "?", directory)
+    where = relative(exc.filename or "?", directory)
     col = f":{exc.offset}" if exc.offset else ""
     return TargetError(f"{where}:{exc.lineno or 1}{col}: {exc.msg} (the file does not compile): fix it and run again")
 
@@ -596,7 +597,7 @@ def classify(target: str, directory: str, *, python: Optional[str] = None, port_
         if not os.path.isfile(path):
             raise TargetError(f"{text}: no such file (looked for {path}): give the path of the app's script "
                               "(`tornado-launcher run server.py`) or its module and function (`app:main`)")
-        return _script(path, _rel(path, directory), directory, python, port_given)
+        return _script(path, relative(path, directory), directory, python, port_given)
     if os.path.isdir(os.path.join(directory, text)) and not module_file(text, directory):
         folder = os.path.normpath(os.path.join(directory, text))
         return _one_of(find_apps(folder, python=python), folder if text in ("", ".") else text)
@@ -651,7 +652,7 @@ def _load_module(reader: Reader, modname: str, target: str, directory: str) -> M
             return _opaque(path, modname)
         raise _syntax_error(exc, directory) from None
     except (OSError, ValueError) as exc:
-        raise TargetError(f"{_rel(path, directory)} cannot be read ({exc})") from None
+        raise TargetError(f"{relative(path, directory)} cannot be read ({exc})") from None
 
 
 def _found(reader: Reader, module: Module, attr: str, port_given: bool) -> Found:
@@ -695,7 +696,7 @@ def candidates(reader: Reader, module: Module) -> List[Tuple[str, str, str]]:
 
 def _whole_module(reader: Reader, module: Module, port_given: bool) -> Found:
     """``run app`` (a module): its one way in, or an error listing them."""
-    rel = _rel(module.path, reader.directory)
+    rel = relative(module.path, reader.directory)
     if module.opaque:
         raise TargetError(f"{rel} uses syntax the launcher's Python cannot read: name the function that starts "
                           f"the app, `tornado-launcher run {module.module}:main`")
@@ -775,7 +776,7 @@ def find_apps(directory: str, *, python: Optional[str] = None,
             continue
         if not mod.imports_tornado:
             continue
-        rel = _rel(path, directory)
+        rel = relative(path, directory)
         if mod.main_block is not None:
             imported.update(_absolute(mod, v).split(".")[0] for v in mod.imports.values())
             imported.update(_absolute(mod, v).rsplit(".", 1)[0] for v in mod.imports.values())

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from .detect import APPLICATION, Found, app_name
+from .detect import APPLICATION, Found, app_name, relative
 
 CONFIG_NAME = "jaffle.hcl"
 #: the port an Application without one of its own gets (then 8889, ...)
@@ -77,14 +77,6 @@ def plan_apps(found: List[Found]) -> List[Plan]:
     return plans
 
 
-def _rel_path(path: str, directory: str) -> str:
-    try:
-        rel = os.path.relpath(path, directory)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
-
-
 def render(plans: List[Plan], directory: str, *, python: Optional[str] = None, comments: bool = True,
            watch: Optional[str] = None) -> str:
     """The jaffle.hcl for ``plans`` in ``directory``.
@@ -106,7 +98,7 @@ def render(plans: List[Plan], directory: str, *, python: Optional[str] = None, c
         f = plan.found
         out.append(f'kernel "{plan.kernel}" {{')
         if python:
-            out.append(f"  python = {hcl_string(_rel_path(python, directory))}")
+            out.append(f"  python = {hcl_string(relative(python, directory))}")
         elif comments:
             out.append('  # python = ".venv/bin/python"   # the kernel\'s interpreter (with ipykernel and tornado);')
             out.append("  #                                # default: the launcher's own")
@@ -120,7 +112,7 @@ def render(plans: List[Plan], directory: str, *, python: Optional[str] = None, c
         out.append("")
         out.append("  options {")
         if f.style == "script":
-            out.append(f"    script = {hcl_string(_rel_path(f.path, directory))}")
+            out.append(f"    script = {hcl_string(relative(f.path, directory))}")
         elif f.style == "main":
             out.append(f"    main = {hcl_string(f.entry)}")
         else:

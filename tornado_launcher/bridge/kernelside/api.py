@@ -4,6 +4,9 @@
 
 Payloads are JSON text (``repr(json.dumps(...))`` in the cell): nothing the
 user wrote is ever formatted into code.
+
+Also ``refresh_assets_from_json``, ``report_problem_from_json``; and Jaffle's aliases, registered
+at install, so code written for Jaffle (``jaffle.app.tornado.TornadoBridgeApp``) imports.
 """
 
 import importlib.util

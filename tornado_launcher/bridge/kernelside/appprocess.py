@@ -22,6 +22,76 @@ app's run) and holds what a process of its own would hold process-wide:
 
 Whose code runs is the context's (``state.current_scope()``, else the run):
 the kernel's own code (cells, the bridge) has neither and gets the originals.
+
+In detail (issues 18 and 25; checked in the real kernel of
+tests/integration/test_process_model.py):
+
+* Signals are the app's. ``signal.signal`` / ``getsignal`` / ``set_wakeup_fd`` and
+  ``loop.add_signal_handler`` / ``remove_signal_handler`` from an app's code (any thread, either
+  mode) are recorded in its ``AppProcess`` (``getsignal`` answers as a fresh process would:
+  ``default_int_handler`` for SIGINT, ``SIG_IGN`` for SIGPIPE/SIGXFSZ, else ``SIG_DFL``); the
+  kernel's handlers never change, and threaded apps no longer get ``ValueError`` /
+  ``RuntimeError``. The one signal passed on is SIGCHLD (``tornado.process.Subprocess`` reaps
+  from it): at install the bridge takes SIGCHLD on the kernel's loop (asyncio's own
+  ``add_signal_handler``, so its wakeup fd wakes the loop whichever thread the signal hit) and
+  hands it to every app that set a handler, on that app's loop. When an app whose Subprocess
+  handler it was ends, ``Subprocess._initialized`` is reset so the next app's Subprocess sets
+  itself up on its own loop. A signal an app sends itself (``os.kill(os.getpid(), sig)``,
+  ``signal.raise_signal``) is taken on its loop (``appstop.signal_self``): its handler, else the
+  default action for that app only: SIGINT a KeyboardInterrupt in its main; SIGTERM, SIGHUP, ...
+  end it ("terminated by SIGTERM (os.kill in app.py:12)"; raised in its main as a
+  ``SystemExit``, so its teardown runs, which a real SIGTERM would not); SIGCHLD, SIGWINCH,
+  SIGSTOP, ...: nothing. ``signal.alarm`` / ``setitimer(ITIMER_REAL)`` / ``getitimer`` are
+  emulated per app (a ``threading.Timer`` that sends the app its SIGALRM the same way); the
+  other interval timers are refused with an OSError (they would signal the kernel). Contract
+  apps' signals and alarms to themselves still reach the kernel.
+* atexit per app: ``atexit.register`` / ``unregister`` from an app's code go to its
+  ``AppProcess``; they run when the app ends (stop or its own end), once, last first, in its
+  context, then are forgotten (contract apps: at their stop). The kernel's own atexit table is
+  untouched.
+* One process: ``TCPServer.start(n)`` with n != 1 (0/None: one per CPU) and
+  ``tornado.process.fork_processes`` from an app's code raise ``RuntimeError:
+  HTTPServer.start(4): the app runs as one process inside the kernel; remove ``num_processes``
+  (or pass 1) or run it as a ``process`` block``; the app fails with it.
+  (``bind_sockets(reuse_port=True)`` then ``fork_processes`` fails at the fork.) ``os.fork``
+  itself is procB's (children).
+* In a process forked from the kernel (multiprocessing's fork start method, ``os.fork``) every
+  patch of ``appprocess`` gives the original (``_KERNEL_PID``): multiprocessing's child ends
+  with ``os._exit(code)``, which must end the child, not raise ``SystemExit`` in a copy of the
+  kernel (tested: without it the child went on running the kernel's loop and never exited).
+* Singletons: traitlets' ``SingletonConfigurable.instance`` / ``initialized`` /
+  ``clear_instance`` (so ``launch_instance()``), called from an app's code, run with the app's
+  own ``_instance`` slots on the MRO (swapped in for the call, the kernel's put back):
+  ``IPKernelApp.instance()`` stays the kernel's; each start has empty slots. traitlets is
+  imported only if present. Limit: the kernel's slots are swapped out for the duration of such a
+  call; kernel code running at that moment on another thread (threaded mode) would see the
+  app's.
+* Exits end the app only: ``SystemExit`` / ``KeyboardInterrupt`` escaping any of the app's
+  callbacks or tasks (``asyncio.Handle._run`` is wrapped; the handle's context says whose) end
+  that app, never the kernel's loop: raised in its main where it blocks (as a process would),
+  else the app ends with ``exit status 1 (sys.exit in papps/exits.py:21)`` / ``interrupted
+  (KeyboardInterrupt in ...)`` ("failed" for a non-zero status). ``os._exit(n)`` from an app's
+  code raises ``SystemExit(n)`` instead (``os._exit`` in the reason). A contract app (start/stop
+  class) that exits from a callback is stopped (its ``stop()``) and shown failed with the same
+  reason; its ``stop()`` may take the app's ``stop_timeout`` (it was a fixed 5 s).
+
+Facts this relies on (ipykernel 7.4, tornado 6.6, Python 3.11):
+
+* asyncio's C Task sets a ``SystemExit``/``KeyboardInterrupt`` as the task's exception and
+  re-raises it out of ``Handle._run``, which re-raises it out of ``run_forever()``: that is how
+  an app's ``sys.exit`` killed the kernel. ``run_until_complete``'s done callback then does not
+  stop the loop (it assumes the exception already left ``run_forever``): when the bridge
+  swallows it, it stops the app's loop itself.
+* tornado 6's ``Subprocess.initialize()`` uses ``loop.add_signal_handler(SIGCHLD)`` (not
+  ``signal.signal``), on the loop current where it is first called, once per process
+  (``_initialized``).
+* A Python signal handler runs only when the main thread executes bytecode: a SIGCHLD delivered
+  to another thread while the kernel's loop sleeps in ``epoll`` waits until something wakes the
+  loop, unless a wakeup fd is set (asyncio's ``add_signal_handler`` sets it).
+* ipykernel installs ``default_int_handler`` for SIGINT while a cell runs and puts back the
+  previous handler after; a cell therefore always sees SIGINT's cell handler: the test looks at
+  SIGINT from a callback after the cell.
+* ``signal.getsignal`` returns ``Handlers.SIG_DFL``, an IntEnum whose ``str()`` is ``0``.
 """
 
 import asyncio

@@ -15,6 +15,22 @@
   its SIGINT handler, else a KeyboardInterrupt in its main);
 * exits: ``sys.exit`` / ``SystemExit`` / ``KeyboardInterrupt`` out of one of the
   app's callbacks (``appprocess``' ``Handle._run``) end the app, never the kernel.
+
+* Stop is a SIGTERM (``appstop.terminate``, ``scope.stop``): the app's own SIGTERM handler (a
+  ``signal.signal`` handler runs in the app's context on the loop that runs it; a
+  ``loop.add_signal_handler`` callback on its loop), else its SIGINT handler, else a
+  KeyboardInterrupt raised where its main blocks (an ``asyncio.run`` main task is cancelled
+  first, then ``asyncio.run`` raises KeyboardInterrupt, as asyncio does on Ctrl+C); an exception
+  a handler raises is raised in the main, as in a process. Then up to ``stop_timeout`` (app
+  option, default 5 s; config ``validate.py``, spec as data) for the main to end (shared: the
+  main thread or main task is over; threaded: the thread ended); then what is left is forced (a
+  KeyboardInterrupt in a still-blocked main, then the previous stop: servers, tasks, timers,
+  streams, with 1 s more). The app's log says which: ``stopped by its SIGTERM handler in 40
+  ms``, ``stopped by a KeyboardInterrupt in its main in 3 ms``, ``did not stop within 5 s after
+  its SIGTERM handler: forced``. A main thread that does not hand back by then is left on its
+  own (detached, a daemon thread; the log says so): the kernel never waits for it again. A
+  restart stops the old run the same way, after the new run serves (issue 12's hand-over is
+  unchanged; the old run's listening sockets were handed over before its SIGTERM).
 """
 
 import asyncio

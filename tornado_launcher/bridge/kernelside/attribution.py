@@ -4,6 +4,9 @@ The app's context first (:data:`state.current_run`, copied into every handle
 and task its server creates, and into threads it starts), then the logger
 name, else the kernel's own log.  :class:`BridgeHandler` sits on the root
 logger; :class:`StreamProxy` wraps ``sys.stdout`` / ``sys.stderr``.
+
+ipykernel's console handler on the ``tornado`` logger is removed at install, so a line is not
+printed twice.
 """
 
 import logging

@@ -23,6 +23,25 @@ its stdin, and watches the kernel through a pidfd (else its parent pid); when th
 it SIGKILLs them and their descendants.  Why not ``PR_SET_PDEATHSIG``: it fires when the
 forking *thread* ends (threaded mode's threads, pool workers) and needs code in the child;
 why not the kernel's process group: ``pty.fork`` and ``start_new_session`` leave it.
+
+``os.system`` in an app is replaced by the same through ``Popen`` (so the shell is the app's
+while it runs). The guard receives ``+ pid start`` / ``- pid`` lines on its stdin; not EOF
+alone: an ``os.fork`` child without exec holds the pipe's write end. The app's log says
+``stopped 2 child processes: bash (pid 123), sleep (pid 124)`` (and which needed SIGKILL).
+Reaping waits 0.3 s after a death.
+
+Facts this relies on:
+
+* Python 3.11's ``subprocess`` calls ``_fork_exec`` imported by name from ``_posixsubprocess``:
+  wrapping the module attribute alone misses every ``Popen``; multiprocessing's
+  ``spawnv_passfds`` calls ``_posixsubprocess.fork_exec`` through the module.
+* asyncio's default watcher on 3.11 (``ThreadedChildWatcher``) runs a thread per child blocked
+  in ``waitpid(pid, 0)``: reaping such a child ourselves makes it log "Unknown child process
+  pid"; waiting 0.3 s after the death leaves it the reaping.
+* On the code before this, the children test did not fail: it hung (killed after 150 s) once its
+  first assertion failed, in the session's teardown with the app's children alive. Not pinned
+  down; the likely holder is the children's inherited copies of the kernel's stdout/stderr
+  pipes, which the launcher reads until EOF.
 """
 
 import contextvars

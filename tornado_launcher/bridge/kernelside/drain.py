@@ -311,7 +311,7 @@ def thaw(run):
         run.loop.call_soon_threadsafe(on_its_loop)
     except RuntimeError:  # its loop is closed: nothing waits on it
         run.frozen = False
-        for handle, server, connection, address in run.held_connections:
+        for _handle, _server, connection, _address in run.held_connections:
             connection.close()
         run.held_connections = []
 
@@ -378,10 +378,20 @@ def has_connections(run):
     for server, _ in run.servers:
         if getattr(server, "_connections", None):
             return True
-    for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+    for _fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
         if isinstance(getattr(handler, "__self__", None), tornado.iostream.BaseIOStream):
             return True
     return False
+
+def cancel_tasks(loop, timeout=1.0):
+    """Cancel the tasks still pending on an app's stopped loop and run it until they
+    unwound (``timeout`` s at most): the end of a threaded run's or scope's own loop."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
+
 
 def drain_thread_loop(run, app):
     """On the app's own thread, its loop stopped: serve or close what it accepted, bounded."""
@@ -401,7 +411,7 @@ def drain_thread_loop(run, app):
     # streams no HTTPServer tracks (websockets, raw TCPServer connections): close them
     # while the loop still runs, so their close callbacks run in the old app
     streams = []
-    for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+    for _fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
         owner = getattr(handler, "__self__", None)
         if isinstance(owner, tornado.iostream.BaseIOStream) and owner not in streams:
             streams.append(owner)
@@ -416,7 +426,7 @@ def drain_thread_loop(run, app):
         pass
     # what else is registered on the app's private loop is the app's: close its sockets
     # (plain int fds may be owned elsewhere: those are only unregistered)
-    for fileobj, handler in list(getattr(run.io_loop, "handlers", {}).values()):
+    for fileobj, _handler in list(getattr(run.io_loop, "handlers", {}).values()):
         if isinstance(fileobj, socket.socket):
             try:
                 fileobj.close()

@@ -12,6 +12,19 @@ an :class:`~.scope.AppScope` starts::
     Entry.application("pkg.mod:make_app", port=8888, address="127.0.0.1")
                                       # Application subclass, instance, or factory; we listen
     Entry.callable(fn)                # an already-imported function (tests, subclasses)
+
+Entry points (issue 10), as the config gives them:
+
+Config: ``options { main = "pkg.mod:fn" }``, ``script = "server.py"`` (resolved against the
+config file's directory), or ``app_class`` + ``port`` (+ ``address``, default 127.0.0.1) for an
+Application / subclass / instance / factory; exactly one of ``app_class``/``main``/``script``
+(``validate.BlockReader.entry_point``; the dotted rule is ``protocol.parse_entry_path``, shared
+with the kernel side). ``port`` with ``main``/``script`` is an error; ``port`` with an
+``app_class`` means "an Application or a factory is expected" (a factory and a contract class
+cannot be told apart without importing): at start, ``scope`` says in one sentence when the
+target is neither, and a contract ``app_class`` that is really an Application or a function
+fails with "add ``port``" / "give it as ``main``" (``entry.refuse_non_contract``).
+``TornadoController.spec`` passes ``main``, ``script``, ``port``, ``address`` as data.
 """
 
 import asyncio

@@ -12,7 +12,7 @@ seconds pass without a new one, the changed ``.py`` files are compiled here
 record per handler goes out on the comm.  The launcher turns it into the same
 ``FileChange`` batches its own watcher makes.
 
-The matching rule is the launcher's ``watch.matches`` (fnmatch on the path
+The matching rule is the launcher's ``watching.watcher.matches`` (fnmatch on the path
 relative to the root, ``*`` spanning ``/``, ignores against the whole path
 and each component, virtualenvs skipped); ``tests/unit/test_filewatch.py``
 holds both to the same table.

@@ -21,6 +21,36 @@ coroutine or generator, a function that runs when the module is imported or
 the app starts (a fresh start would call the new code; a patch would not),
 an added class, a removed function or class, a special method added or
 removed.
+
+* The analysis (``hotpatch.Analysis``, nothing of the new source is executed). The old source is
+  the bytes the module was executed (or last patched) from, kept on its ``graph.CodeCache``
+  entry. Both are parsed; the module body and each class body are compared: statements other
+  than ``def``/``class`` must be equal (``ast.dump`` without positions) and in the same order
+  relative to the definitions both have; a class must keep its bases, keywords and decorators; a
+  function its decorators, signature (defaults aside), kind (plain/generator/coroutine: code
+  flags) and free variables (``co_freevars``: the ``__class__`` cell of ``super()``, closures).
+  New defaults must be constants (``ast.literal_eval``). The new code object of each function is
+  taken from the compiled module by ``(co_qualname, co_firstlineno)`` (the first decorator's
+  line: property getter and setter share a qualname). The live function is found from the
+  module's or class's ``__dict__`` entry through what wraps it: ``__wrapped__``
+  (``functools.wraps``, ``tornado.web.authenticated``, ``gen.coroutine``), closure cells (a
+  decorator without ``wraps``), ``__func__`` (staticmethod/classmethod), ``fget/fset/fdel``,
+  ``partial.func``; matched by qualname, old first line and file (a cache in front of it,
+  ``lru_cache``, is cleared with the swap). Aliases (``get = _impl``, ``from x import f`` in
+  another module) are the same object. Added: a function (module) or method (class), built from
+  its code object (``__class__`` cell = the class), constant defaults, no annotations, and at
+  most the decorators ``staticmethod``, ``classmethod``, ``property``,
+  ``tornado.web.authenticated/addslash/removeslash``, ``tornado.gen.coroutine``. Removed: a
+  method (not a module function: another module may import it). Refused: special methods added
+  or removed, classes added or removed.
+* What runs at import or start is not patched. A fresh start would call the new code; a patch
+  would not. ``startup_names`` collects what the module-level and class-level statements call (a
+  statement that calls nothing, such as ``ROUTES = [(r"/", Main)]`` or ``get = _impl``, calls
+  nothing), decorators, bases, the constructors of classes named there, and transitively the
+  bodies of the functions reached, for the module, its importers (transitively, at most 200) and
+  the app's entry points (``app_class``: every method of the class; ``main``/``factory``: that
+  function). Methods of ``RequestHandler`` subclasses run per request only and are always
+  patchable.
 """
 
 import ast
@@ -248,7 +278,7 @@ def _defaults(node, what):
     a = node.args
     defaults = _constants(a.defaults, what) or None
     kw = {}
-    for arg, d in zip(a.kwonlyargs, a.kw_defaults):
+    for arg, d in zip(a.kwonlyargs, a.kw_defaults, strict=True):
         if d is not None:
             kw[arg.arg] = _constants([d], what)[0]
     return defaults, (kw or None)
@@ -364,7 +394,7 @@ class Analysis:
         return self.old.lines_of(old) == self.new.lines_of(new)
 
     def _first_difference(self, old, new):
-        for o, n in zip(old, new):
+        for o, n in zip(old, new, strict=False):  # the shorter one's end: the rest is the difference
             if not self._same(o, n):
                 return getattr(n, "lineno", None)
         if len(old) != len(new):
@@ -413,7 +443,7 @@ class Analysis:
                 if not olds and isinstance(news[0], ast.ClassDef):
                     raise Refused("class %s was added" % qual)
                 raise Refused("the definitions named %s changed" % qual)
-            for o, n in zip(olds, news):
+            for o, n in zip(olds, news, strict=True):
                 if isinstance(o, ast.ClassDef) or isinstance(n, ast.ClassDef):
                     self._class(owner, o, n, qual, request_time)
                 else:

@@ -9,6 +9,11 @@ the same listen queue before the old one closes: no refused connection.  A ``soc
 made, a port 0 and ``create_unix_server`` are not pooled (asyncio itself replaces a stale Unix
 socket file on the next bind).  Every such ``asyncio.Server`` is noted for the run and closed at
 its end (:func:`close`), on its own loop; ``pool.release`` then frees the port.
+
+Facts this relies on:
+
+* ``loop.create_server(sock=...)`` accepts a dup of a pooled listening socket; asyncio's
+  ``Server.close()`` on 3.11 closes the listening sockets only (accepted transports go on).
 """
 
 import asyncio

@@ -39,6 +39,17 @@ Streams are finished when the page must reload or when their run stops for
 good, so they never hold up a drain.  The hubs (one per app name) outlive app
 objects and runs; all their methods may be called from any thread: a stream
 is written on the loop that serves it.
+
+The wiring: ``Run.track_server`` hands each server to ``on_server``; a newer run serving is
+``tornado_app._running`` → ``serving``; a start that failed or kept the old code (``_failed`` /
+``_kept_old``) → ``failed`` with ``error_place(exc)``; a save that did not compile is known only
+to the launcher: ``Session.mark_stale(app, problem)`` → the controller's ``report_problem`` →
+``bridge.report_problem_code`` → ``api.report_problem_from_json``, and ``clear_stale`` says
+``ok``; ``refresh_assets_from_json`` → ``refreshed``; ``_stop`` → ``stopping``. A peer in
+``live_reload_hosts`` (spec data, read as ``app.spec`` at each request) may also name the remote
+kernel's host (``live_reload_names``, which the controller adds from the kernel's
+``remote_host``). The first refusal per address (at most ``MAX_NAMED_REFUSALS``) is one line in
+the app's log (issue 21).
 """
 
 import asyncio

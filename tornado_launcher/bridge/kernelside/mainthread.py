@@ -23,6 +23,45 @@ running loop (``get_running_loop()``) until its first blocking call returns (non
 as in a process).  A resume during a
 stop waits at most until the stop's deadline: a main that does not hand back by
 then is left running on its own (detached; the stop is forced).
+
+* The entry runs like a process's main. Shared mode: a synchronous main (a script, a plain
+  ``main``) runs on its own thread (``mainthread.MainThread``) in lockstep with the kernel's
+  loop thread: only one runs at a time. The loop thread starts it and waits; the main's blocking
+  call hands back a future (``appstop.ProcessMain.blocking_start`` / ``blocking_run`` /
+  ``blocking_until``): ``IOLoop.start()`` / ``run_forever()`` wait for the app's
+  ``IOLoop.stop()`` / ``loop.stop()`` (``loop_stop_called``) or its stop; ``asyncio.run()`` /
+  ``run_until_complete()`` for their task (``IOLoop.run_sync`` is start + stop); when it is done
+  the loop thread resumes the main with the result or the exception and waits again. The loop
+  thread is parked whenever the app's code runs, so asyncio's one-thread rules hold; the main
+  thread's event loop and running loop are the kernel's. The code after the blocking call
+  (finally, ``with`` exits, ``IOLoop.close()`` / ``loop.close()``, which never close the
+  kernel's loop) runs at stop, on that thread. Threaded mode blocks for real
+  (``IOLoop.start()``, ``asyncio.run()``, and now the app's own ``loop.run_forever()`` too,
+  which is its serving call); teardown runs at stop, on the app's thread. Why two threads in
+  lockstep and not a coroutine: the app's code is synchronous and blocks in a C-level call chain
+  we do not own (its ``finally`` must run on the same stack); a greenlet would do it on one
+  thread but is not stdlib. The price: ``threading.current_thread()`` in the app's main is not
+  the kernel's ``MainThread`` (as in threaded mode), and the hang monitor and Interrupt follow
+  the main thread (``hang.running_for``: a blocked kernel loop is reported where the app's main
+  runs; an Interrupt that reaches the waiting loop thread is raised in the main thread).
+
+Facts this relies on:
+
+* ``asyncio.events._set_running_loop(kernel_loop)`` in a second thread makes
+  ``get_running_loop()``, ``get_event_loop()`` and ``IOLoop.current()`` there answer the
+  kernel's loop; ``loop.create_task`` / ``call_soon`` from it are safe only while the loop
+  thread is parked (asyncio checks the thread only in debug mode).
+* A ``contextvars.Context`` cannot be entered by two threads at once: the main thread runs in a
+  copy of the scope's context.
+* ``threading.Semaphore.acquire(timeout=-1)`` does not block: a negative timeout is "already
+  passed" (only ``Lock.acquire`` reads -1 as "forever"). The first lockstep waited in a loop of
+  those and held the GIL until the 5 ms switch interval: each start of a shared synchronous main
+  cost ~8 ms instead of 0.7 ms. A blocking ``acquire()`` (timeout None) is interruptible by
+  signals on POSIX, so the kernel's Interrupt still reaches the waiting loop thread.
+* Cost (``benchmarks/engine.py --styles --runs 30``, same machine, before → after): restart
+  medians shared sync main 10.4 → 12.0 ms, script 10.8 → 12.0 ms (a thread start and two
+  hand-overs per start), other rows within noise; ``benchmarks/reload_probe.py --only shared
+  threaded --reloads 20``: 0 refused, 0 reset, 0 hung, 0 wrong before and after.
 """
 
 import asyncio

@@ -14,6 +14,22 @@ during the hand-over or kept when the new code fails, keeps its own.
 
 Chosen over swapping ``_options`` at context switches: a swap is wrong as soon
 as two apps' callbacks interleave on one loop or run in two threads.
+
+Facts this relies on:
+
+* ``tornado.options``: ``OptionParser`` reaches its options only through ``self._options``
+  (Mapping operations) and ``_parse_callbacks`` (append, iterate), so both are replaced by
+  mappings routed by the app's ContextVar: each app (by name) has its own options and values,
+  the kernel keeps its own; two apps that ``define("port")`` each see their own port (tested
+  shared + threaded at once). A swap of ``_options`` at context switches was rejected: it is
+  wrong as soon as two apps' callbacks interleave on one loop or run in two threads.
+  ``define()`` names the file that defined an option from its caller's frame (``frame.f_back``,
+  skipping the module-level ``define``): wrapping ``define`` made every option "defined in" the
+  bridge's module and broke the purge; the mapping tells a ``define()`` check from a lookup by
+  looking at its caller's code object. An app forgets, before each start, its options whose file
+  is no longer a loaded module (purged) and its script's: a restart's ``define("port")`` never
+  meets "already defined". A module another app imported (cached) lends its options (a fresh
+  copy) to an app that did not import it itself.
 """
 
 import collections.abc

@@ -20,6 +20,12 @@ handlers the app added are closed. The bridge's own routing (``attribution.Bridg
 on the root logger) is never removed; a ``dictConfig`` that drops it from the root gets it
 back at once. Cost: a begin is two attribute reads and a copy of ``sys.path``; an end walks
 the run's own journal.
+
+A handler the new run adds again replaces the old one (same logger, same class by module and
+name: a reload makes new classes), which is removed: else each restart doubled every log line.
+With a partial reload a module that is not re-executed does not set its level, environment key
+or ``sys.path`` entry again, nor does idempotent code (``os.environ.setdefault``): undoing them
+at each restart would take them from the running app, hence the hand-over.
 """
 
 import logging

@@ -31,6 +31,85 @@ cancels the main task (so ``await asyncio.Event().wait()`` ends) and the rest,
 and (threaded) stops and closes the loop.  Python 3.11 tasks do not expose their
 context, hence the task factory; the ready queue is never swept (it holds the
 steps of the just-cancelled tasks), nor timers that wake a future.
+
+In the kernel, ``TornadoBridgeApp.entry_point()`` turns the spec into an ``entry.Entry`` (None:
+the contract path, unchanged). The command queue, restart, purge, the threaded toggle and the
+state records are the same for every style; only the start and the stop differ
+(``_start_entry``, ``_stop_entry``):
+
+* start: a ``Run`` as for every app, then ``AppScope(name, argv, threaded, context=run.ctx,
+  servers=run.servers)``: the scope's context carries both ``current_run`` (log attribution, the
+  servers' drain bookkeeping) and ``scope_var``; the scope fills the run's ``Servers``, so URLs
+  and the drain are the run's. Before the start the app forgets its options from purged modules
+  and its script (``options.forget_unloaded``).
+* shared: the entry runs with ``sys.argv = [argv0] + argv``, a synchronous main (a script, a
+  plain ``main``) on its own thread in lockstep with the kernel's loop, where ``IOLoop.start()``
+  / ``asyncio.run()`` block it until the app stops (see "The per-app process model"); a
+  coroutine ``main`` is the app's main task on the kernel's loop; after two loop turns the app
+  serves (a main blocked or a main task alive, or a socket bound) → "running", else it ended
+  before serving → "failed" with the reason (so Start always settles).
+* threaded: the scope's own thread and loop; ``asyncio.run`` / ``IOLoop.start()`` really run;
+  "running" once that loop runs.
+* an app that ends on its own (main returns/raises, ``sys.exit``, it stops its IOLoop):
+  ``scope.ended`` → ``_entry_ended`` → "stopped"/"failed" with the reason.
+* stop: the listening sockets close first on the app's loop (port free; the backlog is served,
+  ``patches._tcp_stop``); no connection → ``scope.stop()`` at once: a SIGTERM to the app (its
+  handler, else a KeyboardInterrupt in its main, up to ``stop_timeout``), then it cancels what
+  is left (every task, timer, ``PeriodicCallback``, IOStream of the app; threaded: stops and
+  closes its loop). With connections: a Stop drains them (``drain.drain``, ≤ ``drain_timeout``)
+  then ``scope.stop()``; a Restart does that in the background while the new app already serves.
+* restart: as for contract apps (``_replace``), the new scope starts first and gets the app's
+  pooled listening sockets (``app.listen()`` goes through ``bind_sockets``), then the old run
+  hands over and is halted (``_stop_entry``).
+
+Facts this relies on (a real ipykernel 7.4.0 / tornado 6.6.1 / Python 3.11 kernel:
+tests/integration/test_entry_styles.py, apps in tests/integration/entry_apps/):
+
+* A cell runs on the kernel's ``MainThread`` with its selector loop running; ``asyncio.run()``
+  there raises "asyncio.run() cannot be called from a running event loop";
+  ``loop.run_until_complete()`` and ``IOLoop.current().start()`` raise "This event loop is
+  already running"; the loop has no task factory; ``sys.argv`` is ``[.../ipykernel_launcher.py,
+  "-f", <connection file>]``. Top-level ``await`` in a cell runs on that same loop.
+* Shared mode (since the process model, below): ``asyncio.run(coro)`` makes ``coro`` the app's
+  main task on the kernel's loop and blocks the app's main thread until it is done;
+  ``IOLoop.start()`` blocks it until the app's ``IOLoop.stop()`` / ``loop.stop()`` or its stop.
+  Without a main thread (a coroutine ``main``, an Application) they return at once as before,
+  and the app's ``IOLoop.stop()`` means it ended on its own. Threaded: ``asyncio.run`` runs on
+  the app's own loop (the scope's, so stop can cancel it) until done, as usual.
+* Python 3.11's ``asyncio.Runner`` (``with Runner(loop_factory=...) as r: r.run(main())``,
+  dask's scheduler on Python < 3.12) made in an app's main is that same ``asyncio.run``
+  (``patches._runner_*``): its loop (``get_loop()``) is the scope's whatever its
+  ``loop_factory``, ``run()`` is the scope's blocking run, ``close()`` closes nothing (the scope
+  ends its loop). ``tests/integration/test_asyncio_runner.py``.
+* A shared main's thread has the kernel's loop as its running loop only until its first blocking
+  call returns; after it none runs there, as in a process (voila's stop: jupyter_core's
+  ``run_sync`` then runs the loop through ``run_until_complete``, not on a thread of its own
+  that would wait for the parked kernel loop). ``tests/integration/test_main_after_stop.py``.
+* Threaded: a new loop the app's main sets (``asyncio.set_event_loop``) on its thread before it
+  blocks is the app's from then on (``AppScope.adopt_loop``; jupyter_core's
+  ``ensure_event_loop`` in ``launch_instance``); the scope's first loop, never run, is closed at
+  the end. ``tests/integration/test_own_loop.py``.
+* ``sys.exit(asyncio.run(main()))``: the exit happens when main ends, as in a process; status 0
+  is "stopped", another status "failed".
+* Stopping without a handler cancels the main task (asyncio.run's Ctrl+C), so ``await
+  asyncio.Event().wait()`` ends.
+* Python 3.11 tasks do not expose their context (``Task._context`` / ``get_context()`` are
+  3.12): tasks are tracked by a task factory on the app's loop. Timer handles
+  (``Handle._context``) do carry it: the app's timers and ``PeriodicCallback``s are found in
+  ``loop._scheduled`` by context. The ready queue must not be swept: it holds the steps of the
+  just-cancelled tasks (cancelling one left the task "cancelling" forever), nor timers whose
+  first argument is a future (an ``asyncio.sleep`` in a task's cleanup would hang).
+* ``parse_command_line()`` and ``argparse`` default to the app's argv in its context (any task
+  or thread); ``sys.argv`` is ``[argv0] + argv`` during the app's synchronous code and each step
+  of its main task, put back only if still ours.
+* ipykernel opens one zmq pipe (an eventfd) per thread that writes to stdout/stderr and closes
+  it up to 10 s after the thread ended (``IOPubThread._event_pipe_gc``): a threaded app logging
+  to stderr shows +1 fd per cycle for 10 s. The fd census keeps access lines off stderr.
+* traitlets' ``Application.initialize`` (logging ``dictConfig``) re-enables every disabled
+  logger (``logger.disabled = False``): use levels, not ``.disabled``.
+* 50 start/stop cycles over all six styles, shared and threaded: no growth in fds, threads or
+  asyncio tasks; the port is free after each stop; after an edit + purge + start only the new
+  version answers.
 """
 
 import asyncio
@@ -349,11 +428,7 @@ class AppScope(ProcessMain):
 
     def _finish_loop(self, loop):
         try:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for t in pending:
-                t.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
+            draining.cancel_tasks(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
         except Exception:
             pass

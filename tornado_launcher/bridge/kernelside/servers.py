@@ -4,6 +4,19 @@ Filled by the ``TCPServer.add_sockets`` patch while the app's code runs.
 :class:`SocketPool` keeps an app's bound listening sockets across its restarts,
 so the new run accepts on them before the old one stops (no moment with the
 port closed).
+
+* ``Application.listen(port)`` without an address binds ``0.0.0.0`` and ``::`` (both families
+  here); the URL is ``http://localhost:PORT/`` (``[::1]`` for an IPv6-only wildcard).
+  ``/etc/hosts`` here maps localhost to 127.0.0.1 only.
+
+* Sockets however bound (18.5). ``bind_sockets`` + ``add_sockets``, ``listen()``,
+  ``HTTPServer.bind/start(1)`` already go through the pool (see "A restart never closes the
+  port"); ``test_process_model_b`` checks each style serves, restarts and frees its port in both
+  modes. We did not reproduce the issue's "listens but never accepts" with Tornado's own calls;
+  a raw ``socket.socket()`` handed to ``add_sockets`` is tracked (URLs, closed at stop) but not
+  pooled: its restart is stop-then-start (EADDRINUSE fallback).
+
+A wildcard bind's URL names ``localhost`` (``[::1]`` for an IPv6-only wildcard).
 """
 
 import socket

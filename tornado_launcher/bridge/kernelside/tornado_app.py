@@ -18,6 +18,49 @@ accept on them, then the old servers stop accepting, the old websockets get
 1012, the old app's ``stop()`` runs and its connections drain in the
 background.  When the new code does not start, the old run keeps serving
 ("serving old code", ``protocol.OLD_CODE``).
+
+A restart never closes the port (issue 12). In an app's run, ``tornado.netutil.bind_sockets`` /
+``bind_unix_socket`` (what ``listen()`` calls, whatever address the argv names) are answered by
+``servers.pool``: the first run binds and the pool keeps the sockets; each server gets its own
+``dup()``, so the next run's server registers its own fd on the same listen queue (in shared
+mode asyncio keeps one reader per fd) and the old server's ``stop()`` closes only its own.
+``TornadoBridgeApp._replace`` orders a restart (and the threaded toggle): start the new run (it
+accepts at once) → ``_hand_over`` on the old run's loop (its servers ``stop_accepting`` on
+pooled sockets, their answers end keep-alive, its websockets get 1012 "Service Restart"). Both
+runs accept from the one listen queue until then, so from the moment the new run's first server
+is registered (``Run.track_server``, before it can accept) the old run is frozen
+(``drain.freeze``): its HTTP servers hold the connections they accept (the hand-over gives them
+to the new run's server on the same address, ``drain.pass_held``) and end keep-alive connections
+with their next answer, its websockets hold the messages they receive (``drain.hold_message``:
+dropped once the 1012 is sent) and one it upgrades gets the close frame instead of the old
+``open()`` (``drain.refusal``); if the new run does not start, ``drain.thaw`` lets the old run
+answer what it held. Once the new code serves, the old code answers nothing new (the last answer
+on an old keep-alive connection, which ends it, excepted) → report "running" → ``_halt`` the old
+run (its ``stop()``, then the drain in the background: requests it accepted are answered by the
+old code within ``drain_timeout``, 2 s by default; a keep-alive connection idle 50 ms is closed,
+a busy one ends with its answer; long-polls, event streams and websockets still open at the
+bound are cut) → release pooled addresses the new run no longer uses. Closing and rebinding
+would leave the port closed 2–3 ms (refused connections); ``SO_REUSEPORT`` would spread
+connections over both servers. A real stop closes the pool's sockets: the port is free when
+"stopped" is sent. A socket bound outside ``bind_sockets`` is not pooled: the new start fails
+with EADDRINUSE and the restart falls back to stop-then-start. When the new code does not start
+(import error, exception in ``start()``), the old run keeps serving and the record is "running"
+with reason ``protocol.OLD_CODE`` + ``file:line: message`` (``protocol.serves_old_code``); the
+Session marks the app stale ("serving old code") and the next restart that starts swaps.
+``tests/prober.py`` is the client side that counts what a reload costs clients
+(``tests/integration/test_reload_prober.py``, ``benchmarks/reload_probe.py``).
+
+In the kernel, ``TornadoBridgeApp(name, spec)`` has ``start()``, ``stop()``, ``restart()``,
+``handle_watchdog_event(event)``, ``set_threaded(flag)``, ``set_live_reload(flag)``: each
+returns at once; progress is reported as state records (``records``: log floods batched every 15
+ms, a command's final state and the first record after a quiet spell sent at once, so the
+session hears "running" when a client can see it).
+
+Running means serving (25.5). A scoped app whose main runs but listens on nothing yet is
+reported "running" once its first listening socket opens (``tornado_app.until_serving``, at most
+``SERVE_WAIT`` = 5 s); ending meanwhile is its failure with its reason. After 5 s without one it
+is "running" with the reason ``no listening socket within 5 s: it runs without serving (a
+worker?)``: a worker legitimately serves nothing, and the control client prints the reason.
 """
 
 import asyncio
@@ -467,7 +510,6 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         await asyncio.sleep(0)
         return None
 
-    # -- start, an app's own entry point (both modes: the scope runs it)
     # -- start, threaded mode: the app on its own thread and loop
     async def _start_threaded(self, run):
         run.started_fut = state.kernel.loop.create_future()
@@ -516,11 +558,7 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
             # else nothing to drain: finish at once (the kernel hears of it when the
             # loop is closed, so no second thread competes for the GIL with the next start)
             try:
-                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-                for t in pending:
-                    t.cancel()
-                if pending:
-                    loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
+                draining.cancel_tasks(loop)
             except Exception:
                 pass
             run.loop_closing = True
