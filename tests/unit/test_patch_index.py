@@ -59,3 +59,10 @@ def test_a_module_gone_or_replaced_behind_the_index_is_never_answered_for(projec
     importlib.import_module("idxpkg.c")  # executed again: found again
     names, loaded = answers([str(project / "c.py")])
     assert names == {"idxpkg.c"} and loaded["idxpkg.c"] is sys.modules["idxpkg.c"]
+
+
+def test_without_a_project_directory_nothing_is_a_project_module(project):
+    assert answers([str(project / "a.py")])[0] == {"idxpkg.a"}
+    imports.finder.project_dir = None
+    names, loaded = answers([str(project / "a.py")])
+    assert names == set() and "idxpkg.a" not in loaded

@@ -193,10 +193,10 @@ class Loaded:
     building the dict of all of them (1,000 entries with a 1,000-module project) per save."""
 
     def __init__(self):
-        _refresh()
+        self.names = _known.names if _refresh() else frozenset()
 
     def get(self, name, default=None):
-        module = sys.modules.get(name) if name in _known.names else None
+        module = sys.modules.get(name) if name in self.names else None
         return default if module is None else module
 
     def __contains__(self, name):
@@ -254,10 +254,10 @@ def project_modules_for_paths(paths):
     against ``sys.modules`` (the module there now, its file): an index entry never answers for a
     module that left or was replaced."""
     loaded = Loaded()
-    key = (finder.project_dir, id(_known.names), len(_known.names), _known.mark, _known.size)
+    key = (finder.project_dir, id(loaded.names), len(loaded.names), _known.mark, _known.size)
     if _index.key != key:
         by_file = {}
-        for name in _known.names:
+        for name in loaded.names:
             module = sys.modules.get(name)
             if module is not None:
                 try:
