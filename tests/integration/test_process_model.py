@@ -52,6 +52,13 @@ def said(out):
     return [what for what, _ in notes(out)]
 
 
+async def until(cond, timeout=15.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.05)
+
+
 async def cell(s, code):
     out = await s.execute("k", code)
     assert out["status"] == "ok", out
@@ -282,3 +289,45 @@ async def test_interrupt_reaches_a_shared_main_that_blocks_the_kernel(tmp_path):
         assert await fetch(f"http://127.0.0.1:{ports['spin']}/") == (200, "spin")
         assert said(outs["spin"]) == ["spinning", "interrupted Interrupted"]
         assert await cell(s, "print(6 * 7)") == "42"
+
+
+@MODES
+async def test_a_contract_apps_start_blocks_until_its_stop(tmp_path, threaded):
+    """Kernel Gateway's case (issue 18.3 for app_class): the code after its IOLoop.start() runs at
+    its stop, never at its start; a stop() that stops nothing has its loop stopped for it after
+    stop_timeout."""
+    config, ports, outs = project(tmp_path, {"ct": ('app_class = "papps.contract_teardown.TeardownApp"', ""),
+                                             "hang": ('app_class = "papps.contract_teardown.TeardownApp"', "hang", 1)},
+                                  threaded)
+    async with running_session(config, auto_reload=False) as (s, rec):
+        for name in ("ct", "hang"):
+            await rec.wait(state_of(name, "running", "failed"))
+            assert s.apps[name].state == "running", s.apps[name]
+        await asyncio.sleep(0.5)
+        for name in ("ct", "hang"):
+            assert said(outs[name]) == ["listening"], (name, notes(outs[name]))
+            assert await fetch(f"http://127.0.0.1:{ports[name]}/", timeout=5) == (200, "contract teardown"), name
+        assert await cell(s, "print(6 * 7)") == "42"  # the kernel answers while its start() blocks
+        # a restart: the old run's teardown runs (once), the new run serves
+        st = await s.restart_app("ct")
+        assert st.state == "running", st
+        await until(lambda: len(said(outs["ct"])) >= 4)  # the old run stops once the new one serves
+        assert said(outs["ct"]) == ["listening", "listening", "stop", "finally"], notes(outs["ct"])
+        assert await fetch(f"http://127.0.0.1:{ports['ct']}/", timeout=5) == (200, "contract teardown")
+        st = await s.stop_app("ct")
+        assert st.state == "stopped" and port_is_free(ports["ct"]), st
+        assert said(outs["ct"])[4:] == ["stop", "finally"], notes(outs["ct"])
+        # where its teardown ran: the thread its start() ran on (shared: a main thread of its own)
+        # (stop() is called by the launcher, on the kernel's thread in shared mode)
+        main = "tornado-launcher:ct" + ("" if threaded else " main")
+        assert {t for w, t in notes(outs["ct"]) if w != "stop"} == {main}
+        # a stop() that stops nothing: after stop_timeout its loop is stopped, start() returns
+        start = len(rec.events)
+        st = await asyncio.wait_for(s.stop_app("hang"), 20)
+        assert st.state == "stopped" and port_is_free(ports["hang"]), st
+        # (its loop stopped for it, as a forced stop does in threaded mode)
+        assert said(outs["hang"]) == ["listening", "stop", "finally"], notes(outs["hang"])
+        assert not [e for e in rec.events[start:] if isinstance(e, LogRecord) and "thread is left" in e.message]
+        assert await cell(s, "import threading\nprint(sorted(t.name for t in threading.enumerate() "
+                             "if t.name.startswith('tornado-launcher:')))") == "[]"
+
