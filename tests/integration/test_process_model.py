@@ -331,3 +331,37 @@ async def test_a_contract_apps_start_blocks_until_its_stop(tmp_path, threaded):
         assert await cell(s, "import threading\nprint(sorted(t.name for t in threading.enumerate() "
                              "if t.name.startswith('tornado-launcher:')))") == "[]"
 
+
+THREADS = "import threading, json\nprint(json.dumps(sorted(t.name for t in threading.enumerate())))"
+
+
+@MODES
+async def test_threads_the_app_leaves_running_are_ended_after_its_stop(tmp_path, threaded):
+    """flower's case: a thread that catches every exception (SystemExit too) and retries for ever
+    is ended after the stop, as the app's process exit would end it; one blocked in a C call
+    cannot be, and the log says so; the kernel's and the bridge's threads are never touched."""
+    config, ports, outs = project(tmp_path, {"stubborn": ('main = "papps.stubborn:main"', "blocked", 1)}, threaded)
+    async with running_session(config, auto_reload=False) as (s, rec):
+        await rec.wait(state_of("stubborn", "running"))
+        await s.stop_app("stubborn")
+        kernel_threads = set(json.loads(await cell(s, THREADS)))
+        kernel_threads.discard("stubborn-blocked")
+        for _ in range(2):  # a start, then a restart
+            start = len(rec.events)
+            st = await s.start_app("stubborn") if _ == 0 else await s.restart_app("stubborn")
+            assert st.state == "running", st
+            running_threads = json.loads(await cell(s, THREADS))
+            assert {"stubborn-retry", "stubborn-polite", "stubborn-blocked"} <= set(running_threads)
+        await s.stop_app("stubborn")
+        ended = await rec.wait(log_with("stubborn", "ended 1 thread the app left running"), start=start)
+        assert "stubborn-retry (papps.stubborn.retry, at stubborn.py:" in ended.message, ended
+        left = await rec.wait(log_with("stubborn", "could not end 1 thread"), start=start)
+        assert "stubborn-blocked (" in left.message and "at threading.py:" in left.message, left
+        # the restart's old run had its threads ended too (its retry thread left its loop)
+        await until(lambda: said(outs["stubborn"]).count("retry left") == 3)
+        assert said(outs["stubborn"]).count("finally") == 3
+        after = set(json.loads(await cell(s, THREADS)))
+        assert kernel_threads <= after, kernel_threads - after  # the kernel's and the bridge's threads
+        assert after - kernel_threads == {"stubborn-blocked"}, after - kernel_threads
+        assert not any("Exception in thread" in m or "ProcessExited" in m for m in rec.logs())
+        assert await cell(s, "print(6 * 7)") == "42"

@@ -116,6 +116,7 @@ class EntryPoints:
         self._run = None
         self.app = None
         leftovers.ended(self, run)
+        state.kernel.loop.create_task(run.scope.end_threads())  # what its process's exit would end
         pool.release(self.name)  # its pooled listening sockets: the port is free
         self._flush_prints()
         if outcome.error is not None:
