@@ -365,3 +365,18 @@ async def test_threads_the_app_leaves_running_are_ended_after_its_stop(tmp_path,
         assert after - kernel_threads == {"stubborn-blocked"}, after - kernel_threads
         assert not any("Exception in thread" in m or "ProcessExited" in m for m in rec.logs())
         assert await cell(s, "print(6 * 7)") == "42"
+
+
+@MODES
+async def test_a_start_that_imports_for_seconds_is_not_a_hang(tmp_path, threaded):
+    """jupyter_server's case under load: its start imports for more than the hang monitor's 2 s
+    while the kernel's loop waits (shared mode: its main runs in lockstep): "running", never
+    "not responding" (a main that spins is: test_interrupt_reaches_a_shared_main...)."""
+    config, ports, outs = project(tmp_path, {"slow": ('main = "papps.slow_import:main"', "")}, threaded)
+    async with running_session(config, auto_reload=False) as (s, rec):
+        await rec.wait(state_of("slow", "running", "failed"), timeout=30)
+        st = await s.restart_app("slow")
+        assert st.state == "running", st
+        assert await fetch(f"http://127.0.0.1:{ports['slow']}/") == (200, "slow import")
+        hung = [e for e in rec.events if isinstance(e, AppState) and e.state == "not responding"]
+        assert not hung, hung
