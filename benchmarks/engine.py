@@ -60,8 +60,8 @@ from _common import (  # noqa: E402
 from _entry_styles import STYLES, write_styles_project  # noqa: E402
 
 from tornado_launcher.config import load  # noqa: E402
-from tornado_launcher.events import AppState, KernelState  # noqa: E402
-from tornado_launcher.session import Session  # noqa: E402
+from tornado_launcher.engine.events import AppState, KernelState  # noqa: E402
+from tornado_launcher.engine.session import Session  # noqa: E402
 
 COLD_FLOOR_MS = 1500.0
 RESTART_FLOOR_MS = 30.0

@@ -138,8 +138,8 @@ class Launcher:
 
     async def __aenter__(self) -> "Launcher":
         from tornado_launcher.config import load
-        from tornado_launcher.events import AppState, ReloadEvent
-        from tornado_launcher.session import Session
+        from tornado_launcher.engine.events import AppState, ReloadEvent
+        from tornado_launcher.engine.session import Session
 
         self._tmp = tempfile.TemporaryDirectory(prefix="tl-hotpatch-")
         self.root = project(Path(self._tmp.name), self.n, scale_hcl(self.port, self.mode))

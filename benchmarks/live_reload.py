@@ -35,8 +35,8 @@ from _common import PollTimeout, free_port, machine_line, median, ms, p90, quiet
 from live_pages import Browser, app_block, chromium_path, live_files  # noqa: E402
 
 from tornado_launcher.config import load  # noqa: E402
-from tornado_launcher.events import AppState, ReloadEvent  # noqa: E402
-from tornado_launcher.session import Session  # noqa: E402
+from tornado_launcher.engine.events import AppState, ReloadEvent  # noqa: E402
+from tornado_launcher.engine.session import Session  # noqa: E402
 
 FLOOR_MS = 1000.0
 VERSION = "(document.getElementById('version') || {}).textContent"

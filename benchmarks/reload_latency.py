@@ -146,8 +146,8 @@ async def edit_loop(root: Path, port: int, n: int, pause: float, res: Result) ->
 
 async def run_launcher(threaded: bool, n: int, pause: float) -> Result:
     from tornado_launcher.config import load
-    from tornado_launcher.events import AppState, ReloadEvent
-    from tornado_launcher.session import Session
+    from tornado_launcher.engine.events import AppState, ReloadEvent
+    from tornado_launcher.engine.session import Session
 
     res = Result()
     port = free_port()

@@ -120,7 +120,7 @@ async def run_variant(variant: str, reloads: int, pause: float) -> Dict:
         t0 = time.perf_counter()
         if variant in ("shared", "threaded"):
             from tornado_launcher.config import load
-            from tornado_launcher.session import Session
+            from tornado_launcher.engine.session import Session
 
             session = Session(load(root / "jaffle.hcl"), auto_reload=True)
             try:

@@ -312,8 +312,8 @@ async def edit_loop(root: Path, port: int, runs: int, pause: float, res: Result)
 
 async def run_launcher(n: int, mode: str, runs: int, pause: float) -> Result:
     from tornado_launcher.config import load
-    from tornado_launcher.events import AppState
-    from tornado_launcher.session import Session
+    from tornado_launcher.engine.events import AppState
+    from tornado_launcher.engine.session import Session
 
     res = Result()
     port = free_port()

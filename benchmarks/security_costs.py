@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import median, ms, run_script, table  # noqa: E402
 
-from tornado_launcher import kernel as kernel_module  # noqa: E402
-from tornado_launcher import kernel_pipe  # noqa: E402
 from tornado_launcher.bridge.kernelside import live, state  # noqa: E402
-from tornado_launcher.kernel import Kernel, make_runtime_dir, remove_runtime_dir  # noqa: E402
+from tornado_launcher.kernels import kernel as kernel_module  # noqa: E402
+from tornado_launcher.kernels import kernel_pipe  # noqa: E402
+from tornado_launcher.kernels.kernel import Kernel, make_runtime_dir, remove_runtime_dir  # noqa: E402
 
 
 async def kernel_start(boot: bool) -> float:

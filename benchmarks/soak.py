@@ -52,7 +52,7 @@ from _common import PYTHON, ROOT, child_env, descendants, fd_count, free_port, t
 sys.path.insert(0, str(ROOT / "tests"))
 from prober import PROBE_APP, Probe, WebSocketTalk, version_source  # noqa: E402
 
-from tornado_launcher.control_client import request  # noqa: E402
+from tornado_launcher.control.client import request  # noqa: E402
 
 KINDS = ("save", "restart", "stop/start", "toggle", "config")
 WEIGHTS = {"save": 45, "restart": 20, "stop/start": 12, "toggle": 10, "config": 13}

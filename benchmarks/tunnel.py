@@ -112,8 +112,8 @@ async def download_mb_s(port: int, mb: int) -> float:
 
 async def measure(args) -> None:
     from tornado_launcher.config import load
-    from tornado_launcher.events import AppState
-    from tornado_launcher.session import Session
+    from tornado_launcher.engine.events import AppState
+    from tornado_launcher.engine.session import Session
 
     quiet_engine_logging()
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import missing_modules, pip_install_command  # noqa: E402
 
-from tornado_launcher import watch_inotify  # noqa: E402
-from tornado_launcher.watch import Watcher  # noqa: E402
+from tornado_launcher.watching import inotify as watch_inotify  # noqa: E402
+from tornado_launcher.watching.watcher import Watcher  # noqa: E402
 
 FLOOR_MS = 200.0
 

@@ -120,7 +120,7 @@ def pct(values, p):
 async def run(args) -> int:
     from PySide6.QtCore import Qt, QTimer
 
-    from tornado_launcher.events import LogRecord
+    from tornado_launcher.engine.events import LogRecord
     from tornado_launcher.gui.settings import Settings
     from tornado_launcher.gui.window import MainWindow
 

@@ -11,7 +11,7 @@
 #
 # PYTHON selects the interpreter whose PyInstaller builds (default .venv/bin/python).
 # The bundle does not contain ipykernel: kernels run in the user's Python
-# (tornado_launcher/interpreter.py).
+# (tornado_launcher/kernels/interpreter.py).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -164,7 +164,7 @@ class Recorder:
                 pass
 
     def logs(self, app: Optional[str] = None) -> List[str]:
-        from tornado_launcher.events import LogRecord
+        from tornado_launcher.engine.events import LogRecord
 
         return [e.message for e in self.events if isinstance(e, LogRecord) and (app is None or e.app == app)]
 
@@ -185,7 +185,7 @@ async def wait_http(url: str, expect: Optional[str] = None, timeout: float = 30.
 @asynccontextmanager
 async def running_session(config_path: Path, **kw: Any):
     from tornado_launcher.config import load
-    from tornado_launcher.session import Session
+    from tornado_launcher.engine.session import Session
 
     session = Session(load(config_path), **kw)
     rec = Recorder()

@@ -6,7 +6,7 @@
   it runs no ``${exec()}`` command unless given ``--exec``.  ``start`` runs
   the same validation first and exits 2 with the same sentences;
 * ``tornado-launcher run TARGET`` / ``init [TARGET...]``: one app without a config, and
-  writing one (:mod:`tornado_launcher.zeroconf`);
+  writing one (:mod:`tornado_launcher.zeroconf.commands`);
 * ``--version``.
 
 The window needs a display: without one, ``gui`` says so in one line (exit 2).
@@ -94,7 +94,7 @@ def _validate(paths: List[str], variables: List[str], *, allow_exec: bool, show_
     from .config import ConfigError, check
 
     def _installed_kernelspecs() -> List[str]:  # asked only when a kernel names one
-        from .kernel import installed_kernelspecs
+        from .kernels.kernel import installed_kernelspecs
         return installed_kernelspecs()
 
     path = paths[0] if len(paths) == 1 else " + ".join(paths)
@@ -142,7 +142,7 @@ def cmd_check(paths: List[str], variables: List[str] = (), run_exec: bool = Fals
 
 async def _kernel_problems(config) -> List[str]:
     """Each kernel's interpreter must exist and have ipykernel and tornado."""
-    from . import interpreter
+    from .kernels import interpreter
 
     out = []
     for name, k in config.kernels.items():
@@ -166,7 +166,7 @@ async def _kernel_problems(config) -> List[str]:
 def _reload(paths: List[str], variables: List[str]):
     """A saved edit, read as `start` read the config: ``check``'s ``(config, diagnostics)``."""
     from .config import ConfigError, check
-    from .kernel import installed_kernelspecs
+    from .kernels.kernel import installed_kernelspecs
 
     try:
         target, values = _load_args(paths, variables)
@@ -176,7 +176,7 @@ def _reload(paths: List[str], variables: List[str]):
 
 
 def cmd_start(paths: List[str], auto_reload: bool, variables: List[str] = (), allow_second: bool = False) -> int:
-    from . import headless
+    from .terminal import headless
 
     # the validation `check` does, so that a config `check` passes is one `start` starts
     config, _ = _validate(paths, list(variables), allow_exec=True, show_warnings=False)
@@ -235,13 +235,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # --- control commands (status/restart/stop/interrupt/logs) and install-desktop: own parsers
     if argv and argv[0] in CONTROL_COMMANDS:
-        from . import control_client
+        from .control import client as control_client
         return control_client.main(argv)
     if argv and argv[0] == "install-desktop":
         from . import desktop
         return desktop.main(argv[1:])
     if argv and argv[0] in ZEROCONF_COMMANDS:  # run / init: no config file (zeroconf.py)
-        from . import zeroconf
+        from .zeroconf import commands as zeroconf
         return zeroconf.cmd_run(argv[1:]) if argv[0] == "run" else zeroconf.cmd_init(argv[1:])
     # ---
     ns = parse_args(argv)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import assets
-from .interpreter import child_env
+from .kernels.interpreter import child_env
 
 NAME = "tornado-launcher"
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)

@@ -245,7 +245,7 @@ def _socket_of(launcher):
     env_before = os.environ.get("XDG_RUNTIME_DIR")
     os.environ["XDG_RUNTIME_DIR"] = str(launcher["runtime"])
     try:
-        from tornado_launcher.control import socket_path
+        from tornado_launcher.control.server import socket_path
 
         return socket_path([str(launcher["root"] / "jaffle.hcl")])
     finally:
@@ -304,9 +304,9 @@ def test_another_user_is_refused_by_peer_credentials(launcher):
 
 
 def test_client_is_light():
-    code = ("import sys, tornado_launcher.cli, tornado_launcher.control_client\n"
+    code = ("import sys, tornado_launcher.cli, tornado_launcher.control.client\n"
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'jupyter_client', 'zmq', 'tornado')"
-            " or m in ('tornado_launcher.session', 'tornado_launcher.config')]\n"
+            " or m in ('tornado_launcher.engine.session', 'tornado_launcher.config')]\n"
             "assert not heavy, heavy\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

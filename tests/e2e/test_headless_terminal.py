@@ -95,7 +95,7 @@ def _ctl(project, *args, timeout=60):
 
 
 def _runtime_dirs_of(pid):
-    from tornado_launcher.kernel import RUNTIME_OWNER_FILE, RUNTIME_PREFIX
+    from tornado_launcher.kernels.kernel import RUNTIME_OWNER_FILE, RUNTIME_PREFIX
 
     found = []
     for path in glob.glob(os.path.join(tempfile.gettempdir(), RUNTIME_PREFIX + "*")):

@@ -113,7 +113,7 @@ def test_sigkilled_launcher_takes_a_process_block_group_along(tmp_path):
 def _runtime_dirs_of(pid):
     import tempfile
 
-    from tornado_launcher.kernel import RUNTIME_OWNER_FILE, RUNTIME_PREFIX
+    from tornado_launcher.kernels.kernel import RUNTIME_OWNER_FILE, RUNTIME_PREFIX
 
     base = tempfile.gettempdir()
     found = []

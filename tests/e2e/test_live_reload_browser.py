@@ -14,7 +14,7 @@ import pytest
 from helpers import free_port, running_session, write_project
 from live_pages import Browser, app_block, chromium_path, live_files
 
-from tornado_launcher.events import AppState
+from tornado_launcher.engine.events import AppState
 
 CHROMIUM = chromium_path()
 

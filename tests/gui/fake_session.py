@@ -1,6 +1,6 @@
 """A stand-in Session with the engine's public surface, for widget tests.
 
-It is a :class:`tornado_launcher.api.SessionAPI` (the Protocol the window is
+It is a :class:`tornado_launcher.engine.api.SessionAPI` (the Protocol the window is
 typed against; ``_check_protocol`` below fails at import if it drifts) and
 keeps ``apps`` / ``kernels`` as the real Session's own ``AppInfo`` /
 ``KernelInfo`` records, built from a real ``Config``, with the real defaults:
@@ -17,10 +17,10 @@ import asyncio
 import inspect
 from dataclasses import replace
 
-from tornado_launcher.api import SessionAPI
 from tornado_launcher.config import AppConfig, Config, KernelConfig
-from tornado_launcher.events import AppState, KernelState, LogRecord, SessionState
-from tornado_launcher.session import AppInfo, KernelInfo, Session
+from tornado_launcher.engine.api import SessionAPI
+from tornado_launcher.engine.events import AppState, KernelState, LogRecord, SessionState
+from tornado_launcher.engine.session import AppInfo, KernelInfo, Session
 
 
 def tornado_app(name: str, port: int, kernel: str = "py", *, threaded: bool = False,

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication
 
-from tornado_launcher.events import LogRecord
+from tornado_launcher.engine.events import LogRecord
 from tornado_launcher.gui import ansi
 from tornado_launcher.gui.editor import editor_command
 from tornado_launcher.gui.logview import LogHub, LogView
@@ -353,7 +353,7 @@ def test_file_open_event_opens_the_config(qtbot):
 
 
 def test_last_restart_tooltip_names_what_was_reimported(qtbot):
-    from tornado_launcher.events import AppState
+    from tornado_launcher.engine.events import AppState
     from tornado_launcher.gui.apps import AppsModel
 
     m = AppsModel()
@@ -370,7 +370,7 @@ def test_last_restart_tooltip_names_what_was_reimported(qtbot):
 
 
 def test_reload_column_says_patched_or_why_it_reloaded(qtbot):
-    from tornado_launcher.events import AppState
+    from tornado_launcher.engine.events import AppState
     from tornado_launcher.gui.apps import AppsModel
 
     m = AppsModel()

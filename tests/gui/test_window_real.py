@@ -18,7 +18,7 @@ import pytest
 from helpers import HANG_APP, PLAIN_APP, free_port, kernel_processes, line_of, port_is_free, write_project
 from PySide6.QtCore import Qt
 
-from tornado_launcher.events import KernelState
+from tornado_launcher.engine.events import KernelState
 from tornado_launcher.gui.apps import AppsModel
 from tornado_launcher.gui.window import MainWindow
 

@@ -14,9 +14,9 @@ from helpers import PLAIN_APP, fetch, free_port, port_is_free, running_session, 
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.connect import write_connection_file
 
-from tornado_launcher import interpreter
 from tornado_launcher.config import check
-from tornado_launcher.events import AppState, KernelState, ReloadEvent
+from tornado_launcher.engine.events import AppState, KernelState, ReloadEvent
+from tornado_launcher.kernels import interpreter
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -268,7 +268,7 @@ async def test_kernel_run_again_at_once_is_seen_by_its_session(tmp_path, monkeyp
     "starting", and the heartbeat's grace is longer than the test), so only the kernel's session id
     can tell: the launcher asks who answers once the shell socket reconnects, sees a new session,
     and installs the bridge there again."""
-    from tornado_launcher import attached
+    from tornado_launcher.kernels import attached
 
     monkeypatch.setattr(attached, "HEARTBEAT_GRACE", 120.0)
     port = free_port()

@@ -11,8 +11,8 @@ import urllib.request
 import pytest
 from helpers import free_port, plain_project, web_app_hcl
 
-from tornado_launcher import headless
 from tornado_launcher.config import check
+from tornado_launcher.terminal import headless
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -19,8 +19,8 @@ from helpers import PLAIN_APP, free_port, running_session, wait_http, write_proj
 from test_failure_paths import problem_kernelspecs, project_on  # noqa: F401  (a fixture)
 from test_reload import watchdog_hcl
 
-from tornado_launcher.control import ControlServer, _offer, socket_path
-from tornado_launcher.events import ReloadEvent
+from tornado_launcher.control.server import ControlServer, _offer, socket_path
+from tornado_launcher.engine.events import ReloadEvent
 
 
 @pytest.fixture

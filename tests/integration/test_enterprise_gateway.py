@@ -16,8 +16,8 @@ import pytest
 from cached_venv import cached_venv
 from helpers import end_gateway, fetch, free_port, running_session, wait_for_gateway, write_project
 
-from tornado_launcher import gateway as gateway_module
-from tornado_launcher.events import AppState, KernelState, LogRecord
+from tornado_launcher.engine.events import AppState, KernelState, LogRecord
+from tornado_launcher.kernels import gateway as gateway_module
 
 EG = "jupyter_enterprise_gateway==3.3.0"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import free_port, plain_project, running_session, web_app_hcl, write_project
 
-from tornado_launcher.events import AppState, KernelState, LogRecord
+from tornado_launcher.engine.events import AppState, KernelState, LogRecord
 
 PROBLEM_KERNEL = Path(__file__).resolve().parent / "problem_kernels" / "problemkernel.py"
 sys.path.insert(0, str(PROBLEM_KERNEL.parent))

@@ -20,7 +20,7 @@ import time
 
 from helpers import HANG_APP, PLAIN_APP, fetch, free_port, line_of, running_session, wait_http, write_project
 
-from tornado_launcher.events import NOT_RESPONDING, AppState, KernelState, LogRecord, LoopBlocked
+from tornado_launcher.engine.events import NOT_RESPONDING, AppState, KernelState, LogRecord, LoopBlocked
 
 
 def tornado_block(name: str, module: str, port: int, threaded: bool = False) -> str:
@@ -206,7 +206,7 @@ async def test_edit_saved_as_the_app_finishes_starting_is_served(tmp_path):
     """The save lands in the very callback that hears "running" (and, later, "starting"):
     the change is applied once the app serves, never lost."""
     from tornado_launcher.config import load
-    from tornado_launcher.session import Session
+    from tornado_launcher.engine.session import Session
 
     port = free_port()
     web_py = tmp_path / "proj" / "web.py"

@@ -25,9 +25,9 @@ from helpers import (
     write_project,
 )
 
-from tornado_launcher import interpreter
 from tornado_launcher.config import check
-from tornado_launcher.events import AppState, KernelState, ReloadEvent
+from tornado_launcher.engine.events import AppState, KernelState, ReloadEvent
+from tornado_launcher.kernels import interpreter
 
 TOKEN = "s3cret-token"
 
@@ -270,7 +270,7 @@ def make_app():
 
 @pytest.mark.timeout(60)
 async def test_the_project_is_pushed_to_the_kernel_and_each_save_follows(tmp_path, gateway, token_env):
-    from tornado_launcher.events import LogRecord
+    from tornado_launcher.engine.events import LogRecord
 
     local, remote = tmp_path / "laptop", tmp_path / "kernel-machine"
     remote.mkdir()

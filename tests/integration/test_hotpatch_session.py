@@ -11,8 +11,8 @@ from helpers import free_port, running_session, wait_http, write_project
 from test_control_session import ctl, runtime  # noqa: F401  (a fixture)
 from test_live_reload import EventStream, generation
 
-from tornado_launcher.control import ControlServer
-from tornado_launcher.events import LogRecord, ReloadEvent
+from tornado_launcher.control.server import ControlServer
+from tornado_launcher.engine.events import LogRecord, ReloadEvent
 
 HANDLERS = '''\
 import tornado.web

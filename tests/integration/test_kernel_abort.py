@@ -14,8 +14,8 @@ import pytest
 from helpers import Recorder
 from jupyter_client.asynchronous import AsyncKernelClient
 
-from tornado_launcher import kernel as kernel_mod
-from tornado_launcher.kernel import Kernel, describe_error, make_runtime_dir, remove_runtime_dir
+from tornado_launcher.kernels import kernel as kernel_mod
+from tornado_launcher.kernels.kernel import Kernel, describe_error, make_runtime_dir, remove_runtime_dir
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -3,7 +3,7 @@
 import pytest
 from helpers import running_session, write_project
 
-from tornado_launcher.events import KernelState
+from tornado_launcher.engine.events import KernelState
 
 
 @pytest.mark.timeout(60)

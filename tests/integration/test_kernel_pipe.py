@@ -1,4 +1,4 @@
-"""ipykernel's pipe for output of forked subprocesses (see tornado_launcher/kernel_pipe.py).
+"""ipykernel's pipe for output of forked subprocesses (see tornado_launcher/kernels/kernel_pipe.py).
 
 * A kernel the launcher starts from a Python listens on no TCP port: its pipe is an IPC
   socket in the private runtime directory, which another user cannot reach; a forked
@@ -19,10 +19,10 @@ import time
 import pytest
 from helpers import PLAIN_APP, Recorder, free_port, running_session, wait_http, write_project
 
-from tornado_launcher import kernel_pipe
-from tornado_launcher.events import LogRecord
-from tornado_launcher.kernel import PIPE_LOGGER, Kernel, make_runtime_dir, remove_runtime_dir
-from tornado_launcher.streams import PARTIAL_LINE_WAIT
+from tornado_launcher.engine.events import LogRecord
+from tornado_launcher.kernels import kernel_pipe
+from tornado_launcher.kernels.kernel import PIPE_LOGGER, Kernel, make_runtime_dir, remove_runtime_dir
+from tornado_launcher.kernels.streams import PARTIAL_LINE_WAIT
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 FLOOD = 50_000

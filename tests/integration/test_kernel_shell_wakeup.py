@@ -19,7 +19,7 @@ import pytest
 import zmq
 from helpers import Recorder
 
-from tornado_launcher.kernel import Kernel, make_runtime_dir, remove_runtime_dir
+from tornado_launcher.kernels.kernel import Kernel, make_runtime_dir, remove_runtime_dir
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -18,7 +18,7 @@ import pytest
 from helpers import free_port, running_session, write_project
 from live_pages import STATIC_BINARY, app_block, live_files
 
-from tornado_launcher.events import AppState, LogRecord
+from tornado_launcher.engine.events import AppState, LogRecord
 
 TAG = re.compile(r'<script src="/__tornado_launcher__/live\.js"[^>]*></script>')
 SCRIPT, STREAM = "/__tornado_launcher__/live.js", "/__tornado_launcher__/live?generation=x"

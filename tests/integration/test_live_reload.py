@@ -11,7 +11,7 @@ from helpers import free_port, running_session, write_project
 from live_pages import STATIC, STATIC_BINARY, app_block, live_files, raw_get, without_date
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from tornado_launcher.events import AppState
+from tornado_launcher.engine.events import AppState
 
 TAG = re.compile(rb'<script src="/__tornado_launcher__/live\.js"[^>]*></script>')
 

@@ -8,8 +8,8 @@ import signal
 
 from helpers import PLAIN_APP, free_port, plain_project, running_session, web_app_hcl
 
-from tornado_launcher.events import AppState, KernelState, ReloadEvent
-from tornado_launcher.headless import Printer
+from tornado_launcher.engine.events import AppState, KernelState, ReloadEvent
+from tornado_launcher.terminal.headless import Printer
 
 
 def running(e):

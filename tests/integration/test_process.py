@@ -5,8 +5,8 @@ import sys
 
 from helpers import Recorder, fetch, free_port, port_is_free, wait_http
 
-from tornado_launcher.events import AppState, LogRecord
-from tornado_launcher.process import Process
+from tornado_launcher.engine.events import AppState, LogRecord
+from tornado_launcher.engine.process import Process
 
 PY = sys.executable
 

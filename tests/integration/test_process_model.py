@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import Recorder, fetch, free_port, port_is_free, running_session  # noqa: F401
 
-from tornado_launcher.events import AppState, LogRecord
+from tornado_launcher.engine.events import AppState, LogRecord
 
 APPS = Path(__file__).parent / "process_apps"
 pytestmark = pytest.mark.timeout(300)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import fetch, free_port, plain_project, running_session, web_app_hcl
 
-from tornado_launcher.events import AppState
+from tornado_launcher.engine.events import AppState
 
 PROVISIONERS = Path(__file__).resolve().parent / "provisioners"
 

@@ -6,7 +6,7 @@ import re
 
 from helpers import PLAIN_APP, fetch, free_port, plain_project, running_session, wait_http, web_app_hcl, write_project
 
-from tornado_launcher.events import AppState, LogRecord, ReloadEvent
+from tornado_launcher.engine.events import AppState, LogRecord, ReloadEvent
 
 
 def watchdog_hcl(port: int, *, threaded: bool = False, blocks=None, extra_handler: str = "") -> str:

@@ -8,7 +8,7 @@ import re
 import pytest
 from helpers import fetch, free_port, running_session, wait_http, web_app_hcl, write_project
 
-from tornado_launcher.events import AppState, LogRecord, ReloadEvent
+from tornado_launcher.engine.events import AppState, LogRecord, ReloadEvent
 
 #: renders a template with a static_url; `boot` is random per App instance, so a
 #: restart shows as a new boot id

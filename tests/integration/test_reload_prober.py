@@ -22,7 +22,7 @@ from prober import PROBE_APP, Probe, WebSocketTalk, WebSocketWatch, version_sour
 from test_bridge import BridgeKernel
 
 from tornado_launcher.bridge import protocol
-from tornado_launcher.events import AppState, ReloadEvent
+from tornado_launcher.engine.events import AppState, ReloadEvent
 
 pytestmark = pytest.mark.timeout(120)
 

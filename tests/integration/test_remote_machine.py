@@ -21,8 +21,8 @@ import time
 import pytest
 from helpers import fetch, free_port, running_session, wait_for_gateway, wait_http, write_project
 
-from tornado_launcher import interpreter
-from tornado_launcher.events import AppState, KernelState
+from tornado_launcher.engine.events import AppState, KernelState
+from tornado_launcher.kernels import interpreter
 
 TOKEN = "far-away-token"
 

@@ -24,7 +24,7 @@ from helpers import (
 )
 
 from tornado_launcher import bridge
-from tornado_launcher.events import AppState, KernelState, LogRecord
+from tornado_launcher.engine.events import AppState, KernelState, LogRecord
 
 
 def two_apps_hcl(p1: int, p2: int, threaded2: bool = True) -> str:
@@ -186,7 +186,7 @@ async def test_killed_kernel_comes_back_with_its_apps(tmp_path):
 
 
 async def test_crash_loop_guard_gives_up_and_says_why(tmp_path, monkeypatch):
-    from tornado_launcher import crashloop
+    from tornado_launcher.engine import crashloop
 
     monkeypatch.setattr(crashloop, "MAX_RESTARTS", 1)
     p1, p2 = free_port(), free_port()

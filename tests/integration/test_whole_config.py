@@ -14,7 +14,7 @@ from helpers import (
     write_project,
 )
 
-from tornado_launcher.events import AppState, LogRecord
+from tornado_launcher.engine.events import AppState, LogRecord
 
 PY = sys.executable
 

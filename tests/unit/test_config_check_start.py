@@ -219,7 +219,7 @@ def test_size_limit_is_a_setting_and_counts_strings_and_endless_files(monkeypatc
 def test_the_window_refuses_an_unknown_kernelspec_too(tmp_path):
     """The window's loader asks jupyter_client for the kernelspecs, as `check` and `start` do."""
     from tornado_launcher.gui.controller import default_loader
-    from tornado_launcher.kernel import installed_kernelspecs
+    from tornado_launcher.kernels.kernel import installed_kernelspecs
 
     assert "python3" in installed_kernelspecs()  # ipykernel's own, in our venv
     path = tmp_path / "jaffle.hcl"

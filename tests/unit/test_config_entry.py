@@ -2,7 +2,7 @@
 The mistakes' diagnostics are in configs/bad/entry_*.hcl (test_config.py)."""
 
 from tornado_launcher.config import load
-from tornado_launcher.controllers import TornadoController
+from tornado_launcher.engine.controllers import TornadoController
 
 HEAD = 'kernel "k" {}\n'
 

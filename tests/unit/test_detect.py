@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from tornado_launcher import detect, scaffold, zeroconf
 from tornado_launcher.config import load, loads
+from tornado_launcher.zeroconf import commands as zeroconf
+from tornado_launcher.zeroconf import detect, scaffold
 
 
 def write(root, files):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tornado_launcher.bridge.kernelside import filewatch
-from tornado_launcher.watch import DEFAULT_IGNORES, matches
+from tornado_launcher.watching.watcher import DEFAULT_IGNORES, matches
 
 CASES = [
     ("*.py",), ("*/tests/*.py",), ("app/*.py",), ("*.html", "*.css"), ("*",),

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tornado_launcher import interpreter
-from tornado_launcher.interpreter import (
+from tornado_launcher.kernels import interpreter
+from tornado_launcher.kernels.interpreter import (
     InterpreterError,
     check_python,
     child_env,
@@ -433,7 +433,7 @@ def test_check_runs_on_the_qt_loop(bare_venv):
 import asyncio, sys
 import qasync
 from PySide6.QtWidgets import QApplication
-from tornado_launcher.interpreter import check_python
+from tornado_launcher.kernels.interpreter import check_python
 app = QApplication([])
 async def main():
     return await check_python({PY!r}), await check_python({str(bare_venv)!r})

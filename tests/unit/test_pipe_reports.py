@@ -3,8 +3,8 @@ and the counting of rejected pipe messages (over real kernels: tests/integration
 
 import asyncio
 
-from tornado_launcher import kernel_pipe
 from tornado_launcher.bridge import boot, source
+from tornado_launcher.kernels import kernel_pipe
 
 
 def test_stock_ipykernel_command_lines_boot_through_ours_and_nothing_else():

@@ -1,7 +1,7 @@
 """A remote kernel's app URLs name the kernel's host; a loopback-only one gets a hint."""
 
-from tornado_launcher.events import AppState, LogRecord
-from tornado_launcher.kernel import Kernel, remote_urls
+from tornado_launcher.engine.events import AppState, LogRecord
+from tornado_launcher.kernels.kernel import Kernel, remote_urls
 
 
 def test_remote_urls_name_the_host_for_public_ports_only():

@@ -4,8 +4,8 @@ import os
 import subprocess
 import sys
 
-from tornado_launcher import kernel
-from tornado_launcher.kernel import RUNTIME_OWNER_FILE, remove_stale_runtime_dirs
+from tornado_launcher.kernels import kernel
+from tornado_launcher.kernels.kernel import RUNTIME_OWNER_FILE, remove_stale_runtime_dirs
 
 
 def _dir(base, name, owner=None):

@@ -10,8 +10,15 @@ import logging
 
 import pytest
 
-from tornado_launcher.events import KERNEL_READY, NOT_RESPONDING, AppState, AppStateName, KernelState, KernelStateName
-from tornado_launcher.watch import ChangeKind, FileChange
+from tornado_launcher.engine.events import (
+    KERNEL_READY,
+    NOT_RESPONDING,
+    AppState,
+    AppStateName,
+    KernelState,
+    KernelStateName,
+)
+from tornado_launcher.watching.watcher import ChangeKind, FileChange
 
 ALL = list(AppStateName) + list(KernelStateName) + list(ChangeKind)
 

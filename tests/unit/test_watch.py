@@ -1,4 +1,4 @@
-"""tornado_launcher.watch: Jaffle matching, timing against real files and
+"""tornado_launcher.watching.watcher: Jaffle matching, timing against real files and
 real watchdog observers, and SingleFlight.  No pytest-asyncio: each test
 runs its own loop with asyncio.run."""
 
@@ -17,9 +17,9 @@ from typing import Optional
 import pytest
 from watchdog.utils import BaseThread
 
-from tornado_launcher import watch
-from tornado_launcher.single_flight import SingleFlight
-from tornado_launcher.watch import DEFAULT_IGNORES, FileChange, Watcher, matches
+from tornado_launcher.watching import watcher as watch
+from tornado_launcher.watching.single_flight import SingleFlight
+from tornado_launcher.watching.watcher import DEFAULT_IGNORES, FileChange, Watcher, matches
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from tornado_launcher import watch_inotify
-from tornado_launcher.watch import Watcher
+from tornado_launcher.watching import inotify as watch_inotify
+from tornado_launcher.watching.watcher import Watcher
 
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.skipif(not watch_inotify.available(), reason="inotify is Linux's")]

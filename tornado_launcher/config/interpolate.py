@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..interpreter import child_env
+from ..kernels.interpreter import child_env
 from .model import MISSING
 from .text import did_you_mean, os_reason, show, stringify
 

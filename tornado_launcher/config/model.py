@@ -94,9 +94,9 @@ class KernelConfig:
     config's directory).  At most one of the two is set; with neither, the
     kernel runs the launcher's own Python.  ``connection_file`` (absolute,
     resolved like ``python``) attaches to a kernel started elsewhere instead
-    of starting one (:mod:`tornado_launcher.attached`); it excludes both.
+    of starting one (:mod:`tornado_launcher.kernels.attached`); it excludes both.
     ``gateway_url`` starts the kernel through a Jupyter Kernel Gateway
-    (:mod:`tornado_launcher.gateway`): then ``kernel_name`` is a kernelspec
+    (:mod:`tornado_launcher.kernels.gateway`): then ``kernel_name`` is a kernelspec
     on that gateway (its default when unset) and ``gateway_token`` its auth
     token (``${KG_AUTH_TOKEN}`` reads it from the environment).
     ``remote_files``: the kernel is on another machine, so its files are

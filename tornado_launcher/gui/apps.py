@@ -28,7 +28,7 @@ from . import icons
 from .logview import format_time, is_dark
 
 if TYPE_CHECKING:
-    from ..status import AppInfo, KernelInfo
+    from ..engine.status import AppInfo, KernelInfo
 
 
 APP_STATE_LABELS = {

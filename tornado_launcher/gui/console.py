@@ -18,7 +18,7 @@ launcher:
   the loop.
 * **No flood.**  The widget shows only what is typed in it (qtconsole's
   ``include_other_output``, off by default; the context menu turns it on).
-  The bridge's comm (``tornado_launcher.events``) is the launcher's: the
+  The bridge's comm (``tornado_launcher.engine.events``) is the launcher's: the
   client here has no comm manager, so it neither shows those messages nor
   answers an unknown comm with a ``comm_close`` that would close the bridge's.
 * **Restarts.**  The window hands every ``KernelState`` to
@@ -42,7 +42,7 @@ from jupyter_client.threaded import ThreadedKernelClient  # noqa: E402
 from qtconsole.client import QtKernelClient  # noqa: E402
 from qtconsole.rich_jupyter_widget import RichJupyterWidget  # noqa: E402
 
-from ..events import KERNEL_READY, KernelState  # noqa: E402
+from ..engine.events import KERNEL_READY, KernelState  # noqa: E402
 from .logview import is_dark  # noqa: E402
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
-    from ..events import KernelState
+    from ..engine.events import KernelState
     from .console import ConnectionFile, ConsoleWidget
 
 

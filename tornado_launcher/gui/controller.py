@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Tuple
 
-from .. import control
-from ..api import SessionAPI
 from ..config import Config, ConfigError, Diagnostic
-from ..events import Event
+from ..control import server as control
+from ..engine.api import SessionAPI
+from ..engine.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +66,14 @@ def default_loader(path: str) -> Config:
     from ..config import load
 
     def kernelspecs() -> List[str]:  # asked only when a kernel names one; jupyter_client is heavy
-        from ..kernel import installed_kernelspecs
+        from ..kernels.kernel import installed_kernelspecs
         return installed_kernelspecs()
 
     return load(path, kernelspecs=kernelspecs)
 
 
 def default_session_factory(config: Config, auto_reload: bool = True) -> SessionAPI:
-    from ..session import Session
+    from ..engine.session import Session
     return Session(config, auto_reload=auto_reload)
 
 
@@ -156,8 +156,8 @@ class FolderPlan:
 
 def plan_folder(path: str) -> FolderPlan:
     """What `init` would write for the folder ``path`` (or for the one script ``path``); blocking."""
-    from ..scaffold import summary
-    from ..zeroconf import init_text
+    from ..zeroconf.commands import init_text
+    from ..zeroconf.scaffold import summary
 
     path = os.path.abspath(os.path.expanduser(path))
     if os.path.isdir(path):
@@ -344,7 +344,7 @@ class WindowController:
 
     async def write_and_open(self, plan: FolderPlan) -> bool:
         """Write the folder's jaffle.hcl (never over an existing one) and open it."""
-        from ..zeroconf import write_config
+        from ..zeroconf.commands import write_config
 
         if plan.exists:
             return await self.open_config(plan.config_path)
@@ -361,7 +361,7 @@ class WindowController:
         await self._unwatch()
         if not self.watch_config:
             return
-        from ..config_watch import ConfigWatcher
+        from ..watching.config_watch import ConfigWatcher
 
         self.config_watcher = ConfigWatcher(config.paths or [config.path], self._config_saved)
         await self.config_watcher.start()

@@ -20,7 +20,7 @@ from typing import Optional
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
-from ..interpreter import child_env
+from ..kernels.interpreter import child_env
 
 _GOTO_EDITORS = {"code", "code-insiders", "codium", "vscodium", "cursor"}
 

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..events import LogRecord
+from ..engine.events import LogRecord
 from . import ansi, editor, icons
 
 #: ``File "/x/y.py", line 12`` (Python tracebacks, also IPython's).

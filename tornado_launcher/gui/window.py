@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..api import SessionAPI
 from ..config import Diagnostic
-from ..events import AppState, KernelState, LogRecord, ReloadEvent, SessionState
+from ..engine.api import SessionAPI
+from ..engine.events import AppState, KernelState, LogRecord, ReloadEvent, SessionState
 from . import editor, folder, icons
 from .apps import AppRow, AppsModel, AppsView, KernelRow, KernelsModel, KernelsView
 from .console_tab import ConsoleTabs

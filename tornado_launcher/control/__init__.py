@@ -1,0 +1,1 @@
+"""The control socket: a running launcher driven from outside, and its client."""

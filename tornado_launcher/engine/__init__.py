@@ -1,0 +1,1 @@
+"""The engine: the session, its controllers, the reloader, and the events they emit."""

@@ -1,0 +1,1 @@
+"""The kernels: one connection to an IPython kernel and the ways one is provisioned."""

@@ -1,0 +1,1 @@
+"""The launcher on a terminal: the headless session and its bounded output."""

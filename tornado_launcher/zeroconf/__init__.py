@@ -1,0 +1,1 @@
+"""No config to write first: apps detected from their source, `run`, `init`."""
