@@ -242,9 +242,9 @@ class ContractMain:
         (monotonic); then its loop is stopped for it (as the threaded mode's forced stop does),
         then a KeyboardInterrupt where it blocks (Ctrl+C), a second each."""
         self.stop_deadline = max(deadline, time.monotonic()) + 1.0
-        if await self._ended_by(deadline):
-            return
         mt = self.main_thread
+        if mt is None or await self._ended_by(deadline):
+            return
         for force in (self.loop_stopped, self._interrupt):
             if not self.blocked():
                 break
@@ -253,7 +253,7 @@ class ContractMain:
             if await self._ended_by(time.monotonic() + 1.5):
                 break
         if mt.over:
-            if mt.error is not None and not isinstance(mt.error, KeyboardInterrupt):
+            if mt.error is not None and not isinstance(mt.error, (KeyboardInterrupt, SystemExit)):
                 log("WARNING", "start() raised %s after the stop" % one_line(mt.error))
             return
         log("WARNING", "start() did not return after the stop: its thread is left %s"
