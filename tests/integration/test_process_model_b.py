@@ -267,7 +267,7 @@ async def test_a_handler_the_app_removed_itself_stays_removed_after_a_restart(tm
         await running(rec, "own")
         await s.stop_app("own")
         before = await probe(s)
-        for i in range(2):
+        for _i in range(2):
             st = await s.start_app("own")
             assert st.state == "running", st
             assert (await probe(s))[0] == before[0] + 1
