@@ -52,6 +52,13 @@ def said(out):
     return [what for what, _ in notes(out)]
 
 
+async def until(cond, timeout=15.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.05)
+
+
 async def cell(s, code):
     out = await s.execute("k", code)
     assert out["status"] == "ok", out
@@ -282,3 +289,94 @@ async def test_interrupt_reaches_a_shared_main_that_blocks_the_kernel(tmp_path):
         assert await fetch(f"http://127.0.0.1:{ports['spin']}/") == (200, "spin")
         assert said(outs["spin"]) == ["spinning", "interrupted Interrupted"]
         assert await cell(s, "print(6 * 7)") == "42"
+
+
+@MODES
+async def test_a_contract_apps_start_blocks_until_its_stop(tmp_path, threaded):
+    """Kernel Gateway's case (issue 18.3 for app_class): the code after its IOLoop.start() runs at
+    its stop, never at its start; a stop() that stops nothing has its loop stopped for it after
+    stop_timeout."""
+    config, ports, outs = project(tmp_path, {"ct": ('app_class = "papps.contract_teardown.TeardownApp"', ""),
+                                             "hang": ('app_class = "papps.contract_teardown.TeardownApp"', "hang", 1)},
+                                  threaded)
+    async with running_session(config, auto_reload=False) as (s, rec):
+        for name in ("ct", "hang"):
+            await rec.wait(state_of(name, "running", "failed"))
+            assert s.apps[name].state == "running", s.apps[name]
+        await asyncio.sleep(0.5)
+        for name in ("ct", "hang"):
+            assert said(outs[name]) == ["listening"], (name, notes(outs[name]))
+            assert await fetch(f"http://127.0.0.1:{ports[name]}/", timeout=5) == (200, "contract teardown"), name
+        assert await cell(s, "print(6 * 7)") == "42"  # the kernel answers while its start() blocks
+        # a restart: the old run's teardown runs (once), the new run serves
+        st = await s.restart_app("ct")
+        assert st.state == "running", st
+        await until(lambda: len(said(outs["ct"])) >= 4)  # the old run stops once the new one serves
+        assert said(outs["ct"]) == ["listening", "listening", "stop", "finally"], notes(outs["ct"])
+        assert await fetch(f"http://127.0.0.1:{ports['ct']}/", timeout=5) == (200, "contract teardown")
+        st = await s.stop_app("ct")
+        assert st.state == "stopped" and port_is_free(ports["ct"]), st
+        assert said(outs["ct"])[4:] == ["stop", "finally"], notes(outs["ct"])
+        # where its teardown ran: the thread its start() ran on (shared: a main thread of its own)
+        # (stop() is called by the launcher, on the kernel's thread in shared mode)
+        main = "tornado-launcher:ct" + ("" if threaded else " main")
+        assert {t for w, t in notes(outs["ct"]) if w != "stop"} == {main}
+        # a stop() that stops nothing: after stop_timeout its loop is stopped, start() returns
+        start = len(rec.events)
+        st = await asyncio.wait_for(s.stop_app("hang"), 20)
+        assert st.state == "stopped" and port_is_free(ports["hang"]), st
+        # (its loop stopped for it, as a forced stop does in threaded mode)
+        assert said(outs["hang"]) == ["listening", "stop", "finally"], notes(outs["hang"])
+        assert not [e for e in rec.events[start:] if isinstance(e, LogRecord) and "thread is left" in e.message]
+        assert await cell(s, "import threading\nprint(sorted(t.name for t in threading.enumerate() "
+                             "if t.name.startswith('tornado-launcher:')))") == "[]"
+
+
+THREADS = "import threading, json\nprint(json.dumps(sorted(t.name for t in threading.enumerate())))"
+
+
+@MODES
+async def test_threads_the_app_leaves_running_are_ended_after_its_stop(tmp_path, threaded):
+    """flower's case: a thread that catches every exception (SystemExit too) and retries for ever
+    is ended after the stop, as the app's process exit would end it; one blocked in a C call
+    cannot be, and the log says so; the kernel's and the bridge's threads are never touched."""
+    config, ports, outs = project(tmp_path, {"stubborn": ('main = "papps.stubborn:main"', "blocked", 1)}, threaded)
+    async with running_session(config, auto_reload=False) as (s, rec):
+        await rec.wait(state_of("stubborn", "running"))
+        await s.stop_app("stubborn")
+        kernel_threads = set(json.loads(await cell(s, THREADS)))
+        kernel_threads.discard("stubborn-blocked")
+        for _ in range(2):  # a start, then a restart
+            start = len(rec.events)
+            st = await s.start_app("stubborn") if _ == 0 else await s.restart_app("stubborn")
+            assert st.state == "running", st
+            running_threads = json.loads(await cell(s, THREADS))
+            assert {"stubborn-retry", "stubborn-polite", "stubborn-blocked"} <= set(running_threads)
+        await s.stop_app("stubborn")
+        ended = await rec.wait(log_with("stubborn", "ended 1 thread the app left running"), start=start)
+        assert "stubborn-retry (papps.stubborn.retry, at stubborn.py:" in ended.message, ended
+        left = await rec.wait(log_with("stubborn", "could not end 1 thread"), start=start)
+        assert "stubborn-blocked (" in left.message and "at threading.py:" in left.message, left
+        # the restart's old run had its threads ended too (its retry thread left its loop)
+        await until(lambda: said(outs["stubborn"]).count("retry left") == 3)
+        assert said(outs["stubborn"]).count("finally") == 3
+        after = set(json.loads(await cell(s, THREADS)))
+        assert kernel_threads <= after, kernel_threads - after  # the kernel's and the bridge's threads
+        assert after - kernel_threads == {"stubborn-blocked"}, after - kernel_threads
+        assert not any("Exception in thread" in m or "ProcessExited" in m for m in rec.logs())
+        assert await cell(s, "print(6 * 7)") == "42"
+
+
+@MODES
+async def test_a_start_that_imports_for_seconds_is_not_a_hang(tmp_path, threaded):
+    """jupyter_server's case under load: its start imports for more than the hang monitor's 2 s
+    while the kernel's loop waits (shared mode: its main runs in lockstep): "running", never
+    "not responding" (a main that spins is: test_interrupt_reaches_a_shared_main...)."""
+    config, ports, outs = project(tmp_path, {"slow": ('main = "papps.slow_import:main"', "")}, threaded)
+    async with running_session(config, auto_reload=False) as (s, rec):
+        await rec.wait(state_of("slow", "running", "failed"), timeout=30)
+        st = await s.restart_app("slow")
+        assert st.state == "running", st
+        assert await fetch(f"http://127.0.0.1:{ports['slow']}/") == (200, "slow import")
+        hung = [e for e in rec.events if isinstance(e, AppState) and e.state == "not responding"]
+        assert not hung, hung

@@ -256,6 +256,35 @@ async def test_process_wide_state_is_undone_at_stop_and_does_not_leak(tmp_path, 
             [m for m in rec.logs() if "Event loop is closed" in m or "Logging error" in m]
 
 
+@MODES
+async def test_a_handler_the_app_removed_itself_stays_removed_after_a_restart(tmp_path, threaded):
+    """mitmweb's case: its handler (bound to its loop) added at start and removed by its own
+    teardown; a restart then a stop must not put the first run's handler back on the root logger."""
+    oport, lport = free_port(), free_port()
+    config = project(tmp_path, [("logs", "b_logs:main", [lport]), ("own", "b_ownlog:main", [oport])], threaded)
+    async with running_session(config, auto_reload=False) as (s, rec):
+        await running(rec, "logs")
+        await running(rec, "own")
+        await s.stop_app("own")
+        before = await probe(s)
+        for _i in range(2):
+            st = await s.start_app("own")
+            assert st.state == "running", st
+            assert (await probe(s))[0] == before[0] + 1
+            st = await s.restart_app("own")
+            assert st.state == "running", st
+            assert await fetch(url(oport)) == (200, "ownlog")
+            st = await s.stop_app("own")
+            assert st.state == "stopped", st
+            assert await probe(s) == before, "a handler of the app is left on the root logger"
+        mark = len(rec.events)
+        assert await fetch(url(lport) + "?n=after") == (200, "logs")
+        await rec.wait(lambda e: isinstance(e, LogRecord) and e.app == "logs" and "b_logs served after" in e.message,
+                       start=mark)
+        assert not any("Event loop is closed" in m or "Logging error" in m for m in rec.logs()), \
+            [m for m in rec.logs() if "Event loop is closed" in m or "Logging error" in m]
+
+
 # -- 25.5 a start or restart reports success only once the app serves
 @MODES
 async def test_start_and_restart_report_running_once_the_app_serves(tmp_path, threaded):

@@ -20,14 +20,9 @@ IDS = [a.name for a in CORPUS]
 
 #: (app, mode) -> why it fails today: open defects of issues 18 and 25, NOT fixed. Each still runs
 #: (xfail, not skip): its report is in the output, and one that starts to pass shows as XPASS, to be
-#: removed from here and from README's compatibility table.
-KNOWN_FAILURES = {
-    ("mitmweb", "threaded"): "the kernel dies on its second start/stop (RuntimeError: Event loop is closed)",
-    ("kernel_gateway", "shared"): "requests to it hang: as a contract app_class its IOLoop.start() returns at once, "
-                                  "so its start()'s finally: self.stop() stops its server at start",
-    ("flower", "shared"): "its event-capture thread retries for ever and catches every exception: a thread is left",
-    ("flower", "threaded"): "its event-capture thread retries for ever and catches every exception: a thread is left",
-}
+#: removed from here and from README's compatibility table.  None today: every app passes every
+#: check in both modes.
+KNOWN_FAILURES = {}
 
 
 @pytest.mark.parametrize("app", CORPUS, ids=IDS)

@@ -39,7 +39,7 @@ Layering (each module imports only those above it):
 ``leftovers``    the hooks where a run begins and ends: listeners closed, children stopped, state undone
 ``run``          one start of one app: its servers, loop, thread, context
 ``entry``        how a run enters the user's code: the contract class; ``Entry`` (main, script, Application)
-``mainthread``   shared mode: an app's synchronous main on its own thread, in lockstep with the kernel's loop
+``mainthread``   shared mode: an app's synchronous main (a contract app's start()) on its own thread, in lockstep
 ``appstop``      how an app's main blocks and how it ends: the blocking calls, stop as a SIGTERM, exits
 ``scope``        ``AppScope``: one start of an app from its own entry point, what it started, how it ended
 ``assets``       an app's template and static directories; forgetting Tornado's caches of them

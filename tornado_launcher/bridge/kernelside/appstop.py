@@ -14,7 +14,22 @@
 * :meth:`terminate`: a stop is a SIGTERM: the app's own SIGTERM handler (else
   its SIGINT handler, else a KeyboardInterrupt in its main);
 * exits: ``sys.exit`` / ``SystemExit`` / ``KeyboardInterrupt`` out of one of the
-  app's callbacks (``appprocess``' ``Handle._run``) end the app, never the kernel.
+  app's callbacks (``appprocess``' ``Handle._run``) end the app, never the kernel;
+* :meth:`end_threads`, the last step of a stop: threads the app's code started that still run
+  once it has stopped (and had a second more to end) are ended as its process's exit would end
+  them: :class:`ProcessExited` is raised in each asynchronously
+  (``PyThreadState_SetAsyncExc``), up to three times; the log names those it ended and those it
+  could not.  Only threads this run's code started (``scope.threads``), never the bridge's own
+  nor the kernel's; a thread blocked in a C call (a lock, a read without timeout) gets the
+  exception only when it returns to Python: it may stay.  Not SystemExit: a process exit raises
+  nothing in a daemon thread, it stops it, and threads that retry for ever catch SystemExit too
+  (flower's ``Events`` thread: ``except (KeyboardInterrupt, SystemExit): _thread.interrupt_main()``
+  and round again); ``ProcessExited`` is a ``BaseException`` neither ``except Exception`` nor
+  that catches.  The thread's end prints nothing (its excepthook skips it).  The last resort
+  only: an asynchronous exception can land anywhere (between a lock's acquire and the ``try``
+  that releases it), and a library's own thread the app happened to start first (a singleton
+  reused by the next run in this kernel, which does not re-import the library) ends too, as it
+  would with the process; a contract ``app_class`` run does not track its threads (not ended).
 
 * Stop is a SIGTERM (``appstop.terminate``, ``scope.stop``): the app's own SIGTERM handler (a
   ``signal.signal`` handler runs in the app's context on the loop that runs it; a
@@ -34,7 +49,10 @@
 """
 
 import asyncio
+import ctypes
+import os
 import signal
+import sys
 import threading
 import time
 
@@ -43,6 +61,54 @@ from .mainthread import MainThread
 from .records import one_line
 
 STOP_TIMEOUT = 5.0  # seconds a stop waits for the app to end on its own (the app's `stop_timeout`)
+THREAD_GRACE = 1.0  # seconds the app's threads may take to end on their own after its stop
+_BRIDGE = __name__.split(".")[0]  # the bridge's package (its threads are never the app's)
+
+
+class ProcessExited(BaseException):
+    """Raised in a thread an app left running after its stop: its process has exited
+    (:meth:`ProcessMain.end_threads`).  Neither an Exception nor SystemExit/KeyboardInterrupt."""
+
+
+def _endable(thread):
+    """A live thread of the app's that may be ended: not the kernel's main thread, not this one,
+    not one of the bridge's."""
+    if not thread.is_alive() or thread.ident is None or thread is threading.main_thread() \
+            or thread.ident == threading.get_ident() or thread.name.startswith(("tornado-launcher", "tl-")):
+        return False
+    module = getattr(getattr(thread, "_target", None), "__module__", None) or type(thread).__module__ or ""
+    return module.split(".")[0] != _BRIDGE
+
+
+def _where(thread):
+    """``Thread-5 (flower.events.Events, at base.py:1012)``: its name, what it runs, where it is."""
+    target = getattr(thread, "_target", None)
+    what = type(thread) if target is None else target
+    what = "%s.%s" % (getattr(what, "__module__", "?"), getattr(what, "__qualname__", repr(what)))
+    frame = sys._current_frames().get(thread.ident)
+    if frame is None:
+        return "%s (%s)" % (thread.name, what)
+    return "%s (%s, at %s:%d)" % (thread.name, what, os.path.basename(frame.f_code.co_filename), frame.f_lineno)
+
+
+def _raise_exit_in(thread):
+    """:class:`ProcessExited` in ``thread`` at its next Python instruction; its end prints nothing."""
+    invoke = getattr(thread, "_invoke_excepthook", None)
+    if invoke is not None and not getattr(invoke, "_tl_quiet", False):
+        def quiet(t, invoke=invoke):
+            if not isinstance(sys.exc_info()[1], ProcessExited):
+                invoke(t)
+        quiet._tl_quiet = True
+        thread._invoke_excepthook = quiet
+    if thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(ProcessExited))
+
+
+async def _until_ended(threads, seconds):
+    deadline = time.monotonic() + seconds
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return [t for t in threads if t.is_alive()]
 
 
 class ProcessMain:
@@ -342,6 +408,33 @@ class ProcessMain:
         exc = appprocess.default_action(signum, how, where)
         if exc is not None:
             self._exit_raised(exc)
+
+    async def end_threads(self, grace=THREAD_GRACE, tries=3):
+        """After a stop: end the threads the app left running, as its process's exit would (see
+        the module); the log says which.  On the kernel's loop."""
+        left = [t for t in list(self.threads) if _endable(t)]
+        if not left:
+            return
+        left = await _until_ended(left, grace)  # the ones its teardown told to stop end now
+        if not left:
+            return
+        names = {t: _where(t) for t in left}
+        for _ in range(tries):
+            for t in left:
+                _raise_exit_in(t)
+            left = await _until_ended(left, 1.0)
+            if not left:
+                break
+        ended = [names[t] for t in names if t not in left]
+        if self.log is None:
+            return
+        if ended:
+            self.log("INFO", "ended %d thread%s the app left running, as its process's exit would: %s"
+                     % (len(ended), "" if len(ended) == 1 else "s", ", ".join(ended)))
+        if left:
+            self.log("WARNING", "could not end %d thread%s the app left running (blocked in a C call, or "
+                     "it catches every exception): %s" % (len(left), "" if len(left) == 1 else "s",
+                                                          ", ".join(_where(t) for t in left)))
 
     def _run_atexit(self):
         def log(level, message):

@@ -9,7 +9,8 @@ threaded mode.  Nothing on that loop can report it, so:
   :data:`BEAT` s (``call_later``, a few microseconds each);
 * one monitor thread (which keeps running while a loop is blocked: a blocked
   Python thread releases the GIL at each switch interval) looks every
-  :data:`CHECK` s.  A loop that has not beaten for :data:`BLOCKED_AFTER` s is
+  :data:`CHECK` s.  A loop that has not beaten for :data:`BLOCKED_AFTER` s
+  (:data:`IMPORT_BLOCKED_AFTER` s while the thread is importing: slow, not stuck) is
   reported with the innermost frame of the project's code in the loop's thread
   (``sys._current_frames()``), as a ``hang`` record sent at once; when it
   beats again, a second record says how long it was blocked.
@@ -42,6 +43,12 @@ from .records import emit
 BEAT = 0.5  # seconds between a loop's beats
 CHECK = 0.25  # seconds between the monitor's looks
 BLOCKED_AFTER = 2.0  # seconds without a beat: reported as blocked
+#: seconds without a beat while the blocked thread is importing: an app's start (or a lazy import)
+#: that imports hundreds of modules is slow, not stuck (jupyter_server's start takes 1.5 s here, more
+#: under load, with the kernel's loop parked while its main runs in lockstep); a module whose import
+#: never ends is still reported, later
+IMPORT_BLOCKED_AFTER = 30.0
+_IMPORTLIB = "<frozen importlib._bootstrap"
 #: the kernel's loop as a watch key (threaded apps' loops are keyed by app name)
 KERNEL_LOOP = protocol.KERNEL_LOOP
 
@@ -149,6 +156,8 @@ class Monitor:
         for w in list(self.watches.values()):
             age = w.age(now)
             if age >= BLOCKED_AFTER and not w.reported:
+                if age < IMPORT_BLOCKED_AFTER and importing(w.thread_id):
+                    continue
                 w.reported = True
                 w.apps = tuple(self._apps_on(w))
                 self._report(w, True, now)
@@ -227,6 +236,16 @@ def _ours(path):
 #: thread id -> the thread that runs in its place while it waits (the kernel's loop thread while
 #: an app's main thread runs in lockstep with it, ``mainthread.MainThread.step``)
 running_for = {}
+
+
+def importing(thread_id):
+    """Whether the thread that holds ``thread_id``'s loop is inside an ``import`` now."""
+    f = sys._current_frames().get(running_for.get(thread_id, thread_id))
+    while f is not None:
+        if f.f_code.co_filename.startswith(_IMPORTLIB):
+            return True
+        f = f.f_back
+    return False
 
 
 def where_blocked(thread_id):

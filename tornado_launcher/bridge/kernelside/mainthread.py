@@ -62,6 +62,27 @@ Facts this relies on:
   medians shared sync main 10.4 → 12.0 ms, script 10.8 → 12.0 ms (a thread start and two
   hand-overs per start), other rows within noise; ``benchmarks/reload_probe.py --only shared
   threaded --reloads 20``: 0 refused, 0 reset, 0 hung, 0 wrong before and after.
+
+A contract app's ``start()`` in shared mode runs on such a thread too (:class:`ContractMain`,
+issue 18.3).  Contract ``app_class`` apps (start/stop, Jaffle's) are built and started by
+``entry.construct_and_start``; in shared mode their ``IOLoop.start()`` used to return at once, so
+the code after it ran at start (Kernel Gateway's ``start()`` ends in ``finally: self.stop()``:
+its HTTP server stopped and its prespawned kernel shut down while it started).  Now:
+
+* ``IOLoop.start()`` / ``loop.run_forever()`` of the kernel's loop called on that thread
+  (``patches``) hand back until the app stops its loop (``IOLoop.stop()`` / ``loop.stop()``:
+  :meth:`ContractMain.loop_stopped`), usually from the ``stop()`` the bridge calls; then the
+  code after the call (``finally``, ``except KeyboardInterrupt``) runs there, at stop;
+* a stop waits for ``start()`` to return up to the app's ``stop_timeout``
+  (:meth:`ContractMain.end`); else its loop is stopped for it (what the threaded mode's forced
+  stop does), then a KeyboardInterrupt is raised where it blocks (Ctrl+C), a second each; then
+  the thread is left and the log says so; a ``stop()`` that raised stops its loop at once (as in
+  threaded mode);
+* a ``start()`` that returns without blocking (it only listens) ends the thread at once; an
+  exception it raises before blocking is the start's failure; ``start()`` ending on its own
+  (no stop requested) calls ``on_end(error)``.
+
+The thread is the run's (``_tl_bridge_run``), not a scope's.
 """
 
 import asyncio
@@ -69,13 +90,16 @@ import contextvars
 import threading
 import time
 
-from . import hang
+from . import hang, state
+from .records import one_line
 
 
 class MainThread:
-    """See the module docstring.  ``fn`` runs in a copy of the current context."""
+    """See the module docstring.  ``fn`` runs in a copy of the current context.  ``scope``: the
+    :class:`~.scope.AppScope` it is the main of, or (``run`` given) a contract run's
+    :class:`~.mainthread.ContractMain`, which is not a scope (its thread is the run's)."""
 
-    def __init__(self, scope, fn, name):
+    def __init__(self, scope, fn, name, run=None):
         self.scope = scope
         self.loop = scope.loop
         self.fn = fn
@@ -90,7 +114,10 @@ class MainThread:
         self.detached = False
         self.ident = None
         self.thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self.thread._tl_entry_scope = scope
+        if run is None:
+            self.thread._tl_entry_scope = scope
+        else:
+            self.thread._tl_bridge_run = run
         self.thread._tl_main_thread = self
 
     # -- the main thread's side
@@ -189,3 +216,121 @@ class MainThread:
 def current_main_thread():
     """The :class:`MainThread` whose thread this is, if any."""
     return getattr(threading.current_thread(), "_tl_main_thread", None)
+
+
+class ContractMain:
+    """The owner :class:`~.mainthread.MainThread` runs a contract run's ``start()`` for."""
+
+    def __init__(self, run):
+        self.run = run
+        self.loop = state.kernel.loop
+        self.pending_raise = None  # raised where the main blocks when it resumes (a forced stop)
+        self.stop_deadline = None  # monotonic: during a stop, a resumed main must hand back by then
+        self._argv_saved = None
+        self.main_thread = None
+        self._loop_stop_fut = None
+        self.over = self.loop.create_future()  # done once start() returned or raised (or was left)
+        self.on_end = None  # fn(error): start() ended while no stop was requested
+
+    # -- what MainThread asks of its owner (a contract app gets its argv in its constructor)
+    def release_argv(self):
+        pass
+
+    def _set_argv(self):
+        return None
+
+    # -- the kernel's loop thread
+    def start(self, fn):
+        """Run ``fn`` (build the app, call its ``start()``) on the main thread until it returns
+        or blocks; raises what it raised before blocking.  Call in the run's context."""
+        name = "tornado-launcher:%s main" % getattr(self.run.app, "name", "app")
+        mt = self.main_thread = MainThread(self, fn, name, run=self.run)
+        mt.step()
+        if mt.over:
+            self._set_over()
+            if mt.error is not None:
+                raise mt.error
+            return
+        mt.resume_when_done(self._stepped)
+
+    def blocked(self):
+        mt = self.main_thread
+        return mt is not None and not mt.over and not mt.detached
+
+    def _stepped(self, ok):
+        mt = self.main_thread
+        if ok and not mt.over:
+            mt.resume_when_done(self._stepped)
+            return
+        self._set_over()  # it ended, or did not hand back by the stop's deadline (left running)
+        if ok and not self.run.stop_requested and self.on_end is not None:
+            self.on_end(mt.error)
+
+    def _set_over(self):
+        if not self.over.done():
+            self.over.set_result(None)
+
+    def loop_stopped(self):
+        """The app stopped the kernel's loop (never stopped): its blocked ``IOLoop.start()`` returns."""
+        fut = self._loop_stop_fut
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    async def end(self, deadline, log):
+        """During a stop: wait until ``start()`` has returned, at most until ``deadline``
+        (monotonic); then its loop is stopped for it (as the threaded mode's forced stop does),
+        then a KeyboardInterrupt where it blocks (Ctrl+C), a second each."""
+        self.stop_deadline = max(deadline, time.monotonic()) + 1.0
+        mt = self.main_thread
+        if mt is None or await self._ended_by(deadline):
+            return
+        for force in (self.loop_stopped, self._interrupt):
+            if not self.blocked():
+                break
+            self.stop_deadline = time.monotonic() + 1.0
+            force()
+            if await self._ended_by(time.monotonic() + 1.5):
+                break
+        if mt.over:
+            if mt.error is not None and not isinstance(mt.error, (KeyboardInterrupt, SystemExit)):
+                log("WARNING", "start() raised %s after the stop" % one_line(mt.error))
+            return
+        log("WARNING", "start() did not return after the stop: its thread is left %s"
+            % ("running" if mt.detached else "waiting"))
+
+    async def _ended_by(self, deadline):
+        if not self.over.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self.over), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                pass
+        return self.over.done()
+
+    def _interrupt(self):
+        """Ctrl+C's KeyboardInterrupt where the main blocks."""
+        waiting = self.main_thread.waiting
+        if waiting is None:
+            return
+        self.pending_raise = KeyboardInterrupt()
+        if isinstance(waiting, asyncio.Task):
+            waiting.cancel()
+        elif not waiting.done():
+            waiting.set_result(None)
+
+    # -- the main thread (the patches call these with the run's code running)
+    def here(self):
+        mt = self.main_thread
+        return mt is not None and mt.here()
+
+    def block(self):
+        """``IOLoop.start()`` / ``run_forever()`` of the kernel's loop in the main: hand back
+        until the app stops that loop."""
+        if self.run.stop_reached:
+            return None  # it stopped the loop before starting it: start() returns at once, as asyncio's
+        fut = self._loop_stop_fut = self.loop.create_future()
+        try:
+            self.main_thread.hand_back(fut)
+        finally:
+            self._loop_stop_fut = None
+        return None
+

@@ -104,13 +104,22 @@ def _ioloop_start(self):
     run = state.current_run.get()
     if run is not None:
         if self.asyncio_loop is state.kernel.loop:
-            # shared mode: the kernel's loop is already running; start() returns at once
+            # shared mode: the kernel's loop is already running; on a contract app's main thread
+            # (mainthread.ContractMain) start() blocks that thread until the app stops the loop, elsewhere
+            # it returns at once
             run.loop_started = True
-            return None
+            main = _contract_main(run)
+            return main.block() if main is not None else None
         if run.threaded and self.asyncio_loop is run.loop:
             run.loop_started = True
             self.asyncio_loop.call_soon(run.on_serving)
     return patches.ioloop_start(self)
+
+
+def _contract_main(run):
+    """The run's ``mainthread.ContractMain`` when this thread is its main, else None."""
+    main = getattr(run, "main", None)
+    return main if main is not None and main.here() else None
 
 
 def _ioloop_stop(self):
@@ -121,6 +130,8 @@ def _ioloop_stop(self):
     if run is not None and self.asyncio_loop is state.kernel.loop:
         # the app's stop callback: never stop the kernel's loop, note that the app stopped
         run.stop_reached = True
+        if getattr(run, "main", None) is not None:
+            run.main.loop_stopped()  # its main's IOLoop.start() returns
         return None
     return patches.ioloop_stop(self)
 
@@ -433,7 +444,8 @@ def guard_loop(loop):
     def guarded_run_forever():
         scope = _kernel_scope(loop)
         if scope is None:
-            return run_forever()
+            main = _contract_main(state.current_run.get())
+            return main.block() if main is not None else run_forever()
         return scope.blocking_start()
 
     def guarded_run_until_complete(future):
@@ -449,6 +461,8 @@ def guard_loop(loop):
         run = state.current_run.get()
         if run is not None:  # a contract app's asyncio.get_event_loop().stop()
             run.stop_reached = True
+            if getattr(run, "main", None) is not None:
+                run.main.loop_stopped()
             return None
         return stop()
 

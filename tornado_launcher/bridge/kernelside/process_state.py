@@ -14,9 +14,10 @@ process exit would, without undoing another app's.
   run that already ended goes back to what was there before that run.
 
 :func:`hand_over` (a restart) gives the old run's changes to the new run, but for a handler
-the new run added again; :func:`undo` (a stop) restores each recorded change whose target
-still holds the value the app set (a later change by someone else wins), newest first;
-handlers the app added are closed. The bridge's own routing (``attribution.BridgeHandler``
+the new run added again (a handler a run added and removed itself is no change: :func:`_net`);
+:func:`undo` (a stop) restores each recorded change whose target still holds the value the
+app set (a later change by someone else wins), newest first; handlers the app added are
+closed. The bridge's own routing (``attribution.BridgeHandler``
 on the root logger) is never removed; a ``dictConfig`` that drops it from the root gets it
 back at once. Cost: a begin is two attribute reads and a copy of ``sys.path``; an end walks
 the run's own journal.
@@ -207,6 +208,29 @@ def _restore_hook(journal, run, attr, owner, name):
     return True
 
 
+def _net(entries):
+    """``entries`` with each (logger, handler)'s ``handler+`` / ``handler-`` reduced to its net
+    effect: a handler the run added and then removed itself (mitmproxy's ``LegacyLogEvents``,
+    uninstalled in its ``done()``), or removed and added back, is no change at all; else its
+    last entry stays (in its place).  Without this a restart handed the old run's ``handler-``
+    alone to the new run (its ``handler+`` was dropped as added again), and the new run's undo
+    then put the old run's handler, bound to its closed loop, back on the logger."""
+    first, last = {}, {}
+    for i, entry in enumerate(entries):
+        if entry[0] in ("handler+", "handler-"):
+            key = (id(entry[1]), id(entry[2]))
+            first.setdefault(key, entry[0])
+            last[key] = i
+    out = []
+    for i, entry in enumerate(entries):
+        if entry[0] in ("handler+", "handler-"):
+            key = (id(entry[1]), id(entry[2]))
+            if last[key] != i or first[key] != entry[0]:
+                continue  # an earlier step, or a pair that cancels out
+        out.append(entry)
+    return out
+
+
 def hand_over(old, new):
     """A restart: ``new`` runs the app now and ``old`` ends.  What the old run changed stays,
     now the app's next run's (undone when the app stops for good): a level, an environment
@@ -225,7 +249,7 @@ def hand_over(old, new):
     keep, dropped = [], 0
     state.local.busy = True
     try:
-        for entry in was.entries:
+        for entry in _net(was.entries):
             if entry[0] == "handler+" and (id(entry[1]), kind(entry[2])) in again:
                 dropped += bool(_undo_entry(entry))
             else:
@@ -247,7 +271,7 @@ def undo(run):
     done = set()
     state.local.busy = True
     try:
-        for entry in reversed(journal.entries):
+        for entry in reversed(_net(journal.entries)):
             try:
                 if _undo_entry(entry):
                     done.add(entry[0].rstrip("+-"))

@@ -31,6 +31,7 @@ class Run:
         self.keep_alive = {}  # server -> its no_keep_alive before the freeze
         self.obj = None
         self.scope = None  # an app started from its own entry point: its scope.AppScope
+        self.main = None  # a contract app in shared mode: the mainthread.ContractMain its start() runs on
         self.loop = None
         self.io_loop = None
         self.thread = None

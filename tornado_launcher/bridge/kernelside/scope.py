@@ -659,16 +659,13 @@ async def stop_entry(app, run, drain):
     if not busy:
         await scope.stop()
         _log_stop(app, scope)
+        await scope.end_threads()
     elif drain:
         await _drain_entry(app, run)
     else:
         # a restart: the old app answers what it accepted in the background (at most
         # drain_timeout s) while the new one serves; then everything of it ends
         run.drain_task = state.kernel.loop.create_task(_drain_entry(app, run))
-    leftovers = scope.leftovers()
-    if leftovers["threads"]:
-        app._log("WARNING", "threads the app started still run after its stop: %s"
-                 % ", ".join(leftovers["threads"]))
 
 
 async def _drain_entry(app, run):
@@ -684,6 +681,7 @@ async def _drain_entry(app, run):
         pass
     await scope.stop()
     _log_stop(app, scope)
+    await scope.end_threads()
 
 
 def _log_stop(app, scope):

@@ -79,6 +79,7 @@ from . import scope as scope_runs
 from .appprocess import describe_exit, exit_status
 from .apps import BridgeApp
 from .graph import graph, heap, prune_libraries
+from .mainthread import ContractMain
 from .records import format_exc, one_line
 from .run import Run
 from .servers import pool, stop_accepting
@@ -158,6 +159,7 @@ class EntryPoints:
         self._run = None
         self.app = None
         leftovers.ended(self, run)
+        state.kernel.loop.create_task(run.scope.end_threads())  # what its process's exit would end
         pool.release(self.name)  # its pooled listening sockets: the port is free
         self._flush_prints()
         if outcome.error is not None:
@@ -186,6 +188,16 @@ class ProcessEnds:
         """A contract app's callback raised SystemExit / KeyboardInterrupt (on its loop): the
         app ends, as its own process would, never the kernel."""
         state.kernel.call(self._submit, "exited", (run, exc))
+
+    def _contract_main_ended(self, run, error):
+        """A contract app's ``start()`` returned (or raised) in shared mode with no stop requested:
+        it stopped its own loop.  An exit ends the app; else the log says so."""
+        if isinstance(error, (SystemExit, KeyboardInterrupt)):
+            self._contract_exit(run, error)
+        elif error is not None:
+            self._log("ERROR", "start() raised %s after its loop returned" % one_line(error), format_exc(error))
+        else:
+            self._log("INFO", "start() returned: the app stopped its loop")
 
     async def _do_exited(self, arg, t0):
         run, exc = arg
@@ -500,8 +512,10 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
     async def _start_shared(self, run):
         run.loop = state.kernel.loop
         run.io_loop = tornado.ioloop.IOLoop.current()
+        run.main = ContractMain(run)  # its start() blocks in IOLoop.start() on a thread of its own
+        run.main.on_end = lambda error: self._contract_main_ended(run, error)
         try:
-            run.in_ctx(entry.construct_and_start, self, run)
+            run.in_ctx(run.main.start, lambda: entry.construct_and_start(self, run))
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             run.close_servers()
             return exc
@@ -680,6 +694,14 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
 
     # -- stop, per mode (the drain itself is drain.py's)
     async def _stop_shared(self, run):
+        deadline = time.monotonic() + self._stop_wait()
+        raised = await self._stop_shared_servers(run)
+        if run.main is not None:
+            if raised:
+                run.main.loop_stopped()  # as in threaded mode: a stop() that raised stops its loop
+            await run.main.end(deadline, self._log)  # its start() returns: what follows IOLoop.start() ran
+
+    async def _stop_shared_servers(self, run):
         fifo = state.kernel.loop.create_future()
         raised = False
         if run.obj is not None:
@@ -700,14 +722,15 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
             n = run.close_servers()
             if n:
                 self._log("WARNING", "closed %d server(s) of the app after its stop() raised" % n)
-            return
+            return True
         while not (run.stop_reached or not run.open_sockets()) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         if run.stop_reached or not run.open_sockets():
             run.close_servers()  # servers its stop() forgot
-            return
+            return False
         n = run.close_servers()
         self._log("WARNING", "stop() did not finish within %g s: closed %d server(s) by force" % (timeout, n))
+        return False
 
     async def _stop_threaded(self, run):
         def call_stop():
