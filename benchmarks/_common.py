@@ -247,6 +247,85 @@ async def poll(port: int, accept: Callable[[int, str], bool], *, timeout: float 
         await asyncio.sleep(interval)
 
 
+#: the separate-process probe (:class:`Prober`): blocking sockets, one new connection per request
+PROBER_PY = r'''
+import socket, sys, time
+
+def get(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=1.0)
+    try:
+        s.sendall(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        chunks = []
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        s.close()
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body.decode("utf-8", "replace")
+
+for line in sys.stdin:
+    port, interval, timeout, prefix = line.rstrip("\n").split(" ", 3)
+    port, interval, timeout = int(port), float(interval), float(timeout)
+    deadline = time.perf_counter() + timeout
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            status, body = get(port)
+        except (OSError, ValueError, IndexError):
+            status, body = 599, ""
+        now = time.perf_counter()
+        if status == 200 and body.startswith(prefix):
+            print("ok %r %d" % (now, tries), flush=True)
+            break
+        if now > deadline:
+            print("timeout %r %d" % (now, tries), flush=True)
+            break
+        if interval > 0:
+            time.sleep(interval)
+'''
+
+
+class Prober:
+    """A probe in a process of its own, as a browser is: not on the measured launcher's loop
+    (:func:`poll` is), so neither slows the other down.  :meth:`start` makes it probe
+    ``GET /`` (a new connection each time, HTTP/1.0) every ``interval`` seconds until an
+    answer's body starts with ``prefix``; :meth:`result` is then the ``time.perf_counter()``
+    of that answer (``CLOCK_MONOTONIC`` on Linux: the same clock in every process) and the
+    number of probes.  Start it *before* the save: the answers before it are old ones."""
+
+    def __init__(self, interval: float = 0.001) -> None:
+        self.interval = interval
+        self.proc: Optional[asyncio.subprocess.Process] = None
+
+    async def __aenter__(self) -> "Prober":
+        self.proc = await asyncio.create_subprocess_exec(
+            PYTHON, "-c", PROBER_PY, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            env=child_env())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self.proc is not None:
+            self.proc.stdin.close()
+            await end_process(self.proc)
+
+    def start(self, port: int, prefix: str, timeout: float) -> None:
+        assert " " not in str(port) and "\n" not in prefix
+        self.proc.stdin.write(f"{port} {self.interval!r} {timeout!r} {prefix}\n".encode())
+
+    async def result(self) -> Tuple[float, int]:
+        """(perf_counter of the first accepted answer, probes sent); PollTimeout when none came."""
+        line = (await self.proc.stdout.readline()).decode().split()
+        if not line:
+            raise PollTimeout("the probe process ended")
+        if line[0] != "ok":
+            raise PollTimeout(f"no acceptable answer within the probe's timeout ({line[2]} probes)")
+        return float(line[1]), int(line[2])
+
+
 def is_200(status: int, body: str) -> bool:
     return status == 200
 

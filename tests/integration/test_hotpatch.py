@@ -27,6 +27,7 @@ import tornado.websocket
 
 from tests.integration.hotpatch_cases import CASES, HEAD
 from tests.integration.test_bridge import BridgeKernel, free_port, http_get, make_project
+from tornado_launcher import bridge
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -329,6 +330,28 @@ def test_after_a_reload_that_did_not_start_a_module_executed_again_is_reloaded_n
     record, _ = p.save([("h.py", '"v1 %d"', '"v2 %d"')])  # serving the last start's code: patched again
     assert outcome(record) == "patched", record
     assert request(p.port, "/")[1] == "v2 12"
+    p.stop()
+
+
+def test_a_patch_in_shared_mode_is_applied_within_the_call_that_asks_for_it(kernel):
+    """Shared mode: the patch is applied inside the cell (or comm message) that calls
+    ``handle_watchdog_event``, not after it in the app's queue (ipykernel finishing the cell
+    first cost ~2 ms); threaded mode (the app's loop must pause too): queued, applied after."""
+    p = Pkg(kernel, {"h.py": COUNTER}, "atonce")
+    p.start()
+    assert request(p.port, "/") == (200, "v0 1")
+    path = p.root / "h.py"
+    path.write_text(path.read_text().replace('"v0 %d"', '"v1 %d"'))
+    event = {"event_type": "modified", "src_path": str(path), "dest_path": None, "is_directory": False,
+             "paths": [str(path)]}
+    m = kernel.mark()
+    kernel.execute(bridge.call_code(p.name, "handle_watchdog_event", event)
+                   + "import sys as _s\n_tl_at_once = 'v1 %%d' in _s.modules[%r].Main.get.__code__.co_consts\n"
+                   % (p.name + ".h"))
+    assert kernel.evaluate("_tl_at_once") is (not kernel.threaded)
+    record = kernel.wait_state(p.name, ("running", "failed"), m)
+    assert outcome(record) == "patched", record
+    assert request(p.port, "/") == (200, "v1 2")
     p.stop()
 
 

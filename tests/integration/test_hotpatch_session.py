@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 import tornado.websocket
 
 from tests.helpers import free_port, running_session, wait_http, write_project
 from tests.integration.test_control_session import ctl, runtime  # noqa: F401  (a fixture)
 from tests.integration.test_live_reload import EventStream, generation
+from tornado_launcher.bridge import protocol
 from tornado_launcher.control.server import ControlServer
 from tornado_launcher.engine.events import LogRecord, ReloadEvent
 
@@ -123,3 +125,65 @@ async def test_patch_keeps_state_websocket_and_says_so(tmp_path, runtime):  # no
             stream.done.cancel()
         finally:
             control.close()
+
+
+def watchdog_hcl(port, block):
+    """``hcl(port)`` with a WatchdogApp whose one handler runs ``block`` (None: the implicit handler)."""
+    if block is None:
+        return hcl(port)
+    return hcl(port) + f'''
+    app "watchdog" {{
+      class  = "jaffle.app.watchdog.WatchdogApp"
+      kernel = "k"
+      options {{
+        handlers = [
+          {{
+            patterns           = ["*.py"]
+            ignore_directories = true
+            code_blocks        = ["{block}"]
+          }},
+        ]
+      }}
+    }}
+    '''
+
+
+@pytest.mark.parametrize("block, as_cell", [
+    (None, False),
+    ("web.handle_watchdog_event({event})", False),
+    ("web.handle_watchdog_event({event}); print('the block ran')", True),
+], ids=["implicit", "watchdog-block", "block-that-does-more"])
+async def test_a_save_reaches_the_kernel_as_a_command_unless_its_block_does_more(tmp_path, block, as_cell):
+    """The reload of a save goes on the bridge's comm (no cell: ipykernel's execute path is
+    ~2 ms of the kernel's loop) when the handler's block is only the app's reload; a block that
+    does more runs as the cell it is.  A command that fails is said in the log, not lost."""
+    port = free_port()
+    root = write_project(tmp_path, {"proj/__init__.py": "", "proj/handlers.py": HANDLERS, "proj/web.py": WEB,
+                                    "jaffle.hcl": watchdog_hcl(port, block)})
+    url = f"http://127.0.0.1:{port}/"
+    async with running_session(root / "jaffle.hcl") as (s, rec):
+        await wait_http(url, "v1 ")
+        kernel = s.kernel("k")
+        assert kernel.hello["commands"], kernel.hello
+        cells = []
+        execute = kernel.execute
+
+        async def spy(code, **kw):
+            cells.append(code)
+            return await execute(code, **kw)
+        kernel.execute = spy
+        n = len(rec.events)
+        (root / "proj" / "handlers.py").write_text(HANDLERS.replace("v1 %d", "v2 %d"))
+        done = await rec.wait(lambda e: isinstance(e, ReloadEvent) and e.outcome == "done", start=n)
+        assert done.kind == "patched", done
+        assert "v2 " in await wait_http(url, "v2 ")
+        reload_cells = [c for c in cells if "handle_watchdog_event" in c]
+        assert bool(reload_cells) == as_cell, cells
+        if as_cell:
+            await rec.wait(lambda e: isinstance(e, LogRecord) and "the block ran" in e.message, start=n)
+
+        n = len(rec.events)
+        assert kernel.send_comm(kernel.hello["commands"], protocol.call_record("nope", "handle_watchdog_event", {}))
+        said = await rec.wait(lambda e: isinstance(e, LogRecord) and e.level == "ERROR"
+                              and "the launcher's handle_watchdog_event of 'nope' failed" in e.message, start=n)
+        assert "no tornado-launcher app named 'nope'" in said.message, said

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import types
+import uuid
 
 import tornado
 
@@ -151,7 +152,26 @@ def _register_aliases():
 def _hello():
     settings = state.kernel.settings
     return protocol.hello_record(os.getpid(), sys.executable, tornado.version,
-                                 settings.get("kernel"), settings.get("project_dir"))
+                                 settings.get("kernel"), settings.get("project_dir"),
+                                 commands=outbox.comm.comm_id if outbox.comm is not None else _COMMANDS[0])
+
+
+_COMMANDS = [None]  # the events comm's id while it is being opened (its hello names it)
+
+
+def on_command(msg):
+    """A command from the launcher on the events comm (``protocol.call_record``): called here,
+    in ipykernel's comm dispatch on the kernel's loop; a failure is said in the app's log."""
+    data = (msg.get("content") or {}).get("data") or {}
+    command = data.get("call") if isinstance(data, dict) else None
+    if not isinstance(command, dict):
+        return
+    name = command.get("name")
+    try:
+        call(name, command.get("method"), command.get("args") or [])
+    except Exception as exc:
+        emit(log_record(name if name in state.apps else None, "ERROR", "tornado-launcher: the launcher's %s of %r "
+                        "failed: %s" % (command.get("method"), name, one_line(exc)), traceback_text=format_exc(exc)))
 
 
 def install(settings=None):
@@ -172,7 +192,10 @@ def install(settings=None):
     try:
         import comm as _comm_mod
 
-        outbox.comm = _comm_mod.create_comm(target_name=protocol.COMM_TARGET, data=protocol.batch([_hello()]))
+        _COMMANDS[0] = uuid.uuid4().hex
+        outbox.comm = _comm_mod.create_comm(target_name=protocol.COMM_TARGET, data=protocol.batch([_hello()]),
+                                            comm_id=_COMMANDS[0])
+        outbox.comm.on_msg(on_command)
         tunnel.relay.open(_comm_mod)
         files.files.open(_comm_mod)
     except Exception as exc:

@@ -78,6 +78,7 @@ class Plan:
         self.actions = []
         self.changes = []
         self.code_object = None  # the new source's module code (kept by graph.CodeCache)
+        self.parsed = None  # the new source's Parsed
 
     def apply(self):
         for action in self.actions:
@@ -104,8 +105,44 @@ class Plan:
 _KEEP = object()
 
 
-def _dump(node):
-    return ast.dump(node, annotate_fields=False, include_attributes=False)
+def _key(node, memo=None):
+    """A structural key of ``node`` (an AST node, a list of them, or a field's value): equal
+    keys for equal trees, positions ignored (what ``ast.dump(node, annotate_fields=False,
+    include_attributes=False)`` compares, as tuples).  ``memo``: id(statement) -> its key, for
+    statements of a tree kept alive as long as the memo (:class:`Parsed`)."""
+    if isinstance(node, ast.AST):
+        if memo is not None and isinstance(node, ast.stmt):
+            key = memo.get(id(node))
+            if key is None:
+                key = memo[id(node)] = (type(node).__name__,) + tuple([_key(getattr(node, f, None), memo)
+                                                                        for f in node._fields])
+            return key
+        return (type(node).__name__,) + tuple([_key(getattr(node, f, None), memo) for f in node._fields])
+    if type(node) is list:
+        return tuple([_key(x, memo) for x in node])
+    if node is None or type(node) is str:
+        return node
+    return (type(node).__name__, repr(node))
+
+
+class Parsed:
+    """A module's source parsed once, with the keys (:func:`_key`) and line numbers of its
+    statements computed as asked and kept: a patched module's new source is the next save's
+    old one, so its side of the next comparison costs nothing (``patching`` keeps it)."""
+
+    def __init__(self, tree):
+        self.tree = tree
+        self.keys = {}  # id(statement) -> _key
+        self.lines = {}  # id(definition) -> the line numbers of its nodes
+
+    def key(self, node):
+        return _key(node, self.keys)
+
+    def lines_of(self, node):
+        out = self.lines.get(id(node))
+        if out is None:
+            out = self.lines[id(node)] = [getattr(n, "lineno", None) for n in ast.walk(node)]
+        return out
 
 
 def _first_line(node):
@@ -226,7 +263,7 @@ def _signature(node):
     shape = ast.arguments(posonlyargs=a.posonlyargs, args=a.args, vararg=a.vararg, kwonlyargs=a.kwonlyargs,
                           kw_defaults=[None if d is None else ast.Constant(0) for d in a.kw_defaults],
                           kwarg=a.kwarg, defaults=[ast.Constant(0) for _ in a.defaults])
-    return _dump(shape) + (_dump(node.returns) if node.returns is not None else "")
+    return _key(shape), _key(node.returns)
 
 
 def _constants(nodes, what):
@@ -323,27 +360,47 @@ def _dotted(node):
 class Analysis:
     """One module's comparison: see the module docstring."""
 
-    def __init__(self, module, path, old_source, new_source, startup=frozenset(), handler_base=None):
+    def __init__(self, module, path, old_source, new_source, startup=frozenset(), handler_base=None, old=None):
         self.module = module
         self.path = path
         self.startup = startup
         self.handler_base = handler_base
         try:
-            self.new_tree = ast.parse(new_source, path)
-            self.new_code = compile(self.new_tree, path, "exec", dont_inherit=True)
+            self.new = Parsed(ast.parse(new_source, path))
+            self.new_code = compile(self.new.tree, path, "exec", dont_inherit=True)
         except SyntaxError as exc:
             raise Refused("syntax error at line %s" % exc.lineno) from None
         try:
-            self.old_tree = ast.parse(old_source, path)
+            self.old = old if old is not None else Parsed(ast.parse(old_source, path))
         except SyntaxError:
             raise Refused("the running code could not be read") from None
         self.codes = code_objects(self.new_code)
         self.plan = Plan(module, path)
 
     def run(self):
-        self._body(self.old_tree.body, self.new_tree.body, self.module, "", is_class=False, request_time=False)
+        self._body(self.old.tree.body, self.new.tree.body, self.module, "", is_class=False, request_time=False)
         self.plan.code_object = self.new_code
+        self.plan.parsed = self.new
         return self.plan
+
+    def _same(self, old, new):
+        """Whether ``old`` (of the old tree) and ``new`` (of the new) are the same, positions ignored."""
+        return self.old.key(old) == self.new.key(new)
+
+    def _positions_same(self, old, new):
+        if _first_line(old) != _first_line(new) or getattr(old, "end_lineno", None) != getattr(new, "end_lineno", None):
+            return False
+        # a line moved inside the definition changes its code's line table: compare lines of every node
+        return self.old.lines_of(old) == self.new.lines_of(new)
+
+    def _first_difference(self, old, new):
+        for o, n in zip(old, new, strict=False):  # the shorter one's end: the rest is the difference
+            if not self._same(o, n):
+                return getattr(n, "lineno", None)
+        if len(old) != len(new):
+            rest = (new[len(old):] or old[len(new):])
+            return getattr(rest[0], "lineno", None)
+        return None
 
     # -- one body (the module's, a class's)
     def _body(self, old, new, owner, prefix, is_class, request_time):
@@ -356,13 +413,13 @@ class Analysis:
                     defs.setdefault(stmt.name, []).append(stmt)
         common = set(old_defs) & set(new_defs)
         # the statements other than defs, and the order of the defs both have, must not move
-        shape_old = [("def", s.name) if isinstance(s, _DEFS) else _dump(s) for s in old
+        shape_old = [("def", s.name) if isinstance(s, _DEFS) else self.old.key(s) for s in old
                      if not isinstance(s, _DEFS) or s.name in common]
-        shape_new = [("def", s.name) if isinstance(s, _DEFS) else _dump(s) for s in new
+        shape_new = [("def", s.name) if isinstance(s, _DEFS) else self.new.key(s) for s in new
                      if not isinstance(s, _DEFS) or s.name in common]
         if shape_old != shape_new:
-            if [x for x in shape_old if isinstance(x, str)] != [x for x in shape_new if isinstance(x, str)]:
-                line = _first_difference(old, new)
+            if [x for x in shape_old if x[0] != "def"] != [x for x in shape_new if x[0] != "def"]:
+                line = self._first_difference(old, new)
                 raise Refused(where + (" (line %d)" % line if line and not is_class else ""))
             raise Refused("definitions moved around other statements")
         bound = set()
@@ -372,7 +429,7 @@ class Analysis:
         for name in sorted(set(old_defs) | set(new_defs)):
             olds, news = old_defs.get(name, []), new_defs.get(name, [])
             qual = prefix + name
-            if name in bound and [_dump(x) for x in olds] != [_dump(x) for x in news]:
+            if name in bound and not self._same(olds, news):
                 raise Refused("%s is also assigned by another statement" % qual)
             if len(olds) != len(news):
                 if not news and len(olds) == 1 and is_class and isinstance(olds[0], _FUNCS):
@@ -395,13 +452,13 @@ class Analysis:
     def _class(self, owner, old, new, qual, request_time):
         if not (isinstance(old, ast.ClassDef) and isinstance(new, ast.ClassDef)):
             raise Refused("%s changed between a class and a function" % qual)
-        if [_dump(b) for b in old.bases] != [_dump(b) for b in new.bases]:
+        if not self._same(old.bases, new.bases):
             raise Refused("the bases of class %s changed" % qual)
-        if [_dump(k) for k in old.keywords] != [_dump(k) for k in new.keywords]:
+        if not self._same(old.keywords, new.keywords):
             raise Refused("the metaclass or class keywords of %s changed" % qual)
-        if [_dump(d) for d in old.decorator_list] != [_dump(d) for d in new.decorator_list]:
+        if not self._same(old.decorator_list, new.decorator_list):
             raise Refused("the decorators of class %s changed" % qual)
-        if _dump(ast.Module(old.body, [])) == _dump(ast.Module(new.body, [])) and _positions_same(old, new):
+        if self._same(old.body, new.body) and self._positions_same(old, new):
             return
         cls = _get(owner, old.name)
         if not isinstance(cls, type) or cls.__qualname__ != qual:
@@ -413,13 +470,13 @@ class Analysis:
     def _function(self, owner, old, new, qual, request_time, is_class):
         if type(old) is not type(new):
             raise Refused("%s changed between async def and def" % qual)
-        if [_dump(d) for d in old.decorator_list] != [_dump(d) for d in new.decorator_list]:
+        if not self._same(old.decorator_list, new.decorator_list):
             raise Refused("the decorators of %s changed" % qual)
         if _signature(old) != _signature(new):
             raise Refused("the signature of %s changed" % qual)
-        same_body = _dump(ast.Module(old.body, [])) == _dump(ast.Module(new.body, []))
-        same_defaults = _dump(old.args) == _dump(new.args)
-        if same_body and same_defaults and _positions_same(old, new):
+        same_body = self._same(old.body, new.body)
+        same_defaults = self._same(old.args, new.args)
+        if same_body and same_defaults and self._positions_same(old, new):
             return
         changed = not (same_body and same_defaults)
         if not changed:
@@ -510,21 +567,6 @@ def _get(owner, name):
     return owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
 
 
-def _positions_same(old, new):
-    if _first_line(old) != _first_line(new) or getattr(old, "end_lineno", None) != getattr(new, "end_lineno", None):
-        return False
-    # a line moved inside the definition changes its code's line table: compare lines of every node
-    return [getattr(n, "lineno", None) for n in ast.walk(old)] == [getattr(n, "lineno", None) for n in ast.walk(new)]
-
-
-def _first_difference(old, new):
-    for o, n in zip(old, new, strict=False):  # the shorter one's end: the rest is the difference
-        if _dump(o) != _dump(n):
-            return getattr(n, "lineno", None)
-    if len(old) != len(new):
-        rest = (new[len(old):] or old[len(new):])
-        return getattr(rest[0], "lineno", None)
-    return None
 
 
 def _bound_names(stmt):
@@ -542,9 +584,10 @@ def _bound_names(stmt):
     return out
 
 
-def analyze(module, path, old_source, new_source, startup=frozenset(), handler_base=None):
+def analyze(module, path, old_source, new_source, startup=frozenset(), handler_base=None, old=None):
     """The :class:`Plan` that turns ``module`` (executed from ``old_source``) into ``new_source``,
     or :class:`Refused`.  ``startup``: names that run at import or start (:func:`startup_names`
     of this module, its importers and the entry modules); ``handler_base``: the class whose
-    subclasses' methods run per request only (``tornado.web.RequestHandler``)."""
-    return Analysis(module, path, old_source, new_source, startup, handler_base).run()
+    subclasses' methods run per request only (``tornado.web.RequestHandler``); ``old``: the
+    :class:`Parsed` of ``old_source`` when it is at hand (the plan's ``parsed`` is the new one's)."""
+    return Analysis(module, path, old_source, new_source, startup, handler_base, old).run()

@@ -37,6 +37,20 @@ the app reloads as ``"dependents"`` does, the reason in its log and record.
   re-imported 3 modules; serving again in 12 ms``), ``ReloadEvent.kind`` carries it to ``status
   --json`` (``last_reload.kind``) and the window's "Last restart" column (``patched 2 ms``,
   names in its tooltip).
+* The save-to-served path (issue 22: ≤ 8 ms median at any project size).
+  :func:`at_once`: when no other loop runs app code (shared mode, no threaded
+  app or entry scope with a loop of its own) and the app has nothing queued,
+  the patch is applied inside the call that asks for it (the launcher's
+  command, ``protocol.call_record``, or a cell), which is itself a callback of
+  the kernel's loop: a pause as :func:`paused` makes one.  Queued instead, it
+  waited for ipykernel to finish the cell and for the worker task's turn
+  (~2 ms).  Threaded apps, a call from app code, anything queued: the queue.
+* Nothing per save grows with the project: the saved file's module comes from
+  an index kept between saves (``imports.project_modules_for_paths``), the
+  names of the loaded modules are looked up one by one (``imports.Loaded``),
+  and the old source's tree and statement keys are the last patch's new ones
+  (:data:`_parsed`, ``hotpatch.Parsed``): one parse, one compile and one walk
+  of the saved module per save.
 """
 
 import ast
@@ -60,17 +74,30 @@ class _Cache:
     def __init__(self):
         self.by_path = {}
 
-    def startup(self, path, data, digest, roots):
+    def startup(self, path, data, digest, roots, tree=None):
         key = (digest, tuple(sorted(roots)))
         hit = self.by_path.get(path)
         if hit is not None and hit[0] == key:
             return hit[1]
-        names = hotpatch.startup_names(ast.parse(data, path), roots)
+        names = hotpatch.startup_names(tree if tree is not None else ast.parse(data, path), roots)
         self.by_path[path] = (key, names)
         return names
 
 
 _startup = _Cache()
+#: path -> (digest, hotpatch.Parsed) of the source a patched module now runs: the next save of
+#: it compares against that without parsing it again (nor keying its statements)
+_parsed = {}
+
+
+def _old_parsed(path, entry):
+    hit = _parsed.get(path)
+    if hit is not None and hit[0] == entry.digest:
+        return hit[1]
+    try:
+        return hotpatch.Parsed(ast.parse(entry.data, path))
+    except SyntaxError:
+        raise hotpatch.Refused("the running code could not be read") from None
 
 
 def _entry_roots(app, loaded):
@@ -105,8 +132,8 @@ def _importers(name, limit):
     return seen
 
 
-def _startup_names(name, loaded, roots):
-    """What runs at import or start, from ``name``'s own source and its importers'."""
+def _startup_names(name, loaded, roots, tree=None):
+    """What runs at import or start, from ``name``'s own source (``tree``: parsed) and its importers'."""
     users = _importers(name, hotpatch.MAX_IMPORTERS)
     if users is None:
         raise hotpatch.Refused("imported by more than %d modules" % hotpatch.MAX_IMPORTERS)
@@ -118,7 +145,7 @@ def _startup_names(name, loaded, roots):
         entry = graph.cache.entry(rec[0]) if rec else None
         if entry is None or entry.data is None or entry.digest != rec[3]:
             raise hotpatch.Refused("the source %s was executed from is not known" % mod)
-        names |= _startup.startup(rec[0], entry.data, entry.digest, roots.get(mod, ()))
+        names |= _startup.startup(rec[0], entry.data, entry.digest, roots.get(mod, ()), tree if mod == name else None)
     for mod, r in roots.items():  # the entry module's start path, when it does not import this one
         if mod not in users and mod != name and mod in loaded:
             rec = graph.files.get(mod)
@@ -155,8 +182,7 @@ def plan(app, paths):
     began = _serving.get(app.name)
     if began is None or began[0]() is not app._run:
         raise hotpatch.Refused("the running code is not the last start's")
-    loaded = imports.loaded_project_modules()
-    names, others = imports.modules_for_paths(paths, loaded)
+    names, others, loaded = imports.project_modules_for_paths(paths)
     if others:
         raise hotpatch.Refused("%s is not a Python module" % os.path.basename(others[0]))
     known = {imports.norm(getattr(loaded[n], "__file__", "") or "") for n in names}
@@ -194,8 +220,9 @@ def plan(app, paths):
             if done is not None and done[0] == entry.digest:
                 already.append((path, done[1]))
             continue
-        startup = _startup_names(name, loaded, roots)
-        p = hotpatch.analyze(module, path, entry.data, data, startup, base)
+        old = _old_parsed(path, entry)
+        startup = _startup_names(name, loaded, roots, old.tree)
+        p = hotpatch.analyze(module, path, entry.data, data, startup, base, old)
         plans.append(p)
         reads.append((name, module, path, data, st))
     return plans, reads, already
@@ -268,6 +295,25 @@ def shown(path):
 _lock = []  # one asyncio.Lock (made on the kernel's loop): one patch at a time, kernel-wide
 
 
+def at_once(app, arg, t0, show=shown):
+    """The reload command ``arg`` (``(path, paths)``) of ``app`` patched at once, inside the
+    caller's callback on the kernel's loop (the cell or comm message that asked for it), rather
+    than in the app's command queue after it: None when patched (the "running" record sent);
+    ``(path, paths, reason)`` when refused (the queued reload needs no second analysis); ``arg``
+    as it was when the patch must wait for the queue (:func:`try_patch`).
+
+    Only when that callback is a pause as :func:`paused` makes one: no other loop runs the
+    code of an app of this kernel (no threaded app, no entry scope with a loop of its own), the
+    caller is no app's code (a handler that asks for its own reload gets the queue), no patch
+    is under way, the app has no command queued or running and no predecessor to wait for."""
+    if (app.reload_mode != "patch" or app._pending or app._worker is not None or app._predecessor is not None
+            or state.current_run.get() is not None or state.current_scope() is not None
+            or (_lock and _lock[0].locked()) or _other_loops()):
+        return arg
+    why = _patch(app, arg[1], t0, show, None)
+    return None if why is None else (arg[0], arg[1], why)
+
+
 async def try_patch(app, paths, t0, show=shown):
     """Patch ``app``'s saved ``paths`` in place; None when done (its "running" record sent),
     else the reason a reload is needed.
@@ -277,10 +323,14 @@ async def try_patch(app, paths, t0, show=shown):
     if not _lock:
         _lock.append(asyncio.Lock())
     async with _lock[0]:
-        return await _try_patch(app, paths, t0, show)
+        pause = paused if _other_loops() else None
+        why = _patch(app, paths, t0, show, pause)
+        return await why if asyncio.iscoroutine(why) else why
 
 
-async def _try_patch(app, paths, t0, show):
+def _patch(app, paths, t0, show, pause):
+    """The analysis, then (``pause`` None: the caller's callback is the pause) the patch applied
+    and reported; with ``pause``, a coroutine that applies it within ``pause(fn)``."""
     try:
         plans, reads, already = plan(app, paths)
     except hotpatch.Refused as exc:
@@ -288,19 +338,36 @@ async def _try_patch(app, paths, t0, show):
     except Exception as exc:  # a bug of ours must not cost the user the save: reload
         return "the patch analysis failed (%s: %s)" % (type(exc).__name__, exc)
     t1 = time.perf_counter()
+
+    def apply_all():
+        for p in plans:
+            p.apply()
+
+    if pause is not None and plans:
+        async def paused_then_done():
+            try:
+                ok = await pause(apply_all)
+            except Exception as exc:  # applied in part: the reload that follows makes it whole
+                return "applying the patch failed (%s: %s)" % (type(exc).__name__, exc)
+            if not ok:
+                return "an app's loop did not pause within %g s" % PAUSE_TIMEOUT
+            return _done(app, paths, t0, t1, plans, reads, already, show)
+        return paused_then_done()
     if plans:
-        def apply_all():
-            for p in plans:
-                p.apply()
         try:
-            ok = await paused(apply_all)
-        except Exception as exc:  # applied in part: the reload that follows makes it whole
+            apply_all()
+        except Exception as exc:
             return "applying the patch failed (%s: %s)" % (type(exc).__name__, exc)
-        if not ok:
-            return "an app's loop did not pause within %g s" % PAUSE_TIMEOUT
-        for (name, module, path, data, st), p in zip(reads, plans, strict=True):
-            graph.patched(name, module, path, data, p.code_object, st)
-            _applied[path] = (graph.cache.entry(path).digest, list(p.changes))
+    return _done(app, paths, t0, t1, plans, reads, already, show)
+
+
+def _done(app, paths, t0, t1, plans, reads, already, show):
+    """The patch is applied: the graph learns the new sources, the app says "running" with it."""
+    for (name, module, path, data, st), p in zip(reads, plans, strict=True):
+        graph.patched(name, module, path, data, p.code_object, st)
+        digest = graph.cache.entry(path).digest
+        _applied[path] = (digest, list(p.changes))
+        _parsed[path] = (digest, p.parsed)
     done = [(p.path, p.changes) for p in plans] + already
     changes = [c for _path, names in done for c in names]
     files = [os.path.basename(path) for path, _names in done]

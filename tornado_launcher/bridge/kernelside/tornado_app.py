@@ -298,6 +298,8 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
             return
         if (cmd == "reload" and last == "restart") or (cmd == "restart" and last == "restart"):
             return  # the full restart already queued serves it
+        if cmd == "reload" and (arg := patching.at_once(self, arg, t0)) is None:
+            return  # patched in place at once, in the caller's callback (patching.at_once)
         self._pending.append((cmd, arg, t0))
         if self._worker is None:
             self._worker = state.kernel.loop.create_task(self._work())
@@ -348,8 +350,9 @@ class TornadoBridgeApp(ProcessEnds, EntryPoints, BridgeApp):
         await self._replace(t0, self.threaded)
 
     async def _do_reload(self, arg, t0):
-        path, paths = arg
-        if (why := await patching.try_patch(self, paths, t0) if self.reload_mode == "patch" else "") is None:
+        path, paths, *why = arg  # why: the reason patching.at_once refused the patch, when it tried
+        why = why[0] if why else await patching.try_patch(self, paths, t0) if self.reload_mode == "patch" else ""
+        if why is None:
             return  # patched in place (patching.py); else reloaded as "dependents", saying why
         self._log("INFO", "%s changed: restarting%s" % (path, " (%s)" % why if why else ""))
         if self.reload_mode == "all" or self.state == "failed":
