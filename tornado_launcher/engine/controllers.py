@@ -294,7 +294,8 @@ class TornadoController(KernelAppController):
             spec["script"] = a.script
         if a.port is not None:
             spec.update(port=a.port, address=a.address)
-        remote = getattr(self.core.kernel(info.kernel), "remote_host", None)
+        kernel = self.core.kernel(info.kernel)
+        remote = kernel.remote_host if kernel is not None else None
         if remote:  # the name browsers reach a remote kernel's apps by: live reload accepts it as Host
             spec["live_reload_names"] = [remote]
         return spec

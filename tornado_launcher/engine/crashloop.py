@@ -71,6 +71,6 @@ class CrashLoopGuard:
             return
         kernel = s.kernel(name)
         what = ("attaching again as soon as it answers, then re-creating its apps"
-                if getattr(kernel, "reattaches", False) else "restarting the kernel and its apps")
+                if kernel is not None and kernel.reattaches else "restarting the kernel and its apps")
         s.log(name, "ERROR", f"{reason}; {what} ({len(recent)}/{MAX_RESTARTS} in {RESTART_WINDOW:.0f} s)")
         s.spawn(self.respawn(name), f"restarting kernel {name!r}")

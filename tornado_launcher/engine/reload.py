@@ -191,16 +191,20 @@ class Reloader:
         return name if kc is not None and kc.remote_files else None
 
     # ------------------------------------------------ files watched in a kernel (remote_files)
+    def _remote_dir(self, kernel: str) -> Optional[str]:
+        k = self.core.config.kernels.get(kernel)
+        return k.remote_dir if k is not None else None
+
     def _to_remote(self, kernel: str, path: str) -> str:
         base = self.core.config.directory
-        remote = getattr(self.core.config.kernels.get(kernel), "remote_dir", None)
+        remote = self._remote_dir(kernel)
         if remote and (path == base or path.startswith(base.rstrip(os.sep) + os.sep)):
             return remote.rstrip("/") + path[len(base.rstrip(os.sep)):].replace(os.sep, "/")
         return path
 
     def _to_local(self, kernel: str, path: Optional[str]) -> Optional[str]:
         base = self.core.config.directory
-        remote = getattr(self.core.config.kernels.get(kernel), "remote_dir", None)
+        remote = self._remote_dir(kernel)
         if path and remote and (path == remote or path.startswith(remote.rstrip("/") + "/")):
             return base.rstrip(os.sep) + path[len(remote.rstrip("/")):]
         return path
@@ -360,8 +364,7 @@ class Reloader:
         purge ahead of a patch would leave nothing to patch)."""
         apps = self.core.config.apps
         return bool(handler.blocks) and all(
-            target is not None and getattr(apps.get(target), "kind", None) == "tornado"
-            and getattr(apps.get(target), "reload", "all") in ("dependents", "patch")
+            target in apps and apps[target].kind == "tornado" and apps[target].reload in ("dependents", "patch")
             for _block, target in handler.blocks)
 
     async def _run_block(self, handler: _Handler, block: Optional[str], change: FileChange) -> None:
@@ -398,8 +401,8 @@ class Reloader:
             plain = _PLAIN_RELOAD.fullmatch(block.strip())
             if plain is None or plain.group(1) != app:
                 return None
-        comm_id = (getattr(kernel, "hello", None) or {}).get("commands")
-        if not comm_id or not hasattr(kernel, "send_comm"):
+        comm_id = (kernel.hello or {}).get("commands")
+        if not comm_id:
             return None
         fut = self.core.wait_for_state(app, ("running", "failed"))
         if not kernel.send_comm(comm_id, protocol.call_record(app, "handle_watchdog_event", event)):
