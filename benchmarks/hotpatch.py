@@ -156,6 +156,9 @@ async def served(port: int, msg: str, timeout: Optional[float] = None) -> float:
 class Launcher:
     """A Session on the scale project, ``reload`` = ``mode``; its kernel's pid; the reload kinds seen."""
 
+    #: the app in threaded mode (``--threaded``), else on the kernel's loop (shared)
+    threaded = False
+
     def __init__(self, n: int, mode: str) -> None:
         self.n, self.mode = n, mode
         self.port = free_port()
@@ -168,7 +171,7 @@ class Launcher:
         from tornado_launcher.engine.session import Session
 
         self._tmp = tempfile.TemporaryDirectory(prefix="tl-hotpatch-")
-        self.root = project(Path(self._tmp.name), self.n, scale_hcl(self.port, self.mode))
+        self.root = project(Path(self._tmp.name), self.n, scale_hcl(self.port, self.mode, self.threaded))
         self.session = Session(load(self.root / "jaffle.hcl"), auto_reload=True)
         self.session.subscribe(lambda ev: isinstance(ev, ReloadEvent) and ev.outcome == "done"
                                and self.kinds.append(ev.kind or "?"))
@@ -282,6 +285,8 @@ async def main(args: argparse.Namespace) -> int:
     print(f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, load avg "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at start · Python {platform.python_version()}, "
           f"tornado {tornado.version}\n")
+    Launcher.threaded = args.threaded
+    print(f"Mode: {'threaded (the app on its own thread and loop)' if args.threaded else 'shared (the kernel loop)'}\n")
     PROBE.interval = None if args.probe_interval <= 0 else args.probe_interval / 1000.0
     print("Served = the first answer carrying the new code, seen by " + (
         "a probe on the launcher's loop, a new connection every 2 ms after the last answer" if PROBE.interval is None
@@ -348,6 +353,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--probe-interval", type=float, default=1.0, metavar="MS",
                    help="ms between the probe process's requests (default 1); 0: the probe on the "
                         "launcher's loop every 2 ms, as before 2026-12-07")
+    p.add_argument("--threaded", action="store_true",
+                   help="the app in threaded mode (its own thread and loop); default: shared")
     p.add_argument("--quick", action="store_true", help="a fast sanity run")
     a = p.parse_args(argv)
     if a.quick:

@@ -248,7 +248,8 @@ def write_scale_project(root: Path, n: int, message: str, hcl: str = "") -> Path
     return root
 
 
-def scale_hcl(port: int, mode: str) -> str:
+def scale_hcl(port: int, mode: str, threaded: bool = False) -> str:
+    """The scale project's jaffle.hcl: ``reload = mode``; the app on a thread of its own with ``threaded``."""
     return f'''
 kernel "py_kernel" {{}}
 
@@ -275,6 +276,7 @@ app "web" {{
     argv        = ["--port={port}"]
     clear_cache = ["scaleapp"]
     reload      = "{mode}"
+    threaded    = {"true" if threaded else "false"}
   }}
 }}
 '''
