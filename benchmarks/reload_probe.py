@@ -47,38 +47,12 @@ from _common import (  # noqa: E402
 )
 
 sys.path.insert(0, str(ROOT / "tests"))
-from prober import PROBE_APP, SERVE_PY, Probe, version_source  # noqa: E402
+from prober import PROBE_APP, SERVE_PY, Probe, probe_hcl, version_source  # noqa: E402
 
 VARIANTS = ("shared", "threaded", "tornado-autoreload", "watchfiles")
 MISS_AFTER = 10.0  # seconds: an edit not served by then is saved again (and counted missed)
 
 
-def hcl(port: int, threaded: bool) -> str:
-    return f'''
-kernel "py_kernel" {{}}
-
-app "watchdog" {{
-  class  = "jaffle.app.watchdog.WatchdogApp"
-  kernel = "py_kernel"
-  options {{
-    handlers = [{{
-      patterns    = ["*.py"]
-      code_blocks = ["web.handle_watchdog_event({{event}})"]
-    }}]
-  }}
-}}
-
-app "web" {{
-  class  = "jaffle.app.tornado.TornadoBridgeApp"
-  kernel = "py_kernel"
-  start  = "web.start()"
-  options {{
-    app_class = "probeapp.web.App"
-    argv      = ["--port={port}"]
-    threaded  = {"true" if threaded else "false"}
-  }}
-}}
-'''
 
 
 def write_probe_project(root: Path, port: int, threaded: bool) -> Path:
@@ -87,7 +61,7 @@ def write_probe_project(root: Path, port: int, threaded: bool) -> Path:
     (root / "probeapp" / "web.py").write_text(PROBE_APP)
     (root / "probeapp" / "version.py").write_text(version_source(1))
     (root / "serve.py").write_text(SERVE_PY)
-    (root / "jaffle.hcl").write_text(hcl(port, threaded))
+    (root / "jaffle.hcl").write_text(probe_hcl(port, threaded))
     return root
 
 

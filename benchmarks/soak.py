@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PYTHON, ROOT, child_env, descendants, fd_count, free_port, table, thread_count  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
-from prober import PROBE_APP, Probe, WebSocketTalk, version_source  # noqa: E402
+from prober import PROBE_APP, Probe, WebSocketTalk, probe_hcl, version_source  # noqa: E402
 
 from tornado_launcher.control.client import request  # noqa: E402
 
@@ -63,35 +63,6 @@ SETTLE = 15.0  # seconds an operation may take to settle before it counts as fai
 OUTCOMES = ("refused", "reset", "slow", "hung", "wrong")
 
 
-def hcl(port: int, threaded: bool, level: str = "info") -> str:
-    return f'''
-kernel "py_kernel" {{}}
-
-app "watchdog" {{
-  class  = "jaffle.app.watchdog.WatchdogApp"
-  kernel = "py_kernel"
-  options {{
-    handlers = [{{
-      patterns    = ["*.py"]
-      code_blocks = ["web.handle_watchdog_event({{event}})"]
-    }}]
-  }}
-}}
-
-app "web" {{
-  class  = "jaffle.app.tornado.TornadoBridgeApp"
-  kernel = "py_kernel"
-  start  = "web.start()"
-  logger {{
-    level = "{level}"
-  }}
-  options {{
-    app_class = "probeapp.web.App"
-    argv      = ["--port={port}"]
-    threaded  = {"true" if threaded else "false"}
-  }}
-}}
-'''
 
 
 def plan(ops: int, seed: int, config_edits: bool) -> List[str]:
@@ -141,7 +112,7 @@ class Soak:
         (root / "probeapp" / "web.py").write_text(PROBE_APP)
         (root / "probeapp" / "version.py").write_text(version_source(1))
         self.config = root / "jaffle.hcl"
-        self.config.write_text(hcl(self.port, threaded))
+        self.config.write_text(probe_hcl(self.port, threaded, "info"))
         self.paths = [str(self.config)]
         self.log = root.parent / (root.name + "-launcher.log")
         self.proc: Optional[subprocess.Popen] = None
@@ -233,7 +204,7 @@ class Soak:
 
     def _edit_config(self) -> bool:
         before = self.applied()
-        self.config.write_text(hcl(self.port, self.threaded, self.level))
+        self.config.write_text(probe_hcl(self.port, self.threaded, self.level))
         return self.wait(lambda: self.applied() > before, SETTLE, "the config edit to apply") and self.serving()
 
     def _op_toggle(self, probe: Probe) -> bool:

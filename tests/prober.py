@@ -357,6 +357,40 @@ def main(argv=None):
 SERVE_PY = "from probeapp.web import main\n\nmain()\n"
 
 
+def probe_hcl(port: int, threaded: bool, level: Optional[str] = None) -> str:
+    """The jaffle.hcl that runs the probe app as ``web`` with a Jaffle-style WatchdogApp
+    restarting it on every ``*.py`` save (``level``: the app's logger level, when given)."""
+    logger = f'''
+  logger {{
+    level = "{level}"
+  }}''' if level is not None else ""
+    return f'''
+kernel "py_kernel" {{}}
+
+app "watchdog" {{
+  class  = "jaffle.app.watchdog.WatchdogApp"
+  kernel = "py_kernel"
+  options {{
+    handlers = [{{
+      patterns    = ["*.py"]
+      code_blocks = ["web.handle_watchdog_event({{event}})"]
+    }}]
+  }}
+}}
+
+app "web" {{
+  class  = "jaffle.app.tornado.TornadoBridgeApp"
+  kernel = "py_kernel"
+  start  = "web.start()"{logger}
+  options {{
+    app_class = "probeapp.web.App"
+    argv      = ["--port={port}"]
+    threaded  = {"true" if threaded else "false"}
+  }}
+}}
+'''
+
+
 def version_source(n: int, broken: Optional[str] = None) -> str:
     """``probeapp/version.py`` for version ``n``; ``broken``: a line that makes the import fail."""
     return 'VERSION = "v%d"\n' % n + (broken + "\n" if broken else "")

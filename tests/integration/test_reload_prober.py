@@ -20,7 +20,7 @@ import pytest
 
 from tests.helpers import free_port, port_is_free, running_session, write_project
 from tests.integration.test_bridge import BridgeKernel
-from tests.prober import PROBE_APP, Probe, WebSocketTalk, WebSocketWatch, version_source
+from tests.prober import PROBE_APP, Probe, WebSocketTalk, WebSocketWatch, probe_hcl, version_source
 from tornado_launcher.bridge import protocol
 from tornado_launcher.engine.events import AppState, ReloadEvent
 
@@ -377,32 +377,6 @@ def test_event_stream_gets_the_drain_bound_then_is_closed(probe_kernel):
     k.stop_and_wait(name)
 
 
-def session_hcl(port, threaded):
-    return f'''
-    kernel "py_kernel" {{}}
-
-    app "watchdog" {{
-      class  = "jaffle.app.watchdog.WatchdogApp"
-      kernel = "py_kernel"
-      options {{
-        handlers = [{{
-          patterns    = ["*.py"]
-          code_blocks = ["web.handle_watchdog_event({{event}})"]
-        }}]
-      }}
-    }}
-
-    app "web" {{
-      class  = "jaffle.app.tornado.TornadoBridgeApp"
-      kernel = "py_kernel"
-      start  = "web.start()"
-      options {{
-        app_class = "probeapp.web.App"
-        argv      = ["--port={port}"]
-        threaded  = {"true" if threaded else "false"}
-      }}
-    }}
-    '''
 
 
 @MODES
@@ -411,7 +385,7 @@ async def test_file_edits_through_the_session_lose_no_request(tmp_path, threaded
     fails (the old code serves, the app reads "serving old code"), then a fixing save."""
     port = free_port()
     make_probe_project(tmp_path)
-    (tmp_path / "jaffle.hcl").write_text(session_hcl(port, threaded))
+    (tmp_path / "jaffle.hcl").write_text(probe_hcl(port, threaded))
     version = tmp_path / "probeapp" / "version.py"
     async with running_session(tmp_path / "jaffle.hcl") as (s, rec):
         await rec.wait(lambda e: isinstance(e, AppState) and e.app == "web" and e.state == "running")
