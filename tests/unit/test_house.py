@@ -30,12 +30,11 @@ def _modules():
 MODULES = _modules()
 
 
-def _imports(name, path):
-    """Package modules ``name`` imports at module level (TYPE_CHECKING blocks aside)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+def _package_imports(name, path, statements):
+    """Package modules the import statements among ``statements`` (of module ``name``) name."""
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found = set()
-    for node in tree.body:
+    for node in statements:
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = package.split(".")
@@ -50,6 +49,11 @@ def _imports(name, path):
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
     return {m for m in found if m in MODULES and m != name}
+
+
+def _imports(name, path):
+    """Package modules ``name`` imports at module level (TYPE_CHECKING blocks aside)."""
+    return _package_imports(name, path, ast.parse(path.read_text(encoding="utf-8")).body)
 
 
 def test_no_import_cycle_between_the_package_modules():
@@ -159,26 +163,10 @@ if os.name != "posix":  # pragma: no cover - the suite runs on Linux
 
 def _typing_imports(name, path):
     """Package modules ``name`` imports under ``if TYPE_CHECKING:`` (for annotations only)."""
-    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-    found = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if not (isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)):
-            continue
-        for imp in node.body:
-            if isinstance(imp, ast.ImportFrom):
-                if imp.level:
-                    parts = package.split(".")
-                    parts = parts[: len(parts) - (imp.level - 1)]
-                    mod = ".".join(parts + ([imp.module] if imp.module else []))
-                else:
-                    mod = imp.module or ""
-                subs = [f"{mod}.{a.name}" for a in imp.names if f"{mod}.{a.name}" in MODULES]
-                found.update(subs)
-                if len(subs) < len(imp.names):
-                    found.add(mod)
-            elif isinstance(imp, ast.Import):
-                found.update(a.name for a in imp.names)
-    return {m for m in found if m in MODULES and m != name}
+    guarded = [imp for node in ast.parse(path.read_text(encoding="utf-8")).body
+               if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+               for imp in node.body]
+    return _package_imports(name, path, guarded)
 
 
 def _cycles(graph):
