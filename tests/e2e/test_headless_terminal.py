@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, port_is_free, write_project
+from tests.helpers import free_port, port_is_free, web_app_hcl, write_project
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 
@@ -42,24 +42,13 @@ class App:
         self.io_loop.start()
 '''
 
-HCL = '''
-kernel "k" {}
-app "web" {
-  class  = "jaffle.app.tornado.TornadoBridgeApp"
-  kernel = "k"
-  start  = "web.start()"
-  options {
-    app_class = "proj.web.App"
-    argv      = ["--port=%d"]
-  }
-}
-'''
 
 
 @pytest.fixture
 def project(tmp_path):
     port = free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": FLOOD_APP, "jaffle.hcl": HCL % port})
+    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": FLOOD_APP,
+                             "jaffle.hcl": web_app_hcl(port, start="web.start()")})
     runtime = Path(tempfile.mkdtemp(prefix="tlrun-"))  # short: a socket path has ~100 bytes
     env = dict(os.environ, NO_COLOR="1", PYTHONUNBUFFERED="1", XDG_RUNTIME_DIR=str(runtime))
     yield {"root": tmp_path, "port": port, "env": env, "runtime": runtime}

@@ -12,24 +12,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.helpers import PLAIN_APP, free_port, write_project
+from tests.helpers import free_port, plain_project, web_app_hcl
 
 EXE = [sys.executable, "-m", "tornado_launcher"]
 #: the guard allows this many automatic restarts (crashloop.MAX_RESTARTS) ...
 MAX_RESTARTS = 5
 
-HCL = '''
-kernel "k" {}
-app "web" {
-  class  = "jaffle.app.tornado.TornadoBridgeApp"
-  kernel = "k"
-  start  = "web.start()"
-  options {
-    app_class = "proj.web.App"
-    argv      = ["--port=%d"]
-  }
-}
-'''
 
 
 def _get(url):
@@ -42,7 +30,7 @@ def _get(url):
 
 def test_restart_app_and_restart_kernel_bring_back_a_given_up_kernel(tmp_path):
     port = free_port()
-    write_project(tmp_path, {"proj/__init__.py": "", "proj/web.py": PLAIN_APP, "jaffle.hcl": HCL % port})
+    plain_project(tmp_path, web_app_hcl(port, start="web.start()"))
     runtime = Path(tempfile.mkdtemp(prefix="tlrun-"))
     env = dict(os.environ, NO_COLOR="1", PYTHONUNBUFFERED="1", XDG_RUNTIME_DIR=str(runtime))
 
