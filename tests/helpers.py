@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import shutil
+import signal
 import socket
 import subprocess
 import textwrap
 import time
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -339,3 +341,48 @@ def end_gateway(proc: "subprocess.Popen", grace: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         send(signal.SIGKILL)
         proc.wait(10)
+
+
+# ------------------------------------------------ another machine: a network namespace (root, iproute2)
+def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=10)
+
+
+def namespace_pids(name: str) -> set:
+    """The pids of the processes running in network namespace ``name``."""
+    r = ip("netns", "pids", name, check=False)
+    return {int(p) for p in r.stdout.split()}
+
+
+@contextmanager
+def veth_namespace():
+    """(namespace, this side's address, the namespace's address): a veth pair in a /30 of
+    10.213.0.0/16 nobody else uses here; at the end its processes are killed and both are gone."""
+    tag = f"{os.getpid() % 10000}{random.randrange(100):02d}"
+    name, host_if, far_if = f"tl-{tag}", f"tlh{tag}", f"tlf{tag}"
+    used = ip("-4", "-o", "addr").stdout
+    while True:
+        third, fourth = random.randrange(256), random.randrange(64) * 4
+        host_addr, far_addr = f"10.213.{third}.{fourth + 1}", f"10.213.{third}.{fourth + 2}"
+        if host_addr + "/" not in used and far_addr + "/" not in used:
+            break
+    try:
+        ip("netns", "add", name)
+        ip("link", "add", host_if, "type", "veth", "peer", "name", far_if)
+        ip("link", "set", far_if, "netns", name)
+        ip("addr", "add", f"{host_addr}/30", "dev", host_if)
+        ip("link", "set", host_if, "up")
+        ip("-n", name, "addr", "add", f"{far_addr}/30", "dev", far_if)
+        ip("-n", name, "link", "set", far_if, "up")
+        ip("-n", name, "link", "set", "lo", "up")
+        yield name, host_addr, far_addr
+    finally:  # even when a step above failed
+        for pid in namespace_pids(name):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        ip("link", "del", host_if, check=False)
+        ip("netns", "del", name, check=False)
+        assert name not in ip("netns", "list", check=False).stdout
+        assert host_if not in ip("link", check=False).stdout

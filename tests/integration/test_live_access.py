@@ -8,15 +8,13 @@ Needs root and iproute2's ``ip`` (CI runs as root; ``setup.sh --test`` installs 
 import asyncio
 import json
 import os
-import random
 import re
 import shutil
-import subprocess
 import sys
 
 import pytest
 
-from tests.helpers import free_port, running_session, write_project
+from tests.helpers import free_port, running_session, veth_namespace, write_project
 from tests.live_pages import STATIC_BINARY, app_block, live_files
 from tornado_launcher.engine.events import AppState, LogRecord
 
@@ -49,31 +47,11 @@ print(json.dumps({"status": r.status, "headers": {k.lower(): v for k, v in r.get
 """
 
 
-def _ip(*args, check=True):
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
-
-
 @pytest.fixture
 def netns():
     """(namespace, this side's address, the namespace's address): a veth pair in a /30."""
-    tag = "%04x" % random.randrange(0x10000)
-    ns, here, there = f"tl-test-{tag}", f"tlh{tag}", f"tln{tag}"
-    base = random.randrange(0, 256 * 64) * 4
-    a = f"10.200.{base // 256}.{base % 256 + 1}"
-    b = f"10.200.{base // 256}.{base % 256 + 2}"
-    try:
-        _ip("netns", "add", ns)
-        _ip("link", "add", here, "type", "veth", "peer", "name", there)
-        _ip("link", "set", there, "netns", ns)
-        _ip("addr", "add", f"{a}/30", "dev", here)
-        _ip("link", "set", here, "up")
-        _ip("netns", "exec", ns, "ip", "addr", "add", f"{b}/30", "dev", there)
-        _ip("netns", "exec", ns, "ip", "link", "set", there, "up")
-        _ip("netns", "exec", ns, "ip", "link", "set", "lo", "up")
-        yield ns, a, b
-    finally:  # even when a step above failed
-        _ip("link", "del", here, check=False)
-        _ip("netns", "del", ns, check=False)
+    with veth_namespace() as (ns, here, there):
+        yield ns, here, there
 
 
 async def get(port, path, *, ns=None, host="127.0.0.1", headers=None, until=""):

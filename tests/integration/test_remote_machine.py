@@ -10,7 +10,6 @@ loopback, so it is reached only through the tunnel; its files reach it only thro
 import asyncio
 import json
 import os
-import random
 import shutil
 import signal
 import socket
@@ -20,7 +19,16 @@ import time
 
 import pytest
 
-from tests.helpers import fetch, free_port, running_session, wait_for_gateway, wait_http, write_project
+from tests.helpers import (
+    fetch,
+    free_port,
+    namespace_pids,
+    running_session,
+    veth_namespace,
+    wait_for_gateway,
+    wait_http,
+    write_project,
+)
 from tornado_launcher.engine.events import AppState, KernelState
 from tornado_launcher.kernels import interpreter
 
@@ -44,15 +52,6 @@ def make_app():
 '''
 
 
-def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=10)
-
-
-def namespace_pids(name: str) -> set:
-    r = ip("netns", "pids", name, check=False)
-    return {int(p) for p in r.stdout.split()}
-
-
 @pytest.fixture
 def machine(tmp_path):
     """(namespace name, its address, host address): a /30 of 10.213.0.0/16 nobody else uses here."""
@@ -60,34 +59,8 @@ def machine(tmp_path):
         if os.environ.get("CI"):
             pytest.fail("CI runs as root with iproute2 (setup.sh --test): the network namespace must work here")
         pytest.skip("needs root and iproute2 (`ip netns`) to make a second machine")
-    tag = f"{os.getpid() % 10000}{random.randrange(100):02d}"
-    name, host_if, far_if = f"tl-{tag}", f"tlh{tag}", f"tlf{tag}"
-    used = ip("-4", "-o", "addr").stdout
-    while True:
-        third, fourth = random.randrange(256), random.randrange(64) * 4
-        host_addr, far_addr = f"10.213.{third}.{fourth + 1}", f"10.213.{third}.{fourth + 2}"
-        if host_addr + "/" not in used and far_addr + "/" not in used:
-            break
-    try:
-        ip("netns", "add", name)
-        ip("link", "add", host_if, "type", "veth", "peer", "name", far_if)
-        ip("link", "set", far_if, "netns", name)
-        ip("addr", "add", f"{host_addr}/30", "dev", host_if)
-        ip("link", "set", host_if, "up")
-        ip("-n", name, "addr", "add", f"{far_addr}/30", "dev", far_if)
-        ip("-n", name, "link", "set", far_if, "up")
-        ip("-n", name, "link", "set", "lo", "up")
+    with veth_namespace() as (name, host_addr, far_addr):
         yield name, far_addr, host_addr
-    finally:
-        for pid in namespace_pids(name):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        ip("link", "del", host_if, check=False)
-        ip("netns", "del", name, check=False)
-        assert name not in ip("netns", "list", check=False).stdout
-        assert host_if not in ip("link", check=False).stdout
 
 
 @pytest.fixture(params=["kernel-gateway", "enterprise-gateway"])
